@@ -1,0 +1,98 @@
+"""Alembic environment wired for sqla-partition.
+
+The sqla_partition plugin is enabled through ``autogenerate_plugins``; it turns models
+with ``__partitioning__`` into ``op.create_partitioned_table`` and keeps partitions out
+of autogenerate.
+"""
+
+import asyncio
+import importlib
+import os
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy import create_engine, pool
+from sqlalchemy.engine import Connection, make_url
+
+config = context.config
+if config.config_file_name is not None:
+    fileConfig(config.config_file_name)
+
+
+def load_metadata():
+    target = config.get_main_option("target_metadata") or ""
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise SystemExit(
+            "alembic.ini: set target_metadata to your MetaData as module:attribute, "
+            "e.g. myapp.models:Base.metadata"
+        )
+    obj = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def database_url():
+    url = os.environ.get("DATABASE_URL") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("set DATABASE_URL or sqlalchemy.url in alembic.ini")
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+target_metadata = load_metadata()
+CONFIGURE = {
+    "target_metadata": target_metadata,
+    "autogenerate_plugins": ["alembic.autogenerate.*", "sqla_partition"],
+    "compare_type": True,
+    "transaction_per_migration": True,
+    "sqla_partition_lock_timeout": int(
+        config.get_main_option("sqla_partition.lock_timeout") or 5000
+    ),
+}
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=database_url(),
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        **CONFIGURE,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def do_run_migrations(connection: Connection) -> None:
+    context.configure(connection=connection, **CONFIGURE)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_async_migrations(url) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    async with engine.connect() as connection:
+        await connection.run_sync(do_run_migrations)
+    await engine.dispose()
+
+
+def run_migrations_online() -> None:
+    url = database_url()
+    if url.get_dialect().is_async:
+        asyncio.run(run_async_migrations(url))
+        return
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        do_run_migrations(connection)
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

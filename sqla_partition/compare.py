@@ -1,0 +1,216 @@
+"""Autogenerate comparators: partitioned tables in, partitions out.
+
+``prepare`` runs first and reads one catalog snapshot; it hides every partition from
+Alembic's reflection (reflecting thousands of children is what makes autogenerate slow,
+and reflected children would be emitted as ``drop_table``). ``compare_schema`` runs
+last and turns Alembic's own table operations into partition-aware ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from alembic.operations import ops as alembic_ops
+from alembic.util import PriorityDispatchResult
+
+from . import planner
+from .alembic_plugin import load_renderers
+from .catalog import Snapshot, read_snapshot
+from .declare import policy_of
+from .ops import CreatePartitionedTableOp, SetPartitionPolicyOp
+from .specs import Hash, Range, TablePolicy
+from .sql import POLICY_SCHEMA, POLICY_TABLE
+
+if TYPE_CHECKING:
+    from alembic.autogenerate.api import AutogenContext
+
+log = logging.getLogger(__name__)
+
+_SNAPSHOT = "_sqla_partition_snapshot"
+_DONE = "_sqla_partition_compared"
+_PARTITION_NAME = re.compile(r"_(p\d{4}(_\d\d){0,2}|p\d{4}_q\d|pm?\d{10,}|default|h\d+)$")
+
+
+def _default_schema(ctx: AutogenContext) -> str:
+    assert ctx.dialect is not None
+    return ctx.dialect.default_schema_name or "public"
+
+
+def _snapshot(ctx: AutogenContext) -> Snapshot:
+    snap = getattr(ctx, _SNAPSHOT, None)
+    if snap is None:
+        conn = ctx.connection
+        assert conn is not None
+        snap = read_snapshot(lambda q: list(conn.exec_driver_sql(q)))
+        setattr(ctx, _SNAPSHOT, snap)
+    return snap
+
+
+def _hidden(snap: Snapshot) -> set[tuple[str, str]]:
+    """Tables autogenerate must neither reflect nor drop."""
+    hidden = snap.partition_names() | {(POLICY_SCHEMA, POLICY_TABLE)}
+    return hidden
+
+
+def _looks_detached(snap: Snapshot, schema: str, name: str) -> bool:
+    """A table named like a partition of a managed parent (e.g. one ``roll`` detached)."""
+    return any(
+        pschema == schema
+        and name.startswith(policy.prefix + "_")
+        and _PARTITION_NAME.search(name[len(policy.prefix) :])
+        for (pschema, _), policy in snap.policies.items()
+    )
+
+
+def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> PriorityDispatchResult:
+    """Read the snapshot once and hide partitions from reflection."""
+    if ctx.dialect is None or ctx.dialect.name != "postgresql" or getattr(ctx, _SNAPSHOT, None):
+        return PriorityDispatchResult.CONTINUE
+    load_renderers()
+    snap = _snapshot(ctx)
+    hidden = _hidden(snap)
+    default_schema = _default_schema(ctx)
+
+    def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
+        if type_ != "table" or name is None:
+            return True
+        schema = parent_names.get("schema_name") or default_schema
+        return (schema, name) not in hidden and not _looks_detached(snap, schema, name)
+
+    filters = getattr(ctx, "_name_filters", None)
+    if isinstance(filters, list):
+        filters.insert(0, include_name)
+    return PriorityDispatchResult.CONTINUE
+
+
+def _now(ctx: AutogenContext) -> dt.datetime:
+    now = ctx.opts.get("sqla_partition_now")
+    if callable(now):
+        now = now()
+    if now is None:
+        now = dt.datetime.now(dt.timezone.utc)
+    if isinstance(now, str):
+        now = dt.datetime.fromisoformat(now)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=dt.timezone.utc)
+    return now
+
+
+def _as_text(policy: TablePolicy, value: Any) -> Any:
+    """Bounds as the short ISO strings a reviewer expects in a migration file."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(policy.stepper().zone)
+        if value.time() == dt.time(0) and value.tzinfo is not None:
+            local = planner.coerce_key(policy, value.date().isoformat())
+            if local == value:
+                return value.date().isoformat()
+        if value.time() == dt.time(0) and value.tzinfo is None:
+            return value.date().isoformat()
+        return value.isoformat()
+    return value.isoformat()
+
+
+def _create_op(
+    ctx: AutogenContext, op: alembic_ops.CreateTableOp, bound: TablePolicy
+) -> CreatePartitionedTableOp:
+    if isinstance(bound.policy, Hash):
+        return CreatePartitionedTableOp.from_create_table(op, bound.policy)
+    if bound.key_type == "integer":
+        position: Any = 0
+    else:
+        position = planner.position_from_clock(bound, _now(ctx))
+    start, until = planner.initial_window(bound, position)
+    return CreatePartitionedTableOp.from_create_table(
+        op, bound.policy, _as_text(bound, start), _as_text(bound, until)
+    )
+
+
+def compare_schema(
+    ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps, schemas: set[str | None]
+) -> PriorityDispatchResult:
+    """Rewrite Alembic's table operations for partitioned tables; record policy changes."""
+    if ctx.dialect is None or ctx.dialect.name != "postgresql" or getattr(ctx, _DONE, False):
+        return PriorityDispatchResult.CONTINUE
+    setattr(ctx, _DONE, True)
+    load_renderers()
+    snap = _snapshot(ctx)
+    default_schema = _default_schema(ctx)
+    hidden = _hidden(snap)
+
+    declared: dict[tuple[str, str], TablePolicy] = {}
+    plain_tables: set[tuple[str, str]] = set()
+    for table in ctx.sorted_tables:
+        key = (table.schema or default_schema, table.name)
+        bound = policy_of(table)
+        if bound is not None:
+            declared[key] = bound
+        else:
+            plain_tables.add(key)
+
+    created: set[tuple[str, str]] = set()
+    kept: list[Any] = []
+    for op in upgrade_ops.ops:
+        key = (getattr(op, "schema", None) or default_schema, getattr(op, "table_name", ""))
+        if isinstance(op, alembic_ops.CreateTableOp) and key in declared:
+            kept.append(_create_op(ctx, op, declared[key]))
+            created.add(key)
+            continue
+        if isinstance(op, (alembic_ops.DropTableOp, alembic_ops.ModifyTableOps)) and (
+            key in hidden or _looks_detached(snap, *key)
+        ):
+            continue  # never drop a live partition (Alembic #539)
+        kept.append(op)
+    upgrade_ops.ops[:] = kept
+
+    for key, bound in declared.items():
+        if key in created:
+            continue
+        parent = snap.parents.get(key)
+        if parent is None:
+            log.warning(
+                "%s.%s is declared partitioned but exists as a plain table; it is left unchanged",
+                *key,
+            )
+            continue
+        expected = "hash" if isinstance(bound.policy, Hash) else "range"
+        if parent.strategy != expected:
+            log.warning(
+                "%s.%s is %s-partitioned in the database but declared %s; left unchanged",
+                key[0],
+                key[1],
+                parent.strategy,
+                expected,
+            )
+            continue
+        recorded = parent.policy.policy if parent.policy else None
+        if recorded != bound.policy:
+            upgrade_ops.ops.append(
+                SetPartitionPolicyOp(
+                    bound.table,
+                    bound.policy,
+                    old=recorded,
+                    key_type=bound.key_type,
+                    schema=bound.schema,
+                )
+            )
+    for key, recorded_policy in snap.policies.items():
+        if key in plain_tables and key in snap.parents:
+            upgrade_ops.ops.append(
+                SetPartitionPolicyOp(
+                    recorded_policy.table,
+                    None,
+                    old=recorded_policy.policy,
+                    key_type=recorded_policy.key_type,
+                    schema=None if key[0] == default_schema else key[0],
+                )
+            )
+    return PriorityDispatchResult.CONTINUE
+
+
+__all__ = ["Range", "compare_schema", "prepare"]

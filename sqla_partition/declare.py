@@ -1,0 +1,123 @@
+"""Binding a policy to a SQLAlchemy table, with the checks PostgreSQL would make later.
+
+Policies live in a registry keyed by ``Table``, not in ``Table.info``: Alembic renders
+``info`` with ``repr()`` into ``op.create_table``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Mapper
+
+from . import sql
+from .errors import PolicyError
+from .specs import Hash, Policy, Range, TablePolicy
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.schema import Table
+
+_registry: weakref.WeakKeyDictionary[Table, TablePolicy] = weakref.WeakKeyDictionary()
+_watching = False
+
+
+def key_type_of_column(table: Table, column: sa.Column) -> str:
+    """The planner's key type for a model column, or a clear error."""
+    t = column.type
+    if isinstance(t, sa.DateTime):
+        return "timestamptz" if t.timezone else "timestamp"
+    if isinstance(t, sa.Date):
+        return "date"
+    if isinstance(t, sa.Integer):
+        return "integer"
+    return str(t.compile(dialect=_pg_dialect())).lower()
+
+
+def _pg_dialect() -> sa.engine.Dialect:
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.dialect()
+
+
+def _check_unique_includes_key(table: Table, key: str) -> None:
+    groups: list[tuple[str, list[str]]] = []
+    for cons in table.constraints:
+        if isinstance(cons, sa.PrimaryKeyConstraint) and cons.columns:
+            groups.append(("PRIMARY KEY", [c.name for c in cons.columns]))
+        elif isinstance(cons, sa.UniqueConstraint):
+            groups.append((f"UNIQUE {cons.name or ''}".strip(), [c.name for c in cons.columns]))
+    for index in table.indexes:
+        if index.unique:
+            cols = [c.name for c in index.columns]
+            groups.append((f"unique index {index.name or ''}".strip(), cols))
+    for column in table.columns:
+        if column.unique and not column.primary_key:
+            groups.append((f"UNIQUE ({column.name})", [column.name]))
+    for what, cols in groups:
+        if key not in cols:
+            fix = ", ".join([*cols, key])
+            raise PolicyError(
+                f"{table.name}: {what} ({', '.join(cols)}) must include the partition key; "
+                f"add {key!r} to it, e.g. ({fix}). PostgreSQL enforces uniqueness only per "
+                "partition"
+            )
+
+
+def bind(table: Table, policy: Policy) -> TablePolicy:
+    """Validate ``policy`` against ``table`` and return the bound policy."""
+    if not isinstance(policy, (Range, Hash)):
+        raise PolicyError(
+            f"{table.name}: __partitioning__ must be Range(...) or Hash(...), got {policy!r}"
+        )
+    if policy.column not in table.c:
+        raise PolicyError(
+            f"{table.name}: partition key {policy.column!r} is not a column; columns are "
+            f"{', '.join(c.name for c in table.columns)}"
+        )
+    column = table.c[policy.column]
+    key_type = key_type_of_column(table, column)
+    if isinstance(policy, Hash):
+        key_type = "hash"
+    _check_unique_includes_key(table, policy.column)
+    sql.ident(table.name)
+    return TablePolicy(table.name, policy, key_type, table.schema)
+
+
+def partition_table(table: Table, policy: Policy) -> Table:
+    """Declare how a Core ``Table`` is partitioned: ``partition_table(t, Range("ts"))``.
+
+    Also sets ``postgresql_partition_by`` so ``metadata.create_all()`` makes a partitioned
+    parent.
+    """
+    bound = bind(table, policy)
+    _registry[table] = bound
+    strategy = "hash" if isinstance(policy, Hash) else "range"
+    table.dialect_kwargs["postgresql_partition_by"] = sql.partition_by(strategy, policy.column)
+    return table
+
+
+def policy_of(table: Table) -> TablePolicy | None:
+    """The policy declared for ``table``, if any."""
+    return _registry.get(table)
+
+
+def _on_mapper(mapper: Mapper, class_: type) -> None:
+    policy = class_.__dict__.get("__partitioning__")
+    if policy is None:
+        return
+    table = mapper.local_table
+    if table is None or not isinstance(table, sa.Table):
+        raise PolicyError(f"{class_.__name__}: __partitioning__ needs a mapped Table")
+    partition_table(table, policy)
+
+
+def watch_mappers() -> None:
+    """Hook declarative mapping once, so ``__partitioning__`` is seen on every model."""
+    global _watching
+    if _watching:
+        return
+    event.listen(Mapper, "after_mapper_constructed", _on_mapper)
+    _watching = True

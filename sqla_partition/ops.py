@@ -1,0 +1,421 @@
+"""Alembic operations for partitioned tables.
+
+Every operation carries, as arguments, all it needs from the database (captured when
+the migration was generated), so ``alembic upgrade --sql`` renders it without reading
+anything. Each has a ``reverse()`` for downgrades and a ``to_diff_tuple()`` for
+``alembic check``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from alembic.operations import MigrateOperation, Operations
+from alembic.operations.ops import CreateTableOp, DropTableOp
+
+from .specs import Hash, Policy, Range, TablePolicy
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.schema import SchemaItem, Table
+
+
+@Operations.register_operation("create_partitioned_table")
+class CreatePartitionedTableOp(CreateTableOp):
+    """Create a partitioned parent, its first partitions and record its policy.
+
+    Range tables get partitions from the period containing ``start`` through the one
+    before ``until`` (both captured at autogenerate time), plus the DEFAULT partition
+    when the policy asks; hash tables get all their children.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        columns: Any,
+        *,
+        partitioning: Policy,
+        start: Any = None,
+        until: Any = None,
+        key_type: str | None = None,
+        **kw: Any,
+    ) -> None:
+        kw.pop("postgresql_partition_by", None)
+        super().__init__(table_name, columns, **kw)
+        self.partitioning = partitioning
+        self.start = start
+        self.until = until
+        self.key_type = key_type
+
+    @classmethod
+    def from_create_table(
+        cls,
+        op: CreateTableOp,
+        partitioning: Policy,
+        start: Any = None,
+        until: Any = None,
+        key_type: str | None = None,
+    ) -> CreatePartitionedTableOp:
+        return cls(
+            op.table_name,
+            op.columns,
+            partitioning=partitioning,
+            start=start,
+            until=until,
+            key_type=key_type,
+            schema=op.schema,
+            _namespace_metadata=op._namespace_metadata,
+            _constraints_included=op._constraints_included,
+            comment=op.comment,
+            info=op.info,
+            prefixes=op.prefixes,
+            **op.kw,
+        )
+
+    @classmethod
+    def create_partitioned_table(
+        cls,
+        operations: Operations,
+        table_name: str,
+        *columns: SchemaItem,
+        partitioning: Policy,
+        start: Any = None,
+        until: Any = None,
+        key_type: str | None = None,
+        **kw: Any,
+    ) -> Table:
+        """Create a partitioned table: ``op.create_partitioned_table("events", *cols,
+        partitioning=Range("created_at"), start="2026-11-01", until="2027-03-01")``."""
+        op = cls(
+            table_name,
+            columns,
+            partitioning=partitioning,
+            start=start,
+            until=until,
+            key_type=key_type,
+            **kw,
+        )
+        return operations.invoke(op)
+
+    def reverse(self) -> DropPartitionedTableOp:
+        return DropPartitionedTableOp.from_create(self)
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("add_partitioned_table", self.to_table(), self.partitioning)
+
+
+@Operations.register_operation("drop_partitioned_table")
+class DropPartitionedTableOp(DropTableOp):
+    """Drop a partitioned table with all its partitions and its recorded policy."""
+
+    def __init__(self, table_name: str, *, partitioning: Policy | None = None, **kw: Any) -> None:
+        self._create: CreatePartitionedTableOp | None = kw.pop("_create", None)
+        super().__init__(table_name, **kw)
+        self.partitioning = partitioning
+
+    @classmethod
+    def from_create(cls, op: CreatePartitionedTableOp) -> DropPartitionedTableOp:
+        return cls(
+            op.table_name,
+            schema=op.schema,
+            partitioning=op.partitioning,
+            _create=op,
+            _reverse=op,
+        )
+
+    @classmethod
+    def drop_partitioned_table(
+        cls, operations: Operations, table_name: str, *, schema: str | None = None
+    ) -> None:
+        """Drop a partitioned table, every partition (with its rows) and its policy."""
+        operations.invoke(cls(table_name, schema=schema))
+
+    def reverse(self) -> CreatePartitionedTableOp:
+        if self._create is None:
+            raise ValueError(
+                f"drop_partitioned_table({self.table_name!r}) was written without the table "
+                "definition, so it cannot be reversed"
+            )
+        return self._create
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("remove_partitioned_table", self.table_name)
+
+
+class _PartitionOp(MigrateOperation):
+    """Common arguments of the single-partition operations."""
+
+    def __init__(
+        self,
+        table_name: str,
+        partition_name: str,
+        lower: Any = None,
+        upper: Any = None,
+        *,
+        column: str | None = None,
+        key_type: str = "timestamptz",
+        schema: str | None = None,
+        default_partition: str | None = None,
+        concurrently: bool | None = None,
+    ) -> None:
+        self.table_name = table_name
+        self.partition_name = partition_name
+        self.lower = lower
+        self.upper = upper
+        self.column = column
+        self.key_type = key_type
+        self.schema = schema
+        self.default_partition = default_partition
+        self.concurrently = concurrently
+
+    def _args(self) -> dict[str, Any]:
+        return {
+            "column": self.column,
+            "key_type": self.key_type,
+            "schema": self.schema,
+            "default_partition": self.default_partition,
+            "concurrently": self.concurrently,
+        }
+
+    def _as(self, cls: type[_PartitionOp]) -> _PartitionOp:
+        return cls(self.table_name, self.partition_name, self.lower, self.upper, **self._args())
+
+
+@Operations.register_operation("create_range_partition")
+class CreateRangePartitionOp(_PartitionOp):
+    """Add a partition to a live range table without blocking it.
+
+    Created as a plain table with a CHECK constraint matching its bounds, then attached
+    (SHARE UPDATE EXCLUSIVE on the parent, no scan); the CHECK is dropped afterwards.
+    """
+
+    @classmethod
+    def create_range_partition(
+        cls,
+        operations: Operations,
+        table_name: str,
+        partition_name: str,
+        lower: Any,
+        upper: Any,
+        *,
+        column: str,
+        key_type: str = "timestamptz",
+        schema: str | None = None,
+        default_partition: str | None = None,
+    ) -> None:
+        operations.invoke(
+            cls(
+                table_name,
+                partition_name,
+                lower,
+                upper,
+                column=column,
+                key_type=key_type,
+                schema=schema,
+                default_partition=default_partition,
+            )
+        )
+
+    def reverse(self) -> DropPartitionOp:
+        return self._as(DropPartitionOp)  # type: ignore[return-value]
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("add_partition", self.table_name, self.partition_name, self.lower, self.upper)
+
+
+@Operations.register_operation("attach_partition")
+class AttachPartitionOp(_PartitionOp):
+    """Attach an existing table (e.g. one detached earlier) as a range partition."""
+
+    @classmethod
+    def attach_partition(
+        cls,
+        operations: Operations,
+        table_name: str,
+        partition_name: str,
+        lower: Any,
+        upper: Any,
+        *,
+        column: str,
+        key_type: str = "timestamptz",
+        schema: str | None = None,
+        default_partition: str | None = None,
+    ) -> None:
+        operations.invoke(
+            cls(
+                table_name,
+                partition_name,
+                lower,
+                upper,
+                column=column,
+                key_type=key_type,
+                schema=schema,
+                default_partition=default_partition,
+            )
+        )
+
+    def reverse(self) -> DetachPartitionOp:
+        return self._as(DetachPartitionOp)  # type: ignore[return-value]
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("attach_partition", self.table_name, self.partition_name)
+
+
+@Operations.register_operation("detach_partition")
+class DetachPartitionOp(_PartitionOp):
+    """Detach a partition, keeping its table and rows.
+
+    ``concurrently=None`` (the default) means: CONCURRENTLY unless the table has a DEFAULT
+    partition (``default_partition``), where PostgreSQL refuses it.
+    """
+
+    @classmethod
+    def detach_partition(
+        cls,
+        operations: Operations,
+        table_name: str,
+        partition_name: str,
+        lower: Any = None,
+        upper: Any = None,
+        *,
+        column: str | None = None,
+        key_type: str = "timestamptz",
+        schema: str | None = None,
+        default_partition: str | None = None,
+        concurrently: bool | None = None,
+    ) -> None:
+        operations.invoke(
+            cls(
+                table_name,
+                partition_name,
+                lower,
+                upper,
+                column=column,
+                key_type=key_type,
+                schema=schema,
+                default_partition=default_partition,
+                concurrently=concurrently,
+            )
+        )
+
+    def reverse(self) -> AttachPartitionOp:
+        if self.lower is None or self.upper is None or self.column is None:
+            raise ValueError(
+                f"detach_partition({self.partition_name!r}) needs lower, upper and column "
+                "to be reversible"
+            )
+        return self._as(AttachPartitionOp)  # type: ignore[return-value]
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("detach_partition", self.table_name, self.partition_name)
+
+
+@Operations.register_operation("drop_partition")
+class DropPartitionOp(_PartitionOp):
+    """Detach a partition and drop its table with its rows."""
+
+    @classmethod
+    def drop_partition(
+        cls,
+        operations: Operations,
+        table_name: str,
+        partition_name: str,
+        lower: Any = None,
+        upper: Any = None,
+        *,
+        column: str | None = None,
+        key_type: str = "timestamptz",
+        schema: str | None = None,
+        default_partition: str | None = None,
+        concurrently: bool | None = None,
+    ) -> None:
+        operations.invoke(
+            cls(
+                table_name,
+                partition_name,
+                lower,
+                upper,
+                column=column,
+                key_type=key_type,
+                schema=schema,
+                default_partition=default_partition,
+                concurrently=concurrently,
+            )
+        )
+
+    def reverse(self) -> CreateRangePartitionOp:
+        if self.lower is None or self.upper is None or self.column is None:
+            raise ValueError(
+                f"drop_partition({self.partition_name!r}) needs lower, upper and column "
+                "to be reversible (the rows are not restored)"
+            )
+        return self._as(CreateRangePartitionOp)  # type: ignore[return-value]
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("drop_partition", self.table_name, self.partition_name)
+
+
+@Operations.register_operation("set_partition_policy")
+class SetPartitionPolicyOp(MigrateOperation):
+    """Record (or, with ``None``, forget) the policy ``roll`` applies to a table.
+
+    Changing the policy changes only future work (new partitions, expiry); existing
+    partitions keep their bounds.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        partitioning: Policy | None,
+        *,
+        old: Policy | None = None,
+        key_type: str = "timestamptz",
+        schema: str | None = None,
+    ) -> None:
+        self.table_name = table_name
+        self.partitioning = partitioning
+        self.old = old
+        self.key_type = key_type
+        self.schema = schema
+
+    @classmethod
+    def set_partition_policy(
+        cls,
+        operations: Operations,
+        table_name: str,
+        partitioning: Policy | None,
+        *,
+        old: Policy | None = None,
+        key_type: str = "timestamptz",
+        schema: str | None = None,
+    ) -> None:
+        operations.invoke(cls(table_name, partitioning, old=old, key_type=key_type, schema=schema))
+
+    def bound(self) -> TablePolicy | None:
+        if self.partitioning is None:
+            return None
+        key_type = "hash" if isinstance(self.partitioning, Hash) else self.key_type
+        return TablePolicy(self.table_name, self.partitioning, key_type, self.schema)
+
+    def reverse(self) -> SetPartitionPolicyOp:
+        return SetPartitionPolicyOp(
+            self.table_name,
+            self.old,
+            old=self.partitioning,
+            key_type=self.key_type,
+            schema=self.schema,
+        )
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("set_partition_policy", self.schema, self.table_name, self.old, self.partitioning)
+
+
+__all__ = [
+    "AttachPartitionOp",
+    "CreatePartitionedTableOp",
+    "CreateRangePartitionOp",
+    "DetachPartitionOp",
+    "DropPartitionOp",
+    "DropPartitionedTableOp",
+    "Range",
+    "SetPartitionPolicyOp",
+]

@@ -1,0 +1,83 @@
+"""How autogenerate writes the operations into a migration file."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from alembic.autogenerate import render as alembic_render
+from alembic.autogenerate import renderers
+
+from .ops import (
+    AttachPartitionOp,
+    CreatePartitionedTableOp,
+    CreateRangePartitionOp,
+    DetachPartitionOp,
+    DropPartitionedTableOp,
+    DropPartitionOp,
+    SetPartitionPolicyOp,
+)
+
+if TYPE_CHECKING:
+    from alembic.autogenerate.api import AutogenContext
+
+IMPORT = "import sqla_partition"
+
+
+def _policy(ctx: AutogenContext, policy: Any) -> str:
+    ctx.imports.add(IMPORT)
+    return "None" if policy is None else f"sqla_partition.{policy!r}"
+
+
+def _prefix(ctx: AutogenContext) -> str:
+    return alembic_render._alembic_autogenerate_prefix(ctx)
+
+
+@renderers.dispatch_for(CreatePartitionedTableOp)
+def _create(ctx: AutogenContext, op: CreatePartitionedTableOp) -> str:
+    text = alembic_render._add_table(ctx, op)
+    head = f"{_prefix(ctx)}create_table("
+    assert text.startswith(head) and text.endswith("\n)")
+    text = f"{_prefix(ctx)}create_partitioned_table(" + text[len(head) : -2]
+    extra = [f"partitioning={_policy(ctx, op.partitioning)}"]
+    if op.start is not None:
+        extra.append(f"start={op.start!r}")
+    if op.until is not None:
+        extra.append(f"until={op.until!r}")
+    return text + ",\n" + ",\n".join(extra) + "\n)"
+
+
+@renderers.dispatch_for(DropPartitionedTableOp)
+def _drop(ctx: AutogenContext, op: DropPartitionedTableOp) -> str:
+    args = [repr(op.table_name)]
+    if op.schema:
+        args.append(f"schema={op.schema!r}")
+    return f"{_prefix(ctx)}drop_partitioned_table({', '.join(args)})"
+
+
+@renderers.dispatch_for(SetPartitionPolicyOp)
+def _set_policy(ctx: AutogenContext, op: SetPartitionPolicyOp) -> str:
+    args = [repr(op.table_name), _policy(ctx, op.partitioning), f"old={_policy(ctx, op.old)}"]
+    args.append(f"key_type={op.key_type!r}")
+    if op.schema:
+        args.append(f"schema={op.schema!r}")
+    return f"{_prefix(ctx)}set_partition_policy({', '.join(args)})"
+
+
+_PARTITION_OPS = {
+    CreateRangePartitionOp: "create_range_partition",
+    AttachPartitionOp: "attach_partition",
+    DetachPartitionOp: "detach_partition",
+    DropPartitionOp: "drop_partition",
+}
+
+
+def _partition_op(ctx: AutogenContext, op: Any) -> str:
+    args = [repr(op.table_name), repr(op.partition_name), repr(op.lower), repr(op.upper)]
+    for name, value in op._args().items():
+        if value is not None:
+            args.append(f"{name}={value!r}")
+    return f"{_prefix(ctx)}{_PARTITION_OPS[type(op)]}({', '.join(args)})"
+
+
+for _cls in _PARTITION_OPS:
+    renderers.dispatch_for(_cls)(_partition_op)

@@ -1,0 +1,467 @@
+"""Every SQL statement the tool can run is built here, and only here.
+
+Identifiers are quoted the way SQLAlchemy's PostgreSQL preparer quotes them (without
+importing SQLAlchemy, so ``roll`` starts fast), values are typed literals, and each
+statement carries the lock it takes and whether it may run inside a transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from .periods import KeyValue
+from .specs import check_identifier
+
+POLICY_TABLE = "sqla_partition_policy"
+POLICY_SCHEMA = "public"
+BOUND_CHECK = "sqla_partition_bound"
+
+# PostgreSQL's reserved words, as SQLAlchemy's PostgreSQL dialect lists them.
+RESERVED = frozenset(
+    [
+        "all",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "asymmetric",
+        "authorization",
+        "between",
+        "binary",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "column",
+        "constraint",
+        "create",
+        "cross",
+        "current_catalog",
+        "current_date",
+        "current_role",
+        "current_schema",
+        "current_time",
+        "current_timestamp",
+        "current_user",
+        "default",
+        "deferrable",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "except",
+        "false",
+        "fetch",
+        "for",
+        "foreign",
+        "freeze",
+        "from",
+        "full",
+        "grant",
+        "group",
+        "having",
+        "ilike",
+        "in",
+        "initially",
+        "inner",
+        "intersect",
+        "into",
+        "is",
+        "isnull",
+        "join",
+        "leading",
+        "left",
+        "like",
+        "limit",
+        "localtime",
+        "localtimestamp",
+        "natural",
+        "new",
+        "not",
+        "notnull",
+        "null",
+        "of",
+        "off",
+        "offset",
+        "old",
+        "on",
+        "only",
+        "or",
+        "order",
+        "outer",
+        "over",
+        "overlaps",
+        "placing",
+        "primary",
+        "references",
+        "returning",
+        "right",
+        "select",
+        "session_user",
+        "similar",
+        "some",
+        "symmetric",
+        "table",
+        "then",
+        "to",
+        "trailing",
+        "true",
+        "union",
+        "unique",
+        "user",
+        "using",
+        "variadic",
+        "verbose",
+        "when",
+        "where",
+        "window",
+        "with",
+    ]
+)
+_PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
+
+
+def ident(name: str) -> str:
+    """A quoted identifier, quoted only where PostgreSQL needs it."""
+    check_identifier(name, "identifier")
+    if _PLAIN.match(name) and name not in RESERVED:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(name: str, schema: str | None = None) -> str:
+    return f"{ident(schema)}.{ident(name)}" if schema else ident(name)
+
+
+def string_literal(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("NUL bytes cannot appear in SQL literals")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def key_literal(value: KeyValue, key_type: str) -> str:
+    """A partition bound as a typed literal; timestamptz bounds carry their UTC offset."""
+    if key_type == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"integer bound expected, got {value!r}")
+        return str(value)
+    if key_type == "timestamptz":
+        assert isinstance(value, dt.datetime) and value.utcoffset() is not None
+        return string_literal(value.isoformat(sep=" "))
+    if key_type == "timestamp":
+        assert isinstance(value, dt.datetime) and value.tzinfo is None
+        return string_literal(value.isoformat(sep=" "))
+    assert isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+    return string_literal(value.isoformat())
+
+
+def _cast(value: KeyValue, key_type: str) -> str:
+    lit = key_literal(value, key_type)
+    return lit if key_type == "integer" else f"{lit}::{key_type}"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement, the lock it takes and why that is acceptable."""
+
+    sql: str
+    lock: str
+    why: str = ""
+    transactional: bool = True
+
+    def annotated(self) -> str:
+        note = f"-- {self.lock}: {self.why}" if self.why else f"-- {self.lock}"
+        return f"{note}\n{self.sql}"
+
+    def __str__(self) -> str:
+        return self.sql
+
+
+# -- session settings -----------------------------------------------------------------
+
+
+def set_lock_timeout(ms: int, *, local: bool = True) -> Statement:
+    scope = "LOCAL " if local else ""
+    return Statement(
+        f"SET {scope}lock_timeout = {int(ms)}",
+        "no lock",
+        "bounds every lock wait below, so no reader or writer queues behind this DDL for longer",
+    )
+
+
+def reset_lock_timeout() -> Statement:
+    return Statement("RESET lock_timeout", "no lock", "back to the role's setting")
+
+
+# -- partitioned parents and partitions -----------------------------------------------
+
+
+def partition_by(strategy: str, column: str) -> str:
+    """The ``PARTITION BY`` clause body, e.g. ``RANGE (created_at)``."""
+    return f"{strategy.upper()} ({ident(column)})"
+
+
+def range_bounds(lower: KeyValue, upper: KeyValue, key_type: str) -> str:
+    return f"FOR VALUES FROM ({key_literal(lower, key_type)}) TO ({key_literal(upper, key_type)})"
+
+
+def create_partition_of(
+    parent: str,
+    child: str,
+    bounds: str,
+    schema: str | None = None,
+) -> Statement:
+    """``PARTITION OF``: only for a parent created in the same transaction."""
+    return Statement(
+        f"CREATE TABLE IF NOT EXISTS {qualified(child, schema)} "
+        f"PARTITION OF {qualified(parent, schema)} {bounds}",
+        f"ACCESS EXCLUSIVE on {parent}",
+        "the parent is new in this transaction, nobody else can see it yet",
+    )
+
+
+def create_range_partition_of(
+    parent: str, child: str, lower: KeyValue, upper: KeyValue, key_type: str, schema: str | None
+) -> Statement:
+    return create_partition_of(parent, child, range_bounds(lower, upper, key_type), schema)
+
+
+def create_default_partition_of(parent: str, child: str, schema: str | None = None) -> Statement:
+    return create_partition_of(parent, child, "DEFAULT", schema)
+
+
+def create_hash_partition_of(
+    parent: str, child: str, modulus: int, remainder: int, schema: str | None = None
+) -> Statement:
+    bounds = f"FOR VALUES WITH (MODULUS {int(modulus)}, REMAINDER {int(remainder)})"
+    return create_partition_of(parent, child, bounds, schema)
+
+
+def create_detached_child(parent: str, child: str, schema: str | None = None) -> Statement:
+    """A plain table shaped like the parent, to be attached after its CHECK is in place."""
+    return Statement(
+        f"CREATE TABLE IF NOT EXISTS {qualified(child, schema)} "
+        f"(LIKE {qualified(parent, schema)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+        "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED)",
+        f"ACCESS SHARE on {parent}",
+        "only reads the parent's definition; reads and writes continue",
+    )
+
+
+def add_bound_check(
+    child: str,
+    column: str,
+    lower: KeyValue,
+    upper: KeyValue,
+    key_type: str,
+    schema: str | None = None,
+) -> Statement:
+    col = ident(column)
+    return Statement(
+        f"ALTER TABLE {qualified(child, schema)} ADD CONSTRAINT {ident(BOUND_CHECK)} "
+        f"CHECK ({col} IS NOT NULL AND {col} >= {_cast(lower, key_type)} "
+        f"AND {col} < {_cast(upper, key_type)})",
+        f"ACCESS EXCLUSIVE on {child}",
+        "the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan",
+    )
+
+
+def drop_bound_check(child: str, schema: str | None = None) -> Statement:
+    return Statement(
+        f"ALTER TABLE {qualified(child, schema)} DROP CONSTRAINT IF EXISTS {ident(BOUND_CHECK)}",
+        f"ACCESS EXCLUSIVE on {child}",
+        "held since the table was created in this transaction; the bound is now the partition's",
+    )
+
+
+def attach_range_partition(
+    parent: str,
+    child: str,
+    lower: KeyValue,
+    upper: KeyValue,
+    key_type: str,
+    schema: str | None = None,
+    default: str | None = None,
+) -> Statement:
+    lock = f"SHARE UPDATE EXCLUSIVE on {parent}"
+    why = "reads and writes continue; the CHECK constraint makes it skip the scan"
+    if default:
+        lock += f", ACCESS EXCLUSIVE on {default}"
+        why += f"; {default} is scanned for rows of this range, kept small by moving them out"
+    return Statement(
+        f"ALTER TABLE {qualified(parent, schema)} ATTACH PARTITION {qualified(child, schema)} "
+        f"{range_bounds(lower, upper, key_type)}",
+        lock,
+        why,
+    )
+
+
+def attach_default_partition(parent: str, child: str, schema: str | None = None) -> Statement:
+    return Statement(
+        f"ALTER TABLE {qualified(parent, schema)} ATTACH PARTITION "
+        f"{qualified(child, schema)} DEFAULT",
+        f"SHARE UPDATE EXCLUSIVE on {parent}",
+        "reads and writes continue; the new DEFAULT partition is empty",
+    )
+
+
+def detach_partition(
+    parent: str, child: str, schema: str | None = None, *, concurrently: bool = False
+) -> Statement:
+    if concurrently:
+        return Statement(
+            f"ALTER TABLE {qualified(parent, schema)} DETACH PARTITION "
+            f"{qualified(child, schema)} CONCURRENTLY",
+            f"SHARE UPDATE EXCLUSIVE on {parent}",
+            "reads and writes continue; runs outside a transaction, waits for older queries",
+            transactional=False,
+        )
+    return Statement(
+        f"ALTER TABLE {qualified(parent, schema)} DETACH PARTITION {qualified(child, schema)}",
+        f"ACCESS EXCLUSIVE on {parent}",
+        "brief; lock_timeout bounds the wait, so the queue behind it stays short",
+    )
+
+
+def detach_finalize(parent: str, child: str, schema: str | None = None) -> Statement:
+    return Statement(
+        f"ALTER TABLE {qualified(parent, schema)} DETACH PARTITION {qualified(child, schema)} "
+        "FINALIZE",
+        f"SHARE UPDATE EXCLUSIVE on {parent}",
+        "finishes a detach that was interrupted; reads and writes continue",
+        transactional=False,
+    )
+
+
+def drop_table(name: str, schema: str | None = None, *, cascade: bool = False) -> Statement:
+    return Statement(
+        f"DROP TABLE IF EXISTS {qualified(name, schema)}{' CASCADE' if cascade else ''}",
+        f"ACCESS EXCLUSIVE on {name}",
+        "the table is no longer a partition; the application does not read it",
+    )
+
+
+def drop_partitioned_table(name: str, schema: str | None = None) -> Statement:
+    return Statement(
+        f"DROP TABLE IF EXISTS {qualified(name, schema)}",
+        f"ACCESS EXCLUSIVE on {name} and every partition",
+        "removes the table and all its partitions with their data",
+    )
+
+
+# -- the policy table -------------------------------------------------------------------
+
+
+def _policy_table() -> str:
+    return qualified(POLICY_TABLE, POLICY_SCHEMA)
+
+
+def create_policy_table() -> Statement:
+    return Statement(
+        f"CREATE TABLE IF NOT EXISTS {_policy_table()} ("
+        "schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, "
+        "key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), "
+        "PRIMARY KEY (schema_name, table_name))",
+        f"ACCESS EXCLUSIVE on {POLICY_TABLE} (only when it is new)",
+        "records each table's policy so that roll needs only a database URL",
+    )
+
+
+def _schema_expr(schema: str | None) -> str:
+    return string_literal(schema) if schema else "current_schema()"
+
+
+def upsert_policy(table: str, schema: str | None, policy_json: str, key_type: str) -> Statement:
+    return Statement(
+        f"INSERT INTO {_policy_table()} (schema_name, table_name, policy, key_type) "
+        f"VALUES ({_schema_expr(schema)}, {string_literal(table)}, "
+        f"{string_literal(policy_json)}::jsonb, {string_literal(key_type)}) "
+        "ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, "
+        "key_type = EXCLUDED.key_type, updated_at = now()",
+        f"ROW EXCLUSIVE on {POLICY_TABLE}",
+        "one row; other tables' policies are untouched",
+    )
+
+
+def delete_policy(table: str, schema: str | None) -> Statement:
+    return Statement(
+        f"DELETE FROM {_policy_table()} WHERE schema_name = {_schema_expr(schema)} "
+        f"AND table_name = {string_literal(table)}",
+        f"ROW EXCLUSIVE on {POLICY_TABLE}",
+        "one row; the table itself is untouched",
+    )
+
+
+# -- catalog reads ------------------------------------------------------------------------
+
+#: Every partitioned parent with its children and their bounds, in one round trip.
+_CATALOG_QUERY = """
+SELECT pn.nspname AS schema_name,
+       pc.relname AS table_name,
+       pt.partstrat AS strategy,
+       (SELECT string_agg(a.attname, ',' ORDER BY k.ord)
+          FROM unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, ord)
+          JOIN pg_attribute a ON a.attrelid = pc.oid AND a.attnum = k.attnum) AS key_columns,
+       (SELECT format_type(a.atttypid, a.atttypmod)
+          FROM pg_attribute a
+         WHERE a.attrelid = pc.oid AND a.attnum = pt.partattrs[0]) AS key_type,
+       cc.relname AS child_name,
+       cn.nspname AS child_schema,
+       pg_get_expr(cc.relpartbound, cc.oid) AS bound,
+       cc.relkind AS child_kind,
+       i.inhdetachpending AS detach_pending,
+       to_regclass({policy_table}) IS NOT NULL AS has_policy_table,
+       current_setting('DateStyle') AS datestyle
+  FROM pg_partitioned_table pt
+  JOIN pg_class pc ON pc.oid = pt.partrelid
+  JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+  LEFT JOIN pg_inherits i ON i.inhparent = pc.oid
+  LEFT JOIN pg_class cc ON cc.oid = i.inhrelid
+  LEFT JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+ WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND NOT pc.relispartition
+ ORDER BY 1, 2, 6
+"""
+
+CATALOG_QUERY = _CATALOG_QUERY.replace(
+    "{policy_table}", string_literal(f"{POLICY_SCHEMA}.{POLICY_TABLE}")
+)
+
+POLICY_QUERY = (
+    "SELECT schema_name, table_name, policy::text, key_type "
+    f"FROM {qualified(POLICY_TABLE, POLICY_SCHEMA)}"
+)
+
+#: Names of every partition (at any depth) in the given schemas: what autogenerate skips.
+PARTITION_NAMES_QUERY = """
+SELECT n.nspname, c.relname
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relispartition AND c.relkind IN ('r', 'p', 'f')
+"""
+
+
+def policy_table_name() -> str:
+    return f"{POLICY_SCHEMA}.{POLICY_TABLE}"
+
+
+POLICY_TABLE_EXISTS_QUERY = f"SELECT to_regclass({string_literal(policy_table_name())}) IS NOT NULL"
+
+
+def _regclass(name: str, schema: str | None) -> str:
+    return f"{string_literal(qualified(name, schema))}::regclass"
+
+
+def partition_state_query(parent: str, child: str, schema: str | None) -> str:
+    """One row (detach pending?) while ``child`` is still a partition of ``parent``."""
+    return (
+        "SELECT i.inhdetachpending FROM pg_inherits i "
+        f"WHERE i.inhparent = {_regclass(parent, schema)} "
+        f"AND i.inhrelid = to_regclass({string_literal(qualified(child, schema))})"
+    )

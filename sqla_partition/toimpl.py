@@ -1,0 +1,252 @@
+"""What each operation executes: statements from :mod:`sqla_partition.sql`, nothing read.
+
+Statements go through ``DDL`` constructs so ``alembic upgrade --sql`` prints them as they
+would run, each with a comment naming the lock it takes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from alembic.operations import Operations
+from sqlalchemy.schema import DDL
+
+from . import planner, sql
+from .declare import key_type_of_column
+from .errors import PolicyError
+from .ops import (
+    AttachPartitionOp,
+    CreatePartitionedTableOp,
+    CreateRangePartitionOp,
+    DetachPartitionOp,
+    DropPartitionedTableOp,
+    DropPartitionOp,
+    SetPartitionPolicyOp,
+)
+from .specs import Hash, TablePolicy
+
+if TYPE_CHECKING:
+    from alembic.runtime.migration import MigrationContext
+
+#: Lock-table entries one transaction may take before a create operation commits and
+#: starts a new transaction. PostgreSQL shares max_locks_per_transaction (64) x
+#: max_connections (100) entries between all sessions; a first migration that creates
+#: hundreds of partitioned tables would otherwise fail with "out of shared memory".
+DEFAULT_LOCK_BUDGET = 2000
+DEFAULT_LOCK_TIMEOUT_MS = 5000
+
+
+def _opts(ctx: MigrationContext) -> dict[str, Any]:
+    return ctx.opts
+
+
+def _run(operations: Operations, statements: Iterable[sql.Statement]) -> None:
+    for stmt in statements:
+        operations.execute(DDL(stmt.annotated().replace("%", "%%")))
+
+
+def _lock_timeout(operations: Operations, *, local: bool = True) -> None:
+    ms = int(
+        _opts(operations.migration_context).get(
+            "sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS
+        )
+    )
+    _run(operations, [sql.set_lock_timeout(ms, local=local)])
+
+
+def _in_transaction(ctx: MigrationContext) -> bool:
+    if ctx.as_sql:
+        return bool(ctx.impl.transactional_ddl)
+    return ctx._in_connection_transaction()
+
+
+def _spend_locks(operations: Operations, entries: int) -> None:
+    """Commit between tables once a transaction has taken ``budget`` lock entries."""
+    ctx = operations.migration_context
+    budget = int(_opts(ctx).get("sqla_partition_lock_budget", DEFAULT_LOCK_BUDGET))
+    used = getattr(ctx, "_sqla_partition_locks", 0)
+    if used and used + entries > budget and _in_transaction(ctx):
+        with ctx.autocommit_block():
+            pass
+        used = 0
+    ctx._sqla_partition_locks = used + entries  # type: ignore[attr-defined]
+
+
+def _key_type(op: CreatePartitionedTableOp, table: sa.Table) -> str:
+    if isinstance(op.partitioning, Hash):
+        return "hash"
+    if op.key_type:
+        return op.key_type
+    column = table.c.get(op.partitioning.column)
+    if column is None:
+        raise PolicyError(
+            f"{op.table_name}: partition key {op.partitioning.column!r} is not a column"
+        )
+    return key_type_of_column(table, column)
+
+
+@Operations.implementation_for(CreatePartitionedTableOp)
+def create_partitioned_table(operations: Operations, op: CreatePartitionedTableOp) -> sa.Table:
+    table = op.to_table(operations.migration_context)
+    policy = TablePolicy(op.table_name, op.partitioning, _key_type(op, table), op.schema)
+    strategy = "hash" if isinstance(op.partitioning, Hash) else "range"
+    table.dialect_kwargs["postgresql_partition_by"] = sql.partition_by(
+        strategy, op.partitioning.column
+    )
+    if isinstance(op.partitioning, Hash):
+        children = planner.new_table_statements(policy)
+    else:
+        if op.start is None or op.until is None:
+            raise PolicyError(
+                f"{op.table_name}: create_partitioned_table needs start= and until= for a "
+                "range table (autogenerate fills them in)"
+            )
+        start = planner.coerce_key(policy, op.start)
+        until = planner.coerce_key(policy, op.until)
+        children = planner.new_table_statements(policy, start, until)
+    per_table = 2 + len(table.indexes) + sum(1 for c in table.constraints if _is_index(c))
+    _spend_locks(operations, per_table * (len(children) + 1))
+    operations.impl.create_table(table)
+    _run(operations, children)
+    _run(
+        operations,
+        [
+            sql.create_policy_table(),
+            sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), policy.key_type),
+        ],
+    )
+    return table
+
+
+def _is_index(constraint: Any) -> bool:
+    return isinstance(constraint, (sa.PrimaryKeyConstraint, sa.UniqueConstraint))
+
+
+@Operations.implementation_for(DropPartitionedTableOp)
+def drop_partitioned_table(operations: Operations, op: DropPartitionedTableOp) -> None:
+    _run(
+        operations,
+        [
+            sql.create_policy_table(),
+            sql.delete_policy(op.table_name, op.schema),
+            sql.drop_partitioned_table(op.table_name, op.schema),
+        ],
+    )
+
+
+def _bound(value: Any, key_type: str) -> Any:
+    """Bounds arrive from migration files as ISO strings or Python values."""
+    if key_type == "integer":
+        return int(value)
+    if isinstance(value, str):
+        parsed = dt.datetime.fromisoformat(value.strip())
+    elif isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        parsed = dt.datetime(value.year, value.month, value.day)
+    if key_type == "timestamptz":
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        return parsed
+    if key_type == "timestamp":
+        return parsed.replace(tzinfo=None)
+    return parsed.date()
+
+
+def _require(op: Any, *names: str) -> None:
+    missing = [n for n in names if getattr(op, n) is None]
+    if missing:
+        raise PolicyError(
+            f"{op.table_name}.{op.partition_name}: {', '.join(missing)} must be given"
+        )
+
+
+def _attach(operations: Operations, op: CreateRangePartitionOp | AttachPartitionOp) -> None:
+    _require(op, "lower", "upper", "column")
+    lower, upper = _bound(op.lower, op.key_type), _bound(op.upper, op.key_type)
+    t, p, s, k = op.table_name, op.partition_name, op.schema, op.key_type
+    stmts = []
+    if isinstance(op, CreateRangePartitionOp):
+        stmts.append(sql.create_detached_child(t, p, s))
+    stmts += [
+        sql.add_bound_check(p, op.column, lower, upper, k, s),  # type: ignore[arg-type]
+        sql.attach_range_partition(t, p, lower, upper, k, s, op.default_partition),
+        sql.drop_bound_check(p, s),
+    ]
+    _lock_timeout(operations)
+    _run(operations, stmts)
+
+
+@Operations.implementation_for(CreateRangePartitionOp)
+def create_range_partition(operations: Operations, op: CreateRangePartitionOp) -> None:
+    _attach(operations, op)
+
+
+@Operations.implementation_for(AttachPartitionOp)
+def attach_partition(operations: Operations, op: AttachPartitionOp) -> None:
+    _attach(operations, op)
+
+
+def _detach(operations: Operations, op: DetachPartitionOp | DropPartitionOp) -> None:
+    concurrently = op.concurrently
+    if concurrently is None:
+        concurrently = op.default_partition is None
+    if concurrently and op.default_partition:
+        raise PolicyError(
+            f"{op.table_name}: DETACH ... CONCURRENTLY is refused while a DEFAULT partition "
+            f"({op.default_partition}) exists; pass concurrently=False"
+        )
+    stmt = sql.detach_partition(
+        op.table_name, op.partition_name, op.schema, concurrently=concurrently
+    )
+    if not concurrently:
+        _lock_timeout(operations)
+        _run(operations, [stmt])
+        return
+    ctx = operations.migration_context
+    with ctx.autocommit_block():
+        state = None if ctx.as_sql else _partition_state(ctx, op)
+        if state == "detached":
+            return  # a rerun after the block was applied: nothing left to do
+        if state == "pending":
+            stmt = sql.detach_finalize(op.table_name, op.partition_name, op.schema)
+        _lock_timeout(operations, local=False)
+        _run(operations, [stmt, sql.reset_lock_timeout()])
+
+
+def _partition_state(ctx: MigrationContext, op: Any) -> str:
+    """Online only: whether an earlier, interrupted run already (half) detached it."""
+    assert ctx.connection is not None
+    row = ctx.connection.exec_driver_sql(
+        sql.partition_state_query(op.table_name, op.partition_name, op.schema)
+    ).first()
+    if row is None:
+        return "detached"
+    return "pending" if row[0] else "attached"
+
+
+@Operations.implementation_for(DetachPartitionOp)
+def detach_partition(operations: Operations, op: DetachPartitionOp) -> None:
+    _detach(operations, op)
+
+
+@Operations.implementation_for(DropPartitionOp)
+def drop_partition(operations: Operations, op: DropPartitionOp) -> None:
+    _detach(operations, op)
+    _run(operations, [sql.drop_table(op.partition_name, op.schema)])
+
+
+@Operations.implementation_for(SetPartitionPolicyOp)
+def set_partition_policy(operations: Operations, op: SetPartitionPolicyOp) -> None:
+    stmts = [sql.create_policy_table()]
+    bound = op.bound()
+    if bound is None:
+        stmts.append(sql.delete_policy(op.table_name, op.schema))
+    else:
+        stmts.append(
+            sql.upsert_policy(op.table_name, op.schema, bound.policy.to_json(), bound.key_type)
+        )
+    _run(operations, stmts)
