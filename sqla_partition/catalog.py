@@ -51,10 +51,10 @@ def parse_key_value(text: str, key_type: str) -> KeyValue | None:
     text = text.strip()
     if text.upper() in ("MINVALUE", "MAXVALUE"):
         return None
-    if key_type == "integer":
-        return int(text)
     if text.startswith("'") and text.endswith("'"):
         text = text[1:-1]
+    if key_type == "integer":
+        return int(text)
     m = _TS.match(text)
     if not m:
         raise CatalogError(f"cannot read partition bound {text!r}")

@@ -53,7 +53,7 @@ def _in_directory(path: Path) -> Iterator[None]:
 
 def _quiet(fn: Callable[[], object]) -> str:
     buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
         fn()
     return buf.getvalue()
 
@@ -70,6 +70,7 @@ def run_demo(echo: Callable[[str], None], database_url: str | None, directory: P
 
     project = Path(directory or tempfile.mkdtemp(prefix="sqla-partition-demo-")).absolute()
     project.mkdir(parents=True, exist_ok=True)
+    embedded = database_url is None
     if database_url is None:
         echo("Starting an embedded PostgreSQL (no server needed) ...")
         database_url = start_embedded(project / "pgdata")
@@ -81,6 +82,7 @@ def run_demo(echo: Callable[[str], None], database_url: str | None, directory: P
     os.environ.pop("DATABASE_URL", None)
     with _in_directory(project):
         cfg = Config(str(ini))
+        cfg.attributes["configure_logger"] = False
         echo("\n$ alembic revision --autogenerate -m 'create events'")
         script = command.revision(cfg, message="create events", autogenerate=True)
         path = Path(script.path) if script and not isinstance(script, list) else None
@@ -97,7 +99,9 @@ def run_demo(echo: Callable[[str], None], database_url: str | None, directory: P
         echo("\n$ alembic upgrade head")
         command.upgrade(cfg, "head")
         echo("\n$ alembic check   (a second autogenerate finds nothing to do)")
-        command.check(cfg)
+        quiet = Config(str(ini), stdout=io.StringIO())
+        quiet.attributes["configure_logger"] = False
+        command.check(quiet)  # raises if anything were left to do
         echo("  No new upgrade operations detected.")
 
     engine = create_engine(database_url)
@@ -106,7 +110,13 @@ def run_demo(echo: Callable[[str], None], database_url: str | None, directory: P
     engine.dispose()
     echo("\nPartitions of events:")
     parent = snap.parents.get(("public", "events"))
-    for child in parent.children if parent else ():
+    children = sorted(parent.children if parent else (), key=lambda c: (c.is_default, c.name))
+    for child in children:
         echo(f"  {child.name:<22} {child.bound}")
-    echo(f"\nDone. Explore it: cd {project}; alembic upgrade head --sql")
+    echo(f"\nThe sample project is in {project}.")
+    if embedded:
+        echo("The embedded PostgreSQL stops when the demo ends; with --database-url you can")
+        echo("keep exploring: cd into the project and run alembic upgrade head --sql.")
+    else:
+        echo(f"Keep exploring: cd {project} && alembic upgrade head --sql")
     return project

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import Connection, make_url
 
 config = context.config
-if config.config_file_name is not None:
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name)
 
 
@@ -82,6 +82,15 @@ async def run_async_migrations(url) -> None:
 
 
 def run_migrations_online() -> None:
+    given = config.attributes.get("connection")  # e.g. from pytest-alembic or a script
+    if isinstance(given, Connection):
+        do_run_migrations(given)
+        return
+    if given is not None:  # an Engine
+        with given.connect() as connection:
+            do_run_migrations(connection)
+            connection.commit()
+        return
     url = database_url()
     if url.get_dialect().is_async:
         asyncio.run(run_async_migrations(url))

@@ -1,0 +1,152 @@
+"""The planner: pure, given a policy, a snapshot and a position in time."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sqla_partition.catalog import Child, Parent
+from sqla_partition.planner import (
+    coerce_key,
+    initial_window,
+    new_table_statements,
+    periods_between,
+    plan,
+    position_from_clock,
+)
+from sqla_partition.specs import Hash, Range, TablePolicy
+
+UTC = dt.timezone.utc
+NOW = dt.datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
+
+
+def ts(y, m, d=1):
+    return dt.datetime(y, m, d, tzinfo=UTC)
+
+
+def parent_with(months: list[tuple[int, int]], default: bool = False) -> Parent:
+    children = []
+    for y, m in months:
+        lo = ts(y, m)
+        hi = ts(y + (m == 12), m % 12 + 1)
+        children.append(Child(f"events_p{y}_{m:02d}", "public", "FOR VALUES FROM", lower=lo, upper=hi))
+    if default:
+        children.append(Child("events_default", "public", "DEFAULT", is_default=True))
+    return Parent("public", "events", "range", ("created_at",), "timestamptz", tuple(children))
+
+
+def policy(**kw) -> TablePolicy:
+    return TablePolicy("events", Range("created_at", **kw), "timestamptz")
+
+
+def test_new_table_window_is_current_period_through_premake():
+    p = policy(premake=3)
+    start, until = initial_window(p, position_from_clock(p, NOW))
+    assert (start, until) == (ts(2026, 11), ts(2027, 3))
+    names = [s.sql.split()[5] for s in new_table_statements(p, start, until)]
+    assert names == ["events_p2026_11", "events_p2026_12", "events_p2027_01", "events_p2027_02"]
+
+
+def test_new_table_with_default_and_hash():
+    p = policy(default=True)
+    stmts = new_table_statements(p, ts(2026, 11), ts(2026, 12))
+    assert stmts[-1].sql.endswith("PARTITION OF events DEFAULT")
+    h = TablePolicy("tenants", Hash("tenant_id", partitions=4), "hash")
+    sqls = [s.sql for s in new_table_statements(h)]
+    assert sqls[3].endswith("FOR VALUES WITH (MODULUS 4, REMAINDER 3)")
+    assert "tenants_h3" in sqls[3]
+
+
+def test_roll_creates_only_missing_periods_with_check_and_attach():
+    result = plan(policy(premake=3), parent_with([(2026, 11), (2026, 12)]), NOW)
+    created = [s.partition for s in result.of_kind("create")]
+    assert created == ["events_p2027_01", "events_p2027_02"]
+    sqls = [st.sql for st in result.of_kind("create")[0].statements]
+    assert sqls[0].startswith(
+        "CREATE TABLE IF NOT EXISTS public.events_p2027_01 (LIKE public.events"
+    )
+    assert "CHECK (created_at IS NOT NULL" in sqls[1]
+    assert "ATTACH PARTITION public.events_p2027_01" in sqls[2]
+    assert "DROP CONSTRAINT" in sqls[3]
+
+
+def test_in_sync_table_gives_an_empty_plan():
+    months = [(2026, 11), (2026, 12), (2027, 1), (2027, 2)]
+    assert plan(policy(premake=3), parent_with(months), NOW).steps == ()
+
+
+def test_catch_up_after_missed_runs_fills_the_gap():
+    result = plan(policy(premake=1), parent_with([(2026, 5), (2026, 6)]), NOW)
+    created = [s.partition for s in result.of_kind("create")]
+    assert created[0] == "events_p2026_07" and created[-1] == "events_p2026_12"
+    assert len(created) == 6
+
+
+def test_retention_detaches_whole_expired_partitions_only():
+    months = [(2025, m) for m in range(9, 13)] + [(2026, m) for m in range(1, 13)]
+    result = plan(policy(retention="12 months"), parent_with(months), NOW)
+    # cutoff 2025-11-27: September and October 2025 end before it, November does not
+    assert [s.partition for s in result.of_kind("detach")] == ["events_p2025_09", "events_p2025_10"]
+    assert all("CONCURRENTLY" in s.statements[0].sql for s in result.of_kind("detach"))
+    assert result.of_kind("drop") == []
+
+
+def test_default_partition_rules_out_concurrent_detach_and_drop_is_explicit():
+    months = [(2025, 1), (2026, 11), (2026, 12), (2027, 1), (2027, 2)]
+    result = plan(policy(retention="3 months", on_expire="drop", default=True),
+                  parent_with(months, default=True), NOW)
+    detach = result.of_kind("detach")
+    assert len(detach) == 1 and "CONCURRENTLY" not in detach[0].statements[0].sql
+    assert [s.partition for s in result.of_kind("drop")] == ["events_p2025_01"]
+    create = plan(policy(premake=4, default=True), parent_with(months, default=True), NOW)
+    assert "events_default" in create.of_kind("create")[0].statements[2].lock
+
+
+def test_interrupted_detach_is_finalized():
+    base = parent_with([(2026, 11)])
+    pending = Child("events_p2025_01", "public", "FOR VALUES FROM", lower=ts(2025, 1),
+                    upper=ts(2025, 2), detach_pending=True)
+    parent = Parent(base.schema, base.name, base.strategy, base.key_columns, base.key_type,
+                    (*base.children, pending))
+    result = plan(policy(retention="12 months"), parent, NOW)
+    assert [s.partition for s in result.of_kind("finalize_detach")] == ["events_p2025_01"]
+    assert result.of_kind("detach") == []
+
+
+def test_misaligned_existing_partition_is_left_alone_with_a_note():
+    odd = Child("events_legacy", "public", "FOR VALUES FROM", lower=ts(2026, 11, 15),
+                upper=ts(2026, 12, 15))
+    parent = Parent("public", "events", "range", ("created_at",), "timestamptz", (odd,))
+    result = plan(policy(premake=2), parent, NOW)
+    assert "events_p2026_11" not in [s.partition for s in result.of_kind("create")]
+    assert any("events_legacy" in n for n in result.notes)
+
+
+@given(
+    now=st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2090, 1, 1),
+                     timezones=st.just(UTC)),
+    interval=st.sampled_from(["1 day", "1 week", "1 month", "3 months", "1 year"]),
+    premake=st.integers(1, 12),
+    zone=st.sampled_from(["UTC", "Europe/Berlin", "America/Santiago", "Asia/Kolkata"]),
+)
+@settings(max_examples=150, deadline=None)
+def test_roll_after_create_covers_now_through_premake(now, interval, premake, zone):
+    p = TablePolicy("events", Range("created_at", interval=interval, premake=premake,
+                                    timezone=zone), "timestamptz")
+    start, until = initial_window(p, position_from_clock(p, now))
+    periods = periods_between(p, start, until)
+    assert len(periods) == premake + 1
+    assert periods[0].lower <= now < periods[0].upper
+    children = tuple(Child(p.partition_name(x.suffix), "public", "FOR VALUES FROM", lower=x.lower,
+                           upper=x.upper) for x in periods)
+    parent = Parent("public", "events", "range", ("created_at",), "timestamptz", children)
+    assert plan(p, parent, now).steps == ()  # the same planner agrees with itself
+
+
+def test_coerce_key_reads_migration_strings_in_the_policy_timezone():
+    berlin = TablePolicy("e", Range("at", timezone="Europe/Berlin"), "timestamptz")
+    assert coerce_key(berlin, "2026-11-01") == dt.datetime(2026, 10, 31, 23, tzinfo=UTC)
+    assert coerce_key(TablePolicy("e", Range("at"), "date"), "2026-11-01") == dt.date(2026, 11, 1)
+    assert coerce_key(TablePolicy("e", Range("id", interval=10), "integer"), "30") == 30
