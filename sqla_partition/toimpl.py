@@ -57,10 +57,11 @@ def _lock_timeout(operations: Operations, *, local: bool = True) -> None:
     _run(operations, [sql.set_lock_timeout(ms, local=local)])
 
 
-def _in_transaction(ctx: MigrationContext) -> bool:
+def _can_checkpoint(ctx: MigrationContext) -> bool:
+    """Only a transaction Alembic began may be committed early; a caller's is left alone."""
     if ctx.as_sql:
         return bool(ctx.impl.transactional_ddl)
-    return ctx._in_connection_transaction()
+    return not ctx._in_external_transaction and ctx._transaction is not None
 
 
 def _spend_locks(operations: Operations, entries: int) -> None:
@@ -68,7 +69,7 @@ def _spend_locks(operations: Operations, entries: int) -> None:
     ctx = operations.migration_context
     budget = int(_opts(ctx).get("sqla_partition_lock_budget", DEFAULT_LOCK_BUDGET))
     used = getattr(ctx, "_sqla_partition_locks", 0)
-    if used and used + entries > budget and _in_transaction(ctx):
+    if used and used + entries > budget and _can_checkpoint(ctx):
         with ctx.autocommit_block():
             pass
         used = 0

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 import pytest
+from psycopg import sql
 from sqlalchemy.engine import make_url
 
 HERE = Path(__file__).parent

@@ -37,8 +37,10 @@ def test_autogenerate_upgrade_check_downgrade(project, db_url):
     text = project.revision("partitioned tables")
     assert text.count("op.create_partitioned_table(") == 5
     assert "op.create_table('accounts'" in text
-    assert "partitioning=sqla_partition.Range('created_at', interval='1 month', premake=3, " \
-           "retention='12 months', default=True)" in text
+    assert (
+        "partitioning=sqla_partition.Range('created_at', interval='1 month', premake=3, "
+        "retention='12 months', default=True)" in text
+    )
     assert "start='2026-11-01',\n    until='2027-03-01'" in text
     assert "partitioning=sqla_partition.Hash('account_id', partitions=4)" in text
     assert "drop_table" not in text.split("def downgrade")[0]
@@ -47,27 +49,44 @@ def test_autogenerate_upgrade_check_downgrade(project, db_url):
     snap = snapshot(db_url)
     events = snap.parents[("public", "events")]
     assert [c.name for c in events.ranges()] == [
-        "events_p2026_11", "events_p2026_12", "events_p2027_01", "events_p2027_02"]
+        "events_p2026_11",
+        "events_p2026_12",
+        "events_p2027_01",
+        "events_p2027_02",
+    ]
     assert events.default is not None and events.policy is not None
     assert len(snap.parents[("public", "readings")].children) == 8
     # Berlin days start at 23:00 UTC in winter
     first_day = snap.parents[("public", "readings")].ranges()[0]
     assert first_day.lower == dt.datetime(2026, 11, 26, 23, tzinfo=dt.timezone.utc)
     assert [c.name for c in snap.parents[("public", "ledger")].ranges()] == [
-        "ledger_p2026", "ledger_p2027"]
+        "ledger_p2026",
+        "ledger_p2027",
+    ]
     assert [c.name for c in snap.parents[("public", "blobs")].ranges()][0] == "blobs_p0000000000"
-    assert sorted(c.remainder for c in snap.parents[("public", "sessions")].children) == [0, 1, 2, 3]
+    assert sorted(c.remainder for c in snap.parents[("public", "sessions")].children) == [
+        0,
+        1,
+        2,
+        3,
+    ]
 
     project.check()  # a second autogenerate finds nothing
 
     engine = sa.create_engine(db_url)
     with engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO accounts (id, name) VALUES (1, 'a')"))
-        conn.execute(sa.text(
-            "INSERT INTO events (created_at, account_id, kind) VALUES "
-            "('2026-11-27 12:00+00', 1, 'x'), ('2030-01-01 00:00+00', 1, 'far future')"))
-        rows = conn.execute(sa.text(
-            "SELECT tableoid::regclass::text FROM events ORDER BY created_at")).scalars().all()
+        conn.execute(
+            sa.text(
+                "INSERT INTO events (created_at, account_id, kind) VALUES "
+                "('2026-11-27 12:00+00', 1, 'x'), ('2030-01-01 00:00+00', 1, 'far future')"
+            )
+        )
+        rows = (
+            conn.execute(sa.text("SELECT tableoid::regclass::text FROM events ORDER BY created_at"))
+            .scalars()
+            .all()
+        )
     engine.dispose()
     assert rows == ["events_p2026_11", "events_default"]
 
@@ -131,8 +150,32 @@ def test_offline_sql_renders_every_operation_and_parses(project):
     tree = pglast.parse_sql(sql_text)
     assert len(tree) > 20
     assert "PARTITION BY RANGE (created_at)" in sql_text
-    assert "FOR VALUES FROM ('2026-11-01 00:00:00+00:00') TO ('2026-12-01 00:00:00+00:00')" in sql_text
+    assert (
+        "FOR VALUES FROM ('2026-11-01 00:00:00+00:00') TO ('2026-12-01 00:00:00+00:00')" in sql_text
+    )
     assert "FOR VALUES FROM ('2026-11-27 00:00:00+01:00')" in sql_text  # Berlin midnight
     assert "-- ACCESS EXCLUSIVE on events: the parent is new" in sql_text
     assert ":created_at" not in sql_text and "NULL::jsonb" not in sql_text
-    assert "'{\"archive_schema\": null" in sql_text
+    assert '\'{"archive_schema": null' in sql_text
+
+
+@pytest.mark.parametrize("driver", ["postgresql+asyncpg", "postgresql+psycopg_async"])
+def test_async_urls_work_the_same(tmp_path, db_url, sample_models_path, monkeypatch, driver):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("SQLA_PARTITION_NOW", NOW)
+    async_url = sa.engine.make_url(db_url).set(drivername=driver)
+    project = make_project(tmp_path, async_url.render_as_string(hide_password=False))
+    text = project.revision()
+    assert text.count("op.create_partitioned_table(") == 5
+    project.upgrade()
+    project.check()
+    assert len(snapshot(db_url).parents) == 5
+
+
+def test_database_url_environment_variable_wins(tmp_path, db_url, sample_models_path, monkeypatch):
+    monkeypatch.setenv("SQLA_PARTITION_NOW", NOW)
+    monkeypatch.setenv("DATABASE_URL", db_url.replace("postgresql+psycopg", "postgresql"))
+    project = make_project(tmp_path, "postgresql+psycopg://nobody@127.0.0.1:1/unreachable")
+    project.revision()
+    project.upgrade()
+    assert ("public", "events") in snapshot(db_url).parents

@@ -68,8 +68,11 @@ def test_primary_key_without_the_partition_key_says_what_to_add():
 def test_unique_constraint_and_unique_index_need_the_key_too():
     md = sa.MetaData()
     t = sa.Table(
-        "u", md,
-        sa.Column("id", sa.Integer), sa.Column("email", sa.String), sa.Column("at", sa.Date),
+        "u",
+        md,
+        sa.Column("id", sa.Integer),
+        sa.Column("email", sa.String),
+        sa.Column("at", sa.Date),
         sa.UniqueConstraint("email", name="u_email"),
     )
     with pytest.raises(PolicyError, match="UNIQUE u_email"):
@@ -137,8 +140,15 @@ def test_names_over_63_bytes_are_refused_at_declaration():
 def test_policy_round_trips_through_json_and_repr():
     from sqla_partition.specs import policy_from_dict
 
-    r = Range("created_at", interval="3 months", premake=2, retention="2 years", default=True,
-              timezone="Europe/Berlin", on_expire="drop")
+    r = Range(
+        "created_at",
+        interval="3 months",
+        premake=2,
+        retention="2 years",
+        default=True,
+        timezone="Europe/Berlin",
+        on_expire="drop",
+    )
     import json
 
     assert policy_from_dict(json.loads(r.to_json())) == r

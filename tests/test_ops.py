@@ -83,8 +83,12 @@ def test_create_range_partition_on_a_live_table_uses_check_and_attach(engine):
 
     def add(op):
         op.create_range_partition(
-            "events", "events_p2027_01", "2027-01-01", "2027-02-01",
-            column="created_at", default_partition="events_default",
+            "events",
+            "events_p2027_01",
+            "2027-01-01",
+            "2027-02-01",
+            column="created_at",
+            default_partition="events_default",
         )
 
     run_online(engine, add)
@@ -131,7 +135,9 @@ def test_detach_with_a_default_partition_is_plain_and_refuses_concurrently(engin
     with pytest.raises(sqla_partition.PolicyError, match="CONCURRENTLY is refused"):
         run_offline(
             lambda op: op.detach_partition(
-                "events", "events_p2026_11", default_partition="events_default",
+                "events",
+                "events_p2026_11",
+                default_partition="events_default",
                 concurrently=True,
             )
         )
@@ -147,21 +153,25 @@ def test_drop_partition_detaches_then_drops(engine):
 
 def test_reverse_operations():
     create = CreatePartitionedTableOp(
-        "events", columns(), partitioning=Range("created_at"), start="2026-11-01",
+        "events",
+        columns(),
+        partitioning=Range("created_at"),
+        start="2026-11-01",
         until="2026-12-01",
     )
     assert create.reverse().reverse() is create
-    part = CreateRangePartitionOp("events", "events_p1", "2026-11-01", "2026-12-01",
-                                  column="created_at")
+    part = CreateRangePartitionOp(
+        "events", "events_p1", "2026-11-01", "2026-12-01", column="created_at"
+    )
     assert isinstance(part.reverse(), DropPartitionOp)
     assert part.reverse().reverse().to_diff_tuple() == part.to_diff_tuple()
-    detach = DetachPartitionOp("events", "events_p1", "2026-11-01", "2026-12-01",
-                               column="created_at")
+    detach = DetachPartitionOp(
+        "events", "events_p1", "2026-11-01", "2026-12-01", column="created_at"
+    )
     assert detach.reverse().reverse().to_diff_tuple() == detach.to_diff_tuple()
     with pytest.raises(ValueError, match="reversible"):
         DetachPartitionOp("events", "events_p1").reverse()
-    policy = SetPartitionPolicyOp("events", Range("created_at", premake=4),
-                                  old=Range("created_at"))
+    policy = SetPartitionPolicyOp("events", Range("created_at", premake=4), old=Range("created_at"))
     assert policy.reverse().partitioning == Range("created_at")
     assert policy.to_diff_tuple()[0] == "set_partition_policy"
 
@@ -191,11 +201,13 @@ def test_odd_names_and_schemas_are_quoted_online_and_offline(engine):
     offline = run_offline(create)
     assert 'PARTITION OF "Sales Data"."Orders 50%"' in offline
     assert 'CREATE TABLE IF NOT EXISTS "user_h2" PARTITION OF "user"' not in offline
-    assert "CREATE TABLE IF NOT EXISTS user_h2 PARTITION OF \"user\"" in offline
+    assert 'CREATE TABLE IF NOT EXISTS user_h2 PARTITION OF "user"' in offline
     assert pglast.parse_sql(offline)
     s = snap(engine)
     assert [c.name for c in s.parents[("Sales Data", "Orders 50%")].ranges()] == [
-        "orders_p2026", "orders_p2027"]
+        "orders_p2026",
+        "orders_p2027",
+    ]
     assert s.policies[("Sales Data", "Orders 50%")].policy.partition_prefix == "orders"
     assert len(s.parents[("public", "user")].children) == 3
 

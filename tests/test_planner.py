@@ -31,7 +31,9 @@ def parent_with(months: list[tuple[int, int]], default: bool = False) -> Parent:
     for y, m in months:
         lo = ts(y, m)
         hi = ts(y + (m == 12), m % 12 + 1)
-        children.append(Child(f"events_p{y}_{m:02d}", "public", "FOR VALUES FROM", lower=lo, upper=hi))
+        children.append(
+            Child(f"events_p{y}_{m:02d}", "public", "FOR VALUES FROM", lower=lo, upper=hi)
+        )
     if default:
         children.append(Child("events_default", "public", "DEFAULT", is_default=True))
     return Parent("public", "events", "range", ("created_at",), "timestamptz", tuple(children))
@@ -95,8 +97,11 @@ def test_retention_detaches_whole_expired_partitions_only():
 
 def test_default_partition_rules_out_concurrent_detach_and_drop_is_explicit():
     months = [(2025, 1), (2026, 11), (2026, 12), (2027, 1), (2027, 2)]
-    result = plan(policy(retention="3 months", on_expire="drop", default=True),
-                  parent_with(months, default=True), NOW)
+    result = plan(
+        policy(retention="3 months", on_expire="drop", default=True),
+        parent_with(months, default=True),
+        NOW,
+    )
     detach = result.of_kind("detach")
     assert len(detach) == 1 and "CONCURRENTLY" not in detach[0].statements[0].sql
     assert [s.partition for s in result.of_kind("drop")] == ["events_p2025_01"]
@@ -106,18 +111,31 @@ def test_default_partition_rules_out_concurrent_detach_and_drop_is_explicit():
 
 def test_interrupted_detach_is_finalized():
     base = parent_with([(2026, 11)])
-    pending = Child("events_p2025_01", "public", "FOR VALUES FROM", lower=ts(2025, 1),
-                    upper=ts(2025, 2), detach_pending=True)
-    parent = Parent(base.schema, base.name, base.strategy, base.key_columns, base.key_type,
-                    (*base.children, pending))
+    pending = Child(
+        "events_p2025_01",
+        "public",
+        "FOR VALUES FROM",
+        lower=ts(2025, 1),
+        upper=ts(2025, 2),
+        detach_pending=True,
+    )
+    parent = Parent(
+        base.schema,
+        base.name,
+        base.strategy,
+        base.key_columns,
+        base.key_type,
+        (*base.children, pending),
+    )
     result = plan(policy(retention="12 months"), parent, NOW)
     assert [s.partition for s in result.of_kind("finalize_detach")] == ["events_p2025_01"]
     assert result.of_kind("detach") == []
 
 
 def test_misaligned_existing_partition_is_left_alone_with_a_note():
-    odd = Child("events_legacy", "public", "FOR VALUES FROM", lower=ts(2026, 11, 15),
-                upper=ts(2026, 12, 15))
+    odd = Child(
+        "events_legacy", "public", "FOR VALUES FROM", lower=ts(2026, 11, 15), upper=ts(2026, 12, 15)
+    )
     parent = Parent("public", "events", "range", ("created_at",), "timestamptz", (odd,))
     result = plan(policy(premake=2), parent, NOW)
     assert "events_p2026_11" not in [s.partition for s in result.of_kind("create")]
@@ -125,22 +143,28 @@ def test_misaligned_existing_partition_is_left_alone_with_a_note():
 
 
 @given(
-    now=st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2090, 1, 1),
-                     timezones=st.just(UTC)),
+    now=st.datetimes(
+        min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2090, 1, 1), timezones=st.just(UTC)
+    ),
     interval=st.sampled_from(["1 day", "1 week", "1 month", "3 months", "1 year"]),
     premake=st.integers(1, 12),
     zone=st.sampled_from(["UTC", "Europe/Berlin", "America/Santiago", "Asia/Kolkata"]),
 )
 @settings(max_examples=150, deadline=None)
 def test_roll_after_create_covers_now_through_premake(now, interval, premake, zone):
-    p = TablePolicy("events", Range("created_at", interval=interval, premake=premake,
-                                    timezone=zone), "timestamptz")
+    p = TablePolicy(
+        "events",
+        Range("created_at", interval=interval, premake=premake, timezone=zone),
+        "timestamptz",
+    )
     start, until = initial_window(p, position_from_clock(p, now))
     periods = periods_between(p, start, until)
     assert len(periods) == premake + 1
     assert periods[0].lower <= now < periods[0].upper
-    children = tuple(Child(p.partition_name(x.suffix), "public", "FOR VALUES FROM", lower=x.lower,
-                           upper=x.upper) for x in periods)
+    children = tuple(
+        Child(p.partition_name(x.suffix), "public", "FOR VALUES FROM", lower=x.lower, upper=x.upper)
+        for x in periods
+    )
     parent = Parent("public", "events", "range", ("created_at",), "timestamptz", children)
     assert plan(p, parent, now).steps == ()  # the same planner agrees with itself
 

@@ -57,8 +57,9 @@ def all_statements() -> list[sql.Statement]:
         sql.add_bound_check("events_p2026_11", "created_at", lo, hi, "timestamptz"),
         sql.add_bound_check("ids_p1", "id", 0, 1000, "integer", "app"),
         sql.drop_bound_check("events_p2026_11"),
-        sql.attach_range_partition("events", "events_p2026_11", lo, hi, "timestamptz", None,
-                                   "events_default"),
+        sql.attach_range_partition(
+            "events", "events_p2026_11", lo, hi, "timestamptz", None, "events_default"
+        ),
         sql.attach_default_partition("events", "events_default"),
         sql.detach_partition("events", "events_p2025_01", concurrently=True),
         sql.detach_partition("events", "events_p2025_01", concurrently=False),
@@ -80,8 +81,12 @@ def test_every_statement_parses_and_names_its_lock(stmt):
 
 
 def test_queries_parse():
-    for q in (sql.CATALOG_QUERY, sql.POLICY_QUERY, sql.POLICY_TABLE_EXISTS_QUERY,
-              sql.partition_state_query("events", "events_p1", "app")):
+    for q in (
+        sql.CATALOG_QUERY,
+        sql.POLICY_QUERY,
+        sql.POLICY_TABLE_EXISTS_QUERY,
+        sql.partition_state_query("events", "events_p1", "app"),
+    ):
         assert pglast.parse_sql(q)
 
 
