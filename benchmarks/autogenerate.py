@@ -38,7 +38,9 @@ Run it (the vanilla variant at full size takes about 30 s per run)::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -340,6 +342,39 @@ def run_child(url: str, tables: int, plugin: bool) -> dict[str, Any]:
     return result
 
 
+def load_average() -> str:
+    """The 1/5/15-minute load averages: other work on the machine skews the timings."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def environment() -> str:
+    """Versions, the package's git state (it may be edited between runs) and the load."""
+    import alembic
+    import sqlalchemy
+
+    import sqla_partition
+
+    package = Path(sqla_partition.__file__).resolve().parent
+    sources = hashlib.sha256()
+    for path in sorted(package.glob("*.py")):
+        sources.update(path.read_bytes())
+    git = subprocess.run(
+        ["git", "-C", str(package), "log", "-1", "--format=%h"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return (
+        f"sqla-partition {sqla_partition.__version__} (git {git or 'unknown'}, sources "
+        f"sha256 {sources.hexdigest()[:12]}), alembic {alembic.__version__}, "
+        f"SQLAlchemy {sqlalchemy.__version__}, Python {sys.version.split()[0]}; "
+        f"load average before: {load_average()}"
+    )
+
+
 def format_ops(ops: dict[str, int]) -> str:
     if not ops:
         return "(none)"
@@ -348,7 +383,7 @@ def format_ops(ops: dict[str, int]) -> str:
 
 def print_table(results: list[Result]) -> None:
     header = (
-        f"{'variant':<22} {'database':<16} {'runs':>4} {'median s':>9} {'min s':>8} "
+        f"{'variant':<22} {'database':<18} {'runs':>4} {'median s':>9} {'min s':>8} "
         f"{'max s':>8} {'import s':>9} {'start s':>8} {'wall s':>8}  operations"
     )
     print(header)
@@ -357,7 +392,7 @@ def print_table(results: list[Result]) -> None:
         times = [run["autogenerate_s"] for run in r.runs]
         ops = format_ops(r.ops) + (" (varied between runs)" if r.ops_vary else "")
         print(
-            f"{r.variant:<22} {r.database:<16} {len(r.runs):>4} {r.median('autogenerate_s'):>9.3f} "
+            f"{r.variant:<22} {r.database:<18} {len(r.runs):>4} {r.median('autogenerate_s'):>9.3f} "
             f"{min(times):>8.3f} {max(times):>8.3f} {r.median('import_s'):>9.3f} "
             f"{r.median('startup_s'):>8.3f} {r.median('wall_s'):>8.3f}  {ops}"
         )
@@ -443,13 +478,10 @@ def main(argv: list[str] | None = None) -> int:
         seconds = create_database(admin, name, args.tables, shapes[kind][1] // args.tables)
         print(f"{seconds:.1f} s")
 
-    import alembic
-    import sqlalchemy
-
+    print(f"\n{environment()}")
     print(
-        f"\nalembic {alembic.__version__}, SQLAlchemy {sqlalchemy.__version__}, "
-        f"Python {sys.version.split()[0]}; {args.tables} tables x {args.partitions} partitions, "
-        f"{args.repeat} run(s) per variant; times are produce_migrations() alone\n"
+        f"{args.tables} tables x {args.partitions} partitions, {args.repeat} run(s) per "
+        "variant; times are produce_migrations() alone\n"
     )
     results = [Result(v, names[VARIANTS[v][0]]) for v in args.variants]
     try:
@@ -467,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             for kind in sorted(needed):
                 drop_database(admin, names[kind])
-    print()
+    print(f"\nload average after: {load_average()}\n")
     print_table(results)
     report_unexpected(results)
 

@@ -16,7 +16,7 @@ from typing import Any
 from .errors import CatalogError, PolicyError
 from .periods import KeyValue
 from .specs import Range, TablePolicy, policy_from_dict
-from .sql import CATALOG_QUERY, POLICY_QUERY, POLICY_TABLE_EXISTS_QUERY
+from .sql import CATALOG_QUERY, POLICY_QUERY
 
 #: Runs one query without parameters and returns its rows.
 Query = Callable[[str], Sequence[Sequence[Any]]]
@@ -155,22 +155,21 @@ def _strip_quoted(text: str) -> str:
 def read_snapshot(query: Query) -> Snapshot:
     """Read every partitioned parent, its children and the recorded policies.
 
-    Two queries at most, whatever the number of tables: the catalog, then the policy
-    table when it exists.
+    Two queries whatever the number of tables: the catalog, then the policy rows when the
+    policy table exists.
     """
     rows = query(CATALOG_QUERY)
     snap = Snapshot()
     grouped: dict[tuple[str, str], list[Sequence[Any]]] = {}
     for row in rows:
-        grouped.setdefault((row[0], row[1]), []).append(row)
         snap.has_policy_table = bool(row[10])
         if not str(row[11]).upper().startswith("ISO"):
             raise CatalogError(
                 f"DateStyle is {row[11]!r}; sqla-partition reads partition bounds in ISO style. "
                 "Set DateStyle to 'ISO, MDY' for this role or connection"
             )
-    if not rows:
-        snap.has_policy_table = bool(query(POLICY_TABLE_EXISTS_QUERY)[0][0])
+        if row[0] is not None:
+            grouped.setdefault((row[0], row[1]), []).append(row)
     for (schema, name), group in grouped.items():
         first = group[0]
         key_type = key_type_of(first[4])
@@ -183,19 +182,17 @@ def read_snapshot(query: Query) -> Snapshot:
             key_type=key_type,
             children=children,
         )
-    if snap.has_policy_table:
-        for schema, table, policy_text, key_type in query(POLICY_QUERY):
-            try:
-                policy = policy_from_dict(json.loads(policy_text))
-                bound = TablePolicy(table, policy, key_type, schema)
-            except (PolicyError, ValueError, TypeError) as exc:
-                raise CatalogError(
-                    f"{schema}.{table}: recorded policy is unreadable: {exc}"
-                ) from exc
-            snap.policies[(schema, table)] = bound
-            parent = snap.parents.get((schema, table))
-            if parent is not None:
-                snap.parents[(schema, table)] = _with_policy(parent, bound)
+    records = query(POLICY_QUERY) if snap.has_policy_table else []
+    for schema, table, policy_text, key_type in records:
+        try:
+            policy = policy_from_dict(json.loads(policy_text))
+            bound = TablePolicy(table, policy, key_type, schema)
+        except (PolicyError, ValueError, TypeError) as exc:
+            raise CatalogError(f"{schema}.{table}: recorded policy is unreadable: {exc}") from exc
+        snap.policies[(schema, table)] = bound
+        parent = snap.parents.get((schema, table))
+        if parent is not None:
+            snap.parents[(schema, table)] = _with_policy(parent, bound)
     return snap
 
 

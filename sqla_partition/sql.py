@@ -401,49 +401,40 @@ def delete_policy(table: str, schema: str | None) -> Statement:
 
 # -- catalog reads ------------------------------------------------------------------------
 
-#: Every partitioned parent with its children and their bounds, in one round trip.
+#: Every partitioned parent with its children and their bounds, in one round trip, with
+#: whether the policy table exists (a second query reads it then: plain SQL cannot name a
+#: table that may not exist, and query_to_xml is missing from servers built without libxml).
 _CATALOG_QUERY = """
-SELECT pn.nspname AS schema_name,
-       pc.relname AS table_name,
-       pt.partstrat AS strategy,
-       (SELECT string_agg(a.attname, ',' ORDER BY k.ord)
-          FROM unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, ord)
-          JOIN pg_attribute a ON a.attrelid = pc.oid AND a.attnum = k.attnum) AS key_columns,
-       (SELECT format_type(a.atttypid, a.atttypmod)
-          FROM pg_attribute a
-         WHERE a.attrelid = pc.oid AND a.attnum = pt.partattrs[0]) AS key_type,
-       cc.relname AS child_name,
-       cn.nspname AS child_schema,
-       pg_get_expr(cc.relpartbound, cc.oid) AS bound,
-       cc.relkind AS child_kind,
-       i.inhdetachpending AS detach_pending,
-       to_regclass({policy_table}) IS NOT NULL AS has_policy_table,
-       current_setting('DateStyle') AS datestyle
-  FROM pg_partitioned_table pt
-  JOIN pg_class pc ON pc.oid = pt.partrelid
-  JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-  LEFT JOIN pg_inherits i ON i.inhparent = pc.oid
-  LEFT JOIN pg_class cc ON cc.oid = i.inhrelid
-  LEFT JOIN pg_namespace cn ON cn.oid = cc.relnamespace
- WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema')
-   AND NOT pc.relispartition
+WITH meta AS MATERIALIZED (
+    SELECT current_setting('DateStyle') AS datestyle,
+           to_regclass({policy_table}) IS NOT NULL AS has_policy_table
+), parts AS (
+    SELECT pn.nspname AS schema_name,
+           pc.relname AS table_name,
+           pt.partstrat AS strategy,
+           (SELECT string_agg(a.attname, ',' ORDER BY k.ord)
+              FROM unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, ord)
+              JOIN pg_attribute a ON a.attrelid = pc.oid AND a.attnum = k.attnum) AS key_columns,
+           (SELECT format_type(a.atttypid, a.atttypmod)
+              FROM pg_attribute a
+             WHERE a.attrelid = pc.oid AND a.attnum = pt.partattrs[0]) AS key_type,
+           cc.relname AS child_name,
+           cn.nspname AS child_schema,
+           pg_get_expr(cc.relpartbound, cc.oid) AS bound,
+           cc.relkind AS child_kind,
+           i.inhdetachpending AS detach_pending
+      FROM pg_partitioned_table pt
+      JOIN pg_class pc ON pc.oid = pt.partrelid
+      JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+      LEFT JOIN pg_inherits i ON i.inhparent = pc.oid
+      LEFT JOIN pg_class cc ON cc.oid = i.inhrelid
+      LEFT JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+     WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema')
+       AND NOT pc.relispartition
+)
+SELECT parts.*, meta.has_policy_table, meta.datestyle
+  FROM meta LEFT JOIN parts ON true
  ORDER BY 1, 2, 6
-"""
-
-CATALOG_QUERY = _CATALOG_QUERY.replace(
-    "{policy_table}", string_literal(f"{POLICY_SCHEMA}.{POLICY_TABLE}")
-)
-
-POLICY_QUERY = (
-    "SELECT schema_name, table_name, policy::text, key_type "
-    f"FROM {qualified(POLICY_TABLE, POLICY_SCHEMA)}"
-)
-
-#: Names of every partition (at any depth) in the given schemas: what autogenerate skips.
-PARTITION_NAMES_QUERY = """
-SELECT n.nspname, c.relname
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relispartition AND c.relkind IN ('r', 'p', 'f')
 """
 
 
@@ -451,7 +442,12 @@ def policy_table_name() -> str:
     return f"{POLICY_SCHEMA}.{POLICY_TABLE}"
 
 
-POLICY_TABLE_EXISTS_QUERY = f"SELECT to_regclass({string_literal(policy_table_name())}) IS NOT NULL"
+CATALOG_QUERY = _CATALOG_QUERY.replace("{policy_table}", string_literal(policy_table_name()))
+
+POLICY_QUERY = (
+    "SELECT schema_name, table_name, policy::text, key_type "
+    f"FROM {qualified(POLICY_TABLE, POLICY_SCHEMA)}"
+)
 
 
 def _regclass(name: str, schema: str | None) -> str:

@@ -84,7 +84,6 @@ def test_queries_parse():
     for q in (
         sql.CATALOG_QUERY,
         sql.POLICY_QUERY,
-        sql.POLICY_TABLE_EXISTS_QUERY,
         sql.partition_state_query("events", "events_p1", "app"),
     ):
         assert pglast.parse_sql(q)
