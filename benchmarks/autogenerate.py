@@ -162,7 +162,7 @@ def database_shape(url: str) -> tuple[int, int, int] | None:
         row = conn.execute(
             "SELECT (SELECT count(*) FROM pg_partitioned_table pt JOIN pg_class c "
             "        ON c.oid = pt.partrelid WHERE NOT c.relispartition),"
-            "       (SELECT count(*) FROM pg_class WHERE relispartition),"
+            "       (SELECT count(*) FROM pg_class WHERE relispartition AND relkind IN ('r', 'p')),"
             "       to_regclass('public.sqla_partition_policy') IS NOT NULL"
         ).fetchone()
         assert row is not None

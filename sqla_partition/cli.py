@@ -6,6 +6,7 @@ imports (SQLAlchemy, Alembic) happen inside the commands that need them.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import sys
 from collections.abc import Callable
@@ -116,6 +117,200 @@ def demo(database_url: str | None, directory: Path | None) -> None:
     from .demo import run_demo
 
     run_demo(click.echo, database_url, directory)
+
+
+EXIT_CODES = """\b
+Exit codes:
+  0  all done (also on a read-only standby, where nothing is changed)
+  1  some table failed (the others were still rolled)
+  2  usage or configuration error: bad URL, unreachable server, unknown table,
+     a policy the database disagrees with, a bad cron expression; nothing changed
+  3  some table could not get a lock within lock_timeout after every retry;
+     the next run finishes the work
+"""
+
+
+def _parse_now(value: str | None) -> dt.datetime:
+    if value is None:
+        return dt.datetime.now(dt.timezone.utc)
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date or time", param_hint="--now"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed
+
+
+def _parse_duration_ms(value: str) -> int:
+    text = value.strip().lower()
+    for suffix, factor in (("ms", 1), ("s", 1000), ("min", 60_000)):
+        if text.endswith(suffix) and text[: -len(suffix)].strip().replace(".", "", 1).isdigit():
+            return int(float(text[: -len(suffix)]) * factor)
+    if text.isdigit():
+        return int(text)
+    raise click.BadParameter(
+        f"{value!r}: use milliseconds or a unit, e.g. 3s or 500ms", param_hint="--lock-timeout"
+    )
+
+
+def _database_options(fn: F) -> F:
+    fn = click.option(
+        "--table",
+        "tables",
+        multiple=True,
+        metavar="NAME",
+        help="Only this table (schema.name or name); repeatable.",
+    )(fn)
+    fn = click.option(
+        "--now",
+        metavar="ISO",
+        help="Pretend it is this time (tests, backfills); default: the clock, UTC if no offset.",
+    )(fn)
+    fn = click.option(
+        "--database-url",
+        envvar="DATABASE_URL",
+        metavar="URL",
+        help="PostgreSQL URL (postgresql://, or a SQLAlchemy postgresql+driver:// URL); "
+        "default: $DATABASE_URL.",
+    )(fn)
+    return fn
+
+
+@main.command(epilog=EXIT_CODES)
+@_database_options
+@click.option(
+    "--dry-run", is_flag=True, help="Print the SQL it would run, with its locks; change nothing."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+@click.option(
+    "--lock-timeout",
+    default="3s",
+    show_default=True,
+    help="Longest wait for any lock; a DDL statement waiting in the lock queue blocks the "
+    "readers and writers behind it.",
+)
+@click.option(
+    "--retries", default=4, show_default=True, help="Retries after a lock timeout, with backoff."
+)
+@click.option(
+    "--batch-size",
+    default=50_000,
+    show_default=True,
+    help="Rows moved per transaction when many rows wait in a DEFAULT partition.",
+)
+@click.option(
+    "--schedule",
+    metavar="CRON",
+    help="The cron schedule this runs on (UTC); premake then covers until the next run.",
+)
+@click.option(
+    "--every",
+    metavar="CRON",
+    help="Keep running, on this cron schedule (UTC), instead of once: no cron needed.",
+)
+@click.option(
+    "--metrics",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write Prometheus metrics here (for node_exporter's textfile collector).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log every statement to stderr as it runs.")
+@_user_errors
+def roll(
+    database_url: str | None,
+    now: str | None,
+    tables: tuple[str, ...],
+    dry_run: bool,
+    as_json: bool,
+    lock_timeout: str,
+    retries: int,
+    batch_size: int,
+    schedule: str | None,
+    every: str | None,
+    metrics: Path | None,
+    verbose: bool,
+) -> None:
+    """Create partitions ahead, move rows out of DEFAULT, expire old partitions.
+
+    Reads the policies that migrations recorded in the database: it needs only a
+    database URL. Safe to run concurrently and on every node (a standby is left alone).
+    """
+    from .rolling import run_every, run_roll
+
+    if retries < 0 or batch_size < 1:
+        raise click.BadParameter("--retries must be >= 0 and --batch-size >= 1")
+    args = {
+        "database_url": database_url,
+        "tables": tables,
+        "dry_run": dry_run,
+        "as_json": as_json,
+        "lock_timeout_ms": _parse_duration_ms(lock_timeout),
+        "retries": retries,
+        "batch_size": batch_size,
+        "schedule": schedule or every,
+        "metrics": metrics,
+        "verbose": verbose,
+        "echo": click.echo,
+    }
+    if every:
+        sys.exit(run_every(every, **args))
+    sys.exit(run_roll(_parse_now(now), **args))
+
+
+@main.command()
+@_database_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_user_errors
+def status(
+    database_url: str | None, now: str | None, tables: tuple[str, ...], as_json: bool
+) -> None:
+    """Show each managed table: partitions, coverage, DEFAULT rows, expiry, timeline."""
+    from .rolling import run_status
+
+    run_status(database_url, _parse_now(now), tables, as_json, click.echo)
+
+
+@main.command()
+@_database_options
+@click.option(
+    "--max-age",
+    default="25h",
+    show_default=True,
+    help="A table not rolled for longer is overdue (e.g. 25h, 90min).",
+)
+@click.option(
+    "--schedule", metavar="CRON", help="Also check this roll schedule bridges the premake."
+)
+@_user_errors
+def check(
+    database_url: str | None,
+    now: str | None,
+    tables: tuple[str, ...],
+    max_age: str,
+    schedule: str | None,
+) -> None:
+    """Exit 1 with a one-line reason when something needs attention (for monitoring).
+
+    Checks that partitions cover now through premake, that no rows wait in a DEFAULT
+    partition, and that roll ran recently.
+    """
+    from .rolling import run_check
+
+    sys.exit(
+        run_check(database_url, _parse_now(now), tables, _parse_age(max_age), schedule, click.echo)
+    )
+
+
+def _parse_age(value: str) -> dt.timedelta:
+    text = value.strip().lower()
+    for suffix, unit in (("min", "minutes"), ("h", "hours"), ("d", "days"), ("s", "seconds")):
+        if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).isdigit():
+            return dt.timedelta(**{unit: float(text[: -len(suffix)])})
+    raise click.BadParameter(
+        f"{value!r}: use a number and a unit, e.g. 25h or 90min", param_hint="--max-age"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

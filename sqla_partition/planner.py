@@ -139,12 +139,23 @@ def new_table_statements(
 def attach_statements(
     policy: TablePolicy, name: str, period: Period, default: str | None
 ) -> tuple[Statement, ...]:
-    """A new partition of a live parent: plain table, CHECK, ATTACH, then drop the CHECK."""
+    """A new partition of a live parent: plain table, CHECK, ATTACH, then drop the CHECK.
+
+    With a DEFAULT partition, rows of the new range are first moved out of it in the same
+    transaction, under the lock ATTACH takes anyway, so ATTACH never finds any.
+    """
     assert isinstance(policy.policy, Range)
-    t, s, k = policy.table, policy.schema, policy.key_type
+    t, s, k, col = policy.table, policy.schema, policy.key_type, policy.policy.column
+    rescue: tuple[Statement, ...] = ()
+    if default:
+        rescue = (
+            sql.lock_default(default, s),
+            sql.move_rows(default, name, col, period.lower, period.upper, k, s),
+        )
     return (
         sql.create_detached_child(t, name, s),
-        sql.add_bound_check(name, policy.policy.column, period.lower, period.upper, k, s),
+        *rescue,
+        sql.add_bound_check(name, col, period.lower, period.upper, k, s),
         sql.attach_range_partition(t, name, period.lower, period.upper, k, s, default),
         sql.drop_bound_check(name, s),
     )
@@ -156,11 +167,19 @@ def _overlaps(period: Period, child: Child) -> bool:
     return lo_ok and hi_ok
 
 
-def plan(policy: TablePolicy, parent: Parent | None, position: KeyValue) -> Plan:
+def plan(
+    policy: TablePolicy,
+    parent: Parent | None,
+    position: KeyValue,
+    *,
+    horizon: KeyValue | None = None,
+) -> Plan:
     """The steps that bring an existing range table in line with its policy at ``position``.
 
     ``position`` is the key's "now": the clock for time keys (see
-    :func:`position_from_clock`), the current maximum for integer keys.
+    :func:`position_from_clock`), the current maximum for integer keys. ``horizon`` is the
+    next scheduled run, when there is a schedule: premake then counts from there, so the
+    partitions last until that run.
     """
     p = policy.policy
     if not isinstance(p, Range):
@@ -193,7 +212,10 @@ def plan(policy: TablePolicy, parent: Parent | None, position: KeyValue) -> Plan
     newest = max((c.upper for c in ranges if c.upper is not None), default=None)  # type: ignore[type-var]
     if newest is not None and newest < current.lower:  # type: ignore[operator]
         first = stepper.period_of(newest)  # catch up over missed runs
-    last = stepper.following(current, p.premake)
+    ahead = current
+    if horizon is not None and horizon > position:  # type: ignore[operator]
+        ahead = stepper.period_of(horizon)
+    last = stepper.following(ahead, p.premake)
 
     policy_here = TablePolicy(policy.table, p, policy.key_type, schema)
     period = first
@@ -240,6 +262,19 @@ def plan(policy: TablePolicy, parent: Parent | None, position: KeyValue) -> Plan
                 sql.detach_partition(parent.name, child.name, schema, concurrently=concurrently)
             ]
             steps.append(Step("detach", child.name, tuple(stmts), child.lower, child.upper))
+            if p.on_expire == "detach" and p.archive_schema:
+                steps.append(
+                    Step(
+                        "archive",
+                        child.name,
+                        (
+                            sql.create_schema(p.archive_schema),
+                            sql.set_schema(child.name, schema, p.archive_schema),
+                        ),
+                        child.lower,
+                        child.upper,
+                    )
+                )
             if p.on_expire == "drop":
                 steps.append(
                     Step(

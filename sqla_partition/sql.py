@@ -175,6 +175,8 @@ class Statement:
     lock: str
     why: str = ""
     transactional: bool = True
+    #: Its row count is the number of rows moved (reported by ``roll``).
+    moves_rows: bool = False
 
     def annotated(self) -> str:
         note = f"-- {self.lock}: {self.why}" if self.why else f"-- {self.lock}"
@@ -368,6 +370,7 @@ def create_policy_table() -> Statement:
         f"CREATE TABLE IF NOT EXISTS {_policy_table()} ("
         "schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, "
         "key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), "
+        "rolled_at timestamptz, "
         "PRIMARY KEY (schema_name, table_name))",
         f"ACCESS EXCLUSIVE on {POLICY_TABLE} (only when it is new)",
         "records each table's policy so that roll needs only a database URL",
@@ -461,3 +464,113 @@ def partition_state_query(parent: str, child: str, schema: str | None) -> str:
         f"WHERE i.inhparent = {_regclass(parent, schema)} "
         f"AND i.inhrelid = to_regclass({string_literal(qualified(child, schema))})"
     )
+
+
+# -- roll: locks, rescue from the DEFAULT partition, archive ------------------------------
+
+#: First key of the two-key advisory lock: 'sqlp' as an int, so our locks are recognisable.
+ADVISORY_CLASS = 0x73716C70
+
+
+def try_advisory_lock(table: str, schema: str) -> str:
+    """Session-level, per table: a second concurrent roll skips what this one holds."""
+    return (
+        f"SELECT pg_try_advisory_lock({ADVISORY_CLASS}, "
+        f"hashtext({string_literal(qualified(table, schema))}))"
+    )
+
+
+def advisory_unlock(table: str, schema: str) -> str:
+    return (
+        f"SELECT pg_advisory_unlock({ADVISORY_CLASS}, "
+        f"hashtext({string_literal(qualified(table, schema))}))"
+    )
+
+
+IN_RECOVERY_QUERY = "SELECT pg_is_in_recovery()"
+
+
+def max_key_query(table: str, column: str, schema: str) -> str:
+    return f"SELECT max({ident(column)}) FROM {qualified(table, schema)}"
+
+
+def _in_range(column: str, lower: KeyValue, upper: KeyValue, key_type: str) -> str:
+    col = ident(column)
+    return f"{col} >= {_cast(lower, key_type)} AND {col} < {_cast(upper, key_type)}"
+
+
+def count_in_range_query(
+    table: str, column: str, lower: KeyValue, upper: KeyValue, key_type: str, schema: str
+) -> str:
+    return (
+        f"SELECT count(*) FROM {qualified(table, schema)} "
+        f"WHERE {_in_range(column, lower, upper, key_type)}"
+    )
+
+
+def default_rows_query(default: str, schema: str) -> str:
+    return f"SELECT count(*) FROM {qualified(default, schema)}"
+
+
+def lock_default(default: str, schema: str | None) -> Statement:
+    return Statement(
+        f"LOCK TABLE {qualified(default, schema)} IN ACCESS EXCLUSIVE MODE",
+        f"ACCESS EXCLUSIVE on {default}",
+        "ATTACH below needs it anyway; taken first so no row of the new range slips in "
+        "between the move and the ATTACH",
+    )
+
+
+def move_rows(
+    source: str,
+    target: str,
+    column: str,
+    lower: KeyValue,
+    upper: KeyValue,
+    key_type: str,
+    schema: str | None,
+    *,
+    limit: int | None = None,
+) -> Statement:
+    """Move the rows of a range from the DEFAULT partition into the new partition."""
+    where = _in_range(column, lower, upper, key_type)
+    src = qualified(source, schema)
+    if limit is not None:
+        where = f"ctid = ANY (ARRAY(SELECT ctid FROM {src} WHERE {where} LIMIT {int(limit)}))"
+    return Statement(
+        f"WITH moved AS (DELETE FROM {src} WHERE {where} RETURNING *) "
+        f"INSERT INTO {qualified(target, schema)} SELECT * FROM moved",
+        f"ROW EXCLUSIVE on {source} and {target}",
+        "moves rows of the new range out of the DEFAULT partition, atomically",
+        moves_rows=True,
+    )
+
+
+def create_schema(schema: str) -> Statement:
+    return Statement(
+        f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}",
+        "no table lock",
+        "the archive schema for detached partitions",
+    )
+
+
+def set_schema(table: str, schema: str | None, new_schema: str) -> Statement:
+    return Statement(
+        f"ALTER TABLE {qualified(table, schema)} SET SCHEMA {ident(new_schema)}",
+        f"ACCESS EXCLUSIVE on {table}",
+        "the table is detached; the application no longer reads it",
+    )
+
+
+def mark_rolled(table: str, schema: str) -> Statement:
+    return Statement(
+        f"UPDATE {_policy_table()} SET rolled_at = now() "
+        f"WHERE schema_name = {string_literal(schema)} AND table_name = {string_literal(table)}",
+        f"ROW EXCLUSIVE on {POLICY_TABLE}",
+        "records when this table was last rolled, for `sqla-partition check`",
+    )
+
+
+ROLLED_AT_QUERY = (
+    f"SELECT schema_name, table_name, rolled_at FROM {qualified(POLICY_TABLE, POLICY_SCHEMA)}"
+)

@@ -1,0 +1,393 @@
+"""Executes roll plans against a live database without blocking it.
+
+Each step runs in its own short transaction under ``lock_timeout``; a lock timeout is
+retried with backoff, then reported. Tables are independent: one table's failure does not
+stop the others, and a per-table advisory lock makes concurrent runs skip each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import errors as pgerrors
+
+from . import sql
+from .catalog import Parent, Snapshot, managed_range_parents, read_snapshot
+from .errors import SqlaPartitionError
+from .planner import Plan, Step, plan, position_from_clock
+from .specs import Range
+
+
+class LockBudgetExhausted(Exception):
+    """A step could not get its lock within ``lock_timeout`` after every retry."""
+
+
+@dataclass
+class RollOptions:
+    lock_timeout_ms: int = 3000
+    retries: int = 4
+    backoff_s: float = 0.5
+    batch_size: int = 50_000
+    tables: Sequence[str] = ()
+    dry_run: bool = False
+    #: The next scheduled run, if any: premake then covers until then.
+    horizon: dt.datetime | None = None
+
+
+@dataclass
+class TableResult:
+    table: str
+    status: str = "ok"  # ok | skipped | failed | locked
+    created: list[str] = field(default_factory=list)
+    moved_rows: int = 0
+    detached: list[str] = field(default_factory=list)
+    finalized: list[str] = field(default_factory=list)
+    archived: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    lock_retries: int = 0
+    longest_lock_wait_s: float = 0.0
+    skipped: str | None = None
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    sql: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        if not out["sql"]:
+            out.pop("sql")
+        return out
+
+    def record(self, step: Step) -> None:
+        done = {
+            "create": self.created,
+            "create_default": self.created,
+            "detach": self.detached,
+            "finalize_detach": self.finalized,
+            "archive": self.archived,
+            "drop": self.dropped,
+        }
+        done[step.kind].append(step.partition)
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.created or self.moved_rows or self.detached or self.dropped or self.archived
+        )
+
+
+@dataclass
+class RollReport:
+    now: dt.datetime
+    tables: list[TableResult] = field(default_factory=list)
+    standby: bool = False
+    dry_run: bool = False
+    duration_s: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        statuses = {t.status for t in self.tables}
+        if "failed" in statuses:
+            return 1
+        if "locked" in statuses:
+            return 3
+        return 0
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "tables": len(self.tables),
+            "created": sum(len(t.created) for t in self.tables),
+            "moved_rows": sum(t.moved_rows for t in self.tables),
+            "detached": sum(len(t.detached) for t in self.tables),
+            "dropped": sum(len(t.dropped) for t in self.tables),
+            "archived": sum(len(t.archived) for t in self.tables),
+            "failed": sum(t.status == "failed" for t in self.tables),
+            "locked": sum(t.status == "locked" for t in self.tables),
+            "skipped": sum(t.status == "skipped" for t in self.tables),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.exit_code == 0,
+            "exit_code": self.exit_code,
+            "now": self.now.isoformat(),
+            "standby": self.standby,
+            "dry_run": self.dry_run,
+            "duration_s": round(self.duration_s, 3),
+            "totals": self.totals(),
+            "warnings": self.warnings,
+            "tables": [t.as_dict() for t in self.tables],
+        }
+
+
+Log = Callable[[str], None]
+
+
+def _query(conn: psycopg.Connection) -> Callable[[str], list[tuple[Any, ...]]]:
+    def run(q: str) -> list[tuple[Any, ...]]:
+        return conn.execute(q).fetchall()  # type: ignore[arg-type]
+
+    return run
+
+
+def select_tables(snap: Snapshot, wanted: Sequence[str]) -> tuple[list[Parent], list[str]]:
+    """Managed range tables to roll, and warnings; a named table that is not managed is an
+    error, raised before anything changes."""
+    managed = managed_range_parents(snap)
+    warnings = [
+        f"{s}.{t}: a policy is recorded but the table does not exist"
+        for (s, t) in snap.policies
+        if (s, t) not in snap.parents
+    ]
+    for parent in managed:
+        assert parent.policy is not None
+        policy = parent.policy.policy
+        assert isinstance(policy, Range)
+        if parent.key_columns != (policy.column,):
+            raise SqlaPartitionError(
+                f"{parent.schema}.{parent.name}: the recorded policy partitions by "
+                f"{policy.column!r} but the table is partitioned by "
+                f"{', '.join(parent.key_columns)}; fix the policy with a migration"
+            )
+        if parent.key_type != parent.policy.key_type:
+            raise SqlaPartitionError(
+                f"{parent.schema}.{parent.name}: the recorded key type is "
+                f"{parent.policy.key_type} but {policy.column!r} is {parent.key_type}"
+            )
+    if not wanted:
+        return managed, warnings
+    by_name = {}
+    for p in managed:
+        by_name[f"{p.schema}.{p.name}"] = p
+        by_name.setdefault(p.name, p)
+    chosen = []
+    for name in wanted:
+        if name not in by_name:
+            known = ", ".join(sorted(f"{p.schema}.{p.name}" for p in managed)) or "none"
+            raise SqlaPartitionError(
+                f"{name}: not a range-partitioned table managed by sqla-partition "
+                f"(managed: {known})"
+            )
+        chosen.append(by_name[name])
+    return chosen, warnings
+
+
+def plan_table(
+    conn: psycopg.Connection, parent: Parent, now: dt.datetime, horizon: dt.datetime | None
+) -> Plan:
+    assert parent.policy is not None
+    policy = parent.policy
+    if policy.key_type == "integer":
+        assert isinstance(policy.policy, Range)
+        row = conn.execute(  # type: ignore[call-overload]
+            sql.max_key_query(parent.name, policy.policy.column, parent.schema)
+        ).fetchone()
+        position: Any = row[0] if row and row[0] is not None else 0
+        return plan(policy, parent, position)
+    position = position_from_clock(policy, now)
+    limit = position_from_clock(policy, horizon) if horizon is not None else None
+    return plan(policy, parent, position, horizon=limit)
+
+
+def annotated_sql(step: Step, lock_timeout_ms: int) -> str:
+    """The step as a DBA reads it: transaction boundaries, lock_timeout, lock comments."""
+    body = "\n".join(s.annotated() + ";" for s in step.statements)
+    if all(s.transactional for s in step.statements):
+        timeout = sql.set_lock_timeout(lock_timeout_ms).annotated()
+        return f"BEGIN;\n{timeout};\n{body}\nCOMMIT;"
+    timeout = sql.set_lock_timeout(lock_timeout_ms, local=False).annotated()
+    return f"{timeout};\n{body}\n{sql.reset_lock_timeout().annotated()};"
+
+
+class Roller:
+    """Runs the plans of one roll on one connection."""
+
+    def __init__(self, conn: psycopg.Connection, options: RollOptions, log: Log | None = None):
+        self.conn = conn
+        self.options = options
+        self.log = log or (lambda _msg: None)
+
+    # -- statement execution -----------------------------------------------------------
+
+    def _execute(self, stmt: sql.Statement, result: TableResult) -> None:
+        self.log(stmt.annotated())
+        cur = self.conn.execute(stmt.sql)  # type: ignore[call-overload]
+        if stmt.moves_rows and cur.rowcount > 0:
+            result.moved_rows += cur.rowcount
+
+    def _attempt(self, statements: Sequence[sql.Statement], result: TableResult) -> None:
+        ms = self.options.lock_timeout_ms
+        if all(s.transactional for s in statements):
+            with self.conn.transaction():
+                self._execute(sql.set_lock_timeout(ms), result)
+                for stmt in statements:
+                    self._execute(stmt, result)
+            return
+        self._execute(sql.set_lock_timeout(ms, local=False), result)
+        try:
+            for stmt in statements:
+                self._execute(stmt, result)
+        finally:
+            self._execute(sql.reset_lock_timeout(), result)
+
+    def run_statements(
+        self,
+        statements: Sequence[sql.Statement],
+        result: TableResult,
+        retry_with: Callable[[], Sequence[sql.Statement]] | None = None,
+    ) -> None:
+        """Run one group, retrying lock timeouts with exponential backoff and jitter."""
+        opts = self.options
+        for attempt in range(opts.retries + 1):
+            started = time.monotonic()
+            try:
+                self._attempt(statements, result)
+                return
+            except pgerrors.LockNotAvailable:
+                waited = time.monotonic() - started
+                result.longest_lock_wait_s = max(result.longest_lock_wait_s, waited)
+                if attempt == opts.retries:
+                    raise LockBudgetExhausted(
+                        f"could not get a lock within {opts.lock_timeout_ms} ms after "
+                        f"{opts.retries + 1} attempts"
+                    ) from None
+                result.lock_retries += 1
+                delay = opts.backoff_s * (2**attempt) * (0.5 + random.random())
+                self.log(f"-- lock timeout; retrying in {delay:.2f} s")
+                time.sleep(delay)
+                if retry_with is not None:
+                    statements = retry_with()
+
+    # -- steps -------------------------------------------------------------------------
+
+    def _pre_move(self, parent: Parent, step: Step, result: TableResult) -> None:
+        """Move a large backlog out of the DEFAULT partition in batches before the ATTACH.
+
+        The rows sit in the not yet attached partition meanwhile: never lost, but not
+        visible through the parent until the ATTACH commits moments later.
+        """
+        default = parent.default
+        policy = parent.policy
+        if default is None or policy is None or not isinstance(policy.policy, Range):
+            return
+        col, k = policy.policy.column, policy.key_type
+        count_sql = sql.count_in_range_query(
+            default.name, col, step.lower, step.upper, k, parent.schema
+        )
+        backlog = self.conn.execute(count_sql).fetchone()[0]  # type: ignore[call-overload,index]
+        if backlog <= self.options.batch_size:
+            return
+        self.run_statements([step.statements[0]], result)  # the plain, unattached table
+        batch = sql.move_rows(
+            default.name,
+            step.partition,
+            col,
+            step.lower,
+            step.upper,
+            k,
+            parent.schema,
+            limit=self.options.batch_size,
+        )
+        while True:
+            before = result.moved_rows
+            self.run_statements([batch], result)
+            if result.moved_rows - before < self.options.batch_size:
+                break
+
+    def _detach_retry(self, parent: Parent, step: Step) -> Callable[[], list[sql.Statement]]:
+        """After a timed-out DETACH CONCURRENTLY, a retry must FINALIZE if it went pending."""
+
+        def statements() -> list[sql.Statement]:
+            row = self.conn.execute(  # type: ignore[call-overload]
+                sql.partition_state_query(parent.name, step.partition, parent.schema)
+            ).fetchone()
+            if row is not None and row[0]:
+                return [sql.detach_finalize(parent.name, step.partition, parent.schema)]
+            if row is None:
+                return []
+            return list(step.statements)
+
+        return statements
+
+    def run_step(self, parent: Parent, step: Step, result: TableResult) -> None:
+        if step.kind == "create":
+            self._pre_move(parent, step, result)
+        retry = self._detach_retry(parent, step) if step.kind == "detach" else None
+        self.run_statements(step.statements, result, retry)
+        result.record(step)
+
+    def roll_table(self, parent: Parent, now: dt.datetime) -> TableResult:
+        result = TableResult(f"{parent.schema}.{parent.name}")
+        the_plan = plan_table(self.conn, parent, now, self.options.horizon)
+        result.notes.extend(the_plan.notes)
+        if self.options.dry_run:
+            result.sql = [annotated_sql(s, self.options.lock_timeout_ms) for s in the_plan.steps]
+            for step in the_plan.steps:
+                result.record(step)
+            return result
+        got = self.conn.execute(  # type: ignore[call-overload]
+            sql.try_advisory_lock(parent.name, parent.schema)
+        ).fetchone()[0]
+        if not got:
+            result.status = "skipped"
+            result.skipped = "another roll is working on this table"
+            return result
+        try:
+            for step in the_plan.steps:
+                self.run_step(parent, step, result)
+            self._execute(sql.mark_rolled(parent.name, parent.schema), result)
+        except LockBudgetExhausted as exc:
+            result.status = "locked"
+            result.errors.append(str(exc))
+        except psycopg.OperationalError:
+            raise  # the connection is gone: the caller stops the run
+        except psycopg.Error as exc:
+            result.status = "failed"
+            result.errors.append(_one_line(exc))
+        finally:
+            if not self.conn.closed:
+                self.conn.execute(  # type: ignore[call-overload]
+                    sql.advisory_unlock(parent.name, parent.schema)
+                )
+        return result
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def roll(
+    conn: psycopg.Connection,
+    now: dt.datetime,
+    options: RollOptions | None = None,
+    log: Log | None = None,
+) -> RollReport:
+    """Bring every managed range table in line with its policy at ``now``."""
+    options = options or RollOptions()
+    started = time.monotonic()
+    report = RollReport(now=now, dry_run=options.dry_run)
+    if conn.execute(sql.IN_RECOVERY_QUERY).fetchone()[0]:  # type: ignore[index]
+        report.standby = True
+        return report
+    snap = read_snapshot(_query(conn))
+    parents, report.warnings = select_tables(snap, options.tables)
+    roller = Roller(conn, options, log)
+    for parent in parents:
+        try:
+            report.tables.append(roller.roll_table(parent, now))
+        except psycopg.OperationalError as exc:
+            report.tables.append(
+                TableResult(
+                    f"{parent.schema}.{parent.name}", status="failed", errors=[_one_line(exc)]
+                )
+            )
+            break
+    report.duration_s = time.monotonic() - started
+    return report

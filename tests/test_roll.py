@@ -1,0 +1,272 @@
+"""``sqla-partition roll`` against a real PostgreSQL: premake, catch-up, rescue, retention."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from click.testing import CliRunner
+
+import sqla_partition
+from sqla_partition import Range
+from sqla_partition.catalog import read_snapshot
+from sqla_partition.cli import main
+
+sqla_partition.register()
+
+
+def make_table(db_url, policy=None, name="events", start="2026-11-01", until="2027-03-01"):
+    policy = policy or Range("created_at", premake=3, default=True)
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn)
+        with ctx.begin_transaction():
+            Operations(ctx).create_partitioned_table(
+                name,
+                sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),
+                sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+                sa.Column("note", sa.Text),
+                sa.PrimaryKeyConstraint("id", "created_at"),
+                partitioning=policy,
+                start=start,
+                until=until,
+            )
+        conn.commit()
+    engine.dispose()
+
+
+def roll(db_url, *args):
+    result = CliRunner().invoke(main, ["roll", "--database-url", db_url, *args])
+    return result
+
+
+def roll_json(db_url, *args):
+    result = roll(db_url, "--json", *args)
+    assert result.output.strip(), result.output
+    return result.exit_code, json.loads(result.output)
+
+
+def partitions(pg, table="events"):
+    snap = read_snapshot(lambda q: pg.execute(q).fetchall())
+    return [c.name for c in snap.parents[("public", table)].ranges()]
+
+
+def test_premake_counts_from_the_clock_and_is_idempotent(db_url, pg):
+    make_table(db_url)
+    code, out = roll_json(db_url, "--now", "2026-11-27T10:00:00Z")
+    assert code == 0 and out["totals"]["created"] == 0
+    code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
+    assert code == 0
+    assert out["tables"][0]["created"] == ["events_p2027_03", "events_p2027_04"]
+    code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
+    assert out["totals"]["created"] == 0
+    assert partitions(pg)[-1] == "events_p2027_04"
+    assert (
+        pg.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'sqla_partition_bound'"
+        ).fetchone()[0]
+        == 0
+    )
+
+
+def test_catch_up_after_months_without_a_run(db_url, pg):
+    make_table(db_url)
+    code, out = roll_json(db_url, "--now", "2027-09-02T00:00:00Z")
+    assert code == 0
+    assert out["tables"][0]["created"][0] == "events_p2027_03"
+    assert out["tables"][0]["created"][-1] == "events_p2027_12"
+    names = partitions(pg)
+    assert names == sorted(names) and len(names) == 14  # 2026-11 .. 2027-12, no gap
+
+
+@pytest.mark.parametrize("batch", [50_000, 7])
+def test_rows_in_default_are_moved_into_their_new_partition(db_url, pg, batch):
+    make_table(db_url)
+    pg.execute(
+        "INSERT INTO events (created_at, note) SELECT '2027-03-01'::timestamptz + "
+        "(g || ' hours')::interval, 'early' FROM generate_series(0, 99) g"
+    )
+    pg.execute("INSERT INTO events (created_at, note) VALUES ('2030-01-01', 'far')")
+    assert pg.execute("SELECT count(*) FROM events_default").fetchone()[0] == 101
+    before = pg.execute("SELECT count(*), sum(id) FROM events").fetchone()
+    code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z", "--batch-size", str(batch))
+    assert code == 0, out
+    assert out["tables"][0]["moved_rows"] == 100
+    assert pg.execute("SELECT count(*), sum(id) FROM events").fetchone() == before
+    assert pg.execute("SELECT count(*) FROM events_p2027_03").fetchone()[0] == 100
+    assert pg.execute("SELECT note FROM events_default").fetchall() == [("far",)]
+
+
+def test_retention_detach_keeps_the_table(db_url, pg):
+    make_table(db_url, Range("created_at", premake=1, retention="3 months"))
+    code, out = roll_json(db_url, "--now", "2027-04-10T00:00:00Z")
+    assert code == 0
+    # cutoff 2027-01-10: November and December 2026 are entirely older
+    assert out["tables"][0]["detached"] == ["events_p2026_11", "events_p2026_12"]
+    assert "events_p2026_11" not in partitions(pg)
+    assert pg.execute("SELECT to_regclass('events_p2026_11')").fetchone()[0] is not None
+
+
+def test_retention_drop_only_when_the_policy_says_so(db_url, pg):
+    make_table(
+        db_url, Range("created_at", premake=1, retention="3 months", on_expire="drop", default=True)
+    )
+    code, out = roll_json(db_url, "--now", "2027-04-10T00:00:00Z")
+    assert code == 0
+    assert out["tables"][0]["dropped"] == ["events_p2026_11", "events_p2026_12"]
+    assert pg.execute("SELECT to_regclass('events_p2026_11')").fetchone()[0] is None
+    assert "events_p2027_01" in partitions(pg)
+
+
+def test_retention_archive_schema(db_url, pg):
+    make_table(
+        db_url, Range("created_at", premake=1, retention="3 months", archive_schema="archive")
+    )
+    code, out = roll_json(db_url, "--now", "2027-04-10T00:00:00Z")
+    assert code == 0 and out["tables"][0]["archived"] == ["events_p2026_11", "events_p2026_12"]
+    assert pg.execute("SELECT to_regclass('archive.events_p2026_11')").fetchone()[0] is not None
+
+
+def test_interrupted_concurrent_detach_is_finished_by_the_next_run(db_url, pg, server_url):
+    make_table(db_url, Range("created_at", premake=1, retention="3 months"))
+    # a reader keeps a transaction open on the parent, so DETACH CONCURRENTLY's second
+    # phase waits for it; cancelling it there leaves the partition "detach pending"
+    with (
+        psycopg.connect(pg.info.dsn) as reader,
+        psycopg.connect(pg.info.dsn, autocommit=True) as other,
+    ):
+        reader.execute("SELECT count(*) FROM events")
+        other.execute("SET statement_timeout = '300ms'")
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            other.execute("ALTER TABLE events DETACH PARTITION events_p2026_11 CONCURRENTLY")
+        reader.rollback()
+    pending = pg.execute(
+        "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = 'events_p2026_11'::regclass"
+    ).fetchone()
+    assert pending == (True,)
+    code, out = roll_json(db_url, "--now", "2027-04-10T00:00:00Z")
+    assert code == 0
+    assert out["tables"][0]["finalized"] == ["events_p2026_11"]
+    assert out["tables"][0]["detached"] == ["events_p2026_12"]
+    assert "events_p2026_11" not in partitions(pg)
+
+
+def test_a_second_concurrent_run_skips_the_table(db_url, pg):
+    make_table(db_url)
+    from sqla_partition import sql
+
+    with psycopg.connect(pg.info.dsn, autocommit=True) as first:
+        assert first.execute(sql.try_advisory_lock("events", "public")).fetchone()[0]
+        code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
+        assert code == 0
+        assert out["tables"][0]["status"] == "skipped"
+        assert "another roll" in out["tables"][0]["skipped"]
+    code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
+    assert out["tables"][0]["created"] == ["events_p2027_03", "events_p2027_04"]
+
+
+def test_dry_run_prints_annotated_sql_and_changes_nothing(db_url, pg):
+    import pglast
+
+    make_table(db_url)
+    result = roll(db_url, "--dry-run", "--now", "2027-01-10T00:00:00Z")
+    assert result.exit_code == 0
+    assert "BEGIN;" in result.output and "SET LOCAL lock_timeout = 3000;" in result.output
+    assert "-- SHARE UPDATE EXCLUSIVE on events" in result.output
+    statements = [s for s in result.stdout.split("\n\n") if "BEGIN;" in s]
+    for group in statements:
+        assert pglast.parse_sql(group)
+    assert partitions(pg)[-1] == "events_p2027_02"
+
+
+def test_integer_keys_roll_from_the_current_maximum(db_url, pg):
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn)
+        with ctx.begin_transaction():
+            Operations(ctx).create_partitioned_table(
+                "blobs",
+                sa.Column("id", sa.BigInteger, primary_key=True),
+                partitioning=Range("id", interval=1000, premake=2),
+                start=0,
+                until=3000,
+            )
+        conn.commit()
+    engine.dispose()
+    pg.execute("INSERT INTO blobs SELECT g FROM generate_series(1, 2500) g")
+    code, out = roll_json(db_url)
+    assert code == 0
+    assert out["tables"][0]["created"] == ["blobs_p0000003000", "blobs_p0000004000"]
+
+
+def test_metrics_file(db_url, tmp_path):
+    make_table(db_url)
+    target = tmp_path / "sqla_partition.prom"
+    result = roll(db_url, "--now", "2027-01-10T00:00:00Z", "--metrics", str(target))
+    assert result.exit_code == 0, result.output
+    text = target.read_text()
+    assert 'sqla_partition_roll_success{table="public.events"} 1' in text
+    assert 'sqla_partition_default_rows{table="public.events"} 0' in text
+    assert "sqla_partition_coverage_until_seconds" in text
+    assert 'sqla_partition_seconds_since_last_success{table="public.events"}' in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--database-url", "mysql://x@y/z"], "not a PostgreSQL URL"),
+        (["--database-url", "postgresql://u:secret@127.0.0.1:1/none"], "cannot connect"),
+        (["--table", "nope"], "not a range-partitioned table managed"),
+        (["--schedule", "every day"], "does not parse"),
+        (["--lock-timeout", "soon"], "lock-timeout"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(db_url, pg, args, message):
+    make_table(db_url)
+    if "--database-url" not in args:
+        args = ["--database-url", db_url, *args]
+    result = CliRunner().invoke(main, ["roll", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "secret" not in result.output and "Traceback" not in result.output
+    assert partitions(pg)[-1] == "events_p2027_02"  # nothing changed
+
+
+def test_policy_the_database_disagrees_with_changes_nothing(db_url, pg):
+    make_table(db_url)
+    pg.execute(
+        "UPDATE sqla_partition_policy SET policy = jsonb_set(policy, '{column}', '\"note\"')"
+    )
+    result = roll(db_url, "--now", "2027-01-10T00:00:00Z")
+    assert result.exit_code == 2
+    assert "partitioned by created_at" in result.output
+    assert partitions(pg)[-1] == "events_p2027_02"
+
+
+def test_status_and_check(db_url, pg):
+    make_table(db_url)
+    runner = CliRunner()
+    status = runner.invoke(
+        main, ["status", "--database-url", db_url, "--now", "2026-11-27T10:00:00Z"]
+    )
+    assert status.exit_code == 0
+    assert "4 partitions, covered until 2027-03-01" in status.output
+    assert "timeline from p2026_05: ......####." in status.output
+    check = runner.invoke(
+        main, ["check", "--database-url", db_url, "--now", "2026-11-27T10:00:00Z"]
+    )
+    assert check.exit_code == 1 and "never rolled" in check.output
+    assert roll(db_url).exit_code == 0
+    pg.execute("INSERT INTO events (created_at) VALUES ('2031-01-01')")
+    check = runner.invoke(main, ["check", "--database-url", db_url])
+    assert check.exit_code == 1
+    assert check.output.startswith("CRITICAL: public.events: 1 rows in the DEFAULT partition")
+    pg.execute("DELETE FROM events_default")
+    check = runner.invoke(main, ["check", "--database-url", db_url])
+    assert check.exit_code == 0 and check.output.startswith("OK:")
+    sparse = runner.invoke(main, ["check", "--database-url", db_url, "--schedule", "0 0 1 */6 *"])
+    assert sparse.exit_code == 1 and "run more often" in sparse.output
