@@ -42,7 +42,9 @@ def describe(t: TableResult) -> str:
 
 def summary(report: RollReport) -> str:
     if report.standby:
-        return "read-only standby: nothing to do (roll runs on the primary)"
+        return (
+            "read-only (a standby, or writes not allowed): nothing to do; roll runs on the primary"
+        )
     lines = []
     width = max((len(t.table) for t in report.tables), default=0)
     for t in report.tables:

@@ -373,7 +373,7 @@ def roll(
     options = options or RollOptions()
     started = time.monotonic()
     report = RollReport(now=now, dry_run=options.dry_run)
-    if conn.execute(sql.IN_RECOVERY_QUERY).fetchone()[0]:  # type: ignore[index]
+    if conn.execute(sql.READ_ONLY_QUERY).fetchone()[0]:  # type: ignore[index]
         report.standby = True
         return report
     snap = read_snapshot(_query(conn))

@@ -487,7 +487,8 @@ def advisory_unlock(table: str, schema: str) -> str:
     )
 
 
-IN_RECOVERY_QUERY = "SELECT pg_is_in_recovery()"
+#: A standby, or a session that may not write: roll then changes nothing.
+READ_ONLY_QUERY = "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean"
 
 
 def max_key_query(table: str, column: str, schema: str) -> str:

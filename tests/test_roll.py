@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import psycopg
+import psycopg.sql
 import pytest
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
@@ -270,3 +271,22 @@ def test_status_and_check(db_url, pg):
     assert check.exit_code == 0 and check.output.startswith("OK:")
     sparse = runner.invoke(main, ["check", "--database-url", db_url, "--schedule", "0 0 1 */6 *"])
     assert sparse.exit_code == 1 and "run more often" in sparse.output
+
+
+def test_read_only_node_changes_nothing_and_says_so(db_url, pg):
+    make_table(db_url)
+    db = psycopg.sql.Identifier(pg.info.dbname)
+    pg.execute(
+        psycopg.sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(db)
+    )
+    try:
+        result = roll(db_url, "--now", "2027-01-10T00:00:00Z")
+        assert result.exit_code == 0
+        assert "read-only" in result.output and "nothing to do" in result.output
+        code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
+        assert code == 0 and out["standby"] is True and out["tables"] == []
+    finally:
+        pg.execute(
+            psycopg.sql.SQL("ALTER DATABASE {} RESET default_transaction_read_only").format(db)
+        )
+    assert partitions(pg)[-1] == "events_p2027_02"
