@@ -123,7 +123,7 @@ class Snapshot:
         return {(c.schema, c.name) for p in self.parents.values() for c in p.children}
 
 
-def _child(row: Sequence[Any], key_type: str) -> Child:
+def _child(row: Sequence[Any], key_type: str, bounds: bool = True) -> Child:
     (_, _, _, _, _, name, schema, bound, kind, pending, *_rest) = row
     bound = bound or ""
     common = {
@@ -135,6 +135,8 @@ def _child(row: Sequence[Any], key_type: str) -> Child:
     }
     if bound == "DEFAULT":
         return Child(is_default=True, **common)
+    if not bounds:
+        return Child(**common)
     m = _RANGE_BOUND.match(bound)
     if m and "," not in _strip_quoted(m.group("lo")):
         return Child(
@@ -152,11 +154,12 @@ def _strip_quoted(text: str) -> str:
     return re.sub(r"'(?:[^']|'')*'", "''", text)
 
 
-def read_snapshot(query: Query) -> Snapshot:
+def read_snapshot(query: Query, *, bounds: bool = True) -> Snapshot:
     """Read every partitioned parent, its children and the recorded policies.
 
     Two queries whatever the number of tables: the catalog, then the policy rows when the
-    policy table exists.
+    policy table exists. ``bounds=False`` skips parsing partition bounds, for callers that
+    only need names.
     """
     rows = query(CATALOG_QUERY)
     snap = Snapshot()
@@ -173,7 +176,7 @@ def read_snapshot(query: Query) -> Snapshot:
     for (schema, name), group in grouped.items():
         first = group[0]
         key_type = key_type_of(first[4])
-        children = tuple(_child(r, key_type) for r in group if r[5] is not None)
+        children = tuple(_child(r, key_type, bounds) for r in group if r[5] is not None)
         snap.parents[(schema, name)] = Parent(
             schema=schema,
             name=name,

@@ -45,7 +45,8 @@ def _snapshot(ctx: AutogenContext) -> Snapshot:
     if snap is None:
         conn = ctx.connection
         assert conn is not None
-        snap = read_snapshot(lambda q: list(conn.exec_driver_sql(q)))
+        # names, strategies and policies are all autogenerate needs: skip bound parsing
+        snap = read_snapshot(lambda q: list(conn.exec_driver_sql(q)), bounds=False)
         setattr(ctx, _SNAPSHOT, snap)
     return snap
 
@@ -58,12 +59,14 @@ def _hidden(snap: Snapshot) -> set[tuple[str, str]]:
 
 def _looks_detached(snap: Snapshot, schema: str, name: str) -> bool:
     """A table named like a partition of a managed parent (e.g. one ``roll`` detached)."""
-    return any(
-        pschema == schema
-        and name.startswith(policy.prefix + "_")
-        and _PARTITION_NAME.search(name[len(policy.prefix) :])
-        for (pschema, _), policy in snap.policies.items()
-    )
+    m = _PARTITION_NAME.search(name)
+    if m is None:
+        return False
+    prefixes = getattr(snap, "_prefixes", None)
+    if prefixes is None:
+        prefixes = {(s, p.prefix) for (s, _), p in snap.policies.items()}
+        snap._prefixes = prefixes  # type: ignore[attr-defined]
+    return (schema, name[: m.start()]) in prefixes
 
 
 def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> PriorityDispatchResult:
