@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 MODELS = '''\
 """A sample model: events partitioned by month."""
@@ -58,8 +60,37 @@ def _quiet(fn: Callable[[], object]) -> str:
     return buf.getvalue()
 
 
+def _show_partitions(echo: Callable[[str], None], snap: Any) -> None:
+    parent = snap.parents.get(("public", "events"))
+    children = sorted(parent.children if parent else (), key=lambda c: (c.is_default, c.name))
+    for child in children:
+        echo(f"  {child.name:<22} {child.bound}")
+
+
+def _show_roll(echo: Callable[[str], None], database_url: str, now: dt.datetime) -> None:
+    """Four months later: roll creates what is due and rescues a row from DEFAULT."""
+    from .connect import connect
+    from .report import summary
+    from .rolling import run_status
+    from .runner import roll
+
+    later = now + dt.timedelta(days=122)
+    stray = (now + dt.timedelta(days=100)).isoformat()
+    with connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO events (created_at, kind) VALUES (now(), 'signup'), (%s, 'early')",
+            (stray,),
+        )
+        echo("\nA row for a month without a partition went to events_default. Four months")
+        echo(f"later, as cron would:\n\n$ sqla-partition roll --now {later.date()}")
+        report = roll(conn, later)
+        echo("  " + summary(report).replace("\n", "\n  "))
+    echo(f"\n$ sqla-partition status --now {later.date()}")
+    run_status(database_url, later, (), False, lambda text, **_: echo("  " + text))
+
+
 def run_demo(echo: Callable[[str], None], database_url: str | None, directory: Path | None) -> Path:
-    """Autogenerate and apply a partitioned table, then show what was created."""
+    """Autogenerate and apply a partitioned table, roll it forward, show the partitions."""
     from alembic import command
     from alembic.config import Config
     from sqlalchemy import create_engine
@@ -68,6 +99,7 @@ def run_demo(echo: Callable[[str], None], database_url: str | None, directory: P
     from .embedded import start_embedded
     from .scaffold import init_environment
 
+    now = dt.datetime.now(dt.timezone.utc)
     project = Path(directory or tempfile.mkdtemp(prefix="sqla-partition-demo-")).absolute()
     project.mkdir(parents=True, exist_ok=True)
     embedded = database_url is None
@@ -109,10 +141,8 @@ def run_demo(echo: Callable[[str], None], database_url: str | None, directory: P
         snap = read_snapshot(lambda q: list(conn.exec_driver_sql(q)))
     engine.dispose()
     echo("\nPartitions of events:")
-    parent = snap.parents.get(("public", "events"))
-    children = sorted(parent.children if parent else (), key=lambda c: (c.is_default, c.name))
-    for child in children:
-        echo(f"  {child.name:<22} {child.bound}")
+    _show_partitions(echo, snap)
+    _show_roll(echo, database_url, now)
     echo(f"\nThe sample project is in {project}.")
     if embedded:
         echo("The embedded PostgreSQL stops when the demo ends; with --database-url you can")

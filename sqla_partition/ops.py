@@ -142,7 +142,12 @@ class DropPartitionedTableOp(DropTableOp):
 
 
 class _PartitionOp(MigrateOperation):
-    """Common arguments of the single-partition operations."""
+    """Common arguments of the single-partition operations.
+
+    ``lower``/``upper`` are the bounds (ISO strings, dates or integers), ``column`` the key,
+    ``key_type`` one of timestamptz, timestamp, date, integer; ``default_partition`` names
+    the table's DEFAULT partition if it has one (it decides how to attach and detach).
+    """
 
     def __init__(
         self,
@@ -194,26 +199,12 @@ class CreateRangePartitionOp(_PartitionOp):
         operations: Operations,
         table_name: str,
         partition_name: str,
-        lower: Any,
-        upper: Any,
-        *,
-        column: str,
-        key_type: str = "timestamptz",
-        schema: str | None = None,
-        default_partition: str | None = None,
+        lower: Any = None,
+        upper: Any = None,
+        **kw: Any,
     ) -> None:
-        operations.invoke(
-            cls(
-                table_name,
-                partition_name,
-                lower,
-                upper,
-                column=column,
-                key_type=key_type,
-                schema=schema,
-                default_partition=default_partition,
-            )
-        )
+        """Create ``partition_name`` for ``[lower, upper)`` and attach it (``column=``: key)."""
+        operations.invoke(cls(table_name, partition_name, lower, upper, **kw))
 
     def reverse(self) -> DropPartitionOp:
         return self._as(DropPartitionOp)  # type: ignore[return-value]
@@ -232,26 +223,12 @@ class AttachPartitionOp(_PartitionOp):
         operations: Operations,
         table_name: str,
         partition_name: str,
-        lower: Any,
-        upper: Any,
-        *,
-        column: str,
-        key_type: str = "timestamptz",
-        schema: str | None = None,
-        default_partition: str | None = None,
+        lower: Any = None,
+        upper: Any = None,
+        **kw: Any,
     ) -> None:
-        operations.invoke(
-            cls(
-                table_name,
-                partition_name,
-                lower,
-                upper,
-                column=column,
-                key_type=key_type,
-                schema=schema,
-                default_partition=default_partition,
-            )
-        )
+        """Attach the existing table ``partition_name`` for ``[lower, upper)``."""
+        operations.invoke(cls(table_name, partition_name, lower, upper, **kw))
 
     def reverse(self) -> DetachPartitionOp:
         return self._as(DetachPartitionOp)  # type: ignore[return-value]
@@ -276,26 +253,10 @@ class DetachPartitionOp(_PartitionOp):
         partition_name: str,
         lower: Any = None,
         upper: Any = None,
-        *,
-        column: str | None = None,
-        key_type: str = "timestamptz",
-        schema: str | None = None,
-        default_partition: str | None = None,
-        concurrently: bool | None = None,
+        **kw: Any,
     ) -> None:
-        operations.invoke(
-            cls(
-                table_name,
-                partition_name,
-                lower,
-                upper,
-                column=column,
-                key_type=key_type,
-                schema=schema,
-                default_partition=default_partition,
-                concurrently=concurrently,
-            )
-        )
+        """Detach ``partition_name``; pass ``lower``/``upper``/``column`` to make it reversible."""
+        operations.invoke(cls(table_name, partition_name, lower, upper, **kw))
 
     def reverse(self) -> AttachPartitionOp:
         if self.lower is None or self.upper is None or self.column is None:
@@ -321,26 +282,10 @@ class DropPartitionOp(_PartitionOp):
         partition_name: str,
         lower: Any = None,
         upper: Any = None,
-        *,
-        column: str | None = None,
-        key_type: str = "timestamptz",
-        schema: str | None = None,
-        default_partition: str | None = None,
-        concurrently: bool | None = None,
+        **kw: Any,
     ) -> None:
-        operations.invoke(
-            cls(
-                table_name,
-                partition_name,
-                lower,
-                upper,
-                column=column,
-                key_type=key_type,
-                schema=schema,
-                default_partition=default_partition,
-                concurrently=concurrently,
-            )
-        )
+        """Detach and drop ``partition_name`` with its rows."""
+        operations.invoke(cls(table_name, partition_name, lower, upper, **kw))
 
     def reverse(self) -> CreateRangePartitionOp:
         if self.lower is None or self.upper is None or self.column is None:

@@ -16,6 +16,10 @@ def _names(names: list[str], limit: int = 3) -> str:
     return shown + (f", … (+{len(names) - limit})" if len(names) > limit else "")
 
 
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
 def describe(t: TableResult) -> str:
     if t.status == "skipped":
         return f"skipped: {t.skipped}"
@@ -23,7 +27,7 @@ def describe(t: TableResult) -> str:
     if t.created:
         parts.append(f"created {len(t.created)} ({_names(t.created)})")
     if t.moved_rows:
-        parts.append(f"moved {t.moved_rows} rows out of DEFAULT")
+        parts.append(f"moved {_rows(t.moved_rows)} out of DEFAULT")
     if t.finalized:
         parts.append(f"finished detaching {_names(t.finalized)}")
     if t.detached:
@@ -58,7 +62,7 @@ def summary(report: RollReport) -> str:
     lines.append(
         f"{verb} {tot['tables']} table{'s' if tot['tables'] != 1 else ''} in "
         f"{report.duration_s:.2f} s: {tot['created']} created, "
-        f"{tot['moved_rows']} rows moved, {tot['detached']} detached, {tot['dropped']} dropped"
+        f"{_rows(tot['moved_rows'])} moved, {tot['detached']} detached, {tot['dropped']} dropped"
         + (f", {tot['failed']} failed" if tot["failed"] else "")
         + (f", {tot['locked']} locked out" if tot["locked"] else "")
         + (f", {tot['skipped']} skipped" if tot["skipped"] else "")

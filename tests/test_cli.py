@@ -62,7 +62,8 @@ def test_demo_against_a_server(tmp_path, db_url):
         snap = read_snapshot(lambda q: list(conn.exec_driver_sql(q)))
     engine.dispose()
     events = snap.parents[("public", "events")]
-    assert len(events.ranges()) == 4 and events.default is not None
+    assert len(events.ranges()) == 8 and events.default is not None  # rolled 4 months on
+    assert "moved 1 row out of DEFAULT" in result.output
 
 
 def test_demo_on_the_embedded_server(tmp_path):

@@ -290,3 +290,44 @@ def test_read_only_node_changes_nothing_and_says_so(db_url, pg):
             psycopg.sql.SQL("ALTER DATABASE {} RESET default_transaction_read_only").format(db)
         )
     assert partitions(pg)[-1] == "events_p2027_02"
+
+
+def test_cron_path_does_not_import_sqlalchemy_or_alembic():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import sqla_partition.cli, sqla_partition.rolling; "
+        "print(sorted(m for m in ('sqlalchemy', 'alembic') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_runs_on_a_schedule_until_stopped(db_url, pg):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    make_table(db_url)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sqla_partition.cli",
+            "roll",
+            "--database-url",
+            db_url,
+            "--every",
+            "* * * * *",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "next roll at" in err
