@@ -331,3 +331,28 @@ def test_every_runs_on_a_schedule_until_stopped(db_url, pg):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "next roll at" in err
+
+
+def test_a_partition_left_unattached_by_a_killed_run_is_attached_with_its_rows(db_url, pg):
+    make_table(db_url)
+    # a run killed after moving a batch out of DEFAULT into the not yet attached table
+    pg.execute("CREATE TABLE events_p2027_03 (LIKE events INCLUDING DEFAULTS)")
+    pg.execute("INSERT INTO events_p2027_03 (id, created_at, note) VALUES (1, '2027-03-02', 'x')")
+    pg.execute("INSERT INTO events (created_at, note) VALUES ('2027-03-03', 'y')")
+    code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
+    assert code == 0, out
+    assert "events_p2027_03" in partitions(pg)
+    rows = pg.execute("SELECT note FROM events WHERE created_at >= '2027-03-01' "
+                      "ORDER BY note").fetchall()
+    assert rows == [("x",), ("y",)]
+
+
+def test_tables_without_a_policy_are_never_touched(db_url, pg):
+    make_table(db_url)
+    pg.execute("CREATE TABLE handmade (at date NOT NULL) PARTITION BY RANGE (at)")
+    pg.execute("CREATE TABLE handmade_old PARTITION OF handmade FOR VALUES FROM "
+               "('2000-01-01') TO ('2000-02-01')")
+    code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
+    assert code == 0
+    assert [t["table"] for t in out["tables"]] == ["public.events"]
+    assert partitions(pg, "handmade") == ["handmade_old"]
