@@ -144,7 +144,7 @@ def _parse_now(value: str | None) -> dt.datetime:
     return parsed
 
 
-def _parse_duration_ms(value: str) -> int:
+def _parse_duration_ms(value: str, option: str) -> int:
     text = value.strip().lower()
     for suffix, factor in (("ms", 1), ("s", 1000), ("min", 60_000)):
         if text.endswith(suffix) and text[: -len(suffix)].strip().replace(".", "", 1).isdigit():
@@ -152,7 +152,7 @@ def _parse_duration_ms(value: str) -> int:
     if text.isdigit():
         return int(text)
     raise click.BadParameter(
-        f"{value!r}: use milliseconds or a unit, e.g. 3s or 500ms", param_hint="--lock-timeout"
+        f"{value!r}: use milliseconds or a unit, e.g. 3s or 500ms", param_hint=option
     )
 
 
@@ -193,6 +193,13 @@ def _database_options(fn: F) -> F:
     "readers and writers behind it.",
 )
 @click.option(
+    "--statement-timeout",
+    default="10min",
+    show_default=True,
+    help="Longest any statement may run (the move of rows out of a DEFAULT partition is the "
+    "long one).",
+)
+@click.option(
     "--retries", default=4, show_default=True, help="Retries after a lock timeout, with backoff."
 )
 @click.option(
@@ -225,6 +232,7 @@ def roll(
     dry_run: bool,
     as_json: bool,
     lock_timeout: str,
+    statement_timeout: str,
     retries: int,
     batch_size: int,
     schedule: str | None,
@@ -246,7 +254,8 @@ def roll(
         "tables": tables,
         "dry_run": dry_run,
         "as_json": as_json,
-        "lock_timeout_ms": _parse_duration_ms(lock_timeout),
+        "lock_timeout_ms": _parse_duration_ms(lock_timeout, "--lock-timeout"),
+        "statement_timeout_ms": _parse_duration_ms(statement_timeout, "--statement-timeout"),
         "retries": retries,
         "batch_size": batch_size,
         "schedule": schedule or every,

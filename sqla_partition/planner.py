@@ -139,7 +139,10 @@ def new_table_statements(
 def attach_statements(
     policy: TablePolicy, name: str, period: Period, default: str | None
 ) -> tuple[Statement, ...]:
-    """A new partition of a live parent: plain table, CHECK, ATTACH, then drop the CHECK.
+    """A new partition of a live parent: plain table, CHECK, then ATTACH.
+
+    The CHECK stays: it repeats the partition bound, costs nothing, and dropping it would
+    take ACCESS EXCLUSIVE on a partition that is live by then.
 
     With a DEFAULT partition, rows of the new range are first moved out of it in the same
     transaction, under the lock ATTACH takes anyway, so ATTACH never finds any.
@@ -157,7 +160,6 @@ def attach_statements(
         *rescue,
         sql.add_bound_check(name, col, period.lower, period.upper, k, s),
         sql.attach_range_partition(t, name, period.lower, period.upper, k, s, default),
-        sql.drop_bound_check(name, s),
     )
 
 
@@ -259,7 +261,13 @@ def plan(
                 continue
             concurrently = default is None
             stmts = [
-                sql.detach_partition(parent.name, child.name, schema, concurrently=concurrently)
+                sql.detach_partition(
+                    parent.name,
+                    child.name,
+                    schema,
+                    concurrently=concurrently,
+                    default=default.name if default else None,
+                )
             ]
             steps.append(Step("detach", child.name, tuple(stmts), child.lower, child.upper))
             if p.on_expire == "detach" and p.archive_schema:

@@ -29,6 +29,7 @@ def run_roll(
     dry_run: bool,
     as_json: bool,
     lock_timeout_ms: int,
+    statement_timeout_ms: int = 600_000,
     retries: int,
     batch_size: int,
     schedule: str | None,
@@ -40,6 +41,7 @@ def run_roll(
     horizon = next_run(schedule, now) if schedule else None
     options = RollOptions(
         lock_timeout_ms=lock_timeout_ms,
+        statement_timeout_ms=statement_timeout_ms,
         retries=retries,
         batch_size=batch_size,
         tables=tuple(tables),
@@ -81,34 +83,43 @@ def _gauges(conn: Any, now: dt.datetime, tables: Sequence[str]) -> dict[str, dic
     return out
 
 
+class _Stop(Exception):
+    """SIGTERM arrived while waiting for the next run."""
+
+
 def run_every(cron: str, **kwargs: Any) -> int:
-    """Roll on a cron schedule until stopped (SIGTERM or Ctrl-C end it cleanly)."""
+    """Roll on a cron schedule until stopped.
+
+    SIGTERM or Ctrl-C during the wait ends it at once; during a roll, the roll finishes
+    first (a roll is made of short transactions, so that is quick).
+    """
     echo: Echo = kwargs["echo"]
-    stop = {"now": False}
+    state = {"stop": False, "waiting": False}
 
-    def _stop(signum: int, _frame: Any) -> None:
-        stop["now"] = True
+    def _term(signum: int, _frame: Any) -> None:
+        state["stop"] = True
+        if state["waiting"]:
+            raise _Stop
 
-    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGTERM, _term)
     last = 0
-    while not stop["now"]:
-        now = dt.datetime.now(dt.timezone.utc)
-        due = next_run(cron, now)
+    while not state["stop"]:
+        due = next_run(cron, dt.datetime.now(dt.timezone.utc))
         echo(f"next roll at {due.isoformat()}", err=True)
-        while not stop["now"] and dt.datetime.now(dt.timezone.utc) < due:
-            try:
-                time.sleep(
-                    min(30.0, max(0.0, (due - dt.datetime.now(dt.timezone.utc)).total_seconds()))
-                )
-            except KeyboardInterrupt:
-                stop["now"] = True
-        if stop["now"]:
+        try:
+            state["waiting"] = True
+            while (left := (due - dt.datetime.now(dt.timezone.utc)).total_seconds()) > 0:
+                time.sleep(min(30.0, left))
+        except (_Stop, KeyboardInterrupt):
             break
+        finally:
+            state["waiting"] = False
         try:
             last = run_roll(dt.datetime.now(dt.timezone.utc), **kwargs)
         except SqlaPartitionError as exc:  # e.g. the server is restarting: try next time
             echo(f"error: {exc}", err=True)
             last = 2
+    echo("stopped", err=True)
     return last
 
 

@@ -31,6 +31,7 @@ class LockBudgetExhausted(Exception):
 @dataclass
 class RollOptions:
     lock_timeout_ms: int = 3000
+    statement_timeout_ms: int = 600_000
     retries: int = 4
     backoff_s: float = 0.5
     batch_size: int = 50_000
@@ -195,14 +196,23 @@ def plan_table(
     return plan(policy, parent, position, horizon=limit)
 
 
-def annotated_sql(step: Step, lock_timeout_ms: int) -> str:
-    """The step as a DBA reads it: transaction boundaries, lock_timeout, lock comments."""
-    body = "\n".join(s.annotated() + ";" for s in step.statements)
+def group_statements(step: Step, options: RollOptions) -> tuple[list[sql.Statement], bool]:
+    """The statements of a step with their timeouts, and whether they form a transaction."""
+    lock, stmt = options.lock_timeout_ms, options.statement_timeout_ms
     if all(s.transactional for s in step.statements):
-        timeout = sql.set_lock_timeout(lock_timeout_ms).annotated()
-        return f"BEGIN;\n{timeout};\n{body}\nCOMMIT;"
-    timeout = sql.set_lock_timeout(lock_timeout_ms, local=False).annotated()
-    return f"{timeout};\n{body}\n{sql.reset_lock_timeout().annotated()};"
+        return [*sql.timeouts(lock, stmt), *step.statements], True
+    return [
+        *sql.timeouts(lock, stmt, local=False),
+        *step.statements,
+        *sql.reset_timeouts(local=False),
+    ], False
+
+
+def annotated_sql(step: Step, options: RollOptions) -> str:
+    """The step as a DBA reads it: transaction boundaries, timeouts, lock comments."""
+    statements, transaction = group_statements(step, options)
+    body = "\n".join(s.annotated() + ";" for s in statements)
+    return f"BEGIN;\n{body}\nCOMMIT;" if transaction else body
 
 
 class Roller:
@@ -222,19 +232,20 @@ class Roller:
             result.moved_rows += cur.rowcount
 
     def _attempt(self, statements: Sequence[sql.Statement], result: TableResult) -> None:
-        ms = self.options.lock_timeout_ms
+        lock, limit = self.options.lock_timeout_ms, self.options.statement_timeout_ms
         if all(s.transactional for s in statements):
             with self.conn.transaction():
-                self._execute(sql.set_lock_timeout(ms), result)
-                for stmt in statements:
+                for stmt in [*sql.timeouts(lock, limit), *statements]:
                     self._execute(stmt, result)
             return
-        self._execute(sql.set_lock_timeout(ms, local=False), result)
+        for stmt in sql.timeouts(lock, limit, local=False):
+            self._execute(stmt, result)
         try:
             for stmt in statements:
                 self._execute(stmt, result)
         finally:
-            self._execute(sql.reset_lock_timeout(), result)
+            for stmt in sql.reset_timeouts(local=False):
+                self._execute(stmt, result)
 
     def run_statements(
         self,
@@ -327,7 +338,9 @@ class Roller:
         the_plan = plan_table(self.conn, parent, now, self.options.horizon)
         result.notes.extend(the_plan.notes)
         if self.options.dry_run:
-            result.sql = [annotated_sql(s, self.options.lock_timeout_ms) for s in the_plan.steps]
+            result.sql = [annotated_sql(s, self.options) for s in the_plan.steps]
+            if result.sql and parent.default is not None:
+                result.sql.insert(0, sql.default_fact(parent.name, parent.default.name))
             for step in the_plan.steps:
                 result.record(step)
             return result

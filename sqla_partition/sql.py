@@ -177,9 +177,13 @@ class Statement:
     transactional: bool = True
     #: Its row count is the number of rows moved (reported by ``roll``).
     moves_rows: bool = False
+    #: squawk rules that misjudge this statement; ``why`` says why it is safe.
+    squawk_ignore: tuple[str, ...] = ()
 
     def annotated(self) -> str:
         note = f"-- {self.lock}: {self.why}" if self.why else f"-- {self.lock}"
+        if self.squawk_ignore:
+            note += f"\n-- squawk-ignore {', '.join(self.squawk_ignore)}"
         return f"{note}\n{self.sql}"
 
     def __str__(self) -> str:
@@ -200,6 +204,36 @@ def set_lock_timeout(ms: int, *, local: bool = True) -> Statement:
 
 def reset_lock_timeout() -> Statement:
     return Statement("RESET lock_timeout", "no lock", "back to the role's setting")
+
+
+def set_statement_timeout(ms: int, *, local: bool = True) -> Statement:
+    scope = "LOCAL " if local else ""
+    return Statement(
+        f"SET {scope}statement_timeout = {int(ms)}",
+        "no lock",
+        "bounds how long any statement below may run",
+    )
+
+
+def timeouts(lock_ms: int, statement_ms: int, *, local: bool = True) -> list[Statement]:
+    """Bounds for the statements that follow: in this transaction, or for the session."""
+    return [
+        set_lock_timeout(lock_ms, local=local),
+        set_statement_timeout(statement_ms, local=local),
+    ]
+
+
+def reset_timeouts(*, local: bool = True) -> list[Statement]:
+    """Back to the settings in force before :func:`timeouts`."""
+    if local:
+        return [
+            Statement(f"SET LOCAL {name} TO DEFAULT", "no lock", "back to the session's setting")
+            for name in ("lock_timeout", "statement_timeout")
+        ]
+    return [
+        reset_lock_timeout(),
+        Statement("RESET statement_timeout", "no lock", "back to the role's setting"),
+    ]
 
 
 # -- partitioned parents and partitions -----------------------------------------------
@@ -276,10 +310,12 @@ def add_bound_check(
 
 
 def drop_bound_check(child: str, schema: str | None = None) -> Statement:
+    """Before re-attaching a table that was a partition: its old CHECK may not match."""
     return Statement(
         f"ALTER TABLE {qualified(child, schema)} DROP CONSTRAINT IF EXISTS {ident(BOUND_CHECK)}",
         f"ACCESS EXCLUSIVE on {child}",
-        "held since the table was created in this transaction; the bound is now the partition's",
+        "the table is not attached, nobody uses it; the CHECK is added again just below",
+        squawk_ignore=("ban-drop-constraint",),
     )
 
 
@@ -315,7 +351,12 @@ def attach_default_partition(parent: str, child: str, schema: str | None = None)
 
 
 def detach_partition(
-    parent: str, child: str, schema: str | None = None, *, concurrently: bool = False
+    parent: str,
+    child: str,
+    schema: str | None = None,
+    *,
+    concurrently: bool = False,
+    default: str | None = None,
 ) -> Statement:
     if concurrently:
         return Statement(
@@ -324,6 +365,14 @@ def detach_partition(
             f"SHARE UPDATE EXCLUSIVE on {parent}",
             "reads and writes continue; runs outside a transaction, waits for older queries",
             transactional=False,
+        )
+    if default:
+        return Statement(
+            f"ALTER TABLE {qualified(parent, schema)} DETACH PARTITION {qualified(child, schema)}",
+            f"ACCESS EXCLUSIVE on {parent}",
+            f"brief; CONCURRENTLY is refused while {default} (a DEFAULT partition) exists, and "
+            "lock_timeout bounds the wait so the queue behind it stays short",
+            squawk_ignore=("require-concurrent-partition-detach",),
         )
     return Statement(
         f"ALTER TABLE {qualified(parent, schema)} DETACH PARTITION {qualified(child, schema)}",
@@ -575,3 +624,8 @@ def mark_rolled(table: str, schema: str) -> Statement:
 ROLLED_AT_QUERY = (
     f"SELECT schema_name, table_name, rolled_at FROM {qualified(POLICY_TABLE, POLICY_SCHEMA)}"
 )
+
+
+def default_fact(parent: str, default: str) -> str:
+    """A comment stating a fact ``sqla-partition lint`` needs but the SQL does not show."""
+    return f"-- sqla-partition: {parent} has DEFAULT partition {default}"

@@ -6,8 +6,9 @@ would run, each with a comment naming the lock it takes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 #: hundreds of partitioned tables would otherwise fail with "out of shared memory".
 DEFAULT_LOCK_BUDGET = 2000
 DEFAULT_LOCK_TIMEOUT_MS = 5000
+DEFAULT_STATEMENT_TIMEOUT_MS = 600_000
 
 
 def _opts(ctx: MigrationContext) -> dict[str, Any]:
@@ -48,13 +50,15 @@ def _run(operations: Operations, statements: Iterable[sql.Statement]) -> None:
         operations.execute(DDL(stmt.annotated().replace("%", "%%")))
 
 
-def _lock_timeout(operations: Operations, *, local: bool = True) -> None:
-    ms = int(
-        _opts(operations.migration_context).get(
-            "sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS
-        )
-    )
-    _run(operations, [sql.set_lock_timeout(ms, local=local)])
+@contextlib.contextmanager
+def _bounded(operations: Operations, *, local: bool = True) -> Iterator[None]:
+    """Timeouts for this operation's statements only, restored afterwards."""
+    opts = _opts(operations.migration_context)
+    lock = int(opts.get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
+    limit = int(opts.get("sqla_partition_statement_timeout", DEFAULT_STATEMENT_TIMEOUT_MS))
+    _run(operations, sql.timeouts(lock, limit, local=local))
+    yield
+    _run(operations, sql.reset_timeouts(local=local))
 
 
 def _can_checkpoint(ctx: MigrationContext) -> bool:
@@ -110,15 +114,18 @@ def create_partitioned_table(operations: Operations, op: CreatePartitionedTableO
         children = planner.new_table_statements(policy, start, until)
     per_table = 2 + len(table.indexes) + sum(1 for c in table.constraints if _is_index(c))
     _spend_locks(operations, per_table * (len(children) + 1))
-    operations.impl.create_table(table)
-    _run(operations, children)
-    _run(
-        operations,
-        [
-            sql.create_policy_table(),
-            sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), policy.key_type),
-        ],
-    )
+    with _bounded(operations):
+        operations.impl.create_table(table)
+        _run(operations, children)
+        _run(
+            operations,
+            [
+                sql.create_policy_table(),
+                sql.upsert_policy(
+                    op.table_name, op.schema, op.partitioning.to_json(), policy.key_type
+                ),
+            ],
+        )
     return table
 
 
@@ -128,14 +135,15 @@ def _is_index(constraint: Any) -> bool:
 
 @Operations.implementation_for(DropPartitionedTableOp)
 def drop_partitioned_table(operations: Operations, op: DropPartitionedTableOp) -> None:
-    _run(
-        operations,
-        [
-            sql.create_policy_table(),
-            sql.delete_policy(op.table_name, op.schema),
-            sql.drop_partitioned_table(op.table_name, op.schema),
-        ],
-    )
+    with _bounded(operations):
+        _run(
+            operations,
+            [
+                sql.create_policy_table(),
+                sql.delete_policy(op.table_name, op.schema),
+                sql.drop_partitioned_table(op.table_name, op.schema),
+            ],
+        )
 
 
 def _bound(value: Any, key_type: str) -> Any:
@@ -172,13 +180,14 @@ def _attach(operations: Operations, op: CreateRangePartitionOp | AttachPartition
     stmts = []
     if isinstance(op, CreateRangePartitionOp):
         stmts.append(sql.create_detached_child(t, p, s))
+    else:  # an existing table may carry the CHECK of an earlier attachment
+        stmts.append(sql.drop_bound_check(p, s))
     stmts += [
         sql.add_bound_check(p, op.column, lower, upper, k, s),  # type: ignore[arg-type]
         sql.attach_range_partition(t, p, lower, upper, k, s, op.default_partition),
-        sql.drop_bound_check(p, s),
     ]
-    _lock_timeout(operations)
-    _run(operations, stmts)
+    with _bounded(operations):
+        _run(operations, stmts)
 
 
 @Operations.implementation_for(CreateRangePartitionOp)
@@ -201,11 +210,15 @@ def _detach(operations: Operations, op: DetachPartitionOp | DropPartitionOp) -> 
             f"({op.default_partition}) exists; pass concurrently=False"
         )
     stmt = sql.detach_partition(
-        op.table_name, op.partition_name, op.schema, concurrently=concurrently
+        op.table_name,
+        op.partition_name,
+        op.schema,
+        concurrently=concurrently,
+        default=op.default_partition,
     )
     if not concurrently:
-        _lock_timeout(operations)
-        _run(operations, [stmt])
+        with _bounded(operations):
+            _run(operations, [stmt])
         return
     ctx = operations.migration_context
     with ctx.autocommit_block():
@@ -214,8 +227,8 @@ def _detach(operations: Operations, op: DetachPartitionOp | DropPartitionOp) -> 
             return  # a rerun after the block was applied: nothing left to do
         if state == "pending":
             stmt = sql.detach_finalize(op.table_name, op.partition_name, op.schema)
-        _lock_timeout(operations, local=False)
-        _run(operations, [stmt, sql.reset_lock_timeout()])
+        with _bounded(operations, local=False):
+            _run(operations, [stmt])
 
 
 def _partition_state(ctx: MigrationContext, op: Any) -> str:
@@ -237,7 +250,8 @@ def detach_partition(operations: Operations, op: DetachPartitionOp) -> None:
 @Operations.implementation_for(DropPartitionOp)
 def drop_partition(operations: Operations, op: DropPartitionOp) -> None:
     _detach(operations, op)
-    _run(operations, [sql.drop_table(op.partition_name, op.schema)])
+    with _bounded(operations):
+        _run(operations, [sql.drop_table(op.partition_name, op.schema)])
 
 
 @Operations.implementation_for(SetPartitionPolicyOp)
