@@ -312,6 +312,71 @@ def check(
     )
 
 
+@main.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE|-")
+@click.option(
+    "--database-url",
+    metavar="URL",
+    help="Read which tables are partitioned and which have a DEFAULT partition from this "
+    "database (otherwise only what the SQL itself shows is known).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print findings as JSON.")
+@_user_errors
+def lint(files: tuple[str, ...], database_url: str | None, as_json: bool) -> None:
+    """Check SQL for partition DDL that would block the application.
+
+    Reads `alembic upgrade --sql` output or `roll --dry-run` output ("-" for stdin) with
+    PostgreSQL's own parser. Rules: partition-of-live-parent, attach-without-check,
+    attach-scans-default, detach-without-concurrently, index-on-partitioned-parent,
+    ddl-without-lock-timeout. Accept a finding with a reason on a comment line right
+    above the statement:
+
+    \b
+        -- sqla-partition: allow detach-without-concurrently: tiny table, maintenance window
+
+    Exit code 0 when clean, 1 with findings, 2 when a file cannot be read or parsed.
+    """
+    import json
+
+    from .lint import Knowledge, lint_sql
+
+    known = None
+    if database_url:
+        from .catalog import read_snapshot
+        from .connect import connect
+
+        with connect(database_url) as conn:
+            known = Knowledge.from_snapshot(read_snapshot(lambda q: conn.execute(q).fetchall()))
+    results = []
+    for name in files:
+        try:
+            text = sys.stdin.read() if name == "-" else Path(name).read_text()
+        except OSError as exc:
+            raise SqlaPartitionError(f"cannot read {name}: {exc.strerror}") from None
+        try:
+            found = lint_sql(text, known)
+        except SqlaPartitionError as exc:
+            raise SqlaPartitionError(f"{name}: {exc}") from None
+        results += [(name, f) for f in found]
+    open_findings = [(n, f) for n, f in results if f.accepted is None]
+    if as_json:
+        click.echo(
+            json.dumps([{"file": n, **f.__dict__} for n, f in results], indent=2, sort_keys=True)
+        )
+    else:
+        for name, f in results:
+            if f.accepted is None:
+                click.echo(f.format(name))
+            else:
+                click.echo(f"{name}:{f.line}: [{f.rule}] accepted: {f.accepted}")
+        checked = ", ".join(files)
+        if open_findings:
+            click.echo(f"{len(open_findings)} findings in {checked}", err=True)
+        else:
+            click.echo(f"clean: {checked}", err=True)
+    sys.exit(1 if open_findings else 0)
+
+
 def _parse_age(value: str) -> dt.timedelta:
     text = value.strip().lower()
     for suffix, unit in (("min", "minutes"), ("h", "hours"), ("d", "days"), ("s", "seconds")):

@@ -47,8 +47,8 @@ RULES: dict[str, tuple[str, str]] = {
         "a statement that runs outside one)",
     ),
     "allow-without-reason": (
-        "an inline allow for {rule} gives no reason",
-        "write the reason after the rule: -- sqla-partition: allow {rule}: <why it is safe>",
+        "an inline allow for {allowed} gives no reason",
+        "write the reason after the rule: -- sqla-partition: allow {allowed}: <why it is safe>",
     ),
 }
 
@@ -243,6 +243,6 @@ def lint_sql(text: str, known: Knowledge | None = None) -> list[Finding]:
                 if allowed[f.rule]:
                     f.accepted = allowed[f.rule]
                 else:
-                    findings.append(_finding("allow-without-reason", line, rule=f.rule))
+                    findings.append(_finding("allow-without-reason", line, allowed=f.rule))
             findings.append(f)
     return findings

@@ -179,9 +179,13 @@ class Statement:
     moves_rows: bool = False
     #: squawk rules that misjudge this statement; ``why`` says why it is safe.
     squawk_ignore: tuple[str, ...] = ()
+    #: Comments stating what the SQL alone does not show, for ``sqla-partition lint``.
+    facts: tuple[str, ...] = ()
 
     def annotated(self) -> str:
         note = f"-- {self.lock}: {self.why}" if self.why else f"-- {self.lock}"
+        if self.facts:
+            note = "\n".join(self.facts) + "\n" + note
         if self.squawk_ignore:
             note += f"\n-- squawk-ignore {', '.join(self.squawk_ignore)}"
         return f"{note}\n{self.sql}"
@@ -298,14 +302,24 @@ def add_bound_check(
     upper: KeyValue,
     key_type: str,
     schema: str | None = None,
+    *,
+    existing: bool = False,
 ) -> Statement:
+    """The CHECK that lets ATTACH skip its scan; ``existing``: on a table that has rows."""
     col = ident(column)
+    why = "the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan"
+    if existing:
+        why = (
+            "scans the table's rows, but the table is not a partition: the application does "
+            "not use it; the CHECK spares ATTACH a scan under the parent's lock"
+        )
     return Statement(
         f"ALTER TABLE {qualified(child, schema)} ADD CONSTRAINT {ident(BOUND_CHECK)} "
         f"CHECK ({col} IS NOT NULL AND {col} >= {_cast(lower, key_type)} "
         f"AND {col} < {_cast(upper, key_type)})",
         f"ACCESS EXCLUSIVE on {child}",
-        "the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan",
+        why,
+        squawk_ignore=("constraint-missing-not-valid",) if existing else (),
     )
 
 
@@ -328,16 +342,20 @@ def attach_range_partition(
     schema: str | None = None,
     default: str | None = None,
 ) -> Statement:
-    lock = f"SHARE UPDATE EXCLUSIVE on {parent}"
-    why = "reads and writes continue; the CHECK constraint makes it skip the scan"
+    lock = f"SHARE UPDATE EXCLUSIVE on {parent}, ACCESS EXCLUSIVE on {child}"
+    why = (
+        f"reads and writes of {parent} continue; {child} is not in use yet, and its CHECK "
+        "spares the scan"
+    )
     if default:
-        lock += f", ACCESS EXCLUSIVE on {default}"
+        lock += f" and {default}"
         why += f"; {default} is scanned for rows of this range, kept small by moving them out"
     return Statement(
         f"ALTER TABLE {qualified(parent, schema)} ATTACH PARTITION {qualified(child, schema)} "
         f"{range_bounds(lower, upper, key_type)}",
         lock,
         why,
+        facts=(default_fact(parent, default),) if default else (),
     )
 
 
@@ -345,8 +363,8 @@ def attach_default_partition(parent: str, child: str, schema: str | None = None)
     return Statement(
         f"ALTER TABLE {qualified(parent, schema)} ATTACH PARTITION "
         f"{qualified(child, schema)} DEFAULT",
-        f"SHARE UPDATE EXCLUSIVE on {parent}",
-        "reads and writes continue; the new DEFAULT partition is empty",
+        f"SHARE UPDATE EXCLUSIVE on {parent}, ACCESS EXCLUSIVE on {child}",
+        f"reads and writes of {parent} continue; the new DEFAULT partition is empty",
     )
 
 
@@ -362,21 +380,25 @@ def detach_partition(
         return Statement(
             f"ALTER TABLE {qualified(parent, schema)} DETACH PARTITION "
             f"{qualified(child, schema)} CONCURRENTLY",
-            f"SHARE UPDATE EXCLUSIVE on {parent}",
-            "reads and writes continue; runs outside a transaction, waits for older queries",
+            f"SHARE UPDATE EXCLUSIVE on {parent}, ACCESS EXCLUSIVE on {child}",
+            f"reads and writes of {parent} continue, {child} (expired) is locked briefly; "
+            "PostgreSQL runs it outside a transaction, and a rerun after an interruption "
+            "finishes it (DETACH … FINALIZE)",
             transactional=False,
+            squawk_ignore=("prefer-robust-stmts",),
         )
     if default:
         return Statement(
             f"ALTER TABLE {qualified(parent, schema)} DETACH PARTITION {qualified(child, schema)}",
-            f"ACCESS EXCLUSIVE on {parent}",
+            f"ACCESS EXCLUSIVE on {parent} and {child} and {default}",
             f"brief; CONCURRENTLY is refused while {default} (a DEFAULT partition) exists, and "
             "lock_timeout bounds the wait so the queue behind it stays short",
             squawk_ignore=("require-concurrent-partition-detach",),
+            facts=(default_fact(parent, default),),
         )
     return Statement(
         f"ALTER TABLE {qualified(parent, schema)} DETACH PARTITION {qualified(child, schema)}",
-        f"ACCESS EXCLUSIVE on {parent}",
+        f"ACCESS EXCLUSIVE on {parent} and {child}",
         "brief; lock_timeout bounds the wait, so the queue behind it stays short",
     )
 
@@ -385,9 +407,10 @@ def detach_finalize(parent: str, child: str, schema: str | None = None) -> State
     return Statement(
         f"ALTER TABLE {qualified(parent, schema)} DETACH PARTITION {qualified(child, schema)} "
         "FINALIZE",
-        f"SHARE UPDATE EXCLUSIVE on {parent}",
+        f"SHARE UPDATE EXCLUSIVE on {parent}, ACCESS EXCLUSIVE on {child}",
         "finishes a detach that was interrupted; reads and writes continue",
         transactional=False,
+        squawk_ignore=("prefer-robust-stmts",),
     )
 
 
@@ -395,7 +418,9 @@ def drop_table(name: str, schema: str | None = None, *, cascade: bool = False) -
     return Statement(
         f"DROP TABLE IF EXISTS {qualified(name, schema)}{' CASCADE' if cascade else ''}",
         f"ACCESS EXCLUSIVE on {name}",
-        "the table is no longer a partition; the application does not read it",
+        "the table is no longer a partition and the policy (on_expire='drop') or the "
+        "migration asks for its rows to go",
+        squawk_ignore=("ban-drop-table",),
     )
 
 
@@ -403,7 +428,8 @@ def drop_partitioned_table(name: str, schema: str | None = None) -> Statement:
     return Statement(
         f"DROP TABLE IF EXISTS {qualified(name, schema)}",
         f"ACCESS EXCLUSIVE on {name} and every partition",
-        "removes the table and all its partitions with their data",
+        "removes the table and all its partitions with their data, as the migration asks",
+        squawk_ignore=("ban-drop-table",),
     )
 
 
@@ -608,7 +634,9 @@ def set_schema(table: str, schema: str | None, new_schema: str) -> Statement:
     return Statement(
         f"ALTER TABLE {qualified(table, schema)} SET SCHEMA {ident(new_schema)}",
         f"ACCESS EXCLUSIVE on {table}",
-        "the table is detached; the application no longer reads it",
+        "the table is detached, the application no longer reads it; the policy's "
+        "archive_schema asks for it to move there",
+        squawk_ignore=("ban-set-schema",),
     )
 
 

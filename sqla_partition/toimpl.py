@@ -178,14 +178,18 @@ def _attach(operations: Operations, op: CreateRangePartitionOp | AttachPartition
     lower, upper = _bound(op.lower, op.key_type), _bound(op.upper, op.key_type)
     t, p, s, k = op.table_name, op.partition_name, op.schema, op.key_type
     stmts = []
-    if isinstance(op, CreateRangePartitionOp):
+    new = isinstance(op, CreateRangePartitionOp)
+    if new:
         stmts.append(sql.create_detached_child(t, p, s))
     else:  # an existing table may carry the CHECK of an earlier attachment
         stmts.append(sql.drop_bound_check(p, s))
-    stmts += [
-        sql.add_bound_check(p, op.column, lower, upper, k, s),  # type: ignore[arg-type]
-        sql.attach_range_partition(t, p, lower, upper, k, s, op.default_partition),
-    ]
+    if op.default_partition:  # rows of the range move out of the DEFAULT first
+        stmts += [
+            sql.lock_default(op.default_partition, s),
+            sql.move_rows(op.default_partition, p, op.column, lower, upper, k, s),  # type: ignore[arg-type]
+        ]
+    stmts.append(sql.add_bound_check(p, op.column, lower, upper, k, s, existing=not new))  # type: ignore[arg-type]
+    stmts.append(sql.attach_range_partition(t, p, lower, upper, k, s, op.default_partition))
     with _bounded(operations):
         _run(operations, stmts)
 

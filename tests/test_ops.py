@@ -97,7 +97,10 @@ def test_create_range_partition_on_a_live_table_uses_check_and_attach(engine):
     assert "events_p2027_01" in [c.name for c in parent.ranges()]
     assert "SET LOCAL lock_timeout = 5000" in offline
     assert "ADD CONSTRAINT sqla_partition_bound CHECK" in offline
-    assert "-- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_default" in offline
+    assert (
+        "-- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_01 and "
+        "events_default" in offline
+    )
     assert "SET LOCAL lock_timeout TO DEFAULT" in offline  # scoped to this operation
     assert pglast.parse_sql(offline)
     with engine.connect() as conn:  # the CHECK stays, repeating the partition bound

@@ -1,0 +1,163 @@
+BEGIN;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+
+-- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue
+CREATE TABLE IF NOT EXISTS events_p2027_03 (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
+
+-- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
+LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE;
+
+-- ROW EXCLUSIVE on events_default and events_p2027_03: moves rows of the new range out of the DEFAULT partition, atomically
+WITH moved AS (DELETE FROM events_default WHERE created_at >= '2027-03-01 00:00:00+00:00'::timestamptz AND created_at < '2027-04-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO events_p2027_03 SELECT * FROM moved;
+
+-- ACCESS EXCLUSIVE on events_p2027_03: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
+ALTER TABLE events_p2027_03 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-03-01 00:00:00+00:00'::timestamptz AND created_at < '2027-04-01 00:00:00+00:00'::timestamptz);
+
+-- sqla-partition: events has DEFAULT partition events_default
+-- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_03 and events_default: reads and writes of events continue; events_p2027_03 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
+ALTER TABLE events ATTACH PARTITION events_p2027_03 FOR VALUES FROM ('2027-03-01 00:00:00+00:00') TO ('2027-04-01 00:00:00+00:00');
+
+-- no lock: back to the session's setting
+SET LOCAL lock_timeout TO DEFAULT;
+
+-- no lock: back to the session's setting
+SET LOCAL statement_timeout TO DEFAULT;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+
+-- sqla-partition: events has DEFAULT partition events_default
+-- ACCESS EXCLUSIVE on events and events_p2026_11 and events_default: brief; CONCURRENTLY is refused while events_default (a DEFAULT partition) exists, and lock_timeout bounds the wait so the queue behind it stays short
+-- squawk-ignore require-concurrent-partition-detach
+ALTER TABLE events DETACH PARTITION events_p2026_11;
+
+-- no lock: back to the session's setting
+SET LOCAL lock_timeout TO DEFAULT;
+
+-- no lock: back to the session's setting
+SET LOCAL statement_timeout TO DEFAULT;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+
+-- ACCESS EXCLUSIVE on events_p2026_11: the table is not attached, nobody uses it; the CHECK is added again just below
+-- squawk-ignore ban-drop-constraint
+ALTER TABLE events_p2026_11 DROP CONSTRAINT IF EXISTS sqla_partition_bound;
+
+-- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
+LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE;
+
+-- ROW EXCLUSIVE on events_default and events_p2026_11: moves rows of the new range out of the DEFAULT partition, atomically
+WITH moved AS (DELETE FROM events_default WHERE created_at >= '2026-11-01 00:00:00+00:00'::timestamptz AND created_at < '2026-12-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO events_p2026_11 SELECT * FROM moved;
+
+-- ACCESS EXCLUSIVE on events_p2026_11: scans the table's rows, but the table is not a partition: the application does not use it; the CHECK spares ATTACH a scan under the parent's lock
+-- squawk-ignore constraint-missing-not-valid
+ALTER TABLE events_p2026_11 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2026-11-01 00:00:00+00:00'::timestamptz AND created_at < '2026-12-01 00:00:00+00:00'::timestamptz);
+
+-- sqla-partition: events has DEFAULT partition events_default
+-- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2026_11 and events_default: reads and writes of events continue; events_p2026_11 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
+ALTER TABLE events ATTACH PARTITION events_p2026_11 FOR VALUES FROM ('2026-11-01 00:00:00+00:00') TO ('2026-12-01 00:00:00+00:00');
+
+-- no lock: back to the session's setting
+SET LOCAL lock_timeout TO DEFAULT;
+
+-- no lock: back to the session's setting
+SET LOCAL statement_timeout TO DEFAULT;
+
+COMMIT;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET statement_timeout = 600000;
+
+-- SHARE UPDATE EXCLUSIVE on blobs, ACCESS EXCLUSIVE on blobs_p0000000000: reads and writes of blobs continue, blobs_p0000000000 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
+-- squawk-ignore prefer-robust-stmts
+ALTER TABLE blobs DETACH PARTITION blobs_p0000000000 CONCURRENTLY;
+
+-- no lock: back to the role's setting
+RESET lock_timeout;
+
+-- no lock: back to the role's setting
+RESET statement_timeout;
+
+BEGIN;
+
+COMMIT;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET statement_timeout = 600000;
+
+-- SHARE UPDATE EXCLUSIVE on blobs, ACCESS EXCLUSIVE on blobs_p0000001000000: reads and writes of blobs continue, blobs_p0000001000000 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
+-- squawk-ignore prefer-robust-stmts
+ALTER TABLE blobs DETACH PARTITION blobs_p0000001000000 CONCURRENTLY;
+
+-- no lock: back to the role's setting
+RESET lock_timeout;
+
+-- no lock: back to the role's setting
+RESET statement_timeout;
+
+BEGIN;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+
+-- ACCESS EXCLUSIVE on blobs_p0000001000000: the table is no longer a partition and the policy (on_expire='drop') or the migration asks for its rows to go
+-- squawk-ignore ban-drop-table
+DROP TABLE IF EXISTS blobs_p0000001000000;
+
+-- no lock: back to the session's setting
+SET LOCAL lock_timeout TO DEFAULT;
+
+-- no lock: back to the session's setting
+SET LOCAL statement_timeout TO DEFAULT;
+
+-- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
+CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+
+-- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
+INSERT INTO public.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'events', '{"archive_schema": null, "column": "created_at", "default": true, "interval": "1 month", "kind": "range", "on_expire": "detach", "partition_prefix": null, "premake": 6, "retention": "24 months", "timezone": "UTC"}'::jsonb, 'timestamptz') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+
+-- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
+CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+
+-- ROW EXCLUSIVE on sqla_partition_policy: one row; the table itself is untouched
+DELETE FROM public.sqla_partition_policy WHERE schema_name = current_schema() AND table_name = 'sessions';
+
+-- ACCESS EXCLUSIVE on sessions and every partition: removes the table and all its partitions with their data, as the migration asks
+-- squawk-ignore ban-drop-table
+DROP TABLE IF EXISTS sessions;
+
+-- no lock: back to the session's setting
+SET LOCAL lock_timeout TO DEFAULT;
+
+-- no lock: back to the session's setting
+SET LOCAL statement_timeout TO DEFAULT;
+
+COMMIT;
+

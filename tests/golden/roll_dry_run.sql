@@ -1,0 +1,247 @@
+-- public.audit_log
+
+BEGIN;
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+-- ACCESS SHARE on audit_log: only reads the parent's definition; reads and writes continue
+CREATE TABLE IF NOT EXISTS public.audit_log_p2027_03 (LIKE public.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
+-- ACCESS EXCLUSIVE on audit_log_p2027_03: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
+ALTER TABLE public.audit_log_p2027_03 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-03-01 00:00:00+00:00'::timestamptz AND created_at < '2027-04-01 00:00:00+00:00'::timestamptz);
+-- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2027_03: reads and writes of audit_log continue; audit_log_p2027_03 is not in use yet, and its CHECK spares the scan
+ALTER TABLE public.audit_log ATTACH PARTITION public.audit_log_p2027_03 FOR VALUES FROM ('2027-03-01 00:00:00+00:00') TO ('2027-04-01 00:00:00+00:00');
+COMMIT;
+
+BEGIN;
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+-- ACCESS SHARE on audit_log: only reads the parent's definition; reads and writes continue
+CREATE TABLE IF NOT EXISTS public.audit_log_p2027_04 (LIKE public.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
+-- ACCESS EXCLUSIVE on audit_log_p2027_04: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
+ALTER TABLE public.audit_log_p2027_04 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-04-01 00:00:00+00:00'::timestamptz AND created_at < '2027-05-01 00:00:00+00:00'::timestamptz);
+-- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2027_04: reads and writes of audit_log continue; audit_log_p2027_04 is not in use yet, and its CHECK spares the scan
+ALTER TABLE public.audit_log ATTACH PARTITION public.audit_log_p2027_04 FOR VALUES FROM ('2027-04-01 00:00:00+00:00') TO ('2027-05-01 00:00:00+00:00');
+COMMIT;
+
+BEGIN;
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+-- ACCESS SHARE on audit_log: only reads the parent's definition; reads and writes continue
+CREATE TABLE IF NOT EXISTS public.audit_log_p2027_05 (LIKE public.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
+-- ACCESS EXCLUSIVE on audit_log_p2027_05: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
+ALTER TABLE public.audit_log_p2027_05 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-05-01 00:00:00+00:00'::timestamptz AND created_at < '2027-06-01 00:00:00+00:00'::timestamptz);
+-- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2027_05: reads and writes of audit_log continue; audit_log_p2027_05 is not in use yet, and its CHECK spares the scan
+ALTER TABLE public.audit_log ATTACH PARTITION public.audit_log_p2027_05 FOR VALUES FROM ('2027-05-01 00:00:00+00:00') TO ('2027-06-01 00:00:00+00:00');
+COMMIT;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET statement_timeout = 600000;
+-- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2026_11: reads and writes of audit_log continue, audit_log_p2026_11 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
+-- squawk-ignore prefer-robust-stmts
+ALTER TABLE public.audit_log DETACH PARTITION public.audit_log_p2026_11 CONCURRENTLY;
+-- no lock: back to the role's setting
+RESET lock_timeout;
+-- no lock: back to the role's setting
+RESET statement_timeout;
+
+BEGIN;
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+-- ACCESS EXCLUSIVE on audit_log_p2026_11: the table is no longer a partition and the policy (on_expire='drop') or the migration asks for its rows to go
+-- squawk-ignore ban-drop-table
+DROP TABLE IF EXISTS public.audit_log_p2026_11;
+COMMIT;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET statement_timeout = 600000;
+-- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2026_12: reads and writes of audit_log continue, audit_log_p2026_12 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
+-- squawk-ignore prefer-robust-stmts
+ALTER TABLE public.audit_log DETACH PARTITION public.audit_log_p2026_12 CONCURRENTLY;
+-- no lock: back to the role's setting
+RESET lock_timeout;
+-- no lock: back to the role's setting
+RESET statement_timeout;
+
+BEGIN;
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+-- ACCESS EXCLUSIVE on audit_log_p2026_12: the table is no longer a partition and the policy (on_expire='drop') or the migration asks for its rows to go
+-- squawk-ignore ban-drop-table
+DROP TABLE IF EXISTS public.audit_log_p2026_12;
+COMMIT;
+
+-- public.clicks
+
+BEGIN;
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+-- ACCESS SHARE on clicks: only reads the parent's definition; reads and writes continue
+CREATE TABLE IF NOT EXISTS public.clicks_p2027_03 (LIKE public.clicks INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
+-- ACCESS EXCLUSIVE on clicks_p2027_03: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
+ALTER TABLE public.clicks_p2027_03 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-03-01 00:00:00+00:00'::timestamptz AND created_at < '2027-04-01 00:00:00+00:00'::timestamptz);
+-- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2027_03: reads and writes of clicks continue; clicks_p2027_03 is not in use yet, and its CHECK spares the scan
+ALTER TABLE public.clicks ATTACH PARTITION public.clicks_p2027_03 FOR VALUES FROM ('2027-03-01 00:00:00+00:00') TO ('2027-04-01 00:00:00+00:00');
+COMMIT;
+
+BEGIN;
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+-- ACCESS SHARE on clicks: only reads the parent's definition; reads and writes continue
+CREATE TABLE IF NOT EXISTS public.clicks_p2027_04 (LIKE public.clicks INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
+-- ACCESS EXCLUSIVE on clicks_p2027_04: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
+ALTER TABLE public.clicks_p2027_04 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-04-01 00:00:00+00:00'::timestamptz AND created_at < '2027-05-01 00:00:00+00:00'::timestamptz);
+-- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2027_04: reads and writes of clicks continue; clicks_p2027_04 is not in use yet, and its CHECK spares the scan
+ALTER TABLE public.clicks ATTACH PARTITION public.clicks_p2027_04 FOR VALUES FROM ('2027-04-01 00:00:00+00:00') TO ('2027-05-01 00:00:00+00:00');
+COMMIT;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET statement_timeout = 600000;
+-- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2026_11: reads and writes of clicks continue, clicks_p2026_11 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
+-- squawk-ignore prefer-robust-stmts
+ALTER TABLE public.clicks DETACH PARTITION public.clicks_p2026_11 CONCURRENTLY;
+-- no lock: back to the role's setting
+RESET lock_timeout;
+-- no lock: back to the role's setting
+RESET statement_timeout;
+
+BEGIN;
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+-- no table lock: the archive schema for detached partitions
+CREATE SCHEMA IF NOT EXISTS archive;
+-- ACCESS EXCLUSIVE on clicks_p2026_11: the table is detached, the application no longer reads it; the policy's archive_schema asks for it to move there
+-- squawk-ignore ban-set-schema
+ALTER TABLE public.clicks_p2026_11 SET SCHEMA archive;
+COMMIT;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET statement_timeout = 600000;
+-- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2026_12: reads and writes of clicks continue, clicks_p2026_12 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
+-- squawk-ignore prefer-robust-stmts
+ALTER TABLE public.clicks DETACH PARTITION public.clicks_p2026_12 CONCURRENTLY;
+-- no lock: back to the role's setting
+RESET lock_timeout;
+-- no lock: back to the role's setting
+RESET statement_timeout;
+
+BEGIN;
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+-- no table lock: the archive schema for detached partitions
+CREATE SCHEMA IF NOT EXISTS archive;
+-- ACCESS EXCLUSIVE on clicks_p2026_12: the table is detached, the application no longer reads it; the policy's archive_schema asks for it to move there
+-- squawk-ignore ban-set-schema
+ALTER TABLE public.clicks_p2026_12 SET SCHEMA archive;
+COMMIT;
+
+-- public.events
+
+-- sqla-partition: events has DEFAULT partition events_default
+
+BEGIN;
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+-- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue
+CREATE TABLE IF NOT EXISTS public.events_p2027_03 (LIKE public.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
+-- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
+LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
+-- ROW EXCLUSIVE on events_default and events_p2027_03: moves rows of the new range out of the DEFAULT partition, atomically
+WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-03-01 00:00:00+00:00'::timestamptz AND created_at < '2027-04-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO public.events_p2027_03 SELECT * FROM moved;
+-- ACCESS EXCLUSIVE on events_p2027_03: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
+ALTER TABLE public.events_p2027_03 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-03-01 00:00:00+00:00'::timestamptz AND created_at < '2027-04-01 00:00:00+00:00'::timestamptz);
+-- sqla-partition: events has DEFAULT partition events_default
+-- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_03 and events_default: reads and writes of events continue; events_p2027_03 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
+ALTER TABLE public.events ATTACH PARTITION public.events_p2027_03 FOR VALUES FROM ('2027-03-01 00:00:00+00:00') TO ('2027-04-01 00:00:00+00:00');
+COMMIT;
+
+BEGIN;
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+-- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue
+CREATE TABLE IF NOT EXISTS public.events_p2027_04 (LIKE public.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
+-- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
+LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
+-- ROW EXCLUSIVE on events_default and events_p2027_04: moves rows of the new range out of the DEFAULT partition, atomically
+WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-04-01 00:00:00+00:00'::timestamptz AND created_at < '2027-05-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO public.events_p2027_04 SELECT * FROM moved;
+-- ACCESS EXCLUSIVE on events_p2027_04: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
+ALTER TABLE public.events_p2027_04 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-04-01 00:00:00+00:00'::timestamptz AND created_at < '2027-05-01 00:00:00+00:00'::timestamptz);
+-- sqla-partition: events has DEFAULT partition events_default
+-- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_04 and events_default: reads and writes of events continue; events_p2027_04 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
+ALTER TABLE public.events ATTACH PARTITION public.events_p2027_04 FOR VALUES FROM ('2027-04-01 00:00:00+00:00') TO ('2027-05-01 00:00:00+00:00');
+COMMIT;
+
+BEGIN;
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+-- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue
+CREATE TABLE IF NOT EXISTS public.events_p2027_05 (LIKE public.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
+-- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
+LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
+-- ROW EXCLUSIVE on events_default and events_p2027_05: moves rows of the new range out of the DEFAULT partition, atomically
+WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-05-01 00:00:00+00:00'::timestamptz AND created_at < '2027-06-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO public.events_p2027_05 SELECT * FROM moved;
+-- ACCESS EXCLUSIVE on events_p2027_05: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
+ALTER TABLE public.events_p2027_05 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-05-01 00:00:00+00:00'::timestamptz AND created_at < '2027-06-01 00:00:00+00:00'::timestamptz);
+-- sqla-partition: events has DEFAULT partition events_default
+-- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_05 and events_default: reads and writes of events continue; events_p2027_05 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
+ALTER TABLE public.events ATTACH PARTITION public.events_p2027_05 FOR VALUES FROM ('2027-05-01 00:00:00+00:00') TO ('2027-06-01 00:00:00+00:00');
+COMMIT;
+
+BEGIN;
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+-- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue
+CREATE TABLE IF NOT EXISTS public.events_p2027_06 (LIKE public.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
+-- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
+LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
+-- ROW EXCLUSIVE on events_default and events_p2027_06: moves rows of the new range out of the DEFAULT partition, atomically
+WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-06-01 00:00:00+00:00'::timestamptz AND created_at < '2027-07-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO public.events_p2027_06 SELECT * FROM moved;
+-- ACCESS EXCLUSIVE on events_p2027_06: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
+ALTER TABLE public.events_p2027_06 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-06-01 00:00:00+00:00'::timestamptz AND created_at < '2027-07-01 00:00:00+00:00'::timestamptz);
+-- sqla-partition: events has DEFAULT partition events_default
+-- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_06 and events_default: reads and writes of events continue; events_p2027_06 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
+ALTER TABLE public.events ATTACH PARTITION public.events_p2027_06 FOR VALUES FROM ('2027-06-01 00:00:00+00:00') TO ('2027-07-01 00:00:00+00:00');
+COMMIT;
+
+BEGIN;
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 3000;
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+-- sqla-partition: events has DEFAULT partition events_default
+-- ACCESS EXCLUSIVE on events and events_p2026_11 and events_default: brief; CONCURRENTLY is refused while events_default (a DEFAULT partition) exists, and lock_timeout bounds the wait so the queue behind it stays short
+-- squawk-ignore require-concurrent-partition-detach
+ALTER TABLE public.events DETACH PARTITION public.events_p2026_11;
+COMMIT;

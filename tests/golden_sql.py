@@ -1,0 +1,107 @@
+"""Offline SQL of every operation and of a roll dry run, as reviewed in golden files."""
+
+from __future__ import annotations
+
+import io
+
+import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+
+import sqla_partition
+from sqla_partition import Hash, Range
+
+sqla_partition.register()
+
+
+def offline(fn) -> str:
+    buf = io.StringIO()
+    ctx = MigrationContext.configure(
+        dialect_name="postgresql",
+        dialect_opts={"paramstyle": "named"},
+        opts={"as_sql": True, "output_buffer": buf, "literal_binds": True},
+    )
+    with ctx.begin_transaction():
+        fn(Operations(ctx))
+    return buf.getvalue()
+
+
+def create_tables(op: Operations) -> None:
+    op.create_partitioned_table(
+        "events",
+        sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("account_id", sa.BigInteger, nullable=False),
+        sa.Column("note", sa.Text),
+        sa.PrimaryKeyConstraint("id", "created_at"),
+        partitioning=Range("created_at", premake=3, retention="12 months", default=True),
+        start="2026-11-01",
+        until="2027-03-01",
+    )
+    op.create_partitioned_table(
+        "readings",
+        sa.Column("sensor", sa.BigInteger, nullable=False),
+        sa.Column("day", sa.Date, nullable=False),
+        sa.PrimaryKeyConstraint("sensor", "day"),
+        partitioning=Range("day", interval="1 week", premake=2, timezone="Europe/Berlin"),
+        start="2026-11-23",
+        until="2026-12-14",
+        schema="metrics",
+    )
+    op.create_partitioned_table(
+        "blobs",
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        partitioning=Range("id", interval=1_000_000, premake=2),
+        start=0,
+        until=3_000_000,
+    )
+    op.create_partitioned_table(
+        "sessions",
+        sa.Column("account_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        partitioning=Hash("account_id", partitions=4),
+    )
+
+
+def partition_ops(op: Operations) -> None:
+    op.create_range_partition(
+        "events",
+        "events_p2027_03",
+        "2027-03-01",
+        "2027-04-01",
+        column="created_at",
+        default_partition="events_default",
+    )
+    op.detach_partition(
+        "events",
+        "events_p2026_11",
+        "2026-11-01",
+        "2026-12-01",
+        column="created_at",
+        default_partition="events_default",
+    )
+    op.attach_partition(
+        "events",
+        "events_p2026_11",
+        "2026-11-01",
+        "2026-12-01",
+        column="created_at",
+        default_partition="events_default",
+    )
+    op.detach_partition("blobs", "blobs_p0000000000", 0, 1_000_000, column="id", key_type="integer")
+    op.drop_partition("blobs", "blobs_p0000001000000", column="id", key_type="integer")
+    op.set_partition_policy(
+        "events",
+        Range("created_at", premake=6, retention="24 months", default=True),
+        old=Range("created_at", premake=3, retention="12 months", default=True),
+    )
+    op.drop_partitioned_table("sessions")
+
+
+MIGRATIONS = {
+    "migration_create_tables.sql": create_tables,
+    "migration_partition_ops.sql": partition_ops,
+}
+
+
+def render_all() -> dict[str, str]:
+    return {name: offline(fn) for name, fn in MIGRATIONS.items()}

@@ -1,0 +1,190 @@
+"""The lock each statement's comment claims is the heaviest it really takes.
+
+Each statement runs on a real PostgreSQL; the locks its backend holds are read from
+pg_locks and compared with the claim. A heavier lock than claimed fails the test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+import time
+
+import psycopg
+import pytest
+
+from sqla_partition import Range, sql
+
+from .test_roll import make_table
+
+STRENGTH = {
+    "ACCESS SHARE": 1,
+    "ROW SHARE": 2,
+    "ROW EXCLUSIVE": 3,
+    "SHARE UPDATE EXCLUSIVE": 4,
+    "SHARE": 5,
+    "SHARE ROW EXCLUSIVE": 6,
+    "EXCLUSIVE": 7,
+    "ACCESS EXCLUSIVE": 8,
+}
+PG_MODE = {
+    "AccessShareLock": 1,
+    "RowShareLock": 2,
+    "RowExclusiveLock": 3,
+    "ShareUpdateExclusiveLock": 4,
+    "ShareLock": 5,
+    "ShareRowExclusiveLock": 6,
+    "ExclusiveLock": 7,
+    "AccessExclusiveLock": 8,
+}
+_CLAIM = re.compile(
+    r"(ACCESS EXCLUSIVE|ACCESS SHARE|ROW EXCLUSIVE|ROW SHARE|SHARE UPDATE EXCLUSIVE|"
+    r"SHARE ROW EXCLUSIVE|SHARE|EXCLUSIVE) on (.+)"
+)
+HELD = """
+SELECT c.relname, max(CASE l.mode {cases} END)
+  FROM pg_locks l
+  JOIN pg_class c ON c.oid = l.relation
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE l.pid = %s AND l.locktype = 'relation' AND (l.granted OR %s)
+   AND c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+ GROUP BY c.relname
+""".format(cases=" ".join(f"WHEN '{m}' THEN {s}" for m, s in PG_MODE.items()))
+
+
+def claims(stmt: sql.Statement) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for clause in stmt.lock.split(", "):
+        m = _CLAIM.match(clause)
+        if not m:
+            continue
+        target = m.group(2).split(" (")[0]
+        for name in re.split(r" and ", target):
+            out[name.strip()] = STRENGTH[m.group(1)]
+    return out
+
+
+def tables(conn: psycopg.Connection) -> set[str]:
+    rows = conn.execute("SELECT relname FROM pg_class WHERE relkind IN ('r', 'p')").fetchall()
+    return {r[0] for r in rows}
+
+
+def held(conn: psycopg.Connection, pid: int, *, requested: bool = False) -> dict[str, int]:
+    """Table locks ``pid`` holds (and, with ``requested``, is waiting for)."""
+    return dict(conn.execute(HELD, (pid, requested)).fetchall())
+
+
+def assert_within_claim(stmt: sql.Statement, locks: dict[str, int], existed: set[str]) -> None:
+    claimed = claims(stmt)
+    for table, strength in locks.items():
+        if table not in existed:
+            continue  # made by this statement: nobody else could be waiting for it
+        limit = claimed.get(table, 0)
+        if "every partition" in stmt.lock and table.startswith(next(iter(claimed), "")):
+            limit = max(claimed.values())
+        assert strength <= limit, (
+            f"{stmt.sql[:70]}…: takes mode {strength} on {table}, claims {stmt.lock!r}"
+        )
+
+
+UTC = dt.timezone.utc
+LO, HI = dt.datetime(2027, 3, 1, tzinfo=UTC), dt.datetime(2027, 4, 1, tzinfo=UTC)
+
+
+def cases() -> list[tuple[str, list[str], sql.Statement]]:
+    """(name, setup statements, statement under test) on the table made by make_table."""
+    child = "events_p2027_03"
+    like = sql.create_detached_child("events", child, "public").sql
+    check = sql.add_bound_check(child, "created_at", LO, HI, "timestamptz", "public").sql
+    return [
+        ("create child", [], sql.create_detached_child("events", child, "public")),
+        (
+            "add check",
+            [like],
+            sql.add_bound_check(child, "created_at", LO, HI, "timestamptz", "public"),
+        ),
+        ("lock default", [], sql.lock_default("events_default", "public")),
+        (
+            "move rows",
+            [like],
+            sql.move_rows("events_default", child, "created_at", LO, HI, "timestamptz", "public"),
+        ),
+        (
+            "attach with default",
+            [like, check],
+            sql.attach_range_partition(
+                "events", child, LO, HI, "timestamptz", "public", "events_default"
+            ),
+        ),
+        (
+            "detach with default",
+            [],
+            sql.detach_partition("events", "events_p2026_11", "public", default="events_default"),
+        ),
+        (
+            "drop detached",
+            ["ALTER TABLE events DETACH PARTITION events_p2026_11"],
+            sql.drop_table("events_p2026_11", "public"),
+        ),
+        (
+            "re-attach: drop check",
+            ["ALTER TABLE events DETACH PARTITION events_p2026_11"],
+            sql.drop_bound_check("events_p2026_11", "public"),
+        ),
+        (
+            "archive",
+            ["ALTER TABLE events DETACH PARTITION events_p2026_11", "CREATE SCHEMA archive"],
+            sql.set_schema("events_p2026_11", "public", "archive"),
+        ),
+        ("policy upsert", [], sql.upsert_policy("events", None, "{}", "timestamptz")),
+        ("policy table", [], sql.create_policy_table()),
+        ("mark rolled", [], sql.mark_rolled("events", "public")),
+        (
+            "create parent's partition",
+            ["CREATE TABLE fresh (k int) PARTITION BY RANGE (k)"],
+            sql.create_partition_of("fresh", "fresh_p1", "FOR VALUES FROM (1) TO (2)"),
+        ),
+        ("drop partitioned table", [], sql.drop_partitioned_table("events")),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(cases())), ids=[c[0] for c in cases()])
+def test_transactional_statement_takes_no_more_than_it_claims(db_url, pg, case):
+    make_table(db_url, Range("created_at", default=True))
+    name, setup, stmt = cases()[case]
+    with psycopg.connect(pg.info.dsn) as conn:
+        for s in setup:
+            conn.execute(s)
+        conn.commit()
+        existed = tables(conn)
+        conn.execute(stmt.sql)
+        locks = held(pg, conn.info.backend_pid)
+        conn.rollback()
+    if "only when it is new" not in stmt.lock:
+        assert locks, f"{name}: no table lock seen, the probe is not looking"
+    assert_within_claim(stmt, locks, existed)
+
+
+def test_detach_concurrently_takes_no_more_than_it_claims(db_url, pg):
+    make_table(db_url, Range("created_at"))
+    stmt = sql.detach_partition("events", "events_p2026_11", "public", concurrently=True)
+    existed = tables(pg)
+    holder = psycopg.connect(pg.info.dsn)  # the detach queues behind it, showing its locks
+    holder.execute("LOCK TABLE events_p2026_11 IN ACCESS SHARE MODE")
+    worker = psycopg.connect(pg.info.dsn, autocommit=True)
+    pid = worker.info.backend_pid
+    thread = threading.Thread(target=lambda: worker.execute(stmt.sql), daemon=True)
+    thread.start()
+    seen: dict[str, int] = {}
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        for table, strength in held(pg, pid, requested=True).items():
+            seen[table] = max(seen.get(table, 0), strength)
+        time.sleep(0.02)
+    holder.rollback()
+    holder.close()
+    thread.join(10)
+    worker.close()
+    assert seen.get("events_p2026_11") == STRENGTH["ACCESS EXCLUSIVE"], seen
+    assert_within_claim(stmt, seen, existed)
