@@ -177,3 +177,25 @@ def test_coerce_key_reads_migration_strings_in_the_policy_timezone():
     assert coerce_key(berlin, "2026-11-01") == dt.datetime(2026, 10, 31, 23, tzinfo=UTC)
     assert coerce_key(TablePolicy("e", Range("at"), "date"), "2026-11-01") == dt.date(2026, 11, 1)
     assert coerce_key(TablePolicy("e", Range("id", interval=10), "integer"), "30") == 30
+
+
+def test_schedule_horizon_stretches_premake_until_the_next_run():
+    months = [(2026, 11), (2026, 12), (2027, 1), (2027, 2)]
+    p = policy(premake=3)
+    assert plan(p, parent_with(months), NOW).steps == ()
+    # the next run is in three months: partitions must last three periods beyond it
+    stretched = plan(p, parent_with(months), NOW, horizon=ts(2027, 2, 20))
+    assert [s.partition for s in stretched.of_kind("create")] == [
+        "events_p2027_03",
+        "events_p2027_04",
+        "events_p2027_05",
+    ]
+
+
+def test_too_sparse_schedule_is_reported():
+    from sqla_partition.schedule import next_run, too_sparse
+
+    assert next_run("15 3 * * *", NOW) == dt.datetime(2026, 11, 28, 3, 15, tzinfo=UTC)
+    assert too_sparse("15 3 * * *", Range("created_at", premake=3), NOW) is None
+    reason = too_sparse("0 0 1 1 *", Range("created_at", interval="1 day", premake=7), NOW)
+    assert reason is not None and "premake=7" in reason
