@@ -8,7 +8,7 @@ anything. Each has a ``reverse()`` for downgrades and a ``to_diff_tuple()`` for
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from alembic.operations import MigrateOperation, Operations
 from alembic.operations.ops import CreateTableOp, DropTableOp
@@ -142,6 +142,8 @@ class DropPartitionedTableOp(DropTableOp):
 
 
 class _PartitionOp(MigrateOperation):
+    diff_name: ClassVar[str]
+
     """Common arguments of the single-partition operations.
 
     ``lower``/``upper`` are the bounds (ISO strings, dates or integers), ``column`` the key,
@@ -184,6 +186,18 @@ class _PartitionOp(MigrateOperation):
     def _as(self, cls: type[_PartitionOp]) -> _PartitionOp:
         return cls(self.table_name, self.partition_name, self.lower, self.upper, **self._args())
 
+    def _reversed_as(self, cls: type[_PartitionOp], note: str = "") -> Any:
+        """The inverse operation; detaching and dropping need the bounds to be undone."""
+        if self.lower is None or self.upper is None or self.column is None:
+            raise ValueError(
+                f"{type(self).__name__}({self.partition_name!r}) needs lower, upper and column "
+                f"to be reversible{note}"
+            )
+        return self._as(cls)
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return (self.diff_name, self.table_name, self.partition_name)
+
 
 @Operations.register_operation("create_range_partition")
 class CreateRangePartitionOp(_PartitionOp):
@@ -206,11 +220,10 @@ class CreateRangePartitionOp(_PartitionOp):
         """Create ``partition_name`` for ``[lower, upper)`` and attach it (``column=``: key)."""
         operations.invoke(cls(table_name, partition_name, lower, upper, **kw))
 
+    diff_name = "add_partition"
+
     def reverse(self) -> DropPartitionOp:
         return self._as(DropPartitionOp)  # type: ignore[return-value]
-
-    def to_diff_tuple(self) -> tuple[Any, ...]:
-        return ("add_partition", self.table_name, self.partition_name, self.lower, self.upper)
 
 
 @Operations.register_operation("attach_partition")
@@ -230,11 +243,10 @@ class AttachPartitionOp(_PartitionOp):
         """Attach the existing table ``partition_name`` for ``[lower, upper)``."""
         operations.invoke(cls(table_name, partition_name, lower, upper, **kw))
 
+    diff_name = "attach_partition"
+
     def reverse(self) -> DetachPartitionOp:
         return self._as(DetachPartitionOp)  # type: ignore[return-value]
-
-    def to_diff_tuple(self) -> tuple[Any, ...]:
-        return ("attach_partition", self.table_name, self.partition_name)
 
 
 @Operations.register_operation("detach_partition")
@@ -258,16 +270,10 @@ class DetachPartitionOp(_PartitionOp):
         """Detach ``partition_name``; pass ``lower``/``upper``/``column`` to make it reversible."""
         operations.invoke(cls(table_name, partition_name, lower, upper, **kw))
 
-    def reverse(self) -> AttachPartitionOp:
-        if self.lower is None or self.upper is None or self.column is None:
-            raise ValueError(
-                f"detach_partition({self.partition_name!r}) needs lower, upper and column "
-                "to be reversible"
-            )
-        return self._as(AttachPartitionOp)  # type: ignore[return-value]
+    diff_name = "detach_partition"
 
-    def to_diff_tuple(self) -> tuple[Any, ...]:
-        return ("detach_partition", self.table_name, self.partition_name)
+    def reverse(self) -> AttachPartitionOp:
+        return self._reversed_as(AttachPartitionOp)
 
 
 @Operations.register_operation("drop_partition")
@@ -287,16 +293,10 @@ class DropPartitionOp(_PartitionOp):
         """Detach and drop ``partition_name`` with its rows."""
         operations.invoke(cls(table_name, partition_name, lower, upper, **kw))
 
-    def reverse(self) -> CreateRangePartitionOp:
-        if self.lower is None or self.upper is None or self.column is None:
-            raise ValueError(
-                f"drop_partition({self.partition_name!r}) needs lower, upper and column "
-                "to be reversible (the rows are not restored)"
-            )
-        return self._as(CreateRangePartitionOp)  # type: ignore[return-value]
+    diff_name = "drop_partition"
 
-    def to_diff_tuple(self) -> tuple[Any, ...]:
-        return ("drop_partition", self.table_name, self.partition_name)
+    def reverse(self) -> CreateRangePartitionOp:
+        return self._reversed_as(CreateRangePartitionOp, " (the rows are not restored)")
 
 
 @Operations.register_operation("set_partition_policy")
