@@ -7,6 +7,7 @@ the database again.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from typing import Any
 from .errors import CatalogError, PolicyError
 from .periods import KeyValue
 from .specs import Range, TablePolicy, policy_from_dict
-from .sql import CATALOG_QUERY, POLICY_QUERY
+from .sql import CATALOG_QUERY, POLICY_QUERY, catalog_query
 
 #: Runs one query without parameters and returns its rows.
 Query = Callable[[str], Sequence[Sequence[Any]]]
@@ -46,6 +47,7 @@ _TS = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_key_value(text: str, key_type: str) -> KeyValue | None:
     """One bound value as PostgreSQL prints it (ISO DateStyle); ``None`` for MIN/MAXVALUE."""
     text = text.strip()
@@ -111,6 +113,8 @@ class Parent:
 class Snapshot:
     parents: dict[tuple[str, str], Parent] = field(default_factory=dict)
     has_policy_table: bool = False
+    #: A standby, or a session that may not write.
+    read_only: bool = False
     #: Recorded policies, including those whose table no longer exists.
     policies: dict[tuple[str, str], TablePolicy] = field(default_factory=dict)
 
@@ -154,18 +158,21 @@ def _strip_quoted(text: str) -> str:
     return re.sub(r"'(?:[^']|'')*'", "''", text)
 
 
-def read_snapshot(query: Query, *, bounds: bool = True) -> Snapshot:
+def read_snapshot(
+    query: Query, *, bounds: bool = True, table: tuple[str, str] | None = None
+) -> Snapshot:
     """Read every partitioned parent, its children and the recorded policies.
 
     Two queries whatever the number of tables: the catalog, then the policy rows when the
     policy table exists. ``bounds=False`` skips parsing partition bounds, for callers that
     only need names.
     """
-    rows = query(CATALOG_QUERY)
+    rows = query(catalog_query(*table) if table else CATALOG_QUERY)
     snap = Snapshot()
     grouped: dict[tuple[str, str], list[Sequence[Any]]] = {}
     for row in rows:
         snap.has_policy_table = bool(row[10])
+        snap.read_only = bool(row[12])
         if not str(row[11]).upper().startswith("ISO"):
             raise CatalogError(
                 f"DateStyle is {row[11]!r}; sqla-partition reads partition bounds in ISO style. "

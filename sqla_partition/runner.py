@@ -234,9 +234,15 @@ class Roller:
     def _attempt(self, statements: Sequence[sql.Statement], result: TableResult) -> None:
         lock, limit = self.options.lock_timeout_ms, self.options.statement_timeout_ms
         if all(s.transactional for s in statements):
-            with self.conn.transaction():
+            # one round trip for the whole transaction: the server's work is the floor
+            moves = []
+            with self.conn.pipeline(), self.conn.transaction():
                 for stmt in [*sql.timeouts(lock, limit), *statements]:
-                    self._execute(stmt, result)
+                    self.log(stmt.annotated())
+                    cur = self.conn.execute(stmt.sql)  # type: ignore[call-overload]
+                    if stmt.moves_rows:
+                        moves.append(cur)
+            result.moved_rows += sum(max(cur.rowcount, 0) for cur in moves)
             return
         for stmt in sql.timeouts(lock, limit, local=False):
             self._execute(stmt, result)
@@ -336,8 +342,8 @@ class Roller:
     def roll_table(self, parent: Parent, now: dt.datetime) -> TableResult:
         result = TableResult(f"{parent.schema}.{parent.name}")
         the_plan = plan_table(self.conn, parent, now, self.options.horizon)
-        result.notes.extend(the_plan.notes)
-        if self.options.dry_run:
+        if self.options.dry_run or not the_plan.steps:
+            result.notes.extend(the_plan.notes)
             result.sql = [annotated_sql(s, self.options) for s in the_plan.steps]
             if result.sql and parent.default is not None:
                 result.sql.insert(0, sql.default_fact(parent.name, parent.default.name))
@@ -352,9 +358,13 @@ class Roller:
             result.skipped = "another roll is working on this table"
             return result
         try:
+            # a run that held the lock until now may have done the work: plan again
+            fresh = read_snapshot(_query(self.conn), table=(parent.schema, parent.name))
+            parent = fresh.parents.get((parent.schema, parent.name), parent)
+            the_plan = plan_table(self.conn, parent, now, self.options.horizon)
+            result.notes.extend(the_plan.notes)
             for step in the_plan.steps:
                 self.run_step(parent, step, result)
-            self._execute(sql.mark_rolled(parent.name, parent.schema), result)
         except LockBudgetExhausted as exc:
             result.status = "locked"
             result.errors.append(str(exc))
@@ -386,10 +396,10 @@ def roll(
     options = options or RollOptions()
     started = time.monotonic()
     report = RollReport(now=now, dry_run=options.dry_run)
-    if conn.execute(sql.READ_ONLY_QUERY).fetchone()[0]:  # type: ignore[index]
+    snap = read_snapshot(_query(conn))
+    if snap.read_only:
         report.standby = True
         return report
-    snap = read_snapshot(_query(conn))
     parents, report.warnings = select_tables(snap, options.tables)
     roller = Roller(conn, options, log)
     for parent in parents:
@@ -402,5 +412,8 @@ def roll(
                 )
             )
             break
+    done = [tuple(t.table.split(".", 1)) for t in report.tables if t.status == "ok"]
+    if done and not options.dry_run and not conn.closed:
+        conn.execute(sql.mark_rolled_many(done).sql)  # type: ignore[arg-type]
     report.duration_s = time.monotonic() - started
     return report

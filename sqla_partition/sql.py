@@ -485,7 +485,8 @@ def delete_policy(table: str, schema: str | None) -> Statement:
 _CATALOG_QUERY = """
 WITH meta AS MATERIALIZED (
     SELECT current_setting('DateStyle') AS datestyle,
-           to_regclass({policy_table}) IS NOT NULL AS has_policy_table
+           to_regclass({policy_table}) IS NOT NULL AS has_policy_table,
+           pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean AS read_only
 ), parts AS (
     SELECT pn.nspname AS schema_name,
            pc.relname AS table_name,
@@ -509,8 +510,9 @@ WITH meta AS MATERIALIZED (
       LEFT JOIN pg_namespace cn ON cn.oid = cc.relnamespace
      WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema')
        AND NOT pc.relispartition
+       {only}
 )
-SELECT parts.*, meta.has_policy_table, meta.datestyle
+SELECT parts.*, meta.has_policy_table, meta.datestyle, meta.read_only
   FROM meta LEFT JOIN parts ON true
  ORDER BY 1, 2, 6
 """
@@ -520,7 +522,17 @@ def policy_table_name() -> str:
     return f"{POLICY_SCHEMA}.{POLICY_TABLE}"
 
 
-CATALOG_QUERY = _CATALOG_QUERY.replace("{policy_table}", string_literal(policy_table_name()))
+CATALOG_QUERY = _CATALOG_QUERY.replace(
+    "{policy_table}", string_literal(policy_table_name())
+).replace("{only}", "")
+
+
+def catalog_query(schema: str, table: str) -> str:
+    """:data:`CATALOG_QUERY` for one table (read again under its advisory lock)."""
+    return _CATALOG_QUERY.replace("{policy_table}", string_literal(policy_table_name())).replace(
+        "{only}", f"AND pc.oid = {_regclass(table, schema)}"
+    )
+
 
 POLICY_QUERY = (
     "SELECT schema_name, table_name, policy::text, key_type "
@@ -641,11 +653,17 @@ def set_schema(table: str, schema: str | None, new_schema: str) -> Statement:
 
 
 def mark_rolled(table: str, schema: str) -> Statement:
+    return mark_rolled_many([(schema, table)])
+
+
+def mark_rolled_many(tables: list[tuple[str, str]]) -> Statement:
+    """One statement for every table a run rolled, whatever their number."""
+    keys = ", ".join(f"({string_literal(s)}, {string_literal(t)})" for s, t in tables)
     return Statement(
         f"UPDATE {_policy_table()} SET rolled_at = now() "
-        f"WHERE schema_name = {string_literal(schema)} AND table_name = {string_literal(table)}",
+        f"WHERE (schema_name, table_name) IN ({keys})",
         f"ROW EXCLUSIVE on {POLICY_TABLE}",
-        "records when this table was last rolled, for `sqla-partition check`",
+        "records when these tables were last rolled, for `sqla-partition check`",
     )
 
 
