@@ -13,7 +13,9 @@ The scenario, identical for every tool: T parents (default 100)
 payload text, PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at)``, each with 30
 monthly partitions ``t000_pYYYY_MM`` ending 3 months ahead of the current month (the
 real clock), a DEFAULT partition ``t000_default`` (pg_partman 4.7 always makes one) and one
-row dated now. Each tool gets its own database, a fresh copy of a template, per run:
+row dated now. Each tool gets its own database, a fresh copy of a template, in every run;
+within a run each step is taken for every tool back to back (the order rotates from run to
+run), so the times that are compared are taken close together on this noisy machine:
 
 1. ``noop (cold)`` then ``noop``: maintenance with everything in place (premake 3), the
    first run on the fresh copy and a second one;
@@ -35,7 +37,9 @@ exist as tables, and the counts the tools report must match. A step whose tool s
 nothing is flagged, not timed. A separate, untimed probe run polls ``pg_locks`` every
 20 ms for the tool's backends and reports the peak number of lock entries held at once.
 A last section runs the no-op on one database of 1,000 parents (``--parents-noop``) managed
-by both sqla-partition and pg_partman.
+by both sqla-partition and pg_partman. The start-up floor of any cron command
+(``psql -c 'SELECT 1'``, Python importing psycopg and connecting, ``sqla-partition
+--version``) is reported with the no-ops. The script prints ratios; it asserts nothing.
 
 Run it (about 10 minutes; building the 1,000-parent database takes ~3 more)::
 
@@ -98,6 +102,12 @@ SEQUENCES = {
     "ddl/nodef": "psql -f on parents without DEFAULT: LIKE + ATTACH; DETACH ... CONCURRENTLY",
 }
 TOOLS = ("sqla-partition", "pg_partman", "pg-partsmith", "ddl")
+# What any cron command pays before doing anything: the floor under a no-op.
+STARTUP = {
+    "startup/psql": "psql -c 'SELECT 1'",
+    "startup/python": "python -c: import psycopg, connect, close",
+    "startup/sqla-cli": "sqla-partition --version",
+}
 # sequence -> the template database it starts from
 BASE_OF = {
     "sqla-partition": "sqla",
@@ -499,7 +509,6 @@ class Step:
 @dataclass
 class Sequence:
     name: str
-    template: str
     names: list[str]
     steps: list[Step]
 
@@ -627,7 +636,6 @@ def build_sequences(
     args: argparse.Namespace,
     sc: Scenario,
     tools: Tools,
-    bases: dict[str, str],
     workdir: Path,
     selected: list[str],
 ) -> dict[str, Callable[[str], Sequence]]:
@@ -654,10 +662,8 @@ def build_sequences(
             def expire(conn: psycopg.Connection) -> None:
                 set_sqla_policies(conn, names, policy_json(PREMAKE + EXTRA, default, f"{n} months"))
 
-            base = "sqla" if default else "sqla-nodef"
             return Sequence(
                 name,
-                bases[base],
                 names,
                 [
                     Step("noop-cold", cmd, e(start), parse=parse_sqla),
@@ -683,7 +689,6 @@ def build_sequences(
         grown_now = Expect(sc.first, sc.last + EXTRA, 0, True)
         return Sequence(
             "sqla-partition/now",
-            bases["sqla"],
             names,
             [Step("create", cmd, grown_now, parse=parse_sqla, note=f"--now {later}")],
         )
@@ -703,7 +708,6 @@ def build_sequences(
 
             return Sequence(
                 name,
-                bases["partman"],
                 names,
                 [
                     Step("noop-cold", cmd, start),
@@ -743,7 +747,6 @@ def build_sequences(
 
         return Sequence(
             "pg-partsmith",
-            bases["common"],
             names,
             [
                 Step("noop-cold", cmd(docs["noop"]), start, parse=parse_partsmith),
@@ -782,7 +785,7 @@ def build_sequences(
                         note=detach_kind,
                     )
                 )
-            return Sequence(name, bases["common" if default else "nodef"], names, steps)
+            return Sequence(name, names, steps)
 
         return make
 
@@ -831,79 +834,137 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def run_sequence(
+def run_db(args: argparse.Namespace, name: str) -> str:
+    return f"{args.db_prefix}_run_{name.replace('/', '_').replace('-', '_')}"
+
+
+def run_step(
     args: argparse.Namespace,
     sc: Scenario,
-    make: Callable[[str], Sequence],
-    name: str,
-    template: str,
+    seq: Sequence,
+    step: Step,
+    dbname: str,
+    before: State,
+    run: str,
+    probe: bool,
+) -> tuple[Measurement, State]:
+    """Prepare (untimed), run the command (timed, as a whole process), check the catalog."""
+    admin = args.database_url
+    url = db_url(admin, dbname)
+    if step.prepare is not None:
+        with connect(url) as conn:
+            step.prepare(conn)
+    wait_for_quiet(args)
+    lock_probe = LockProbe(admin, dbname) if probe else None
+    if lock_probe:
+        lock_probe.__enter__()
+    started = time.perf_counter()
+    done = subprocess.run(
+        step.command, capture_output=True, text=True, check=False, env=child_env()
+    )
+    seconds = time.perf_counter() - started
+    if lock_probe:
+        lock_probe.__exit__(None, None, None)
+    after = read_state(url, sc, seq.names, step.expect)
+    problems = list(after.problems)
+    reported: dict[str, int] = {}
+    if step.parse is not None and done.returncode in (0, 1, 3):
+        try:
+            reported = step.parse(done.stdout)
+        except (ValueError, KeyError, TypeError) as exc:
+            problems.append(f"cannot read the tool's output: {exc}")
+    created = max(0, after.attached - before.attached)
+    detached = max(0, after.leftovers - before.leftovers)
+    for key, value in (("created", created), ("detached", detached)):
+        if key in reported and reported[key] != value:
+            problems.append(f"tool reports {reported[key]} {key}, the catalog shows {value}")
+    if done.returncode != 0:
+        problems.append(f"exit code {done.returncode}: {done.stderr.strip()[-500:]}")
+    m = Measurement(
+        seq.name,
+        step.key,
+        run,
+        seconds,
+        done.returncode,
+        created,
+        detached,
+        reported,
+        problems,
+        lock_probe.as_dict() if lock_probe else None,
+        done.stderr.strip()[-2000:],
+    )
+    mark = "ok" if not problems else "CHECK FAILED: " + "; ".join(problems[:3])
+    extra = f", {created} created" if created else ""
+    extra += f", {detached} detached" if detached else ""
+    locks = f", peak locks {lock_probe.peak_total}" if lock_probe else ""
+    print(f"    {seq.name:<22} {step.key:<10} {seconds:7.3f} s{extra}{locks}  {mark}")
+    return m, after
+
+
+STEP_ORDER = ("noop-cold", "noop", "create", "detach")
+
+
+def run_round(
+    args: argparse.Namespace,
+    sc: Scenario,
+    makers: dict[str, Callable[[str], Sequence]],
+    bases: dict[str, str],
+    order: list[str],
     run: str,
     probe: bool,
 ) -> list[Measurement]:
+    """One run of every sequence: a fresh copy of each, then each step for every tool back
+    to back, so that the times compared with each other are taken close together."""
     admin = args.database_url
-    dbname = f"{args.db_prefix}_run_{name.replace('/', '_').replace('-', '_')}"
-    url = db_url(admin, dbname)
-    wait_for_quiet(args)
     check_month(sc)
-    create_database(admin, dbname, template)
-    seq = make(url)
+    wait_for_quiet(args)
+    live: dict[str, tuple[str, Sequence, State]] = {}
+    for name in order:
+        dbname = run_db(args, name)
+        create_database(admin, dbname, bases[BASE_OF[name]])
+        seq = makers[name](db_url(admin, dbname))
+        start = Expect(sc.first, sc.last, 0, True)
+        live[name] = (dbname, seq, read_state(db_url(admin, dbname), sc, seq.names, start))
     with connect(admin) as conn:
         conn.execute("CHECKPOINT")
     out = []
-    before = read_state(url, sc, seq.names, Expect(sc.first, sc.last, 0, True))
-    for step in seq.steps:
-        if step.prepare is not None:
-            with connect(url, autocommit=True) as conn:
-                step.prepare(conn)
-        wait_for_quiet(args)
-        probe_ctx = LockProbe(admin, dbname) if probe else None
-        if probe_ctx:
-            probe_ctx.__enter__()
-        started = time.perf_counter()
-        done = subprocess.run(
-            step.command, capture_output=True, text=True, check=False, env=child_env()
-        )
-        seconds = time.perf_counter() - started
-        if probe_ctx:
-            probe_ctx.__exit__(None, None, None)
-        after = read_state(url, sc, seq.names, step.expect)
-        problems = list(after.problems)
-        reported: dict[str, int] = {}
-        if step.parse is not None and done.returncode in (0, 1, 3):
-            try:
-                reported = step.parse(done.stdout)
-            except (ValueError, KeyError, TypeError) as exc:
-                problems.append(f"cannot read the tool's output: {exc}")
-        created = max(0, after.attached - before.attached)
-        detached = max(0, after.leftovers - before.leftovers)
-        for key, value in (("created", created), ("detached", detached)):
-            if key in reported and reported[key] != value:
-                problems.append(f"tool reports {reported[key]} {key}, the catalog shows {value}")
-        if done.returncode != 0:
-            problems.append(f"exit code {done.returncode}: {done.stderr.strip()[-500:]}")
-        out.append(
-            Measurement(
-                name,
-                step.key,
-                run,
-                seconds,
-                done.returncode,
-                created,
-                detached,
-                reported,
-                problems,
-                probe_ctx.as_dict() if probe_ctx else None,
-                done.stderr.strip()[-2000:],
-            )
-        )
-        mark = "ok" if not problems else "CHECK FAILED: " + "; ".join(problems[:3])
-        extra = f", {created} created" if created else ""
-        extra += f", {detached} detached" if detached else ""
-        locks = f", peak locks {probe_ctx.peak_total}" if probe_ctx else ""
-        print(f"    {name:<22} {step.key:<10} {seconds:7.3f} s{extra}{locks}  {mark}")
-        before = after
+    for key in STEP_ORDER:
+        for name in order:
+            dbname, seq, before = live[name]
+            step = next((s for s in seq.steps if s.key == key), None)
+            if step is None:
+                continue
+            m, after = run_step(args, sc, seq, step, dbname, before, run, probe)
+            live[name] = (dbname, seq, after)
+            out.append(m)
     if not args.keep:
-        drop_database(admin, dbname)
+        for name in order:
+            drop_database(admin, live[name][0])
+    return out
+
+
+def run_startup(args: argparse.Namespace, tools: Tools, run: str) -> list[Measurement]:
+    """The start-up floor of a cron command, against the admin database."""
+    url = args.database_url
+    commands = {
+        "startup/psql": psql_command(tools, url, command="SELECT 1"),
+        "startup/python": [
+            sys.executable,
+            "-c",
+            "import sys, psycopg; psycopg.connect(sys.argv[1]).close()",
+            url,
+        ],
+        "startup/sqla-cli": [tools.sqla, "--version"],
+    }
+    out = []
+    for name, cmd in commands.items():
+        wait_for_quiet(args)
+        started = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=child_env())
+        seconds = time.perf_counter() - started
+        problems = [] if done.returncode == 0 else [f"exit code {done.returncode}"]
+        out.append(Measurement(name, "noop", run, seconds, done.returncode, 0, 0, {}, problems))
+        print(f"    {name:<22} {'':<10} {seconds:7.3f} s")
     return out
 
 
@@ -936,12 +997,20 @@ def run_noop_many(
     state = read_state(url, sc, names, expect)
     if state.problems:
         print(f"    {base}: {state.problems[:3]}")
-    for run in ["warm-up"] + [str(i + 1) for i in range(args.repeat)]:
+    runs = ["warm-up"] + [str(i + 1) for i in range(args.repeat)]
+    if not args.no_probe:
+        runs.append("probe")
+    for run in runs:
         for name, (cmd, parse) in commands.items():
             wait_for_quiet(args)
+            probe = LockProbe(admin, base) if run == "probe" else None
+            if probe:
+                probe.__enter__()
             started = time.perf_counter()
             done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=child_env())
             seconds = time.perf_counter() - started
+            if probe:
+                probe.__exit__(None, None, None)
             after = read_state(url, sc, names, expect)
             problems = list(after.problems)
             reported = {}
@@ -951,10 +1020,24 @@ def run_noop_many(
                     problems.append(f"a no-op did work: {reported}")
             if done.returncode != 0:
                 problems.append(f"exit code {done.returncode}: {done.stderr.strip()[-500:]}")
-            m = Measurement(name, "noop", run, seconds, done.returncode, 0, 0, reported, problems)
+            m = Measurement(
+                name,
+                "noop",
+                run,
+                seconds,
+                done.returncode,
+                0,
+                0,
+                reported,
+                problems,
+                probe.as_dict() if probe else None,
+            )
             out.append(m)
             mark = "ok" if not problems else "CHECK FAILED: " + "; ".join(problems[:3])
-            print(f"    {name:<22} noop x{sc.tables:<5} run {run:<8} {seconds:7.3f} s  {mark}")
+            locks = f", peak locks {probe.peak_total}" if probe else ""
+            print(
+                f"    {name:<22} noop x{sc.tables:<5} run {run:<8} {seconds:7.3f} s{locks}  {mark}"
+            )
     return [m for m in out if m.run != "warm-up"]
 
 
@@ -1013,7 +1096,7 @@ def report(
     timed = [m for m in results if m.run != "probe"]
     probes = [m for m in results if m.run == "probe"]
     summary: dict[str, Any] = {"steps": {}, "locks": {}, "noop_many": {}}
-    sequences = [s for s in SEQUENCES if any(m.sequence == s for m in timed)]
+    sequences = [s for s in [*SEQUENCES, *STARTUP] if any(m.sequence == s for m in timed)]
 
     def pick(seq: str, step: str, pool: list[Measurement]) -> list[Measurement]:
         return [m for m in pool if m.sequence == seq and m.step == step]
@@ -1026,7 +1109,9 @@ def report(
         work = step in ("create", "detach")
         header = f"{'tool':<22} {'runs':>4} {'median s':>9} {'min s':>7} {'max s':>7}"
         if work:
-            header += f" {'partitions':>10} {'ms/part':>8} {'vs partman':>10} {'vs DDL floor':>12}"
+            header += (
+                f" {'partitions':>10} {'ms/part':>8} {'vs partman':>10} {'vs floor':>8}  floor"
+            )
         else:
             header += f" {'vs partman':>10}"
         print(header)
@@ -1052,8 +1137,8 @@ def report(
                 floor = per_partition(pick(floor_seq, step, timed), step) if floor_seq else None
                 vs_pm = ratio(per, per_partition(partman, step))
                 line += (
-                    f" {count:>10.0f} {fmt(per, '.2f'):>8} {vs_pm:>10} "
-                    f"{ratio(per, floor) + (' ' + floor_seq if floor else ''):>12}"
+                    f" {count:>10.0f} {fmt(per, '.2f'):>8} {vs_pm:>10} {ratio(per, floor):>8}"
+                    f"  {floor_seq if floor else ''}"
                 )
                 entry.update(
                     partitions=count,
@@ -1081,7 +1166,7 @@ def report(
         print(header)
         print("-" * len(header))
         for m in probes:
-            if m.step not in ("create", "detach") or m.locks is None:
+            if m.step == "noop-cold" or m.locks is None:
                 continue
             lk = m.locks
             print(
@@ -1096,12 +1181,14 @@ def report(
         header = (
             f"{'tool':<22} {'runs':>4} {'median s':>9} {'min s':>7} {'max s':>7} {'vs partman':>10}"
         )
-        header += f" {'ms per extra parent':>20}"
+        header += f" {'ms per extra parent':>20} {'peak locks':>10}"
         print(header)
         print("-" * len(header))
-        pm = median_of([m for m in noop_many if m.sequence == "pg_partman"])
+        pm = median_of([m for m in noop_many if m.sequence == "pg_partman" and m.run != "probe"])
         for seq in ("sqla-partition", "pg_partman"):
-            ms = [m for m in noop_many if m.sequence == seq]
+            ms = [m for m in noop_many if m.sequence == seq and m.run != "probe"]
+            probe = next((m for m in noop_many if m.sequence == seq and m.run == "probe"), None)
+            peak = probe.locks["peak_total"] if probe and probe.locks else None
             if not ms:
                 continue
             med = median_of(ms)
@@ -1115,8 +1202,10 @@ def report(
             print(
                 f"{seq:<22} {len(ms):>4} {fmt(med):>9} {fmt(min(valid, default=None)):>7} "
                 f"{fmt(max(valid, default=None)):>7} {ratio(med, pm):>10} {fmt(growth, '.3f'):>20}"
+                f" {'-' if peak is None else peak:>10}"
             )
             summary["noop_many"][seq] = {
+                "peak_locks": peak,
                 "median_s": med,
                 "vs_partman": ratio(med, pm),
                 "ms_per_extra_parent": growth,
@@ -1342,22 +1431,17 @@ def main(argv: list[str] | None = None) -> None:
                     "SELECT extversion FROM pg_extension WHERE extname = 'pg_partman'"
                 ).fetchone()[0]  # type: ignore[index]
             print(f"  pg_partman extversion: {env['pg_partman']}")
-        makers = build_sequences(args, sc, tools, bases, workdir, selected)
+        makers = build_sequences(args, sc, tools, workdir, selected)
         for i in range(args.repeat):
             print(f"\nrun {i + 1} of {args.repeat}")
-            order = selected[i % len(selected) :] + selected[: i % len(selected)]
-            for seq in order:
-                results += run_sequence(
-                    args, sc, makers[seq], seq, bases[BASE_OF[seq]], str(i + 1), probe=False
-                )
+            shift = (i * 4) % len(selected)
+            order = selected[shift:] + selected[:shift]
+            results += run_round(args, sc, makers, bases, order, str(i + 1), probe=False)
+            results += run_startup(args, tools, str(i + 1))
         if not args.no_probe:
             print("\nlock probe (not timed)")
-            for seq in selected:
-                if seq.startswith("ddl/partition") or seq == "sqla-partition/now":
-                    continue
-                results += run_sequence(
-                    args, sc, makers[seq], seq, bases[BASE_OF[seq]], "probe", probe=True
-                )
+            probed = [s for s in selected if s not in ("ddl/partition-of", "sqla-partition/now")]
+            results += run_round(args, sc, makers, bases, probed, "probe", probe=True)
         many = args.parents_noop
         if many and {"sqla-partition", "pg_partman"} & set(selected):
             big = Scenario(many, args.partitions, sc.current)
@@ -1370,6 +1454,8 @@ def main(argv: list[str] | None = None) -> None:
             noop_many = run_noop_many(args, big, tools, name, selected)
     finally:
         if not args.keep:
+            for seq in selected:
+                drop_database(args.database_url, run_db(args, seq))
             for name in created_dbs:
                 drop_database(args.database_url, name)
         shutil.rmtree(workdir, ignore_errors=True)

@@ -142,7 +142,7 @@ def _child(row: Sequence[Any], key_type: str, bounds: bool = True) -> Child:
     if not bounds:
         return Child(**common)
     m = _RANGE_BOUND.match(bound)
-    if m and "," not in _strip_quoted(m.group("lo")):
+    if m and ("," not in m.group("lo") or "," not in _strip_quoted(m.group("lo"))):
         return Child(
             lower=parse_key_value(m.group("lo"), key_type),
             upper=parse_key_value(m.group("hi"), key_type),

@@ -219,10 +219,16 @@ def plan(
         ahead = stepper.period_of(horizon)
     last = stepper.following(ahead, p.premake)
 
-    policy_here = TablePolicy(policy.table, p, policy.key_type, schema)
+    policy_here = policy
+    if policy.schema != schema:
+        policy_here = TablePolicy(policy.table, p, policy.key_type, schema)
+    exact = {(c.lower, c.upper) for c in ranges}
     period = first
     while period.lower <= last.lower:  # type: ignore[operator]
         expired = cutoff is not None and period.upper <= cutoff  # type: ignore[operator]
+        if (period.lower, period.upper) in exact:  # the usual case: already there
+            period = stepper.following(period)
+            continue
         clash = [c for c in ranges if _overlaps(period, c)]
         if not expired and not clash:
             name = policy_here.partition_name(period.suffix)

@@ -197,15 +197,14 @@ def plan_table(
 
 
 def group_statements(step: Step, options: RollOptions) -> tuple[list[sql.Statement], bool]:
-    """The statements of a step with their timeouts, and whether they form a transaction."""
-    lock, stmt = options.lock_timeout_ms, options.statement_timeout_ms
+    """The statements of a step with their settings, and whether they form a transaction."""
+    lock, limit = options.lock_timeout_ms, options.statement_timeout_ms
     if all(s.transactional for s in step.statements):
-        return [*sql.timeouts(lock, stmt), *step.statements], True
-    return [
-        *sql.timeouts(lock, stmt, local=False),
-        *step.statements,
-        *sql.reset_timeouts(local=False),
-    ], False
+        settings = [*sql.timeouts(lock, limit), sql.relaxed_commit()]
+        return [*settings, *step.statements], True
+    settings = [*sql.timeouts(lock, limit, local=False), sql.relaxed_commit(local=False)]
+    resets = [*sql.reset_timeouts(local=False), sql.reset_relaxed_commit()]
+    return [*settings, *step.statements, *resets], False
 
 
 def annotated_sql(step: Step, options: RollOptions) -> str:
@@ -231,26 +230,27 @@ class Roller:
         if stmt.moves_rows and cur.rowcount > 0:
             result.moved_rows += cur.rowcount
 
-    def _attempt(self, statements: Sequence[sql.Statement], result: TableResult) -> None:
-        lock, limit = self.options.lock_timeout_ms, self.options.statement_timeout_ms
-        if all(s.transactional for s in statements):
+    def _attempt(self, step: Step, result: TableResult) -> None:
+        statements, transaction = group_statements(step, self.options)
+        if transaction:
             # one round trip for the whole transaction: the server's work is the floor
             moves = []
             with self.conn.pipeline(), self.conn.transaction():
-                for stmt in [*sql.timeouts(lock, limit), *statements]:
+                for stmt in statements:
                     self.log(stmt.annotated())
                     cur = self.conn.execute(stmt.sql)  # type: ignore[call-overload]
                     if stmt.moves_rows:
                         moves.append(cur)
             result.moved_rows += sum(max(cur.rowcount, 0) for cur in moves)
             return
-        for stmt in sql.timeouts(lock, limit, local=False):
+        settings, body = statements[:3], statements[3:-3]
+        for stmt in settings:
             self._execute(stmt, result)
         try:
-            for stmt in statements:
+            for stmt in body:
                 self._execute(stmt, result)
         finally:
-            for stmt in sql.reset_timeouts(local=False):
+            for stmt in statements[-3:]:
                 self._execute(stmt, result)
 
     def run_statements(
@@ -264,7 +264,7 @@ class Roller:
         for attempt in range(opts.retries + 1):
             started = time.monotonic()
             try:
-                self._attempt(statements, result)
+                self._attempt(Step("group", "", tuple(statements)), result)
                 return
             except pgerrors.LockNotAvailable:
                 waited = time.monotonic() - started

@@ -6,6 +6,7 @@ table and its key type. Nothing here imports SQLAlchemy, so the cron path stays 
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
@@ -112,7 +113,7 @@ class Range(_Policy):
                 "'drop' (deletes expired partitions)"
             )
 
-    @property
+    @functools.cached_property
     def step(self) -> CalendarStep | int:
         if isinstance(self.interval, bool):
             raise PolicyError(f"unknown interval {self.interval!r}")
@@ -128,7 +129,7 @@ class Range(_Policy):
             )
         return step
 
-    @property
+    @functools.cached_property
     def retention_step(self) -> CalendarStep | int | None:
         if self.retention is None:
             return None

@@ -227,6 +227,19 @@ def timeouts(lock_ms: int, statement_ms: int, *, local: bool = True) -> list[Sta
     ]
 
 
+def relaxed_commit(*, local: bool = True) -> Statement:
+    """For ``roll`` only: its steps are idempotent, so a commit need not wait for the disk."""
+    return Statement(
+        f"SET {'LOCAL ' if local else ''}synchronous_commit = off",
+        "no lock",
+        "a crash right after COMMIT may forget this step; the next roll does it again",
+    )
+
+
+def reset_relaxed_commit() -> Statement:
+    return Statement("RESET synchronous_commit", "no lock", "back to the role's setting")
+
+
 def reset_timeouts(*, local: bool = True) -> list[Statement]:
     """Back to the settings in force before :func:`timeouts`."""
     if local:

@@ -5,6 +5,8 @@ BEGIN;
 SET LOCAL lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on audit_log: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.audit_log_p2027_03 (LIKE public.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- ACCESS EXCLUSIVE on audit_log_p2027_03: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
@@ -18,6 +20,8 @@ BEGIN;
 SET LOCAL lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on audit_log: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.audit_log_p2027_04 (LIKE public.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- ACCESS EXCLUSIVE on audit_log_p2027_04: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
@@ -31,6 +35,8 @@ BEGIN;
 SET LOCAL lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on audit_log: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.audit_log_p2027_05 (LIKE public.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- ACCESS EXCLUSIVE on audit_log_p2027_05: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
@@ -43,6 +49,8 @@ COMMIT;
 SET lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET synchronous_commit = off;
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2026_11: reads and writes of audit_log continue, audit_log_p2026_11 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
 ALTER TABLE public.audit_log DETACH PARTITION public.audit_log_p2026_11 CONCURRENTLY;
@@ -50,12 +58,16 @@ ALTER TABLE public.audit_log DETACH PARTITION public.audit_log_p2026_11 CONCURRE
 RESET lock_timeout;
 -- no lock: back to the role's setting
 RESET statement_timeout;
+-- no lock: back to the role's setting
+RESET synchronous_commit;
 
 BEGIN;
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
 SET LOCAL lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET LOCAL synchronous_commit = off;
 -- ACCESS EXCLUSIVE on audit_log_p2026_11: the table is no longer a partition and the policy (on_expire='drop') or the migration asks for its rows to go
 -- squawk-ignore ban-drop-table
 DROP TABLE IF EXISTS public.audit_log_p2026_11;
@@ -65,6 +77,8 @@ COMMIT;
 SET lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET synchronous_commit = off;
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2026_12: reads and writes of audit_log continue, audit_log_p2026_12 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
 ALTER TABLE public.audit_log DETACH PARTITION public.audit_log_p2026_12 CONCURRENTLY;
@@ -72,12 +86,16 @@ ALTER TABLE public.audit_log DETACH PARTITION public.audit_log_p2026_12 CONCURRE
 RESET lock_timeout;
 -- no lock: back to the role's setting
 RESET statement_timeout;
+-- no lock: back to the role's setting
+RESET synchronous_commit;
 
 BEGIN;
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
 SET LOCAL lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET LOCAL synchronous_commit = off;
 -- ACCESS EXCLUSIVE on audit_log_p2026_12: the table is no longer a partition and the policy (on_expire='drop') or the migration asks for its rows to go
 -- squawk-ignore ban-drop-table
 DROP TABLE IF EXISTS public.audit_log_p2026_12;
@@ -90,6 +108,8 @@ BEGIN;
 SET LOCAL lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on clicks: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.clicks_p2027_03 (LIKE public.clicks INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- ACCESS EXCLUSIVE on clicks_p2027_03: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
@@ -103,6 +123,8 @@ BEGIN;
 SET LOCAL lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on clicks: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.clicks_p2027_04 (LIKE public.clicks INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- ACCESS EXCLUSIVE on clicks_p2027_04: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
@@ -115,6 +137,8 @@ COMMIT;
 SET lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET synchronous_commit = off;
 -- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2026_11: reads and writes of clicks continue, clicks_p2026_11 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
 ALTER TABLE public.clicks DETACH PARTITION public.clicks_p2026_11 CONCURRENTLY;
@@ -122,12 +146,16 @@ ALTER TABLE public.clicks DETACH PARTITION public.clicks_p2026_11 CONCURRENTLY;
 RESET lock_timeout;
 -- no lock: back to the role's setting
 RESET statement_timeout;
+-- no lock: back to the role's setting
+RESET synchronous_commit;
 
 BEGIN;
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
 SET LOCAL lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET LOCAL synchronous_commit = off;
 -- no table lock: the archive schema for detached partitions
 CREATE SCHEMA IF NOT EXISTS archive;
 -- ACCESS EXCLUSIVE on clicks_p2026_11: the table is detached, the application no longer reads it; the policy's archive_schema asks for it to move there
@@ -139,6 +167,8 @@ COMMIT;
 SET lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET synchronous_commit = off;
 -- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2026_12: reads and writes of clicks continue, clicks_p2026_12 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
 ALTER TABLE public.clicks DETACH PARTITION public.clicks_p2026_12 CONCURRENTLY;
@@ -146,12 +176,16 @@ ALTER TABLE public.clicks DETACH PARTITION public.clicks_p2026_12 CONCURRENTLY;
 RESET lock_timeout;
 -- no lock: back to the role's setting
 RESET statement_timeout;
+-- no lock: back to the role's setting
+RESET synchronous_commit;
 
 BEGIN;
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
 SET LOCAL lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET LOCAL synchronous_commit = off;
 -- no table lock: the archive schema for detached partitions
 CREATE SCHEMA IF NOT EXISTS archive;
 -- ACCESS EXCLUSIVE on clicks_p2026_12: the table is detached, the application no longer reads it; the policy's archive_schema asks for it to move there
@@ -168,6 +202,8 @@ BEGIN;
 SET LOCAL lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.events_p2027_03 (LIKE public.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
@@ -186,6 +222,8 @@ BEGIN;
 SET LOCAL lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.events_p2027_04 (LIKE public.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
@@ -204,6 +242,8 @@ BEGIN;
 SET LOCAL lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.events_p2027_05 (LIKE public.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
@@ -222,6 +262,8 @@ BEGIN;
 SET LOCAL lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.events_p2027_06 (LIKE public.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
@@ -240,6 +282,8 @@ BEGIN;
 SET LOCAL lock_timeout = 3000;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
+-- no lock: a crash right after COMMIT may forget this step; the next roll does it again
+SET LOCAL synchronous_commit = off;
 -- sqla-partition: events has DEFAULT partition events_default
 -- ACCESS EXCLUSIVE on events and events_p2026_11 and events_default: brief; CONCURRENTLY is refused while events_default (a DEFAULT partition) exists, and lock_timeout bounds the wait so the queue behind it stays short
 -- squawk-ignore require-concurrent-partition-detach
