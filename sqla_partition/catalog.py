@@ -127,8 +127,9 @@ class Snapshot:
         return {(c.schema, c.name) for p in self.parents.values() for c in p.children}
 
 
-def _child(row: Sequence[Any], key_type: str, bounds: bool = True) -> Child:
-    (_, _, _, _, _, name, schema, bound, kind, pending, *_rest) = row
+def _child(
+    name: str, schema: str, bound: str | None, kind: str, pending: bool, key_type: str, bounds: bool
+) -> Child:
     bound = bound or ""
     common = {
         "name": name,
@@ -169,7 +170,7 @@ def read_snapshot(
     """
     rows = query(catalog_query(*table) if table else CATALOG_QUERY)
     snap = Snapshot()
-    grouped: dict[tuple[str, str], list[Sequence[Any]]] = {}
+    parent_rows = []
     for row in rows:
         snap.has_policy_table = bool(row[10])
         snap.read_only = bool(row[12])
@@ -179,16 +180,32 @@ def read_snapshot(
                 "Set DateStyle to 'ISO, MDY' for this role or connection"
             )
         if row[0] is not None:
-            grouped.setdefault((row[0], row[1]), []).append(row)
-    for (schema, name), group in grouped.items():
-        first = group[0]
-        key_type = key_type_of(first[4])
-        children = tuple(_child(r, key_type, bounds) for r in group if r[5] is not None)
+            parent_rows.append(row)
+    for (
+        schema,
+        name,
+        strategy,
+        keys,
+        pg_type,
+        names,
+        schemas,
+        bnds,
+        kinds,
+        pending,
+        *_,
+    ) in parent_rows:
+        key_type = key_type_of(pg_type)
+        children = tuple(
+            _child(*fields, key_type, bounds)
+            for fields in zip(
+                names or (), schemas or (), bnds or (), kinds or (), pending or (), strict=True
+            )
+        )
         snap.parents[(schema, name)] = Parent(
             schema=schema,
             name=name,
-            strategy=_STRATEGIES.get(first[2], first[2]),
-            key_columns=tuple((first[3] or "").split(",")),
+            strategy=_STRATEGIES.get(strategy, strategy),
+            key_columns=tuple((keys or "").split(",")),
             key_type=key_type,
             children=children,
         )

@@ -492,7 +492,8 @@ def delete_policy(table: str, schema: str | None) -> Statement:
 
 # -- catalog reads ------------------------------------------------------------------------
 
-#: Every partitioned parent with its children and their bounds, in one round trip, with
+#: Every partitioned parent (one row each, its children in arrays: far fewer values to
+#: convert than a row per child) with the children's bounds, in one round trip, with
 #: whether the policy table exists (a second query reads it then: plain SQL cannot name a
 #: table that may not exist, and query_to_xml is missing from servers built without libxml).
 _CATALOG_QUERY = """
@@ -510,11 +511,16 @@ WITH meta AS MATERIALIZED (
            (SELECT format_type(a.atttypid, a.atttypmod)
               FROM pg_attribute a
              WHERE a.attrelid = pc.oid AND a.attnum = pt.partattrs[0]) AS key_type,
-           cc.relname AS child_name,
-           cn.nspname AS child_schema,
-           pg_get_expr(cc.relpartbound, cc.oid) AS bound,
-           cc.relkind AS child_kind,
-           i.inhdetachpending AS detach_pending
+           array_agg(cc.relname ORDER BY cc.relname) FILTER (WHERE cc.oid IS NOT NULL)
+               AS child_names,
+           array_agg(cn.nspname ORDER BY cc.relname) FILTER (WHERE cc.oid IS NOT NULL)
+               AS child_schemas,
+           array_agg(pg_get_expr(cc.relpartbound, cc.oid) ORDER BY cc.relname)
+               FILTER (WHERE cc.oid IS NOT NULL) AS bounds,
+           array_agg(cc.relkind::text ORDER BY cc.relname) FILTER (WHERE cc.oid IS NOT NULL)
+               AS child_kinds,
+           array_agg(i.inhdetachpending ORDER BY cc.relname) FILTER (WHERE cc.oid IS NOT NULL)
+               AS detach_pending
       FROM pg_partitioned_table pt
       JOIN pg_class pc ON pc.oid = pt.partrelid
       JOIN pg_namespace pn ON pn.oid = pc.relnamespace
@@ -524,10 +530,11 @@ WITH meta AS MATERIALIZED (
      WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema')
        AND NOT pc.relispartition
        {only}
+     GROUP BY pn.nspname, pc.relname, pt.partstrat, pc.oid, pt.partattrs
 )
 SELECT parts.*, meta.has_policy_table, meta.datestyle, meta.read_only
   FROM meta LEFT JOIN parts ON true
- ORDER BY 1, 2, 6
+ ORDER BY 1, 2
 """
 
 
