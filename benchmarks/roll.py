@@ -30,6 +30,8 @@ The bare DDL floor runs the same steps as psql scripts: ``CREATE TABLE (LIKE ...
 CONCURRENTLY``. sqla-partition detaches CONCURRENTLY only when a table has no DEFAULT
 partition, so it also runs on a copy without DEFAULT partitions (``sqla-partition/nodef``),
 and once with ``--now`` 12 months later instead of a premake change (``sqla-partition/now``).
+``ddl/async`` is the LIKE + ATTACH floor with ``synchronous_commit=off``, as sqla-partition's
+steps set it; ``pg_partman/proc`` is ``CALL partman.run_maintenance_proc()``.
 
 After every step the script checks the catalog: each parent's attached partitions must be
 contiguous months exactly covering the expected window, the detached ones must still
@@ -41,7 +43,7 @@ by both sqla-partition and pg_partman. The start-up floor of any cron command
 (``psql -c 'SELECT 1'``, Python importing psycopg and connecting, ``sqla-partition
 --version``) is reported with the no-ops. The script prints ratios; it asserts nothing.
 
-Run it (about 10 minutes; building the 1,000-parent database takes ~3 more)::
+Run it (about 15 minutes, 1.5 of which build the 1,000-parent database)::
 
     .venv/bin/python benchmarks/roll.py                      # 100 tables, 3 runs each
     .venv/bin/python benchmarks/roll.py --repeat 1 --parents-noop 0 --tables 20   # quick
@@ -53,7 +55,8 @@ Needs pg_partman 4.x on the server (``apt-get install postgresql-15-partman``) a
 (``python3 -m venv /tmp/partsmith-venv && /tmp/partsmith-venv/bin/pip install
 'pg-partsmith[cli]'``); a tool that is missing is skipped with a message. Databases are
 named ``sqlp_rollbench_*`` and dropped at the end unless ``--keep``. Before every timed
-command the script waits while ``benchmarks/autogenerate.py`` runs (``--no-wait`` skips).
+command the script waits while ``benchmarks/autogenerate.py`` runs (``--no-wait`` skips),
+and a second run of this script waits for the first (they would share database names).
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -100,6 +103,7 @@ SEQUENCES = {
     "ddl": "psql -f: CREATE TABLE (LIKE) + ATTACH per transaction; DETACH PARTITION",
     "ddl/partition-of": "psql -f: CREATE TABLE ... PARTITION OF",
     "ddl/nodef": "psql -f on parents without DEFAULT: LIKE + ATTACH; DETACH ... CONCURRENTLY",
+    "ddl/async": "as ddl, with synchronous_commit off (as sqla-partition's steps set it)",
 }
 TOOLS = ("sqla-partition", "pg_partman", "pg-partsmith", "ddl")
 # What any cron command pays before doing anything: the floor under a no-op.
@@ -119,6 +123,7 @@ BASE_OF = {
     "ddl": "common",
     "ddl/partition-of": "common",
     "ddl/nodef": "nodef",
+    "ddl/async": "common",
 }
 
 
@@ -504,6 +509,7 @@ class Step:
     prepare: Prepare | None = None
     parse: Parse | None = None
     note: str = ""
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -526,6 +532,7 @@ class Measurement:
     problems: list[str]
     locks: dict[str, int] | None = None
     stderr: str = ""
+    version: str = ""  # sqla-partition's sources hash when this ran (it may be edited)
 
     @property
     def valid(self) -> bool:
@@ -768,14 +775,20 @@ def build_sequences(
             ],
         )
 
-    def ddl_sequence(name: str, default: bool, create: str) -> Callable[[str], Sequence]:
+    def ddl_sequence(
+        name: str, default: bool, create: str, async_commit: bool = False
+    ) -> Callable[[str], Sequence]:
+        env = {"PGOPTIONS": "-c synchronous_commit=off"} if async_commit else {}
+
         def make(url: str) -> Sequence:
             e = (lambda x: x) if default else nodef
             with connect(url) as conn:
                 grow = ddl_script(workdir / f"{create}.sql", conn, sc, names, create)
                 detach_kind = "detach" if default else "detach-concurrently"
                 detach = ddl_script(workdir / f"{detach_kind}.sql", conn, sc, names, detach_kind)
-            steps = [Step("create", psql_command(tools, url, file=grow), e(grown), note=create)]
+            steps = [
+                Step("create", psql_command(tools, url, file=grow), e(grown), note=create, env=env)
+            ]
             if create == "like-attach":
                 steps.append(
                     Step(
@@ -783,6 +796,7 @@ def build_sequences(
                         psql_command(tools, url, file=detach),
                         e(trimmed),
                         note=detach_kind,
+                        env=env,
                     )
                 )
             return Sequence(name, names, steps)
@@ -801,6 +815,7 @@ def build_sequences(
         "ddl": ddl_sequence("ddl", True, "like-attach"),
         "ddl/partition-of": ddl_sequence("ddl/partition-of", True, "partition-of"),
         "ddl/nodef": ddl_sequence("ddl/nodef", False, "like-attach"),
+        "ddl/async": ddl_sequence("ddl/async", True, "like-attach", async_commit=True),
     }
     for name in selected:
         out[name] = makers[name]
@@ -827,11 +842,23 @@ def wait_for_quiet(args: argparse.Namespace) -> None:
         time.sleep(20)
 
 
-def child_env() -> dict[str, str]:
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     for var in ("DATABASE_URL", "PG_PARTSMITH_DSN", "PG_PARTSMITH_DSN_FILE", "PGOPTIONS"):
         env.pop(var, None)
+    env.update(extra or {})
     return env
+
+
+def sources_hash() -> str:
+    """sqla-partition's sources, hashed: the package may be edited while this runs."""
+    import sqla_partition
+
+    package = Path(sqla_partition.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def run_db(args: argparse.Namespace, name: str) -> str:
@@ -855,12 +882,13 @@ def run_step(
         with connect(url) as conn:
             step.prepare(conn)
     wait_for_quiet(args)
+    version = sources_hash() if tool_of(seq.name) == "sqla-partition" else ""
     lock_probe = LockProbe(admin, dbname) if probe else None
     if lock_probe:
         lock_probe.__enter__()
     started = time.perf_counter()
     done = subprocess.run(
-        step.command, capture_output=True, text=True, check=False, env=child_env()
+        step.command, capture_output=True, text=True, check=False, env=child_env(step.env)
     )
     seconds = time.perf_counter() - started
     if lock_probe:
@@ -892,6 +920,7 @@ def run_step(
         problems,
         lock_probe.as_dict() if lock_probe else None,
         done.stderr.strip()[-2000:],
+        version,
     )
     mark = "ok" if not problems else "CHECK FAILED: " + "; ".join(problems[:3])
     extra = f", {created} created" if created else ""
@@ -968,6 +997,17 @@ def run_startup(args: argparse.Namespace, tools: Tools, run: str) -> list[Measur
     return out
 
 
+def one_at_a_time(admin_url: str) -> psycopg.Connection:
+    """Hold a session advisory lock for the whole run: two runs of this script would share
+    database names and disturb each other's timings, so a second one waits."""
+    conn = connect(admin_url)
+    key = "SELECT pg_try_advisory_lock(hashtext('sqlp_rollbench'))"
+    if not conn.execute(key).fetchone()[0]:  # type: ignore[index]
+        print("another benchmarks/roll.py is running on this server: waiting for it")
+        conn.execute("SELECT pg_advisory_lock(hashtext('sqlp_rollbench'))")
+    return conn
+
+
 def check_month(sc: Scenario) -> None:
     now = dt.datetime.now(dt.timezone.utc)
     if month_index(now.year, now.month) != sc.current:
@@ -1031,6 +1071,7 @@ def run_noop_many(
                 reported,
                 problems,
                 probe.as_dict() if probe else None,
+                version=sources_hash() if name == "sqla-partition" else "",
             )
             out.append(m)
             mark = "ok" if not problems else "CHECK FAILED: " + "; ".join(problems[:3])
@@ -1081,6 +1122,14 @@ FLOOR_OF = {
 }
 
 
+# sqla-partition's steps commit with synchronous_commit off: the like-for-like floor.
+FLOOR_ASYNC_OF = {
+    ("sqla-partition", "create"): "ddl/async",
+    ("sqla-partition/now", "create"): "ddl/async",
+    ("sqla-partition", "detach"): "ddl/async",
+}
+
+
 def per_partition(m: list[Measurement], step: str) -> float | None:
     med = median_of(m)
     valid = [x for x in m if x.valid]
@@ -1110,7 +1159,8 @@ def report(
         header = f"{'tool':<22} {'runs':>4} {'median s':>9} {'min s':>7} {'max s':>7}"
         if work:
             header += (
-                f" {'partitions':>10} {'ms/part':>8} {'vs partman':>10} {'vs floor':>8}  floor"
+                f" {'partitions':>10} {'ms/part':>8} {'vs partman':>10} {'vs floor':>8}"
+                f" {'vs async':>8}  floor"
             )
         else:
             header += f" {'vs partman':>10}"
@@ -1135,10 +1185,14 @@ def report(
                 per = per_partition(ms, step)
                 floor_seq = FLOOR_OF.get((seq, step))
                 floor = per_partition(pick(floor_seq, step, timed), step) if floor_seq else None
+                async_seq = FLOOR_ASYNC_OF.get((seq, step))
+                floor_async = (
+                    per_partition(pick(async_seq, step, timed), step) if async_seq else None
+                )
                 vs_pm = ratio(per, per_partition(partman, step))
                 line += (
                     f" {count:>10.0f} {fmt(per, '.2f'):>8} {vs_pm:>10} {ratio(per, floor):>8}"
-                    f"  {floor_seq if floor else ''}"
+                    f" {ratio(per, floor_async):>8}  {floor_seq if floor else ''}"
                 )
                 entry.update(
                     partitions=count,
@@ -1146,6 +1200,7 @@ def report(
                     vs_partman=vs_pm,
                     vs_floor=ratio(per, floor),
                     floor=floor_seq,
+                    vs_floor_async=ratio(per, floor_async),
                 )
             else:
                 vs_pm = ratio(med, median_of(partman))
@@ -1213,6 +1268,17 @@ def report(
     return summary
 
 
+def print_versions(measurements: list[Measurement]) -> None:
+    """Warn when sqla-partition's sources changed during the run."""
+    seen: dict[str, int] = {}
+    for m in measurements:
+        if m.version:
+            seen[m.version] = seen.get(m.version, 0) + 1
+    if len(seen) > 1:
+        counts = ", ".join(f"{v} ({n} runs)" for v, n in seen.items())
+        print(f"\nWARNING: sqla-partition's sources changed during this run: {counts}")
+
+
 def print_targets(summary: dict[str, Any]) -> None:
     steps = summary["steps"]
 
@@ -1232,6 +1298,10 @@ def print_targets(summary: dict[str, Any]) -> None:
         ),
         ("create <= 0.67x pg_partman per partition", get("create", "sqla-partition", "vs_partman")),
         ("create <= 1.3x LIKE+ATTACH floor", get("create", "sqla-partition", "vs_floor")),
+        (
+            "  the same floor with synchronous_commit off",
+            get("create", "sqla-partition", "vs_floor_async"),
+        ),
         (
             "plain-detach retention <= 1.0x pg_partman",
             get("detach", "sqla-partition", "vs_partman"),
@@ -1276,9 +1346,6 @@ def environment(tools: Tools, facts: dict[str, Any]) -> dict[str, str]:
     import sqla_partition
 
     package = Path(sqla_partition.__file__).resolve().parent
-    sources = hashlib.sha256()
-    for path in sorted(package.glob("*.py")):
-        sources.update(path.read_bytes())
     git = subprocess.run(
         ["git", "-C", str(package), "log", "-1", "--format=%h"],
         capture_output=True,
@@ -1294,7 +1361,7 @@ def environment(tools: Tools, facts: dict[str, Any]) -> dict[str, str]:
     env = {
         "sqla-partition": f"{sqla_partition.__version__} (git {git or '?'}"
         + (" + uncommitted changes" if dirty else "")
-        + f", sources sha256 {sources.hexdigest()[:12]})",
+        + f", sources sha256 {sources_hash()})",
         "python": sys.version.split()[0],
         "psycopg": psycopg.__version__,
         "server": f"PostgreSQL {facts['server_version']} (shared_buffers {facts['shared_buffers']}"
@@ -1414,6 +1481,7 @@ def main(argv: list[str] | None = None) -> None:
     results: list[Measurement] = []
     noop_many: list[Measurement] = []
     created_dbs: list[str] = []
+    guard = one_at_a_time(args.database_url)
     workdir = Path(tempfile.mkdtemp(prefix="sqlp_rollbench_"))
     try:
         print("\ntemplate databases")
@@ -1459,6 +1527,7 @@ def main(argv: list[str] | None = None) -> None:
             for name in created_dbs:
                 drop_database(args.database_url, name)
         shutil.rmtree(workdir, ignore_errors=True)
+        guard.close()
 
     print(f"\nload average after: {load_average()}")
     summary = report(results, noop_many, sc, args.parents_noop)
@@ -1470,6 +1539,7 @@ def main(argv: list[str] | None = None) -> None:
         "backend also has 16 fast-path slots outside it"
     )
     print_targets(summary)
+    print_versions(results + noop_many)
     if args.json_out:
         args.json_out.write_text(
             json.dumps(

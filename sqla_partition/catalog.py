@@ -73,8 +73,10 @@ def parse_key_value(text: str, key_type: str) -> KeyValue | None:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Child:
+    """One partition; built by the thousand, hence plain slots."""
+
     name: str
     schema: str
     bound: str

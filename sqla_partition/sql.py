@@ -511,26 +511,34 @@ WITH meta AS MATERIALIZED (
            (SELECT format_type(a.atttypid, a.atttypmod)
               FROM pg_attribute a
              WHERE a.attrelid = pc.oid AND a.attnum = pt.partattrs[0]) AS key_type,
-           array_agg(cc.relname ORDER BY cc.relname) FILTER (WHERE cc.oid IS NOT NULL)
-               AS child_names,
-           array_agg(cn.nspname ORDER BY cc.relname) FILTER (WHERE cc.oid IS NOT NULL)
-               AS child_schemas,
-           array_agg(pg_get_expr(cc.relpartbound, cc.oid) ORDER BY cc.relname)
-               FILTER (WHERE cc.oid IS NOT NULL) AS bounds,
-           array_agg(cc.relkind::text ORDER BY cc.relname) FILTER (WHERE cc.oid IS NOT NULL)
-               AS child_kinds,
-           array_agg(i.inhdetachpending ORDER BY cc.relname) FILTER (WHERE cc.oid IS NOT NULL)
-               AS detach_pending
+           ch.child_names,
+           ch.child_schemas,
+           ch.bounds,
+           ch.child_kinds,
+           ch.detach_pending
       FROM pg_partitioned_table pt
       JOIN pg_class pc ON pc.oid = pt.partrelid
       JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-      LEFT JOIN pg_inherits i ON i.inhparent = pc.oid
-      LEFT JOIN pg_class cc ON cc.oid = i.inhrelid
-      LEFT JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+      LEFT JOIN LATERAL (
+          SELECT array_agg(c.relname) AS child_names,
+                 array_agg(c.nspname) AS child_schemas,
+                 array_agg(c.bound) AS bounds,
+                 array_agg(c.relkind) AS child_kinds,
+                 array_agg(c.pending) AS detach_pending
+            FROM (
+                -- bounds hold constants only: relid 0 spares a relation lookup per partition
+                SELECT cc.relname, cn.nspname, pg_get_expr(cc.relpartbound, 0) AS bound,
+                       cc.relkind::text AS relkind, i.inhdetachpending AS pending
+                  FROM pg_inherits i
+                  JOIN pg_class cc ON cc.oid = i.inhrelid
+                  JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+                 WHERE i.inhparent = pc.oid
+                 ORDER BY cc.relname
+            ) c
+      ) ch ON true
      WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema')
        AND NOT pc.relispartition
        {only}
-     GROUP BY pn.nspname, pc.relname, pt.partstrat, pc.oid, pt.partattrs
 )
 SELECT parts.*, meta.has_policy_table, meta.datestyle, meta.read_only
   FROM meta LEFT JOIN parts ON true
