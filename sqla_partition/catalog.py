@@ -161,16 +161,8 @@ def _strip_quoted(text: str) -> str:
     return re.sub(r"'(?:[^']|'')*'", "''", text)
 
 
-def read_snapshot(
-    query: Query, *, bounds: bool = True, table: tuple[str, str] | None = None
-) -> Snapshot:
-    """Read every partitioned parent, its children and the recorded policies.
-
-    Two queries whatever the number of tables: the catalog, then the policy rows when the
-    policy table exists. ``bounds=False`` skips parsing partition bounds, for callers that
-    only need names.
-    """
-    rows = query(catalog_query(*table) if table else CATALOG_QUERY)
+def parse_catalog(rows: Sequence[Sequence[Any]], bounds: bool = True) -> Snapshot:
+    """The catalog query's rows as a snapshot, without the recorded policies."""
     snap = Snapshot()
     parent_rows = []
     for row in rows:
@@ -211,17 +203,30 @@ def read_snapshot(
             key_type=key_type,
             children=children,
         )
+    return snap
+
+
+def read_snapshot(
+    query: Query, *, bounds: bool = True, table: tuple[str, str] | None = None
+) -> Snapshot:
+    """Read every partitioned parent, its children and the recorded policies.
+
+    Two queries whatever the number of tables: the catalog, then the policy rows when the
+    policy table exists. ``bounds=False`` skips parsing partition bounds, for callers that
+    only need names.
+    """
+    snap = parse_catalog(query(catalog_query(*table) if table else CATALOG_QUERY), bounds)
     records = query(POLICY_QUERY) if snap.has_policy_table else []
-    for schema, table, policy_text, key_type in records:
+    for schema, name, policy_text, key_type in records:
         try:
             policy = policy_from_dict(json.loads(policy_text))
-            bound = TablePolicy(table, policy, key_type, schema)
+            bound = TablePolicy(name, policy, key_type, schema)
         except (PolicyError, ValueError, TypeError) as exc:
-            raise CatalogError(f"{schema}.{table}: recorded policy is unreadable: {exc}") from exc
-        snap.policies[(schema, table)] = bound
-        parent = snap.parents.get((schema, table))
+            raise CatalogError(f"{schema}.{name}: recorded policy is unreadable: {exc}") from exc
+        snap.policies[(schema, name)] = bound
+        parent = snap.parents.get((schema, name))
         if parent is not None:
-            snap.parents[(schema, table)] = _with_policy(parent, bound)
+            snap.parents[(schema, name)] = _with_policy(parent, bound)
     return snap
 
 

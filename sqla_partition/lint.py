@@ -21,7 +21,8 @@ RULES: dict[str, tuple[str, str]] = {
         "ALTER TABLE … ATTACH PARTITION",
     ),
     "attach-without-check": (
-        "ATTACH PARTITION scans {child} under lock: no CHECK constraint implies its bounds",
+        "ATTACH PARTITION scans {child} under lock: it existed before this transaction and no "
+        "CHECK constraint implies its bounds",
         "ALTER TABLE {child} ADD CONSTRAINT … CHECK (key IS NOT NULL AND key >= lower AND "
         "key < upper) before the ATTACH",
     ),
@@ -222,7 +223,7 @@ def lint_sql(text: str, known: Knowledge | None = None) -> list[Finding]:
                     if cmd.def_.bound is not None and cmd.def_.bound.is_default:
                         state.defaults[table] = child
                         continue
-                    if child not in state.checks:
+                    if child not in state.checks and child not in state.created_tx:
                         found.append(_finding("attach-without-check", line, child=child))
                     default = state.defaults.get(table)
                     if default and default not in state.locked_tx:

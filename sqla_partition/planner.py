@@ -139,13 +139,13 @@ def new_table_statements(
 def attach_statements(
     policy: TablePolicy, name: str, period: Period, default: str | None
 ) -> tuple[Statement, ...]:
-    """A new partition of a live parent: plain table, CHECK, then ATTACH.
+    """A new partition of a live parent: a plain table, then ATTACH.
 
-    The CHECK stays: it repeats the partition bound, costs nothing, and dropping it would
-    take ACCESS EXCLUSIVE on a partition that is live by then.
-
-    With a DEFAULT partition, rows of the new range are first moved out of it in the same
-    transaction, under the lock ATTACH takes anyway, so ATTACH never finds any.
+    The table is new in this transaction, so the scan ATTACH makes of it reads only the rows
+    just moved in (a CHECK would read the same rows); a table that already holds rows gets
+    a CHECK first (see :func:`bound_check`). With a DEFAULT partition, rows of the new range
+    are first moved out of it in the same transaction, under the lock ATTACH takes anyway,
+    so ATTACH never finds any.
     """
     assert isinstance(policy.policy, Range)
     t, s, k, col = policy.table, policy.schema, policy.key_type, policy.policy.column
@@ -158,8 +158,21 @@ def attach_statements(
     return (
         sql.create_detached_child(t, name, s),
         *rescue,
-        sql.add_bound_check(name, col, period.lower, period.upper, k, s),
         sql.attach_range_partition(t, name, period.lower, period.upper, k, s, default),
+    )
+
+
+def bound_check(policy: TablePolicy, step: Step) -> Statement:
+    """The CHECK that spares ATTACH its scan of a table that already holds rows."""
+    assert isinstance(policy.policy, Range)
+    return sql.add_bound_check(
+        step.partition,
+        policy.policy.column,
+        step.lower,  # type: ignore[arg-type]
+        step.upper,  # type: ignore[arg-type]
+        policy.key_type,
+        policy.schema,
+        existing=True,
     )
 
 

@@ -7,6 +7,7 @@ stop the others, and a per-table advisory lock makes concurrent runs skip each o
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 import time
@@ -18,9 +19,9 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from . import sql
-from .catalog import Parent, Snapshot, managed_range_parents, read_snapshot
+from .catalog import Parent, Snapshot, managed_range_parents, parse_catalog, read_snapshot
 from .errors import SqlaPartitionError
-from .planner import Plan, Step, plan, position_from_clock
+from .planner import Plan, Step, bound_check, plan, position_from_clock
 from .specs import Range
 
 
@@ -220,6 +221,7 @@ class Roller:
     def __init__(self, conn: psycopg.Connection, options: RollOptions, log: Log | None = None):
         self.conn = conn
         self.options = options
+        self._default_rows = 0
         self.log = log or (lambda _msg: None)
 
     # -- statement execution -----------------------------------------------------------
@@ -283,23 +285,26 @@ class Roller:
 
     # -- steps -------------------------------------------------------------------------
 
-    def _pre_move(self, parent: Parent, step: Step, result: TableResult) -> None:
+    def _pre_move(self, parent: Parent, step: Step, result: TableResult) -> bool:
         """Move a large backlog out of the DEFAULT partition in batches before the ATTACH.
 
         The rows sit in the not yet attached partition meanwhile: never lost, but not
-        visible through the parent until the ATTACH commits moments later.
+        visible through the parent until the ATTACH commits moments later. Returns whether
+        it moved any (the ATTACH then wants a CHECK).
         """
         default = parent.default
         policy = parent.policy
         if default is None or policy is None or not isinstance(policy.policy, Range):
-            return
+            return False
+        if self._default_rows <= self.options.batch_size:
+            return False  # the whole DEFAULT fits in the step's own move
         col, k = policy.policy.column, policy.key_type
         count_sql = sql.count_in_range_query(
             default.name, col, step.lower, step.upper, k, parent.schema
         )
         backlog = self.conn.execute(count_sql).fetchone()[0]  # type: ignore[call-overload,index]
         if backlog <= self.options.batch_size:
-            return
+            return False
         self.run_statements([step.statements[0]], result)  # the plain, unattached table
         batch = sql.move_rows(
             default.name,
@@ -316,6 +321,7 @@ class Roller:
             self.run_statements([batch], result)
             if result.moved_rows - before < self.options.batch_size:
                 break
+        return True
 
     def _detach_retry(self, parent: Parent, step: Step) -> Callable[[], list[sql.Statement]]:
         """After a timed-out DETACH CONCURRENTLY, a retry must FINALIZE if it went pending."""
@@ -333,11 +339,24 @@ class Roller:
         return statements
 
     def run_step(self, parent: Parent, step: Step, result: TableResult) -> None:
-        if step.kind == "create":
-            self._pre_move(parent, step, result)
+        statements = step.statements
+        if step.kind == "create" and self._pre_move(parent, step, result):
+            assert parent.policy is not None
+            check = bound_check(parent.policy, step)
+            statements = (*statements[:-1], check, statements[-1])
         retry = self._detach_retry(parent, step) if step.kind == "detach" else None
-        self.run_statements(step.statements, result, retry)
+        self.run_statements(statements, result, retry)
         result.record(step)
+
+    def _reread(self, parent: Parent) -> Parent:
+        """This table's partitions as they are now; its policy is the one already read."""
+        rows = self.conn.execute(  # type: ignore[call-overload]
+            sql.catalog_query(parent.schema, parent.name)
+        ).fetchall()
+        fresh = parse_catalog(rows).parents.get((parent.schema, parent.name))
+        if fresh is None:
+            return parent
+        return dataclasses.replace(fresh, policy=parent.policy)
 
     def roll_table(self, parent: Parent, now: dt.datetime) -> TableResult:
         result = TableResult(f"{parent.schema}.{parent.name}")
@@ -359,9 +378,13 @@ class Roller:
             return result
         try:
             # a run that held the lock until now may have done the work: plan again
-            fresh = read_snapshot(_query(self.conn), table=(parent.schema, parent.name))
-            parent = fresh.parents.get((parent.schema, parent.name), parent)
+            parent = self._reread(parent)
             the_plan = plan_table(self.conn, parent, now, self.options.horizon)
+            self._default_rows = 0
+            if parent.default is not None and any(s.kind == "create" for s in the_plan.steps):
+                self._default_rows = self.conn.execute(  # type: ignore[call-overload,index]
+                    sql.default_rows_query(parent.default.name, parent.schema)
+                ).fetchone()[0]
             result.notes.extend(the_plan.notes)
             for step in the_plan.steps:
                 self.run_step(parent, step, result)

@@ -188,7 +188,8 @@ def _attach(operations: Operations, op: CreateRangePartitionOp | AttachPartition
             sql.lock_default(op.default_partition, s),
             sql.move_rows(op.default_partition, p, op.column, lower, upper, k, s),  # type: ignore[arg-type]
         ]
-    stmts.append(sql.add_bound_check(p, op.column, lower, upper, k, s, existing=not new))  # type: ignore[arg-type]
+    if not new:  # a table new in this transaction holds only rows just moved in: no CHECK
+        stmts.append(sql.add_bound_check(p, op.column, lower, upper, k, s, existing=True))  # type: ignore[arg-type]
     stmts.append(sql.attach_range_partition(t, p, lower, upper, k, s, op.default_partition))
     with _bounded(operations):
         _run(operations, stmts)

@@ -9,8 +9,6 @@ SET LOCAL statement_timeout = 600000;
 SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on audit_log: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.audit_log_p2027_03 (LIKE public.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
--- ACCESS EXCLUSIVE on audit_log_p2027_03: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
-ALTER TABLE public.audit_log_p2027_03 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-03-01 00:00:00+00:00'::timestamptz AND created_at < '2027-04-01 00:00:00+00:00'::timestamptz);
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2027_03: reads and writes of audit_log continue; audit_log_p2027_03 is not in use yet, and its CHECK spares the scan
 ALTER TABLE public.audit_log ATTACH PARTITION public.audit_log_p2027_03 FOR VALUES FROM ('2027-03-01 00:00:00+00:00') TO ('2027-04-01 00:00:00+00:00');
 COMMIT;
@@ -24,8 +22,6 @@ SET LOCAL statement_timeout = 600000;
 SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on audit_log: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.audit_log_p2027_04 (LIKE public.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
--- ACCESS EXCLUSIVE on audit_log_p2027_04: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
-ALTER TABLE public.audit_log_p2027_04 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-04-01 00:00:00+00:00'::timestamptz AND created_at < '2027-05-01 00:00:00+00:00'::timestamptz);
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2027_04: reads and writes of audit_log continue; audit_log_p2027_04 is not in use yet, and its CHECK spares the scan
 ALTER TABLE public.audit_log ATTACH PARTITION public.audit_log_p2027_04 FOR VALUES FROM ('2027-04-01 00:00:00+00:00') TO ('2027-05-01 00:00:00+00:00');
 COMMIT;
@@ -39,8 +35,6 @@ SET LOCAL statement_timeout = 600000;
 SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on audit_log: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.audit_log_p2027_05 (LIKE public.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
--- ACCESS EXCLUSIVE on audit_log_p2027_05: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
-ALTER TABLE public.audit_log_p2027_05 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-05-01 00:00:00+00:00'::timestamptz AND created_at < '2027-06-01 00:00:00+00:00'::timestamptz);
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2027_05: reads and writes of audit_log continue; audit_log_p2027_05 is not in use yet, and its CHECK spares the scan
 ALTER TABLE public.audit_log ATTACH PARTITION public.audit_log_p2027_05 FOR VALUES FROM ('2027-05-01 00:00:00+00:00') TO ('2027-06-01 00:00:00+00:00');
 COMMIT;
@@ -112,8 +106,6 @@ SET LOCAL statement_timeout = 600000;
 SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on clicks: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.clicks_p2027_03 (LIKE public.clicks INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
--- ACCESS EXCLUSIVE on clicks_p2027_03: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
-ALTER TABLE public.clicks_p2027_03 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-03-01 00:00:00+00:00'::timestamptz AND created_at < '2027-04-01 00:00:00+00:00'::timestamptz);
 -- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2027_03: reads and writes of clicks continue; clicks_p2027_03 is not in use yet, and its CHECK spares the scan
 ALTER TABLE public.clicks ATTACH PARTITION public.clicks_p2027_03 FOR VALUES FROM ('2027-03-01 00:00:00+00:00') TO ('2027-04-01 00:00:00+00:00');
 COMMIT;
@@ -127,8 +119,6 @@ SET LOCAL statement_timeout = 600000;
 SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on clicks: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.clicks_p2027_04 (LIKE public.clicks INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
--- ACCESS EXCLUSIVE on clicks_p2027_04: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
-ALTER TABLE public.clicks_p2027_04 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-04-01 00:00:00+00:00'::timestamptz AND created_at < '2027-05-01 00:00:00+00:00'::timestamptz);
 -- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2027_04: reads and writes of clicks continue; clicks_p2027_04 is not in use yet, and its CHECK spares the scan
 ALTER TABLE public.clicks ATTACH PARTITION public.clicks_p2027_04 FOR VALUES FROM ('2027-04-01 00:00:00+00:00') TO ('2027-05-01 00:00:00+00:00');
 COMMIT;
@@ -210,8 +200,6 @@ CREATE TABLE IF NOT EXISTS public.events_p2027_03 (LIKE public.events INCLUDING 
 LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
 -- ROW EXCLUSIVE on events_default and events_p2027_03: moves rows of the new range out of the DEFAULT partition, atomically
 WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-03-01 00:00:00+00:00'::timestamptz AND created_at < '2027-04-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO public.events_p2027_03 SELECT * FROM moved;
--- ACCESS EXCLUSIVE on events_p2027_03: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
-ALTER TABLE public.events_p2027_03 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-03-01 00:00:00+00:00'::timestamptz AND created_at < '2027-04-01 00:00:00+00:00'::timestamptz);
 -- sqla-partition: events has DEFAULT partition events_default
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_03 and events_default: reads and writes of events continue; events_p2027_03 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_03 FOR VALUES FROM ('2027-03-01 00:00:00+00:00') TO ('2027-04-01 00:00:00+00:00');
@@ -230,8 +218,6 @@ CREATE TABLE IF NOT EXISTS public.events_p2027_04 (LIKE public.events INCLUDING 
 LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
 -- ROW EXCLUSIVE on events_default and events_p2027_04: moves rows of the new range out of the DEFAULT partition, atomically
 WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-04-01 00:00:00+00:00'::timestamptz AND created_at < '2027-05-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO public.events_p2027_04 SELECT * FROM moved;
--- ACCESS EXCLUSIVE on events_p2027_04: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
-ALTER TABLE public.events_p2027_04 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-04-01 00:00:00+00:00'::timestamptz AND created_at < '2027-05-01 00:00:00+00:00'::timestamptz);
 -- sqla-partition: events has DEFAULT partition events_default
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_04 and events_default: reads and writes of events continue; events_p2027_04 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_04 FOR VALUES FROM ('2027-04-01 00:00:00+00:00') TO ('2027-05-01 00:00:00+00:00');
@@ -250,8 +236,6 @@ CREATE TABLE IF NOT EXISTS public.events_p2027_05 (LIKE public.events INCLUDING 
 LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
 -- ROW EXCLUSIVE on events_default and events_p2027_05: moves rows of the new range out of the DEFAULT partition, atomically
 WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-05-01 00:00:00+00:00'::timestamptz AND created_at < '2027-06-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO public.events_p2027_05 SELECT * FROM moved;
--- ACCESS EXCLUSIVE on events_p2027_05: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
-ALTER TABLE public.events_p2027_05 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-05-01 00:00:00+00:00'::timestamptz AND created_at < '2027-06-01 00:00:00+00:00'::timestamptz);
 -- sqla-partition: events has DEFAULT partition events_default
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_05 and events_default: reads and writes of events continue; events_p2027_05 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_05 FOR VALUES FROM ('2027-05-01 00:00:00+00:00') TO ('2027-06-01 00:00:00+00:00');
@@ -270,8 +254,6 @@ CREATE TABLE IF NOT EXISTS public.events_p2027_06 (LIKE public.events INCLUDING 
 LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
 -- ROW EXCLUSIVE on events_default and events_p2027_06: moves rows of the new range out of the DEFAULT partition, atomically
 WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-06-01 00:00:00+00:00'::timestamptz AND created_at < '2027-07-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO public.events_p2027_06 SELECT * FROM moved;
--- ACCESS EXCLUSIVE on events_p2027_06: the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan
-ALTER TABLE public.events_p2027_06 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2027-06-01 00:00:00+00:00'::timestamptz AND created_at < '2027-07-01 00:00:00+00:00'::timestamptz);
 -- sqla-partition: events has DEFAULT partition events_default
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_06 and events_default: reads and writes of events continue; events_p2027_06 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_06 FOR VALUES FROM ('2027-06-01 00:00:00+00:00') TO ('2027-07-01 00:00:00+00:00');
