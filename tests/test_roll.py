@@ -358,3 +358,19 @@ def test_tables_without_a_policy_are_never_touched(db_url, pg):
     assert code == 0
     assert [t["table"] for t in out["tables"]] == ["public.events"]
     assert partitions(pg, "handmade") == ["handmade_old"]
+
+
+def test_rows_arriving_after_the_default_was_counted_are_still_moved(db_url, pg, monkeypatch):
+    from sqla_partition import runner
+
+    make_table(db_url)
+    pg.execute("INSERT INTO events (created_at, note) VALUES ('2027-03-02', 'late')")
+    # as if the DEFAULT was empty when counted and the row came in just after
+    monkeypatch.setattr(runner.sql, "default_rows_query", lambda *a: "SELECT 0")
+    code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
+    assert code == 0, out
+    assert out["tables"][0]["moved_rows"] == 1
+    assert out["tables"][0]["created"] == ["events_p2027_03", "events_p2027_04"]
+    assert pg.execute(
+        "SELECT tableoid::regclass::text FROM events WHERE note = 'late'"
+    ).fetchone() == ("events_p2027_03",)
