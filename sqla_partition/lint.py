@@ -54,7 +54,9 @@ RULES: dict[str, tuple[str, str]] = {
 }
 
 #: A fact the file states about the database, as ``roll --dry-run`` writes it.
-_FACT = re.compile(r"--\s*sqla-partition:\s*(\S+) has DEFAULT partition (\S+)")
+_FACT = re.compile(
+    r"--\s*sqla-partition:\s*(\S+) has DEFAULT partition ([^\s,]+)(, empty when planned)?"
+)
 _ALLOW = re.compile(r"--\s*sqla-partition:\s*allow\s+([a-z-]+)\s*(?::\s*(.*))?$", re.MULTILINE)
 
 
@@ -106,6 +108,7 @@ class _State:
     def __init__(self, known: Knowledge):
         self.partitioned = set(known.partitioned)
         self.defaults = dict(known.defaults)
+        self.empty_defaults: set[str] = set()
         self.in_tx = False
         self.created_tx: set[str] = set()
         self.checks: set[str] = set()
@@ -161,6 +164,8 @@ def lint_sql(text: str, known: Knowledge | None = None) -> list[Finding]:
         for m in _FACT.finditer(preamble):
             state.partitioned.add(m.group(1))
             state.defaults[m.group(1)] = m.group(2)
+            if m.group(3):
+                state.empty_defaults.add(m.group(2))
 
         def needs_timeout(
             what: str, table: str | None, found: list[Finding] = found, line: int = line
@@ -226,7 +231,7 @@ def lint_sql(text: str, known: Knowledge | None = None) -> list[Finding]:
                     if child not in state.checks and child not in state.created_tx:
                         found.append(_finding("attach-without-check", line, child=child))
                     default = state.defaults.get(table)
-                    if default and default not in state.locked_tx:
+                    if default and default not in state.locked_tx | state.empty_defaults:
                         found.append(
                             _finding("attach-scans-default", line, parent=table, default=default)
                         )

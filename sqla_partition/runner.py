@@ -36,6 +36,8 @@ class RollOptions:
     retries: int = 4
     backoff_s: float = 0.5
     batch_size: int = 50_000
+    #: New partitions of one table created per transaction when nothing is to be moved.
+    create_group: int = 12
     tables: Sequence[str] = ()
     dry_run: bool = False
     #: The next scheduled run, if any: premake then covers until then.
@@ -358,6 +360,74 @@ class Roller:
         self.run_statements(statements, result, retry)
         result.record(step)
 
+    def _count_default(self, parent: Parent, steps: Sequence[Step]) -> int:
+        if parent.default is None or not any(s.kind == "create" for s in steps):
+            return 0
+        return int(
+            self.conn.execute(  # type: ignore[call-overload,index]
+                sql.default_rows_query(parent.default.name, parent.schema)
+            ).fetchone()[0]
+        )
+
+    def _as_run(self, parent: Parent, the_plan: Plan) -> list[Step]:
+        """The steps as they will run, new partitions grouped as :meth:`_create_in_groups`
+        groups them, so a dry run prints exactly what runs (unless rows arrive meanwhile)."""
+        steps = list(the_plan.steps)
+        if not steps or self._count_default(parent, steps) > 0:
+            return steps
+        creates = [s for s in steps if s.kind == "create"]
+        size = self.options.create_group
+        groups = [
+            Step(
+                "group",
+                "",
+                tuple(
+                    stmt
+                    for step in creates[i : i + size]
+                    for stmt in step.statements
+                    if not (stmt.moves_rows or stmt.sql.startswith("LOCK"))
+                ),
+            )
+            for i in range(0, len(creates), size)
+        ]
+        finalize = [s for s in steps if s.kind == "finalize_detach"]
+        others = [s for s in steps if s.kind not in ("create", "finalize_detach")]
+        return [*groups, *finalize, *others]
+
+    def _create_in_groups(
+        self, parent: Parent, steps: list[Step], result: TableResult
+    ) -> list[Step]:
+        """Create consecutive new partitions a few per transaction; returns the other steps.
+
+        Fewer commits make a catch-up or a premake change cheap; a group holds the DEFAULT
+        partition's lock (if any) for a few ATTACHes, milliseconds. A row that arrived in
+        the DEFAULT meanwhile makes ATTACH refuse; that group then goes step by step, with
+        the move.
+        """
+        creates = [s for s in steps if s.kind == "create"]
+        rest = [s for s in steps if s.kind != "create"]
+        leftover: list[Step] = []
+        size = self.options.create_group
+        for i in range(0, len(creates), size):
+            group = creates[i : i + size]
+            statements = [
+                stmt
+                for step in group
+                for stmt in step.statements
+                if not (stmt.moves_rows or stmt.sql.startswith("LOCK"))
+            ]
+            try:
+                self.run_statements(statements, result)
+            except pgerrors.CheckViolation:
+                self.log("-- rows arrived in the DEFAULT partition; moving them first")
+                leftover.extend(group)
+                continue
+            for step in group:
+                result.record(step)
+        finalize = [s for s in rest if s.kind == "finalize_detach"]
+        others = [s for s in rest if s.kind != "finalize_detach"]
+        return [*finalize, *leftover, *others]
+
     def _reread(self, parent: Parent) -> Parent:
         """This table's partitions as they are now; its policy is the one already read."""
         rows = self.conn.execute(  # type: ignore[call-overload]
@@ -373,9 +443,11 @@ class Roller:
         the_plan = plan_table(self.conn, parent, now, self.options.horizon)
         if self.options.dry_run or not the_plan.steps:
             result.notes.extend(the_plan.notes)
-            result.sql = [annotated_sql(s, self.options) for s in the_plan.steps]
+            result.sql = [annotated_sql(s, self.options) for s in self._as_run(parent, the_plan)]
             if result.sql and parent.default is not None:
-                result.sql.insert(0, sql.default_fact(parent.name, parent.default.name))
+                empty = self._count_default(parent, the_plan.steps) == 0
+                fact = sql.default_fact(parent.name, parent.default.name, empty=empty)
+                result.sql.insert(0, fact)
             for step in the_plan.steps:
                 result.record(step)
             return result
@@ -390,13 +462,12 @@ class Roller:
             # a run that held the lock until now may have done the work: plan again
             parent = self._reread(parent)
             the_plan = plan_table(self.conn, parent, now, self.options.horizon)
-            self._default_rows = 0
-            if parent.default is not None and any(s.kind == "create" for s in the_plan.steps):
-                self._default_rows = self.conn.execute(  # type: ignore[call-overload,index]
-                    sql.default_rows_query(parent.default.name, parent.schema)
-                ).fetchone()[0]
+            self._default_rows = self._count_default(parent, the_plan.steps)
             result.notes.extend(the_plan.notes)
-            for step in the_plan.steps:
+            steps = list(the_plan.steps)
+            if self._default_rows == 0:  # nothing to move: new partitions go in small groups
+                steps = self._create_in_groups(parent, steps, result)
+            for step in steps:
                 self.run_step(parent, step, result)
         except LockBudgetExhausted as exc:
             result.status = "locked"

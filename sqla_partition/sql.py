@@ -700,6 +700,7 @@ ROLLED_AT_QUERY = (
 )
 
 
-def default_fact(parent: str, default: str) -> str:
+def default_fact(parent: str, default: str, *, empty: bool = False) -> str:
     """A comment stating a fact ``sqla-partition lint`` needs but the SQL does not show."""
-    return f"-- sqla-partition: {parent} has DEFAULT partition {default}"
+    note = ", empty when planned" if empty else ""
+    return f"-- sqla-partition: {parent} has DEFAULT partition {default}{note}"

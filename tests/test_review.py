@@ -28,6 +28,12 @@ UPDATE = os.environ.get("SQLA_PARTITION_UPDATE_GOLDEN") == "1"
 
 def roll_dry_run(db_url: str) -> str:
     make_table(db_url, Range("created_at", premake=3, retention="3 months", default=True))
+    import psycopg
+
+    from .conftest import _libpq
+
+    with psycopg.connect(_libpq(db_url), autocommit=True) as conn:  # a row to rescue
+        conn.execute("INSERT INTO events (created_at, note) VALUES ('2027-05-02', 'early')")
     make_table(
         db_url,
         Range("created_at", premake=2, retention="2 months", on_expire="drop"),

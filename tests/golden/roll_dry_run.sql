@@ -11,28 +11,10 @@ SET LOCAL synchronous_commit = off;
 CREATE TABLE IF NOT EXISTS public.audit_log_p2027_03 (LIKE public.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2027_03: reads and writes of audit_log continue; audit_log_p2027_03 is not in use yet, and its CHECK spares the scan
 ALTER TABLE public.audit_log ATTACH PARTITION public.audit_log_p2027_03 FOR VALUES FROM ('2027-03-01 00:00:00+00:00') TO ('2027-04-01 00:00:00+00:00');
-COMMIT;
-
-BEGIN;
--- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET LOCAL lock_timeout = 3000;
--- no lock: bounds how long any statement below may run
-SET LOCAL statement_timeout = 600000;
--- no lock: a crash right after COMMIT may forget this step; the next roll does it again
-SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on audit_log: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.audit_log_p2027_04 (LIKE public.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2027_04: reads and writes of audit_log continue; audit_log_p2027_04 is not in use yet, and its CHECK spares the scan
 ALTER TABLE public.audit_log ATTACH PARTITION public.audit_log_p2027_04 FOR VALUES FROM ('2027-04-01 00:00:00+00:00') TO ('2027-05-01 00:00:00+00:00');
-COMMIT;
-
-BEGIN;
--- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET LOCAL lock_timeout = 3000;
--- no lock: bounds how long any statement below may run
-SET LOCAL statement_timeout = 600000;
--- no lock: a crash right after COMMIT may forget this step; the next roll does it again
-SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on audit_log: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.audit_log_p2027_05 (LIKE public.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2027_05: reads and writes of audit_log continue; audit_log_p2027_05 is not in use yet, and its CHECK spares the scan
@@ -108,15 +90,6 @@ SET LOCAL synchronous_commit = off;
 CREATE TABLE IF NOT EXISTS public.clicks_p2027_03 (LIKE public.clicks INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2027_03: reads and writes of clicks continue; clicks_p2027_03 is not in use yet, and its CHECK spares the scan
 ALTER TABLE public.clicks ATTACH PARTITION public.clicks_p2027_03 FOR VALUES FROM ('2027-03-01 00:00:00+00:00') TO ('2027-04-01 00:00:00+00:00');
-COMMIT;
-
-BEGIN;
--- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET LOCAL lock_timeout = 3000;
--- no lock: bounds how long any statement below may run
-SET LOCAL statement_timeout = 600000;
--- no lock: a crash right after COMMIT may forget this step; the next roll does it again
-SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on clicks: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.clicks_p2027_04 (LIKE public.clicks INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2027_04: reads and writes of clicks continue; clicks_p2027_04 is not in use yet, and its CHECK spares the scan
