@@ -349,7 +349,7 @@ class Roller:
         elif step.kind == "create" and parent.default is not None and not self._default_rows:
             # the DEFAULT was empty when counted: skip the move; should a row of this range
             # have arrived since, ATTACH refuses (check_violation) and the full step runs
-            fast = tuple(s for s in statements if not (s.moves_rows or s.sql.startswith("LOCK")))
+            fast = _without_move([step])
             try:
                 self.run_statements(fast, result)
                 result.record(step)
@@ -378,16 +378,7 @@ class Roller:
         creates = [s for s in steps if s.kind == "create"]
         size = self.options.create_group
         groups = [
-            Step(
-                "group",
-                "",
-                tuple(
-                    stmt
-                    for step in creates[i : i + size]
-                    for stmt in step.statements
-                    if not (stmt.moves_rows or stmt.sql.startswith("LOCK"))
-                ),
-            )
+            Step("group", "", _without_move(creates[i : i + size]))
             for i in range(0, len(creates), size)
         ]
         finalize = [s for s in steps if s.kind == "finalize_detach"]
@@ -410,12 +401,7 @@ class Roller:
         size = self.options.create_group
         for i in range(0, len(creates), size):
             group = creates[i : i + size]
-            statements = [
-                stmt
-                for step in group
-                for stmt in step.statements
-                if not (stmt.moves_rows or stmt.sql.startswith("LOCK"))
-            ]
+            statements = _without_move(group)
             try:
                 self.run_statements(statements, result)
             except pgerrors.CheckViolation:
@@ -483,6 +469,17 @@ class Roller:
                     sql.advisory_unlock(parent.name, parent.schema)
                 )
         return result
+
+
+def _without_move(steps: Sequence[Step]) -> tuple[sql.Statement, ...]:
+    """The steps' statements without the DEFAULT rescue (its LOCK and move), for when the
+    DEFAULT partition is empty."""
+    return tuple(
+        stmt
+        for step in steps
+        for stmt in step.statements
+        if not (stmt.moves_rows or stmt.sql.startswith("LOCK"))
+    )
 
 
 def _one_line(exc: BaseException) -> str:
