@@ -66,6 +66,23 @@ def _check_unique_includes_key(table: Table, key: str) -> None:
             )
 
 
+#: Types PostgreSQL has no hash operator class for, so it cannot hash-partition by them.
+_UNHASHABLE = ("json", "xml", "point", "box", "polygon", "circle", "line", "lseg", "path")
+
+
+def _check_hashable(table: Table, column: sa.Column) -> None:
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    if isinstance(column.type, JSONB):
+        return
+    name = str(column.type.compile(dialect=_pg_dialect())).lower()
+    if isinstance(column.type, sa.JSON) or name.split("(")[0] in _UNHASHABLE:
+        raise PolicyError(
+            f"{table.name}: PostgreSQL cannot hash {column.name!r} ({name}); hash-partition "
+            "by another column, or use jsonb instead of json"
+        )
+
+
 def bind(table: Table, policy: Policy) -> TablePolicy:
     """Validate ``policy`` against ``table`` and return the bound policy."""
     if not isinstance(policy, (Range, Hash)):
@@ -80,6 +97,7 @@ def bind(table: Table, policy: Policy) -> TablePolicy:
     column = table.c[policy.column]
     key_type = key_type_of_column(table, column)
     if isinstance(policy, Hash):
+        _check_hashable(table, column)
         key_type = "hash"
     _check_unique_includes_key(table, policy.column)
     sql.ident(table.name)

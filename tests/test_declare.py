@@ -155,3 +155,14 @@ def test_policy_round_trips_through_json_and_repr():
     assert eval(repr(r), {"Range": Range}) == r
     assert repr(Range("ts")) == "Range('ts', interval='1 month', premake=3)"
     assert policy_from_dict({"kind": "hash", "column": "t", "partitions": 4}) == Hash("t", 4)
+
+
+def test_hash_key_must_be_hashable():
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    md = sa.MetaData()
+    t = sa.Table("docs", md, sa.Column("body", sa.JSON, primary_key=True))
+    with pytest.raises(PolicyError, match="cannot hash 'body'"):
+        partition_table(t, Hash("body", partitions=4))
+    ok = sa.Table("docs2", md, sa.Column("body", JSONB, primary_key=True))
+    assert policy_of(partition_table(ok, Hash("body", partitions=4))) is not None
