@@ -65,7 +65,7 @@ def run_roll(
 
 
 def _gauges(conn: Any, now: dt.datetime, tables: Sequence[str]) -> dict[str, dict[str, float]]:
-    statuses, _ = collect(conn, now, tables)
+    statuses, _, _ = collect(conn, now, tables)
     out: dict[str, dict[str, float]] = {}
     for s in statuses:
         values: dict[str, float] = {}
@@ -131,7 +131,7 @@ def run_status(
     echo: Echo,
 ) -> None:
     with connect(database_url or "") as conn:
-        statuses, warnings = collect(conn, now, tables)
+        statuses, warnings, _ = collect(conn, now, tables)
     if as_json:
         echo(json.dumps([s.as_dict() for s in statuses], indent=2, default=str))
         return
@@ -163,13 +163,9 @@ def run_check(
     echo: Echo,
 ) -> int:
     with connect(database_url or "") as conn:
-        statuses, warnings = collect(conn, now, tables)
+        statuses, warnings, parents = collect(conn, now, tables)
         found = problems(statuses, now, max_age)
         if schedule:
-            from .catalog import read_snapshot
-            from .runner import _query, select_tables
-
-            parents, _ = select_tables(read_snapshot(_query(conn)), tables)
             for parent in parents:
                 assert parent.policy is not None
                 reason = too_sparse(schedule, parent.policy.policy, now)  # type: ignore[arg-type]

@@ -47,6 +47,8 @@ class RollOptions:
 @dataclass
 class TableResult:
     table: str
+    #: (schema, name): ``table`` joins them with a dot, which a schema name may contain.
+    key: tuple[str, str] = ("", "")
     status: str = "ok"  # ok | skipped | failed | locked
     created: list[str] = field(default_factory=list)
     moved_rows: int = 0
@@ -63,6 +65,7 @@ class TableResult:
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
+        out.pop("key")
         if not out["sql"]:
             out.pop("sql")
         return out
@@ -133,7 +136,7 @@ class RollReport:
 Log = Callable[[str], None]
 
 
-def _query(conn: psycopg.Connection) -> Callable[[str], list[tuple[Any, ...]]]:
+def query_of(conn: psycopg.Connection) -> Callable[[str], list[tuple[Any, ...]]]:
     def run(q: str) -> list[tuple[Any, ...]]:
         return conn.execute(q).fetchall()  # type: ignore[arg-type]
 
@@ -205,9 +208,16 @@ def group_statements(step: Step, options: RollOptions) -> tuple[list[sql.Stateme
     if all(s.transactional for s in step.statements):
         settings = [*sql.timeouts(lock, limit), sql.relaxed_commit()]
         return [*settings, *step.statements], True
-    settings = [*sql.timeouts(lock, limit, local=False), sql.relaxed_commit(local=False)]
-    resets = [*sql.reset_timeouts(local=False), sql.reset_relaxed_commit()]
-    return [*settings, *step.statements, *resets], False
+    return [*_session_settings(options), *step.statements, *_SESSION_RESETS], False
+
+
+def _session_settings(options: RollOptions) -> list[sql.Statement]:
+    """Settings around statements PostgreSQL runs outside a transaction."""
+    lock, limit = options.lock_timeout_ms, options.statement_timeout_ms
+    return [*sql.timeouts(lock, limit, local=False), sql.relaxed_commit(local=False)]
+
+
+_SESSION_RESETS = [*sql.reset_timeouts(local=False), sql.reset_relaxed_commit()]
 
 
 def annotated_sql(step: Step, options: RollOptions) -> str:
@@ -247,15 +257,15 @@ class Roller:
                         moves.append(cur)
             result.moved_rows += sum(max(cur.rowcount, 0) for cur in moves)
             return
-        settings, body = statements[:3], statements[3:-3]
-        for stmt in settings:
+        for stmt in _session_settings(self.options):
             self._execute(stmt, result)
         try:
-            for stmt in body:
+            for stmt in step.statements:
                 self._execute(stmt, result)
         finally:
-            for stmt in statements[-3:]:
+            for stmt in _SESSION_RESETS:
                 self._execute(stmt, result)
+            bound_session(self.conn, self.options)  # RESET went back to the role's values
 
     def run_statements(
         self,
@@ -369,11 +379,11 @@ class Roller:
             ).fetchone()[0]
         )
 
-    def _as_run(self, parent: Parent, the_plan: Plan) -> list[Step]:
+    def _as_run(self, the_plan: Plan, default_rows: int) -> list[Step]:
         """The steps as they will run, new partitions grouped as :meth:`_create_in_groups`
         groups them, so a dry run prints exactly what runs (unless rows arrive meanwhile)."""
         steps = list(the_plan.steps)
-        if not steps or self._count_default(parent, steps) > 0:
+        if not steps or default_rows > 0:
             return steps
         creates = [s for s in steps if s.kind == "create"]
         size = self.options.create_group
@@ -425,14 +435,20 @@ class Roller:
         return dataclasses.replace(fresh, policy=parent.policy)
 
     def roll_table(self, parent: Parent, now: dt.datetime) -> TableResult:
-        result = TableResult(f"{parent.schema}.{parent.name}")
-        the_plan = plan_table(self.conn, parent, now, self.options.horizon)
+        result = TableResult(f"{parent.schema}.{parent.name}", (parent.schema, parent.name))
+        try:
+            the_plan = plan_table(self.conn, parent, now, self.options.horizon)
+        except pgerrors.LockNotAvailable as exc:  # max(key) of an integer key waited too long
+            result.status = "locked"
+            result.errors.append(_one_line(exc))
+            return result
         if self.options.dry_run or not the_plan.steps:
             result.notes.extend(the_plan.notes)
-            result.sql = [annotated_sql(s, self.options) for s in self._as_run(parent, the_plan)]
+            default_rows = self._count_default(parent, the_plan.steps)
+            as_run = self._as_run(the_plan, default_rows)
+            result.sql = [annotated_sql(s, self.options) for s in as_run]
             if result.sql and parent.default is not None:
-                empty = self._count_default(parent, the_plan.steps) == 0
-                fact = sql.default_fact(parent.name, parent.default.name, empty=empty)
+                fact = sql.default_fact(parent.name, parent.default.name, empty=not default_rows)
                 result.sql.insert(0, fact)
             for step in the_plan.steps:
                 result.record(step)
@@ -458,9 +474,12 @@ class Roller:
         except LockBudgetExhausted as exc:
             result.status = "locked"
             result.errors.append(str(exc))
-        except psycopg.OperationalError:
-            raise  # the connection is gone: the caller stops the run
+        except pgerrors.LockNotAvailable as exc:  # a read waited past lock_timeout
+            result.status = "locked"
+            result.errors.append(_one_line(exc))
         except psycopg.Error as exc:
+            if self.conn.broken:
+                raise  # the connection is gone: the caller stops the run
             result.status = "failed"
             result.errors.append(_one_line(exc))
         finally:
@@ -482,6 +501,13 @@ def _without_move(steps: Sequence[Step]) -> tuple[sql.Statement, ...]:
     )
 
 
+def bound_session(conn: psycopg.Connection, options: RollOptions | None = None) -> None:
+    """Bound every wait of this session, reads included; steps set their own as well."""
+    options = options or RollOptions()
+    for stmt in sql.timeouts(options.lock_timeout_ms, options.statement_timeout_ms, local=False):
+        conn.execute(stmt.sql)  # type: ignore[call-overload]
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -497,7 +523,8 @@ def roll(
     options = options or RollOptions()
     started = time.monotonic()
     report = RollReport(now=now, dry_run=options.dry_run)
-    snap = read_snapshot(_query(conn))
+    bound_session(conn, options)
+    snap = read_snapshot(query_of(conn))
     if snap.read_only:
         report.standby = True
         return report
@@ -506,15 +533,17 @@ def roll(
     for parent in parents:
         try:
             report.tables.append(roller.roll_table(parent, now))
-        except psycopg.OperationalError as exc:
-            report.tables.append(
-                TableResult(
-                    f"{parent.schema}.{parent.name}", status="failed", errors=[_one_line(exc)]
-                )
-            )
+        except psycopg.Error as exc:  # the connection broke: the next run carries on
+            name = f"{parent.schema}.{parent.name}"
+            report.tables.append(TableResult(name, status="failed", errors=[_one_line(exc)]))
             break
-    done = [tuple(t.table.split(".", 1)) for t in report.tables if t.status == "ok"]
-    if done and not options.dry_run and not conn.closed:
-        conn.execute(sql.mark_rolled_many(done).sql)  # type: ignore[arg-type]
+    done = [t.key for t in report.tables if t.status == "ok"]
+    if done and not options.dry_run and not conn.broken:
+        try:
+            conn.execute(sql.mark_rolled_many(done).sql)  # type: ignore[arg-type]
+        except psycopg.Error as exc:
+            report.warnings.append(
+                f"could not record when the tables were rolled: {_one_line(exc)}"
+            )
     report.duration_s = time.monotonic() - started
     return report

@@ -11,9 +11,9 @@ import psycopg
 
 from . import sql
 from .catalog import Parent, read_snapshot
-from .periods import Period, subtract
+from .periods import Period, shift_date, subtract
 from .planner import position_from_clock
-from .runner import _query, plan_table, select_tables
+from .runner import bound_session, plan_table, query_of, select_tables
 from .specs import Range
 
 #: Timeline cells: present, missing, present but past retention, missing with rows waiting
@@ -116,8 +116,6 @@ def table_status(
     if p.retention_step is not None and ranges and ranges[0].upper is not None:
         oldest = ranges[0].upper
         if policy.key_type != "integer":
-            from .periods import shift_date
-
             day = oldest.date() if hasattr(oldest, "date") else oldest
             next_expiry = shift_date(day, p.retention_step, 1)  # type: ignore[arg-type]
     return TableStatus(
@@ -136,11 +134,14 @@ def table_status(
 
 def collect(
     conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = ()
-) -> tuple[list[TableStatus], list[str]]:
-    snap = read_snapshot(_query(conn))
+) -> tuple[list[TableStatus], list[str], list[Parent]]:
+    """Each managed table's status, the warnings, and the tables themselves."""
+    bound_session(conn)
+    snap = read_snapshot(query_of(conn))
     parents, warnings = select_tables(snap, tables)
     rolled = _rolled_at(conn)
-    return [table_status(conn, p, now, rolled.get((p.schema, p.name))) for p in parents], warnings
+    statuses = [table_status(conn, p, now, rolled.get((p.schema, p.name))) for p in parents]
+    return statuses, warnings, parents
 
 
 def problems(statuses: Sequence[TableStatus], now: dt.datetime, max_age: dt.timedelta) -> list[str]:

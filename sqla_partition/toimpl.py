@@ -269,4 +269,5 @@ def set_partition_policy(operations: Operations, op: SetPartitionPolicyOp) -> No
         stmts.append(
             sql.upsert_policy(op.table_name, op.schema, bound.policy.to_json(), bound.key_type)
         )
-    _run(operations, stmts)
+    with _bounded(operations):  # the row may be locked by a roll recording its run
+        _run(operations, stmts)

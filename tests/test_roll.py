@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import psycopg
 import psycopg.sql
@@ -374,3 +375,58 @@ def test_rows_arriving_after_the_default_was_counted_are_still_moved(db_url, pg,
     assert pg.execute(
         "SELECT tableoid::regclass::text FROM events WHERE note = 'late'"
     ).fetchone() == ("events_p2027_03",)
+
+
+def test_a_table_locked_by_someone_else_is_reported_and_the_others_still_roll(db_url, pg):
+    make_table(db_url)  # events
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn)
+        with ctx.begin_transaction():
+            Operations(ctx).create_partitioned_table(
+                "blobs",
+                sa.Column("id", sa.BigInteger, primary_key=True),
+                partitioning=Range("id", interval=1000, premake=2),
+                start=0,
+                until=3000,
+            )
+        conn.commit()
+    engine.dispose()
+    with psycopg.connect(pg.info.dsn) as holder:  # e.g. a long migration on blobs
+        holder.execute("LOCK TABLE blobs IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z", "--lock-timeout", "300ms")
+        waited = time.monotonic() - started
+        holder.rollback()
+    by_table = {t["table"]: t for t in out["tables"]}
+    assert code == 3
+    assert by_table["public.blobs"]["status"] == "locked"
+    assert "lock timeout" in by_table["public.blobs"]["errors"][0]
+    assert by_table["public.events"]["created"] == ["events_p2027_03", "events_p2027_04"]
+    assert waited < 10  # bounded by lock_timeout, not by the holder
+
+
+def test_rolled_at_is_recorded_for_a_schema_with_a_dot(db_url, pg):
+    pg.execute('CREATE SCHEMA "odd.schema"')
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn)
+        with ctx.begin_transaction():
+            Operations(ctx).create_partitioned_table(
+                "events",
+                sa.Column("id", sa.BigInteger, nullable=False),
+                sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+                sa.PrimaryKeyConstraint("id", "created_at"),
+                partitioning=Range("created_at", premake=1),
+                start="2026-11-01",
+                until="2027-01-01",
+                schema="odd.schema",
+            )
+        conn.commit()
+    engine.dispose()
+    code, out = roll_json(db_url, "--now", "2026-11-27T00:00:00Z")
+    assert code == 0 and out["warnings"] == []
+    rolled = pg.execute(
+        "SELECT rolled_at IS NOT NULL FROM sqla_partition_policy WHERE schema_name = 'odd.schema'"
+    ).fetchone()
+    assert rolled == (True,)

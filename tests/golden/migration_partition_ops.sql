@@ -128,11 +128,23 @@ SET LOCAL lock_timeout TO DEFAULT;
 -- no lock: back to the session's setting
 SET LOCAL statement_timeout TO DEFAULT;
 
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+
 -- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
 CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
 
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
 INSERT INTO public.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'events', '{"archive_schema": null, "column": "created_at", "default": true, "interval": "1 month", "kind": "range", "on_expire": "detach", "partition_prefix": null, "premake": 6, "retention": "24 months", "timezone": "UTC"}'::jsonb, 'timestamptz') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
+
+-- no lock: back to the session's setting
+SET LOCAL lock_timeout TO DEFAULT;
+
+-- no lock: back to the session's setting
+SET LOCAL statement_timeout TO DEFAULT;
 
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
 SET LOCAL lock_timeout = 5000;
