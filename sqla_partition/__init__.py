@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import CatalogError, PolicyError, SqlaPartitionError
-from .specs import Hash, Range
+from .specs import Hash, Range, Reference
 
 __version__ = "0.1.0"
 
@@ -18,19 +18,22 @@ __all__ = [
     "Hash",
     "PolicyError",
     "Range",
+    "Reference",
     "SqlaPartitionError",
     "partition_table",
     "policy_of",
+    "reference_table",
     "register",
 ]
 
 if TYPE_CHECKING:
     from .alembic_plugin import register
-    from .declare import partition_table, policy_of
+    from .declare import partition_table, policy_of, reference_table
 
 _LAZY = {
     "partition_table": "declare",
     "policy_of": "declare",
+    "reference_table": "declare",
     "register": "alembic_plugin",
 }
 

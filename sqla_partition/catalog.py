@@ -98,6 +98,8 @@ class Parent:
     key_type: str
     children: tuple[Child, ...] = ()
     policy: TablePolicy | None = None
+    #: ``(schema, name)`` of partitions of its partitions (a range of hashes).
+    sub_partitions: tuple[tuple[str, str], ...] = ()
 
     @property
     def default(self) -> Child | None:
@@ -117,6 +119,8 @@ class Snapshot:
     has_policy_table: bool = False
     #: A standby, or a session that may not write.
     read_only: bool = False
+    #: The Citus extension is installed: hash tables become distributed tables.
+    has_citus: bool = False
     #: Recorded policies, including those whose table no longer exists.
     policies: dict[tuple[str, str], TablePolicy] = field(default_factory=dict)
 
@@ -126,7 +130,9 @@ class Snapshot:
         return self.parents.get((schema or default_schema, table))
 
     def partition_names(self) -> set[tuple[str, str]]:
-        return {(c.schema, c.name) for p in self.parents.values() for c in p.children}
+        names = {(c.schema, c.name) for p in self.parents.values() for c in p.children}
+        names.update(sub for p in self.parents.values() for sub in p.sub_partitions)
+        return names
 
 
 def _child(
@@ -168,6 +174,7 @@ def parse_catalog(rows: Sequence[Sequence[Any]], bounds: bool = True) -> Snapsho
     for row in rows:
         snap.has_policy_table = bool(row[10])
         snap.read_only = bool(row[12])
+        snap.has_citus = bool(row[15])
         if not str(row[11]).upper().startswith("ISO"):
             raise CatalogError(
                 f"DateStyle is {row[11]!r}; sqla-partition reads partition bounds in ISO style. "
@@ -186,6 +193,11 @@ def parse_catalog(rows: Sequence[Sequence[Any]], bounds: bool = True) -> Snapsho
         bnds,
         kinds,
         pending,
+        _has_policy_table,
+        _datestyle,
+        _read_only,
+        sub_names,
+        sub_schemas,
         *_,
     ) in parent_rows:
         key_type = key_type_of(pg_type)
@@ -202,6 +214,7 @@ def parse_catalog(rows: Sequence[Sequence[Any]], bounds: bool = True) -> Snapsho
             key_columns=tuple((keys or "").split(",")),
             key_type=key_type,
             children=children,
+            sub_partitions=tuple(zip(sub_schemas or (), sub_names or (), strict=True)),
         )
     return snap
 
@@ -239,6 +252,7 @@ def _with_policy(parent: Parent, policy: TablePolicy) -> Parent:
         key_type=parent.key_type,
         children=parent.children,
         policy=policy,
+        sub_partitions=parent.sub_partitions,
     )
 
 

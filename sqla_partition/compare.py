@@ -14,14 +14,21 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from alembic.operations import ops as alembic_ops
-from alembic.util import PriorityDispatchResult
+from alembic.util import CommandError, PriorityDispatchResult
 
 from . import planner
 from .alembic_plugin import load_renderers
 from .catalog import Snapshot, read_snapshot
-from .declare import policy_of
-from .ops import CreatePartitionedTableOp, SetPartitionPolicyOp
+from .declare import is_reference, policy_of
+from .errors import PolicyError
+from .ops import (
+    CreatePartitionedTableOp,
+    DistributeTableOp,
+    SetPartitionPolicyOp,
+    SplitHashPartitionsOp,
+)
 from .specs import Hash, Range, TablePolicy
 from .sql import POLICY_SCHEMA, POLICY_TABLE
 
@@ -121,19 +128,79 @@ def _as_text(policy: TablePolicy, value: Any) -> Any:
     return value.isoformat()
 
 
-def _create_op(
+def _distributed(snap: Snapshot, policy: Hash) -> bool:
+    """A hash table is distributed when asked, or by default on a Citus database."""
+    return snap.has_citus if policy.distributed is None else policy.distributed
+
+
+def _create_ops(
     ctx: AutogenContext, op: alembic_ops.CreateTableOp, bound: TablePolicy
-) -> CreatePartitionedTableOp:
-    if isinstance(bound.policy, Hash):
-        return CreatePartitionedTableOp.from_create_table(op, bound.policy)
+) -> list[Any]:
+    policy = bound.policy
+    if isinstance(policy, Hash):
+        if not _distributed(_snapshot(ctx), policy):
+            return [CreatePartitionedTableOp.from_create_table(op, policy)]
+        distribute = DistributeTableOp(
+            bound.table,
+            policy.column,
+            colocate_with=policy.colocate_with,
+            shard_count=policy.shard_count,
+            schema=bound.schema,
+        )
+        return [
+            CreatePartitionedTableOp.from_create_table(op, policy, distributed=True),
+            distribute,
+        ]
     if bound.key_type == "integer":
         position: Any = 0
     else:
         position = planner.position_from_clock(bound, _now(ctx))
     start, until = planner.initial_window(bound, position)
-    return CreatePartitionedTableOp.from_create_table(
-        op, bound.policy, _as_text(bound, start), _as_text(bound, until)
+    create = CreatePartitionedTableOp.from_create_table(
+        op, policy, _as_text(bound, start), _as_text(bound, until)
     )
+    if policy.distributed_by is None:
+        return [create]
+    distribute = DistributeTableOp(
+        bound.table, policy.distributed_by, colocate_with=policy.colocate_with, schema=bound.schema
+    )
+    return [create, distribute]
+
+
+def _split_op(
+    table: sa.Table, bound: TablePolicy, recorded: Any, snap: Snapshot
+) -> SplitHashPartitionsOp | None:
+    """A hash table declared with more partitions than recorded grows by splitting."""
+    new = bound.policy
+    if not (isinstance(new, Hash) and isinstance(recorded, Hash)):
+        return None
+    if new.partitions == recorded.partitions:
+        return None
+    if _distributed(snap, recorded):
+        raise CommandError(
+            f"{bound.table} is a Citus distributed table: change its shard count with "
+            f"SELECT alter_distributed_table('{bound.qualified}', shard_count := "
+            f"{new.partitions}) (it rewrites the table) or split shards with Citus's "
+            "rebalancer; sqla-partition splits local hash partitions only"
+        )
+    op = SplitHashPartitionsOp(
+        bound.table,
+        new,
+        old_partitions=recorded.partitions,
+        columns=[c.name for c in table.columns if c.computed is None],
+        primary_key=[c.name for c in table.primary_key.columns],
+        schema=bound.schema,
+    )
+    try:  # refuse shrinking and impossible splits now, with the reason, not at upgrade
+        planner.hash_split(
+            TablePolicy(bound.table, recorded, "hash", bound.schema),
+            bound,
+            op.columns,
+            op.primary_key,
+        )
+    except PolicyError as exc:
+        raise CommandError(str(exc)) from None
+    return op
 
 
 def compare_schema(
@@ -149,12 +216,17 @@ def compare_schema(
     hidden = _hidden(snap)
 
     declared: dict[tuple[str, str], TablePolicy] = {}
+    tables: dict[tuple[str, str], sa.Table] = {}
     plain_tables: set[tuple[str, str]] = set()
+    references: set[tuple[str, str]] = set()
     for table in ctx.sorted_tables:
         key = (table.schema or default_schema, table.name)
         bound = policy_of(table)
+        if is_reference(table):
+            references.add(key)
         if bound is not None:
             declared[key] = bound
+            tables[key] = table
         else:
             plain_tables.add(key)
 
@@ -163,8 +235,11 @@ def compare_schema(
     for op in upgrade_ops.ops:
         key = (getattr(op, "schema", None) or default_schema, getattr(op, "table_name", ""))
         if isinstance(op, alembic_ops.CreateTableOp) and key in declared:
-            kept.append(_create_op(ctx, op, declared[key]))
+            kept.extend(_create_ops(ctx, op, declared[key]))
             created.add(key)
+            continue
+        if isinstance(op, alembic_ops.CreateTableOp) and key in references:
+            kept.extend([op, DistributeTableOp(op.table_name, reference=True, schema=op.schema)])
             continue
         if isinstance(op, (alembic_ops.DropTableOp, alembic_ops.ModifyTableOps)) and (
             key in hidden or _looks_detached(snap, *key)
@@ -194,7 +269,10 @@ def compare_schema(
             )
             continue
         recorded = parent.policy.policy if parent.policy else None
-        if recorded != bound.policy:
+        split = _split_op(tables[key], bound, recorded, snap)
+        if split is not None:
+            upgrade_ops.ops.append(split)
+        elif recorded != bound.policy:
             upgrade_ops.ops.append(
                 SetPartitionPolicyOp(
                     bound.table,

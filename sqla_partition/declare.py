@@ -15,12 +15,13 @@ from sqlalchemy.orm import Mapper
 
 from . import sql
 from .errors import PolicyError
-from .specs import Hash, Policy, Range, TablePolicy
+from .specs import Hash, Policy, Range, Reference, TablePolicy
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.schema import Table
 
 _registry: weakref.WeakKeyDictionary[Table, TablePolicy] = weakref.WeakKeyDictionary()
+_references: weakref.WeakSet[Table] = weakref.WeakSet()
 _watching = False
 
 
@@ -42,7 +43,7 @@ def _pg_dialect() -> sa.engine.Dialect:
     return postgresql.dialect()
 
 
-def _check_unique_includes_key(table: Table, key: str) -> None:
+def _check_unique_includes_key(table: Table, key: str, what: str = "partition key") -> None:
     groups: list[tuple[str, list[str]]] = []
     for cons in table.constraints:
         if isinstance(cons, sa.PrimaryKeyConstraint) and cons.columns:
@@ -56,13 +57,13 @@ def _check_unique_includes_key(table: Table, key: str) -> None:
     for column in table.columns:
         if column.unique and not column.primary_key:
             groups.append((f"UNIQUE ({column.name})", [column.name]))
-    for what, cols in groups:
+    for kind, cols in groups:
         if key not in cols:
             fix = ", ".join([*cols, key])
             raise PolicyError(
-                f"{table.name}: {what} ({', '.join(cols)}) must include the partition key; "
-                f"add {key!r} to it, e.g. ({fix}). PostgreSQL enforces uniqueness only per "
-                "partition"
+                f"{table.name}: {kind} ({', '.join(cols)}) must include the {what}; "
+                f"add {key!r} to it, e.g. ({fix}). Uniqueness is enforced only per "
+                f"{'shard' if what == 'distribution column' else 'partition'}"
             )
 
 
@@ -83,23 +84,34 @@ def _check_hashable(table: Table, column: sa.Column) -> None:
         )
 
 
+def _key_column(table: Table, name: str) -> sa.Column:
+    if name not in table.c:
+        raise PolicyError(
+            f"{table.name}: partition key {name!r} is not a column; columns are "
+            f"{', '.join(c.name for c in table.columns)}"
+        )
+    return table.c[name]
+
+
 def bind(table: Table, policy: Policy) -> TablePolicy:
     """Validate ``policy`` against ``table`` and return the bound policy."""
     if not isinstance(policy, (Range, Hash)):
         raise PolicyError(
             f"{table.name}: __partitioning__ must be Range(...) or Hash(...), got {policy!r}"
         )
-    if policy.column not in table.c:
-        raise PolicyError(
-            f"{table.name}: partition key {policy.column!r} is not a column; columns are "
-            f"{', '.join(c.name for c in table.columns)}"
-        )
-    column = table.c[policy.column]
+    column = _key_column(table, policy.column)
     key_type = key_type_of_column(table, column)
     if isinstance(policy, Hash):
         _check_hashable(table, column)
         key_type = "hash"
     _check_unique_includes_key(table, policy.column)
+    if isinstance(policy, Range) and policy.distributed_by is not None:
+        _key_column(table, policy.distributed_by)
+        _check_unique_includes_key(table, policy.distributed_by, "distribution column")
+    sub = policy.subpartition if isinstance(policy, Range) else None
+    if sub is not None:
+        _check_hashable(table, _key_column(table, sub.column))
+        _check_unique_includes_key(table, sub.column)
     sql.ident(table.name)
     return TablePolicy(table.name, policy, key_type, table.schema)
 
@@ -122,8 +134,32 @@ def policy_of(table: Table) -> TablePolicy | None:
     return _registry.get(table)
 
 
+def reference_table(table: Table) -> Table:
+    """Declare a Core ``Table`` a Citus reference table (copied to every node)."""
+    _references.add(table)
+    return table
+
+
+def is_reference(table: Table) -> bool:
+    return table in _references
+
+
 def _on_mapper(mapper: Mapper, class_: type) -> None:
     policy = class_.__dict__.get("__partitioning__")
+    distribution = class_.__dict__.get("__distribution__")
+    if distribution is not None:
+        if not isinstance(distribution, Reference) or not isinstance(mapper.local_table, sa.Table):
+            raise PolicyError(
+                f"{class_.__name__}: __distribution__ must be Reference() on a mapped Table; "
+                "distribute partitioned tables with Hash(..., distributed=True) or "
+                "Range(..., distributed_by=...)"
+            )
+        if policy is not None:
+            raise PolicyError(
+                f"{class_.__name__}: a reference table is copied whole to every node; it "
+                "cannot also have __partitioning__"
+            )
+        reference_table(mapper.local_table)
     if policy is None:
         return
     table = mapper.local_table

@@ -13,7 +13,7 @@ from . import sql
 from .catalog import Child, Parent
 from .errors import PolicyError
 from .periods import KeyValue, Period, subtract
-from .specs import Hash, Range, TablePolicy
+from .specs import Hash, Range, TablePolicy, check_identifier
 from .sql import Statement
 
 
@@ -120,20 +120,35 @@ def new_table_statements(
             )
         return out
     assert start is not None and until is not None
+    sub = p.subpartition
     for period in periods_between(policy, start, until):
+        name = policy.partition_name(period.suffix)
         out.append(
             sql.create_range_partition_of(
                 policy.table,
-                policy.partition_name(period.suffix),
+                name,
                 period.lower,
                 period.upper,
                 policy.key_type,
                 schema,
+                hash_column=sub.column if sub else None,
             )
         )
+        if sub:
+            out += _sub_partitions(policy, name)
     if p.default:
         out.append(sql.create_default_partition_of(policy.table, policy.default_name, schema))
     return out
+
+
+def _sub_partitions(policy: TablePolicy, partition: str) -> list[Statement]:
+    """The hash partitions of a range partition that is new in this transaction."""
+    sub = policy.subpartition
+    assert sub is not None
+    return [
+        sql.create_hash_partition_of(partition, name, sub.partitions, r, policy.schema)
+        for r, name in policy.sub_names(partition)
+    ]
 
 
 def attach_statements(
@@ -155,10 +170,14 @@ def attach_statements(
             sql.lock_default(default, s),
             sql.move_rows(default, name, col, period.lower, period.upper, k, s),
         )
+    sub = policy.subpartition
     return (
-        sql.create_detached_child(t, name, s),
+        sql.create_detached_child(t, name, s, hash_column=sub.column if sub else None),
+        *(_sub_partitions(policy, name) if sub else ()),
         *rescue,
-        sql.attach_range_partition(t, name, period.lower, period.upper, k, s, default),
+        sql.attach_range_partition(
+            t, name, period.lower, period.upper, k, s, default, subpartitioned=sub is not None
+        ),
     )
 
 
@@ -278,7 +297,8 @@ def plan(
                 continue
             if not child.upper <= cutoff:  # type: ignore[operator]
                 continue
-            concurrently = default is None
+            # Citus refuses DETACH … CONCURRENTLY on distributed tables
+            concurrently = default is None and p.distributed_by is None
             stmts = [
                 sql.detach_partition(
                     parent.name,
@@ -313,3 +333,65 @@ def plan(
                     )
                 )
     return Plan(policy, tuple(steps), tuple(notes))
+
+
+def hash_split(
+    old: TablePolicy,
+    new: TablePolicy,
+    columns: tuple[str, ...],
+    primary_key: tuple[str, ...],
+    **limits: int,
+) -> list[sql.HashSplit]:
+    """How each partition of ``old`` splits into those of ``new``, one partition at a time.
+
+    Remainder ``r`` of modulus ``m`` becomes remainders ``r``, ``r + m``, … of the new
+    modulus; PostgreSQL accepts the mixed moduli of a half-done split because each divides
+    the next.
+    """
+    assert isinstance(old.policy, Hash) and isinstance(new.policy, Hash)
+    m, n = old.policy.partitions, new.policy.partitions
+    if n < m:
+        raise PolicyError(
+            f"{old.table}: cannot shrink from {m} to {n} hash partitions; merging partitions "
+            f"is not supported, keep partitions={m}"
+        )
+    if n % m:
+        raise PolicyError(
+            f"{old.table}: {n} hash partitions cannot be split from {m}: each old partition "
+            f"splits into equal parts, so use a multiple of {m} such as {2 * m}"
+        )
+    if not primary_key:
+        raise PolicyError(
+            f"{old.table}: splitting hash partitions online needs a primary key (it keeps the "
+            "copies current while the application writes); add one that includes "
+            f"{old.policy.column!r}"
+        )
+    missing = [c for c in primary_key if c not in columns]
+    if missing or old.policy.column not in columns:
+        raise PolicyError(f"{old.table}: columns= must list every column, {missing} missing")
+    splits = []
+    for r in range(m):
+        child = old.hash_name(r)
+        targets = []
+        for k in range(n // m):
+            final = new.hash_name(r + k * m)
+            build = final if final != child else check_identifier(f"{final}_new", "split table")
+            targets.append(sql.SplitTarget(r + k * m, build, final))
+        split = sql.HashSplit(
+            parent=old.table,
+            schema=old.schema,
+            column=old.policy.column,
+            columns=columns,
+            primary_key=primary_key,
+            child=child,
+            modulus=m,
+            remainder=r,
+            new_modulus=n,
+            targets=tuple(targets),
+            retired=check_identifier(f"{child}_old", "retired partition"),
+            **limits,
+        )
+        for name in split.names():
+            check_identifier(name, f"{old.table}: name")
+        splits.append(split)
+    return splits

@@ -12,9 +12,12 @@ from .ops import (
     CreatePartitionedTableOp,
     CreateRangePartitionOp,
     DetachPartitionOp,
+    DistributeTableOp,
     DropPartitionedTableOp,
     DropPartitionOp,
     SetPartitionPolicyOp,
+    SplitHashPartitionsOp,
+    UndistributeTableOp,
 )
 
 if TYPE_CHECKING:
@@ -25,6 +28,8 @@ IMPORT = "import sqla_partition"
 
 def _policy(ctx: AutogenContext, policy: Any) -> str:
     ctx.imports.add(IMPORT)
+    if getattr(policy, "subpartition", None) is not None:
+        ctx.imports.add("from sqla_partition import Hash")  # the nested policy's repr
     return "None" if policy is None else f"sqla_partition.{policy!r}"
 
 
@@ -43,6 +48,8 @@ def _create(ctx: AutogenContext, op: CreatePartitionedTableOp) -> str:
         extra.append(f"start={op.start!r}")
     if op.until is not None:
         extra.append(f"until={op.until!r}")
+    if op.distributed:
+        extra.append("distributed=True")
     return text + ",\n" + ",\n".join(extra) + "\n)"
 
 
@@ -61,6 +68,32 @@ def _set_policy(ctx: AutogenContext, op: SetPartitionPolicyOp) -> str:
     if op.schema:
         args.append(f"schema={op.schema!r}")
     return f"{_prefix(ctx)}set_partition_policy({', '.join(args)})"
+
+
+@renderers.dispatch_for(SplitHashPartitionsOp)
+def _split(ctx: AutogenContext, op: SplitHashPartitionsOp) -> str:
+    args = [
+        repr(op.table_name),
+        _policy(ctx, op.partitioning),
+        f"old_partitions={op.old_partitions!r}",
+        f"columns={list(op.columns)!r}",
+        f"primary_key={list(op.primary_key)!r}",
+    ]
+    if op.schema:
+        args.append(f"schema={op.schema!r}")
+    return f"{_prefix(ctx)}split_hash_partitions({', '.join(args)})"
+
+
+@renderers.dispatch_for(DistributeTableOp)
+@renderers.dispatch_for(UndistributeTableOp)
+def _distribution(ctx: AutogenContext, op: DistributeTableOp | UndistributeTableOp) -> str:
+    args = [repr(op.table_name)]
+    if op.column:
+        args.append(repr(op.column))
+    for name, value in op._args().items():
+        if value:
+            args.append(f"{name}={value!r}")
+    return f"{_prefix(ctx)}{op.diff_name}({', '.join(args)})"
 
 
 _PARTITION_OPS = {

@@ -317,7 +317,8 @@ class Roller:
         backlog = self.conn.execute(count_sql).fetchone()[0]  # type: ignore[call-overload,index]
         if backlog <= self.options.batch_size:
             return False
-        self.run_statements([step.statements[0]], result)  # the plain, unattached table
+        # the unattached table (with its hash partitions, if any), ready to take the rows
+        self.run_statements([st for st in step.statements if st.sql.startswith("CREATE")], result)
         batch = sql.move_rows(
             default.name,
             step.partition,

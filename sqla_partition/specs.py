@@ -84,10 +84,25 @@ class Range(_Policy):
     on_expire: str = "detach"
     archive_schema: str | None = None
     partition_prefix: str | None = None
+    subpartition: Hash | None = None
+    #: On Citus, the column the table is distributed by (``create_distributed_table``).
+    distributed_by: str | None = None
+    colocate_with: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.column, str) or not self.column:
             raise PolicyError(f"Range() needs the partition key column name, got {self.column!r}")
+        if isinstance(self.subpartition, dict):  # as recorded in the database
+            object.__setattr__(self, "subpartition", Hash(**self.subpartition))
+        if self.subpartition is not None:
+            self._check_subpartition()
+        if self.distributed_by is not None:
+            self._check_distribution()
+        _check_colocation(
+            self.colocate_with,
+            self.distributed_by is not None,
+            "set distributed_by= to the column to distribute by",
+        )
         if isinstance(self.premake, bool) or not isinstance(self.premake, int):
             raise PolicyError(f"premake must be a whole number of periods, got {self.premake!r}")
         if self.premake < 1:
@@ -111,6 +126,38 @@ class Range(_Policy):
             raise PolicyError(
                 f"on_expire={self.on_expire!r}: use 'detach' (default, keeps the data) or "
                 "'drop' (deletes expired partitions)"
+            )
+
+    def _check_distribution(self) -> None:
+        if not isinstance(self.distributed_by, str) or not self.distributed_by:
+            raise PolicyError(f"distributed_by must be a column name, got {self.distributed_by!r}")
+        if self.subpartition is not None:
+            raise PolicyError(
+                "Citus does not distribute multi-level partitioned tables: use distributed_by "
+                "or subpartition, not both"
+            )
+        if self.default:
+            raise PolicyError(
+                "default=True with distributed_by: moving rows out of a DEFAULT partition of a "
+                "distributed table is not supported by sqla-partition; leave default=False"
+            )
+
+    def _check_subpartition(self) -> None:
+        sub = self.subpartition
+        if not isinstance(sub, Hash):
+            raise PolicyError(
+                f"subpartition must be Hash(column, partitions), got {sub!r}: each range "
+                "partition is then hash-partitioned in turn"
+            )
+        if sub.column == self.column:
+            raise PolicyError(
+                f"subpartition=Hash({sub.column!r}) hashes the range key itself; hash by "
+                "another column, such as a tenant id"
+            )
+        if sub.partition_prefix is not None:
+            raise PolicyError(
+                "subpartition=Hash(...) takes no partition_prefix: its partitions are named "
+                "after the range partition they belong to"
             )
 
     @functools.cached_property
@@ -165,6 +212,10 @@ class Hash(_Policy):
     column: str
     partitions: int = 8
     partition_prefix: str | None = None
+    #: On Citus, a distributed table with ``partitions`` shards instead of local hash
+    #: partitions. ``None``: distributed when the database has the citus extension.
+    distributed: bool | None = None
+    colocate_with: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.column, str) or not self.column:
@@ -173,9 +224,49 @@ class Hash(_Policy):
             raise PolicyError(f"partitions must be a whole number, got {self.partitions!r}")
         if self.partitions < 2:
             raise PolicyError(f"partitions={self.partitions} must be at least 2")
+        if self.distributed not in (None, True, False):
+            raise PolicyError(f"distributed must be True, False or None, got {self.distributed!r}")
+        _check_colocation(
+            self.colocate_with, self.distributed is not False, "drop it, or drop distributed=False"
+        )
+
+    @property
+    def shard_count(self) -> int | None:
+        """Citus refuses a shard count beside ``colocate_with`` naming a table: the shard
+        count is then that table's."""
+        return self.partitions if self.colocate_with in (None, "default", "none") else None
 
 
 Policy = Range | Hash
+
+
+def _check_colocation(colocate_with: Any, distributed: bool, otherwise: str) -> None:
+    if colocate_with is None:
+        return
+    if not isinstance(colocate_with, str) or not colocate_with:
+        raise PolicyError(
+            f"colocate_with must be 'default', 'none' or a table name, got {colocate_with!r}"
+        )
+    if not distributed:
+        raise PolicyError(
+            f"colocate_with={colocate_with!r} applies to distributed tables, not with {otherwise}"
+        )
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A small lookup table Citus copies to every node (``create_reference_table``), so
+    distributed tables can join it locally. Declared as ``__distribution__ = Reference()``.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        if name == "__distribution__":
+            from .declare import watch_mappers
+
+            watch_mappers()
+
+    def __repr__(self) -> str:
+        return "Reference()"
 
 
 def policy_from_dict(data: dict[str, Any]) -> Policy:
@@ -241,8 +332,17 @@ class TablePolicy:
 
     def hash_name(self, remainder: int) -> str:
         assert isinstance(self.policy, Hash)
-        width = len(str(self.policy.partitions - 1))
-        return f"{self.prefix}_h{remainder:0{width}d}"
+        return _hash_child(self.prefix, self.policy.partitions, remainder)
+
+    @property
+    def subpartition(self) -> Hash | None:
+        return self.policy.subpartition if isinstance(self.policy, Range) else None
+
+    def sub_names(self, partition: str) -> list[tuple[int, str]]:
+        """``(remainder, name)`` of the hash partitions of one range partition."""
+        sub = self.subpartition
+        assert sub is not None
+        return [(r, _hash_child(partition, sub.partitions, r)) for r in range(sub.partitions)]
 
     def names_to_check(self) -> list[str]:
         """The longest names this policy can generate, with the ``_pkey`` PostgreSQL adds."""
@@ -250,4 +350,10 @@ class TablePolicy:
             longest = self.hash_name(self.policy.partitions - 1)
         else:
             longest = f"{self.prefix}_{'x' * self.stepper().suffix_width()}"
+            if self.subpartition is not None:
+                longest = self.sub_names(longest)[-1][1]
         return [longest, f"{longest}_pkey", f"{self.prefix}_default"]
+
+
+def _hash_child(prefix: str, partitions: int, remainder: int) -> str:
+    return f"{prefix}_h{remainder:0{len(str(partitions - 1))}d}"

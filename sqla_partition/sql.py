@@ -8,6 +8,7 @@ statement carries the lock it takes and whether it may run inside a transaction.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -265,44 +266,65 @@ def range_bounds(lower: KeyValue, upper: KeyValue, key_type: str) -> str:
     return f"FOR VALUES FROM ({key_literal(lower, key_type)}) TO ({key_literal(upper, key_type)})"
 
 
+def _sub_by(hash_column: str | None) -> str:
+    """``PARTITION BY HASH (…)`` for a range partition hash-partitioned in turn."""
+    return f" PARTITION BY {partition_by('hash', hash_column)}" if hash_column else ""
+
+
 def create_partition_of(
     parent: str,
     child: str,
     bounds: str,
     schema: str | None = None,
+    *,
+    hash_column: str | None = None,
 ) -> Statement:
     """``PARTITION OF``: only for a parent created in the same transaction."""
     return Statement(
         f"CREATE TABLE IF NOT EXISTS {qualified(child, schema)} "
-        f"PARTITION OF {qualified(parent, schema)} {bounds}",
+        f"PARTITION OF {qualified(parent, schema)} {bounds}{_sub_by(hash_column)}",
         f"ACCESS EXCLUSIVE on {parent}",
         "the parent is new in this transaction, nobody else can see it yet",
     )
 
 
 def create_range_partition_of(
-    parent: str, child: str, lower: KeyValue, upper: KeyValue, key_type: str, schema: str | None
+    parent: str,
+    child: str,
+    lower: KeyValue,
+    upper: KeyValue,
+    key_type: str,
+    schema: str | None,
+    *,
+    hash_column: str | None = None,
 ) -> Statement:
-    return create_partition_of(parent, child, range_bounds(lower, upper, key_type), schema)
+    bounds = range_bounds(lower, upper, key_type)
+    return create_partition_of(parent, child, bounds, schema, hash_column=hash_column)
 
 
 def create_default_partition_of(parent: str, child: str, schema: str | None = None) -> Statement:
     return create_partition_of(parent, child, "DEFAULT", schema)
 
 
+def _hash_bound(modulus: int, remainder: int) -> str:
+    return f"FOR VALUES WITH (MODULUS {int(modulus)}, REMAINDER {int(remainder)})"
+
+
 def create_hash_partition_of(
     parent: str, child: str, modulus: int, remainder: int, schema: str | None = None
 ) -> Statement:
-    bounds = f"FOR VALUES WITH (MODULUS {int(modulus)}, REMAINDER {int(remainder)})"
-    return create_partition_of(parent, child, bounds, schema)
+    return create_partition_of(parent, child, _hash_bound(modulus, remainder), schema)
 
 
-def create_detached_child(parent: str, child: str, schema: str | None = None) -> Statement:
-    """A plain table shaped like the parent, to be attached after its CHECK is in place."""
+def create_detached_child(
+    parent: str, child: str, schema: str | None = None, *, hash_column: str | None = None
+) -> Statement:
+    """A table shaped like the parent (hash-partitioned itself with ``hash_column``), to be
+    attached once it is ready."""
     return Statement(
         f"CREATE TABLE IF NOT EXISTS {qualified(child, schema)} "
         f"(LIKE {qualified(parent, schema)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
-        "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED)",
+        f"INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED){_sub_by(hash_column)}",
         f"ACCESS SHARE on {parent}",
         "only reads the parent's definition; reads and writes continue",
     )
@@ -354,8 +376,12 @@ def attach_range_partition(
     key_type: str,
     schema: str | None = None,
     default: str | None = None,
+    *,
+    subpartitioned: bool = False,
 ) -> Statement:
     lock = f"SHARE UPDATE EXCLUSIVE on {parent}, ACCESS EXCLUSIVE on {child}"
+    if subpartitioned:
+        lock += " and its hash partitions"
     why = (
         f"reads and writes of {parent} continue; {child} is not in use yet, and its CHECK "
         "spares the scan"
@@ -500,7 +526,8 @@ _CATALOG_QUERY = """
 WITH meta AS MATERIALIZED (
     SELECT current_setting('DateStyle') AS datestyle,
            to_regclass({policy_table}) IS NOT NULL AS has_policy_table,
-           pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean AS read_only
+           pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean AS read_only,
+           EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS has_citus
 ), parts AS (
     SELECT pn.nspname AS schema_name,
            pc.relname AS table_name,
@@ -515,7 +542,9 @@ WITH meta AS MATERIALIZED (
            ch.child_schemas,
            ch.bounds,
            ch.child_kinds,
-           ch.detach_pending
+           ch.detach_pending,
+           sub.sub_names,
+           sub.sub_schemas
       FROM pg_partitioned_table pt
       JOIN pg_class pc ON pc.oid = pt.partrelid
       JOIN pg_namespace pn ON pn.oid = pc.relnamespace
@@ -536,11 +565,24 @@ WITH meta AS MATERIALIZED (
                  ORDER BY cc.relname
             ) c
       ) ch ON true
+      -- partitions of partitions (range partitions hash-partitioned in turn)
+      LEFT JOIN LATERAL (
+          SELECT array_agg(g.relname) AS sub_names, array_agg(gn.nspname) AS sub_schemas
+            FROM pg_inherits i1
+            JOIN pg_class c1 ON c1.oid = i1.inhrelid AND c1.relkind = 'p'
+            JOIN pg_inherits i2 ON i2.inhparent = c1.oid
+            JOIN pg_class g ON g.oid = i2.inhrelid
+            JOIN pg_namespace gn ON gn.oid = g.relnamespace
+           WHERE i1.inhparent = pc.oid
+      ) sub ON true
      WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema')
        AND NOT pc.relispartition
        {only}
 )
-SELECT parts.*, meta.has_policy_table, meta.datestyle, meta.read_only
+SELECT parts.schema_name, parts.table_name, parts.strategy, parts.key_columns,
+       parts.key_type, parts.child_names, parts.child_schemas, parts.bounds, parts.child_kinds,
+       parts.detach_pending, meta.has_policy_table, meta.datestyle, meta.read_only,
+       parts.sub_names, parts.sub_schemas, meta.has_citus
   FROM meta LEFT JOIN parts ON true
  ORDER BY 1, 2
 """
@@ -704,3 +746,369 @@ def default_fact(parent: str, default: str, *, empty: bool = False) -> str:
     """A comment stating a fact ``sqla-partition lint`` needs but the SQL does not show."""
     note = ", empty when planned" if empty else ""
     return f"-- sqla-partition: {parent} has DEFAULT partition {default}{note}"
+
+
+# -- resharding: splitting a hash partition online ---------------------------------------
+
+#: The CHECK that proves a split table's rows belong to its new remainder, so ATTACH
+#: skips its scan, and the trigger that copies writes of the old partition meanwhile.
+HASH_CHECK = "sqla_partition_hash"
+SPLIT_TRIGGER = "sqla_partition_split"
+
+
+@dataclass(frozen=True)
+class SplitTarget:
+    remainder: int
+    #: The table is built under this name; ``final`` differs only when the old partition
+    #: still holds the final name, and the swap renames it.
+    build: str
+    final: str
+
+
+@dataclass(frozen=True)
+class HashSplit:
+    """Everything the statements splitting one hash partition need; names not yet checked."""
+
+    parent: str
+    schema: str | None
+    column: str
+    columns: tuple[str, ...]
+    primary_key: tuple[str, ...]
+    child: str
+    modulus: int
+    remainder: int
+    new_modulus: int
+    targets: tuple[SplitTarget, ...]
+    retired: str
+    lock_timeout_ms: int = 5000
+    retries: int = 5
+    batch_blocks: int = 256
+
+    def q(self, name: str) -> str:
+        return qualified(name, self.schema)
+
+    @property
+    def function(self) -> str:
+        digest = hashlib.sha1(self.q(self.child).encode("utf-8")).hexdigest()[:12]
+        return f"{SPLIT_TRIGGER}_{digest}"
+
+    def names(self) -> list[str]:
+        return [self.retired, *(t.build for t in self.targets), *(t.final for t in self.targets)]
+
+
+def _belongs(s: HashSplit, remainder: int, row: str = "") -> str:
+    return (
+        f"satisfies_hash_partition({_regclass(s.parent, s.schema)}, {int(s.new_modulus)}, "
+        f"{int(remainder)}, {row}{ident(s.column)})"
+    )
+
+
+def _still_to_split(s: HashSplit) -> str:
+    """True while the old partition is attached with its old bound: the split is not done."""
+    bound = f"FOR VALUES WITH (modulus {int(s.modulus)}, remainder {int(s.remainder)})"
+    return (
+        "EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        f"WHERE i.inhparent = {_regclass(s.parent, s.schema)} "
+        f"AND c.oid = to_regclass({string_literal(s.q(s.child))}) "
+        f"AND pg_get_expr(c.relpartbound, c.oid) = {string_literal(bound)})"
+    )
+
+
+def _do(body: str, declare: str = "") -> str:
+    head = f"DO $split$\nDECLARE\n{declare}BEGIN\n" if declare else "DO $split$\nBEGIN\n"
+    return f"{head}{body}END\n$split$"
+
+
+def _retrying(s: HashSplit, body: str, indent: str = "  ") -> str:
+    """Run ``body`` in a subtransaction, again after a lock timeout, up to ``retries`` times.
+
+    A serialization failure is retried too: locking a row that a concurrent update just
+    moved to another partition raises one, and the next attempt no longer sees the row.
+    """
+    inner = "".join(f"{indent}    {line}\n" for line in body.strip("\n").split("\n"))
+    return (
+        f"{indent}attempt := 0;\n"
+        f"{indent}LOOP\n"
+        f"{indent}  BEGIN\n"
+        f"{indent}    PERFORM set_config('lock_timeout', {string_literal(str(s.lock_timeout_ms))}, "
+        "true);\n"
+        f"{inner}"
+        f"{indent}    EXIT;\n"
+        f"{indent}  EXCEPTION WHEN lock_not_available OR deadlock_detected OR "
+        "serialization_failure THEN\n"
+        f"{indent}    attempt := attempt + 1;\n"
+        f"{indent}    IF attempt > {int(s.retries)} THEN RAISE; END IF;\n"
+        f"{indent}    PERFORM pg_sleep(0.2 * attempt);\n"
+        f"{indent}  END;\n"
+        f"{indent}END LOOP;\n"
+    )
+
+
+def _cols(names: tuple[str, ...], prefix: str = "") -> str:
+    return ", ".join(f"{prefix}{ident(c)}" for c in names)
+
+
+def split_trigger_function(s: HashSplit) -> Statement:
+    """Copies each write of the old partition into the split table its row belongs to."""
+    pk = f"({_cols(s.primary_key)}) = ({_cols(s.primary_key, 'OLD.')})"
+    rest = [c for c in s.columns if c not in s.primary_key]
+    on_conflict = (
+        f"ON CONFLICT ({_cols(s.primary_key)}) DO UPDATE SET "
+        + ", ".join(f"{ident(c)} = EXCLUDED.{ident(c)}" for c in rest)
+        if rest
+        else "ON CONFLICT DO NOTHING"
+    )
+    lines = ["BEGIN", "  IF TG_OP <> 'INSERT' THEN"]
+    lines += [f"    DELETE FROM {s.q(t.build)} WHERE {pk};" for t in s.targets]
+    lines += ["  END IF;", "  IF TG_OP <> 'DELETE' THEN"]
+    for i, t in enumerate(s.targets):
+        if i == len(s.targets) - 1:
+            lines.append("    ELSE")
+        else:
+            word = "IF" if i == 0 else "ELSIF"
+            lines.append(f"    {word} {_belongs(s, t.remainder, 'NEW.')} THEN")
+        lines.append(
+            f"      INSERT INTO {s.q(t.build)} ({_cols(s.columns)}) "
+            f"VALUES ({_cols(s.columns, 'NEW.')}) {on_conflict};"
+        )
+    lines += ["    END IF;", "  END IF;", "  RETURN NULL;", "END"]
+    body = "\n".join(lines)
+    return Statement(
+        f"CREATE OR REPLACE FUNCTION {s.q(s.function)}() RETURNS trigger LANGUAGE plpgsql "
+        "SECURITY DEFINER SET search_path FROM CURRENT AS $fn$\n"
+        f"{body}\n$fn$",
+        "no table lock",
+        f"the trigger below calls it for every write to {s.child} until the swap; it runs as "
+        "the owner of the split tables, whoever writes, and finds names as this migration does",
+    )
+
+
+def _refuse_drift(s: HashSplit) -> str:
+    expected = ", ".join(string_literal(c) for c in sorted(s.columns))
+    return (
+        "  IF (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a "
+        f"WHERE a.attrelid = {_regclass(s.parent, s.schema)} AND a.attnum > 0 "
+        "AND NOT a.attisdropped AND a.attgenerated = '') "
+        f"IS DISTINCT FROM ARRAY[{expected}]::text[] THEN\n"
+        "    RAISE EXCEPTION 'sqla-partition: the columns of % differ from the ones this "
+        "migration copies (%); nothing was changed, generate the migration again', "
+        f"{string_literal(s.q(s.parent))}, {string_literal(', '.join(s.columns))};\n"
+        "  END IF;\n"
+        "  IF EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' "
+        f"AND confrelid = {_regclass(s.parent, s.schema)}) THEN\n"
+        "    RAISE EXCEPTION 'sqla-partition: % is referenced by a foreign key; a partition "
+        "holding referenced rows cannot be detached, so it cannot be split online', "
+        f"{string_literal(s.q(s.parent))};\n"
+        "  END IF;\n"
+    )
+
+
+def split_prepare(s: HashSplit) -> Statement:
+    """The split tables with their CHECKs and foreign keys, and the trigger that keeps them
+    current. Foreign keys are added while the tables are empty, so ATTACH finds them valid
+    instead of validating them under the parent's lock."""
+    lines = []
+    for t in s.targets:
+        reg = _regclass(t.build, s.schema)
+        lines.append(
+            f"CREATE TABLE IF NOT EXISTS {s.q(t.build)} (LIKE {s.q(s.parent)} "
+            "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE "
+            "INCLUDING COMMENTS INCLUDING GENERATED);\n"
+            "IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = "
+            f"{reg} AND conname = {string_literal(HASH_CHECK)}) THEN\n"
+            f"  ALTER TABLE {s.q(t.build)} ADD CONSTRAINT {ident(HASH_CHECK)} "
+            f"CHECK ({_belongs(s, t.remainder)});\n"
+            "END IF;\n"
+            "FOR fk IN SELECT c.conname, pg_get_constraintdef(c.oid) AS def FROM pg_constraint c "
+            f"WHERE c.conrelid = {_regclass(s.parent, s.schema)} AND c.contype = 'f' "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint x "
+            f"WHERE x.conrelid = {reg} AND x.conname = c.conname) LOOP\n"
+            f"  EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', "
+            f"{string_literal(s.q(t.build))}, fk.conname, fk.def);\n"
+            "END LOOP;\n"
+        )
+    lines.append(
+        "IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = "
+        f"{_regclass(s.child, s.schema)} AND tgname = {string_literal(SPLIT_TRIGGER)}) THEN\n"
+        f"  CREATE TRIGGER {ident(SPLIT_TRIGGER)} AFTER INSERT OR UPDATE OR DELETE ON "
+        f"{s.q(s.child)} FOR EACH ROW EXECUTE FUNCTION {s.q(s.function)}();\n"
+        "END IF;"
+    )
+    body = (
+        f"  IF NOT {_still_to_split(s)} THEN\n    RETURN;  -- split already\n  END IF;\n"
+        + _refuse_drift(s)
+        + _retrying(s, "".join(lines))
+    )
+    names = ", ".join(t.build for t in s.targets)
+    return Statement(
+        _do(body, "  attempt int;\n  fk record;\n"),
+        f"SHARE ROW EXCLUSIVE on {s.child} (the trigger) and on tables its foreign keys "
+        f"reference, ACCESS SHARE on {s.parent}",
+        f"{names} are new and unused; creating the trigger waits for writes to {s.child} in "
+        "flight and holds writers back for a moment, bounded by lock_timeout and retried",
+    )
+
+
+def split_copy(s: HashSplit) -> Statement:
+    """Copy the old partition's rows in batches of blocks, one transaction each."""
+    lo, hi = "('(' || lo || ',0)')::tid", f"('(' || (lo + {int(s.batch_blocks)}) || ',0)')::tid"
+    inserts = []
+    for i, t in enumerate(s.targets):
+        inserts.append(
+            f"t{i} AS (INSERT INTO {s.q(t.build)} ({_cols(s.columns)}) "
+            f"SELECT {_cols(s.columns)} FROM batch WHERE {_belongs(s, t.remainder)} "
+            "ON CONFLICT DO NOTHING RETURNING 1)"
+        )
+    counted = " + ".join(f"(SELECT count(*) FROM t{i})" for i in range(len(s.targets)))
+    batch = (
+        f"WITH batch AS (SELECT {_cols(s.columns)} FROM ONLY {s.q(s.child)} "
+        f"WHERE ctid >= {lo} AND ctid < {hi} FOR KEY SHARE),\n"
+        + ",\n".join(inserts)
+        + f"\nSELECT {counted} INTO n;"
+    )
+    body = (
+        f"  IF NOT {_still_to_split(s)} THEN\n    RETURN;\n  END IF;\n"
+        f"  last_block := pg_relation_size({_regclass(s.child, s.schema)}) "
+        "/ current_setting('block_size')::bigint;\n"
+        "  WHILE lo <= last_block LOOP\n"
+        + _retrying(s, batch, "    ")
+        + f"    copied := copied + n;\n    lo := lo + {int(s.batch_blocks)};\n"
+        "    COMMIT;\n  END LOOP;\n"
+        "  RAISE NOTICE 'sqla-partition: copied % rows of % into %', copied, "
+        f"{string_literal(s.child)}, {string_literal(', '.join(t.build for t in s.targets))};\n"
+    )
+    declare = (
+        "  lo bigint := 0;\n  last_block bigint;\n  n bigint;\n  copied bigint := 0;\n"
+        "  attempt int;\n"
+    )
+    return Statement(
+        _do(body, declare),
+        f"ROW SHARE on {s.child} (FOR KEY SHARE on the rows of one batch)",
+        "reads and writes continue; deletes of rows in the batch being copied wait for it "
+        "(milliseconds); writes from now on reach the split tables through the trigger; "
+        "rows already copied are skipped, so a rerun resumes",
+        transactional=False,
+    )
+
+
+def split_swap(s: HashSplit) -> Statement:
+    """Verify the copy in one snapshot, then swap the old partition for the split tables."""
+    olds = f"(SELECT count(*) FROM ONLY {s.q(s.child)})"
+    news = " + ".join(f"(SELECT count(*) FROM {s.q(t.build)})" for t in s.targets)
+
+    def digest(table: str, only: str = "") -> str:
+        return (
+            f"(SELECT coalesce(sum(hashtext(ROW({_cols(s.columns)})::text)), 0) FROM {only}{table})"
+        )
+
+    new_digest = " + ".join(digest(s.q(t.build)) for t in s.targets)
+    swap = [
+        f"ALTER TABLE {s.q(s.parent)} DETACH PARTITION {s.q(s.child)};",
+        f"DROP TRIGGER {ident(SPLIT_TRIGGER)} ON {s.q(s.child)};",
+        f"ALTER TABLE {s.q(s.child)} RENAME TO {ident(s.retired)};",
+    ]
+    for t in s.targets:
+        if t.build != t.final:
+            swap.append(f"ALTER TABLE {s.q(t.build)} RENAME TO {ident(t.final)};")
+        swap.append(
+            f"ALTER TABLE {s.q(s.parent)} ATTACH PARTITION {s.q(t.final)} "
+            f"{_hash_bound(s.new_modulus, t.remainder)};"
+        )
+        swap.append(f"ALTER TABLE {s.q(t.final)} DROP CONSTRAINT {ident(HASH_CHECK)};")
+    swap.insert(0, "started := clock_timestamp();")
+    swap.append("held := clock_timestamp() - started;")
+    finals = ", ".join(t.final for t in s.targets)
+    body = (
+        f"  IF NOT {_still_to_split(s)} THEN\n    RETURN;\n  END IF;\n"
+        f"  SELECT {olds}, {news}, {digest(s.q(s.child), 'ONLY ')}, {new_digest}\n"
+        "    INTO old_rows, new_rows, old_sum, new_sum;\n"
+        "  IF old_rows <> new_rows OR old_sum <> new_sum THEN\n"
+        "    RAISE EXCEPTION 'sqla-partition: % holds % rows but its split tables % "
+        "(or their contents differ); nothing was swapped, run the migration again to resume', "
+        f"{string_literal(s.child)}, old_rows, new_rows;\n"
+        "  END IF;\n"
+        + _retrying(s, "\n".join(swap))
+        + "  RAISE NOTICE 'sqla-partition: split % into % (% rows verified); the swap held "
+        "writers back for at most % ms, lock wait included, after % lock timeouts', "
+        f"{string_literal(s.child)}, {string_literal(finals)}, old_rows, "
+        "round(extract(epoch FROM held) * 1000), attempt;\n"
+    )
+    declare = (
+        "  old_rows bigint;\n  new_rows bigint;\n  old_sum bigint;\n  new_sum bigint;\n"
+        "  started timestamptz;\n  held interval;\n  attempt int;\n"
+    )
+    return Statement(
+        _do(body, declare),
+        f"ACCESS EXCLUSIVE on {s.parent}, {s.child} and the split tables ({finals})",
+        "the copy is verified first without locks (counts and a checksum, one snapshot); the "
+        "exclusive part is the detach and attaches only, which the CHECKs make scan-free; "
+        "lock_timeout bounds each wait, retried",
+        transactional=False,
+        squawk_ignore=("require-concurrent-partition-detach",),
+    )
+
+
+def split_cleanup(s: HashSplit) -> list[Statement]:
+    """Drop the old partition (detached, verified) and the trigger function."""
+    retired = s.q(s.retired)
+    return [
+        Statement(
+            _do(
+                f"  IF to_regclass({string_literal(retired)}) IS NOT NULL AND NOT EXISTS "
+                "(SELECT 1 FROM pg_inherits WHERE inhrelid = "
+                f"to_regclass({string_literal(retired)})) THEN\n"
+                f"    DROP TABLE {retired};\n"
+                "  END IF;\n"
+            ),
+            f"ACCESS EXCLUSIVE on {s.retired}",
+            f"{s.retired} is the old partition, detached by the swap after its rows were "
+            "verified in the split tables; only a detached table of that name is dropped",
+        ),
+        Statement(
+            f"DROP FUNCTION IF EXISTS {s.q(s.function)}()",
+            "no table lock",
+            "the split's own trigger function; its trigger went with the swap",
+            squawk_ignore=("ban-drop-function",),
+        ),
+    ]
+
+
+# -- Citus --------------------------------------------------------------------------------
+
+
+def create_distributed_table(
+    table: str,
+    column: str,
+    schema: str | None = None,
+    *,
+    colocate_with: str | None = None,
+    shard_count: int | None = None,
+) -> Statement:
+    args = [string_literal(qualified(table, schema)), string_literal(column)]
+    if colocate_with is not None:
+        args.append(f"colocate_with => {string_literal(colocate_with)}")
+    if shard_count is not None:
+        args.append(f"shard_count => {int(shard_count)}")
+    return Statement(
+        f"SELECT create_distributed_table({', '.join(args)})",
+        f"ACCESS EXCLUSIVE on {table} (Citus)",
+        "Citus creates the shards on the workers; the table is new in this migration, so "
+        "there are no rows to copy and nobody waits",
+    )
+
+
+def create_reference_table(table: str, schema: str | None = None) -> Statement:
+    return Statement(
+        f"SELECT create_reference_table({string_literal(qualified(table, schema))})",
+        f"ACCESS EXCLUSIVE on {table} (Citus)",
+        "Citus copies the table to every node; a reference table is small by declaration",
+    )
+
+
+def undistribute_table(table: str, schema: str | None = None) -> Statement:
+    return Statement(
+        f"SELECT undistribute_table({string_literal(qualified(table, schema))})",
+        f"ACCESS EXCLUSIVE on {table} (Citus)",
+        "Citus copies every row back to the coordinator: the table is blocked for that time, "
+        "as the downgrade asks",
+    )

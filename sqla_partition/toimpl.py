@@ -7,7 +7,9 @@ would run, each with a comment naming the lock it takes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import logging
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +25,12 @@ from .ops import (
     CreatePartitionedTableOp,
     CreateRangePartitionOp,
     DetachPartitionOp,
+    DistributeTableOp,
     DropPartitionedTableOp,
     DropPartitionOp,
     SetPartitionPolicyOp,
+    SplitHashPartitionsOp,
+    UndistributeTableOp,
 )
 from .specs import Hash, TablePolicy
 
@@ -39,6 +44,11 @@ if TYPE_CHECKING:
 DEFAULT_LOCK_BUDGET = 2000
 DEFAULT_LOCK_TIMEOUT_MS = 5000
 DEFAULT_STATEMENT_TIMEOUT_MS = 600_000
+DEFAULT_RETRIES = 5
+#: Blocks of the old partition copied per transaction while splitting (2 MB at 8 kB).
+DEFAULT_SPLIT_BATCH_BLOCKS = 256
+
+log = logging.getLogger("sqla_partition")
 
 
 def _opts(ctx: MigrationContext) -> dict[str, Any]:
@@ -98,10 +108,13 @@ def create_partitioned_table(operations: Operations, op: CreatePartitionedTableO
     table = op.to_table(operations.migration_context)
     policy = TablePolicy(op.table_name, op.partitioning, _key_type(op, table), op.schema)
     strategy = "hash" if isinstance(op.partitioning, Hash) else "range"
-    table.dialect_kwargs["postgresql_partition_by"] = sql.partition_by(
-        strategy, op.partitioning.column
-    )
-    if isinstance(op.partitioning, Hash):
+    if not (op.distributed and isinstance(op.partitioning, Hash)):
+        table.dialect_kwargs["postgresql_partition_by"] = sql.partition_by(
+            strategy, op.partitioning.column
+        )
+    if isinstance(op.partitioning, Hash) and op.distributed:
+        children = []  # Citus shards are its hash partitions (distribute_table follows)
+    elif isinstance(op.partitioning, Hash):
         children = planner.new_table_statements(policy)
     else:
         if op.start is None or op.until is None:
@@ -271,3 +284,89 @@ def set_partition_policy(operations: Operations, op: SetPartitionPolicyOp) -> No
         )
     with _bounded(operations):  # the row may be locked by a roll recording its run
         _run(operations, stmts)
+
+
+@contextlib.contextmanager
+def _reporting(ctx: MigrationContext) -> Iterator[list[str]]:
+    """Log the progress notices the split statements raise (psycopg 3 connections)."""
+    seen: list[str] = []
+    conn = None if ctx.as_sql else ctx.connection
+    raw = getattr(getattr(conn, "connection", None), "driver_connection", None)
+    if raw is None or not hasattr(raw, "add_notice_handler"):
+        yield seen
+        return
+
+    def handler(diag: Any) -> None:
+        text = diag.message_primary or ""
+        if text.startswith("sqla-partition: "):
+            seen.append(text[len("sqla-partition: ") :])
+            log.info("%s", seen[-1])
+
+    raw.add_notice_handler(handler)
+    try:
+        yield seen
+    finally:
+        raw.remove_notice_handler(handler)
+
+
+@Operations.implementation_for(SplitHashPartitionsOp)
+def split_hash_partitions(operations: Operations, op: SplitHashPartitionsOp) -> None:
+    opts = _opts(operations.migration_context)
+    old = dataclasses.replace(op.partitioning, partitions=op.old_partitions)
+    splits = planner.hash_split(
+        TablePolicy(op.table_name, old, "hash", op.schema),
+        TablePolicy(op.table_name, op.partitioning, "hash", op.schema),
+        op.columns,
+        op.primary_key,
+        lock_timeout_ms=int(opts.get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS)),
+        retries=int(opts.get("sqla_partition_retries", DEFAULT_RETRIES)),
+        batch_blocks=int(opts.get("sqla_partition_split_batch_blocks", DEFAULT_SPLIT_BATCH_BLOCKS)),
+    )
+    # The copy is one statement per partition and may take long; its batches are bounded.
+    limit = int(opts.get("sqla_partition_split_statement_timeout", 0))
+    lock = int(opts.get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
+    ctx = operations.migration_context
+    with ctx.autocommit_block(), _reporting(ctx):
+        _run(operations, sql.timeouts(lock, limit, local=False))
+        for split in splits:
+            _run(
+                operations,
+                [
+                    sql.split_trigger_function(split),
+                    sql.split_prepare(split),
+                    sql.split_copy(split),
+                    sql.split_swap(split),
+                    *sql.split_cleanup(split),
+                ],
+            )
+        _run(
+            operations,
+            [
+                sql.create_policy_table(),
+                sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), "hash"),
+                *sql.reset_timeouts(local=False),
+            ],
+        )
+
+
+@Operations.implementation_for(DistributeTableOp)
+def distribute_table(operations: Operations, op: DistributeTableOp) -> None:
+    if op.reference:
+        stmt = sql.create_reference_table(op.table_name, op.schema)
+    else:
+        assert op.column is not None
+        stmt = sql.create_distributed_table(
+            op.table_name,
+            op.column,
+            op.schema,
+            colocate_with=op.colocate_with,
+            shard_count=op.shard_count,
+        )
+    with _bounded(operations):
+        _run(operations, [stmt])
+
+
+@Operations.implementation_for(UndistributeTableOp)
+def undistribute_table(operations: Operations, op: UndistributeTableOp) -> None:
+    with _bounded(operations):
+        _run(operations, [sql.undistribute_table(op.table_name, op.schema)])

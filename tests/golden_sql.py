@@ -97,9 +97,54 @@ def partition_ops(op: Operations) -> None:
     op.drop_partitioned_table("sessions")
 
 
+def hash_split(op: Operations) -> None:
+    op.split_hash_partitions(
+        "sessions",
+        Hash("account_id", partitions=8),
+        old_partitions=4,
+        columns=["account_id", "started_at", "token"],
+        primary_key=["account_id"],
+    )
+
+
+def citus(op: Operations) -> None:
+    op.create_partitioned_table(
+        "accounts",
+        sa.Column("tenant_id", sa.BigInteger, nullable=False),
+        sa.Column("id", sa.BigInteger, nullable=False),
+        sa.Column("name", sa.Text),
+        sa.PrimaryKeyConstraint("tenant_id", "id"),
+        partitioning=Hash("tenant_id", partitions=16, distributed=True, colocate_with="none"),
+        distributed=True,
+    )
+    op.distribute_table("accounts", "tenant_id", colocate_with="none", shard_count=16)
+    op.create_partitioned_table(
+        "events",
+        sa.Column("tenant_id", sa.BigInteger, nullable=False),
+        sa.Column("id", sa.BigInteger, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "id", "created_at"),
+        partitioning=Range(
+            "created_at", retention="3 months", distributed_by="tenant_id", colocate_with="accounts"
+        ),
+        start="2026-11-01",
+        until="2027-03-01",
+    )
+    op.distribute_table("events", "tenant_id", colocate_with="accounts")
+    op.create_table(
+        "countries",
+        sa.Column("code", sa.Text, primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+    )
+    op.distribute_table("countries", reference=True)
+    op.undistribute_table("countries", reference=True)
+
+
 MIGRATIONS = {
     "migration_create_tables.sql": create_tables,
     "migration_partition_ops.sql": partition_ops,
+    "migration_hash_split.sql": hash_split,
+    "migration_citus.sql": citus,
 }
 
 

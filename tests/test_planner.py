@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sqla_partition.catalog import Child, Parent
+from sqla_partition.errors import PolicyError
 from sqla_partition.planner import (
     coerce_key,
+    hash_split,
     initial_window,
     new_table_statements,
     periods_between,
@@ -198,3 +201,43 @@ def test_too_sparse_schedule_is_reported():
     assert too_sparse("15 3 * * *", Range("created_at", premake=3), NOW) is None
     reason = too_sparse("0 0 1 1 *", Range("created_at", interval="1 day", premake=7), NOW)
     assert reason is not None and "premake=7" in reason
+
+
+def hashed(partitions: int, prefix: str | None = None) -> TablePolicy:
+    return TablePolicy("accounts", Hash("tenant_id", partitions, prefix), "hash")
+
+
+@given(old=st.integers(2, 64), factor=st.integers(2, 5))
+def test_hash_split_covers_every_new_remainder_exactly_once(old, factor):
+    splits = hash_split(hashed(old), hashed(old * factor), ("tenant_id", "id"), ("tenant_id", "id"))
+    assert [s.remainder for s in splits] == list(range(old))
+    remainders = [t.remainder for s in splits for t in s.targets]
+    assert sorted(remainders) == list(range(old * factor))
+    for s in splits:
+        # a row of old remainder r lands in a new remainder congruent to r (modulo old)
+        assert all(t.remainder % old == s.remainder for t in s.targets)
+        assert s.child == hashed(old).hash_name(s.remainder)
+        finals = {t.final for t in s.targets}
+        assert finals == {hashed(old * factor).hash_name(t.remainder) for t in s.targets}
+        # a split table is never built under a name some partition still has
+        live = {hashed(old).hash_name(r) for r in range(old)}
+        assert not {t.build for t in s.targets} & live
+
+
+def test_hash_split_names_and_refusals():
+    (first, *_) = hash_split(hashed(16), hashed(32), ("tenant_id", "id"), ("tenant_id", "id"))
+    assert (first.child, first.retired) == ("accounts_h00", "accounts_h00_old")
+    assert [(t.remainder, t.build, t.final) for t in first.targets] == [
+        (0, "accounts_h00_new", "accounts_h00"),
+        (16, "accounts_h16", "accounts_h16"),
+    ]
+    (first, *_) = hash_split(hashed(8), hashed(16), ("tenant_id",), ("tenant_id",))
+    assert [t.build for t in first.targets] == ["accounts_h00", "accounts_h08"]
+    with pytest.raises(PolicyError, match="cannot shrink from 16 to 8"):
+        hash_split(hashed(16), hashed(8), ("tenant_id",), ("tenant_id",))
+    with pytest.raises(PolicyError, match="multiple of 16 such as 32"):
+        hash_split(hashed(16), hashed(24), ("tenant_id",), ("tenant_id",))
+    with pytest.raises(PolicyError, match="needs a primary key"):
+        hash_split(hashed(2), hashed(4), ("tenant_id",), ())
+    with pytest.raises(PolicyError, match="63 bytes"):
+        hash_split(hashed(2, "x" * 57), hashed(4, "x" * 57), ("tenant_id",), ("tenant_id",))

@@ -1,0 +1,133 @@
+BEGIN;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+
+CREATE TABLE accounts (
+    tenant_id BIGINT NOT NULL, 
+    id BIGINT NOT NULL, 
+    name TEXT, 
+    PRIMARY KEY (tenant_id, id)
+);
+
+-- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
+CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+
+-- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
+INSERT INTO public.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'accounts', '{"colocate_with": "none", "column": "tenant_id", "distributed": true, "kind": "hash", "partition_prefix": null, "partitions": 16}'::jsonb, 'hash') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
+
+-- no lock: back to the session's setting
+SET LOCAL lock_timeout TO DEFAULT;
+
+-- no lock: back to the session's setting
+SET LOCAL statement_timeout TO DEFAULT;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+
+-- ACCESS EXCLUSIVE on accounts (Citus): Citus creates the shards on the workers; the table is new in this migration, so there are no rows to copy and nobody waits
+SELECT create_distributed_table('accounts', 'tenant_id', colocate_with => 'none', shard_count => 16);
+
+-- no lock: back to the session's setting
+SET LOCAL lock_timeout TO DEFAULT;
+
+-- no lock: back to the session's setting
+SET LOCAL statement_timeout TO DEFAULT;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+
+CREATE TABLE events (
+    tenant_id BIGINT NOT NULL, 
+    id BIGINT NOT NULL, 
+    created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    PRIMARY KEY (tenant_id, id, created_at)
+)
+ PARTITION BY RANGE (created_at);
+
+-- ACCESS EXCLUSIVE on events: the parent is new in this transaction, nobody else can see it yet
+CREATE TABLE IF NOT EXISTS events_p2026_11 PARTITION OF events FOR VALUES FROM ('2026-11-01 00:00:00+00:00') TO ('2026-12-01 00:00:00+00:00');
+
+-- ACCESS EXCLUSIVE on events: the parent is new in this transaction, nobody else can see it yet
+CREATE TABLE IF NOT EXISTS events_p2026_12 PARTITION OF events FOR VALUES FROM ('2026-12-01 00:00:00+00:00') TO ('2027-01-01 00:00:00+00:00');
+
+-- ACCESS EXCLUSIVE on events: the parent is new in this transaction, nobody else can see it yet
+CREATE TABLE IF NOT EXISTS events_p2027_01 PARTITION OF events FOR VALUES FROM ('2027-01-01 00:00:00+00:00') TO ('2027-02-01 00:00:00+00:00');
+
+-- ACCESS EXCLUSIVE on events: the parent is new in this transaction, nobody else can see it yet
+CREATE TABLE IF NOT EXISTS events_p2027_02 PARTITION OF events FOR VALUES FROM ('2027-02-01 00:00:00+00:00') TO ('2027-03-01 00:00:00+00:00');
+
+-- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
+CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+
+-- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
+INSERT INTO public.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'events', '{"archive_schema": null, "colocate_with": "accounts", "column": "created_at", "default": false, "distributed_by": "tenant_id", "interval": "1 month", "kind": "range", "on_expire": "detach", "partition_prefix": null, "premake": 3, "retention": "3 months", "subpartition": null, "timezone": "UTC"}'::jsonb, 'timestamptz') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
+
+-- no lock: back to the session's setting
+SET LOCAL lock_timeout TO DEFAULT;
+
+-- no lock: back to the session's setting
+SET LOCAL statement_timeout TO DEFAULT;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+
+-- ACCESS EXCLUSIVE on events (Citus): Citus creates the shards on the workers; the table is new in this migration, so there are no rows to copy and nobody waits
+SELECT create_distributed_table('events', 'tenant_id', colocate_with => 'accounts');
+
+-- no lock: back to the session's setting
+SET LOCAL lock_timeout TO DEFAULT;
+
+-- no lock: back to the session's setting
+SET LOCAL statement_timeout TO DEFAULT;
+
+CREATE TABLE countries (
+    code TEXT NOT NULL, 
+    name TEXT NOT NULL, 
+    PRIMARY KEY (code)
+);
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+
+-- ACCESS EXCLUSIVE on countries (Citus): Citus copies the table to every node; a reference table is small by declaration
+SELECT create_reference_table('countries');
+
+-- no lock: back to the session's setting
+SET LOCAL lock_timeout TO DEFAULT;
+
+-- no lock: back to the session's setting
+SET LOCAL statement_timeout TO DEFAULT;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+
+-- ACCESS EXCLUSIVE on countries (Citus): Citus copies every row back to the coordinator: the table is blocked for that time, as the downgrade asks
+SELECT undistribute_table('countries');
+
+-- no lock: back to the session's setting
+SET LOCAL lock_timeout TO DEFAULT;
+
+-- no lock: back to the session's setting
+SET LOCAL statement_timeout TO DEFAULT;
+
+COMMIT;
+

@@ -1,0 +1,343 @@
+"""Hash partitions on a real PostgreSQL: autogenerate, insert, split 16 -> 32 under writes."""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+import textwrap
+import threading
+import time
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.util import CommandError
+
+import sqla_partition
+from sqla_partition import Hash, PolicyError
+
+from .alembic_project import make_project
+from .test_ops import run_online as run_with
+
+MODELS = textwrap.dedent(
+    """
+    import os
+
+    import sqlalchemy as sa
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+    from sqla_partition import Hash
+
+
+    class Base(DeclarativeBase):
+        pass
+
+
+    class Tenant(Base):
+        __tablename__ = "tenants"
+        id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+
+
+    class Account(Base):
+        __tablename__ = "accounts"
+        __partitioning__ = Hash("tenant_id", partitions=int(os.environ["SHARDS"]))
+        tenant_id: Mapped[int] = mapped_column(sa.ForeignKey("tenants.id"), primary_key=True)
+        id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+        name: Mapped[str] = mapped_column(sa.Text)
+        balance: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+        name_length: Mapped[int] = mapped_column(
+            sa.Integer, sa.Computed("length(name)", persisted=True)
+        )
+    """
+)
+
+TENANTS = 200
+
+
+@pytest.fixture
+def shard_project(tmp_path, db_url, monkeypatch):
+    (tmp_path / "shard_models.py").write_text(MODELS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    project = make_project(tmp_path, db_url, metadata="shard_models:Base.metadata")
+    yield project
+    sys.modules.pop("shard_models", None)
+
+
+def declare(monkeypatch, shards: int) -> None:
+    """The model as a developer edits it: the next autogenerate imports it afresh."""
+    monkeypatch.setenv("SHARDS", str(shards))
+    sys.modules.pop("shard_models", None)
+
+
+def children(pg) -> dict[str, str]:
+    return children_of(pg, "accounts")
+
+
+def table_rows(pg) -> dict[tuple[int, int], tuple[str, int]]:
+    rows = pg.execute("SELECT tenant_id, id, name, balance FROM accounts").fetchall()
+    return {(t, i): (n, b) for t, i, n, b in rows}
+
+
+class Writer(threading.Thread):
+    """Inserts, updates (also moving rows between tenants) and deletes, one per transaction,
+    remembering what committed, so the table can be compared with it afterwards."""
+
+    def __init__(self, dsn: str, rows: dict[tuple[int, int], tuple[str, int]]):
+        super().__init__(daemon=True)
+        self.dsn, self.rows = dsn, dict(rows)
+        self.stop = threading.Event()
+        self.failures: list[str] = []
+        self.longest = 0.0
+        self.count = 0
+
+    def step(self, conn: psycopg.Connection, rng: random.Random) -> None:
+        action = rng.random()
+        keys = list(self.rows)
+        if action < 0.5 or not keys:
+            tenant = rng.randrange(TENANTS)
+            name = f"w{rng.randrange(10**6)}"
+            (new_id,) = conn.execute(
+                "INSERT INTO accounts (tenant_id, name) VALUES (%s, %s) RETURNING id",
+                (tenant, name),
+            ).fetchone()
+            self.rows[(tenant, new_id)] = (name, 0)
+        elif action < 0.75:
+            key = rng.choice(keys)
+            (name, balance) = self.rows[key]
+            conn.execute(
+                "UPDATE accounts SET balance = balance + 1 WHERE tenant_id = %s AND id = %s",
+                key,
+            )
+            self.rows[key] = (name, balance + 1)
+        elif action < 0.85:  # a new tenant: the row may move to another partition
+            key = rng.choice(keys)
+            tenant = rng.randrange(TENANTS)
+            if (tenant, key[1]) in self.rows:
+                return
+            conn.execute(
+                "UPDATE accounts SET tenant_id = %s WHERE tenant_id = %s AND id = %s",
+                (tenant, *key),
+            )
+            self.rows[(tenant, key[1])] = self.rows.pop(key)
+        else:
+            key = rng.choice(keys)
+            conn.execute("DELETE FROM accounts WHERE tenant_id = %s AND id = %s", key)
+            del self.rows[key]
+
+    def run(self) -> None:
+        rng = random.Random(7)
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self.stop.is_set():
+                started = time.monotonic()
+                try:
+                    self.step(conn, rng)
+                    self.count += 1
+                except psycopg.Error as exc:
+                    self.failures.append(str(exc))
+                self.longest = max(self.longest, time.monotonic() - started)
+
+
+def seed(pg, rows: int) -> None:
+    pg.execute("INSERT INTO tenants SELECT generate_series(0, %s)", (TENANTS - 1,))
+    pg.execute(
+        "INSERT INTO accounts (tenant_id, name) "
+        "SELECT g %% %s, 'seed' || g FROM generate_series(1, %s) g",
+        (TENANTS, rows),
+    )
+
+
+def test_hash_table_autogenerated_and_split_16_to_32_while_writing(
+    shard_project, pg, monkeypatch, caplog
+):
+    declare(monkeypatch, 16)
+    text = shard_project.revision("accounts")
+    assert "partitioning=sqla_partition.Hash('tenant_id', partitions=16)" in text
+    assert "drop_table" not in text.split("def downgrade")[0]
+    shard_project.upgrade()
+    shard_project.check()  # in sync: nothing to generate
+    bounds = children(pg)
+    assert sorted(bounds) == [f"accounts_h{r:02d}" for r in range(16)]
+    assert bounds["accounts_h05"] == "FOR VALUES WITH (modulus 16, remainder 5)"
+
+    seed(pg, 20_000)
+    per_child = pg.execute(
+        "SELECT tableoid::regclass::text, count(*) FROM accounts GROUP BY 1"
+    ).fetchall()
+    assert len(per_child) == 16 and all(n > 0 for _, n in per_child)
+
+    declare(monkeypatch, 32)
+    text = shard_project.revision("split")
+    upgrade, downgrade = text.split("def downgrade")
+    assert (
+        "op.split_hash_partitions('accounts', sqla_partition.Hash('tenant_id', partitions=32), "
+        "old_partitions=16, columns=['tenant_id', 'id', 'name', 'balance'], "
+        "primary_key=['tenant_id', 'id'])" in upgrade
+    )
+    assert "old_partitions=32" in downgrade
+
+    writer = Writer(pg.info.dsn, table_rows(pg))
+    writer.start()
+    time.sleep(0.3)
+    config = shard_project.config
+    config.attributes["configure_logger"] = False  # earlier commands' logging config stays
+    logger = logging.getLogger("sqla_partition")
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="sqla_partition"):
+            command.upgrade(config, "head")
+    finally:
+        logger.removeHandler(caplog.handler)
+    time.sleep(0.3)
+    writer.stop.set()
+    writer.join()
+
+    assert writer.failures == []
+    assert writer.count > 100
+    bounds = children(pg)
+    assert sorted(bounds) == [f"accounts_h{r:02d}" for r in range(32)]
+    for name, bound in bounds.items():
+        r = int(name[-2:])
+        assert bound == f"FOR VALUES WITH (modulus 32, remainder {r})"
+    assert table_rows(pg) == writer.rows
+    # every row sits in the partition its hash names (ATTACH trusted the CHECKs for this)
+    misplaced = pg.execute(
+        "SELECT count(*) FROM accounts a JOIN pg_class c ON c.oid = a.tableoid "
+        "WHERE NOT satisfies_hash_partition('accounts'::regclass, 32, "
+        "right(c.relname, 2)::int, a.tenant_id)"
+    ).fetchone()[0]
+    assert misplaced == 0
+    leftovers = pg.execute(
+        "SELECT relname FROM pg_class WHERE relname ~ '_(old|new)$' "
+        "UNION ALL SELECT proname FROM pg_proc WHERE proname LIKE 'sqla_partition_split%'"
+    ).fetchall()
+    assert leftovers == []
+    # the parent's indexes, the foreign key and the generated column serve every new child
+    valid = pg.execute(
+        "SELECT count(*) FROM pg_index i JOIN pg_inherits h ON h.inhrelid = i.indrelid "
+        "WHERE h.inhparent = 'accounts'::regclass AND i.indisvalid"
+    ).fetchone()[0]
+    assert valid == 32
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        pg.execute("INSERT INTO accounts (tenant_id, name) VALUES (%s, 'x')", (TENANTS + 5,))
+    assert pg.execute("SELECT name_length FROM accounts WHERE name = 'seed1'").fetchone() == (5,)
+    swaps = [r.getMessage() for r in caplog.records if "the swap held" in r.getMessage()]
+    assert len(swaps) == 16
+    shard_project.check()  # the policy now says 32
+
+
+@pytest.mark.parametrize(
+    ("shards", "message"),
+    [(8, "cannot shrink from 16 to 8"), (40, "use a multiple of 16")],
+)
+def test_impossible_reshard_is_refused_at_autogenerate(
+    shard_project, pg, monkeypatch, shards, message
+):
+    declare(monkeypatch, 16)
+    shard_project.revision("accounts")
+    shard_project.upgrade()
+    declare(monkeypatch, shards)
+    with pytest.raises(CommandError, match=message):
+        shard_project.revision("reshard")
+    assert len(shard_project.versions()) == 1
+    assert len(children(pg)) == 16
+
+
+def run_online(url: str, fn, **opts) -> None:
+    engine = sa.create_engine(url)
+    try:
+        run_with(engine, fn, **opts)
+    finally:
+        engine.dispose()
+
+
+ORDERS = '"Sales Data"."Orders 50%"'
+
+
+def orders_digest(pg) -> tuple[int, str]:
+    return pg.execute(
+        f"SELECT count(*), md5(string_agg((\"Tenant Id\", id, note)::text, ',' "
+        f'ORDER BY "Tenant Id", id)) FROM {ORDERS}'
+    ).fetchone()
+
+
+def test_interrupted_split_resumes_where_it_stopped(db_url, pg):
+    sqla_partition.register()
+    pg.execute('CREATE SCHEMA "Sales Data"')
+
+    def create(op):
+        op.create_partitioned_table(
+            "Orders 50%",
+            sa.Column("Tenant Id", sa.Integer, nullable=False),
+            sa.Column("id", sa.BigInteger, nullable=False),
+            sa.Column("note", sa.Text),
+            sa.PrimaryKeyConstraint("Tenant Id", "id"),
+            partitioning=Hash("Tenant Id", partitions=2, partition_prefix="orders"),
+            schema="Sales Data",
+        )
+
+    def split(op):
+        op.split_hash_partitions(
+            "Orders 50%",
+            Hash("Tenant Id", partitions=4, partition_prefix="orders"),
+            old_partitions=2,
+            columns=["Tenant Id", "id", "note"],
+            primary_key=["Tenant Id", "id"],
+            schema="Sales Data",
+        )
+
+    run_online(db_url, create)
+    pg.execute(f"INSERT INTO {ORDERS} SELECT g % 50, g, 'n' || g FROM generate_series(1, 5000) g")
+    with psycopg.connect(pg.info.dsn) as blocker:  # a long reader: the swap cannot get its lock
+        blocker.execute(f"LOCK TABLE {ORDERS} IN ACCESS SHARE MODE")
+        with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+            run_online(db_url, split, sqla_partition_lock_timeout=100, sqla_partition_retries=1)
+        # stopped after copying orders_h0, before its swap: the trigger keeps the copy current
+        assert children_of(pg, ORDERS) == {
+            "orders_h0": "FOR VALUES WITH (modulus 2, remainder 0)",
+            "orders_h1": "FOR VALUES WITH (modulus 2, remainder 1)",
+        }
+        copied = pg.execute('SELECT count(*) FROM "Sales Data".orders_h0_new').fetchone()[0]
+        assert copied > 0
+    pg.execute(f"INSERT INTO {ORDERS} SELECT g % 50, g, 'late' FROM generate_series(5001, 5400) g")
+    pg.execute(f"UPDATE {ORDERS} SET note = 'changed' WHERE id % 7 = 0")
+    pg.execute(f"DELETE FROM {ORDERS} WHERE id % 11 = 0")
+    before = orders_digest(pg)
+
+    run_online(db_url, split)
+    assert orders_digest(pg) == before
+    assert children_of(pg, ORDERS) == {
+        f"orders_h{r}": f"FOR VALUES WITH (modulus 4, remainder {r})" for r in range(4)
+    }
+    run_online(db_url, split)  # a rerun of a finished split changes nothing
+    assert orders_digest(pg) == before
+    recorded = pg.execute(
+        "SELECT policy->>'partitions' FROM sqla_partition_policy WHERE table_name = 'Orders 50%'"
+    ).fetchone()
+    assert recorded == ("4",)
+
+
+def children_of(pg, parent: str) -> dict[str, str]:
+    rows = pg.execute(
+        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+        f"JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '{parent}'::regclass"
+    ).fetchall()
+    return dict(rows)
+
+
+def test_merging_is_refused_when_a_downgrade_asks_for_it(db_url):
+    sqla_partition.register()
+
+    def merge(op):
+        op.split_hash_partitions(
+            "accounts",
+            Hash("tenant_id", partitions=2),
+            old_partitions=4,
+            columns=["tenant_id"],
+            primary_key=["tenant_id"],
+        )
+
+    with pytest.raises(PolicyError, match="cannot shrink from 4 to 2"):
+        run_online(db_url, merge)
