@@ -133,6 +133,10 @@ def _distributed(snap: Snapshot, policy: Hash) -> bool:
     return snap.has_citus if policy.distributed is None else policy.distributed
 
 
+def _is_distributed_hash(snap: Snapshot, recorded: TablePolicy) -> bool:
+    return isinstance(recorded.policy, Hash) and _distributed(snap, recorded.policy)
+
+
 def _create_ops(
     ctx: AutogenContext, op: alembic_ops.CreateTableOp, bound: TablePolicy
 ) -> list[Any]:
@@ -252,14 +256,17 @@ def compare_schema(
         if key in created:
             continue
         parent = snap.parents.get(key)
-        if parent is None:
+        on_record = snap.policies.get(key)
+        if parent is None and on_record is not None and _is_distributed_hash(snap, on_record):
+            recorded: Any = on_record.policy  # a Citus table: its shards are its partitions
+        elif parent is None:
             log.warning(
                 "%s.%s is declared partitioned but exists as a plain table; it is left unchanged",
                 *key,
             )
             continue
-        expected = "hash" if isinstance(bound.policy, Hash) else "range"
-        if parent.strategy != expected:
+        elif parent.strategy != ("hash" if isinstance(bound.policy, Hash) else "range"):
+            expected = "hash" if isinstance(bound.policy, Hash) else "range"
             log.warning(
                 "%s.%s is %s-partitioned in the database but declared %s; left unchanged",
                 key[0],
@@ -268,7 +275,8 @@ def compare_schema(
                 expected,
             )
             continue
-        recorded = parent.policy.policy if parent.policy else None
+        else:
+            recorded = parent.policy.policy if parent.policy else None
         split = _split_op(tables[key], bound, recorded, snap)
         if split is not None:
             upgrade_ops.ops.append(split)

@@ -341,3 +341,46 @@ def test_merging_is_refused_when_a_downgrade_asks_for_it(db_url):
 
     with pytest.raises(PolicyError, match="cannot shrink from 4 to 2"):
         run_online(db_url, merge)
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (
+            "CREATE TABLE invoices (tenant_id int, account_id bigint, "
+            "FOREIGN KEY (tenant_id, account_id) REFERENCES accounts)",
+            "is referenced by a foreign key",
+        ),
+        ("ALTER TABLE accounts ADD COLUMN added_later text", "differ from the ones"),
+    ],
+)
+def test_split_refuses_before_changing_anything(db_url, pg, setup, message):
+    sqla_partition.register()
+
+    def create(op):
+        op.create_partitioned_table(
+            "accounts",
+            sa.Column("tenant_id", sa.Integer, nullable=False),
+            sa.Column("id", sa.BigInteger, nullable=False),
+            sa.PrimaryKeyConstraint("tenant_id", "id"),
+            partitioning=Hash("tenant_id", partitions=2),
+        )
+
+    def split(op):
+        op.split_hash_partitions(
+            "accounts",
+            Hash("tenant_id", partitions=4),
+            old_partitions=2,
+            columns=["tenant_id", "id"],
+            primary_key=["tenant_id", "id"],
+        )
+
+    run_online(db_url, create)
+    pg.execute(setup)
+    with pytest.raises(sa.exc.DBAPIError, match=message):
+        run_online(db_url, split)
+    assert sorted(children_of(pg, "accounts")) == ["accounts_h0", "accounts_h1"]
+    made = pg.execute(
+        "SELECT count(*) FROM pg_class WHERE relname IN ('accounts_h0_new', 'accounts_h2')"
+    ).fetchone()
+    assert made == (0,)
