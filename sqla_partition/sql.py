@@ -1018,6 +1018,7 @@ def split_swap(s: HashSplit) -> Statement:
     swap.insert(0, "started := clock_timestamp();")
     swap.append("held := clock_timestamp() - started;")
     finals = ", ".join(t.final for t in s.targets)
+    names = [n for t in s.targets for n in (t.build, t.final)]
     body = (
         f"  IF NOT {_still_to_split(s)} THEN\n    RETURN;\n  END IF;\n"
         f"  SELECT {olds}, {news}, {digest(s.q(s.child), 'ONLY ')}, {new_digest}\n"
@@ -1039,7 +1040,7 @@ def split_swap(s: HashSplit) -> Statement:
     )
     return Statement(
         _do(body, declare),
-        f"ACCESS EXCLUSIVE on {s.parent}, {s.child} and the split tables ({finals})",
+        f"ACCESS EXCLUSIVE on {' and '.join(dict.fromkeys([s.parent, s.child, *names]))}",
         "the copy is verified first without locks (counts and a checksum, one snapshot); the "
         "exclusive part is the detach and attaches only, which the CHECKs make scan-free; "
         "lock_timeout bounds each wait, retried",

@@ -188,3 +188,75 @@ def test_detach_concurrently_takes_no_more_than_it_claims(db_url, pg):
     worker.close()
     assert seen.get("events_p2026_11") == STRENGTH["ACCESS EXCLUSIVE"], seen
     assert_within_claim(stmt, seen, existed)
+
+
+def split_of_accounts() -> sql.HashSplit:
+    from sqla_partition.planner import hash_split
+    from sqla_partition.specs import Hash, TablePolicy
+
+    (first, *_) = hash_split(
+        TablePolicy("accounts", Hash("tenant_id", 2), "hash", "public"),
+        TablePolicy("accounts", Hash("tenant_id", 4), "hash", "public"),
+        ("tenant_id", "id"),
+        ("tenant_id", "id"),
+    )
+    return first
+
+
+ACCOUNTS = [
+    "CREATE TABLE accounts (tenant_id int, id bigint, PRIMARY KEY (tenant_id, id)) "
+    "PARTITION BY HASH (tenant_id)",
+    "CREATE TABLE accounts_h0 PARTITION OF accounts FOR VALUES WITH (MODULUS 2, REMAINDER 0)",
+    "CREATE TABLE accounts_h1 PARTITION OF accounts FOR VALUES WITH (MODULUS 2, REMAINDER 1)",
+    "INSERT INTO accounts SELECT g, g FROM generate_series(1, 100) g",
+]
+
+
+def split_cases() -> list[tuple[str, list[str], sql.Statement]]:
+    s = split_of_accounts()
+    prepared = [sql.split_trigger_function(s).sql, sql.split_prepare(s).sql]
+    copied = "INSERT INTO accounts_h0_new SELECT * FROM accounts_h0 WHERE " + (
+        "satisfies_hash_partition('accounts'::regclass, 4, 0, tenant_id); "
+        "INSERT INTO accounts_h2 SELECT * FROM accounts_h0 WHERE "
+        "satisfies_hash_partition('accounts'::regclass, 4, 2, tenant_id)"
+    )
+    sub = "events_p2027_03"
+    sub_like = sql.create_detached_child("events", sub, "public", hash_column="id").sql
+    sub_part = sql.create_hash_partition_of(sub, f"{sub}_h0", 2, 0, "public")
+    return [
+        ("split: prepare", ACCOUNTS + prepared[:1], sql.split_prepare(s)),
+        ("split: swap", [*ACCOUNTS, *prepared, copied], sql.split_swap(s)),
+        ("range of hashes: hash partition", [sub_like], sub_part),
+        (
+            "range of hashes: attach",
+            [sub_like, sub_part.sql, sql.create_hash_partition_of(sub, f"{sub}_h1", 2, 1).sql],
+            sql.attach_range_partition(
+                "events",
+                sub,
+                LO,
+                HI,
+                "timestamptz",
+                "public",
+                "events_default",
+                subpartitioned=True,
+            ),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(split_cases())), ids=[c[0] for c in split_cases()])
+def test_split_and_subpartition_statements_take_no_more_than_they_claim(db_url, pg, case):
+    make_table(db_url, Range("created_at", default=True))
+    name, setup, stmt = split_cases()[case]
+    with psycopg.connect(pg.info.dsn) as conn:
+        for s in setup:
+            conn.execute(s)
+        conn.commit()
+        existed = tables(conn)
+        conn.execute(stmt.sql)
+        locks = held(pg, conn.info.backend_pid)
+        conn.rollback()
+    assert locks, f"{name}: no table lock seen, the probe is not looking"
+    if "its hash partitions" in stmt.lock:  # the attached table's own partitions
+        locks = {t: m for t, m in locks.items() if not t.startswith("events_p2027_03_h")}
+    assert_within_claim(stmt, locks, existed)

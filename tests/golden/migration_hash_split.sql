@@ -109,7 +109,7 @@ BEGIN
 END
 $split$;
 
--- ACCESS EXCLUSIVE on sessions, sessions_h0 and the split tables (sessions_h0, sessions_h4): the copy is verified first without locks (counts and a checksum, one snapshot); the exclusive part is the detach and attaches only, which the CHECKs make scan-free; lock_timeout bounds each wait, retried
+-- ACCESS EXCLUSIVE on sessions and sessions_h0 and sessions_h0_new and sessions_h4: the copy is verified first without locks (counts and a checksum, one snapshot); the exclusive part is the detach and attaches only, which the CHECKs make scan-free; lock_timeout bounds each wait, retried
 -- squawk-ignore require-concurrent-partition-detach
 DO $split$
 DECLARE
@@ -268,7 +268,7 @@ BEGIN
 END
 $split$;
 
--- ACCESS EXCLUSIVE on sessions, sessions_h1 and the split tables (sessions_h1, sessions_h5): the copy is verified first without locks (counts and a checksum, one snapshot); the exclusive part is the detach and attaches only, which the CHECKs make scan-free; lock_timeout bounds each wait, retried
+-- ACCESS EXCLUSIVE on sessions and sessions_h1 and sessions_h1_new and sessions_h5: the copy is verified first without locks (counts and a checksum, one snapshot); the exclusive part is the detach and attaches only, which the CHECKs make scan-free; lock_timeout bounds each wait, retried
 -- squawk-ignore require-concurrent-partition-detach
 DO $split$
 DECLARE
@@ -427,7 +427,7 @@ BEGIN
 END
 $split$;
 
--- ACCESS EXCLUSIVE on sessions, sessions_h2 and the split tables (sessions_h2, sessions_h6): the copy is verified first without locks (counts and a checksum, one snapshot); the exclusive part is the detach and attaches only, which the CHECKs make scan-free; lock_timeout bounds each wait, retried
+-- ACCESS EXCLUSIVE on sessions and sessions_h2 and sessions_h2_new and sessions_h6: the copy is verified first without locks (counts and a checksum, one snapshot); the exclusive part is the detach and attaches only, which the CHECKs make scan-free; lock_timeout bounds each wait, retried
 -- squawk-ignore require-concurrent-partition-detach
 DO $split$
 DECLARE
@@ -586,7 +586,7 @@ BEGIN
 END
 $split$;
 
--- ACCESS EXCLUSIVE on sessions, sessions_h3 and the split tables (sessions_h3, sessions_h7): the copy is verified first without locks (counts and a checksum, one snapshot); the exclusive part is the detach and attaches only, which the CHECKs make scan-free; lock_timeout bounds each wait, retried
+-- ACCESS EXCLUSIVE on sessions and sessions_h3 and sessions_h3_new and sessions_h7: the copy is verified first without locks (counts and a checksum, one snapshot); the exclusive part is the detach and attaches only, which the CHECKs make scan-free; lock_timeout bounds each wait, retried
 -- squawk-ignore require-concurrent-partition-detach
 DO $split$
 DECLARE
