@@ -8,6 +8,7 @@ last and turns Alembic's own table operations into partition-aware ones.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -180,6 +181,12 @@ def _split_op(
         return None
     if new.partitions == recorded.partitions:
         return None
+    if dataclasses.replace(recorded, partitions=new.partitions) != new:
+        raise CommandError(
+            f"{bound.table}: partitions= changes together with other settings "
+            f"({recorded!r} -> {new!r}); change the partition count alone in one migration, "
+            "the rest in another"
+        )
     if _distributed(snap, recorded):
         raise CommandError(
             f"{bound.table} is a Citus distributed table: change its shard count with "

@@ -368,8 +368,8 @@ class SetPartitionPolicyOp(MigrateOperation):
 class SplitHashPartitionsOp(MigrateOperation):
     """Grow a hash-partitioned table to more partitions while the application writes.
 
-    Each old partition in turn is copied into its new partitions (a trigger keeps the
-    copies current meanwhile), verified, then swapped in under a brief exclusive lock.
+    Each old partition in turn is copied into its new partitions (a trigger logs the keys
+    written meanwhile, copied again), verified, then swapped in under a brief exclusive lock.
     ``columns`` and ``primary_key`` are captured at autogenerate time; the migration
     refuses to run if the table's columns differ by then.
     """

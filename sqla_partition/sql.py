@@ -751,9 +751,13 @@ def default_fact(parent: str, default: str, *, empty: bool = False) -> str:
 # -- resharding: splitting a hash partition online ---------------------------------------
 
 #: The CHECK that proves a split table's rows belong to its new remainder, so ATTACH
-#: skips its scan, and the trigger that copies writes of the old partition meanwhile.
+#: skips its scan, and the trigger that records the keys written to the old partition.
 HASH_CHECK = "sqla_partition_hash"
 SPLIT_TRIGGER = "sqla_partition_split"
+#: Marks the old partition once the swap has detached it: only a table so marked is dropped.
+RETIRED_MARK = "sqla-partition: split and verified"
+#: Keys taken from the log per transaction while applying it.
+APPLY_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -767,7 +771,7 @@ class SplitTarget:
 
 @dataclass(frozen=True)
 class HashSplit:
-    """Everything the statements splitting one hash partition need; names not yet checked."""
+    """Everything the statements splitting one hash partition need."""
 
     parent: str
     schema: str | None
@@ -788,12 +792,26 @@ class HashSplit:
         return qualified(name, self.schema)
 
     @property
-    def function(self) -> str:
+    def log(self) -> str:
+        """The trigger function and the key log share this name (different namespaces)."""
         digest = hashlib.sha1(self.q(self.child).encode("utf-8")).hexdigest()[:12]
         return f"{SPLIT_TRIGGER}_{digest}"
 
     def names(self) -> list[str]:
         return [self.retired, *(t.build for t in self.targets), *(t.final for t in self.targets)]
+
+
+def _dollar(body: str, tag: str) -> str:
+    """Dollar-quote ``body`` with a tag it does not contain (names may contain ``$``)."""
+    n = 0
+    while f"${tag}{n or ''}$" in body:
+        n += 1
+    return f"${tag}{n or ''}$"
+
+
+def _hash_bound_text(modulus: int, remainder: int) -> str:
+    """The bound as ``pg_get_expr`` prints it."""
+    return f"FOR VALUES WITH (modulus {int(modulus)}, remainder {int(remainder)})"
 
 
 def _belongs(s: HashSplit, remainder: int, row: str = "") -> str:
@@ -803,39 +821,58 @@ def _belongs(s: HashSplit, remainder: int, row: str = "") -> str:
     )
 
 
-def _still_to_split(s: HashSplit) -> str:
-    """True while the old partition is attached with its old bound: the split is not done."""
-    bound = f"FOR VALUES WITH (modulus {int(s.modulus)}, remainder {int(s.remainder)})"
+def _attached(s: HashSplit, bound: str, child: str | None = None) -> str:
+    """SQL: the parent has a partition with ``bound`` (named ``child``, if given)."""
+    named = f"AND c.oid = to_regclass({string_literal(s.q(child))}) " if child else ""
     return (
         "EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        f"WHERE i.inhparent = {_regclass(s.parent, s.schema)} "
-        f"AND c.oid = to_regclass({string_literal(s.q(s.child))}) "
+        f"WHERE i.inhparent = {_regclass(s.parent, s.schema)} {named}"
         f"AND pg_get_expr(c.relpartbound, c.oid) = {string_literal(bound)})"
     )
 
 
-def _do(body: str, declare: str = "") -> str:
-    head = f"DO $split$\nDECLARE\n{declare}BEGIN\n" if declare else "DO $split$\nBEGIN\n"
-    return f"{head}{body}END\n$split$"
+def _where_we_stand(s: HashSplit) -> str:
+    """Go on while the old partition is attached; stop quietly once the split is done;
+    refuse anything else (a renamed partition, a different layout)."""
+    todo = _attached(s, _hash_bound_text(s.modulus, s.remainder), s.child)
+    done = " AND ".join(
+        _attached(s, _hash_bound_text(s.new_modulus, t.remainder)) for t in s.targets
+    )
+    return (
+        f"  IF NOT {todo} THEN\n"
+        f"    IF {done} THEN\n      RETURN;  -- split already\n    END IF;\n"
+        "    RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and "
+        "none for its split; the table is not as this migration expects, nothing was "
+        f"changed', {string_literal(s.q(s.parent))}, {string_literal(s.child)}, "
+        f"{int(s.remainder)}, {int(s.modulus)};\n"
+        "  END IF;\n"
+    )
 
 
 def _retrying(s: HashSplit, body: str, indent: str = "  ") -> str:
-    """Run ``body`` in a subtransaction, again after a lock timeout, up to ``retries`` times.
+    """Run ``body`` in a subtransaction, again after a lock timeout, up to ``retries`` times;
+    ``worst`` keeps the longest attempt, failed ones included (writers queue behind each).
+    Waits stop at half of ``deadlock_timeout`` at most: a writer that takes the same locks
+    in another order then never waits long enough to be chosen as a deadlock's victim.
 
-    A serialization failure is retried too: locking a row that a concurrent update just
-    moved to another partition raises one, and the next attempt no longer sees the row.
+    A serialization failure is retried too: reading a row that a concurrent update just
+    moved to another partition can raise one, and the next attempt no longer sees it.
     """
     inner = "".join(f"{indent}    {line}\n" for line in body.strip("\n").split("\n"))
     return (
         f"{indent}attempt := 0;\n"
         f"{indent}LOOP\n"
+        f"{indent}  started := clock_timestamp();\n"
         f"{indent}  BEGIN\n"
-        f"{indent}    PERFORM set_config('lock_timeout', {string_literal(str(s.lock_timeout_ms))}, "
+        f"{indent}    PERFORM set_config('lock_timeout', least({int(s.lock_timeout_ms)}, "
+        "extract(epoch FROM current_setting('deadlock_timeout')::interval) * 500)::int::text, "
         "true);\n"
         f"{inner}"
+        f"{indent}    worst := greatest(worst, clock_timestamp() - started);\n"
         f"{indent}    EXIT;\n"
         f"{indent}  EXCEPTION WHEN lock_not_available OR deadlock_detected OR "
         "serialization_failure THEN\n"
+        f"{indent}    worst := greatest(worst, clock_timestamp() - started);\n"
         f"{indent}    attempt := attempt + 1;\n"
         f"{indent}    IF attempt > {int(s.retries)} THEN RAISE; END IF;\n"
         f"{indent}    PERFORM pg_sleep(0.2 * attempt);\n"
@@ -844,58 +881,72 @@ def _retrying(s: HashSplit, body: str, indent: str = "  ") -> str:
     )
 
 
+_RETRY_VARS = "  attempt int;\n  started timestamptz;\n  worst interval := interval '0';\n"
+
+
+def _do(body: str, declare: str = "") -> str:
+    tag = _dollar(body, "split")
+    head = f"DO {tag}\nDECLARE\n{declare}BEGIN\n" if declare else f"DO {tag}\nBEGIN\n"
+    return f"{head}{body}END\n{tag}"
+
+
 def _cols(names: tuple[str, ...], prefix: str = "") -> str:
     return ", ".join(f"{prefix}{ident(c)}" for c in names)
 
 
+def _same_key(s: HashSplit, left: str, right: str) -> str:
+    return f"({_cols(s.primary_key, left + '.')}) = ({_cols(s.primary_key, right + '.')})"
+
+
 def split_trigger_function(s: HashSplit) -> Statement:
-    """Copies each write of the old partition into the split table its row belongs to."""
-    pk = f"({_cols(s.primary_key)}) = ({_cols(s.primary_key, 'OLD.')})"
-    rest = [c for c in s.columns if c not in s.primary_key]
-    on_conflict = (
-        f"ON CONFLICT ({_cols(s.primary_key)}) DO UPDATE SET "
-        + ", ".join(f"{ident(c)} = EXCLUDED.{ident(c)}" for c in rest)
-        if rest
-        else "ON CONFLICT DO NOTHING"
+    """Records the key of every row written to the old partition, whatever the writer's
+    isolation level (an insert never conflicts); the log is applied by later steps."""
+    log = s.q(s.log)
+    body = (
+        "BEGIN\n"
+        "  IF TG_OP <> 'INSERT' THEN\n"
+        f"    INSERT INTO {log} VALUES ({_cols(s.primary_key, 'OLD.')});\n"
+        "  END IF;\n"
+        "  IF TG_OP <> 'DELETE' THEN\n"
+        f"    INSERT INTO {log} VALUES ({_cols(s.primary_key, 'NEW.')});\n"
+        "  END IF;\n"
+        "  RETURN NULL;\n"
+        "END"
     )
-    lines = ["BEGIN", "  IF TG_OP <> 'INSERT' THEN"]
-    lines += [f"    DELETE FROM {s.q(t.build)} WHERE {pk};" for t in s.targets]
-    lines += ["  END IF;", "  IF TG_OP <> 'DELETE' THEN"]
-    for i, t in enumerate(s.targets):
-        if i == len(s.targets) - 1:
-            lines.append("    ELSE")
-        else:
-            word = "IF" if i == 0 else "ELSIF"
-            lines.append(f"    {word} {_belongs(s, t.remainder, 'NEW.')} THEN")
-        lines.append(
-            f"      INSERT INTO {s.q(t.build)} ({_cols(s.columns)}) "
-            f"VALUES ({_cols(s.columns, 'NEW.')}) {on_conflict};"
-        )
-    lines += ["    END IF;", "  END IF;", "  RETURN NULL;", "END"]
-    body = "\n".join(lines)
+    tag = _dollar(body, "fn")
     return Statement(
-        f"CREATE OR REPLACE FUNCTION {s.q(s.function)}() RETURNS trigger LANGUAGE plpgsql "
-        "SECURITY DEFINER SET search_path FROM CURRENT AS $fn$\n"
-        f"{body}\n$fn$",
+        f"CREATE OR REPLACE FUNCTION {s.q(s.log)}() RETURNS trigger LANGUAGE plpgsql "
+        f"SET search_path FROM CURRENT AS {tag}\n{body}\n{tag}",
         "no table lock",
-        f"the trigger below calls it for every write to {s.child} until the swap; it runs as "
-        "the owner of the split tables, whoever writes, and finds names as this migration does",
+        f"the trigger below calls it for every write to {s.child} until the swap; it finds "
+        "names as this migration does",
     )
 
 
 def _refuse_drift(s: HashSplit) -> str:
+    parent = _regclass(s.parent, s.schema)
     expected = ", ".join(string_literal(c) for c in sorted(s.columns))
+    key = ", ".join(string_literal(c) for c in sorted(s.primary_key))
     return (
         "  IF (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a "
-        f"WHERE a.attrelid = {_regclass(s.parent, s.schema)} AND a.attnum > 0 "
+        f"WHERE a.attrelid = {parent} AND a.attnum > 0 "
         "AND NOT a.attisdropped AND a.attgenerated = '') "
-        f"IS DISTINCT FROM ARRAY[{expected}]::text[] THEN\n"
-        "    RAISE EXCEPTION 'sqla-partition: the columns of % differ from the ones this "
-        "migration copies (%); nothing was changed, generate the migration again', "
-        f"{string_literal(s.q(s.parent))}, {string_literal(', '.join(s.columns))};\n"
+        f"IS DISTINCT FROM ARRAY[{expected}]::text[]\n"
+        "     OR (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_index x "
+        "JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = ANY (x.indkey) "
+        f"WHERE x.indrelid = {parent} AND x.indisprimary) IS DISTINCT FROM ARRAY[{key}]::text[]\n"
+        "     OR (SELECT a.attname::text FROM pg_partitioned_table p JOIN pg_attribute a "
+        "ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0] "
+        f"WHERE p.partrelid = {parent} AND p.partstrat = 'h') "
+        f"IS DISTINCT FROM {string_literal(s.column)} THEN\n"
+        "    RAISE EXCEPTION 'sqla-partition: the columns, primary key or hash key of % differ "
+        "from the ones this migration expects (%; primary key %; hash key %); nothing was "
+        f"changed, generate the migration again', {string_literal(s.q(s.parent))}, "
+        f"{string_literal(', '.join(s.columns))}, {string_literal(', '.join(s.primary_key))}, "
+        f"{string_literal(s.column)};\n"
         "  END IF;\n"
         "  IF EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' "
-        f"AND confrelid = {_regclass(s.parent, s.schema)}) THEN\n"
+        f"AND confrelid = {parent}) THEN\n"
         "    RAISE EXCEPTION 'sqla-partition: % is referenced by a foreign key; a partition "
         "holding referenced rows cannot be detached, so it cannot be split online', "
         f"{string_literal(s.q(s.parent))};\n"
@@ -903,11 +954,32 @@ def _refuse_drift(s: HashSplit) -> str:
     )
 
 
+def _has_trigger(s: HashSplit) -> str:
+    return (
+        f"EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = {_regclass(s.child, s.schema)} "
+        f"AND tgname = {string_literal(SPLIT_TRIGGER)})"
+    )
+
+
 def split_prepare(s: HashSplit) -> Statement:
-    """The split tables with their CHECKs and foreign keys, and the trigger that keeps them
-    current. Foreign keys are added while the tables are empty, so ATTACH finds them valid
-    instead of validating them under the parent's lock."""
-    lines = []
+    """The split tables with their CHECKs and foreign keys, the key log, and the trigger.
+
+    Foreign keys are added while the tables are empty, so ATTACH finds them valid instead
+    of validating them under the parent's lock. Tables of the split's names that exist
+    without its trigger are someone else's: refused rather than reused.
+    """
+    builds = [string_literal(s.q(t.build)) for t in s.targets] + [string_literal(s.q(s.log))]
+    lines = [
+        f"IF NOT {_has_trigger(s)} AND EXISTS (SELECT 1 FROM unnest(ARRAY[{', '.join(builds)}]) "
+        "AS b(name) WHERE to_regclass(b.name) IS NOT NULL) THEN\n"
+        "  RAISE EXCEPTION 'sqla-partition: a table named like a split table of % exists "
+        f"(one of %) but no split is in progress; rename or drop it', "
+        f"{string_literal(s.child)}, {string_literal(', '.join(t.build for t in s.targets))};\n"
+        "END IF;\n",
+        f"CREATE TABLE IF NOT EXISTS {s.q(s.log)} AS SELECT {_cols(s.primary_key)} "
+        f"FROM ONLY {s.q(s.parent)} WITH NO DATA;\n"
+        f"GRANT INSERT ON {s.q(s.log)} TO PUBLIC;  -- whoever writes to {s.child}\n",
+    ]
     for t in s.targets:
         reg = _regclass(t.build, s.schema)
         lines.append(
@@ -928,20 +1000,17 @@ def split_prepare(s: HashSplit) -> Statement:
             "END LOOP;\n"
         )
     lines.append(
-        "IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = "
-        f"{_regclass(s.child, s.schema)} AND tgname = {string_literal(SPLIT_TRIGGER)}) THEN\n"
+        f"IF NOT {_has_trigger(s)} THEN\n"
         f"  CREATE TRIGGER {ident(SPLIT_TRIGGER)} AFTER INSERT OR UPDATE OR DELETE ON "
-        f"{s.q(s.child)} FOR EACH ROW EXECUTE FUNCTION {s.q(s.function)}();\n"
+        f"{s.q(s.child)} FOR EACH ROW EXECUTE FUNCTION {s.q(s.log)}();\n"
+        "  -- also for writers with session_replication_role = replica (replication, loaders)\n"
+        f"  ALTER TABLE {s.q(s.child)} ENABLE ALWAYS TRIGGER {ident(SPLIT_TRIGGER)};\n"
         "END IF;"
     )
-    body = (
-        f"  IF NOT {_still_to_split(s)} THEN\n    RETURN;  -- split already\n  END IF;\n"
-        + _refuse_drift(s)
-        + _retrying(s, "".join(lines))
-    )
+    body = _where_we_stand(s) + _refuse_drift(s) + _retrying(s, "".join(lines))
     names = ", ".join(t.build for t in s.targets)
     return Statement(
-        _do(body, "  attempt int;\n  fk record;\n"),
+        _do(body, _RETRY_VARS + "  fk record;\n"),
         f"SHARE ROW EXCLUSIVE on {s.child} (the trigger) and on tables its foreign keys "
         f"reference, ACCESS SHARE on {s.parent}",
         f"{names} are new and unused; creating the trigger waits for writes to {s.child} in "
@@ -952,60 +1021,111 @@ def split_prepare(s: HashSplit) -> Statement:
 def split_copy(s: HashSplit) -> Statement:
     """Copy the old partition's rows in batches of blocks, one transaction each."""
     lo, hi = "('(' || lo || ',0)')::tid", f"('(' || (lo + {int(s.batch_blocks)}) || ',0)')::tid"
-    inserts = []
-    for i, t in enumerate(s.targets):
-        inserts.append(
-            f"t{i} AS (INSERT INTO {s.q(t.build)} ({_cols(s.columns)}) "
-            f"SELECT {_cols(s.columns)} FROM batch WHERE {_belongs(s, t.remainder)} "
-            "ON CONFLICT DO NOTHING RETURNING 1)"
-        )
-    counted = " + ".join(f"(SELECT count(*) FROM t{i})" for i in range(len(s.targets)))
-    batch = (
-        f"WITH batch AS (SELECT {_cols(s.columns)} FROM ONLY {s.q(s.child)} "
-        f"WHERE ctid >= {lo} AND ctid < {hi} FOR KEY SHARE),\n"
-        + ",\n".join(inserts)
-        + f"\nSELECT {counted} INTO n;"
+    inserts = "\n".join(
+        f"INSERT INTO {s.q(t.build)} ({_cols(s.columns)}) SELECT {_cols(s.columns)} "
+        f"FROM ONLY {s.q(s.child)} WHERE ctid >= {lo} AND ctid < {hi} "
+        f"AND {_belongs(s, t.remainder)} ON CONFLICT DO NOTHING;"
+        for t in s.targets
     )
     body = (
-        f"  IF NOT {_still_to_split(s)} THEN\n    RETURN;\n  END IF;\n"
-        f"  last_block := pg_relation_size({_regclass(s.child, s.schema)}) "
+        _where_we_stand(s) + f"  last_block := pg_relation_size({_regclass(s.child, s.schema)}) "
         "/ current_setting('block_size')::bigint;\n"
         "  WHILE lo <= last_block LOOP\n"
-        + _retrying(s, batch, "    ")
-        + f"    copied := copied + n;\n    lo := lo + {int(s.batch_blocks)};\n"
+        + _retrying(s, inserts, "    ")
+        + f"    lo := lo + {int(s.batch_blocks)};\n"
         "    COMMIT;\n  END LOOP;\n"
-        "  RAISE NOTICE 'sqla-partition: copied % rows of % into %', copied, "
+        "  RAISE NOTICE 'sqla-partition: copied % into %', "
+        f"{string_literal(s.child)}, {string_literal(', '.join(t.build for t in s.targets))};\n"
+    )
+    return Statement(
+        _do(body, "  lo bigint := 0;\n  last_block bigint;\n" + _RETRY_VARS),
+        f"ACCESS SHARE on {s.child}",
+        "reads and writes continue; a row written meanwhile has its key in the log and is "
+        "copied again from its latest version below; rows already copied are skipped, so a "
+        "rerun resumes",
+        transactional=False,
+    )
+
+
+def _apply_log(s: HashSplit, *, commit: bool) -> str:
+    """Bring the keys in the log up to date from the old partition (latest committed rows)."""
+    keys = "pg_temp.sqla_partition_keys"
+    deletes = "".join(
+        f"  DELETE FROM {s.q(t.build)} AS t USING {keys} AS k WHERE {_same_key(s, 't', 'k')};\n"
+        for t in s.targets
+    )
+    inserts = "".join(
+        f"  INSERT INTO {s.q(t.build)} ({_cols(s.columns)}) SELECT {_cols(s.columns, 'c.')} "
+        f"FROM ONLY {s.q(s.child)} AS c JOIN {keys} AS k ON {_same_key(s, 'c', 'k')} "
+        f"WHERE {_belongs(s, t.remainder, 'c.')};\n"
+        for t in s.targets
+    )
+    return (
+        f"CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE {s.q(s.log)});\n"
+        "LOOP\n"
+        f"  TRUNCATE {keys};\n"
+        f"  WITH taken AS (DELETE FROM {s.q(s.log)} WHERE ctid = ANY (ARRAY(SELECT ctid FROM "
+        f"{s.q(s.log)} LIMIT {APPLY_BATCH})) RETURNING *)\n"
+        f"  INSERT INTO {keys} SELECT DISTINCT * FROM taken;\n"
+        "  GET DIAGNOSTICS n = ROW_COUNT;\n"
+        "  EXIT WHEN n = 0;\n"
+        "  applied := applied + n;\n"
+        f"{deletes}{inserts}" + ("  COMMIT;\n" if commit else "") + "END LOOP;\n"
+    )
+
+
+def split_catch_up(s: HashSplit) -> Statement:
+    """Apply the log until it is empty, then verify the copy (one snapshot, no lock)."""
+    olds = (
+        f"FROM ONLY {s.q(s.child)} AS c WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {s.q(s.log)} AS k WHERE {_same_key(s, 'c', 'k')})"
+    )
+    news = [
+        f"FROM {s.q(t.build)} AS c WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {s.q(s.log)} AS k WHERE {_same_key(s, 'c', 'k')})"
+        for t in s.targets
+    ]
+    digest = f"coalesce(sum(hashtext(ROW({_cols(s.columns, 'c.')})::text)), 0)"
+    body = (
+        _where_we_stand(s)
+        + "".join(f"  {line}\n" for line in _apply_log(s, commit=True).strip("\n").split("\n"))
+        + "  -- keys still in the log are written again under the swap's lock; others must match\n"
+        f"  SELECT (SELECT count(*) {olds}), "
+        + " + ".join(f"(SELECT count(*) {n})" for n in news)
+        + f",\n         (SELECT {digest} {olds}), "
+        + " + ".join(f"(SELECT {digest} {n})" for n in news)
+        + "\n    INTO old_rows, new_rows, old_sum, new_sum;\n"
+        "  IF old_rows <> new_rows OR old_sum <> new_sum THEN\n"
+        "    RAISE EXCEPTION 'sqla-partition: % holds % rows but its split tables % (or their "
+        "contents differ); nothing was swapped. Run the migration again: it copies what is "
+        f"missing', {string_literal(s.child)}, old_rows, new_rows;\n"
+        "  END IF;\n"
+        "  RAISE NOTICE 'sqla-partition: verified % rows of % in %', old_rows, "
         f"{string_literal(s.child)}, {string_literal(', '.join(t.build for t in s.targets))};\n"
     )
     declare = (
-        "  lo bigint := 0;\n  last_block bigint;\n  n bigint;\n  copied bigint := 0;\n"
-        "  attempt int;\n"
+        "  n bigint;\n  applied bigint := 0;\n  old_rows bigint;\n  new_rows bigint;\n"
+        "  old_sum bigint;\n  new_sum bigint;\n"
     )
     return Statement(
         _do(body, declare),
-        f"ROW SHARE on {s.child} (FOR KEY SHARE on the rows of one batch)",
-        "reads and writes continue; deletes of rows in the batch being copied wait for it "
-        "(milliseconds); writes from now on reach the split tables through the trigger; "
-        "rows already copied are skipped, so a rerun resumes",
+        f"ROW EXCLUSIVE on {' and '.join([*(t.build for t in s.targets), s.log])}, "
+        f"ACCESS SHARE on {s.child}",
+        "reads and writes continue; the rows written since the copy are copied again from "
+        "their latest version, in short transactions, then counts and a checksum are "
+        "compared in one snapshot",
         transactional=False,
     )
 
 
 def split_swap(s: HashSplit) -> Statement:
-    """Verify the copy in one snapshot, then swap the old partition for the split tables."""
-    olds = f"(SELECT count(*) FROM ONLY {s.q(s.child)})"
-    news = " + ".join(f"(SELECT count(*) FROM {s.q(t.build)})" for t in s.targets)
-
-    def digest(table: str, only: str = "") -> str:
-        return (
-            f"(SELECT coalesce(sum(hashtext(ROW({_cols(s.columns)})::text)), 0) FROM {only}{table})"
-        )
-
-    new_digest = " + ".join(digest(s.q(t.build)) for t in s.targets)
+    """Detach the old partition, write the last logged keys, attach the split tables."""
     swap = [
         f"ALTER TABLE {s.q(s.parent)} DETACH PARTITION {s.q(s.child)};",
+        *_apply_log(s, commit=False).strip("\n").split("\n"),
         f"DROP TRIGGER {ident(SPLIT_TRIGGER)} ON {s.q(s.child)};",
         f"ALTER TABLE {s.q(s.child)} RENAME TO {ident(s.retired)};",
+        f"COMMENT ON TABLE {s.q(s.retired)} IS {string_literal(RETIRED_MARK)};",
     ]
     for t in s.targets:
         if t.build != t.final:
@@ -1015,63 +1135,79 @@ def split_swap(s: HashSplit) -> Statement:
             f"{_hash_bound(s.new_modulus, t.remainder)};"
         )
         swap.append(f"ALTER TABLE {s.q(t.final)} DROP CONSTRAINT {ident(HASH_CHECK)};")
-    swap.insert(0, "started := clock_timestamp();")
-    swap.append("held := clock_timestamp() - started;")
     finals = ", ".join(t.final for t in s.targets)
     names = [n for t in s.targets for n in (t.build, t.final)]
     body = (
-        f"  IF NOT {_still_to_split(s)} THEN\n    RETURN;\n  END IF;\n"
-        f"  SELECT {olds}, {news}, {digest(s.q(s.child), 'ONLY ')}, {new_digest}\n"
-        "    INTO old_rows, new_rows, old_sum, new_sum;\n"
-        "  IF old_rows <> new_rows OR old_sum <> new_sum THEN\n"
-        "    RAISE EXCEPTION 'sqla-partition: % holds % rows but its split tables % "
-        "(or their contents differ); nothing was swapped, run the migration again to resume', "
-        f"{string_literal(s.child)}, old_rows, new_rows;\n"
-        "  END IF;\n"
+        _where_we_stand(s)
         + _retrying(s, "\n".join(swap))
-        + "  RAISE NOTICE 'sqla-partition: split % into % (% rows verified); the swap held "
-        "writers back for at most % ms, lock wait included, after % lock timeouts', "
-        f"{string_literal(s.child)}, {string_literal(finals)}, old_rows, "
-        "round(extract(epoch FROM held) * 1000), attempt;\n"
+        + "  RAISE NOTICE 'sqla-partition: split % into %; the swap held writers back for at "
+        "most % ms, lock waits included, after % lock timeouts', "
+        f"{string_literal(s.child)}, {string_literal(finals)}, "
+        "round(extract(epoch FROM worst) * 1000), attempt;\n"
     )
-    declare = (
-        "  old_rows bigint;\n  new_rows bigint;\n  old_sum bigint;\n  new_sum bigint;\n"
-        "  started timestamptz;\n  held interval;\n  attempt int;\n"
-    )
+    declare = _RETRY_VARS + "  n bigint;\n  applied bigint := 0;\n"
     return Statement(
         _do(body, declare),
-        f"ACCESS EXCLUSIVE on {' and '.join(dict.fromkeys([s.parent, s.child, *names]))}",
-        "the copy is verified first without locks (counts and a checksum, one snapshot); the "
-        "exclusive part is the detach and attaches only, which the CHECKs make scan-free; "
-        "lock_timeout bounds each wait, retried",
+        f"ACCESS EXCLUSIVE on {' and '.join(dict.fromkeys([s.parent, s.child, *names]))} "
+        f"and on the tables its foreign keys reference, ROW EXCLUSIVE on {s.log}",
+        "brief: the detach, the keys written since the last catch-up, and attaches the CHECKs "
+        "make scan-free (ATTACH replaces the split tables' foreign-key triggers on the "
+        "referenced tables, hence their lock); each wait is bounded by lock_timeout and half "
+        "of deadlock_timeout, and retried",
         transactional=False,
         squawk_ignore=("require-concurrent-partition-detach",),
     )
 
 
 def split_cleanup(s: HashSplit) -> list[Statement]:
-    """Drop the old partition (detached, verified) and the trigger function."""
+    """Drop the old partition (detached and marked by the swap), the log and the function."""
     retired = s.q(s.retired)
     return [
         Statement(
             _do(
-                f"  IF to_regclass({string_literal(retired)}) IS NOT NULL AND NOT EXISTS "
+                f"  IF obj_description(to_regclass({string_literal(retired)}), 'pg_class') = "
+                f"{string_literal(RETIRED_MARK)} AND NOT EXISTS "
                 "(SELECT 1 FROM pg_inherits WHERE inhrelid = "
                 f"to_regclass({string_literal(retired)})) THEN\n"
                 f"    DROP TABLE {retired};\n"
                 "  END IF;\n"
             ),
             f"ACCESS EXCLUSIVE on {s.retired}",
-            f"{s.retired} is the old partition, detached by the swap after its rows were "
-            "verified in the split tables; only a detached table of that name is dropped",
+            f"{s.retired} is the old partition: its rows were verified in the split tables, "
+            "and only a detached table the swap marked is dropped",
         ),
         Statement(
-            f"DROP FUNCTION IF EXISTS {s.q(s.function)}()",
+            f"DROP TABLE IF EXISTS {s.q(s.log)}",
+            f"ACCESS EXCLUSIVE on {s.log}",
+            "the split's key log, empty since the swap",
+            squawk_ignore=("ban-drop-table",),
+        ),
+        Statement(
+            f"DROP FUNCTION IF EXISTS {s.q(s.log)}()",
             "no table lock",
             "the split's own trigger function; its trigger went with the swap",
             squawk_ignore=("ban-drop-function",),
         ),
     ]
+
+
+def split_finished(parent: str, schema: str | None, modulus: int) -> Statement:
+    """Before recording the new count: every partition has the new modulus."""
+    return Statement(
+        _do(
+            "  IF (SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            f"WHERE i.inhparent = {_regclass(parent, schema)} "
+            f"AND pg_get_expr(c.relpartbound, c.oid) LIKE "
+            f"{string_literal(f'FOR VALUES WITH (modulus {int(modulus)}, %')}) <> {int(modulus)} "
+            "THEN\n"
+            "    RAISE EXCEPTION 'sqla-partition: % does not have its % hash partitions yet; "
+            "its recorded policy is left as it was, run the migration again', "
+            f"{string_literal(qualified(parent, schema))}, {int(modulus)};\n"
+            "  END IF;\n"
+        ),
+        "no table lock",
+        "the policy below is recorded only once the split is complete",
+    )
 
 
 # -- Citus --------------------------------------------------------------------------------

@@ -335,6 +335,7 @@ def split_hash_partitions(operations: Operations, op: SplitHashPartitionsOp) -> 
                     sql.split_trigger_function(split),
                     sql.split_prepare(split),
                     sql.split_copy(split),
+                    sql.split_catch_up(split),
                     sql.split_swap(split),
                     *sql.split_cleanup(split),
                 ],
@@ -342,6 +343,7 @@ def split_hash_partitions(operations: Operations, op: SplitHashPartitionsOp) -> 
         _run(
             operations,
             [
+                sql.split_finished(op.table_name, op.schema, op.partitioning.partitions),
                 sql.create_policy_table(),
                 sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), "hash"),
                 *sql.reset_timeouts(local=False),

@@ -8,19 +8,14 @@ SET lock_timeout = 5000;
 -- no lock: bounds how long any statement below may run
 SET statement_timeout = 0;
 
--- no table lock: the trigger below calls it for every write to sessions_h0 until the swap; it runs as the owner of the split tables, whoever writes, and finds names as this migration does
-CREATE OR REPLACE FUNCTION sqla_partition_split_a992a7d11bf9() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+-- no table lock: the trigger below calls it for every write to sessions_h0 until the swap; it finds names as this migration does
+CREATE OR REPLACE FUNCTION sqla_partition_split_a992a7d11bf9() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
 BEGIN
   IF TG_OP <> 'INSERT' THEN
-    DELETE FROM sessions_h0_new WHERE (account_id) = (OLD.account_id);
-    DELETE FROM sessions_h4 WHERE (account_id) = (OLD.account_id);
+    INSERT INTO sqla_partition_split_a992a7d11bf9 VALUES (OLD.account_id);
   END IF;
   IF TG_OP <> 'DELETE' THEN
-    IF satisfies_hash_partition('sessions'::regclass, 8, 0, NEW.account_id) THEN
-      INSERT INTO sessions_h0_new (account_id, started_at, token) VALUES (NEW.account_id, NEW.started_at, NEW.token) ON CONFLICT (account_id) DO UPDATE SET started_at = EXCLUDED.started_at, token = EXCLUDED.token;
-    ELSE
-      INSERT INTO sessions_h4 (account_id, started_at, token) VALUES (NEW.account_id, NEW.started_at, NEW.token) ON CONFLICT (account_id) DO UPDATE SET started_at = EXCLUDED.started_at, token = EXCLUDED.token;
-    END IF;
+    INSERT INTO sqla_partition_split_a992a7d11bf9 VALUES (NEW.account_id);
   END IF;
   RETURN NULL;
 END
@@ -30,21 +25,34 @@ $fn$;
 DO $split$
 DECLARE
   attempt int;
+  started timestamptz;
+  worst interval := interval '0';
   fk record;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND c.oid = to_regclass('sessions_h0') AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 4, remainder 0)') THEN
-    RETURN;  -- split already
+    IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 0)') AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 4)') THEN
+      RETURN;  -- split already
+    END IF;
+    RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h0', 0, 4;
   END IF;
-  IF (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a WHERE a.attrelid = 'sessions'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') IS DISTINCT FROM ARRAY['account_id', 'started_at', 'token']::text[] THEN
-    RAISE EXCEPTION 'sqla-partition: the columns of % differ from the ones this migration copies (%); nothing was changed, generate the migration again', 'sessions', 'account_id, started_at, token';
+  IF (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a WHERE a.attrelid = 'sessions'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') IS DISTINCT FROM ARRAY['account_id', 'started_at', 'token']::text[]
+     OR (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = ANY (x.indkey) WHERE x.indrelid = 'sessions'::regclass AND x.indisprimary) IS DISTINCT FROM ARRAY['account_id']::text[]
+     OR (SELECT a.attname::text FROM pg_partitioned_table p JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0] WHERE p.partrelid = 'sessions'::regclass AND p.partstrat = 'h') IS DISTINCT FROM 'account_id' THEN
+    RAISE EXCEPTION 'sqla-partition: the columns, primary key or hash key of % differ from the ones this migration expects (%; primary key %; hash key %); nothing was changed, generate the migration again', 'sessions', 'account_id, started_at, token', 'account_id', 'account_id';
   END IF;
   IF EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND confrelid = 'sessions'::regclass) THEN
     RAISE EXCEPTION 'sqla-partition: % is referenced by a foreign key; a partition holding referenced rows cannot be detached, so it cannot be split online', 'sessions';
   END IF;
   attempt := 0;
   LOOP
+    started := clock_timestamp();
     BEGIN
-      PERFORM set_config('lock_timeout', '5000', true);
+      PERFORM set_config('lock_timeout', least(5000, extract(epoch FROM current_setting('deadlock_timeout')::interval) * 500)::int::text, true);
+      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'sessions_h0'::regclass AND tgname = 'sqla_partition_split') AND EXISTS (SELECT 1 FROM unnest(ARRAY['sessions_h0_new', 'sessions_h4', 'sqla_partition_split_a992a7d11bf9']) AS b(name) WHERE to_regclass(b.name) IS NOT NULL) THEN
+        RAISE EXCEPTION 'sqla-partition: a table named like a split table of % exists (one of %) but no split is in progress; rename or drop it', 'sessions_h0', 'sessions_h0_new, sessions_h4';
+      END IF;
+      CREATE TABLE IF NOT EXISTS sqla_partition_split_a992a7d11bf9 AS SELECT account_id FROM ONLY sessions WITH NO DATA;
+      GRANT INSERT ON sqla_partition_split_a992a7d11bf9 TO PUBLIC;  -- whoever writes to sessions_h0
       CREATE TABLE IF NOT EXISTS sessions_h0_new (LIKE sessions INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
       IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'sessions_h0_new'::regclass AND conname = 'sqla_partition_hash') THEN
         ALTER TABLE sessions_h0_new ADD CONSTRAINT sqla_partition_hash CHECK (satisfies_hash_partition('sessions'::regclass, 8, 0, account_id));
@@ -61,9 +69,13 @@ BEGIN
       END LOOP;
       IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'sessions_h0'::regclass AND tgname = 'sqla_partition_split') THEN
         CREATE TRIGGER sqla_partition_split AFTER INSERT OR UPDATE OR DELETE ON sessions_h0 FOR EACH ROW EXECUTE FUNCTION sqla_partition_split_a992a7d11bf9();
+        -- also for writers with session_replication_role = replica (replication, loaders)
+        ALTER TABLE sessions_h0 ENABLE ALWAYS TRIGGER sqla_partition_split;
       END IF;
+      worst := greatest(worst, clock_timestamp() - started);
       EXIT;
     EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
+      worst := greatest(worst, clock_timestamp() - started);
       attempt := attempt + 1;
       IF attempt > 5 THEN RAISE; END IF;
       PERFORM pg_sleep(0.2 * attempt);
@@ -72,114 +84,168 @@ BEGIN
 END
 $split$;
 
--- ROW SHARE on sessions_h0 (FOR KEY SHARE on the rows of one batch): reads and writes continue; deletes of rows in the batch being copied wait for it (milliseconds); writes from now on reach the split tables through the trigger; rows already copied are skipped, so a rerun resumes
+-- ACCESS SHARE on sessions_h0: reads and writes continue; a row written meanwhile has its key in the log and is copied again from its latest version below; rows already copied are skipped, so a rerun resumes
 DO $split$
 DECLARE
   lo bigint := 0;
   last_block bigint;
-  n bigint;
-  copied bigint := 0;
   attempt int;
+  started timestamptz;
+  worst interval := interval '0';
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND c.oid = to_regclass('sessions_h0') AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 4, remainder 0)') THEN
-    RETURN;
+    IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 0)') AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 4)') THEN
+      RETURN;  -- split already
+    END IF;
+    RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h0', 0, 4;
   END IF;
   last_block := pg_relation_size('sessions_h0'::regclass) / current_setting('block_size')::bigint;
   WHILE lo <= last_block LOOP
     attempt := 0;
     LOOP
+      started := clock_timestamp();
       BEGIN
-        PERFORM set_config('lock_timeout', '5000', true);
-        WITH batch AS (SELECT account_id, started_at, token FROM ONLY sessions_h0 WHERE ctid >= ('(' || lo || ',0)')::tid AND ctid < ('(' || (lo + 256) || ',0)')::tid FOR KEY SHARE),
-        t0 AS (INSERT INTO sessions_h0_new (account_id, started_at, token) SELECT account_id, started_at, token FROM batch WHERE satisfies_hash_partition('sessions'::regclass, 8, 0, account_id) ON CONFLICT DO NOTHING RETURNING 1),
-        t1 AS (INSERT INTO sessions_h4 (account_id, started_at, token) SELECT account_id, started_at, token FROM batch WHERE satisfies_hash_partition('sessions'::regclass, 8, 4, account_id) ON CONFLICT DO NOTHING RETURNING 1)
-        SELECT (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) INTO n;
+        PERFORM set_config('lock_timeout', least(5000, extract(epoch FROM current_setting('deadlock_timeout')::interval) * 500)::int::text, true);
+        INSERT INTO sessions_h0_new (account_id, started_at, token) SELECT account_id, started_at, token FROM ONLY sessions_h0 WHERE ctid >= ('(' || lo || ',0)')::tid AND ctid < ('(' || (lo + 256) || ',0)')::tid AND satisfies_hash_partition('sessions'::regclass, 8, 0, account_id) ON CONFLICT DO NOTHING;
+        INSERT INTO sessions_h4 (account_id, started_at, token) SELECT account_id, started_at, token FROM ONLY sessions_h0 WHERE ctid >= ('(' || lo || ',0)')::tid AND ctid < ('(' || (lo + 256) || ',0)')::tid AND satisfies_hash_partition('sessions'::regclass, 8, 4, account_id) ON CONFLICT DO NOTHING;
+        worst := greatest(worst, clock_timestamp() - started);
         EXIT;
       EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
+        worst := greatest(worst, clock_timestamp() - started);
         attempt := attempt + 1;
         IF attempt > 5 THEN RAISE; END IF;
         PERFORM pg_sleep(0.2 * attempt);
       END;
     END LOOP;
-    copied := copied + n;
     lo := lo + 256;
     COMMIT;
   END LOOP;
-  RAISE NOTICE 'sqla-partition: copied % rows of % into %', copied, 'sessions_h0', 'sessions_h0_new, sessions_h4';
+  RAISE NOTICE 'sqla-partition: copied % into %', 'sessions_h0', 'sessions_h0_new, sessions_h4';
 END
 $split$;
 
--- ACCESS EXCLUSIVE on sessions and sessions_h0 and sessions_h0_new and sessions_h4: the copy is verified first without locks (counts and a checksum, one snapshot); the exclusive part is the detach and attaches only, which the CHECKs make scan-free; lock_timeout bounds each wait, retried
--- squawk-ignore require-concurrent-partition-detach
+-- ROW EXCLUSIVE on sessions_h0_new and sessions_h4 and sqla_partition_split_a992a7d11bf9, ACCESS SHARE on sessions_h0: reads and writes continue; the rows written since the copy are copied again from their latest version, in short transactions, then counts and a checksum are compared in one snapshot
 DO $split$
 DECLARE
+  n bigint;
+  applied bigint := 0;
   old_rows bigint;
   new_rows bigint;
   old_sum bigint;
   new_sum bigint;
-  started timestamptz;
-  held interval;
-  attempt int;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND c.oid = to_regclass('sessions_h0') AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 4, remainder 0)') THEN
-    RETURN;
+    IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 0)') AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 4)') THEN
+      RETURN;  -- split already
+    END IF;
+    RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h0', 0, 4;
   END IF;
-  SELECT (SELECT count(*) FROM ONLY sessions_h0), (SELECT count(*) FROM sessions_h0_new) + (SELECT count(*) FROM sessions_h4), (SELECT coalesce(sum(hashtext(ROW(account_id, started_at, token)::text)), 0) FROM ONLY sessions_h0), (SELECT coalesce(sum(hashtext(ROW(account_id, started_at, token)::text)), 0) FROM sessions_h0_new) + (SELECT coalesce(sum(hashtext(ROW(account_id, started_at, token)::text)), 0) FROM sessions_h4)
+  CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_a992a7d11bf9);
+  LOOP
+    TRUNCATE pg_temp.sqla_partition_keys;
+    WITH taken AS (DELETE FROM sqla_partition_split_a992a7d11bf9 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_a992a7d11bf9 LIMIT 10000)) RETURNING *)
+    INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    EXIT WHEN n = 0;
+    applied := applied + n;
+    DELETE FROM sessions_h0_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+    DELETE FROM sessions_h4 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+    INSERT INTO sessions_h0_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h0 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 0, c.account_id);
+    INSERT INTO sessions_h4 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h0 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 4, c.account_id);
+    COMMIT;
+  END LOOP;
+  -- keys still in the log are written again under the swap's lock; others must match
+  SELECT (SELECT count(*) FROM ONLY sessions_h0 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_a992a7d11bf9 AS k WHERE (c.account_id) = (k.account_id))), (SELECT count(*) FROM sessions_h0_new AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_a992a7d11bf9 AS k WHERE (c.account_id) = (k.account_id))) + (SELECT count(*) FROM sessions_h4 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_a992a7d11bf9 AS k WHERE (c.account_id) = (k.account_id))),
+         (SELECT coalesce(sum(hashtext(ROW(c.account_id, c.started_at, c.token)::text)), 0) FROM ONLY sessions_h0 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_a992a7d11bf9 AS k WHERE (c.account_id) = (k.account_id))), (SELECT coalesce(sum(hashtext(ROW(c.account_id, c.started_at, c.token)::text)), 0) FROM sessions_h0_new AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_a992a7d11bf9 AS k WHERE (c.account_id) = (k.account_id))) + (SELECT coalesce(sum(hashtext(ROW(c.account_id, c.started_at, c.token)::text)), 0) FROM sessions_h4 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_a992a7d11bf9 AS k WHERE (c.account_id) = (k.account_id)))
     INTO old_rows, new_rows, old_sum, new_sum;
   IF old_rows <> new_rows OR old_sum <> new_sum THEN
-    RAISE EXCEPTION 'sqla-partition: % holds % rows but its split tables % (or their contents differ); nothing was swapped, run the migration again to resume', 'sessions_h0', old_rows, new_rows;
+    RAISE EXCEPTION 'sqla-partition: % holds % rows but its split tables % (or their contents differ); nothing was swapped. Run the migration again: it copies what is missing', 'sessions_h0', old_rows, new_rows;
+  END IF;
+  RAISE NOTICE 'sqla-partition: verified % rows of % in %', old_rows, 'sessions_h0', 'sessions_h0_new, sessions_h4';
+END
+$split$;
+
+-- ACCESS EXCLUSIVE on sessions and sessions_h0 and sessions_h0_new and sessions_h4 and on the tables its foreign keys reference, ROW EXCLUSIVE on sqla_partition_split_a992a7d11bf9: brief: the detach, the keys written since the last catch-up, and attaches the CHECKs make scan-free (ATTACH replaces the split tables' foreign-key triggers on the referenced tables, hence their lock); each wait is bounded by lock_timeout and half of deadlock_timeout, and retried
+-- squawk-ignore require-concurrent-partition-detach
+DO $split$
+DECLARE
+  attempt int;
+  started timestamptz;
+  worst interval := interval '0';
+  n bigint;
+  applied bigint := 0;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND c.oid = to_regclass('sessions_h0') AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 4, remainder 0)') THEN
+    IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 0)') AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 4)') THEN
+      RETURN;  -- split already
+    END IF;
+    RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h0', 0, 4;
   END IF;
   attempt := 0;
   LOOP
+    started := clock_timestamp();
     BEGIN
-      PERFORM set_config('lock_timeout', '5000', true);
-      started := clock_timestamp();
+      PERFORM set_config('lock_timeout', least(5000, extract(epoch FROM current_setting('deadlock_timeout')::interval) * 500)::int::text, true);
       ALTER TABLE sessions DETACH PARTITION sessions_h0;
+      CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_a992a7d11bf9);
+      LOOP
+        TRUNCATE pg_temp.sqla_partition_keys;
+        WITH taken AS (DELETE FROM sqla_partition_split_a992a7d11bf9 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_a992a7d11bf9 LIMIT 10000)) RETURNING *)
+        INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        EXIT WHEN n = 0;
+        applied := applied + n;
+        DELETE FROM sessions_h0_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+        DELETE FROM sessions_h4 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+        INSERT INTO sessions_h0_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h0 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 0, c.account_id);
+        INSERT INTO sessions_h4 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h0 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 4, c.account_id);
+      END LOOP;
       DROP TRIGGER sqla_partition_split ON sessions_h0;
       ALTER TABLE sessions_h0 RENAME TO sessions_h0_old;
+      COMMENT ON TABLE sessions_h0_old IS 'sqla-partition: split and verified';
       ALTER TABLE sessions_h0_new RENAME TO sessions_h0;
       ALTER TABLE sessions ATTACH PARTITION sessions_h0 FOR VALUES WITH (MODULUS 8, REMAINDER 0);
       ALTER TABLE sessions_h0 DROP CONSTRAINT sqla_partition_hash;
       ALTER TABLE sessions ATTACH PARTITION sessions_h4 FOR VALUES WITH (MODULUS 8, REMAINDER 4);
       ALTER TABLE sessions_h4 DROP CONSTRAINT sqla_partition_hash;
-      held := clock_timestamp() - started;
+      worst := greatest(worst, clock_timestamp() - started);
       EXIT;
     EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
+      worst := greatest(worst, clock_timestamp() - started);
       attempt := attempt + 1;
       IF attempt > 5 THEN RAISE; END IF;
       PERFORM pg_sleep(0.2 * attempt);
     END;
   END LOOP;
-  RAISE NOTICE 'sqla-partition: split % into % (% rows verified); the swap held writers back for at most % ms, lock wait included, after % lock timeouts', 'sessions_h0', 'sessions_h0, sessions_h4', old_rows, round(extract(epoch FROM held) * 1000), attempt;
+  RAISE NOTICE 'sqla-partition: split % into %; the swap held writers back for at most % ms, lock waits included, after % lock timeouts', 'sessions_h0', 'sessions_h0, sessions_h4', round(extract(epoch FROM worst) * 1000), attempt;
 END
 $split$;
 
--- ACCESS EXCLUSIVE on sessions_h0_old: sessions_h0_old is the old partition, detached by the swap after its rows were verified in the split tables; only a detached table of that name is dropped
+-- ACCESS EXCLUSIVE on sessions_h0_old: sessions_h0_old is the old partition: its rows were verified in the split tables, and only a detached table the swap marked is dropped
 DO $split$
 BEGIN
-  IF to_regclass('sessions_h0_old') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('sessions_h0_old')) THEN
+  IF obj_description(to_regclass('sessions_h0_old'), 'pg_class') = 'sqla-partition: split and verified' AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('sessions_h0_old')) THEN
     DROP TABLE sessions_h0_old;
   END IF;
 END
 $split$;
 
+-- ACCESS EXCLUSIVE on sqla_partition_split_a992a7d11bf9: the split's key log, empty since the swap
+-- squawk-ignore ban-drop-table
+DROP TABLE IF EXISTS sqla_partition_split_a992a7d11bf9;
+
 -- no table lock: the split's own trigger function; its trigger went with the swap
 -- squawk-ignore ban-drop-function
 DROP FUNCTION IF EXISTS sqla_partition_split_a992a7d11bf9();
 
--- no table lock: the trigger below calls it for every write to sessions_h1 until the swap; it runs as the owner of the split tables, whoever writes, and finds names as this migration does
-CREATE OR REPLACE FUNCTION sqla_partition_split_e21773a32c9f() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+-- no table lock: the trigger below calls it for every write to sessions_h1 until the swap; it finds names as this migration does
+CREATE OR REPLACE FUNCTION sqla_partition_split_e21773a32c9f() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
 BEGIN
   IF TG_OP <> 'INSERT' THEN
-    DELETE FROM sessions_h1_new WHERE (account_id) = (OLD.account_id);
-    DELETE FROM sessions_h5 WHERE (account_id) = (OLD.account_id);
+    INSERT INTO sqla_partition_split_e21773a32c9f VALUES (OLD.account_id);
   END IF;
   IF TG_OP <> 'DELETE' THEN
-    IF satisfies_hash_partition('sessions'::regclass, 8, 1, NEW.account_id) THEN
-      INSERT INTO sessions_h1_new (account_id, started_at, token) VALUES (NEW.account_id, NEW.started_at, NEW.token) ON CONFLICT (account_id) DO UPDATE SET started_at = EXCLUDED.started_at, token = EXCLUDED.token;
-    ELSE
-      INSERT INTO sessions_h5 (account_id, started_at, token) VALUES (NEW.account_id, NEW.started_at, NEW.token) ON CONFLICT (account_id) DO UPDATE SET started_at = EXCLUDED.started_at, token = EXCLUDED.token;
-    END IF;
+    INSERT INTO sqla_partition_split_e21773a32c9f VALUES (NEW.account_id);
   END IF;
   RETURN NULL;
 END
@@ -189,21 +255,34 @@ $fn$;
 DO $split$
 DECLARE
   attempt int;
+  started timestamptz;
+  worst interval := interval '0';
   fk record;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND c.oid = to_regclass('sessions_h1') AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 4, remainder 1)') THEN
-    RETURN;  -- split already
+    IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 1)') AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 5)') THEN
+      RETURN;  -- split already
+    END IF;
+    RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h1', 1, 4;
   END IF;
-  IF (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a WHERE a.attrelid = 'sessions'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') IS DISTINCT FROM ARRAY['account_id', 'started_at', 'token']::text[] THEN
-    RAISE EXCEPTION 'sqla-partition: the columns of % differ from the ones this migration copies (%); nothing was changed, generate the migration again', 'sessions', 'account_id, started_at, token';
+  IF (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a WHERE a.attrelid = 'sessions'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') IS DISTINCT FROM ARRAY['account_id', 'started_at', 'token']::text[]
+     OR (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = ANY (x.indkey) WHERE x.indrelid = 'sessions'::regclass AND x.indisprimary) IS DISTINCT FROM ARRAY['account_id']::text[]
+     OR (SELECT a.attname::text FROM pg_partitioned_table p JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0] WHERE p.partrelid = 'sessions'::regclass AND p.partstrat = 'h') IS DISTINCT FROM 'account_id' THEN
+    RAISE EXCEPTION 'sqla-partition: the columns, primary key or hash key of % differ from the ones this migration expects (%; primary key %; hash key %); nothing was changed, generate the migration again', 'sessions', 'account_id, started_at, token', 'account_id', 'account_id';
   END IF;
   IF EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND confrelid = 'sessions'::regclass) THEN
     RAISE EXCEPTION 'sqla-partition: % is referenced by a foreign key; a partition holding referenced rows cannot be detached, so it cannot be split online', 'sessions';
   END IF;
   attempt := 0;
   LOOP
+    started := clock_timestamp();
     BEGIN
-      PERFORM set_config('lock_timeout', '5000', true);
+      PERFORM set_config('lock_timeout', least(5000, extract(epoch FROM current_setting('deadlock_timeout')::interval) * 500)::int::text, true);
+      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'sessions_h1'::regclass AND tgname = 'sqla_partition_split') AND EXISTS (SELECT 1 FROM unnest(ARRAY['sessions_h1_new', 'sessions_h5', 'sqla_partition_split_e21773a32c9f']) AS b(name) WHERE to_regclass(b.name) IS NOT NULL) THEN
+        RAISE EXCEPTION 'sqla-partition: a table named like a split table of % exists (one of %) but no split is in progress; rename or drop it', 'sessions_h1', 'sessions_h1_new, sessions_h5';
+      END IF;
+      CREATE TABLE IF NOT EXISTS sqla_partition_split_e21773a32c9f AS SELECT account_id FROM ONLY sessions WITH NO DATA;
+      GRANT INSERT ON sqla_partition_split_e21773a32c9f TO PUBLIC;  -- whoever writes to sessions_h1
       CREATE TABLE IF NOT EXISTS sessions_h1_new (LIKE sessions INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
       IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'sessions_h1_new'::regclass AND conname = 'sqla_partition_hash') THEN
         ALTER TABLE sessions_h1_new ADD CONSTRAINT sqla_partition_hash CHECK (satisfies_hash_partition('sessions'::regclass, 8, 1, account_id));
@@ -220,9 +299,13 @@ BEGIN
       END LOOP;
       IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'sessions_h1'::regclass AND tgname = 'sqla_partition_split') THEN
         CREATE TRIGGER sqla_partition_split AFTER INSERT OR UPDATE OR DELETE ON sessions_h1 FOR EACH ROW EXECUTE FUNCTION sqla_partition_split_e21773a32c9f();
+        -- also for writers with session_replication_role = replica (replication, loaders)
+        ALTER TABLE sessions_h1 ENABLE ALWAYS TRIGGER sqla_partition_split;
       END IF;
+      worst := greatest(worst, clock_timestamp() - started);
       EXIT;
     EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
+      worst := greatest(worst, clock_timestamp() - started);
       attempt := attempt + 1;
       IF attempt > 5 THEN RAISE; END IF;
       PERFORM pg_sleep(0.2 * attempt);
@@ -231,114 +314,168 @@ BEGIN
 END
 $split$;
 
--- ROW SHARE on sessions_h1 (FOR KEY SHARE on the rows of one batch): reads and writes continue; deletes of rows in the batch being copied wait for it (milliseconds); writes from now on reach the split tables through the trigger; rows already copied are skipped, so a rerun resumes
+-- ACCESS SHARE on sessions_h1: reads and writes continue; a row written meanwhile has its key in the log and is copied again from its latest version below; rows already copied are skipped, so a rerun resumes
 DO $split$
 DECLARE
   lo bigint := 0;
   last_block bigint;
-  n bigint;
-  copied bigint := 0;
   attempt int;
+  started timestamptz;
+  worst interval := interval '0';
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND c.oid = to_regclass('sessions_h1') AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 4, remainder 1)') THEN
-    RETURN;
+    IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 1)') AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 5)') THEN
+      RETURN;  -- split already
+    END IF;
+    RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h1', 1, 4;
   END IF;
   last_block := pg_relation_size('sessions_h1'::regclass) / current_setting('block_size')::bigint;
   WHILE lo <= last_block LOOP
     attempt := 0;
     LOOP
+      started := clock_timestamp();
       BEGIN
-        PERFORM set_config('lock_timeout', '5000', true);
-        WITH batch AS (SELECT account_id, started_at, token FROM ONLY sessions_h1 WHERE ctid >= ('(' || lo || ',0)')::tid AND ctid < ('(' || (lo + 256) || ',0)')::tid FOR KEY SHARE),
-        t0 AS (INSERT INTO sessions_h1_new (account_id, started_at, token) SELECT account_id, started_at, token FROM batch WHERE satisfies_hash_partition('sessions'::regclass, 8, 1, account_id) ON CONFLICT DO NOTHING RETURNING 1),
-        t1 AS (INSERT INTO sessions_h5 (account_id, started_at, token) SELECT account_id, started_at, token FROM batch WHERE satisfies_hash_partition('sessions'::regclass, 8, 5, account_id) ON CONFLICT DO NOTHING RETURNING 1)
-        SELECT (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) INTO n;
+        PERFORM set_config('lock_timeout', least(5000, extract(epoch FROM current_setting('deadlock_timeout')::interval) * 500)::int::text, true);
+        INSERT INTO sessions_h1_new (account_id, started_at, token) SELECT account_id, started_at, token FROM ONLY sessions_h1 WHERE ctid >= ('(' || lo || ',0)')::tid AND ctid < ('(' || (lo + 256) || ',0)')::tid AND satisfies_hash_partition('sessions'::regclass, 8, 1, account_id) ON CONFLICT DO NOTHING;
+        INSERT INTO sessions_h5 (account_id, started_at, token) SELECT account_id, started_at, token FROM ONLY sessions_h1 WHERE ctid >= ('(' || lo || ',0)')::tid AND ctid < ('(' || (lo + 256) || ',0)')::tid AND satisfies_hash_partition('sessions'::regclass, 8, 5, account_id) ON CONFLICT DO NOTHING;
+        worst := greatest(worst, clock_timestamp() - started);
         EXIT;
       EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
+        worst := greatest(worst, clock_timestamp() - started);
         attempt := attempt + 1;
         IF attempt > 5 THEN RAISE; END IF;
         PERFORM pg_sleep(0.2 * attempt);
       END;
     END LOOP;
-    copied := copied + n;
     lo := lo + 256;
     COMMIT;
   END LOOP;
-  RAISE NOTICE 'sqla-partition: copied % rows of % into %', copied, 'sessions_h1', 'sessions_h1_new, sessions_h5';
+  RAISE NOTICE 'sqla-partition: copied % into %', 'sessions_h1', 'sessions_h1_new, sessions_h5';
 END
 $split$;
 
--- ACCESS EXCLUSIVE on sessions and sessions_h1 and sessions_h1_new and sessions_h5: the copy is verified first without locks (counts and a checksum, one snapshot); the exclusive part is the detach and attaches only, which the CHECKs make scan-free; lock_timeout bounds each wait, retried
--- squawk-ignore require-concurrent-partition-detach
+-- ROW EXCLUSIVE on sessions_h1_new and sessions_h5 and sqla_partition_split_e21773a32c9f, ACCESS SHARE on sessions_h1: reads and writes continue; the rows written since the copy are copied again from their latest version, in short transactions, then counts and a checksum are compared in one snapshot
 DO $split$
 DECLARE
+  n bigint;
+  applied bigint := 0;
   old_rows bigint;
   new_rows bigint;
   old_sum bigint;
   new_sum bigint;
-  started timestamptz;
-  held interval;
-  attempt int;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND c.oid = to_regclass('sessions_h1') AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 4, remainder 1)') THEN
-    RETURN;
+    IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 1)') AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 5)') THEN
+      RETURN;  -- split already
+    END IF;
+    RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h1', 1, 4;
   END IF;
-  SELECT (SELECT count(*) FROM ONLY sessions_h1), (SELECT count(*) FROM sessions_h1_new) + (SELECT count(*) FROM sessions_h5), (SELECT coalesce(sum(hashtext(ROW(account_id, started_at, token)::text)), 0) FROM ONLY sessions_h1), (SELECT coalesce(sum(hashtext(ROW(account_id, started_at, token)::text)), 0) FROM sessions_h1_new) + (SELECT coalesce(sum(hashtext(ROW(account_id, started_at, token)::text)), 0) FROM sessions_h5)
+  CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_e21773a32c9f);
+  LOOP
+    TRUNCATE pg_temp.sqla_partition_keys;
+    WITH taken AS (DELETE FROM sqla_partition_split_e21773a32c9f WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_e21773a32c9f LIMIT 10000)) RETURNING *)
+    INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    EXIT WHEN n = 0;
+    applied := applied + n;
+    DELETE FROM sessions_h1_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+    DELETE FROM sessions_h5 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+    INSERT INTO sessions_h1_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h1 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 1, c.account_id);
+    INSERT INTO sessions_h5 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h1 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 5, c.account_id);
+    COMMIT;
+  END LOOP;
+  -- keys still in the log are written again under the swap's lock; others must match
+  SELECT (SELECT count(*) FROM ONLY sessions_h1 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_e21773a32c9f AS k WHERE (c.account_id) = (k.account_id))), (SELECT count(*) FROM sessions_h1_new AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_e21773a32c9f AS k WHERE (c.account_id) = (k.account_id))) + (SELECT count(*) FROM sessions_h5 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_e21773a32c9f AS k WHERE (c.account_id) = (k.account_id))),
+         (SELECT coalesce(sum(hashtext(ROW(c.account_id, c.started_at, c.token)::text)), 0) FROM ONLY sessions_h1 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_e21773a32c9f AS k WHERE (c.account_id) = (k.account_id))), (SELECT coalesce(sum(hashtext(ROW(c.account_id, c.started_at, c.token)::text)), 0) FROM sessions_h1_new AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_e21773a32c9f AS k WHERE (c.account_id) = (k.account_id))) + (SELECT coalesce(sum(hashtext(ROW(c.account_id, c.started_at, c.token)::text)), 0) FROM sessions_h5 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_e21773a32c9f AS k WHERE (c.account_id) = (k.account_id)))
     INTO old_rows, new_rows, old_sum, new_sum;
   IF old_rows <> new_rows OR old_sum <> new_sum THEN
-    RAISE EXCEPTION 'sqla-partition: % holds % rows but its split tables % (or their contents differ); nothing was swapped, run the migration again to resume', 'sessions_h1', old_rows, new_rows;
+    RAISE EXCEPTION 'sqla-partition: % holds % rows but its split tables % (or their contents differ); nothing was swapped. Run the migration again: it copies what is missing', 'sessions_h1', old_rows, new_rows;
+  END IF;
+  RAISE NOTICE 'sqla-partition: verified % rows of % in %', old_rows, 'sessions_h1', 'sessions_h1_new, sessions_h5';
+END
+$split$;
+
+-- ACCESS EXCLUSIVE on sessions and sessions_h1 and sessions_h1_new and sessions_h5 and on the tables its foreign keys reference, ROW EXCLUSIVE on sqla_partition_split_e21773a32c9f: brief: the detach, the keys written since the last catch-up, and attaches the CHECKs make scan-free (ATTACH replaces the split tables' foreign-key triggers on the referenced tables, hence their lock); each wait is bounded by lock_timeout and half of deadlock_timeout, and retried
+-- squawk-ignore require-concurrent-partition-detach
+DO $split$
+DECLARE
+  attempt int;
+  started timestamptz;
+  worst interval := interval '0';
+  n bigint;
+  applied bigint := 0;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND c.oid = to_regclass('sessions_h1') AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 4, remainder 1)') THEN
+    IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 1)') AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 5)') THEN
+      RETURN;  -- split already
+    END IF;
+    RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h1', 1, 4;
   END IF;
   attempt := 0;
   LOOP
+    started := clock_timestamp();
     BEGIN
-      PERFORM set_config('lock_timeout', '5000', true);
-      started := clock_timestamp();
+      PERFORM set_config('lock_timeout', least(5000, extract(epoch FROM current_setting('deadlock_timeout')::interval) * 500)::int::text, true);
       ALTER TABLE sessions DETACH PARTITION sessions_h1;
+      CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_e21773a32c9f);
+      LOOP
+        TRUNCATE pg_temp.sqla_partition_keys;
+        WITH taken AS (DELETE FROM sqla_partition_split_e21773a32c9f WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_e21773a32c9f LIMIT 10000)) RETURNING *)
+        INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        EXIT WHEN n = 0;
+        applied := applied + n;
+        DELETE FROM sessions_h1_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+        DELETE FROM sessions_h5 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+        INSERT INTO sessions_h1_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h1 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 1, c.account_id);
+        INSERT INTO sessions_h5 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h1 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 5, c.account_id);
+      END LOOP;
       DROP TRIGGER sqla_partition_split ON sessions_h1;
       ALTER TABLE sessions_h1 RENAME TO sessions_h1_old;
+      COMMENT ON TABLE sessions_h1_old IS 'sqla-partition: split and verified';
       ALTER TABLE sessions_h1_new RENAME TO sessions_h1;
       ALTER TABLE sessions ATTACH PARTITION sessions_h1 FOR VALUES WITH (MODULUS 8, REMAINDER 1);
       ALTER TABLE sessions_h1 DROP CONSTRAINT sqla_partition_hash;
       ALTER TABLE sessions ATTACH PARTITION sessions_h5 FOR VALUES WITH (MODULUS 8, REMAINDER 5);
       ALTER TABLE sessions_h5 DROP CONSTRAINT sqla_partition_hash;
-      held := clock_timestamp() - started;
+      worst := greatest(worst, clock_timestamp() - started);
       EXIT;
     EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
+      worst := greatest(worst, clock_timestamp() - started);
       attempt := attempt + 1;
       IF attempt > 5 THEN RAISE; END IF;
       PERFORM pg_sleep(0.2 * attempt);
     END;
   END LOOP;
-  RAISE NOTICE 'sqla-partition: split % into % (% rows verified); the swap held writers back for at most % ms, lock wait included, after % lock timeouts', 'sessions_h1', 'sessions_h1, sessions_h5', old_rows, round(extract(epoch FROM held) * 1000), attempt;
+  RAISE NOTICE 'sqla-partition: split % into %; the swap held writers back for at most % ms, lock waits included, after % lock timeouts', 'sessions_h1', 'sessions_h1, sessions_h5', round(extract(epoch FROM worst) * 1000), attempt;
 END
 $split$;
 
--- ACCESS EXCLUSIVE on sessions_h1_old: sessions_h1_old is the old partition, detached by the swap after its rows were verified in the split tables; only a detached table of that name is dropped
+-- ACCESS EXCLUSIVE on sessions_h1_old: sessions_h1_old is the old partition: its rows were verified in the split tables, and only a detached table the swap marked is dropped
 DO $split$
 BEGIN
-  IF to_regclass('sessions_h1_old') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('sessions_h1_old')) THEN
+  IF obj_description(to_regclass('sessions_h1_old'), 'pg_class') = 'sqla-partition: split and verified' AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('sessions_h1_old')) THEN
     DROP TABLE sessions_h1_old;
   END IF;
 END
 $split$;
 
+-- ACCESS EXCLUSIVE on sqla_partition_split_e21773a32c9f: the split's key log, empty since the swap
+-- squawk-ignore ban-drop-table
+DROP TABLE IF EXISTS sqla_partition_split_e21773a32c9f;
+
 -- no table lock: the split's own trigger function; its trigger went with the swap
 -- squawk-ignore ban-drop-function
 DROP FUNCTION IF EXISTS sqla_partition_split_e21773a32c9f();
 
--- no table lock: the trigger below calls it for every write to sessions_h2 until the swap; it runs as the owner of the split tables, whoever writes, and finds names as this migration does
-CREATE OR REPLACE FUNCTION sqla_partition_split_26c7547bd9f5() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+-- no table lock: the trigger below calls it for every write to sessions_h2 until the swap; it finds names as this migration does
+CREATE OR REPLACE FUNCTION sqla_partition_split_26c7547bd9f5() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
 BEGIN
   IF TG_OP <> 'INSERT' THEN
-    DELETE FROM sessions_h2_new WHERE (account_id) = (OLD.account_id);
-    DELETE FROM sessions_h6 WHERE (account_id) = (OLD.account_id);
+    INSERT INTO sqla_partition_split_26c7547bd9f5 VALUES (OLD.account_id);
   END IF;
   IF TG_OP <> 'DELETE' THEN
-    IF satisfies_hash_partition('sessions'::regclass, 8, 2, NEW.account_id) THEN
-      INSERT INTO sessions_h2_new (account_id, started_at, token) VALUES (NEW.account_id, NEW.started_at, NEW.token) ON CONFLICT (account_id) DO UPDATE SET started_at = EXCLUDED.started_at, token = EXCLUDED.token;
-    ELSE
-      INSERT INTO sessions_h6 (account_id, started_at, token) VALUES (NEW.account_id, NEW.started_at, NEW.token) ON CONFLICT (account_id) DO UPDATE SET started_at = EXCLUDED.started_at, token = EXCLUDED.token;
-    END IF;
+    INSERT INTO sqla_partition_split_26c7547bd9f5 VALUES (NEW.account_id);
   END IF;
   RETURN NULL;
 END
@@ -348,21 +485,34 @@ $fn$;
 DO $split$
 DECLARE
   attempt int;
+  started timestamptz;
+  worst interval := interval '0';
   fk record;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND c.oid = to_regclass('sessions_h2') AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 4, remainder 2)') THEN
-    RETURN;  -- split already
+    IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 2)') AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 6)') THEN
+      RETURN;  -- split already
+    END IF;
+    RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h2', 2, 4;
   END IF;
-  IF (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a WHERE a.attrelid = 'sessions'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') IS DISTINCT FROM ARRAY['account_id', 'started_at', 'token']::text[] THEN
-    RAISE EXCEPTION 'sqla-partition: the columns of % differ from the ones this migration copies (%); nothing was changed, generate the migration again', 'sessions', 'account_id, started_at, token';
+  IF (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a WHERE a.attrelid = 'sessions'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') IS DISTINCT FROM ARRAY['account_id', 'started_at', 'token']::text[]
+     OR (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = ANY (x.indkey) WHERE x.indrelid = 'sessions'::regclass AND x.indisprimary) IS DISTINCT FROM ARRAY['account_id']::text[]
+     OR (SELECT a.attname::text FROM pg_partitioned_table p JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0] WHERE p.partrelid = 'sessions'::regclass AND p.partstrat = 'h') IS DISTINCT FROM 'account_id' THEN
+    RAISE EXCEPTION 'sqla-partition: the columns, primary key or hash key of % differ from the ones this migration expects (%; primary key %; hash key %); nothing was changed, generate the migration again', 'sessions', 'account_id, started_at, token', 'account_id', 'account_id';
   END IF;
   IF EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND confrelid = 'sessions'::regclass) THEN
     RAISE EXCEPTION 'sqla-partition: % is referenced by a foreign key; a partition holding referenced rows cannot be detached, so it cannot be split online', 'sessions';
   END IF;
   attempt := 0;
   LOOP
+    started := clock_timestamp();
     BEGIN
-      PERFORM set_config('lock_timeout', '5000', true);
+      PERFORM set_config('lock_timeout', least(5000, extract(epoch FROM current_setting('deadlock_timeout')::interval) * 500)::int::text, true);
+      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'sessions_h2'::regclass AND tgname = 'sqla_partition_split') AND EXISTS (SELECT 1 FROM unnest(ARRAY['sessions_h2_new', 'sessions_h6', 'sqla_partition_split_26c7547bd9f5']) AS b(name) WHERE to_regclass(b.name) IS NOT NULL) THEN
+        RAISE EXCEPTION 'sqla-partition: a table named like a split table of % exists (one of %) but no split is in progress; rename or drop it', 'sessions_h2', 'sessions_h2_new, sessions_h6';
+      END IF;
+      CREATE TABLE IF NOT EXISTS sqla_partition_split_26c7547bd9f5 AS SELECT account_id FROM ONLY sessions WITH NO DATA;
+      GRANT INSERT ON sqla_partition_split_26c7547bd9f5 TO PUBLIC;  -- whoever writes to sessions_h2
       CREATE TABLE IF NOT EXISTS sessions_h2_new (LIKE sessions INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
       IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'sessions_h2_new'::regclass AND conname = 'sqla_partition_hash') THEN
         ALTER TABLE sessions_h2_new ADD CONSTRAINT sqla_partition_hash CHECK (satisfies_hash_partition('sessions'::regclass, 8, 2, account_id));
@@ -379,9 +529,13 @@ BEGIN
       END LOOP;
       IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'sessions_h2'::regclass AND tgname = 'sqla_partition_split') THEN
         CREATE TRIGGER sqla_partition_split AFTER INSERT OR UPDATE OR DELETE ON sessions_h2 FOR EACH ROW EXECUTE FUNCTION sqla_partition_split_26c7547bd9f5();
+        -- also for writers with session_replication_role = replica (replication, loaders)
+        ALTER TABLE sessions_h2 ENABLE ALWAYS TRIGGER sqla_partition_split;
       END IF;
+      worst := greatest(worst, clock_timestamp() - started);
       EXIT;
     EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
+      worst := greatest(worst, clock_timestamp() - started);
       attempt := attempt + 1;
       IF attempt > 5 THEN RAISE; END IF;
       PERFORM pg_sleep(0.2 * attempt);
@@ -390,114 +544,168 @@ BEGIN
 END
 $split$;
 
--- ROW SHARE on sessions_h2 (FOR KEY SHARE on the rows of one batch): reads and writes continue; deletes of rows in the batch being copied wait for it (milliseconds); writes from now on reach the split tables through the trigger; rows already copied are skipped, so a rerun resumes
+-- ACCESS SHARE on sessions_h2: reads and writes continue; a row written meanwhile has its key in the log and is copied again from its latest version below; rows already copied are skipped, so a rerun resumes
 DO $split$
 DECLARE
   lo bigint := 0;
   last_block bigint;
-  n bigint;
-  copied bigint := 0;
   attempt int;
+  started timestamptz;
+  worst interval := interval '0';
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND c.oid = to_regclass('sessions_h2') AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 4, remainder 2)') THEN
-    RETURN;
+    IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 2)') AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 6)') THEN
+      RETURN;  -- split already
+    END IF;
+    RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h2', 2, 4;
   END IF;
   last_block := pg_relation_size('sessions_h2'::regclass) / current_setting('block_size')::bigint;
   WHILE lo <= last_block LOOP
     attempt := 0;
     LOOP
+      started := clock_timestamp();
       BEGIN
-        PERFORM set_config('lock_timeout', '5000', true);
-        WITH batch AS (SELECT account_id, started_at, token FROM ONLY sessions_h2 WHERE ctid >= ('(' || lo || ',0)')::tid AND ctid < ('(' || (lo + 256) || ',0)')::tid FOR KEY SHARE),
-        t0 AS (INSERT INTO sessions_h2_new (account_id, started_at, token) SELECT account_id, started_at, token FROM batch WHERE satisfies_hash_partition('sessions'::regclass, 8, 2, account_id) ON CONFLICT DO NOTHING RETURNING 1),
-        t1 AS (INSERT INTO sessions_h6 (account_id, started_at, token) SELECT account_id, started_at, token FROM batch WHERE satisfies_hash_partition('sessions'::regclass, 8, 6, account_id) ON CONFLICT DO NOTHING RETURNING 1)
-        SELECT (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) INTO n;
+        PERFORM set_config('lock_timeout', least(5000, extract(epoch FROM current_setting('deadlock_timeout')::interval) * 500)::int::text, true);
+        INSERT INTO sessions_h2_new (account_id, started_at, token) SELECT account_id, started_at, token FROM ONLY sessions_h2 WHERE ctid >= ('(' || lo || ',0)')::tid AND ctid < ('(' || (lo + 256) || ',0)')::tid AND satisfies_hash_partition('sessions'::regclass, 8, 2, account_id) ON CONFLICT DO NOTHING;
+        INSERT INTO sessions_h6 (account_id, started_at, token) SELECT account_id, started_at, token FROM ONLY sessions_h2 WHERE ctid >= ('(' || lo || ',0)')::tid AND ctid < ('(' || (lo + 256) || ',0)')::tid AND satisfies_hash_partition('sessions'::regclass, 8, 6, account_id) ON CONFLICT DO NOTHING;
+        worst := greatest(worst, clock_timestamp() - started);
         EXIT;
       EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
+        worst := greatest(worst, clock_timestamp() - started);
         attempt := attempt + 1;
         IF attempt > 5 THEN RAISE; END IF;
         PERFORM pg_sleep(0.2 * attempt);
       END;
     END LOOP;
-    copied := copied + n;
     lo := lo + 256;
     COMMIT;
   END LOOP;
-  RAISE NOTICE 'sqla-partition: copied % rows of % into %', copied, 'sessions_h2', 'sessions_h2_new, sessions_h6';
+  RAISE NOTICE 'sqla-partition: copied % into %', 'sessions_h2', 'sessions_h2_new, sessions_h6';
 END
 $split$;
 
--- ACCESS EXCLUSIVE on sessions and sessions_h2 and sessions_h2_new and sessions_h6: the copy is verified first without locks (counts and a checksum, one snapshot); the exclusive part is the detach and attaches only, which the CHECKs make scan-free; lock_timeout bounds each wait, retried
--- squawk-ignore require-concurrent-partition-detach
+-- ROW EXCLUSIVE on sessions_h2_new and sessions_h6 and sqla_partition_split_26c7547bd9f5, ACCESS SHARE on sessions_h2: reads and writes continue; the rows written since the copy are copied again from their latest version, in short transactions, then counts and a checksum are compared in one snapshot
 DO $split$
 DECLARE
+  n bigint;
+  applied bigint := 0;
   old_rows bigint;
   new_rows bigint;
   old_sum bigint;
   new_sum bigint;
-  started timestamptz;
-  held interval;
-  attempt int;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND c.oid = to_regclass('sessions_h2') AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 4, remainder 2)') THEN
-    RETURN;
+    IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 2)') AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 6)') THEN
+      RETURN;  -- split already
+    END IF;
+    RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h2', 2, 4;
   END IF;
-  SELECT (SELECT count(*) FROM ONLY sessions_h2), (SELECT count(*) FROM sessions_h2_new) + (SELECT count(*) FROM sessions_h6), (SELECT coalesce(sum(hashtext(ROW(account_id, started_at, token)::text)), 0) FROM ONLY sessions_h2), (SELECT coalesce(sum(hashtext(ROW(account_id, started_at, token)::text)), 0) FROM sessions_h2_new) + (SELECT coalesce(sum(hashtext(ROW(account_id, started_at, token)::text)), 0) FROM sessions_h6)
+  CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_26c7547bd9f5);
+  LOOP
+    TRUNCATE pg_temp.sqla_partition_keys;
+    WITH taken AS (DELETE FROM sqla_partition_split_26c7547bd9f5 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_26c7547bd9f5 LIMIT 10000)) RETURNING *)
+    INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    EXIT WHEN n = 0;
+    applied := applied + n;
+    DELETE FROM sessions_h2_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+    DELETE FROM sessions_h6 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+    INSERT INTO sessions_h2_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h2 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 2, c.account_id);
+    INSERT INTO sessions_h6 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h2 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 6, c.account_id);
+    COMMIT;
+  END LOOP;
+  -- keys still in the log are written again under the swap's lock; others must match
+  SELECT (SELECT count(*) FROM ONLY sessions_h2 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_26c7547bd9f5 AS k WHERE (c.account_id) = (k.account_id))), (SELECT count(*) FROM sessions_h2_new AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_26c7547bd9f5 AS k WHERE (c.account_id) = (k.account_id))) + (SELECT count(*) FROM sessions_h6 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_26c7547bd9f5 AS k WHERE (c.account_id) = (k.account_id))),
+         (SELECT coalesce(sum(hashtext(ROW(c.account_id, c.started_at, c.token)::text)), 0) FROM ONLY sessions_h2 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_26c7547bd9f5 AS k WHERE (c.account_id) = (k.account_id))), (SELECT coalesce(sum(hashtext(ROW(c.account_id, c.started_at, c.token)::text)), 0) FROM sessions_h2_new AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_26c7547bd9f5 AS k WHERE (c.account_id) = (k.account_id))) + (SELECT coalesce(sum(hashtext(ROW(c.account_id, c.started_at, c.token)::text)), 0) FROM sessions_h6 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_26c7547bd9f5 AS k WHERE (c.account_id) = (k.account_id)))
     INTO old_rows, new_rows, old_sum, new_sum;
   IF old_rows <> new_rows OR old_sum <> new_sum THEN
-    RAISE EXCEPTION 'sqla-partition: % holds % rows but its split tables % (or their contents differ); nothing was swapped, run the migration again to resume', 'sessions_h2', old_rows, new_rows;
+    RAISE EXCEPTION 'sqla-partition: % holds % rows but its split tables % (or their contents differ); nothing was swapped. Run the migration again: it copies what is missing', 'sessions_h2', old_rows, new_rows;
+  END IF;
+  RAISE NOTICE 'sqla-partition: verified % rows of % in %', old_rows, 'sessions_h2', 'sessions_h2_new, sessions_h6';
+END
+$split$;
+
+-- ACCESS EXCLUSIVE on sessions and sessions_h2 and sessions_h2_new and sessions_h6 and on the tables its foreign keys reference, ROW EXCLUSIVE on sqla_partition_split_26c7547bd9f5: brief: the detach, the keys written since the last catch-up, and attaches the CHECKs make scan-free (ATTACH replaces the split tables' foreign-key triggers on the referenced tables, hence their lock); each wait is bounded by lock_timeout and half of deadlock_timeout, and retried
+-- squawk-ignore require-concurrent-partition-detach
+DO $split$
+DECLARE
+  attempt int;
+  started timestamptz;
+  worst interval := interval '0';
+  n bigint;
+  applied bigint := 0;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND c.oid = to_regclass('sessions_h2') AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 4, remainder 2)') THEN
+    IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 2)') AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 6)') THEN
+      RETURN;  -- split already
+    END IF;
+    RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h2', 2, 4;
   END IF;
   attempt := 0;
   LOOP
+    started := clock_timestamp();
     BEGIN
-      PERFORM set_config('lock_timeout', '5000', true);
-      started := clock_timestamp();
+      PERFORM set_config('lock_timeout', least(5000, extract(epoch FROM current_setting('deadlock_timeout')::interval) * 500)::int::text, true);
       ALTER TABLE sessions DETACH PARTITION sessions_h2;
+      CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_26c7547bd9f5);
+      LOOP
+        TRUNCATE pg_temp.sqla_partition_keys;
+        WITH taken AS (DELETE FROM sqla_partition_split_26c7547bd9f5 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_26c7547bd9f5 LIMIT 10000)) RETURNING *)
+        INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        EXIT WHEN n = 0;
+        applied := applied + n;
+        DELETE FROM sessions_h2_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+        DELETE FROM sessions_h6 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+        INSERT INTO sessions_h2_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h2 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 2, c.account_id);
+        INSERT INTO sessions_h6 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h2 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 6, c.account_id);
+      END LOOP;
       DROP TRIGGER sqla_partition_split ON sessions_h2;
       ALTER TABLE sessions_h2 RENAME TO sessions_h2_old;
+      COMMENT ON TABLE sessions_h2_old IS 'sqla-partition: split and verified';
       ALTER TABLE sessions_h2_new RENAME TO sessions_h2;
       ALTER TABLE sessions ATTACH PARTITION sessions_h2 FOR VALUES WITH (MODULUS 8, REMAINDER 2);
       ALTER TABLE sessions_h2 DROP CONSTRAINT sqla_partition_hash;
       ALTER TABLE sessions ATTACH PARTITION sessions_h6 FOR VALUES WITH (MODULUS 8, REMAINDER 6);
       ALTER TABLE sessions_h6 DROP CONSTRAINT sqla_partition_hash;
-      held := clock_timestamp() - started;
+      worst := greatest(worst, clock_timestamp() - started);
       EXIT;
     EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
+      worst := greatest(worst, clock_timestamp() - started);
       attempt := attempt + 1;
       IF attempt > 5 THEN RAISE; END IF;
       PERFORM pg_sleep(0.2 * attempt);
     END;
   END LOOP;
-  RAISE NOTICE 'sqla-partition: split % into % (% rows verified); the swap held writers back for at most % ms, lock wait included, after % lock timeouts', 'sessions_h2', 'sessions_h2, sessions_h6', old_rows, round(extract(epoch FROM held) * 1000), attempt;
+  RAISE NOTICE 'sqla-partition: split % into %; the swap held writers back for at most % ms, lock waits included, after % lock timeouts', 'sessions_h2', 'sessions_h2, sessions_h6', round(extract(epoch FROM worst) * 1000), attempt;
 END
 $split$;
 
--- ACCESS EXCLUSIVE on sessions_h2_old: sessions_h2_old is the old partition, detached by the swap after its rows were verified in the split tables; only a detached table of that name is dropped
+-- ACCESS EXCLUSIVE on sessions_h2_old: sessions_h2_old is the old partition: its rows were verified in the split tables, and only a detached table the swap marked is dropped
 DO $split$
 BEGIN
-  IF to_regclass('sessions_h2_old') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('sessions_h2_old')) THEN
+  IF obj_description(to_regclass('sessions_h2_old'), 'pg_class') = 'sqla-partition: split and verified' AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('sessions_h2_old')) THEN
     DROP TABLE sessions_h2_old;
   END IF;
 END
 $split$;
 
+-- ACCESS EXCLUSIVE on sqla_partition_split_26c7547bd9f5: the split's key log, empty since the swap
+-- squawk-ignore ban-drop-table
+DROP TABLE IF EXISTS sqla_partition_split_26c7547bd9f5;
+
 -- no table lock: the split's own trigger function; its trigger went with the swap
 -- squawk-ignore ban-drop-function
 DROP FUNCTION IF EXISTS sqla_partition_split_26c7547bd9f5();
 
--- no table lock: the trigger below calls it for every write to sessions_h3 until the swap; it runs as the owner of the split tables, whoever writes, and finds names as this migration does
-CREATE OR REPLACE FUNCTION sqla_partition_split_68c9400af59a() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+-- no table lock: the trigger below calls it for every write to sessions_h3 until the swap; it finds names as this migration does
+CREATE OR REPLACE FUNCTION sqla_partition_split_68c9400af59a() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
 BEGIN
   IF TG_OP <> 'INSERT' THEN
-    DELETE FROM sessions_h3_new WHERE (account_id) = (OLD.account_id);
-    DELETE FROM sessions_h7 WHERE (account_id) = (OLD.account_id);
+    INSERT INTO sqla_partition_split_68c9400af59a VALUES (OLD.account_id);
   END IF;
   IF TG_OP <> 'DELETE' THEN
-    IF satisfies_hash_partition('sessions'::regclass, 8, 3, NEW.account_id) THEN
-      INSERT INTO sessions_h3_new (account_id, started_at, token) VALUES (NEW.account_id, NEW.started_at, NEW.token) ON CONFLICT (account_id) DO UPDATE SET started_at = EXCLUDED.started_at, token = EXCLUDED.token;
-    ELSE
-      INSERT INTO sessions_h7 (account_id, started_at, token) VALUES (NEW.account_id, NEW.started_at, NEW.token) ON CONFLICT (account_id) DO UPDATE SET started_at = EXCLUDED.started_at, token = EXCLUDED.token;
-    END IF;
+    INSERT INTO sqla_partition_split_68c9400af59a VALUES (NEW.account_id);
   END IF;
   RETURN NULL;
 END
@@ -507,21 +715,34 @@ $fn$;
 DO $split$
 DECLARE
   attempt int;
+  started timestamptz;
+  worst interval := interval '0';
   fk record;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND c.oid = to_regclass('sessions_h3') AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 4, remainder 3)') THEN
-    RETURN;  -- split already
+    IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 3)') AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 7)') THEN
+      RETURN;  -- split already
+    END IF;
+    RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h3', 3, 4;
   END IF;
-  IF (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a WHERE a.attrelid = 'sessions'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') IS DISTINCT FROM ARRAY['account_id', 'started_at', 'token']::text[] THEN
-    RAISE EXCEPTION 'sqla-partition: the columns of % differ from the ones this migration copies (%); nothing was changed, generate the migration again', 'sessions', 'account_id, started_at, token';
+  IF (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a WHERE a.attrelid = 'sessions'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') IS DISTINCT FROM ARRAY['account_id', 'started_at', 'token']::text[]
+     OR (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = ANY (x.indkey) WHERE x.indrelid = 'sessions'::regclass AND x.indisprimary) IS DISTINCT FROM ARRAY['account_id']::text[]
+     OR (SELECT a.attname::text FROM pg_partitioned_table p JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0] WHERE p.partrelid = 'sessions'::regclass AND p.partstrat = 'h') IS DISTINCT FROM 'account_id' THEN
+    RAISE EXCEPTION 'sqla-partition: the columns, primary key or hash key of % differ from the ones this migration expects (%; primary key %; hash key %); nothing was changed, generate the migration again', 'sessions', 'account_id, started_at, token', 'account_id', 'account_id';
   END IF;
   IF EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND confrelid = 'sessions'::regclass) THEN
     RAISE EXCEPTION 'sqla-partition: % is referenced by a foreign key; a partition holding referenced rows cannot be detached, so it cannot be split online', 'sessions';
   END IF;
   attempt := 0;
   LOOP
+    started := clock_timestamp();
     BEGIN
-      PERFORM set_config('lock_timeout', '5000', true);
+      PERFORM set_config('lock_timeout', least(5000, extract(epoch FROM current_setting('deadlock_timeout')::interval) * 500)::int::text, true);
+      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'sessions_h3'::regclass AND tgname = 'sqla_partition_split') AND EXISTS (SELECT 1 FROM unnest(ARRAY['sessions_h3_new', 'sessions_h7', 'sqla_partition_split_68c9400af59a']) AS b(name) WHERE to_regclass(b.name) IS NOT NULL) THEN
+        RAISE EXCEPTION 'sqla-partition: a table named like a split table of % exists (one of %) but no split is in progress; rename or drop it', 'sessions_h3', 'sessions_h3_new, sessions_h7';
+      END IF;
+      CREATE TABLE IF NOT EXISTS sqla_partition_split_68c9400af59a AS SELECT account_id FROM ONLY sessions WITH NO DATA;
+      GRANT INSERT ON sqla_partition_split_68c9400af59a TO PUBLIC;  -- whoever writes to sessions_h3
       CREATE TABLE IF NOT EXISTS sessions_h3_new (LIKE sessions INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
       IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'sessions_h3_new'::regclass AND conname = 'sqla_partition_hash') THEN
         ALTER TABLE sessions_h3_new ADD CONSTRAINT sqla_partition_hash CHECK (satisfies_hash_partition('sessions'::regclass, 8, 3, account_id));
@@ -538,9 +759,13 @@ BEGIN
       END LOOP;
       IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'sessions_h3'::regclass AND tgname = 'sqla_partition_split') THEN
         CREATE TRIGGER sqla_partition_split AFTER INSERT OR UPDATE OR DELETE ON sessions_h3 FOR EACH ROW EXECUTE FUNCTION sqla_partition_split_68c9400af59a();
+        -- also for writers with session_replication_role = replica (replication, loaders)
+        ALTER TABLE sessions_h3 ENABLE ALWAYS TRIGGER sqla_partition_split;
       END IF;
+      worst := greatest(worst, clock_timestamp() - started);
       EXIT;
     EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
+      worst := greatest(worst, clock_timestamp() - started);
       attempt := attempt + 1;
       IF attempt > 5 THEN RAISE; END IF;
       PERFORM pg_sleep(0.2 * attempt);
@@ -549,100 +774,168 @@ BEGIN
 END
 $split$;
 
--- ROW SHARE on sessions_h3 (FOR KEY SHARE on the rows of one batch): reads and writes continue; deletes of rows in the batch being copied wait for it (milliseconds); writes from now on reach the split tables through the trigger; rows already copied are skipped, so a rerun resumes
+-- ACCESS SHARE on sessions_h3: reads and writes continue; a row written meanwhile has its key in the log and is copied again from its latest version below; rows already copied are skipped, so a rerun resumes
 DO $split$
 DECLARE
   lo bigint := 0;
   last_block bigint;
-  n bigint;
-  copied bigint := 0;
   attempt int;
+  started timestamptz;
+  worst interval := interval '0';
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND c.oid = to_regclass('sessions_h3') AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 4, remainder 3)') THEN
-    RETURN;
+    IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 3)') AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 7)') THEN
+      RETURN;  -- split already
+    END IF;
+    RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h3', 3, 4;
   END IF;
   last_block := pg_relation_size('sessions_h3'::regclass) / current_setting('block_size')::bigint;
   WHILE lo <= last_block LOOP
     attempt := 0;
     LOOP
+      started := clock_timestamp();
       BEGIN
-        PERFORM set_config('lock_timeout', '5000', true);
-        WITH batch AS (SELECT account_id, started_at, token FROM ONLY sessions_h3 WHERE ctid >= ('(' || lo || ',0)')::tid AND ctid < ('(' || (lo + 256) || ',0)')::tid FOR KEY SHARE),
-        t0 AS (INSERT INTO sessions_h3_new (account_id, started_at, token) SELECT account_id, started_at, token FROM batch WHERE satisfies_hash_partition('sessions'::regclass, 8, 3, account_id) ON CONFLICT DO NOTHING RETURNING 1),
-        t1 AS (INSERT INTO sessions_h7 (account_id, started_at, token) SELECT account_id, started_at, token FROM batch WHERE satisfies_hash_partition('sessions'::regclass, 8, 7, account_id) ON CONFLICT DO NOTHING RETURNING 1)
-        SELECT (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) INTO n;
+        PERFORM set_config('lock_timeout', least(5000, extract(epoch FROM current_setting('deadlock_timeout')::interval) * 500)::int::text, true);
+        INSERT INTO sessions_h3_new (account_id, started_at, token) SELECT account_id, started_at, token FROM ONLY sessions_h3 WHERE ctid >= ('(' || lo || ',0)')::tid AND ctid < ('(' || (lo + 256) || ',0)')::tid AND satisfies_hash_partition('sessions'::regclass, 8, 3, account_id) ON CONFLICT DO NOTHING;
+        INSERT INTO sessions_h7 (account_id, started_at, token) SELECT account_id, started_at, token FROM ONLY sessions_h3 WHERE ctid >= ('(' || lo || ',0)')::tid AND ctid < ('(' || (lo + 256) || ',0)')::tid AND satisfies_hash_partition('sessions'::regclass, 8, 7, account_id) ON CONFLICT DO NOTHING;
+        worst := greatest(worst, clock_timestamp() - started);
         EXIT;
       EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
+        worst := greatest(worst, clock_timestamp() - started);
         attempt := attempt + 1;
         IF attempt > 5 THEN RAISE; END IF;
         PERFORM pg_sleep(0.2 * attempt);
       END;
     END LOOP;
-    copied := copied + n;
     lo := lo + 256;
     COMMIT;
   END LOOP;
-  RAISE NOTICE 'sqla-partition: copied % rows of % into %', copied, 'sessions_h3', 'sessions_h3_new, sessions_h7';
+  RAISE NOTICE 'sqla-partition: copied % into %', 'sessions_h3', 'sessions_h3_new, sessions_h7';
 END
 $split$;
 
--- ACCESS EXCLUSIVE on sessions and sessions_h3 and sessions_h3_new and sessions_h7: the copy is verified first without locks (counts and a checksum, one snapshot); the exclusive part is the detach and attaches only, which the CHECKs make scan-free; lock_timeout bounds each wait, retried
--- squawk-ignore require-concurrent-partition-detach
+-- ROW EXCLUSIVE on sessions_h3_new and sessions_h7 and sqla_partition_split_68c9400af59a, ACCESS SHARE on sessions_h3: reads and writes continue; the rows written since the copy are copied again from their latest version, in short transactions, then counts and a checksum are compared in one snapshot
 DO $split$
 DECLARE
+  n bigint;
+  applied bigint := 0;
   old_rows bigint;
   new_rows bigint;
   old_sum bigint;
   new_sum bigint;
-  started timestamptz;
-  held interval;
-  attempt int;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND c.oid = to_regclass('sessions_h3') AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 4, remainder 3)') THEN
-    RETURN;
+    IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 3)') AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 7)') THEN
+      RETURN;  -- split already
+    END IF;
+    RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h3', 3, 4;
   END IF;
-  SELECT (SELECT count(*) FROM ONLY sessions_h3), (SELECT count(*) FROM sessions_h3_new) + (SELECT count(*) FROM sessions_h7), (SELECT coalesce(sum(hashtext(ROW(account_id, started_at, token)::text)), 0) FROM ONLY sessions_h3), (SELECT coalesce(sum(hashtext(ROW(account_id, started_at, token)::text)), 0) FROM sessions_h3_new) + (SELECT coalesce(sum(hashtext(ROW(account_id, started_at, token)::text)), 0) FROM sessions_h7)
+  CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_68c9400af59a);
+  LOOP
+    TRUNCATE pg_temp.sqla_partition_keys;
+    WITH taken AS (DELETE FROM sqla_partition_split_68c9400af59a WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_68c9400af59a LIMIT 10000)) RETURNING *)
+    INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    EXIT WHEN n = 0;
+    applied := applied + n;
+    DELETE FROM sessions_h3_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+    DELETE FROM sessions_h7 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+    INSERT INTO sessions_h3_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h3 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 3, c.account_id);
+    INSERT INTO sessions_h7 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h3 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 7, c.account_id);
+    COMMIT;
+  END LOOP;
+  -- keys still in the log are written again under the swap's lock; others must match
+  SELECT (SELECT count(*) FROM ONLY sessions_h3 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_68c9400af59a AS k WHERE (c.account_id) = (k.account_id))), (SELECT count(*) FROM sessions_h3_new AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_68c9400af59a AS k WHERE (c.account_id) = (k.account_id))) + (SELECT count(*) FROM sessions_h7 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_68c9400af59a AS k WHERE (c.account_id) = (k.account_id))),
+         (SELECT coalesce(sum(hashtext(ROW(c.account_id, c.started_at, c.token)::text)), 0) FROM ONLY sessions_h3 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_68c9400af59a AS k WHERE (c.account_id) = (k.account_id))), (SELECT coalesce(sum(hashtext(ROW(c.account_id, c.started_at, c.token)::text)), 0) FROM sessions_h3_new AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_68c9400af59a AS k WHERE (c.account_id) = (k.account_id))) + (SELECT coalesce(sum(hashtext(ROW(c.account_id, c.started_at, c.token)::text)), 0) FROM sessions_h7 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_68c9400af59a AS k WHERE (c.account_id) = (k.account_id)))
     INTO old_rows, new_rows, old_sum, new_sum;
   IF old_rows <> new_rows OR old_sum <> new_sum THEN
-    RAISE EXCEPTION 'sqla-partition: % holds % rows but its split tables % (or their contents differ); nothing was swapped, run the migration again to resume', 'sessions_h3', old_rows, new_rows;
+    RAISE EXCEPTION 'sqla-partition: % holds % rows but its split tables % (or their contents differ); nothing was swapped. Run the migration again: it copies what is missing', 'sessions_h3', old_rows, new_rows;
+  END IF;
+  RAISE NOTICE 'sqla-partition: verified % rows of % in %', old_rows, 'sessions_h3', 'sessions_h3_new, sessions_h7';
+END
+$split$;
+
+-- ACCESS EXCLUSIVE on sessions and sessions_h3 and sessions_h3_new and sessions_h7 and on the tables its foreign keys reference, ROW EXCLUSIVE on sqla_partition_split_68c9400af59a: brief: the detach, the keys written since the last catch-up, and attaches the CHECKs make scan-free (ATTACH replaces the split tables' foreign-key triggers on the referenced tables, hence their lock); each wait is bounded by lock_timeout and half of deadlock_timeout, and retried
+-- squawk-ignore require-concurrent-partition-detach
+DO $split$
+DECLARE
+  attempt int;
+  started timestamptz;
+  worst interval := interval '0';
+  n bigint;
+  applied bigint := 0;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND c.oid = to_regclass('sessions_h3') AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 4, remainder 3)') THEN
+    IF EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 3)') AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES WITH (modulus 8, remainder 7)') THEN
+      RETURN;  -- split already
+    END IF;
+    RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h3', 3, 4;
   END IF;
   attempt := 0;
   LOOP
+    started := clock_timestamp();
     BEGIN
-      PERFORM set_config('lock_timeout', '5000', true);
-      started := clock_timestamp();
+      PERFORM set_config('lock_timeout', least(5000, extract(epoch FROM current_setting('deadlock_timeout')::interval) * 500)::int::text, true);
       ALTER TABLE sessions DETACH PARTITION sessions_h3;
+      CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_68c9400af59a);
+      LOOP
+        TRUNCATE pg_temp.sqla_partition_keys;
+        WITH taken AS (DELETE FROM sqla_partition_split_68c9400af59a WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_68c9400af59a LIMIT 10000)) RETURNING *)
+        INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        EXIT WHEN n = 0;
+        applied := applied + n;
+        DELETE FROM sessions_h3_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+        DELETE FROM sessions_h7 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+        INSERT INTO sessions_h3_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h3 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 3, c.account_id);
+        INSERT INTO sessions_h7 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h3 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 7, c.account_id);
+      END LOOP;
       DROP TRIGGER sqla_partition_split ON sessions_h3;
       ALTER TABLE sessions_h3 RENAME TO sessions_h3_old;
+      COMMENT ON TABLE sessions_h3_old IS 'sqla-partition: split and verified';
       ALTER TABLE sessions_h3_new RENAME TO sessions_h3;
       ALTER TABLE sessions ATTACH PARTITION sessions_h3 FOR VALUES WITH (MODULUS 8, REMAINDER 3);
       ALTER TABLE sessions_h3 DROP CONSTRAINT sqla_partition_hash;
       ALTER TABLE sessions ATTACH PARTITION sessions_h7 FOR VALUES WITH (MODULUS 8, REMAINDER 7);
       ALTER TABLE sessions_h7 DROP CONSTRAINT sqla_partition_hash;
-      held := clock_timestamp() - started;
+      worst := greatest(worst, clock_timestamp() - started);
       EXIT;
     EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
+      worst := greatest(worst, clock_timestamp() - started);
       attempt := attempt + 1;
       IF attempt > 5 THEN RAISE; END IF;
       PERFORM pg_sleep(0.2 * attempt);
     END;
   END LOOP;
-  RAISE NOTICE 'sqla-partition: split % into % (% rows verified); the swap held writers back for at most % ms, lock wait included, after % lock timeouts', 'sessions_h3', 'sessions_h3, sessions_h7', old_rows, round(extract(epoch FROM held) * 1000), attempt;
+  RAISE NOTICE 'sqla-partition: split % into %; the swap held writers back for at most % ms, lock waits included, after % lock timeouts', 'sessions_h3', 'sessions_h3, sessions_h7', round(extract(epoch FROM worst) * 1000), attempt;
 END
 $split$;
 
--- ACCESS EXCLUSIVE on sessions_h3_old: sessions_h3_old is the old partition, detached by the swap after its rows were verified in the split tables; only a detached table of that name is dropped
+-- ACCESS EXCLUSIVE on sessions_h3_old: sessions_h3_old is the old partition: its rows were verified in the split tables, and only a detached table the swap marked is dropped
 DO $split$
 BEGIN
-  IF to_regclass('sessions_h3_old') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('sessions_h3_old')) THEN
+  IF obj_description(to_regclass('sessions_h3_old'), 'pg_class') = 'sqla-partition: split and verified' AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('sessions_h3_old')) THEN
     DROP TABLE sessions_h3_old;
   END IF;
 END
 $split$;
 
+-- ACCESS EXCLUSIVE on sqla_partition_split_68c9400af59a: the split's key log, empty since the swap
+-- squawk-ignore ban-drop-table
+DROP TABLE IF EXISTS sqla_partition_split_68c9400af59a;
+
 -- no table lock: the split's own trigger function; its trigger went with the swap
 -- squawk-ignore ban-drop-function
 DROP FUNCTION IF EXISTS sqla_partition_split_68c9400af59a();
+
+-- no table lock: the policy below is recorded only once the split is complete
+DO $split$
+BEGIN
+  IF (SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES WITH (modulus 8, %') <> 8 THEN
+    RAISE EXCEPTION 'sqla-partition: % does not have its % hash partitions yet; its recorded policy is left as it was, run the migration again', 'sessions', 8;
+  END IF;
+END
+$split$;
 
 -- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
 CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
