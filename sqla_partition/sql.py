@@ -1139,6 +1139,8 @@ def split_swap(s: HashSplit) -> Statement:
     names = [n for t in s.targets for n in (t.build, t.final)]
     body = (
         _where_we_stand(s)
+        + "  -- first catch up once more, outside the lock, so that little is left for it\n"
+        + "".join(f"  {line}\n" for line in _apply_log(s, commit=True).strip("\n").split("\n"))
         + _retrying(s, "\n".join(swap))
         + "  RAISE NOTICE 'sqla-partition: split % into %; the swap held writers back for at "
         "most % ms, lock waits included, after % lock timeouts', "

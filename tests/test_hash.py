@@ -351,6 +351,14 @@ def test_interrupted_split_resumes_where_it_stopped(db_url, pg):
     ).fetchone()
     assert recorded == ("4",)
 
+    run_online(db_url, lambda op: op.drop_partitioned_table("Orders 50%", schema="Sales Data"))
+    left = pg.execute(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'Sales Data' AND c.relkind IN ('r', 'p')"
+    ).fetchone()
+    assert left == (0,)
+    assert pg.execute("SELECT count(*) FROM sqla_partition_policy").fetchone() == (0,)
+
 
 def children_of(pg, parent: str) -> dict[str, str]:
     rows = pg.execute(

@@ -181,6 +181,21 @@ BEGIN
     END IF;
     RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h0', 0, 4;
   END IF;
+  -- first catch up once more, outside the lock, so that little is left for it
+  CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_a992a7d11bf9);
+  LOOP
+    TRUNCATE pg_temp.sqla_partition_keys;
+    WITH taken AS (DELETE FROM sqla_partition_split_a992a7d11bf9 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_a992a7d11bf9 LIMIT 10000)) RETURNING *)
+    INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    EXIT WHEN n = 0;
+    applied := applied + n;
+    DELETE FROM sessions_h0_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+    DELETE FROM sessions_h4 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+    INSERT INTO sessions_h0_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h0 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 0, c.account_id);
+    INSERT INTO sessions_h4 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h0 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 4, c.account_id);
+    COMMIT;
+  END LOOP;
   attempt := 0;
   LOOP
     started := clock_timestamp();
@@ -411,6 +426,21 @@ BEGIN
     END IF;
     RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h1', 1, 4;
   END IF;
+  -- first catch up once more, outside the lock, so that little is left for it
+  CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_e21773a32c9f);
+  LOOP
+    TRUNCATE pg_temp.sqla_partition_keys;
+    WITH taken AS (DELETE FROM sqla_partition_split_e21773a32c9f WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_e21773a32c9f LIMIT 10000)) RETURNING *)
+    INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    EXIT WHEN n = 0;
+    applied := applied + n;
+    DELETE FROM sessions_h1_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+    DELETE FROM sessions_h5 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+    INSERT INTO sessions_h1_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h1 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 1, c.account_id);
+    INSERT INTO sessions_h5 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h1 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 5, c.account_id);
+    COMMIT;
+  END LOOP;
   attempt := 0;
   LOOP
     started := clock_timestamp();
@@ -641,6 +671,21 @@ BEGIN
     END IF;
     RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h2', 2, 4;
   END IF;
+  -- first catch up once more, outside the lock, so that little is left for it
+  CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_26c7547bd9f5);
+  LOOP
+    TRUNCATE pg_temp.sqla_partition_keys;
+    WITH taken AS (DELETE FROM sqla_partition_split_26c7547bd9f5 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_26c7547bd9f5 LIMIT 10000)) RETURNING *)
+    INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    EXIT WHEN n = 0;
+    applied := applied + n;
+    DELETE FROM sessions_h2_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+    DELETE FROM sessions_h6 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+    INSERT INTO sessions_h2_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h2 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 2, c.account_id);
+    INSERT INTO sessions_h6 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h2 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 6, c.account_id);
+    COMMIT;
+  END LOOP;
   attempt := 0;
   LOOP
     started := clock_timestamp();
@@ -871,6 +916,21 @@ BEGIN
     END IF;
     RAISE EXCEPTION 'sqla-partition: % has no partition % for remainder % of % and none for its split; the table is not as this migration expects, nothing was changed', 'sessions', 'sessions_h3', 3, 4;
   END IF;
+  -- first catch up once more, outside the lock, so that little is left for it
+  CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_68c9400af59a);
+  LOOP
+    TRUNCATE pg_temp.sqla_partition_keys;
+    WITH taken AS (DELETE FROM sqla_partition_split_68c9400af59a WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_68c9400af59a LIMIT 10000)) RETURNING *)
+    INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    EXIT WHEN n = 0;
+    applied := applied + n;
+    DELETE FROM sessions_h3_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+    DELETE FROM sessions_h7 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
+    INSERT INTO sessions_h3_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h3 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 3, c.account_id);
+    INSERT INTO sessions_h7 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h3 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 7, c.account_id);
+    COMMIT;
+  END LOOP;
   attempt := 0;
   LOOP
     started := clock_timestamp();
