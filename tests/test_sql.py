@@ -93,3 +93,27 @@ def test_only_concurrent_detach_runs_outside_a_transaction():
     outside = [s for s in all_statements() if not s.transactional]
     assert all("CONCURRENTLY" in s.sql or "FINALIZE" in s.sql for s in outside)
     assert len(outside) == 2
+
+
+def test_split_statements_survive_names_that_contain_dollar_quotes():
+    from sqla_partition.planner import hash_split
+    from sqla_partition.specs import Hash, TablePolicy
+
+    (split, *_) = hash_split(
+        TablePolicy("t$split$", Hash("k$fn$", 2), "hash", "s$x"),
+        TablePolicy("t$split$", Hash("k$fn$", 4), "hash", "s$x"),
+        ("k$fn$", "v"),
+        ("k$fn$",),
+    )
+    statements = [
+        sql.split_trigger_function(split),
+        sql.split_prepare(split),
+        sql.split_copy(split),
+        sql.split_catch_up(split),
+        sql.split_swap(split),
+        *sql.split_cleanup(split),
+    ]
+    for stmt in statements:
+        (parsed,) = pglast.parse_sql(stmt.sql)  # one statement: no quote ended early
+        assert parsed
+    assert "$fn1$" in statements[0].sql and "$split1$" in statements[1].sql
