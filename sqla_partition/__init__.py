@@ -9,31 +9,37 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import CatalogError, PolicyError, SqlaPartitionError
-from .specs import Hash, Range, Reference
+from .specs import Audit, Hash, Range, Reference
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Audit",
     "CatalogError",
     "Hash",
     "PolicyError",
     "Range",
     "Reference",
     "SqlaPartitionError",
+    "audit_table",
     "partition_table",
     "policy_of",
     "reference_table",
     "register",
+    "set_actor",
 ]
 
 if TYPE_CHECKING:
+    from .actor import set_actor
     from .alembic_plugin import register
-    from .declare import partition_table, policy_of, reference_table
+    from .declare import audit_table, partition_table, policy_of, reference_table
 
 _LAZY = {
     "partition_table": "declare",
     "policy_of": "declare",
     "reference_table": "declare",
+    "audit_table": "declare",
+    "set_actor": "actor",
     "register": "alembic_plugin",
 }
 

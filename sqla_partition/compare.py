@@ -21,6 +21,7 @@ from alembic.util import CommandError, PriorityDispatchResult
 
 from . import planner
 from .alembic_plugin import load_renderers
+from .audit_compare import audit_ops
 from .catalog import Snapshot, read_snapshot
 from .declare import is_reference, policy_of
 from .errors import PolicyError
@@ -31,7 +32,7 @@ from .ops import (
     SplitHashPartitionsOp,
 )
 from .specs import Hash, Range, TablePolicy
-from .sql import POLICY_SCHEMA, POLICY_TABLE
+from .sql import AUDIT_SCHEMA, POLICY_SCHEMA, POLICY_TABLE, TRAIL_TABLE
 
 if TYPE_CHECKING:
     from alembic.autogenerate.api import AutogenContext
@@ -61,7 +62,7 @@ def _snapshot(ctx: AutogenContext) -> Snapshot:
 
 def _hidden(snap: Snapshot) -> set[tuple[str, str]]:
     """Tables autogenerate must neither reflect nor drop."""
-    hidden = snap.partition_names() | {(POLICY_SCHEMA, POLICY_TABLE)}
+    hidden = snap.partition_names() | {(POLICY_SCHEMA, POLICY_TABLE), (AUDIT_SCHEMA, TRAIL_TABLE)}
     return hidden
 
 
@@ -297,6 +298,7 @@ def compare_schema(
                     schema=bound.schema,
                 )
             )
+    upgrade_ops.ops.extend(audit_ops(ctx, snap, default_schema, _now(ctx)))
     for key, recorded_policy in snap.policies.items():
         if key in plain_tables and key in snap.parents:
             upgrade_ops.ops.append(

@@ -15,13 +15,14 @@ from sqlalchemy.orm import Mapper
 
 from . import sql
 from .errors import PolicyError
-from .specs import Hash, Policy, Range, Reference, TablePolicy
+from .specs import Audit, Hash, Policy, Range, Reference, TablePolicy
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.schema import Table
 
 _registry: weakref.WeakKeyDictionary[Table, TablePolicy] = weakref.WeakKeyDictionary()
 _references: weakref.WeakSet[Table] = weakref.WeakSet()
+_audits: weakref.WeakKeyDictionary[Table, Audit] = weakref.WeakKeyDictionary()
 _watching = False
 
 
@@ -134,6 +135,57 @@ def policy_of(table: Table) -> TablePolicy | None:
     return _registry.get(table)
 
 
+def _audit_column(name: str, audit: Audit) -> sa.Column:
+    if name in ("created_at", "updated_at"):
+        return sa.Column(
+            name, sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        )
+    if name == "deleted_at":
+        return sa.Column(name, sa.DateTime(timezone=True), nullable=True)
+    kind = {"bigint": sa.BigInteger, "text": sa.Text, "uuid": sa.Uuid}[audit.actor_type]
+    return sa.Column(name, kind(), nullable=True)
+
+
+def _compatible(column: sa.Column, audit: Audit) -> bool:
+    if column.name.endswith("_at"):
+        return isinstance(column.type, sa.DateTime)
+    wanted = {"bigint": sa.Integer, "text": sa.String, "uuid": sa.Uuid}[audit.actor_type]
+    return isinstance(column.type, wanted)
+
+
+def audit_table(table: Table, audit: Audit) -> list[sa.Column]:
+    """Declare a Core ``Table`` audited: adds the audit columns it lacks (an existing column
+    of the same name and a compatible type is kept) and returns the ones added."""
+    if not isinstance(audit, Audit):
+        raise PolicyError(f"{table.name}: __audit__ must be Audit(...), got {audit!r}")
+    if audit.trail and not table.primary_key.columns:
+        raise PolicyError(
+            f"{table.name}: Audit(trail=True) needs a primary key: each event records the key "
+            "of the row it changed"
+        )
+    added = []
+    for name in audit.columns:
+        existing = table.c.get(name)
+        if existing is None:
+            column = _audit_column(name, audit)
+            table.append_column(column)
+            added.append(column)
+        elif not _compatible(existing, audit):
+            wanted = _audit_column(name, audit).type.compile(dialect=_pg_dialect())
+            raise PolicyError(
+                f"{table.name}: column {name!r} exists as "
+                f"{existing.type.compile(dialect=_pg_dialect())}, but the audit needs "
+                f"{wanted}; rename the column or change its type"
+            )
+    _audits[table] = audit
+    return added
+
+
+def audit_of(table: Table) -> Audit | None:
+    """The audit declared for ``table``, if any."""
+    return _audits.get(table)
+
+
 def reference_table(table: Table) -> Table:
     """Declare a Core ``Table`` a Citus reference table (copied to every node)."""
     _references.add(table)
@@ -145,6 +197,12 @@ def is_reference(table: Table) -> bool:
 
 
 def _on_mapper(mapper: Mapper, class_: type) -> None:
+    audit = class_.__dict__.get("__audit__")
+    if audit is not None:
+        if not isinstance(mapper.local_table, sa.Table):
+            raise PolicyError(f"{class_.__name__}: __audit__ needs a mapped Table")
+        for column in audit_table(mapper.local_table, audit):
+            mapper.add_property(column.name, column)
     policy = class_.__dict__.get("__partitioning__")
     distribution = class_.__dict__.get("__distribution__")
     if distribution is not None:

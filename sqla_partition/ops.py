@@ -16,7 +16,7 @@ from alembic.operations import MigrateOperation, Operations
 from alembic.operations.ops import CreateTableOp, DropTableOp
 
 from .errors import PolicyError
-from .specs import Hash, Policy, Range, TablePolicy
+from .specs import Audit, Hash, Policy, Range, TablePolicy
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.schema import SchemaItem, Table
@@ -513,7 +513,79 @@ class UndistributeTableOp(_DistributionOp):
         return DistributeTableOp(self.table_name, self.column, **self._args())
 
 
+class _AuditOp(MigrateOperation):
+    """Common arguments: the table, its audit settings and (for the trail) its primary key."""
+
+    def __init__(
+        self,
+        table_name: str,
+        audit: Audit,
+        *,
+        primary_key: Sequence[str] = (),
+        old: Audit | None = None,
+        schema: str | None = None,
+    ) -> None:
+        if audit.trail and not primary_key:
+            raise PolicyError(
+                f"{table_name}: the audit trail records each row's key; pass primary_key="
+            )
+        self.table_name = table_name
+        self.audit = audit
+        self.primary_key = tuple(primary_key)
+        self.old = old
+        self.schema = schema
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return (self.diff_name, self.schema, self.table_name, self.audit)  # type: ignore[attr-defined]
+
+
+@Operations.register_operation("enable_audit")
+class EnableAuditOp(_AuditOp):
+    """Audit columns kept by a trigger, and the trail triggers when ``audit.trail``; with
+    ``old``, the settings it replaces."""
+
+    diff_name = "enable_audit"
+
+    @classmethod
+    def enable_audit(cls, operations: Operations, table_name: str, audit: Audit, **kw: Any) -> None:
+        """Keep ``table_name``'s audit columns (and trail) from now on."""
+        operations.invoke(cls(table_name, audit, **kw))
+
+    def reverse(self) -> MigrateOperation:
+        if self.old is None:
+            return DisableAuditOp(
+                self.table_name, self.audit, primary_key=self.primary_key, schema=self.schema
+            )
+        return EnableAuditOp(
+            self.table_name,
+            self.old,
+            primary_key=self.primary_key,
+            old=self.audit,
+            schema=self.schema,
+        )
+
+
+@Operations.register_operation("disable_audit")
+class DisableAuditOp(_AuditOp):
+    """Remove the audit triggers; the columns and the trail's rows stay."""
+
+    diff_name = "disable_audit"
+
+    @classmethod
+    def disable_audit(
+        cls, operations: Operations, table_name: str, audit: Audit, **kw: Any
+    ) -> None:
+        operations.invoke(cls(table_name, audit, **kw))
+
+    def reverse(self) -> EnableAuditOp:
+        return EnableAuditOp(
+            self.table_name, self.audit, primary_key=self.primary_key, schema=self.schema
+        )
+
+
 __all__ = [
+    "DisableAuditOp",
+    "EnableAuditOp",
     "AttachPartitionOp",
     "CreatePartitionedTableOp",
     "CreateRangePartitionOp",

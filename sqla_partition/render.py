@@ -12,9 +12,11 @@ from .ops import (
     CreatePartitionedTableOp,
     CreateRangePartitionOp,
     DetachPartitionOp,
+    DisableAuditOp,
     DistributeTableOp,
     DropPartitionedTableOp,
     DropPartitionOp,
+    EnableAuditOp,
     SetPartitionPolicyOp,
     SplitHashPartitionsOp,
     UndistributeTableOp,
@@ -93,6 +95,20 @@ def _distribution(ctx: AutogenContext, op: DistributeTableOp | UndistributeTable
     for name, value in op._args().items():
         if value:
             args.append(f"{name}={value!r}")
+    return f"{_prefix(ctx)}{op.diff_name}({', '.join(args)})"
+
+
+@renderers.dispatch_for(EnableAuditOp)
+@renderers.dispatch_for(DisableAuditOp)
+def _audit(ctx: AutogenContext, op: EnableAuditOp | DisableAuditOp) -> str:
+    ctx.imports.add(IMPORT)
+    args = [repr(op.table_name), f"sqla_partition.{op.audit!r}"]
+    if op.primary_key:
+        args.append(f"primary_key={list(op.primary_key)!r}")
+    if op.old is not None:
+        args.append(f"old=sqla_partition.{op.old!r}")
+    if op.schema:
+        args.append(f"schema={op.schema!r}")
     return f"{_prefix(ctx)}{op.diff_name}({', '.join(args)})"
 
 

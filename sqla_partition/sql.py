@@ -1251,3 +1251,180 @@ def undistribute_table(table: str, schema: str | None = None) -> Statement:
         "Citus copies every row back to the coordinator: the table is blocked for that time, "
         "as the downgrade asks",
     )
+
+
+# -- audit columns and trail ----------------------------------------------------------------
+
+AUDIT_SCHEMA = "public"
+AUDIT_COLUMNS_FUNCTION = "sqla_partition_audit_columns"
+AUDIT_TRAIL_FUNCTION = "sqla_partition_audit_trail"
+TRAIL_TABLE = "sqla_partition_audit_trail"
+AUDIT_TRIGGER = "sqla_partition_audit"
+TRAIL_TRIGGERS = {
+    "INSERT": ("sqla_partition_audit_insert", "REFERENCING NEW TABLE AS new_rows"),
+    "UPDATE": (
+        "sqla_partition_audit_update",
+        "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+    ),
+    "DELETE": ("sqla_partition_audit_delete", "REFERENCING OLD TABLE AS old_rows"),
+}
+#: Columns that change with every update: not part of the trail's diff.
+AUDIT_NOISE = ("updated_at", "updated_by")
+
+_AUDIT_COLUMNS_BODY = """DECLARE
+  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+BEGIN
+  IF actor IS NOT NULL AND TG_ARGV[1] = 'bigint' AND actor !~ '^[+-]?[0-9]{1,18}$' THEN
+    RAISE EXCEPTION 'sqla-partition: % must be an integer user id, got %', TG_ARGV[0], actor
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'set it per transaction: SELECT set_config(''' || TG_ARGV[0]
+                   || ''', ''42'', true)';
+  END IF;
+  IF actor IS NOT NULL AND TG_ARGV[1] = 'uuid'
+     AND actor !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+    RAISE EXCEPTION 'sqla-partition: % must be a uuid, got %', TG_ARGV[0], actor
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF TG_OP = 'INSERT' THEN
+    -- values given by the writer stay (imports, and rows roll moves between partitions)
+    NEW.created_at := coalesce(NEW.created_at, now());
+    NEW.updated_at := coalesce(NEW.updated_at, NEW.created_at);
+    IF TG_ARGV[2] = 'who' THEN
+      NEW.created_by := coalesce(actor, NEW.created_by::text);
+      NEW.updated_by := coalesce(actor, NEW.updated_by::text, NEW.created_by::text);
+    END IF;
+  ELSE
+    NEW.updated_at := now();
+    IF TG_ARGV[2] = 'who' THEN
+      NEW.updated_by := actor;
+    END IF;
+  END IF;
+  RETURN NEW;
+END"""
+
+_AUDIT_TRAIL_BODY = """DECLARE
+  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+  keys text[] := TG_ARGV[1:array_upper(TG_ARGV, 1)];
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO {trail} (table_schema, table_name, operation, actor, row_key, diff)
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', actor,
+           (SELECT jsonb_object_agg(k, r.j -> k) FROM unnest(keys) AS k), jsonb_strip_nulls(r.j)
+      FROM (SELECT to_jsonb(x) AS j FROM new_rows AS x) AS r;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO {trail} (table_schema, table_name, operation, actor, row_key, diff)
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', actor,
+           (SELECT jsonb_object_agg(k, r.j -> k) FROM unnest(keys) AS k), r.j
+      FROM (SELECT to_jsonb(x) AS j FROM old_rows AS x) AS r;
+  ELSE
+    -- the old and new images of the statement's rows are stored pairwise, in the same
+    -- order, also for rows the update moved to another partition: one event per row
+    INSERT INTO {trail} (table_schema, table_name, operation, actor, row_key, diff)
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor,
+           (SELECT jsonb_object_agg(k, o.j -> k) FROM unnest(keys) AS k), d.diff
+      FROM (SELECT row_number() OVER () AS i, to_jsonb(x) AS j FROM old_rows AS x) AS o
+      JOIN (SELECT row_number() OVER () AS i, to_jsonb(x) AS j FROM new_rows AS x) AS n
+        ON n.i = o.i
+     CROSS JOIN LATERAL (
+           SELECT jsonb_object_agg(e.key, jsonb_build_array(o.j -> e.key, e.value)) AS diff
+             FROM jsonb_each(n.j) AS e
+            WHERE e.value IS DISTINCT FROM o.j -> e.key AND e.key <> ALL ({noise})) AS d
+     WHERE d.diff IS NOT NULL;
+  END IF;
+  RETURN NULL;
+END"""
+
+
+def _function(name: str, body: str, extra: str = "") -> str:
+    tag = _dollar(body, "fn")
+    return (
+        f"CREATE OR REPLACE FUNCTION {qualified(name, AUDIT_SCHEMA)}() RETURNS trigger "
+        f"LANGUAGE plpgsql{extra} AS {tag}\n{body}\n{tag}"
+    )
+
+
+def create_audit_functions() -> list[Statement]:
+    """The two trigger functions every audited table shares (their arguments differ)."""
+    trail = qualified(TRAIL_TABLE, AUDIT_SCHEMA)
+    noise = "ARRAY[" + ", ".join(string_literal(c) for c in AUDIT_NOISE) + "]"
+    return [
+        Statement(
+            _function(AUDIT_COLUMNS_FUNCTION, _AUDIT_COLUMNS_BODY),
+            "no table lock",
+            "sets the audit columns of each written row, so writes that bypass the ORM are "
+            "covered too",
+        ),
+        Statement(
+            _function(
+                AUDIT_TRAIL_FUNCTION,
+                _AUDIT_TRAIL_BODY.replace("{trail}", trail).replace("{noise}", noise),
+                " SECURITY DEFINER SET search_path = pg_catalog, pg_temp",
+            ),
+            "no table lock",
+            "records each statement's changes in one set-based insert; it runs as its owner, "
+            "so the application needs no right on the trail and cannot write it directly",
+        ),
+    ]
+
+
+def create_audit_trigger(
+    table: str, schema: str | None, audit_json: str, args: list[str]
+) -> list[Statement]:
+    target = qualified(table, schema)
+    return [
+        Statement(
+            f"CREATE OR REPLACE TRIGGER {ident(AUDIT_TRIGGER)} BEFORE INSERT OR UPDATE ON {target} "
+            f"FOR EACH ROW EXECUTE FUNCTION {qualified(AUDIT_COLUMNS_FUNCTION, AUDIT_SCHEMA)}"
+            f"({', '.join(string_literal(a) for a in args)})",
+            f"SHARE ROW EXCLUSIVE on {table} and its partitions",
+            "brief; writes wait for it, bounded by lock_timeout; a partitioned table's "
+            "partitions, later ones included, get the trigger too",
+        ),
+        Statement(
+            f"COMMENT ON TRIGGER {ident(AUDIT_TRIGGER)} ON {target} "
+            f"IS {string_literal(audit_json)}",
+            f"SHARE UPDATE EXCLUSIVE on {table}",
+            "records the audit settings, for autogenerate to compare with the model",
+        ),
+    ]
+
+
+def create_trail_triggers(table: str, schema: str | None, args: list[str]) -> list[Statement]:
+    target = qualified(table, schema)
+    arguments = ", ".join(string_literal(a) for a in args)
+    call = f"{qualified(AUDIT_TRAIL_FUNCTION, AUDIT_SCHEMA)}({arguments})"
+    return [
+        Statement(
+            f"CREATE OR REPLACE TRIGGER {ident(name)} AFTER {event} ON {target} {referencing} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {call}",
+            f"SHARE ROW EXCLUSIVE on {table}",
+            "brief; statement-level, on the table itself: each statement's rows are recorded "
+            "in one insert, under the table's name",
+        )
+        for event, (name, referencing) in TRAIL_TRIGGERS.items()
+    ]
+
+
+def drop_audit_triggers(table: str, schema: str | None, *, trail: bool) -> list[Statement]:
+    names = [AUDIT_TRIGGER, *([n for n, _ in TRAIL_TRIGGERS.values()] if trail else [])]
+    return [
+        Statement(
+            f"DROP TRIGGER IF EXISTS {ident(name)} ON {qualified(table, schema)}",
+            f"ACCESS EXCLUSIVE on {table} and its partitions",
+            "brief, bounded by lock_timeout; the audit columns keep their values",
+        )
+        for name in names
+    ]
+
+
+#: Every audited table with its recorded settings (the comment on its audit trigger) and
+#: whether it has the trail triggers.
+AUDIT_QUERY = f"""
+SELECT n.nspname, c.relname, obj_description(t.oid, 'pg_trigger'),
+       EXISTS (SELECT 1 FROM pg_trigger u WHERE u.tgrelid = t.tgrelid
+                AND u.tgname = {string_literal(TRAIL_TRIGGERS["UPDATE"][0])})
+  FROM pg_trigger t
+  JOIN pg_class c ON c.oid = t.tgrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE t.tgname = {string_literal(AUDIT_TRIGGER)} AND NOT t.tgisinternal AND t.tgparentid = 0
+"""

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from alembic.operations import Operations
 from sqlalchemy.schema import DDL
 
+from . import audit as audit_sql
 from . import planner, sql
 from .declare import key_type_of_column
 from .errors import PolicyError
@@ -25,9 +26,11 @@ from .ops import (
     CreatePartitionedTableOp,
     CreateRangePartitionOp,
     DetachPartitionOp,
+    DisableAuditOp,
     DistributeTableOp,
     DropPartitionedTableOp,
     DropPartitionOp,
+    EnableAuditOp,
     SetPartitionPolicyOp,
     SplitHashPartitionsOp,
     UndistributeTableOp,
@@ -372,3 +375,22 @@ def distribute_table(operations: Operations, op: DistributeTableOp) -> None:
 def undistribute_table(operations: Operations, op: UndistributeTableOp) -> None:
     with _bounded(operations):
         _run(operations, [sql.undistribute_table(op.table_name, op.schema)])
+
+
+@Operations.implementation_for(EnableAuditOp)
+def enable_audit(operations: Operations, op: EnableAuditOp) -> None:
+    audit, t, s = op.audit, op.table_name, op.schema
+    stmts = [*sql.create_audit_functions()]
+    if op.old is not None and op.old.trail and not audit.trail:
+        stmts += sql.drop_audit_triggers(t, s, trail=True)[1:]
+    stmts += sql.create_audit_trigger(t, s, audit.to_json(), audit_sql.column_args(audit))
+    if audit.trail:
+        stmts += sql.create_trail_triggers(t, s, audit_sql.trail_args(audit, op.primary_key))
+    with _bounded(operations):
+        _run(operations, stmts)
+
+
+@Operations.implementation_for(DisableAuditOp)
+def disable_audit(operations: Operations, op: DisableAuditOp) -> None:
+    with _bounded(operations):
+        _run(operations, sql.drop_audit_triggers(op.table_name, op.schema, trail=op.audit.trail))

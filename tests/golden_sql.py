@@ -140,11 +140,34 @@ def citus(op: Operations) -> None:
     op.undistribute_table("countries", reference=True)
 
 
+def audit(op: Operations) -> None:
+    from sqla_partition import Audit
+    from sqla_partition.audit import trail_columns, trail_policy
+
+    op.create_partitioned_table(
+        "sqla_partition_audit_trail",
+        *trail_columns(),
+        partitioning=trail_policy("12 months"),
+        start="2026-11-01",
+        until="2027-03-01",
+        schema="public",
+    )
+    op.enable_audit("events", Audit(trail=True), primary_key=["id", "created_at"])
+    op.enable_audit(
+        "events",
+        Audit(actor_setting="app.actor", actor_type="uuid"),
+        primary_key=["id", "created_at"],
+        old=Audit(trail=True),
+    )
+    op.disable_audit("events", Audit(actor_setting="app.actor", actor_type="uuid"))
+
+
 MIGRATIONS = {
     "migration_create_tables.sql": create_tables,
     "migration_partition_ops.sql": partition_ops,
     "migration_hash_split.sql": hash_split,
     "migration_citus.sql": citus,
+    "migration_audit.sql": audit,
 }
 
 

@@ -88,6 +88,22 @@ def assert_within_claim(stmt: sql.Statement, locks: dict[str, int], existed: set
         )
 
 
+def run_and_probe(
+    pg: psycopg.Connection, setup: list[str], stmt: sql.Statement
+) -> tuple[dict[str, int], set[str]]:
+    """Run ``stmt`` after ``setup`` in one transaction; the table locks it held, and the
+    tables that existed before it (locks on tables it made itself count for nothing)."""
+    with psycopg.connect(pg.info.dsn) as conn:
+        for s in setup:
+            conn.execute(s)
+        conn.commit()
+        existed = tables(conn)
+        conn.execute(stmt.sql)
+        locks = held(pg, conn.info.backend_pid)
+        conn.rollback()
+    return locks, existed
+
+
 UTC = dt.timezone.utc
 LO, HI = dt.datetime(2027, 3, 1, tzinfo=UTC), dt.datetime(2027, 4, 1, tzinfo=UTC)
 
@@ -153,14 +169,7 @@ def cases() -> list[tuple[str, list[str], sql.Statement]]:
 def test_transactional_statement_takes_no_more_than_it_claims(db_url, pg, case):
     make_table(db_url, Range("created_at", default=True))
     name, setup, stmt = cases()[case]
-    with psycopg.connect(pg.info.dsn) as conn:
-        for s in setup:
-            conn.execute(s)
-        conn.commit()
-        existed = tables(conn)
-        conn.execute(stmt.sql)
-        locks = held(pg, conn.info.backend_pid)
-        conn.rollback()
+    locks, existed = run_and_probe(pg, setup, stmt)
     if "only when it is new" not in stmt.lock:
         assert locks, f"{name}: no table lock seen, the probe is not looking"
     assert_within_claim(stmt, locks, existed)
@@ -248,15 +257,34 @@ def split_cases() -> list[tuple[str, list[str], sql.Statement]]:
 def test_split_and_subpartition_statements_take_no_more_than_they_claim(db_url, pg, case):
     make_table(db_url, Range("created_at", default=True))
     name, setup, stmt = split_cases()[case]
-    with psycopg.connect(pg.info.dsn) as conn:
-        for s in setup:
-            conn.execute(s)
-        conn.commit()
-        existed = tables(conn)
-        conn.execute(stmt.sql)
-        locks = held(pg, conn.info.backend_pid)
-        conn.rollback()
+    locks, existed = run_and_probe(pg, setup, stmt)
     assert locks, f"{name}: no table lock seen, the probe is not looking"
     if "its hash partitions" in stmt.lock:  # the attached table's own partitions
         locks = {t: m for t, m in locks.items() if not t.startswith("events_p2027_03_h")}
+    assert_within_claim(stmt, locks, existed)
+
+
+def audit_cases() -> list[tuple[str, sql.Statement]]:
+    functions = sql.create_audit_functions()
+    trigger, comment = sql.create_audit_trigger("events", "public", "{}", ["app.user_id"])
+    return [
+        ("audit functions", functions[0]),
+        ("audit trigger", trigger),
+        ("audit comment", comment),
+        ("trail trigger", sql.create_trail_triggers("events", "public", ["app.user_id", "id"])[1]),
+        ("drop audit trigger", sql.drop_audit_triggers("events", "public", trail=False)[0]),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(audit_cases())), ids=[c[0] for c in audit_cases()])
+def test_audit_statements_take_no_more_than_they_claim(db_url, pg, case):
+    make_table(db_url, Range("created_at", default=True))
+    name, stmt = audit_cases()[case]
+    setup = [s.sql for s in sql.create_audit_functions()]
+    setup.append(sql.create_audit_trigger("events", "public", "{}", ["app.user_id"])[0].sql)
+    locks, existed = run_and_probe(pg, setup, stmt)
+    if "and its partitions" in stmt.lock:  # every partition, the same mode as the table
+        locks = {t: m for t, m in locks.items() if not t.startswith("events_")}
+    if stmt.lock != "no table lock":
+        assert locks, f"{name}: no table lock seen, the probe is not looking"
     assert_within_claim(stmt, locks, existed)

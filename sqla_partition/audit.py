@@ -1,0 +1,46 @@
+"""The audit trail's table and the trigger arguments of an audited table.
+
+The trail is one table for every audited table, range-partitioned by time and rolled by
+``roll`` like any other; it lives beside the policy table, outside the application's models.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from . import sql
+from .specs import Audit, Range
+
+
+def trail_columns() -> list[sa.SchemaItem]:
+    """The trail's columns, new objects each time (a ``Column`` belongs to one table)."""
+    return [
+        sa.Column("id", sa.BigInteger, sa.Identity(always=True), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("table_schema", sa.Text, nullable=False),
+        sa.Column("table_name", sa.Text, nullable=False),
+        sa.Column("operation", sa.Text, nullable=False),
+        sa.Column("actor", sa.Text),
+        sa.Column("row_key", JSONB),
+        sa.Column("diff", JSONB),
+        sa.PrimaryKeyConstraint("id", "at"),
+    ]
+
+
+def trail_table() -> sa.Table:
+    """The trail's definition; it belongs to no application's metadata."""
+    return sa.Table(sql.TRAIL_TABLE, sa.MetaData(), *trail_columns(), schema=sql.AUDIT_SCHEMA)
+
+
+def trail_policy(retention: str) -> Range:
+    """Monthly partitions, a DEFAULT so that no audited write can fail for want of one."""
+    return Range("at", interval="1 month", premake=3, retention=retention, default=True)
+
+
+def column_args(audit: Audit) -> list[str]:
+    return [audit.actor_setting, audit.actor_type, "who" if audit.who else "nobody"]
+
+
+def trail_args(audit: Audit, primary_key: list[str] | tuple[str, ...]) -> list[str]:
+    return [audit.actor_setting, *primary_key]

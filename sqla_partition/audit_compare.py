@@ -1,0 +1,95 @@
+"""Autogenerate for audited tables: the triggers a model's ``Audit`` asks for, and the trail.
+
+The audit columns themselves are ordinary columns of the model, so Alembic's own
+comparators add them; this module adds what Alembic cannot see: the triggers (their
+settings are read back from a comment on the audit trigger) and the trail table.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from alembic.operations import ops as alembic_ops
+from alembic.util import CommandError
+
+from . import audit as trail
+from . import planner, sql
+from .catalog import Snapshot
+from .declare import audit_of
+from .ops import CreatePartitionedTableOp, DisableAuditOp, EnableAuditOp, SetPartitionPolicyOp
+from .specs import Audit, TablePolicy
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from alembic.autogenerate.api import AutogenContext
+
+
+def recorded_audits(ctx: AutogenContext) -> dict[tuple[str, str], Audit | None]:
+    """Audited tables in the database, with the settings their migration recorded."""
+    assert ctx.connection is not None
+    out: dict[tuple[str, str], Audit | None] = {}
+    for schema, table, comment, _has_trail in ctx.connection.exec_driver_sql(sql.AUDIT_QUERY):
+        try:
+            out[(schema, table)] = Audit.from_json(comment) if comment else None
+        except (ValueError, TypeError):
+            out[(schema, table)] = None  # unreadable: the model's settings are written again
+    return out
+
+
+def _trail_ops(snap: Snapshot, audits: list[tuple[str, Audit]], now: dt.datetime) -> list[Any]:
+    retentions = {a.trail_retention for _, a in audits if a.trail}
+    if not retentions:
+        return []
+    if len(retentions) > 1:
+        tables = ", ".join(f"{name} ({a.trail_retention})" for name, a in audits if a.trail)
+        raise CommandError(
+            f"the audit trail is one table with one retention, but the models ask for "
+            f"several: {tables}; give them the same trail_retention"
+        )
+    policy = trail.trail_policy(retentions.pop())
+    bound = TablePolicy(sql.TRAIL_TABLE, policy, "timestamptz", sql.AUDIT_SCHEMA)
+    parent = snap.parents.get((sql.AUDIT_SCHEMA, sql.TRAIL_TABLE))
+    if parent is None:
+        start, until = planner.initial_window(bound, planner.position_from_clock(bound, now))
+        create = alembic_ops.CreateTableOp.from_table(trail.trail_table())
+        return [
+            CreatePartitionedTableOp.from_create_table(
+                create, policy, start.date().isoformat(), until.date().isoformat()
+            )
+        ]
+    recorded = parent.policy.policy if parent.policy else None
+    if recorded != policy:
+        return [
+            SetPartitionPolicyOp(sql.TRAIL_TABLE, policy, old=recorded, schema=sql.AUDIT_SCHEMA)
+        ]
+    return []
+
+
+def audit_ops(
+    ctx: AutogenContext, snap: Snapshot, default_schema: str, now: dt.datetime
+) -> list[Any]:
+    """Operations that bring the audit triggers and the trail in line with the models."""
+    recorded = recorded_audits(ctx)
+    wanted: list[tuple[str, Audit]] = []
+    out: list[Any] = []
+    for table in ctx.sorted_tables:
+        key = (table.schema or default_schema, table.name)
+        audit = audit_of(table)
+        pk = [c.name for c in table.primary_key.columns]
+        if audit is not None:
+            wanted.append((table.name, audit))
+            if key not in recorded or recorded[key] != audit:
+                out.append(
+                    EnableAuditOp(
+                        table.name,
+                        audit,
+                        primary_key=pk,
+                        old=recorded.get(key),
+                        schema=table.schema,
+                    )
+                )
+        elif key in recorded:
+            old = recorded[key] or Audit(trail=True)  # unknown settings: drop every trigger
+            out.append(DisableAuditOp(table.name, old, primary_key=pk, schema=table.schema))
+    return _trail_ops(snap, wanted, now) + out

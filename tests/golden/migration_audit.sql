@@ -1,0 +1,257 @@
+BEGIN;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+
+CREATE TABLE public.sqla_partition_audit_trail (
+    id BIGINT GENERATED ALWAYS AS IDENTITY, 
+    at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    table_schema TEXT NOT NULL, 
+    table_name TEXT NOT NULL, 
+    operation TEXT NOT NULL, 
+    actor TEXT, 
+    row_key JSONB, 
+    diff JSONB, 
+    PRIMARY KEY (id, at)
+)
+ PARTITION BY RANGE (at);
+
+-- ACCESS EXCLUSIVE on sqla_partition_audit_trail: the parent is new in this transaction, nobody else can see it yet
+CREATE TABLE IF NOT EXISTS public.sqla_partition_audit_trail_p2026_11 PARTITION OF public.sqla_partition_audit_trail FOR VALUES FROM ('2026-11-01 00:00:00+00:00') TO ('2026-12-01 00:00:00+00:00');
+
+-- ACCESS EXCLUSIVE on sqla_partition_audit_trail: the parent is new in this transaction, nobody else can see it yet
+CREATE TABLE IF NOT EXISTS public.sqla_partition_audit_trail_p2026_12 PARTITION OF public.sqla_partition_audit_trail FOR VALUES FROM ('2026-12-01 00:00:00+00:00') TO ('2027-01-01 00:00:00+00:00');
+
+-- ACCESS EXCLUSIVE on sqla_partition_audit_trail: the parent is new in this transaction, nobody else can see it yet
+CREATE TABLE IF NOT EXISTS public.sqla_partition_audit_trail_p2027_01 PARTITION OF public.sqla_partition_audit_trail FOR VALUES FROM ('2027-01-01 00:00:00+00:00') TO ('2027-02-01 00:00:00+00:00');
+
+-- ACCESS EXCLUSIVE on sqla_partition_audit_trail: the parent is new in this transaction, nobody else can see it yet
+CREATE TABLE IF NOT EXISTS public.sqla_partition_audit_trail_p2027_02 PARTITION OF public.sqla_partition_audit_trail FOR VALUES FROM ('2027-02-01 00:00:00+00:00') TO ('2027-03-01 00:00:00+00:00');
+
+-- ACCESS EXCLUSIVE on sqla_partition_audit_trail: the parent is new in this transaction, nobody else can see it yet
+CREATE TABLE IF NOT EXISTS public.sqla_partition_audit_trail_default PARTITION OF public.sqla_partition_audit_trail DEFAULT;
+
+-- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
+CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+
+-- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
+INSERT INTO public.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES ('public', 'sqla_partition_audit_trail', '{"archive_schema": null, "colocate_with": null, "column": "at", "default": true, "distributed_by": null, "interval": "1 month", "kind": "range", "on_expire": "detach", "partition_prefix": null, "premake": 3, "retention": "12 months", "subpartition": null, "timezone": "UTC"}'::jsonb, 'timestamptz') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
+
+-- no lock: back to the session's setting
+SET LOCAL lock_timeout TO DEFAULT;
+
+-- no lock: back to the session's setting
+SET LOCAL statement_timeout TO DEFAULT;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+
+-- no table lock: sets the audit columns of each written row, so writes that bypass the ORM are covered too
+CREATE OR REPLACE FUNCTION public.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+BEGIN
+  IF actor IS NOT NULL AND TG_ARGV[1] = 'bigint' AND actor !~ '^[+-]?[0-9]{1,18}$' THEN
+    RAISE EXCEPTION 'sqla-partition: % must be an integer user id, got %', TG_ARGV[0], actor
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'set it per transaction: SELECT set_config(''' || TG_ARGV[0]
+                   || ''', ''42'', true)';
+  END IF;
+  IF actor IS NOT NULL AND TG_ARGV[1] = 'uuid'
+     AND actor !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+    RAISE EXCEPTION 'sqla-partition: % must be a uuid, got %', TG_ARGV[0], actor
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF TG_OP = 'INSERT' THEN
+    -- values given by the writer stay (imports, and rows roll moves between partitions)
+    NEW.created_at := coalesce(NEW.created_at, now());
+    NEW.updated_at := coalesce(NEW.updated_at, NEW.created_at);
+    IF TG_ARGV[2] = 'who' THEN
+      NEW.created_by := coalesce(actor, NEW.created_by::text);
+      NEW.updated_by := coalesce(actor, NEW.updated_by::text, NEW.created_by::text);
+    END IF;
+  ELSE
+    NEW.updated_at := now();
+    IF TG_ARGV[2] = 'who' THEN
+      NEW.updated_by := actor;
+    END IF;
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+
+-- no table lock: records each statement's changes in one set-based insert; it runs as its owner, so the application needs no right on the trail and cannot write it directly
+CREATE OR REPLACE FUNCTION public.sqla_partition_audit_trail() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+  keys text[] := TG_ARGV[1:array_upper(TG_ARGV, 1)];
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', actor,
+           (SELECT jsonb_object_agg(k, r.j -> k) FROM unnest(keys) AS k), jsonb_strip_nulls(r.j)
+      FROM (SELECT to_jsonb(x) AS j FROM new_rows AS x) AS r;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', actor,
+           (SELECT jsonb_object_agg(k, r.j -> k) FROM unnest(keys) AS k), r.j
+      FROM (SELECT to_jsonb(x) AS j FROM old_rows AS x) AS r;
+  ELSE
+    -- the old and new images of the statement's rows are stored pairwise, in the same
+    -- order, also for rows the update moved to another partition: one event per row
+    INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor,
+           (SELECT jsonb_object_agg(k, o.j -> k) FROM unnest(keys) AS k), d.diff
+      FROM (SELECT row_number() OVER () AS i, to_jsonb(x) AS j FROM old_rows AS x) AS o
+      JOIN (SELECT row_number() OVER () AS i, to_jsonb(x) AS j FROM new_rows AS x) AS n
+        ON n.i = o.i
+     CROSS JOIN LATERAL (
+           SELECT jsonb_object_agg(e.key, jsonb_build_array(o.j -> e.key, e.value)) AS diff
+             FROM jsonb_each(n.j) AS e
+            WHERE e.value IS DISTINCT FROM o.j -> e.key AND e.key <> ALL (ARRAY['updated_at', 'updated_by'])) AS d
+     WHERE d.diff IS NOT NULL;
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+
+-- SHARE ROW EXCLUSIVE on events and its partitions: brief; writes wait for it, bounded by lock_timeout; a partitioned table's partitions, later ones included, get the trigger too
+CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events FOR EACH ROW EXECUTE FUNCTION public.sqla_partition_audit_columns('app.user_id', 'bigint', 'who');
+
+-- SHARE UPDATE EXCLUSIVE on events: records the audit settings, for autogenerate to compare with the model
+COMMENT ON TRIGGER sqla_partition_audit ON events IS '{"actor_setting": "app.user_id", "actor_type": "bigint", "soft_delete": false, "trail": true, "trail_retention": "12 months", "who": true}';
+
+-- SHARE ROW EXCLUSIVE on events: brief; statement-level, on the table itself: each statement's rows are recorded in one insert, under the table's name
+CREATE OR REPLACE TRIGGER sqla_partition_audit_insert AFTER INSERT ON events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sqla_partition_audit_trail('app.user_id', 'id', 'created_at');
+
+-- SHARE ROW EXCLUSIVE on events: brief; statement-level, on the table itself: each statement's rows are recorded in one insert, under the table's name
+CREATE OR REPLACE TRIGGER sqla_partition_audit_update AFTER UPDATE ON events REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sqla_partition_audit_trail('app.user_id', 'id', 'created_at');
+
+-- SHARE ROW EXCLUSIVE on events: brief; statement-level, on the table itself: each statement's rows are recorded in one insert, under the table's name
+CREATE OR REPLACE TRIGGER sqla_partition_audit_delete AFTER DELETE ON events REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sqla_partition_audit_trail('app.user_id', 'id', 'created_at');
+
+-- no lock: back to the session's setting
+SET LOCAL lock_timeout TO DEFAULT;
+
+-- no lock: back to the session's setting
+SET LOCAL statement_timeout TO DEFAULT;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+
+-- no table lock: sets the audit columns of each written row, so writes that bypass the ORM are covered too
+CREATE OR REPLACE FUNCTION public.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+BEGIN
+  IF actor IS NOT NULL AND TG_ARGV[1] = 'bigint' AND actor !~ '^[+-]?[0-9]{1,18}$' THEN
+    RAISE EXCEPTION 'sqla-partition: % must be an integer user id, got %', TG_ARGV[0], actor
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'set it per transaction: SELECT set_config(''' || TG_ARGV[0]
+                   || ''', ''42'', true)';
+  END IF;
+  IF actor IS NOT NULL AND TG_ARGV[1] = 'uuid'
+     AND actor !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+    RAISE EXCEPTION 'sqla-partition: % must be a uuid, got %', TG_ARGV[0], actor
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF TG_OP = 'INSERT' THEN
+    -- values given by the writer stay (imports, and rows roll moves between partitions)
+    NEW.created_at := coalesce(NEW.created_at, now());
+    NEW.updated_at := coalesce(NEW.updated_at, NEW.created_at);
+    IF TG_ARGV[2] = 'who' THEN
+      NEW.created_by := coalesce(actor, NEW.created_by::text);
+      NEW.updated_by := coalesce(actor, NEW.updated_by::text, NEW.created_by::text);
+    END IF;
+  ELSE
+    NEW.updated_at := now();
+    IF TG_ARGV[2] = 'who' THEN
+      NEW.updated_by := actor;
+    END IF;
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+
+-- no table lock: records each statement's changes in one set-based insert; it runs as its owner, so the application needs no right on the trail and cannot write it directly
+CREATE OR REPLACE FUNCTION public.sqla_partition_audit_trail() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+  keys text[] := TG_ARGV[1:array_upper(TG_ARGV, 1)];
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', actor,
+           (SELECT jsonb_object_agg(k, r.j -> k) FROM unnest(keys) AS k), jsonb_strip_nulls(r.j)
+      FROM (SELECT to_jsonb(x) AS j FROM new_rows AS x) AS r;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', actor,
+           (SELECT jsonb_object_agg(k, r.j -> k) FROM unnest(keys) AS k), r.j
+      FROM (SELECT to_jsonb(x) AS j FROM old_rows AS x) AS r;
+  ELSE
+    -- the old and new images of the statement's rows are stored pairwise, in the same
+    -- order, also for rows the update moved to another partition: one event per row
+    INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor,
+           (SELECT jsonb_object_agg(k, o.j -> k) FROM unnest(keys) AS k), d.diff
+      FROM (SELECT row_number() OVER () AS i, to_jsonb(x) AS j FROM old_rows AS x) AS o
+      JOIN (SELECT row_number() OVER () AS i, to_jsonb(x) AS j FROM new_rows AS x) AS n
+        ON n.i = o.i
+     CROSS JOIN LATERAL (
+           SELECT jsonb_object_agg(e.key, jsonb_build_array(o.j -> e.key, e.value)) AS diff
+             FROM jsonb_each(n.j) AS e
+            WHERE e.value IS DISTINCT FROM o.j -> e.key AND e.key <> ALL (ARRAY['updated_at', 'updated_by'])) AS d
+     WHERE d.diff IS NOT NULL;
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+
+-- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
+DROP TRIGGER IF EXISTS sqla_partition_audit_insert ON events;
+
+-- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
+DROP TRIGGER IF EXISTS sqla_partition_audit_update ON events;
+
+-- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
+DROP TRIGGER IF EXISTS sqla_partition_audit_delete ON events;
+
+-- SHARE ROW EXCLUSIVE on events and its partitions: brief; writes wait for it, bounded by lock_timeout; a partitioned table's partitions, later ones included, get the trigger too
+CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events FOR EACH ROW EXECUTE FUNCTION public.sqla_partition_audit_columns('app.actor', 'uuid', 'who');
+
+-- SHARE UPDATE EXCLUSIVE on events: records the audit settings, for autogenerate to compare with the model
+COMMENT ON TRIGGER sqla_partition_audit ON events IS '{"actor_setting": "app.actor", "actor_type": "uuid", "soft_delete": false, "trail": false, "trail_retention": "12 months", "who": true}';
+
+-- no lock: back to the session's setting
+SET LOCAL lock_timeout TO DEFAULT;
+
+-- no lock: back to the session's setting
+SET LOCAL statement_timeout TO DEFAULT;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET LOCAL lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET LOCAL statement_timeout = 600000;
+
+-- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
+DROP TRIGGER IF EXISTS sqla_partition_audit ON events;
+
+-- no lock: back to the session's setting
+SET LOCAL lock_timeout TO DEFAULT;
+
+-- no lock: back to the session's setting
+SET LOCAL statement_timeout TO DEFAULT;
+
+COMMIT;
+

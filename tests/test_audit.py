@@ -1,0 +1,242 @@
+"""Audit columns and trail on a real PostgreSQL: autogenerate, ORM and raw SQL writes, the
+actor, updates that move rows between partitions, and the trail rolled like any table."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+from sqlalchemy.orm import Session
+
+from sqla_partition import Audit, PolicyError, audit_table, set_actor
+from sqla_partition.cli import main
+
+from .alembic_project import make_project
+
+MODELS = textwrap.dedent(
+    """
+    import os
+
+    import sqlalchemy as sa
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+    from sqla_partition import Audit, Range
+
+
+    class Base(DeclarativeBase):
+        pass
+
+
+    class Event(Base):
+        __tablename__ = "events"
+        __partitioning__ = Range("created_at", premake=2, retention="3 months", default=True)
+        __audit__ = Audit(trail=True)
+        id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+        created_at = mapped_column(
+            sa.DateTime(timezone=True), primary_key=True, server_default=sa.func.now()
+        )
+        body: Mapped[str] = mapped_column(sa.Text)
+
+
+    class Note(Base):
+        __tablename__ = "notes"
+        if os.environ.get("AUDIT_NOTES"):
+            __audit__ = Audit(actor_type="text", soft_delete=True)
+        id: Mapped[int] = mapped_column(primary_key=True)
+        text: Mapped[str]
+    """
+)
+
+
+@pytest.fixture
+def project(tmp_path, db_url, monkeypatch):
+    (tmp_path / "audit_models.py").write_text(MODELS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("AUDIT_NOTES", raising=False)
+    monkeypatch.setenv("SQLA_PARTITION_NOW", "2026-11-27T10:00:00+00:00")
+    sys.modules.pop("audit_models", None)
+    yield make_project(tmp_path, db_url, metadata="audit_models:Base.metadata")
+    sys.modules.pop("audit_models", None)
+
+
+def models():
+    import audit_models
+
+    return audit_models
+
+
+def trail(pg, table="events"):
+    return pg.execute(
+        "SELECT operation, actor, row_key, diff FROM sqla_partition_audit_trail "
+        "WHERE table_name = %s ORDER BY id",
+        (table,),
+    ).fetchall()
+
+
+def roll(db_url, now):
+    result = CliRunner().invoke(main, ["roll", "--database-url", db_url, "--now", now, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
+    text = project.revision("audited")
+    upgrade = text.split("def downgrade")[0]
+    assert "op.create_partitioned_table('sqla_partition_audit_trail'" in upgrade
+    assert (
+        "op.enable_audit('events', sqla_partition.Audit(trail=True), "
+        "primary_key=['id', 'created_at'])" in upgrade
+    )
+    assert upgrade.index("'sqla_partition_audit_trail'") < upgrade.index("enable_audit")
+    assert "sa.Column('updated_by', sa.BigInteger()" in upgrade
+    project.upgrade()
+    project.check()  # the trail and the triggers are in sync: nothing to generate
+
+    m = models()
+    engine = sa.create_engine(db_url)
+    with Session(engine) as session, session.begin():
+        set_actor(session, 7)
+        session.add(m.Event(body="orm"))
+    with Session(engine) as session, session.begin():
+        set_actor(session, 8)
+        event = session.scalars(sa.select(m.Event)).one()
+        event.body = "orm, edited"
+    row = pg.execute(
+        "SELECT created_by, updated_by, created_at IS NOT NULL, updated_at > created_at "
+        "FROM events WHERE body = 'orm, edited'"
+    ).fetchone()
+    assert row == (7, 8, True, True)
+
+    # raw SQL, no actor: the database still keeps the timestamps
+    pg.execute("INSERT INTO events (body) VALUES ('raw')")
+    assert pg.execute(
+        "SELECT created_by, updated_at = created_at FROM events WHERE body = 'raw'"
+    ).fetchone() == (None, True)
+    with pg.transaction():
+        pg.execute("SELECT set_config('app.user_id', '9', true)")
+        pg.execute("UPDATE events SET body = 'raw, edited' WHERE body = 'raw'")
+    assert pg.execute("SELECT updated_by FROM events WHERE body = 'raw, edited'").fetchone() == (9,)
+
+    refused = pytest.raises(psycopg.errors.InvalidParameterValue, match="integer user id")
+    with refused, pg.transaction():
+        pg.execute("SELECT set_config('app.user_id', 'alice', true)")
+        pg.execute("INSERT INTO events (body) VALUES ('refused')")
+
+    events = trail(pg)
+    assert [(op, actor) for op, actor, _, _ in events] == [
+        ("INSERT", "7"),
+        ("UPDATE", "8"),
+        ("INSERT", None),
+        ("UPDATE", "9"),
+    ]
+    assert events[1][3] == {"body": ["orm", "orm, edited"]}  # only what changed
+    assert set(events[1][2]) == {"id", "created_at"}
+
+    # one statement, several rows, some of them moving to next month's partition
+    pg.execute(
+        "INSERT INTO events (created_at, body) "
+        "SELECT timestamptz '2026-11-10' + g * interval '1 hour', 'b' || g "
+        "FROM generate_series(1, 6) g"
+    )
+    before = len(trail(pg))
+    pg.execute(
+        "UPDATE events SET body = body || '!', created_at = CASE WHEN body IN ('b2', 'b4') "
+        "THEN created_at + interval '1 month' ELSE created_at END WHERE body LIKE 'b_'"
+    )
+    moved = pg.execute(
+        "SELECT count(*) FROM events WHERE tableoid = 'events_p2026_12'::regclass"
+    ).fetchone()
+    assert moved == (2,)
+    updates = trail(pg)[before:]
+    assert [op for op, *_ in updates] == ["UPDATE"] * 6  # no DELETE + INSERT for the moves
+    for _, _, key, diff in updates:
+        old_body, new_body = diff["body"]
+        assert new_body == old_body + "!"  # each event pairs a row's own old and new image
+        assert str(key["id"]) and ("created_at" in diff) == (old_body in ("b2", "b4"))
+
+    pg.execute("DELETE FROM events WHERE body = 'b1!'")
+    op, _, key, diff = trail(pg)[-1]
+    assert op == "DELETE" and diff["body"] == "b1!" and "id" in key
+    assert pg.execute(
+        "SELECT count(*) FROM sqla_partition_audit_trail WHERE table_name <> 'events'"
+    ).fetchone() == (0,)  # events are named by the parent, never by a partition
+
+    # roll: new months of events get the audit trigger; the trail is rolled too
+    out = roll(db_url, "2027-01-15T00:00:00Z")
+    created = {t["table"]: t["created"] for t in out["tables"]}
+    assert created["public.events"] == ["events_p2027_02", "events_p2027_03"]
+    assert "sqla_partition_audit_trail_p2027_03" in created["public.sqla_partition_audit_trail"]
+    pg.execute("INSERT INTO events (created_at, body) VALUES ('2027-03-02', 'future')")
+    assert pg.execute(
+        "SELECT tableoid::regclass::text, updated_at IS NOT NULL FROM events WHERE body = 'future'"
+    ).fetchone() == ("events_p2027_03", True)
+    project.check()
+
+    out = roll(db_url, "2028-03-05T00:00:00Z")  # trail months past 12 months are detached
+    detached = {t["table"]: t["detached"] for t in out["tables"]}
+    assert "sqla_partition_audit_trail_p2026_11" in detached["public.sqla_partition_audit_trail"]
+    project.check()
+    engine.dispose()
+
+
+def test_auditing_an_existing_table_adds_columns_without_a_rewrite(project, pg, monkeypatch):
+    project.revision("tables")
+    project.upgrade()
+    pg.execute("INSERT INTO notes (id, text) SELECT g, 'n' FROM generate_series(1, 1000) g")
+    before = pg.execute("SELECT pg_relation_filenode('notes')").fetchone()
+
+    monkeypatch.setenv("AUDIT_NOTES", "1")
+    sys.modules.pop("audit_models", None)
+    text = project.revision("audit notes")
+    assert "op.add_column('notes', sa.Column('deleted_at'" in text
+    assert (
+        "op.enable_audit('notes', sqla_partition.Audit(actor_type='text', soft_delete=True)" in text
+    )
+    project.upgrade()
+    assert pg.execute("SELECT pg_relation_filenode('notes')").fetchone() == before
+    with pg.transaction():
+        pg.execute("SELECT set_config('app.user_id', 'alice@example.com', true)")
+        pg.execute("UPDATE notes SET text = 'edited', deleted_at = now() WHERE id = 1")
+    assert pg.execute(
+        "SELECT updated_by, deleted_at IS NOT NULL, created_at IS NOT NULL FROM notes WHERE id = 1"
+    ).fetchone() == ("alice@example.com", True, True)
+    project.check()
+
+    monkeypatch.delenv("AUDIT_NOTES")
+    sys.modules.pop("audit_models", None)
+    text = project.revision("stop auditing notes")
+    assert "op.disable_audit('notes'" in text
+    project.upgrade()
+    assert pg.execute(
+        "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'notes'::regclass AND NOT tgisinternal"
+    ).fetchone() == (0,)
+
+
+def test_audit_declarations_refuse_bad_input():
+    md = sa.MetaData()
+    plain = sa.Table("logs", md, sa.Column("line", sa.Text))
+    with pytest.raises(PolicyError, match="needs a primary key"):
+        audit_table(plain, Audit(trail=True))
+    typed = sa.Table(
+        "docs", md, sa.Column("id", sa.Integer, primary_key=True), sa.Column("created_by", sa.Text)
+    )
+    with pytest.raises(
+        PolicyError, match="'created_by' exists as TEXT, but the audit needs BIGINT"
+    ):
+        audit_table(typed, Audit())
+    with pytest.raises(PolicyError, match="custom setting name with a dot"):
+        Audit(actor_setting="user_id")
+    kept = sa.Table(
+        "items",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    added = audit_table(kept, Audit(who=False))
+    assert [c.name for c in added] == ["updated_at"]  # created_at is reused, not duplicated
