@@ -6,6 +6,9 @@ The trail is one table for every audited table, range-partitioned by time and ro
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -44,3 +47,19 @@ def column_args(audit: Audit) -> list[str]:
 
 def trail_args(audit: Audit, primary_key: list[str] | tuple[str, ...]) -> list[str]:
     return [audit.actor_setting, *primary_key]
+
+
+def recorded_settings(audit: Audit, columns: Sequence[str]) -> str:
+    """What the comment on a table's audit trigger records, for autogenerate to compare."""
+    return json.dumps({"audit": json.loads(audit.to_json()), "columns": list(columns)})
+
+
+def read_settings(comment: str | None) -> tuple[Audit | None, tuple[str, ...]]:
+    """The settings and columns a comment records; ``(None, ())`` when unreadable."""
+    if not comment:
+        return None, ()
+    try:
+        data = json.loads(comment)
+        return Audit.from_json(json.dumps(data["audit"])), tuple(data.get("columns", ()))
+    except (ValueError, TypeError, KeyError):
+        return None, ()

@@ -25,16 +25,14 @@ if TYPE_CHECKING:
     from alembic.autogenerate.api import AutogenContext
 
 
-def recorded_audits(ctx: AutogenContext) -> dict[tuple[str, str], Audit | None]:
-    """Audited tables in the database, with the settings their migration recorded."""
+def recorded_audits(
+    ctx: AutogenContext,
+) -> dict[tuple[str, str], tuple[Audit | None, tuple[str, ...]]]:
+    """Audited tables in the database, with the settings and columns their migration
+    recorded (unreadable ones come back as ``None``: the model's are written again)."""
     assert ctx.connection is not None
-    out: dict[tuple[str, str], Audit | None] = {}
-    for schema, table, comment, _has_trail in ctx.connection.exec_driver_sql(sql.AUDIT_QUERY):
-        try:
-            out[(schema, table)] = Audit.from_json(comment) if comment else None
-        except (ValueError, TypeError):
-            out[(schema, table)] = None  # unreadable: the model's settings are written again
-    return out
+    rows = ctx.connection.exec_driver_sql(sql.AUDIT_QUERY)
+    return {(schema, table): trail.read_settings(comment) for schema, table, comment, _ in rows}
 
 
 def _trail_ops(snap: Snapshot, audits: list[tuple[str, Audit]], now: dt.datetime) -> list[Any]:
@@ -77,19 +75,23 @@ def audit_ops(
         key = (table.schema or default_schema, table.name)
         audit = audit_of(table)
         pk = [c.name for c in table.primary_key.columns]
+        columns = [c.name for c in table.columns]
+        old, old_columns = recorded.get(key, (None, ()))
         if audit is not None:
             wanted.append((table.name, audit))
-            if key not in recorded or recorded[key] != audit:
+            changed = old != audit or (audit.trail and tuple(columns) != old_columns)
+            if key not in recorded or changed:
                 out.append(
                     EnableAuditOp(
                         table.name,
                         audit,
                         primary_key=pk,
-                        old=recorded.get(key),
+                        columns=columns,
+                        old=old,
                         schema=table.schema,
                     )
                 )
         elif key in recorded:
-            old = recorded[key] or Audit(trail=True)  # unknown settings: drop every trigger
+            old = old or Audit(trail=True)  # unknown settings: drop every trigger
             out.append(DisableAuditOp(table.name, old, primary_key=pk, schema=table.schema))
     return _trail_ops(snap, wanted, now) + out

@@ -522,6 +522,7 @@ class _AuditOp(MigrateOperation):
         audit: Audit,
         *,
         primary_key: Sequence[str] = (),
+        columns: Sequence[str] = (),
         old: Audit | None = None,
         schema: str | None = None,
     ) -> None:
@@ -532,8 +533,14 @@ class _AuditOp(MigrateOperation):
         self.table_name = table_name
         self.audit = audit
         self.primary_key = tuple(primary_key)
+        #: The table's columns when the migration was written: the trail compares them by
+        #: name (fast); without them it compares whole rows as jsonb.
+        self.columns = tuple(columns)
         self.old = old
         self.schema = schema
+
+    def _args(self) -> dict[str, Any]:
+        return {"primary_key": self.primary_key, "columns": self.columns, "schema": self.schema}
 
     def to_diff_tuple(self) -> tuple[Any, ...]:
         return (self.diff_name, self.schema, self.table_name, self.audit)  # type: ignore[attr-defined]
@@ -553,16 +560,8 @@ class EnableAuditOp(_AuditOp):
 
     def reverse(self) -> MigrateOperation:
         if self.old is None:
-            return DisableAuditOp(
-                self.table_name, self.audit, primary_key=self.primary_key, schema=self.schema
-            )
-        return EnableAuditOp(
-            self.table_name,
-            self.old,
-            primary_key=self.primary_key,
-            old=self.audit,
-            schema=self.schema,
-        )
+            return DisableAuditOp(self.table_name, self.audit, **self._args())
+        return EnableAuditOp(self.table_name, self.old, old=self.audit, **self._args())
 
 
 @Operations.register_operation("disable_audit")
@@ -578,9 +577,7 @@ class DisableAuditOp(_AuditOp):
         operations.invoke(cls(table_name, audit, **kw))
 
     def reverse(self) -> EnableAuditOp:
-        return EnableAuditOp(
-            self.table_name, self.audit, primary_key=self.primary_key, schema=self.schema
-        )
+        return EnableAuditOp(self.table_name, self.audit, **self._args())
 
 
 __all__ = [

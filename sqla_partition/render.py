@@ -105,6 +105,8 @@ def _audit(ctx: AutogenContext, op: EnableAuditOp | DisableAuditOp) -> str:
     args = [repr(op.table_name), f"sqla_partition.{op.audit!r}"]
     if op.primary_key:
         args.append(f"primary_key={list(op.primary_key)!r}")
+    if op.columns:
+        args.append(f"columns={list(op.columns)!r}")
     if op.old is not None:
         args.append(f"old=sqla_partition.{op.old!r}")
     if op.schema:

@@ -1302,37 +1302,48 @@ BEGIN
   RETURN NEW;
 END"""
 
-_AUDIT_TRAIL_BODY = """DECLARE
+_TRAIL_DECLARE = """DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
   keys text[] := TG_ARGV[1:array_upper(TG_ARGV, 1)];
-BEGIN
-  IF TG_OP = 'INSERT' THEN
+  others text[];  -- the columns that are not the key: removed from a row, it is its key
+"""
+
+#: The generic trail: works on any table, comparing rows as jsonb.
+_TRAIL_GENERIC = """  IF TG_OP = 'INSERT' THEN
+    SELECT array_agg(k) INTO others
+      FROM jsonb_object_keys((SELECT to_jsonb(x) FROM new_rows AS x LIMIT 1)) AS k
+     WHERE k <> ALL (keys);
     INSERT INTO {trail} (table_schema, table_name, operation, actor, row_key, diff)
-    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', actor,
-           (SELECT jsonb_object_agg(k, r.j -> k) FROM unnest(keys) AS k), jsonb_strip_nulls(r.j)
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', actor, r.j - others, jsonb_strip_nulls(r.j)
       FROM (SELECT to_jsonb(x) AS j FROM new_rows AS x) AS r;
   ELSIF TG_OP = 'DELETE' THEN
+    SELECT array_agg(k) INTO others
+      FROM jsonb_object_keys((SELECT to_jsonb(x) FROM old_rows AS x LIMIT 1)) AS k
+     WHERE k <> ALL (keys);
     INSERT INTO {trail} (table_schema, table_name, operation, actor, row_key, diff)
-    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', actor,
-           (SELECT jsonb_object_agg(k, r.j -> k) FROM unnest(keys) AS k), r.j
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', actor, r.j - others, r.j
       FROM (SELECT to_jsonb(x) AS j FROM old_rows AS x) AS r;
   ELSE
+    SELECT array_agg(k) INTO others
+      FROM jsonb_object_keys((SELECT to_jsonb(x) FROM old_rows AS x LIMIT 1)) AS k
+     WHERE k <> ALL (keys);
     -- the old and new images of the statement's rows are stored pairwise, in the same
-    -- order, also for rows the update moved to another partition: one event per row
+    -- order, also for rows the update moved to another partition: one event per row.
+    -- unnest() pairs them by position without a join, whatever the plan cache expects.
     INSERT INTO {trail} (table_schema, table_name, operation, actor, row_key, diff)
-    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor,
-           (SELECT jsonb_object_agg(k, o.j -> k) FROM unnest(keys) AS k), d.diff
-      FROM (SELECT row_number() OVER () AS i, to_jsonb(x) AS j FROM old_rows AS x) AS o
-      JOIN (SELECT row_number() OVER () AS i, to_jsonb(x) AS j FROM new_rows AS x) AS n
-        ON n.i = o.i
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor, p.o - others, d.diff
+      FROM unnest(ARRAY(SELECT to_jsonb(x) FROM old_rows AS x),
+                  ARRAY(SELECT to_jsonb(x) FROM new_rows AS x)) AS p(o, n)
      CROSS JOIN LATERAL (
-           SELECT jsonb_object_agg(e.key, jsonb_build_array(o.j -> e.key, e.value)) AS diff
-             FROM jsonb_each(n.j) AS e
-            WHERE e.value IS DISTINCT FROM o.j -> e.key AND e.key <> ALL ({noise})) AS d
+           SELECT jsonb_object_agg(e.key, jsonb_build_array(p.o -> e.key, e.value)) AS diff
+             FROM jsonb_each(p.n) AS e
+            WHERE e.value IS DISTINCT FROM p.o -> e.key AND e.key <> ALL ({noise})) AS d
      WHERE d.diff IS NOT NULL;
   END IF;
   RETURN NULL;
-END"""
+"""
+
+_AUDIT_TRAIL_BODY = _TRAIL_DECLARE + "BEGIN\n" + _TRAIL_GENERIC + "END"
 
 
 def _function(name: str, body: str, extra: str = "") -> str:
@@ -1389,10 +1400,82 @@ def create_audit_trigger(
     ]
 
 
-def create_trail_triggers(table: str, schema: str | None, args: list[str]) -> list[Statement]:
+def trail_function_name(table: str, schema: str | None) -> str:
+    digest = hashlib.sha1(qualified(table, schema).encode("utf-8")).hexdigest()[:12]
+    return f"{AUDIT_TRAIL_FUNCTION}_{digest}"
+
+
+def create_trail_function(
+    table: str,
+    schema: str | None,
+    columns: list[str] | tuple[str, ...],
+    primary_key: list[str] | tuple[str, ...],
+) -> Statement:
+    """The trail for one table: updates compare its columns by name, the fast way.
+
+    Should the table have changed since (a column dropped or retyped), the comparison
+    fails and the generic jsonb comparison records the statement instead; autogenerate
+    writes the function again when the model's columns change.
+    """
+    trail = qualified(TRAIL_TABLE, AUDIT_SCHEMA)
+    noise = "ARRAY[" + ", ".join(string_literal(c) for c in AUDIT_NOISE) + "]"
+    rowtype = qualified(table, schema)
+    compared = [c for c in columns if c not in AUDIT_NOISE]
+    key = ", ".join(f"{string_literal(c)}, (p.o).{ident(c)}" for c in primary_key)
+    changes = ",\n".join(
+        f"               {string_literal(c)}, CASE WHEN (p.o).{ident(c)} IS DISTINCT FROM "
+        f"(p.n).{ident(c)} THEN jsonb_build_array((p.o).{ident(c)}, (p.n).{ident(c)}) END"
+        for c in compared
+    )
+    fast = (
+        "  IF TG_OP = 'UPDATE' THEN\n"
+        "    BEGIN\n"
+        "      -- old and new images side by side, by position, as PostgreSQL stores them\n"
+        f"      INSERT INTO {trail} (table_schema, table_name, operation, actor, row_key, diff)\n"
+        "      SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor,\n"
+        f"             jsonb_build_object({key}),\n"
+        "             d.diff\n"
+        f"        FROM (SELECT unnest(ARRAY(SELECT x::{rowtype} FROM old_rows AS x)) AS o,\n"
+        f"                     unnest(ARRAY(SELECT x::{rowtype} FROM new_rows AS x)) AS n) AS p\n"
+        "       CROSS JOIN LATERAL (SELECT jsonb_strip_nulls(jsonb_build_object(\n"
+        f"{changes})) AS diff) AS d\n"
+        "       WHERE d.diff <> '{}';\n"
+        "      RETURN NULL;\n"
+        "    EXCEPTION WHEN undefined_column OR datatype_mismatch OR cannot_coerce THEN\n"
+        "      NULL;  -- the table changed since this function was written: the generic way\n"
+        "    END;\n"
+        "  END IF;\n"
+    )
+    generic = _TRAIL_GENERIC.replace("{trail}", trail).replace("{noise}", noise)
+    path = " SET search_path = pg_catalog, pg_temp" if schema else " SET search_path FROM CURRENT"
+    return Statement(
+        _function(
+            trail_function_name(table, schema),
+            _TRAIL_DECLARE + "BEGIN\n" + fast + generic + "END",
+            " SECURITY DEFINER" + path,
+        ),
+        "no table lock",
+        f"records {table}'s changes, comparing its columns by name on updates; it runs as its "
+        "owner, so the application needs no right on the trail and cannot write it directly",
+    )
+
+
+def drop_trail_function(table: str, schema: str | None) -> Statement:
+    return Statement(
+        f"DROP FUNCTION IF EXISTS {qualified(trail_function_name(table, schema), AUDIT_SCHEMA)}()",
+        "no table lock",
+        "the table's own trail function, unused once its triggers are gone",
+        squawk_ignore=("ban-drop-function",),
+    )
+
+
+def create_trail_triggers(
+    table: str, schema: str | None, args: list[str], *, own_function: bool = False
+) -> list[Statement]:
     target = qualified(table, schema)
     arguments = ", ".join(string_literal(a) for a in args)
-    call = f"{qualified(AUDIT_TRAIL_FUNCTION, AUDIT_SCHEMA)}({arguments})"
+    function = trail_function_name(table, schema) if own_function else AUDIT_TRAIL_FUNCTION
+    call = f"{qualified(function, AUDIT_SCHEMA)}({arguments})"
     return [
         Statement(
             f"CREATE OR REPLACE TRIGGER {ident(name)} AFTER {event} ON {target} {referencing} "

@@ -383,14 +383,21 @@ def enable_audit(operations: Operations, op: EnableAuditOp) -> None:
     stmts = [*sql.create_audit_functions()]
     if op.old is not None and op.old.trail and not audit.trail:
         stmts += sql.drop_audit_triggers(t, s, trail=True)[1:]
-    stmts += sql.create_audit_trigger(t, s, audit.to_json(), audit_sql.column_args(audit))
+    recorded = audit_sql.recorded_settings(audit, op.columns)
+    stmts += sql.create_audit_trigger(t, s, recorded, audit_sql.column_args(audit))
     if audit.trail:
-        stmts += sql.create_trail_triggers(t, s, audit_sql.trail_args(audit, op.primary_key))
+        if op.columns:
+            stmts.append(sql.create_trail_function(t, s, op.columns, op.primary_key))
+        args = audit_sql.trail_args(audit, op.primary_key)
+        stmts += sql.create_trail_triggers(t, s, args, own_function=bool(op.columns))
     with _bounded(operations):
         _run(operations, stmts)
 
 
 @Operations.implementation_for(DisableAuditOp)
 def disable_audit(operations: Operations, op: DisableAuditOp) -> None:
+    stmts = sql.drop_audit_triggers(op.table_name, op.schema, trail=op.audit.trail)
+    if op.audit.trail:
+        stmts.append(sql.drop_trail_function(op.table_name, op.schema))
     with _bounded(operations):
-        _run(operations, sql.drop_audit_triggers(op.table_name, op.schema, trail=op.audit.trail))
+        _run(operations, stmts)

@@ -152,7 +152,12 @@ def audit(op: Operations) -> None:
         until="2027-03-01",
         schema="public",
     )
-    op.enable_audit("events", Audit(trail=True), primary_key=["id", "created_at"])
+    op.enable_audit(
+        "events",
+        Audit(trail=True),
+        primary_key=["id", "created_at"],
+        columns=["id", "created_at", "body", "updated_at", "created_by", "updated_by"],
+    )
     op.enable_audit(
         "events",
         Audit(actor_setting="app.actor", actor_type="uuid"),

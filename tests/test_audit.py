@@ -91,7 +91,8 @@ def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
     assert "op.create_partitioned_table('sqla_partition_audit_trail'" in upgrade
     assert (
         "op.enable_audit('events', sqla_partition.Audit(trail=True), "
-        "primary_key=['id', 'created_at'])" in upgrade
+        "primary_key=['id', 'created_at'], columns=['id', 'created_at', 'body', "
+        "'updated_at', 'created_by', 'updated_by'])" in upgrade
     )
     assert upgrade.index("'sqla_partition_audit_trail'") < upgrade.index("enable_audit")
     assert "sa.Column('updated_by', sa.BigInteger()" in upgrade
@@ -240,3 +241,36 @@ def test_audit_declarations_refuse_bad_input():
     )
     added = audit_table(kept, Audit(who=False))
     assert [c.name for c in added] == ["updated_at"]  # created_at is reused, not duplicated
+
+
+def test_trail_keeps_recording_after_a_column_the_migration_knew_is_dropped(db_url, pg):
+    from sqla_partition.audit import trail_columns, trail_policy
+
+    from .test_hash import run_online
+
+    pg.execute(
+        "CREATE TABLE docs (id int PRIMARY KEY, a int, b int, created_at timestamptz, "
+        "updated_at timestamptz, created_by bigint, updated_by bigint)"
+    )
+    columns = ["id", "a", "b", "created_at", "updated_at", "created_by", "updated_by"]
+
+    def enable(op):
+        op.create_partitioned_table(
+            "sqla_partition_audit_trail",
+            *trail_columns(),
+            partitioning=trail_policy("12 months"),
+            start="2026-11-01",
+            until="2027-03-01",
+            schema="public",
+        )
+        op.enable_audit("docs", Audit(trail=True), primary_key=["id"], columns=columns)
+
+    run_online(db_url, enable)
+    pg.execute("INSERT INTO docs (id, a, b) VALUES (1, 1, 1)")
+    pg.execute("UPDATE docs SET a = 2, b = 2")  # compared column by column
+    pg.execute("ALTER TABLE docs DROP COLUMN b")
+    pg.execute("UPDATE docs SET a = 3")  # the function's column list is stale: jsonb way
+    events = trail(pg, "docs")
+    assert [op for op, *_ in events] == ["INSERT", "UPDATE", "UPDATE"]
+    assert [diff for *_, diff in events[1:]] == [{"a": [1, 2], "b": [1, 2]}, {"a": [2, 3]}]
+    assert [key for _, _, key, _ in events] == [{"id": 1}] * 3

@@ -91,30 +91,37 @@ CREATE OR REPLACE FUNCTION public.sqla_partition_audit_trail() RETURNS trigger L
 DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
   keys text[] := TG_ARGV[1:array_upper(TG_ARGV, 1)];
+  others text[];  -- the columns that are not the key: removed from a row, it is its key
 BEGIN
   IF TG_OP = 'INSERT' THEN
+    SELECT array_agg(k) INTO others
+      FROM jsonb_object_keys((SELECT to_jsonb(x) FROM new_rows AS x LIMIT 1)) AS k
+     WHERE k <> ALL (keys);
     INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
-    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', actor,
-           (SELECT jsonb_object_agg(k, r.j -> k) FROM unnest(keys) AS k), jsonb_strip_nulls(r.j)
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', actor, r.j - others, jsonb_strip_nulls(r.j)
       FROM (SELECT to_jsonb(x) AS j FROM new_rows AS x) AS r;
   ELSIF TG_OP = 'DELETE' THEN
+    SELECT array_agg(k) INTO others
+      FROM jsonb_object_keys((SELECT to_jsonb(x) FROM old_rows AS x LIMIT 1)) AS k
+     WHERE k <> ALL (keys);
     INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
-    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', actor,
-           (SELECT jsonb_object_agg(k, r.j -> k) FROM unnest(keys) AS k), r.j
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', actor, r.j - others, r.j
       FROM (SELECT to_jsonb(x) AS j FROM old_rows AS x) AS r;
   ELSE
+    SELECT array_agg(k) INTO others
+      FROM jsonb_object_keys((SELECT to_jsonb(x) FROM old_rows AS x LIMIT 1)) AS k
+     WHERE k <> ALL (keys);
     -- the old and new images of the statement's rows are stored pairwise, in the same
-    -- order, also for rows the update moved to another partition: one event per row
+    -- order, also for rows the update moved to another partition: one event per row.
+    -- unnest() pairs them by position without a join, whatever the plan cache expects.
     INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
-    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor,
-           (SELECT jsonb_object_agg(k, o.j -> k) FROM unnest(keys) AS k), d.diff
-      FROM (SELECT row_number() OVER () AS i, to_jsonb(x) AS j FROM old_rows AS x) AS o
-      JOIN (SELECT row_number() OVER () AS i, to_jsonb(x) AS j FROM new_rows AS x) AS n
-        ON n.i = o.i
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor, p.o - others, d.diff
+      FROM unnest(ARRAY(SELECT to_jsonb(x) FROM old_rows AS x),
+                  ARRAY(SELECT to_jsonb(x) FROM new_rows AS x)) AS p(o, n)
      CROSS JOIN LATERAL (
-           SELECT jsonb_object_agg(e.key, jsonb_build_array(o.j -> e.key, e.value)) AS diff
-             FROM jsonb_each(n.j) AS e
-            WHERE e.value IS DISTINCT FROM o.j -> e.key AND e.key <> ALL (ARRAY['updated_at', 'updated_by'])) AS d
+           SELECT jsonb_object_agg(e.key, jsonb_build_array(p.o -> e.key, e.value)) AS diff
+             FROM jsonb_each(p.n) AS e
+            WHERE e.value IS DISTINCT FROM p.o -> e.key AND e.key <> ALL (ARRAY['updated_at', 'updated_by'])) AS d
      WHERE d.diff IS NOT NULL;
   END IF;
   RETURN NULL;
@@ -125,16 +132,78 @@ $fn$;
 CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events FOR EACH ROW EXECUTE FUNCTION public.sqla_partition_audit_columns('app.user_id', 'bigint', 'who');
 
 -- SHARE UPDATE EXCLUSIVE on events: records the audit settings, for autogenerate to compare with the model
-COMMENT ON TRIGGER sqla_partition_audit ON events IS '{"actor_setting": "app.user_id", "actor_type": "bigint", "soft_delete": false, "trail": true, "trail_retention": "12 months", "who": true}';
+COMMENT ON TRIGGER sqla_partition_audit ON events IS '{"audit": {"actor_setting": "app.user_id", "actor_type": "bigint", "soft_delete": false, "trail": true, "trail_retention": "12 months", "who": true}, "columns": ["id", "created_at", "body", "updated_at", "created_by", "updated_by"]}';
+
+-- no table lock: records events's changes, comparing its columns by name on updates; it runs as its owner, so the application needs no right on the trail and cannot write it directly
+CREATE OR REPLACE FUNCTION public.sqla_partition_audit_trail_82d50d9042de() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+DECLARE
+  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+  keys text[] := TG_ARGV[1:array_upper(TG_ARGV, 1)];
+  others text[];  -- the columns that are not the key: removed from a row, it is its key
+BEGIN
+  IF TG_OP = 'UPDATE' THEN
+    BEGIN
+      -- old and new images side by side, by position, as PostgreSQL stores them
+      INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
+      SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor,
+             jsonb_build_object('id', (p.o).id, 'created_at', (p.o).created_at),
+             d.diff
+        FROM (SELECT unnest(ARRAY(SELECT x::events FROM old_rows AS x)) AS o,
+                     unnest(ARRAY(SELECT x::events FROM new_rows AS x)) AS n) AS p
+       CROSS JOIN LATERAL (SELECT jsonb_strip_nulls(jsonb_build_object(
+               'id', CASE WHEN (p.o).id IS DISTINCT FROM (p.n).id THEN jsonb_build_array((p.o).id, (p.n).id) END,
+               'created_at', CASE WHEN (p.o).created_at IS DISTINCT FROM (p.n).created_at THEN jsonb_build_array((p.o).created_at, (p.n).created_at) END,
+               'body', CASE WHEN (p.o).body IS DISTINCT FROM (p.n).body THEN jsonb_build_array((p.o).body, (p.n).body) END,
+               'created_by', CASE WHEN (p.o).created_by IS DISTINCT FROM (p.n).created_by THEN jsonb_build_array((p.o).created_by, (p.n).created_by) END)) AS diff) AS d
+       WHERE d.diff <> '{}';
+      RETURN NULL;
+    EXCEPTION WHEN undefined_column OR datatype_mismatch OR cannot_coerce THEN
+      NULL;  -- the table changed since this function was written: the generic way
+    END;
+  END IF;
+  IF TG_OP = 'INSERT' THEN
+    SELECT array_agg(k) INTO others
+      FROM jsonb_object_keys((SELECT to_jsonb(x) FROM new_rows AS x LIMIT 1)) AS k
+     WHERE k <> ALL (keys);
+    INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', actor, r.j - others, jsonb_strip_nulls(r.j)
+      FROM (SELECT to_jsonb(x) AS j FROM new_rows AS x) AS r;
+  ELSIF TG_OP = 'DELETE' THEN
+    SELECT array_agg(k) INTO others
+      FROM jsonb_object_keys((SELECT to_jsonb(x) FROM old_rows AS x LIMIT 1)) AS k
+     WHERE k <> ALL (keys);
+    INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', actor, r.j - others, r.j
+      FROM (SELECT to_jsonb(x) AS j FROM old_rows AS x) AS r;
+  ELSE
+    SELECT array_agg(k) INTO others
+      FROM jsonb_object_keys((SELECT to_jsonb(x) FROM old_rows AS x LIMIT 1)) AS k
+     WHERE k <> ALL (keys);
+    -- the old and new images of the statement's rows are stored pairwise, in the same
+    -- order, also for rows the update moved to another partition: one event per row.
+    -- unnest() pairs them by position without a join, whatever the plan cache expects.
+    INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor, p.o - others, d.diff
+      FROM unnest(ARRAY(SELECT to_jsonb(x) FROM old_rows AS x),
+                  ARRAY(SELECT to_jsonb(x) FROM new_rows AS x)) AS p(o, n)
+     CROSS JOIN LATERAL (
+           SELECT jsonb_object_agg(e.key, jsonb_build_array(p.o -> e.key, e.value)) AS diff
+             FROM jsonb_each(p.n) AS e
+            WHERE e.value IS DISTINCT FROM p.o -> e.key AND e.key <> ALL (ARRAY['updated_at', 'updated_by'])) AS d
+     WHERE d.diff IS NOT NULL;
+  END IF;
+  RETURN NULL;
+END
+$fn$;
 
 -- SHARE ROW EXCLUSIVE on events: brief; statement-level, on the table itself: each statement's rows are recorded in one insert, under the table's name
-CREATE OR REPLACE TRIGGER sqla_partition_audit_insert AFTER INSERT ON events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sqla_partition_audit_trail('app.user_id', 'id', 'created_at');
+CREATE OR REPLACE TRIGGER sqla_partition_audit_insert AFTER INSERT ON events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sqla_partition_audit_trail_82d50d9042de('app.user_id', 'id', 'created_at');
 
 -- SHARE ROW EXCLUSIVE on events: brief; statement-level, on the table itself: each statement's rows are recorded in one insert, under the table's name
-CREATE OR REPLACE TRIGGER sqla_partition_audit_update AFTER UPDATE ON events REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sqla_partition_audit_trail('app.user_id', 'id', 'created_at');
+CREATE OR REPLACE TRIGGER sqla_partition_audit_update AFTER UPDATE ON events REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sqla_partition_audit_trail_82d50d9042de('app.user_id', 'id', 'created_at');
 
 -- SHARE ROW EXCLUSIVE on events: brief; statement-level, on the table itself: each statement's rows are recorded in one insert, under the table's name
-CREATE OR REPLACE TRIGGER sqla_partition_audit_delete AFTER DELETE ON events REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sqla_partition_audit_trail('app.user_id', 'id', 'created_at');
+CREATE OR REPLACE TRIGGER sqla_partition_audit_delete AFTER DELETE ON events REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sqla_partition_audit_trail_82d50d9042de('app.user_id', 'id', 'created_at');
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;
@@ -187,30 +256,37 @@ CREATE OR REPLACE FUNCTION public.sqla_partition_audit_trail() RETURNS trigger L
 DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
   keys text[] := TG_ARGV[1:array_upper(TG_ARGV, 1)];
+  others text[];  -- the columns that are not the key: removed from a row, it is its key
 BEGIN
   IF TG_OP = 'INSERT' THEN
+    SELECT array_agg(k) INTO others
+      FROM jsonb_object_keys((SELECT to_jsonb(x) FROM new_rows AS x LIMIT 1)) AS k
+     WHERE k <> ALL (keys);
     INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
-    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', actor,
-           (SELECT jsonb_object_agg(k, r.j -> k) FROM unnest(keys) AS k), jsonb_strip_nulls(r.j)
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', actor, r.j - others, jsonb_strip_nulls(r.j)
       FROM (SELECT to_jsonb(x) AS j FROM new_rows AS x) AS r;
   ELSIF TG_OP = 'DELETE' THEN
+    SELECT array_agg(k) INTO others
+      FROM jsonb_object_keys((SELECT to_jsonb(x) FROM old_rows AS x LIMIT 1)) AS k
+     WHERE k <> ALL (keys);
     INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
-    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', actor,
-           (SELECT jsonb_object_agg(k, r.j -> k) FROM unnest(keys) AS k), r.j
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', actor, r.j - others, r.j
       FROM (SELECT to_jsonb(x) AS j FROM old_rows AS x) AS r;
   ELSE
+    SELECT array_agg(k) INTO others
+      FROM jsonb_object_keys((SELECT to_jsonb(x) FROM old_rows AS x LIMIT 1)) AS k
+     WHERE k <> ALL (keys);
     -- the old and new images of the statement's rows are stored pairwise, in the same
-    -- order, also for rows the update moved to another partition: one event per row
+    -- order, also for rows the update moved to another partition: one event per row.
+    -- unnest() pairs them by position without a join, whatever the plan cache expects.
     INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
-    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor,
-           (SELECT jsonb_object_agg(k, o.j -> k) FROM unnest(keys) AS k), d.diff
-      FROM (SELECT row_number() OVER () AS i, to_jsonb(x) AS j FROM old_rows AS x) AS o
-      JOIN (SELECT row_number() OVER () AS i, to_jsonb(x) AS j FROM new_rows AS x) AS n
-        ON n.i = o.i
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor, p.o - others, d.diff
+      FROM unnest(ARRAY(SELECT to_jsonb(x) FROM old_rows AS x),
+                  ARRAY(SELECT to_jsonb(x) FROM new_rows AS x)) AS p(o, n)
      CROSS JOIN LATERAL (
-           SELECT jsonb_object_agg(e.key, jsonb_build_array(o.j -> e.key, e.value)) AS diff
-             FROM jsonb_each(n.j) AS e
-            WHERE e.value IS DISTINCT FROM o.j -> e.key AND e.key <> ALL (ARRAY['updated_at', 'updated_by'])) AS d
+           SELECT jsonb_object_agg(e.key, jsonb_build_array(p.o -> e.key, e.value)) AS diff
+             FROM jsonb_each(p.n) AS e
+            WHERE e.value IS DISTINCT FROM p.o -> e.key AND e.key <> ALL (ARRAY['updated_at', 'updated_by'])) AS d
      WHERE d.diff IS NOT NULL;
   END IF;
   RETURN NULL;
@@ -230,7 +306,7 @@ DROP TRIGGER IF EXISTS sqla_partition_audit_delete ON events;
 CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events FOR EACH ROW EXECUTE FUNCTION public.sqla_partition_audit_columns('app.actor', 'uuid', 'who');
 
 -- SHARE UPDATE EXCLUSIVE on events: records the audit settings, for autogenerate to compare with the model
-COMMENT ON TRIGGER sqla_partition_audit ON events IS '{"actor_setting": "app.actor", "actor_type": "uuid", "soft_delete": false, "trail": false, "trail_retention": "12 months", "who": true}';
+COMMENT ON TRIGGER sqla_partition_audit ON events IS '{"audit": {"actor_setting": "app.actor", "actor_type": "uuid", "soft_delete": false, "trail": false, "trail_retention": "12 months", "who": true}, "columns": []}';
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;
