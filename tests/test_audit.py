@@ -11,7 +11,8 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from sqlalchemy.orm import Session
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session, sessionmaker
 
 from sqla_partition import Audit, PolicyError, audit_table, set_actor
 from sqla_partition.cli import main
@@ -113,6 +114,25 @@ def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
         "FROM events WHERE body = 'orm, edited'"
     ).fetchone()
     assert row == (7, 8, True, True)
+
+    # the web-app pattern from the README: the actor is set as each transaction begins
+    factory = sessionmaker(engine)
+    current_user = {"id": 11}
+
+    @sa_event.listens_for(factory, "after_begin")
+    def _actor(session, transaction, connection):
+        set_actor(connection, current_user["id"])
+
+    with factory() as session, session.begin():
+        session.add(m.Event(body="from a request"))
+    current_user["id"] = None  # a background job: no actor
+    with factory() as session, session.begin():
+        session.add(m.Event(body="from a job"))
+    assert pg.execute(
+        "SELECT body, created_by FROM events WHERE body LIKE 'from %' ORDER BY body"
+    ).fetchall() == [("from a job", None), ("from a request", 11)]
+    pg.execute("DELETE FROM events WHERE body LIKE 'from %'")
+    pg.execute("DELETE FROM sqla_partition_audit_trail WHERE diff->>'body' LIKE 'from %'")
 
     # raw SQL, no actor: the database still keeps the timestamps
     pg.execute("INSERT INTO events (body) VALUES ('raw')")
