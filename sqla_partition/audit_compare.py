@@ -27,12 +27,16 @@ if TYPE_CHECKING:
 
 def recorded_audits(
     ctx: AutogenContext,
-) -> dict[tuple[str, str], tuple[Audit | None, tuple[str, ...]]]:
-    """Audited tables in the database, with the settings and columns their migration
-    recorded (unreadable ones come back as ``None``: the model's are written again)."""
+) -> dict[tuple[str, str], tuple[Audit | None, tuple[str, ...], bool]]:
+    """Audited tables in the database: the settings and columns their migration recorded
+    (unreadable ones come back as ``None``: the model's are written again), and whether
+    the trail triggers are there."""
     assert ctx.connection is not None
-    rows = ctx.connection.exec_driver_sql(sql.AUDIT_QUERY)
-    return {(schema, table): trail.read_settings(comment) for schema, table, comment, _ in rows}
+    out = {}
+    for schema, table, comment, has_trail in ctx.connection.exec_driver_sql(sql.AUDIT_QUERY):
+        audit, columns = trail.read_settings(comment)
+        out[(schema, table)] = (audit, columns, bool(has_trail))
+    return out
 
 
 def _trail_ops(snap: Snapshot, audits: list[tuple[str, Audit]], now: dt.datetime) -> list[Any]:
@@ -76,10 +80,12 @@ def audit_ops(
         audit = audit_of(table)
         pk = [c.name for c in table.primary_key.columns]
         columns = [c.name for c in table.columns]
-        old, old_columns = recorded.get(key, (None, ()))
+        old, old_columns, has_trail = recorded.get(key, (None, (), False))
         if audit is not None:
             wanted.append((table.name, audit))
-            changed = old != audit or (audit.trail and tuple(columns) != old_columns)
+            changed = old != audit or (
+                audit.trail and (tuple(columns) != old_columns or not has_trail)
+            )
             if key not in recorded or changed:
                 out.append(
                     EnableAuditOp(
@@ -88,10 +94,15 @@ def audit_ops(
                         primary_key=pk,
                         columns=columns,
                         old=old,
+                        old_columns=old_columns,
                         schema=table.schema,
                     )
                 )
         elif key in recorded:
             old = old or Audit(trail=True)  # unknown settings: drop every trigger
-            out.append(DisableAuditOp(table.name, old, primary_key=pk, schema=table.schema))
+            out.append(
+                DisableAuditOp(
+                    table.name, old, primary_key=pk, columns=old_columns, schema=table.schema
+                )
+            )
     return _trail_ops(snap, wanted, now) + out

@@ -136,21 +136,41 @@ def policy_of(table: Table) -> TablePolicy | None:
 
 
 def _audit_column(name: str, audit: Audit) -> sa.Column:
-    if name in ("created_at", "updated_at"):
+    # the database sets them: the ORM reads them back after a flush (FetchedValue)
+    if name == "created_at":
         return sa.Column(
             name, sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        )
+    if name == "updated_at":
+        return sa.Column(
+            name,
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+            server_onupdate=sa.FetchedValue(),
         )
     if name == "deleted_at":
         return sa.Column(name, sa.DateTime(timezone=True), nullable=True)
     kind = {"bigint": sa.BigInteger, "text": sa.Text, "uuid": sa.Uuid}[audit.actor_type]
-    return sa.Column(name, kind(), nullable=True)
+    return sa.Column(
+        name,
+        kind(),
+        nullable=True,
+        server_default=sa.FetchedValue(),
+        server_onupdate=sa.FetchedValue() if name == "updated_by" else None,
+    )
 
 
 def _compatible(column: sa.Column, audit: Audit) -> bool:
+    """Types that hold every value the trigger writes (a smallint cannot hold every id)."""
+    t = column.type
     if column.name.endswith("_at"):
-        return isinstance(column.type, sa.DateTime)
-    wanted = {"bigint": sa.Integer, "text": sa.String, "uuid": sa.Uuid}[audit.actor_type]
-    return isinstance(column.type, wanted)
+        return isinstance(t, sa.DateTime)
+    if audit.actor_type == "bigint":
+        return isinstance(t, sa.BigInteger)
+    if audit.actor_type == "text":
+        return isinstance(t, sa.String) and not isinstance(t, sa.Enum) and t.length is None
+    return isinstance(t, sa.Uuid)
 
 
 def audit_table(table: Table, audit: Audit) -> list[sa.Column]:

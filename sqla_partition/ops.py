@@ -524,6 +524,7 @@ class _AuditOp(MigrateOperation):
         primary_key: Sequence[str] = (),
         columns: Sequence[str] = (),
         old: Audit | None = None,
+        old_columns: Sequence[str] = (),
         schema: str | None = None,
     ) -> None:
         if audit.trail and not primary_key:
@@ -533,10 +534,11 @@ class _AuditOp(MigrateOperation):
         self.table_name = table_name
         self.audit = audit
         self.primary_key = tuple(primary_key)
-        #: The table's columns when the migration was written: the trail compares them by
-        #: name (fast); without them it compares whole rows as jsonb.
+        #: The model's columns when the migration was written, recorded so autogenerate
+        #: writes the trail function again when they change.
         self.columns = tuple(columns)
         self.old = old
+        self.old_columns = tuple(old_columns)
         self.schema = schema
 
     def _args(self) -> dict[str, Any]:
@@ -561,7 +563,15 @@ class EnableAuditOp(_AuditOp):
     def reverse(self) -> MigrateOperation:
         if self.old is None:
             return DisableAuditOp(self.table_name, self.audit, **self._args())
-        return EnableAuditOp(self.table_name, self.old, old=self.audit, **self._args())
+        return EnableAuditOp(
+            self.table_name,
+            self.old,
+            primary_key=self.primary_key,
+            columns=self.old_columns,
+            old=self.audit,
+            old_columns=self.columns,
+            schema=self.schema,
+        )
 
 
 @Operations.register_operation("disable_audit")

@@ -109,6 +109,8 @@ def _audit(ctx: AutogenContext, op: EnableAuditOp | DisableAuditOp) -> str:
         args.append(f"columns={list(op.columns)!r}")
     if op.old is not None:
         args.append(f"old=sqla_partition.{op.old!r}")
+    if op.old_columns:
+        args.append(f"old_columns={list(op.old_columns)!r}")
     if op.schema:
         args.append(f"schema={op.schema!r}")
     return f"{_prefix(ctx)}{op.diff_name}({', '.join(args)})"

@@ -383,13 +383,12 @@ def enable_audit(operations: Operations, op: EnableAuditOp) -> None:
     stmts = [*sql.create_audit_functions()]
     if op.old is not None and op.old.trail and not audit.trail:
         stmts += sql.drop_audit_triggers(t, s, trail=True)[1:]
+        stmts.append(sql.drop_trail_function(t, s))
     recorded = audit_sql.recorded_settings(audit, op.columns)
     stmts += sql.create_audit_trigger(t, s, recorded, audit_sql.column_args(audit))
     if audit.trail:
-        if op.columns:
-            stmts.append(sql.create_trail_function(t, s, op.columns, op.primary_key))
-        args = audit_sql.trail_args(audit, op.primary_key)
-        stmts += sql.create_trail_triggers(t, s, args, own_function=bool(op.columns))
+        stmts += sql.create_trail_function(t, s, op.primary_key)
+        stmts += sql.create_trail_triggers(t, s, audit_sql.trail_args(audit, op.primary_key))
     with _bounded(operations):
         _run(operations, stmts)
 

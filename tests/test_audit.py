@@ -181,6 +181,17 @@ def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
         assert new_body == old_body + "!"  # each event pairs a row's own old and new image
         assert str(key["id"]) and ("created_at" in diff) == (old_body in ("b2", "b4"))
 
+    with pg.transaction():  # a row created by 7, moved to next month by 8
+        pg.execute("SELECT set_config('app.user_id', '8', true)")
+        pg.execute(
+            "UPDATE events SET created_at = created_at + interval '1 month' "
+            "WHERE body = 'orm, edited'"
+        )
+    assert pg.execute(
+        "SELECT created_by, updated_by, tableoid::regclass::text FROM events "
+        "WHERE body = 'orm, edited'"
+    ).fetchone() == (7, 8, "events_p2026_12")
+
     pg.execute("DELETE FROM events WHERE body = 'b1!'")
     op, _, key, diff = trail(pg)[-1]
     assert op == "DELETE" and diff["body"] == "b1!" and "id" in key
@@ -251,6 +262,22 @@ def test_audit_declarations_refuse_bad_input():
         PolicyError, match="'created_by' exists as TEXT, but the audit needs BIGINT"
     ):
         audit_table(typed, Audit())
+    small = sa.Table(
+        "small",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("created_by", sa.Integer),
+    )
+    with pytest.raises(PolicyError, match="exists as INTEGER, but the audit needs BIGINT"):
+        audit_table(small, Audit())  # an int cannot hold every bigint user id
+    short = sa.Table(
+        "short",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("updated_by", sa.String(20)),
+    )
+    with pytest.raises(PolicyError, match="exists as VARCHAR"):
+        audit_table(short, Audit(actor_type="text"))
     with pytest.raises(PolicyError, match="custom setting name with a dot"):
         Audit(actor_setting="user_id")
     kept = sa.Table(
@@ -269,10 +296,10 @@ def test_trail_keeps_recording_after_a_column_the_migration_knew_is_dropped(db_u
     from .test_hash import run_online
 
     pg.execute(
-        "CREATE TABLE docs (id int PRIMARY KEY, a int, b int, created_at timestamptz, "
-        "updated_at timestamptz, created_by bigint, updated_by bigint)"
+        "CREATE TABLE docs (id int PRIMARY KEY, a int, b int, meta json, spot point, "
+        "created_at timestamptz, updated_at timestamptz, created_by bigint, updated_by bigint)"
     )
-    columns = ["id", "a", "b", "created_at", "updated_at", "created_by", "updated_by"]
+    columns = ["id", "a", "b", "meta", "spot", "created_at", "updated_at", "created_by"]
 
     def enable(op):
         op.create_partitioned_table(
@@ -287,10 +314,21 @@ def test_trail_keeps_recording_after_a_column_the_migration_knew_is_dropped(db_u
 
     run_online(db_url, enable)
     pg.execute("INSERT INTO docs (id, a, b) VALUES (1, 1, 1)")
+    # types without equality (json, point) are compared too, never failing the write
+    pg.execute("""UPDATE docs SET meta = '{"k": null}', spot = point(1, 2)""")
+    assert trail(pg, "docs")[-1][3] == {"meta": [None, {"k": None}], "spot": [None, "(1,2)"]}
     pg.execute("UPDATE docs SET a = 2, b = 2")  # compared column by column
     pg.execute("ALTER TABLE docs DROP COLUMN b")
     pg.execute("UPDATE docs SET a = 3")  # the function's column list is stale: jsonb way
     events = trail(pg, "docs")
-    assert [op for op, *_ in events] == ["INSERT", "UPDATE", "UPDATE"]
-    assert [diff for *_, diff in events[1:]] == [{"a": [1, 2], "b": [1, 2]}, {"a": [2, 3]}]
-    assert [key for _, _, key, _ in events] == [{"id": 1}] * 3
+    assert [op for op, *_ in events] == ["INSERT", "UPDATE", "UPDATE", "UPDATE"]
+    assert [diff for *_, diff in events[2:]] == [{"a": [1, 2], "b": [1, 2]}, {"a": [2, 3]}]
+    assert [key for _, _, key, _ in events] == [{"id": 1}] * 4
+    # the largest bigint is a valid actor; a row keeps who created it when updated
+    with pg.transaction():
+        pg.execute("SELECT set_config('app.user_id', '9223372036854775807', true)")
+        pg.execute("UPDATE docs SET a = 4")
+    assert pg.execute("SELECT created_by, updated_by FROM docs").fetchone() == (
+        None,
+        9223372036854775807,
+    )

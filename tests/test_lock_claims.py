@@ -269,6 +269,7 @@ def audit_cases() -> list[tuple[str, sql.Statement]]:
     trigger, comment = sql.create_audit_trigger("events", "public", "{}", ["app.user_id"])
     return [
         ("audit functions", functions[0]),
+        ("trail function", sql.create_trail_function("events", "public", ["id"])[0]),
         ("audit trigger", trigger),
         ("audit comment", comment),
         ("trail trigger", sql.create_trail_triggers("events", "public", ["app.user_id", "id"])[1]),
@@ -281,6 +282,7 @@ def test_audit_statements_take_no_more_than_they_claim(db_url, pg, case):
     make_table(db_url, Range("created_at", default=True))
     name, stmt = audit_cases()[case]
     setup = [s.sql for s in sql.create_audit_functions()]
+    setup += [s.sql for s in sql.create_trail_function("events", "public", ["id"])]
     setup.append(sql.create_audit_trigger("events", "public", "{}", ["app.user_id"])[0].sql)
     locks, existed = run_and_probe(pg, setup, stmt)
     if "and its partitions" in stmt.lock:  # every partition, the same mode as the table
