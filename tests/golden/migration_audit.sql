@@ -59,7 +59,8 @@ DECLARE
 BEGIN
   IF TG_ARGV[2] = 'who' AND actor IS NOT NULL THEN
     IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
-        OR actor::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
+        OR length(actor) > 18
+           AND actor::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
       RAISE EXCEPTION 'sqla-partition: % must be an integer user id, got %', TG_ARGV[0], actor
         USING ERRCODE = 'invalid_parameter_value',
               HINT = 'set it per transaction: SELECT set_config(''' || TG_ARGV[0]
@@ -217,7 +218,8 @@ DECLARE
 BEGIN
   IF TG_ARGV[2] = 'who' AND actor IS NOT NULL THEN
     IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
-        OR actor::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
+        OR length(actor) > 18
+           AND actor::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
       RAISE EXCEPTION 'sqla-partition: % must be an integer user id, got %', TG_ARGV[0], actor
         USING ERRCODE = 'invalid_parameter_value',
               HINT = 'set it per transaction: SELECT set_config(''' || TG_ARGV[0]
