@@ -22,10 +22,11 @@ from alembic.util import CommandError, PriorityDispatchResult
 from . import planner
 from .alembic_plugin import load_renderers
 from .audit_compare import audit_ops
-from .catalog import Snapshot, read_snapshot
+from .catalog import Parent, Snapshot, read_snapshot
 from .declare import is_reference, policy_of
 from .errors import PolicyError
 from .ops import (
+    CreatePartitionedIndexOp,
     CreatePartitionedTableOp,
     DistributeTableOp,
     SetPartitionPolicyOp,
@@ -215,6 +216,26 @@ def _split_op(
     return op
 
 
+def _online_indexes(ops: alembic_ops.ModifyTableOps, parent: Parent) -> None:
+    """New indexes of a live partitioned table are built partition by partition, online."""
+    for i, op in enumerate(ops.ops):
+        if not isinstance(op, alembic_ops.CreateIndexOp):
+            continue
+        columns = [c if isinstance(c, str) else getattr(c, "name", None) for c in op.columns]
+        plain = all(isinstance(c, (str, sa.Column)) for c in op.columns)
+        if not plain or op.kw.get("postgresql_where") is not None:
+            continue  # expressions and partial indexes: left to Alembic's own operation
+        ops.ops[i] = CreatePartitionedIndexOp(
+            op.index_name or "",
+            op.table_name,
+            [str(c) for c in columns],
+            unique=bool(op.unique),
+            schema=op.schema,
+            postgresql_using=op.kw.get("postgresql_using"),
+            partitions=[(c.name, parent.name, c.is_partitioned) for c in parent.children],
+        )
+
+
 def compare_schema(
     ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps, schemas: set[str | None]
 ) -> PriorityDispatchResult:
@@ -257,6 +278,8 @@ def compare_schema(
             key in hidden or _looks_detached(snap, *key)
         ):
             continue  # never drop a live partition (Alembic #539)
+        if isinstance(op, alembic_ops.ModifyTableOps) and key in snap.parents:
+            _online_indexes(op, snap.parents[key])
         kept.append(op)
     upgrade_ops.ops[:] = kept
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from alembic.operations import MigrateOperation, Operations
-from alembic.operations.ops import CreateTableOp, DropTableOp
+from alembic.operations.ops import CreateTableOp, DropIndexOp, DropTableOp
 
 from .errors import PolicyError
 from .specs import Audit, Hash, Policy, Range, TablePolicy
@@ -590,7 +590,57 @@ class DisableAuditOp(_AuditOp):
         return EnableAuditOp(self.table_name, self.audit, **self._args())
 
 
+@Operations.register_operation("create_partitioned_index")
+class CreatePartitionedIndexOp(MigrateOperation):
+    """An index on a partitioned table, built without blocking writes.
+
+    ``CREATE INDEX … ON ONLY`` the parent, ``CREATE INDEX CONCURRENTLY`` on each partition,
+    ``ALTER INDEX … ATTACH PARTITION`` each; the parent's index is valid after the last.
+    A rerun finishes a half-built index. Online the partitions are read when it runs;
+    ``partitions`` (``(name, parent, partitioned)``, captured by autogenerate) serve
+    ``--sql``.
+    """
+
+    def __init__(
+        self,
+        index_name: str,
+        table_name: str,
+        columns: Sequence[str],
+        *,
+        unique: bool = False,
+        schema: str | None = None,
+        postgresql_using: str | None = None,
+        partitions: Sequence[Sequence[Any]] = (),
+    ) -> None:
+        self.index_name = index_name
+        self.table_name = table_name
+        self.columns = tuple(columns)
+        self.unique = unique
+        self.schema = schema
+        self.postgresql_using = postgresql_using
+        self.partitions = tuple(tuple(p) for p in partitions)
+
+    @classmethod
+    def create_partitioned_index(
+        cls,
+        operations: Operations,
+        index_name: str,
+        table_name: str,
+        columns: Sequence[str],
+        **kw: Any,
+    ) -> None:
+        """Build ``index_name`` on every partition of ``table_name`` without blocking writes."""
+        operations.invoke(cls(index_name, table_name, columns, **kw))
+
+    def reverse(self) -> DropIndexOp:
+        return DropIndexOp(self.index_name, table_name=self.table_name, schema=self.schema)
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("add_partitioned_index", self.schema, self.table_name, self.index_name)
+
+
 __all__ = [
+    "CreatePartitionedIndexOp",
     "DisableAuditOp",
     "EnableAuditOp",
     "AttachPartitionOp",

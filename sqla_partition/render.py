@@ -9,6 +9,7 @@ from alembic.autogenerate import renderers
 
 from .ops import (
     AttachPartitionOp,
+    CreatePartitionedIndexOp,
     CreatePartitionedTableOp,
     CreateRangePartitionOp,
     DetachPartitionOp,
@@ -114,6 +115,20 @@ def _audit(ctx: AutogenContext, op: EnableAuditOp | DisableAuditOp) -> str:
     if op.schema:
         args.append(f"schema={op.schema!r}")
     return f"{_prefix(ctx)}{op.diff_name}({', '.join(args)})"
+
+
+@renderers.dispatch_for(CreatePartitionedIndexOp)
+def _partitioned_index(ctx: AutogenContext, op: CreatePartitionedIndexOp) -> str:
+    args = [repr(op.index_name), repr(op.table_name), repr(list(op.columns))]
+    if op.unique:
+        args.append("unique=True")
+    if op.schema:
+        args.append(f"schema={op.schema!r}")
+    if op.postgresql_using:
+        args.append(f"postgresql_using={op.postgresql_using!r}")
+    if op.partitions:
+        args.append(f"partitions={[tuple(p) for p in op.partitions]!r}")
+    return f"{_prefix(ctx)}create_partitioned_index({', '.join(args)})"
 
 
 _PARTITION_OPS = {

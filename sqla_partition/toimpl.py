@@ -23,6 +23,7 @@ from .declare import key_type_of_column
 from .errors import PolicyError
 from .ops import (
     AttachPartitionOp,
+    CreatePartitionedIndexOp,
     CreatePartitionedTableOp,
     CreateRangePartitionOp,
     DetachPartitionOp,
@@ -400,3 +401,62 @@ def disable_audit(operations: Operations, op: DisableAuditOp) -> None:
         stmts.append(sql.drop_trail_function(op.table_name, op.schema))
     with _bounded(operations):
         _run(operations, stmts)
+
+
+def _partition_tree(
+    ctx: MigrationContext, op: CreatePartitionedIndexOp
+) -> list[tuple[str, str, bool]]:
+    """``(partition, parent, partitioned)`` from the database online, else as captured."""
+    if ctx.as_sql or ctx.connection is None:
+        return [(str(n), str(p), bool(k)) for n, p, k in op.partitions]
+    table = sql.qualified(op.table_name, op.schema)
+    rows = ctx.connection.exec_driver_sql(sql.PARTITION_TREE_QUERY, {"table": table})
+    return [(name, parent, bool(partitioned)) for name, partitioned, parent in rows]
+
+
+def _invalid_indexes(
+    ctx: MigrationContext, op: CreatePartitionedIndexOp, names: list[str]
+) -> set[str]:
+    """Online: partition indexes an interrupted run left invalid (built again)."""
+    if ctx.as_sql or ctx.connection is None or not names:
+        return set()
+    schema = op.schema or ctx.dialect.default_schema_name or "public"
+    rows = ctx.connection.exec_driver_sql(
+        sql.INDEX_STATE_QUERY, {"schema": sql.ident(schema), "names": names}
+    )
+    return {name for name, valid in rows if not valid}
+
+
+@Operations.implementation_for(CreatePartitionedIndexOp)
+def create_partitioned_index(operations: Operations, op: CreatePartitionedIndexOp) -> None:
+    ctx = operations.migration_context
+    s, cols = op.schema, op.columns
+    opts = {"unique": op.unique, "using": op.postgresql_using}
+    with _bounded(operations):
+        _run(operations, [sql.create_index_on_only(op.index_name, op.table_name, cols, s, **opts)])
+
+    def index_of(table: str) -> str:
+        if table == op.table_name:
+            return op.index_name
+        return sql.partition_index_name(op.index_name, table, cols)
+
+    tree = _partition_tree(ctx, op)
+    invalid = _invalid_indexes(ctx, op, [index_of(n) for n, _, p in tree if not p])
+    lock = int(_opts(ctx).get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
+    limit = int(_opts(ctx).get("sqla_partition_index_statement_timeout", 0))
+    with ctx.autocommit_block():
+        _run(operations, sql.timeouts(lock, limit, local=False))
+        for name, _parent, partitioned in tree:  # parents before their partitions
+            if partitioned:
+                _run(operations, [sql.create_index_on_only(index_of(name), name, cols, s, **opts)])
+        for name, parent, partitioned in reversed(tree):  # partitions before their parents
+            stmts = []
+            if not partitioned:
+                if index_of(name) in invalid:
+                    stmts.append(sql.drop_invalid_index(index_of(name), s))
+                stmts.append(sql.create_index_concurrently(index_of(name), name, cols, s, **opts))
+            stmts.append(sql.attach_index(index_of(parent), index_of(name), s, (parent, name)))
+            _run(operations, stmts)
+        _run(
+            operations, [sql.index_valid_check(op.index_name, s), *sql.reset_timeouts(local=False)]
+        )

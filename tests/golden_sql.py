@@ -167,12 +167,26 @@ def audit(op: Operations) -> None:
     op.disable_audit("events", Audit(actor_setting="app.actor", actor_type="uuid"))
 
 
+def partitioned_index(op: Operations) -> None:
+    op.create_partitioned_index(
+        "ix_events_account_id",
+        "events",
+        ["account_id"],
+        partitions=[
+            ("events_default", "events", False),
+            ("events_p2026_11", "events", False),
+            ("events_p2026_12", "events", False),
+        ],
+    )
+
+
 MIGRATIONS = {
     "migration_create_tables.sql": create_tables,
     "migration_partition_ops.sql": partition_ops,
     "migration_hash_split.sql": hash_split,
     "migration_citus.sql": citus,
     "migration_audit.sql": audit,
+    "migration_partitioned_index.sql": partitioned_index,
 }
 
 

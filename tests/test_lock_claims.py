@@ -274,6 +274,12 @@ def audit_cases() -> list[tuple[str, sql.Statement]]:
         ("audit comment", comment),
         ("trail trigger", sql.create_trail_triggers("events", "public", ["app.user_id", "id"])[1]),
         ("drop audit trigger", sql.drop_audit_triggers("events", "public", trail=False)[0]),
+        (
+            "attach partition index",
+            sql.attach_index(
+                "ix_note", "events_p2026_11_note_idx", "public", ("events", "events_p2026_11")
+            ),
+        ),
     ]
 
 
@@ -284,6 +290,10 @@ def test_audit_statements_take_no_more_than_they_claim(db_url, pg, case):
     setup = [s.sql for s in sql.create_audit_functions()]
     setup += [s.sql for s in sql.create_trail_function("events", "public", ["id"])]
     setup.append(sql.create_audit_trigger("events", "public", "{}", ["app.user_id"])[0].sql)
+    setup += [
+        "CREATE INDEX ix_note ON ONLY events (note)",
+        "CREATE INDEX events_p2026_11_note_idx ON events_p2026_11 (note)",
+    ]
     locks, existed = run_and_probe(pg, setup, stmt)
     if "and its partitions" in stmt.lock:  # every partition, the same mode as the table
         locks = {t: m for t, m in locks.items() if not t.startswith("events_")}

@@ -100,8 +100,8 @@ def test_split_statements_survive_names_that_contain_dollar_quotes():
     from sqla_partition.specs import Hash, TablePolicy
 
     (split, *_) = hash_split(
-        TablePolicy("t$split$", Hash("k$fn$", 2), "hash", "s$x"),
-        TablePolicy("t$split$", Hash("k$fn$", 4), "hash", "s$x"),
+        TablePolicy("t$do$", Hash("k$fn$", 2), "hash", "s$x"),
+        TablePolicy("t$do$", Hash("k$fn$", 4), "hash", "s$x"),
         ("k$fn$", "v"),
         ("k$fn$",),
     )
@@ -116,4 +116,4 @@ def test_split_statements_survive_names_that_contain_dollar_quotes():
     for stmt in statements:
         (parsed,) = pglast.parse_sql(stmt.sql)  # one statement: no quote ended early
         assert parsed
-    assert "$fn1$" in statements[0].sql and "$split1$" in statements[1].sql
+    assert "$fn1$" in statements[0].sql and "$do1$" in statements[1].sql

@@ -98,7 +98,7 @@ CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events
 COMMENT ON TRIGGER sqla_partition_audit ON events IS '{"audit": {"actor_setting": "app.user_id", "actor_type": "bigint", "soft_delete": false, "trail": true, "trail_retention": "12 months", "who": true}, "columns": ["id", "created_at", "body", "updated_at", "created_by", "updated_by"]}';
 
 -- no table lock: writes events's trail function from its columns as they are now; it runs as its owner, so the application needs no right on the trail
-DO $split$
+DO $do$
 DECLARE
   target regclass := 'events'::regclass;
   rowtype text;
@@ -185,7 +185,7 @@ $fn$
 $template$,
     '@rowtype@', rowtype), '@diff@', diff), '@names@', names), '@count@', n::text);
 END
-$split$;
+$do$;
 
 -- no table lock: nobody else may attach the function to a table of theirs and write the trail
 REVOKE ALL ON FUNCTION public.sqla_partition_audit_trail_82d50d9042de() FROM PUBLIC;

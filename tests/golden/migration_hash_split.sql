@@ -22,7 +22,7 @@ END
 $fn$;
 
 -- SHARE ROW EXCLUSIVE on sessions_h0 (the trigger) and on tables its foreign keys reference, ACCESS SHARE on sessions: sessions_h0_new, sessions_h4 are new and unused; creating the trigger waits for writes to sessions_h0 in flight and holds writers back for a moment, bounded by lock_timeout and retried
-DO $split$
+DO $do$
 DECLARE
   attempt int;
   started timestamptz;
@@ -82,10 +82,10 @@ BEGIN
     END;
   END LOOP;
 END
-$split$;
+$do$;
 
 -- ACCESS SHARE on sessions_h0: reads and writes continue; a row written meanwhile has its key in the log and is copied again from its latest version below; rows already copied are skipped, so a rerun resumes
-DO $split$
+DO $do$
 DECLARE
   lo bigint := 0;
   last_block bigint;
@@ -122,10 +122,10 @@ BEGIN
   END LOOP;
   RAISE NOTICE 'sqla-partition: copied % into %', 'sessions_h0', 'sessions_h0_new, sessions_h4';
 END
-$split$;
+$do$;
 
 -- ROW EXCLUSIVE on sessions_h0_new and sessions_h4 and sqla_partition_split_a992a7d11bf9, ACCESS SHARE on sessions_h0: reads and writes continue; the rows written since the copy are copied again from their latest version, in short transactions, then counts and a checksum are compared in one snapshot
-DO $split$
+DO $do$
 DECLARE
   n bigint;
   applied bigint := 0;
@@ -163,11 +163,11 @@ BEGIN
   END IF;
   RAISE NOTICE 'sqla-partition: verified % rows of % in %', old_rows, 'sessions_h0', 'sessions_h0_new, sessions_h4';
 END
-$split$;
+$do$;
 
 -- ACCESS EXCLUSIVE on sessions and sessions_h0 and sessions_h0_new and sessions_h4 and on the tables its foreign keys reference, ROW EXCLUSIVE on sqla_partition_split_a992a7d11bf9: brief: the detach, the keys written since the last catch-up, and attaches the CHECKs make scan-free (ATTACH replaces the split tables' foreign-key triggers on the referenced tables, hence their lock); each wait is bounded by lock_timeout and half of deadlock_timeout, and retried
 -- squawk-ignore require-concurrent-partition-detach
-DO $split$
+DO $do$
 DECLARE
   attempt int;
   started timestamptz;
@@ -234,16 +234,16 @@ BEGIN
   END LOOP;
   RAISE NOTICE 'sqla-partition: split % into %; the swap held writers back for at most % ms, lock waits included, after % lock timeouts', 'sessions_h0', 'sessions_h0, sessions_h4', round(extract(epoch FROM worst) * 1000), attempt;
 END
-$split$;
+$do$;
 
 -- ACCESS EXCLUSIVE on sessions_h0_old: sessions_h0_old is the old partition: its rows were verified in the split tables, and only a detached table the swap marked is dropped
-DO $split$
+DO $do$
 BEGIN
   IF obj_description(to_regclass('sessions_h0_old'), 'pg_class') = 'sqla-partition: split and verified' AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('sessions_h0_old')) THEN
     DROP TABLE sessions_h0_old;
   END IF;
 END
-$split$;
+$do$;
 
 -- ACCESS EXCLUSIVE on sqla_partition_split_a992a7d11bf9: the split's key log, empty since the swap
 -- squawk-ignore ban-drop-table
@@ -267,7 +267,7 @@ END
 $fn$;
 
 -- SHARE ROW EXCLUSIVE on sessions_h1 (the trigger) and on tables its foreign keys reference, ACCESS SHARE on sessions: sessions_h1_new, sessions_h5 are new and unused; creating the trigger waits for writes to sessions_h1 in flight and holds writers back for a moment, bounded by lock_timeout and retried
-DO $split$
+DO $do$
 DECLARE
   attempt int;
   started timestamptz;
@@ -327,10 +327,10 @@ BEGIN
     END;
   END LOOP;
 END
-$split$;
+$do$;
 
 -- ACCESS SHARE on sessions_h1: reads and writes continue; a row written meanwhile has its key in the log and is copied again from its latest version below; rows already copied are skipped, so a rerun resumes
-DO $split$
+DO $do$
 DECLARE
   lo bigint := 0;
   last_block bigint;
@@ -367,10 +367,10 @@ BEGIN
   END LOOP;
   RAISE NOTICE 'sqla-partition: copied % into %', 'sessions_h1', 'sessions_h1_new, sessions_h5';
 END
-$split$;
+$do$;
 
 -- ROW EXCLUSIVE on sessions_h1_new and sessions_h5 and sqla_partition_split_e21773a32c9f, ACCESS SHARE on sessions_h1: reads and writes continue; the rows written since the copy are copied again from their latest version, in short transactions, then counts and a checksum are compared in one snapshot
-DO $split$
+DO $do$
 DECLARE
   n bigint;
   applied bigint := 0;
@@ -408,11 +408,11 @@ BEGIN
   END IF;
   RAISE NOTICE 'sqla-partition: verified % rows of % in %', old_rows, 'sessions_h1', 'sessions_h1_new, sessions_h5';
 END
-$split$;
+$do$;
 
 -- ACCESS EXCLUSIVE on sessions and sessions_h1 and sessions_h1_new and sessions_h5 and on the tables its foreign keys reference, ROW EXCLUSIVE on sqla_partition_split_e21773a32c9f: brief: the detach, the keys written since the last catch-up, and attaches the CHECKs make scan-free (ATTACH replaces the split tables' foreign-key triggers on the referenced tables, hence their lock); each wait is bounded by lock_timeout and half of deadlock_timeout, and retried
 -- squawk-ignore require-concurrent-partition-detach
-DO $split$
+DO $do$
 DECLARE
   attempt int;
   started timestamptz;
@@ -479,16 +479,16 @@ BEGIN
   END LOOP;
   RAISE NOTICE 'sqla-partition: split % into %; the swap held writers back for at most % ms, lock waits included, after % lock timeouts', 'sessions_h1', 'sessions_h1, sessions_h5', round(extract(epoch FROM worst) * 1000), attempt;
 END
-$split$;
+$do$;
 
 -- ACCESS EXCLUSIVE on sessions_h1_old: sessions_h1_old is the old partition: its rows were verified in the split tables, and only a detached table the swap marked is dropped
-DO $split$
+DO $do$
 BEGIN
   IF obj_description(to_regclass('sessions_h1_old'), 'pg_class') = 'sqla-partition: split and verified' AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('sessions_h1_old')) THEN
     DROP TABLE sessions_h1_old;
   END IF;
 END
-$split$;
+$do$;
 
 -- ACCESS EXCLUSIVE on sqla_partition_split_e21773a32c9f: the split's key log, empty since the swap
 -- squawk-ignore ban-drop-table
@@ -512,7 +512,7 @@ END
 $fn$;
 
 -- SHARE ROW EXCLUSIVE on sessions_h2 (the trigger) and on tables its foreign keys reference, ACCESS SHARE on sessions: sessions_h2_new, sessions_h6 are new and unused; creating the trigger waits for writes to sessions_h2 in flight and holds writers back for a moment, bounded by lock_timeout and retried
-DO $split$
+DO $do$
 DECLARE
   attempt int;
   started timestamptz;
@@ -572,10 +572,10 @@ BEGIN
     END;
   END LOOP;
 END
-$split$;
+$do$;
 
 -- ACCESS SHARE on sessions_h2: reads and writes continue; a row written meanwhile has its key in the log and is copied again from its latest version below; rows already copied are skipped, so a rerun resumes
-DO $split$
+DO $do$
 DECLARE
   lo bigint := 0;
   last_block bigint;
@@ -612,10 +612,10 @@ BEGIN
   END LOOP;
   RAISE NOTICE 'sqla-partition: copied % into %', 'sessions_h2', 'sessions_h2_new, sessions_h6';
 END
-$split$;
+$do$;
 
 -- ROW EXCLUSIVE on sessions_h2_new and sessions_h6 and sqla_partition_split_26c7547bd9f5, ACCESS SHARE on sessions_h2: reads and writes continue; the rows written since the copy are copied again from their latest version, in short transactions, then counts and a checksum are compared in one snapshot
-DO $split$
+DO $do$
 DECLARE
   n bigint;
   applied bigint := 0;
@@ -653,11 +653,11 @@ BEGIN
   END IF;
   RAISE NOTICE 'sqla-partition: verified % rows of % in %', old_rows, 'sessions_h2', 'sessions_h2_new, sessions_h6';
 END
-$split$;
+$do$;
 
 -- ACCESS EXCLUSIVE on sessions and sessions_h2 and sessions_h2_new and sessions_h6 and on the tables its foreign keys reference, ROW EXCLUSIVE on sqla_partition_split_26c7547bd9f5: brief: the detach, the keys written since the last catch-up, and attaches the CHECKs make scan-free (ATTACH replaces the split tables' foreign-key triggers on the referenced tables, hence their lock); each wait is bounded by lock_timeout and half of deadlock_timeout, and retried
 -- squawk-ignore require-concurrent-partition-detach
-DO $split$
+DO $do$
 DECLARE
   attempt int;
   started timestamptz;
@@ -724,16 +724,16 @@ BEGIN
   END LOOP;
   RAISE NOTICE 'sqla-partition: split % into %; the swap held writers back for at most % ms, lock waits included, after % lock timeouts', 'sessions_h2', 'sessions_h2, sessions_h6', round(extract(epoch FROM worst) * 1000), attempt;
 END
-$split$;
+$do$;
 
 -- ACCESS EXCLUSIVE on sessions_h2_old: sessions_h2_old is the old partition: its rows were verified in the split tables, and only a detached table the swap marked is dropped
-DO $split$
+DO $do$
 BEGIN
   IF obj_description(to_regclass('sessions_h2_old'), 'pg_class') = 'sqla-partition: split and verified' AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('sessions_h2_old')) THEN
     DROP TABLE sessions_h2_old;
   END IF;
 END
-$split$;
+$do$;
 
 -- ACCESS EXCLUSIVE on sqla_partition_split_26c7547bd9f5: the split's key log, empty since the swap
 -- squawk-ignore ban-drop-table
@@ -757,7 +757,7 @@ END
 $fn$;
 
 -- SHARE ROW EXCLUSIVE on sessions_h3 (the trigger) and on tables its foreign keys reference, ACCESS SHARE on sessions: sessions_h3_new, sessions_h7 are new and unused; creating the trigger waits for writes to sessions_h3 in flight and holds writers back for a moment, bounded by lock_timeout and retried
-DO $split$
+DO $do$
 DECLARE
   attempt int;
   started timestamptz;
@@ -817,10 +817,10 @@ BEGIN
     END;
   END LOOP;
 END
-$split$;
+$do$;
 
 -- ACCESS SHARE on sessions_h3: reads and writes continue; a row written meanwhile has its key in the log and is copied again from its latest version below; rows already copied are skipped, so a rerun resumes
-DO $split$
+DO $do$
 DECLARE
   lo bigint := 0;
   last_block bigint;
@@ -857,10 +857,10 @@ BEGIN
   END LOOP;
   RAISE NOTICE 'sqla-partition: copied % into %', 'sessions_h3', 'sessions_h3_new, sessions_h7';
 END
-$split$;
+$do$;
 
 -- ROW EXCLUSIVE on sessions_h3_new and sessions_h7 and sqla_partition_split_68c9400af59a, ACCESS SHARE on sessions_h3: reads and writes continue; the rows written since the copy are copied again from their latest version, in short transactions, then counts and a checksum are compared in one snapshot
-DO $split$
+DO $do$
 DECLARE
   n bigint;
   applied bigint := 0;
@@ -898,11 +898,11 @@ BEGIN
   END IF;
   RAISE NOTICE 'sqla-partition: verified % rows of % in %', old_rows, 'sessions_h3', 'sessions_h3_new, sessions_h7';
 END
-$split$;
+$do$;
 
 -- ACCESS EXCLUSIVE on sessions and sessions_h3 and sessions_h3_new and sessions_h7 and on the tables its foreign keys reference, ROW EXCLUSIVE on sqla_partition_split_68c9400af59a: brief: the detach, the keys written since the last catch-up, and attaches the CHECKs make scan-free (ATTACH replaces the split tables' foreign-key triggers on the referenced tables, hence their lock); each wait is bounded by lock_timeout and half of deadlock_timeout, and retried
 -- squawk-ignore require-concurrent-partition-detach
-DO $split$
+DO $do$
 DECLARE
   attempt int;
   started timestamptz;
@@ -969,16 +969,16 @@ BEGIN
   END LOOP;
   RAISE NOTICE 'sqla-partition: split % into %; the swap held writers back for at most % ms, lock waits included, after % lock timeouts', 'sessions_h3', 'sessions_h3, sessions_h7', round(extract(epoch FROM worst) * 1000), attempt;
 END
-$split$;
+$do$;
 
 -- ACCESS EXCLUSIVE on sessions_h3_old: sessions_h3_old is the old partition: its rows were verified in the split tables, and only a detached table the swap marked is dropped
-DO $split$
+DO $do$
 BEGIN
   IF obj_description(to_regclass('sessions_h3_old'), 'pg_class') = 'sqla-partition: split and verified' AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('sessions_h3_old')) THEN
     DROP TABLE sessions_h3_old;
   END IF;
 END
-$split$;
+$do$;
 
 -- ACCESS EXCLUSIVE on sqla_partition_split_68c9400af59a: the split's key log, empty since the swap
 -- squawk-ignore ban-drop-table
@@ -989,13 +989,13 @@ DROP TABLE IF EXISTS sqla_partition_split_68c9400af59a;
 DROP FUNCTION IF EXISTS sqla_partition_split_68c9400af59a();
 
 -- no table lock: the policy below is recorded only once the split is complete
-DO $split$
+DO $do$
 BEGIN
   IF (SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'sessions'::regclass AND pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES WITH (modulus 8, %') <> 8 THEN
     RAISE EXCEPTION 'sqla-partition: % does not have its % hash partitions yet; its recorded policy is left as it was, run the migration again', 'sessions', 8;
   END IF;
 END
-$split$;
+$do$;
 
 -- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
 CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
