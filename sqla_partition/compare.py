@@ -32,6 +32,7 @@ from .ops import (
     SetPartitionPolicyOp,
     SplitHashPartitionsOp,
 )
+from .recommend import PREFIX, enabled_rules, recommendations
 from .specs import Hash, Range, TablePolicy
 from .sql import AUDIT_SCHEMA, POLICY_SCHEMA, POLICY_TABLE, TRAIL_TABLE
 
@@ -216,6 +217,15 @@ def _split_op(
     return op
 
 
+def _keep_recommended(ops: alembic_ops.ModifyTableOps) -> None:
+    """Indexes created on a recommendation are not in the models; they are not drift."""
+    ops.ops[:] = [
+        op
+        for op in ops.ops
+        if not (isinstance(op, alembic_ops.DropIndexOp) and op.index_name.startswith(PREFIX))
+    ]
+
+
 def _online_indexes(ops: alembic_ops.ModifyTableOps, parent: Parent) -> None:
     """New indexes of a live partitioned table are built partition by partition, online."""
     for i, op in enumerate(ops.ops):
@@ -265,6 +275,11 @@ def compare_schema(
 
     created: set[tuple[str, str]] = set()
     kept: list[Any] = []
+    new_tables = {
+        (op.schema or default_schema, op.table_name)
+        for op in upgrade_ops.ops
+        if isinstance(op, alembic_ops.CreateTableOp)
+    }
     for op in upgrade_ops.ops:
         key = (getattr(op, "schema", None) or default_schema, getattr(op, "table_name", ""))
         if isinstance(op, alembic_ops.CreateTableOp) and key in declared:
@@ -278,8 +293,12 @@ def compare_schema(
             key in hidden or _looks_detached(snap, *key)
         ):
             continue  # never drop a live partition (Alembic #539)
-        if isinstance(op, alembic_ops.ModifyTableOps) and key in snap.parents:
-            _online_indexes(op, snap.parents[key])
+        if isinstance(op, alembic_ops.ModifyTableOps):
+            _keep_recommended(op)
+            if key in snap.parents:
+                _online_indexes(op, snap.parents[key])
+            if not op.ops:
+                continue
         kept.append(op)
     upgrade_ops.ops[:] = kept
 
@@ -322,6 +341,12 @@ def compare_schema(
                 )
             )
     upgrade_ops.ops.extend(audit_ops(ctx, snap, default_schema, _now(ctx)))
+    try:
+        rules = enabled_rules(ctx.opts.get("sqla_partition_recommend"))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    if rules:
+        upgrade_ops.ops.extend(recommendations(ctx, snap, default_schema, new_tables, rules))
     for key, recorded_policy in snap.policies.items():
         if key in plain_tables and key in snap.parents:
             upgrade_ops.ops.append(

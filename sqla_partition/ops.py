@@ -601,6 +601,8 @@ class CreatePartitionedIndexOp(MigrateOperation):
     ``--sql``.
     """
 
+    partitioned: ClassVar[bool] = True
+
     def __init__(
         self,
         index_name: str,
@@ -639,7 +641,69 @@ class CreatePartitionedIndexOp(MigrateOperation):
         return ("add_partitioned_index", self.schema, self.table_name, self.index_name)
 
 
+@Operations.register_operation("create_index_online")
+class CreateIndexOnlineOp(CreatePartitionedIndexOp):
+    """An index on a live table that is not partitioned: ``CREATE INDEX CONCURRENTLY``."""
+
+    partitioned: ClassVar[bool] = False
+
+    @classmethod
+    def create_index_online(
+        cls,
+        operations: Operations,
+        index_name: str,
+        table_name: str,
+        columns: Sequence[str],
+        **kw: Any,
+    ) -> None:
+        """Build ``index_name`` on ``table_name`` while reads and writes continue."""
+        operations.invoke(cls(index_name, table_name, columns, **kw))
+
+
+@Operations.register_operation("reindex_index")
+class ReindexOp(MigrateOperation):
+    """``REINDEX INDEX CONCURRENTLY``: rebuild an index an interrupted build left invalid."""
+
+    def __init__(self, index_name: str, *, schema: str | None = None) -> None:
+        self.index_name = index_name
+        self.schema = schema
+
+    @classmethod
+    def reindex_index(
+        cls, operations: Operations, index_name: str, *, schema: str | None = None
+    ) -> None:
+        operations.invoke(cls(index_name, schema=schema))
+
+    def reverse(self) -> ReindexOp:
+        return self  # nothing to undo: the index is the same, valid
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("reindex", self.schema, self.index_name)
+
+
+class RecommendedOp(MigrateOperation):
+    """An operation autogenerate proposes on its own, with the reason in the migration.
+
+    It runs and reverses exactly as the operation it holds; only its rendering differs:
+    a comment line with the rule and the reason, so the developer can keep or delete it.
+    """
+
+    def __init__(self, op: MigrateOperation, rule: str, reason: str) -> None:
+        self.op = op
+        self.rule = rule
+        self.reason = reason
+
+    def reverse(self) -> MigrateOperation:
+        return RecommendedOp(self.op.reverse(), self.rule, self.reason)
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return self.op.to_diff_tuple()
+
+
 __all__ = [
+    "CreateIndexOnlineOp",
+    "RecommendedOp",
+    "ReindexOp",
     "CreatePartitionedIndexOp",
     "DisableAuditOp",
     "EnableAuditOp",

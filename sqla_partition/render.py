@@ -9,6 +9,7 @@ from alembic.autogenerate import renderers
 
 from .ops import (
     AttachPartitionOp,
+    CreateIndexOnlineOp,
     CreatePartitionedIndexOp,
     CreatePartitionedTableOp,
     CreateRangePartitionOp,
@@ -18,6 +19,8 @@ from .ops import (
     DropPartitionedTableOp,
     DropPartitionOp,
     EnableAuditOp,
+    RecommendedOp,
+    ReindexOp,
     SetPartitionPolicyOp,
     SplitHashPartitionsOp,
     UndistributeTableOp,
@@ -118,6 +121,7 @@ def _audit(ctx: AutogenContext, op: EnableAuditOp | DisableAuditOp) -> str:
 
 
 @renderers.dispatch_for(CreatePartitionedIndexOp)
+@renderers.dispatch_for(CreateIndexOnlineOp)
 def _partitioned_index(ctx: AutogenContext, op: CreatePartitionedIndexOp) -> str:
     args = [repr(op.index_name), repr(op.table_name), repr(list(op.columns))]
     if op.unique:
@@ -128,7 +132,20 @@ def _partitioned_index(ctx: AutogenContext, op: CreatePartitionedIndexOp) -> str
         args.append(f"postgresql_using={op.postgresql_using!r}")
     if op.partitions:
         args.append(f"partitions={[tuple(p) for p in op.partitions]!r}")
-    return f"{_prefix(ctx)}create_partitioned_index({', '.join(args)})"
+    name = "create_partitioned_index" if op.partitioned else "create_index_online"
+    return f"{_prefix(ctx)}{name}({', '.join(args)})"
+
+
+@renderers.dispatch_for(ReindexOp)
+def _reindex(ctx: AutogenContext, op: ReindexOp) -> str:
+    schema = f", schema={op.schema!r}" if op.schema else ""
+    return f"{_prefix(ctx)}reindex_index({op.index_name!r}{schema})"
+
+
+@renderers.dispatch_for(RecommendedOp)
+def _recommended(ctx: AutogenContext, op: RecommendedOp) -> str:
+    inner = alembic_render.render_op_text(ctx, op.op)
+    return f"# sqla-partition recommends ({op.rule}): {op.reason}\n{inner}"
 
 
 _PARTITION_OPS = {

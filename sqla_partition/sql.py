@@ -1662,3 +1662,39 @@ SELECT c.relname, x.indisvalid
   FROM pg_class c JOIN pg_index x ON x.indexrelid = c.oid
  WHERE c.relnamespace = %(schema)s::regnamespace AND c.relname = ANY (%(names)s)
 """
+
+
+# -- index recommendations --------------------------------------------------------------
+
+#: Every index of every table that is not a partition (a partition's cloned indexes count
+#: once, on its parent), and invalid ones on partitions too: schema, table, index, key
+#: columns (plain ones; NULL for an expression), unique, primary, valid, access method,
+#: whether it has an expression or a predicate, whether its table is partitioned, and
+#: whether its table is a partition.
+INDEX_CATALOG_QUERY = """
+SELECT n.nspname, t.relname, i.relname,
+       ARRAY(SELECT a.attname::text
+               FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+               LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+              WHERE k.ord <= x.indnkeyatts ORDER BY k.ord),
+       x.indisunique, x.indisprimary, x.indisvalid, am.amname,
+       x.indexprs IS NOT NULL OR x.indpred IS NOT NULL,
+       t.relkind = 'p', t.relispartition
+  FROM pg_index x
+  JOIN pg_class i ON i.oid = x.indexrelid
+  JOIN pg_class t ON t.oid = x.indrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace
+  JOIN pg_am am ON am.oid = i.relam
+ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+   AND (NOT t.relispartition OR NOT x.indisvalid)
+ ORDER BY 1, 2, 3
+"""
+
+
+def reindex_concurrently(index: str, schema: str | None = None) -> Statement:
+    return Statement(
+        f"REINDEX INDEX CONCURRENTLY {qualified(index, schema)}",
+        "SHARE UPDATE EXCLUSIVE on its table",
+        "rebuilds an index an interrupted build left invalid; reads and writes continue",
+        transactional=False,
+    )

@@ -23,6 +23,7 @@ from .declare import key_type_of_column
 from .errors import PolicyError
 from .ops import (
     AttachPartitionOp,
+    CreateIndexOnlineOp,
     CreatePartitionedIndexOp,
     CreatePartitionedTableOp,
     CreateRangePartitionOp,
@@ -32,6 +33,8 @@ from .ops import (
     DropPartitionedTableOp,
     DropPartitionOp,
     EnableAuditOp,
+    RecommendedOp,
+    ReindexOp,
     SetPartitionPolicyOp,
     SplitHashPartitionsOp,
     UndistributeTableOp,
@@ -425,6 +428,43 @@ def _invalid_indexes(
         sql.INDEX_STATE_QUERY, {"schema": sql.ident(schema), "names": names}
     )
     return {name for name, valid in rows if not valid}
+
+
+def _create_index_online(operations: Operations, op: CreatePartitionedIndexOp) -> None:
+    """A table that is not partitioned: one ``CREATE INDEX CONCURRENTLY``."""
+    ctx = operations.migration_context
+    opts = {"unique": op.unique, "using": op.postgresql_using}
+    invalid = _invalid_indexes(ctx, op, [op.index_name])
+    lock = int(_opts(ctx).get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
+    limit = int(_opts(ctx).get("sqla_partition_index_statement_timeout", 0))
+    with ctx.autocommit_block():
+        stmts = [*sql.timeouts(lock, limit, local=False)]
+        if invalid:
+            stmts.append(sql.drop_invalid_index(op.index_name, op.schema))
+        stmts += [
+            sql.create_index_concurrently(
+                op.index_name, op.table_name, op.columns, op.schema, **opts
+            ),
+            sql.index_valid_check(op.index_name, op.schema),
+            *sql.reset_timeouts(local=False),
+        ]
+        _run(operations, stmts)
+
+
+@Operations.implementation_for(CreateIndexOnlineOp)
+def create_index_online(operations: Operations, op: CreateIndexOnlineOp) -> None:
+    _create_index_online(operations, op)
+
+
+@Operations.implementation_for(ReindexOp)
+def reindex_index(operations: Operations, op: ReindexOp) -> None:
+    with operations.migration_context.autocommit_block():
+        _run(operations, [sql.reindex_concurrently(op.index_name, op.schema)])
+
+
+@Operations.implementation_for(RecommendedOp)
+def recommended(operations: Operations, op: RecommendedOp) -> None:
+    operations.invoke(op.op)
 
 
 @Operations.implementation_for(CreatePartitionedIndexOp)

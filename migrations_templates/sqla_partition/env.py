@@ -52,6 +52,12 @@ CONFIGURE = {
     "sqla_partition_lock_timeout": int(
         config.get_main_option("sqla_partition.lock_timeout") or 5000
     ),
+    # Autogenerate also proposes the indexes a careful DBA would ask for, each with its
+    # reason as a comment in the migration: True for every rule, False for none, or some of
+    # ["fk_index", "redundant_index", "brin_time_key", "invalid_index"].
+    "sqla_partition_recommend": True,
+    # Recommended index names (sqlp_...) you decided against, so they are not proposed again.
+    "sqla_partition_recommend_skip": [],
 }
 
 
