@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -50,3 +53,26 @@ class Project:
 def make_project(root: Path, url: str, metadata: str = "sample_models:Base.metadata") -> Project:
     ini = init_environment(root / "migrations", metadata=metadata, url=url)
     return Project(root, ini)
+
+
+NOW = "2026-11-27T10:00:00+00:00"
+
+
+@contextlib.contextmanager
+def models_project(
+    root: Path, url: str, monkeypatch: Any, module: str, source: str
+) -> Iterator[Project]:
+    """A project around models written to ``root/module.py``, with the clock fixed.
+
+    The module is imported afresh by each Alembic command (tests edit it or the
+    environment variables it reads between commands).
+    """
+    (root / f"{module}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("SQLA_PARTITION_NOW", NOW)
+    sys.modules.pop(module, None)
+    try:
+        yield make_project(root, url, metadata=f"{module}:Base.metadata")
+    finally:
+        sys.modules.pop(module, None)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqla_partition import Audit, PolicyError, audit_table, set_actor
 from sqla_partition.cli import main
 
-from .alembic_project import make_project
+from .alembic_project import models_project
 
 MODELS = textwrap.dedent(
     """
@@ -56,14 +56,9 @@ MODELS = textwrap.dedent(
 
 @pytest.fixture
 def project(tmp_path, db_url, monkeypatch):
-    (tmp_path / "audit_models.py").write_text(MODELS)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("AUDIT_NOTES", raising=False)
-    monkeypatch.setenv("SQLA_PARTITION_NOW", "2026-11-27T10:00:00+00:00")
-    sys.modules.pop("audit_models", None)
-    yield make_project(tmp_path, db_url, metadata="audit_models:Base.metadata")
-    sys.modules.pop("audit_models", None)
+    with models_project(tmp_path, db_url, monkeypatch, "audit_models", MODELS) as project:
+        yield project
 
 
 def models():

@@ -19,7 +19,7 @@ from sqla_partition.ops import DistributeTableOp
 from sqla_partition.planner import plan
 from sqla_partition.specs import TablePolicy
 
-from .alembic_project import make_project
+from .alembic_project import models_project
 from .test_planner import NOW, parent_with
 
 MODELS = textwrap.dedent(
@@ -63,12 +63,8 @@ MODELS = textwrap.dedent(
 
 @pytest.fixture
 def project(tmp_path, db_url, monkeypatch):
-    (tmp_path / "citus_models.py").write_text(MODELS)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setenv("SQLA_PARTITION_NOW", "2026-11-27T10:00:00+00:00")
-    yield make_project(tmp_path, db_url, metadata="citus_models:Base.metadata")
-    sys.modules.pop("citus_models", None)
+    with models_project(tmp_path, db_url, monkeypatch, "citus_models", MODELS) as project:
+        yield project
 
 
 @pytest.fixture

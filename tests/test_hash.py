@@ -18,7 +18,7 @@ from alembic.util import CommandError
 import sqla_partition
 from sqla_partition import Hash, PolicyError
 
-from .alembic_project import make_project
+from .alembic_project import models_project
 from .test_ops import run_online as run_with
 
 MODELS = textwrap.dedent(
@@ -62,12 +62,8 @@ TENANTS = 200
 
 @pytest.fixture
 def shard_project(tmp_path, db_url, monkeypatch):
-    (tmp_path / "shard_models.py").write_text(MODELS)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    project = make_project(tmp_path, db_url, metadata="shard_models:Base.metadata")
-    yield project
-    sys.modules.pop("shard_models", None)
+    with models_project(tmp_path, db_url, monkeypatch, "shard_models", MODELS) as project:
+        yield project
 
 
 def declare(monkeypatch, shards: int) -> None:

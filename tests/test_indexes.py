@@ -14,7 +14,7 @@ import psycopg
 from sqla_partition import Hash, Range
 from sqla_partition.runner import roll
 
-from .alembic_project import make_project
+from .alembic_project import models_project
 from .test_hash import run_online
 from .test_ops import run_offline
 from .test_roll import make_table
@@ -198,14 +198,8 @@ MODELS = textwrap.dedent(
 
 
 def test_autogenerate_builds_a_new_index_online(tmp_path, db_url, pg, monkeypatch):
-    (tmp_path / "index_models.py").write_text(MODELS)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("WITH_INDEX", raising=False)
-    monkeypatch.setenv("SQLA_PARTITION_NOW", "2026-11-27T10:00:00+00:00")
-    sys.modules.pop("index_models", None)
-    project = make_project(tmp_path, db_url, metadata="index_models:Base.metadata")
-    try:
+    with models_project(tmp_path, db_url, monkeypatch, "index_models", MODELS) as project:
         project.revision("events")
         project.upgrade()
         monkeypatch.setenv("WITH_INDEX", "1")
@@ -221,5 +215,3 @@ def test_autogenerate_builds_a_new_index_online(tmp_path, db_url, pg, monkeypatc
         project.upgrade()
         assert index_state(pg, "ix_events_note")[0]
         project.check()
-    finally:
-        sys.modules.pop("index_models", None)

@@ -4,13 +4,12 @@ where it should, and is switched off on its own."""
 from __future__ import annotations
 
 import re
-import sys
 import textwrap
 
 import pytest
 from alembic.util import CommandError
 
-from .alembic_project import make_project
+from .alembic_project import models_project
 
 MODELS = textwrap.dedent(
     """
@@ -61,13 +60,8 @@ MODELS = textwrap.dedent(
 
 @pytest.fixture
 def project(tmp_path, db_url, monkeypatch):
-    (tmp_path / "rec_models.py").write_text(MODELS)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setenv("SQLA_PARTITION_NOW", "2026-11-27T10:00:00+00:00")
-    sys.modules.pop("rec_models", None)
-    yield make_project(tmp_path, db_url, metadata="rec_models:Base.metadata")
-    sys.modules.pop("rec_models", None)
+    with models_project(tmp_path, db_url, monkeypatch, "rec_models", MODELS) as project:
+        yield project
 
 
 def configure(project, setting: str, skip: str = "[]") -> None:

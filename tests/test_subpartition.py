@@ -4,7 +4,6 @@ migration and by roll alike, and invisible to autogenerate."""
 from __future__ import annotations
 
 import json
-import sys
 import textwrap
 
 import pytest
@@ -14,7 +13,7 @@ from click.testing import CliRunner
 from sqla_partition import Hash, PolicyError, Range, partition_table
 from sqla_partition.cli import main
 
-from .alembic_project import make_project
+from .alembic_project import models_project
 
 MODELS = textwrap.dedent(
     """
@@ -48,12 +47,8 @@ MODELS = textwrap.dedent(
 
 @pytest.fixture
 def project(tmp_path, db_url, monkeypatch):
-    (tmp_path / "range_hash_models.py").write_text(MODELS)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setenv("SQLA_PARTITION_NOW", "2026-11-27T10:00:00+00:00")
-    yield make_project(tmp_path, db_url, metadata="range_hash_models:Base.metadata")
-    sys.modules.pop("range_hash_models", None)
+    with models_project(tmp_path, db_url, monkeypatch, "range_hash_models", MODELS) as p:
+        yield p
 
 
 def tree(pg) -> dict[str, list[str]]:
