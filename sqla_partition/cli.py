@@ -377,6 +377,99 @@ def lint(files: tuple[str, ...], database_url: str | None, as_json: bool) -> Non
     sys.exit(1 if open_findings else 0)
 
 
+@main.command()
+@click.option(
+    "--database-url", envvar="DATABASE_URL", metavar="URL", help="default: $DATABASE_URL."
+)
+@click.option(
+    "--queries",
+    "queries_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the workload from this file (statements separated by ;) instead of "
+    "pg_stat_statements.",
+)
+@click.option(
+    "--min-calls",
+    default=50,
+    show_default=True,
+    help="pg_stat_statements: only statements run at least this often.",
+)
+@click.option(
+    "--limit",
+    default=100,
+    show_default=True,
+    help="pg_stat_statements: the most expensive statements, at most this many.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of operations.")
+@_user_errors
+def advise(
+    database_url: str | None,
+    queries_file: Path | None,
+    min_calls: int,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Propose the indexes that halve the planned cost of frequent queries.
+
+    Reads the workload from pg_stat_statements (or --queries), tries each candidate index
+    as a hypopg hypothetical index, on every partition of a partitioned table, and prints
+    the winners as migration operations with the queries they serve. Nothing is built.
+
+    \b
+    Needs the hypopg extension (CREATE EXTENSION hypopg; Debian: postgresql-15-hypopg)
+    and, without --queries, pg_stat_statements readable by this role (pg_read_all_stats).
+    Exit code 0 (with or without advice), 2 when something is missing.
+    """
+    import json
+
+    from .advise import Advisor, read_queries
+    from .connect import connect
+
+    if not database_url:
+        raise SqlaPartitionError("no database: pass --database-url or set DATABASE_URL")
+    with connect(database_url, application_name="sqla-partition advise") as conn:
+        advisor = Advisor(conn)
+        advisor.check(statements=queries_file is None)
+        if queries_file is not None:
+            workload = read_queries(queries_file.read_text())
+        else:
+            workload = advisor.workload(min_calls, limit)
+        advice = advisor.advise(workload)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "table": f"{a.candidate.schema}.{a.candidate.table}",
+                        "columns": list(a.candidate.columns),
+                        "partitioned": a.candidate.partitioned,
+                        "index": a.candidate.name,
+                        "queries": [
+                            {"query": q.text, "calls": q.calls, "cost": b, "cost_with": c}
+                            for q, b, c in a.queries
+                        ],
+                    }
+                    for a in advice
+                ],
+                indent=2,
+            )
+        )
+        return
+    click.echo(
+        f"-- {len(workload)} statements planned; {len(advice)} indexes would halve the cost of some"
+    )
+    for a in advice:
+        c = a.candidate
+        for query, before, after in a.queries:
+            text = " ".join(query.text.split())[:90]
+            click.echo(
+                f"# {before:.0f} -> {after:.0f} ({after / before:.1%}), {query.calls} calls: {text}"
+            )
+        kind = "create_partitioned_index" if c.partitioned else "create_index_online"
+        schema = f", schema={c.schema!r}" if c.schema != "public" else ""
+        click.echo(f"op.{kind}({c.name!r}, {c.table!r}, {list(c.columns)!r}{schema})")
+
+
 def _parse_age(value: str) -> dt.timedelta:
     text = value.strip().lower()
     for suffix, unit in (("min", "minutes"), ("h", "hours"), ("d", "days"), ("s", "seconds")):

@@ -8,7 +8,6 @@ them once created, even though the models do not declare them.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,7 @@ from . import sql
 from .catalog import Snapshot
 from .declare import policy_of
 from .ops import CreateIndexOnlineOp, CreatePartitionedIndexOp, RecommendedOp, ReindexOp
-from .specs import Range, check_identifier
+from .specs import Range
 
 if TYPE_CHECKING:
     from alembic.autogenerate.api import AutogenContext
@@ -64,13 +63,6 @@ def read_indexes(ctx: AutogenContext) -> list[LiveIndex]:
     assert ctx.connection is not None
     rows = ctx.connection.exec_driver_sql(sql.INDEX_CATALOG_QUERY)
     return [LiveIndex(r[0], r[1], r[2], tuple(r[3]), *r[4:]) for r in rows]
-
-
-def index_name(kind: str, table: str, columns: Iterable[str]) -> str:
-    name = f"{PREFIX}{kind}_{table}_{'_'.join(columns)}"
-    if len(name.encode("utf-8")) > 63:
-        name = f"{PREFIX}{kind}_{hashlib.sha1(name.encode()).hexdigest()[:16]}"
-    return check_identifier(name, "recommended index name")
 
 
 def _leads(columns: Iterable[str | None], wanted: list[str]) -> bool:
@@ -162,7 +154,7 @@ def _fk_rule(
         columns = [c.name for c in fk.columns]
         if any(_leads(cols, columns) for cols in indexed):
             continue
-        name = index_name("fk", table.name, columns)
+        name = sql.suggested_index_name("fk", table.name, columns)
         target = fk.referred_table.name
         where = f"every partition of {table.name}" if policy_of(table) else table.name
         reason = (
@@ -194,7 +186,7 @@ def _brin_rule(
         f"{column} grows with time and rows arrive in its order: a BRIN index is a few "
         "pages per partition and lets range queries within a partition skip most blocks"
     )
-    name = index_name("brin", table.name, [column])
+    name = sql.suggested_index_name("brin", table.name, [column])
     op = _create(table, name, [column], snap, key, new, using="brin")
     return [RecommendedOp(op, "brin_time_key", reason)]
 

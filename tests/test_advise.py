@@ -1,0 +1,91 @@
+"""``sqla-partition advise``: hypothetical indexes decide, on every partition; what is
+missing (hypopg, pg_stat_statements, rights) is one message and exit code 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from sqla_partition import Range
+from sqla_partition.cli import main
+
+from .test_roll import make_table
+
+WORKLOAD = """
+SELECT * FROM events WHERE note = 'n42';
+SELECT * FROM accounts WHERE email = $1;
+SELECT * FROM accounts WHERE id = $1;
+"""
+
+
+def advise(db_url, *args):
+    return CliRunner().invoke(main, ["advise", "--database-url", db_url, *args])
+
+
+@pytest.fixture
+def hypopg(pg):
+    available = pg.execute(
+        "SELECT count(*) FROM pg_available_extensions WHERE name = 'hypopg'"
+    ).fetchone()
+    if not available[0]:
+        pytest.skip("hypopg is not installed on this server (.ci/run installs it on Debian)")
+    pg.execute("CREATE EXTENSION hypopg")
+
+
+def seed(db_url, pg):
+    make_table(db_url, Range("created_at", premake=3, default=True))
+    pg.execute(
+        "INSERT INTO events (created_at, note) SELECT timestamptz '2026-11-01' "
+        "+ g * interval '1 minute', 'n' || g FROM generate_series(1, 60000) g"
+    )
+    pg.execute("CREATE TABLE accounts (id int PRIMARY KEY, email text)")
+    pg.execute("INSERT INTO accounts SELECT g, 'u' || g FROM generate_series(1, 50000) g")
+    pg.execute("ANALYZE events")
+    pg.execute("ANALYZE accounts")
+
+
+def test_advice_for_a_seeded_workload(db_url, pg, hypopg, tmp_path):
+    seed(db_url, pg)
+    queries = tmp_path / "workload.sql"
+    queries.write_text(WORKLOAD)
+    result = advise(db_url, "--queries", str(queries), "--json")
+    assert result.exit_code == 0, result.output
+    advice = {(a["table"], tuple(a["columns"])): a for a in json.loads(result.output)}
+    assert set(advice) == {("public.events", ("note",)), ("public.accounts", ("email",))}
+    events = advice[("public.events", ("note",))]
+    assert events["partitioned"] and events["index"] == "sqlp_adv_events_note"
+    (query,) = events["queries"]
+    assert query["cost_with"] <= query["cost"] / 2
+    # the primary key already serves lookups by id: nothing proposed for them
+
+    text = advise(db_url, "--queries", str(queries)).output
+    assert "op.create_partitioned_index('sqlp_adv_events_note', 'events', ['note'])" in text
+    assert "op.create_index_online('sqlp_adv_accounts_email', 'accounts', ['email'])" in text
+    hypothetical = pg.execute("SELECT count(*) FROM hypopg_list_indexes").fetchone()
+    assert hypothetical == (0,)  # nothing left behind (and nothing was ever built)
+    indexes = pg.execute("SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'sqlp_%'")
+    assert indexes.fetchone() == (0,)
+
+
+def test_without_hypopg_the_message_says_what_to_install(db_url, tmp_path):
+    queries = tmp_path / "workload.sql"
+    queries.write_text(WORKLOAD)
+    result = advise(db_url, "--queries", str(queries))
+    assert result.exit_code == 2
+    assert "advise needs the hypopg extension" in result.output
+    assert "CREATE EXTENSION hypopg" in result.output
+
+
+def test_without_pg_stat_statements_the_message_says_what_to_configure(db_url, hypopg):
+    result = advise(db_url)
+    assert result.exit_code == 2
+    assert "shared_preload_libraries" in result.output and "--queries FILE" in result.output
+
+
+def test_bad_input_is_one_line_and_exit_2(db_url, tmp_path):
+    result = advise(db_url, "--queries", str(tmp_path / "missing.sql"))
+    assert result.exit_code == 2 and "does not exist" in result.output
+    result = CliRunner().invoke(main, ["advise"], env={"DATABASE_URL": ""})
+    assert result.exit_code == 2 and "no database" in result.output
