@@ -470,6 +470,44 @@ def advise(
         click.echo(f"op.{kind}({c.name!r}, {c.table!r}, {list(c.columns)!r}{schema})")
 
 
+@main.command()
+@click.argument("table", metavar="[SCHEMA.]TABLE")
+@click.option(
+    "--database-url", envvar="DATABASE_URL", metavar="URL", help="default: $DATABASE_URL."
+)
+@click.option(
+    "--timezone",
+    default="UTC",
+    show_default=True,
+    help="Where the set's period boundaries fall (an IANA name).",
+)
+@_user_errors
+def adopt(table: str, database_url: str | None, timezone: str) -> None:
+    """Take over a partition set made by hand or by pg_partman, changing nothing.
+
+    Reads the table's partitions (and pg_partman's part_config, if it made them) and
+    prints the __partitioning__ declaration that describes the set as it is, and the
+    operation of a baseline migration that records it. After that migration, roll
+    manages the set, naming new partitions as the set does, and autogenerate is empty.
+    """
+    from .adopt import adopt as read_set
+    from .connect import connect
+
+    if not database_url:
+        raise SqlaPartitionError("no database: pass --database-url or set DATABASE_URL")
+    schema, _, name = table.rpartition(".")
+    with connect(database_url, application_name="sqla-partition adopt") as conn:
+        adoption = read_set(conn, name, schema or "public", timezone)
+    click.echo(f"# {schema or 'public'}.{name}, partitioned {adoption.source}; on the model:")
+    click.echo(f"    {adoption.declaration()}")
+    click.echo(
+        "# and in a new migration (alembic revision -m 'adopt'), which changes no partition:"
+    )
+    click.echo(f"    {adoption.operation()}")
+    for note in adoption.notes:
+        click.echo(f"# {note}")
+
+
 def _parse_age(value: str) -> dt.timedelta:
     text = value.strip().lower()
     for suffix, unit in (("min", "minutes"), ("h", "hours"), ("d", "days"), ("s", "seconds")):

@@ -43,7 +43,9 @@ log = logging.getLogger(__name__)
 
 _SNAPSHOT = "_sqla_partition_snapshot"
 _DONE = "_sqla_partition_compared"
-_PARTITION_NAME = re.compile(r"_(p\d{4}(_\d\d){0,2}|p\d{4}_q\d|pm?\d{10,}|default|h\d+)$")
+_PARTITION_NAME = re.compile(
+    r"_(p\d{4}(_\d\d){0,2}|p\d{4}_?q\d|p\d{4}w\d\d|p\d{8}|pm?\d{10,}|default|h\d+)$"
+)
 
 
 def _default_schema(ctx: AutogenContext) -> str:

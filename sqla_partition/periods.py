@@ -30,6 +30,7 @@ _INTERVAL_RE = re.compile(r"^\s*(\d+)\s*(day|week|month|year|quarter)s?\s*$", re
 
 #: Steps a partition may span; other counts of a unit are refused as a policy mistake.
 PARTITION_STEPS = {(1, "day"), (1, "week"), (1, "month"), (3, "month"), (1, "year")}
+NAMINGS = ("sqla", "partman4", "partman5")
 
 
 @dataclass(frozen=True, order=True)
@@ -153,6 +154,10 @@ class Stepper:
     key_type: str
     step: CalendarStep | int
     tz: str = "UTC"
+    #: How partitions are named: ``sqla`` (``p2026_11``), or as pg_partman names them,
+    #: ``partman4`` (``p2026_11``, ``p2026w48``, ``p2026q4``) or ``partman5``
+    #: (``p20261101``), so that an adopted set goes on with the names it has.
+    naming: str = "sqla"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -176,6 +181,13 @@ class Stepper:
 
     def _suffix(self, d: dt.date) -> str:
         assert isinstance(self.step, CalendarStep)
+        if self.naming == "partman5":
+            return f"p{d.year:04d}{d.month:02d}{d.day:02d}"
+        if self.naming == "partman4" and self.step.unit == "week":
+            year, week, _ = d.isocalendar()
+            return f"p{year:04d}w{week:02d}"
+        if self.naming == "partman4" and self.step.unit == "month" and self.step.count == 3:
+            return f"p{d.year:04d}q{(d.month - 1) // 3 + 1}"
         if self.step.unit == "year":
             return f"p{d.year:04d}"
         if self.step.unit == "month" and self.step.count == 3:

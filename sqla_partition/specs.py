@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import PolicyError
-from .periods import PARTITION_STEPS, CalendarStep, Stepper, parse_step
+from .periods import NAMINGS, PARTITION_STEPS, CalendarStep, Stepper, parse_step
 
 MAX_IDENTIFIER_BYTES = 63
 KEY_TYPES = ("timestamptz", "timestamp", "date", "integer")
@@ -85,6 +85,7 @@ class Range(_Policy):
     on_expire: str = "detach"
     archive_schema: str | None = None
     partition_prefix: str | None = None
+    naming: str = "sqla"
     subpartition: Hash | None = None
     #: On Citus, the column the table is distributed by (``create_distributed_table``).
     distributed_by: str | None = None
@@ -123,6 +124,11 @@ class Range(_Policy):
                 f"unknown timezone {self.timezone!r}: use an IANA name such as 'UTC' or "
                 "'Europe/Berlin'"
             ) from None
+        if self.naming not in NAMINGS:
+            raise PolicyError(
+                f"naming={self.naming!r}: use 'sqla' (default), or 'partman4'/'partman5' to go "
+                "on naming partitions as pg_partman did"
+            )
         if self.on_expire not in EXPIRE_MODES:
             raise PolicyError(
                 f"on_expire={self.on_expire!r}: use 'detach' (default, keeps the data) or "
@@ -322,7 +328,7 @@ class TablePolicy:
 
     def stepper(self) -> Stepper:
         assert isinstance(self.policy, Range)
-        return Stepper(self.key_type, self.policy.step, self.policy.timezone)
+        return Stepper(self.key_type, self.policy.step, self.policy.timezone, self.policy.naming)
 
     def partition_name(self, suffix: str) -> str:
         return check_identifier(f"{self.prefix}_{suffix}", f"{self.table}: partition name")

@@ -1776,3 +1776,17 @@ def explain_prepared(parameters: int) -> str:
 def hypothetical_index(schema: str, table: str, columns: tuple[str, ...]) -> str:
     ddl = f"CREATE INDEX ON {qualified(table, schema)} ({', '.join(ident(c) for c in columns)})"
     return f"SELECT * FROM hypopg_create_index({string_literal(ddl)})"
+
+
+# -- adopting pg_partman sets ---------------------------------------------------------------
+
+PARTMAN_SCHEMA_QUERY = """
+SELECT n.nspname, e.extversion
+  FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+ WHERE e.extname = 'pg_partman'
+"""
+
+
+def partman_config_query(schema: str) -> str:
+    """pg_partman's settings for one set (bind parameter: ``schema.table`` text)."""
+    return f"SELECT * FROM {ident(schema)}.part_config WHERE parent_table = %(parent)s"

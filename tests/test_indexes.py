@@ -23,7 +23,8 @@ STRONG = ("ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiv
 
 
 class LockProbe(threading.Thread):
-    """Polls pg_locks for locks that would block writers on any partition of ``events``."""
+    """Polls pg_locks for table locks that would block writers on any partition of
+    ``events`` (not a writer's own relation-extension lock, which is not a table lock)."""
 
     def __init__(self, dsn: str):
         super().__init__(daemon=True)
@@ -37,7 +38,8 @@ class LockProbe(threading.Thread):
             while not self.stop.is_set():
                 rows = conn.execute(
                     "SELECT c.relname, l.mode FROM pg_locks l JOIN pg_class c "
-                    "ON c.oid = l.relation WHERE c.relname LIKE 'events\\_%%' "
+                    "ON c.oid = l.relation WHERE l.locktype = 'relation' "
+                    "AND c.relname LIKE 'events\\_%%' "
                     "AND c.relkind = 'r' AND l.mode = ANY (%s)",
                     (list(STRONG),),
                 ).fetchall()

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from sqla_partition.errors import PolicyError
 from sqla_partition.periods import (
+    NAMINGS,
     CalendarStep,
     Stepper,
     floor_date,
@@ -179,3 +180,17 @@ def test_parse_step(text, expected):
 def test_parse_step_refuses_nonsense(text):
     with pytest.raises(PolicyError, match="interval"):
         parse_step(text)
+
+
+@given(
+    day=st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2100, 1, 1)),
+    step=st.sampled_from(STEPS),
+    naming=st.sampled_from(NAMINGS),
+    count=st.integers(2, 60),
+)
+@settings(max_examples=200)
+def test_every_naming_gives_distinct_names_that_sort_in_time_order(day, step, naming, count):
+    stepper = Stepper("date", step, "UTC", naming)
+    names = [p.suffix for p in stepper.series(stepper.period_of(day), count)]
+    assert len(set(names)) == len(names)
+    assert names == sorted(names)  # ISO weeks too: (ISO year, week) only grows
