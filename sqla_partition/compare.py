@@ -29,6 +29,7 @@ from .ops import (
     CreatePartitionedIndexOp,
     CreatePartitionedTableOp,
     DistributeTableOp,
+    PartitionExistingTableOp,
     SetPartitionPolicyOp,
     SplitHashPartitionsOp,
 )
@@ -137,6 +138,26 @@ def _as_text(policy: TablePolicy, value: Any) -> Any:
 def _distributed(snap: Snapshot, policy: Hash) -> bool:
     """A hash table is distributed when asked, or by default on a Citus database."""
     return snap.has_citus if policy.distributed is None else policy.distributed
+
+
+def _convert_op(ctx: AutogenContext, bound: TablePolicy) -> PartitionExistingTableOp | None:
+    """A live plain table that gains ``Range(...)`` on a time key: converted in place; the
+    old rows stay where they are, as the partition before the next period."""
+    policy = bound.policy
+    if not isinstance(policy, Range) or bound.key_type == "integer" or policy.subpartition:
+        return None
+    stepper = bound.stepper()
+    current = stepper.period_of(planner.position_from_clock(bound, _now(ctx)))
+    first = stepper.following(current)
+    last = stepper.following(first, policy.premake)
+    return PartitionExistingTableOp(
+        bound.table,
+        policy,
+        legacy_until=_as_text(bound, first.lower),
+        until=_as_text(bound, last.lower),
+        key_type=bound.key_type,
+        schema=bound.schema,
+    )
 
 
 def _is_distributed_hash(snap: Snapshot, recorded: TablePolicy) -> bool:
@@ -312,10 +333,16 @@ def compare_schema(
         if parent is None and on_record is not None and _is_distributed_hash(snap, on_record):
             recorded: Any = on_record.policy  # a Citus table: its shards are its partitions
         elif parent is None:
-            log.warning(
-                "%s.%s is declared partitioned but exists as a plain table; it is left unchanged",
-                *key,
-            )
+            convert = _convert_op(ctx, bound)
+            if convert is None:
+                log.warning(
+                    "%s.%s is declared partitioned but exists as a plain table; it is left "
+                    "unchanged (only a table with a time key is converted)",
+                    *key,
+                )
+            else:
+                upgrade_ops.ops.append(convert)
+                snap.converted.add(key)
             continue
         elif parent.strategy != ("hash" if isinstance(bound.policy, Hash) else "range"):
             expected = "hash" if isinstance(bound.policy, Hash) else "range"

@@ -700,7 +700,56 @@ class RecommendedOp(MigrateOperation):
         return self.op.to_diff_tuple()
 
 
+@Operations.register_operation("partition_existing_table")
+class PartitionExistingTableOp(MigrateOperation):
+    """Turn a live plain table into a range-partitioned one without copying it.
+
+    The table becomes ``<table>_legacy``, the partition of everything before
+    ``legacy_until`` (proven by a CHECK added NOT VALID and validated while writes go on);
+    a new partitioned parent takes its name, with its indexes, defaults, identity
+    sequences, foreign keys and grants, and partitions from ``legacy_until`` to ``until``.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        partitioning: Range,
+        *,
+        legacy_until: Any,
+        until: Any,
+        key_type: str = "timestamptz",
+        schema: str | None = None,
+    ) -> None:
+        self.table_name = table_name
+        self.partitioning = partitioning
+        self.legacy_until = legacy_until
+        self.until = until
+        self.key_type = key_type
+        self.schema = schema
+
+    @classmethod
+    def partition_existing_table(
+        cls, operations: Operations, table_name: str, partitioning: Range, **kw: Any
+    ) -> None:
+        """Partition the live table ``table_name`` by ``partitioning``, online."""
+        operations.invoke(cls(table_name, partitioning, **kw))
+
+    def reverse(self) -> SetPartitionPolicyOp:
+        """Merging partitions back is not supported: a downgrade forgets the policy only."""
+        return SetPartitionPolicyOp(
+            self.table_name,
+            None,
+            old=self.partitioning,
+            key_type=self.key_type,
+            schema=self.schema,
+        )
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("partition_existing_table", self.schema, self.table_name, self.partitioning)
+
+
 __all__ = [
+    "PartitionExistingTableOp",
     "CreateIndexOnlineOp",
     "RecommendedOp",
     "ReindexOp",

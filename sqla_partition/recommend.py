@@ -80,10 +80,15 @@ def _create(
     new: bool,
     using: str | None = None,
 ) -> alembic_ops.MigrateOperation:
+    converted = snap.converted
     if new:  # created in this migration: empty, a plain CREATE INDEX blocks nobody
         kw = {"postgresql_using": using} if using else {}
         return alembic_ops.CreateIndexOp(name, table.name, columns, schema=table.schema, **kw)
     parent = snap.parents.get(key)
+    if parent is None and key in converted:  # partitioned earlier in this migration
+        return CreatePartitionedIndexOp(
+            name, table.name, columns, schema=table.schema, postgresql_using=using
+        )
     if parent is not None:
         return CreatePartitionedIndexOp(
             name,

@@ -19,6 +19,7 @@ from .ops import (
     DropPartitionedTableOp,
     DropPartitionOp,
     EnableAuditOp,
+    PartitionExistingTableOp,
     RecommendedOp,
     ReindexOp,
     SetPartitionPolicyOp,
@@ -146,6 +147,20 @@ def _reindex(ctx: AutogenContext, op: ReindexOp) -> str:
 def _recommended(ctx: AutogenContext, op: RecommendedOp) -> str:
     inner = alembic_render.render_op_text(ctx, op.op)
     return f"# sqla-partition recommends ({op.rule}): {op.reason}\n{inner}"
+
+
+@renderers.dispatch_for(PartitionExistingTableOp)
+def _partition_existing(ctx: AutogenContext, op: PartitionExistingTableOp) -> str:
+    args = [
+        repr(op.table_name),
+        _policy(ctx, op.partitioning),
+        f"legacy_until={op.legacy_until!r}",
+        f"until={op.until!r}",
+        f"key_type={op.key_type!r}",
+    ]
+    if op.schema:
+        args.append(f"schema={op.schema!r}")
+    return f"{_prefix(ctx)}partition_existing_table({', '.join(args)})"
 
 
 _PARTITION_OPS = {

@@ -850,7 +850,15 @@ def _where_we_stand(s: HashSplit) -> str:
     )
 
 
-def _retrying(s: HashSplit, body: str, indent: str = "  ") -> str:
+@dataclass(frozen=True)
+class Bounds:
+    """How long a step may wait for a lock, and how often it tries again."""
+
+    lock_timeout_ms: int = 5000
+    retries: int = 5
+
+
+def _retrying(s: HashSplit | Bounds, body: str, indent: str = "  ") -> str:
     """Run ``body`` in a subtransaction, again after a lock timeout, up to ``retries`` times;
     ``worst`` keeps the longest attempt, failed ones included (writers queue behind each).
     Waits stop at half of ``deadlock_timeout`` at most: a writer that takes the same locks
@@ -1790,3 +1798,196 @@ SELECT n.nspname, e.extversion
 def partman_config_query(schema: str) -> str:
     """pg_partman's settings for one set (bind parameter: ``schema.table`` text)."""
     return f"SELECT * FROM {ident(schema)}.part_config WHERE parent_table = %(parent)s"
+
+
+# -- converting a live table into a partitioned one ----------------------------------------
+
+LEGACY_SUFFIX = "_legacy"
+
+
+def _legacy_guard(table: str, schema: str | None, column: str) -> str:
+    """DO-block lines: stop quietly once converted; refuse what cannot be carried over."""
+    reg = string_literal(qualified(table, schema))
+    legacy = string_literal(qualified(table + LEGACY_SUFFIX, schema))
+    return (
+        f"  IF (SELECT relkind FROM pg_class WHERE oid = to_regclass({reg})) = 'p'\n"
+        f"     AND to_regclass({legacy}) IS NOT NULL THEN\n"
+        "    RETURN;  -- converted already\n"
+        "  END IF;\n"
+        f"  IF (SELECT relkind FROM pg_class WHERE oid = to_regclass({reg})) IS DISTINCT FROM 'r' "
+        "THEN\n"
+        f"    RAISE EXCEPTION 'sqla-partition: % is not a plain table', {reg};\n"
+        "  END IF;\n"
+        "  IF EXISTS (SELECT 1 FROM pg_index x\n"
+        f"              WHERE x.indrelid = {reg}::regclass AND x.indisunique\n"
+        "                AND NOT EXISTS (SELECT 1 FROM pg_attribute a\n"
+        "                      WHERE a.attrelid = x.indrelid AND a.attnum = ANY (x.indkey)\n"
+        f"                        AND a.attname = {string_literal(column)})) THEN\n"
+        "    RAISE EXCEPTION 'sqla-partition: the primary key or a unique index of % does not "
+        "include %: PostgreSQL enforces uniqueness per partition only; add % to them first', "
+        f"{reg}, {string_literal(column)}, {string_literal(column)};\n"
+        "  END IF;\n"
+        "  IF EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f'\n"
+        f"              AND confrelid = {reg}::regclass) THEN\n"
+        "    RAISE EXCEPTION 'sqla-partition: % is referenced by a foreign key; a foreign key to "
+        f"a partitioned table needs its whole key; drop or change it first', {reg};\n"
+        "  END IF;\n"
+        "  IF EXISTS (SELECT 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid\n"
+        f"             WHERE d.refobjid = {reg}::regclass AND r.ev_class <> {reg}::regclass) THEN\n"
+        "    RAISE EXCEPTION 'sqla-partition: views depend on %; they would keep reading the "
+        f"old table only: drop them first and create them again after', {reg};\n"
+        "  END IF;\n"
+        "  IF EXISTS (SELECT 1 FROM pg_trigger\n"
+        f"              WHERE tgrelid = {reg}::regclass AND NOT tgisinternal) THEN\n"
+        "    RAISE EXCEPTION 'sqla-partition: % has triggers of its own; move them to the new "
+        f"table by hand after the conversion, or drop them first', {reg};\n"
+        "  END IF;\n"
+        f"  IF EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = {reg}::regclass "
+        f"OR inhrelid = {reg}::regclass) THEN\n"
+        f"    RAISE EXCEPTION 'sqla-partition: % takes part in table inheritance', {reg};\n"
+        "  END IF;\n"
+    )
+
+
+def legacy_bound_check(
+    table: str, schema: str | None, column: str, upper: KeyValue, key_type: str
+) -> list[Statement]:
+    """The CHECK that proves every row is older than the first new period, added without
+    a scan, then validated while writes go on."""
+    target = qualified(table, schema)
+    col = ident(column)
+    check = f"{col} IS NOT NULL AND {col} < {_cast(upper, key_type)}"
+    reg = string_literal(target)
+    late = (
+        f"  IF now() >= {_cast(upper, key_type)} THEN\n"
+        "    RAISE EXCEPTION 'sqla-partition: this migration converts % with its first new "
+        "partition starting at %, which is past; generate the migration again', "
+        f"{reg}, {string_literal(str(upper))};\n"
+        "  END IF;\n"
+        if key_type in ("timestamptz", "timestamp", "date")
+        else ""
+    )
+    add = _do(
+        _legacy_guard(table, schema, column)
+        + late
+        + "  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = "
+        f"{reg}::regclass AND conname = {string_literal(BOUND_CHECK)}) THEN\n"
+        f"    ALTER TABLE {target} ADD CONSTRAINT {ident(BOUND_CHECK)} CHECK ({check}) NOT VALID;\n"
+        "  END IF;\n"
+    )
+    validate = _do(
+        f"  IF (SELECT relkind FROM pg_class WHERE oid = to_regclass({reg})) = 'r' THEN\n"
+        "    BEGIN\n"
+        f"      ALTER TABLE {target} VALIDATE CONSTRAINT {ident(BOUND_CHECK)};\n"
+        "    EXCEPTION WHEN check_violation THEN\n"
+        "      -- never leave the CHECK behind: it would refuse every later row\n"
+        f"      ALTER TABLE {target} DROP CONSTRAINT {ident(BOUND_CHECK)};\n"
+        "      RAISE EXCEPTION 'sqla-partition: % has rows at or past %; the first new "
+        "partition must start later than every row: generate the migration again', "
+        f"{reg}, {string_literal(str(upper))};\n"
+        "    END;\n"
+        "  END IF;\n"
+    )
+    return [
+        Statement(
+            add,
+            f"ACCESS EXCLUSIVE on {table}",
+            "brief: NOT VALID checks only the rows written from now on, so nothing is scanned; "
+            "the bound is the start of the first new period, later than any row written now",
+        ),
+        Statement(
+            validate,
+            f"SHARE UPDATE EXCLUSIVE on {table}",
+            "scans the table for the CHECK while reads and writes go on",
+        ),
+    ]
+
+
+def convert_to_partitioned(
+    table: str,
+    schema: str | None,
+    column: str,
+    upper: KeyValue,
+    key_type: str,
+    children: list[Statement],
+    *,
+    lock_timeout_ms: int,
+    retries: int,
+) -> Statement:
+    """The swap: the table becomes the legacy partition of a new parent of its name."""
+    target = qualified(table, schema)
+    legacy_name = check_identifier(table + LEGACY_SUFFIX, "legacy partition name")
+    legacy = qualified(legacy_name, schema)
+    reg = string_literal(legacy)
+    schema_text = string_literal(schema) if schema else "current_schema()"
+    bounds = Bounds(lock_timeout_ms, retries)
+    children_sql = "\n".join(c.sql + ";" for c in children)
+    body = "\n".join(
+        [
+            "-- the indexes and key constraints as they are: the new table gets them by name",
+            "indexes := ARRAY(SELECT CASE WHEN k.conname IS NULL "
+            "THEN pg_get_indexdef(x.indexrelid) ELSE format('ALTER TABLE %s ADD CONSTRAINT %I %s', "
+            f"{string_literal(target)}, k.conname, pg_get_constraintdef(k.oid)) END "
+            "FROM pg_index x LEFT JOIN pg_constraint k ON k.conindid = x.indexrelid "
+            f"AND k.conrelid = x.indrelid WHERE x.indrelid = {string_literal(target)}::regclass);",
+            f"ALTER TABLE {target} RENAME TO {ident(legacy_name)};",
+            "-- the old indexes make way for the new table's: their names are schema-wide",
+            f"FOR ix IN SELECT c.relname FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid "
+            f"WHERE x.indrelid = {reg}::regclass LOOP",
+            "  EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', "
+            f"{schema_text}, ix.relname, left(ix.relname, 55) || '_legacy');",
+            "END LOOP;",
+            f"CREATE TABLE {target} (LIKE {legacy} INCLUDING DEFAULTS "
+            "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED INCLUDING IDENTITY) "
+            f"PARTITION BY RANGE ({ident(column)});",
+            "FOREACH definition IN ARRAY indexes LOOP",
+            "  EXECUTE definition;  -- no partition yet: nothing to build",
+            "END LOOP;",
+            "-- identity columns go on from where the old table's sequence was",
+            "FOR col IN SELECT a.attname FROM pg_attribute a WHERE a.attrelid = "
+            f"{reg}::regclass AND a.attidentity <> '' LOOP",
+            "  EXECUTE format('ALTER TABLE %s ALTER COLUMN %I RESTART WITH %s', "
+            f"{string_literal(target)}, col.attname, "
+            f"nextval(pg_get_serial_sequence({reg}, col.attname)));",
+            "  EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP IDENTITY', "
+            f"{reg}, col.attname);",
+            "END LOOP;",
+            f"ALTER TABLE {target} ATTACH PARTITION {legacy} FOR VALUES FROM (MINVALUE) "
+            f"TO ({key_literal(upper, key_type)});",
+            f"ALTER TABLE {legacy} DROP CONSTRAINT {ident(BOUND_CHECK)};",
+            "-- foreign keys: the legacy partition's own, validated, are adopted, not re-checked",
+            "FOR fk IN SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint "
+            f"WHERE conrelid = {reg}::regclass AND contype = 'f' LOOP",
+            f"  EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', {string_literal(target)}, "
+            "fk.conname, fk.def);",
+            "END LOOP;",
+            "FOR g IN SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
+            "ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS who FROM pg_class c, "
+            f"aclexplode(c.relacl) a WHERE c.oid = {reg}::regclass LOOP",
+            f"  EXECUTE format('GRANT %s ON %s TO %s', g.privilege_type, {string_literal(target)}, "
+            "g.who);",
+            "END LOOP;",
+            children_sql,
+        ]
+    )
+    text = _do(
+        _legacy_guard(table, schema, column).replace(
+            f"(SELECT relkind FROM pg_class WHERE oid = to_regclass({string_literal(target)})) "
+            "IS DISTINCT FROM 'r'",
+            "false",
+        )
+        + _retrying(bounds, body)
+        + "  RAISE NOTICE 'sqla-partition: partitioned %, its rows kept in %; the swap held "
+        "writers back for at most % ms, lock waits included, after % lock timeouts', "
+        f"{string_literal(target)}, {string_literal(legacy_name)}, "
+        "round(extract(epoch FROM worst) * 1000), attempt;\n",
+        _RETRY_VARS
+        + "  ix record;\n  col record;\n  fk record;\n  g record;\n"
+        + "  indexes text[];\n  definition text;\n",
+    )
+    return Statement(
+        text,
+        f"ACCESS EXCLUSIVE on {table}, and on the tables its foreign keys reference",
+        "brief: renames, a new empty parent, and an ATTACH the validated CHECK makes "
+        "scan-free; lock_timeout bounds each wait, retried",
+    )

@@ -33,6 +33,7 @@ from .ops import (
     DropPartitionedTableOp,
     DropPartitionOp,
     EnableAuditOp,
+    PartitionExistingTableOp,
     RecommendedOp,
     ReindexOp,
     SetPartitionPolicyOp,
@@ -499,4 +500,37 @@ def create_partitioned_index(operations: Operations, op: CreatePartitionedIndexO
             _run(operations, stmts)
         _run(
             operations, [sql.index_valid_check(op.index_name, s), *sql.reset_timeouts(local=False)]
+        )
+
+
+@Operations.implementation_for(PartitionExistingTableOp)
+def partition_existing_table(operations: Operations, op: PartitionExistingTableOp) -> None:
+    policy = TablePolicy(op.table_name, op.partitioning, op.key_type, op.schema)
+    if op.key_type == "integer":
+        raise PolicyError(
+            f"{op.table_name}: converting a table with an integer key is not supported; "
+            "declare a time key, or partition a new table and move the rows"
+        )
+    lower = planner.coerce_key(policy, op.legacy_until)
+    upper = planner.coerce_key(policy, op.until)
+    children = planner.new_table_statements(policy, lower, upper)
+    ctx = operations.migration_context
+    opts = _opts(ctx)
+    lock = int(opts.get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
+    retries = int(opts.get("sqla_partition_retries", DEFAULT_RETRIES))
+    col, s, t = op.partitioning.column, op.schema, op.table_name
+    add, validate = sql.legacy_bound_check(t, s, col, lower, op.key_type)
+    swap = sql.convert_to_partitioned(
+        t, s, col, lower, op.key_type, children, lock_timeout_ms=lock, retries=retries
+    )
+    with ctx.autocommit_block(), _reporting(ctx):
+        _run(operations, sql.timeouts(lock, 0, local=False))  # the validation scans the table
+        _run(operations, [add, validate, swap])
+        _run(
+            operations,
+            [
+                sql.create_policy_table(),
+                sql.upsert_policy(t, s, op.partitioning.to_json(), op.key_type),
+                *sql.reset_timeouts(local=False),
+            ],
         )

@@ -180,6 +180,15 @@ def partitioned_index(op: Operations) -> None:
     )
 
 
+def convert(op: Operations) -> None:
+    op.partition_existing_table(
+        "orders",
+        Range("created_at", premake=2, default=True),
+        legacy_until="2026-12-01",
+        until="2027-03-01",
+    )
+
+
 MIGRATIONS = {
     "migration_create_tables.sql": create_tables,
     "migration_partition_ops.sql": partition_ops,
@@ -187,6 +196,7 @@ MIGRATIONS = {
     "migration_citus.sql": citus,
     "migration_audit.sql": audit,
     "migration_partitioned_index.sql": partitioned_index,
+    "migration_convert.sql": convert,
 }
 
 

@@ -1,0 +1,171 @@
+BEGIN;
+
+COMMIT;
+
+-- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
+SET lock_timeout = 5000;
+
+-- no lock: bounds how long any statement below may run
+SET statement_timeout = 0;
+
+-- ACCESS EXCLUSIVE on orders: brief: NOT VALID checks only the rows written from now on, so nothing is scanned; the bound is the start of the first new period, later than any row written now
+DO $do$
+BEGIN
+  IF (SELECT relkind FROM pg_class WHERE oid = to_regclass('orders')) = 'p'
+     AND to_regclass('orders_legacy') IS NOT NULL THEN
+    RETURN;  -- converted already
+  END IF;
+  IF (SELECT relkind FROM pg_class WHERE oid = to_regclass('orders')) IS DISTINCT FROM 'r' THEN
+    RAISE EXCEPTION 'sqla-partition: % is not a plain table', 'orders';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_index x
+              WHERE x.indrelid = 'orders'::regclass AND x.indisunique
+                AND NOT EXISTS (SELECT 1 FROM pg_attribute a
+                      WHERE a.attrelid = x.indrelid AND a.attnum = ANY (x.indkey)
+                        AND a.attname = 'created_at')) THEN
+    RAISE EXCEPTION 'sqla-partition: the primary key or a unique index of % does not include %: PostgreSQL enforces uniqueness per partition only; add % to them first', 'orders', 'created_at', 'created_at';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f'
+              AND confrelid = 'orders'::regclass) THEN
+    RAISE EXCEPTION 'sqla-partition: % is referenced by a foreign key; a foreign key to a partitioned table needs its whole key; drop or change it first', 'orders';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+             WHERE d.refobjid = 'orders'::regclass AND r.ev_class <> 'orders'::regclass) THEN
+    RAISE EXCEPTION 'sqla-partition: views depend on %; they would keep reading the old table only: drop them first and create them again after', 'orders';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_trigger
+              WHERE tgrelid = 'orders'::regclass AND NOT tgisinternal) THEN
+    RAISE EXCEPTION 'sqla-partition: % has triggers of its own; move them to the new table by hand after the conversion, or drop them first', 'orders';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = 'orders'::regclass OR inhrelid = 'orders'::regclass) THEN
+    RAISE EXCEPTION 'sqla-partition: % takes part in table inheritance', 'orders';
+  END IF;
+  IF now() >= '2026-12-01 00:00:00+00:00'::timestamptz THEN
+    RAISE EXCEPTION 'sqla-partition: this migration converts % with its first new partition starting at %, which is past; generate the migration again', 'orders', '2026-12-01 00:00:00+00:00';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'orders'::regclass AND conname = 'sqla_partition_bound') THEN
+    ALTER TABLE orders ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at < '2026-12-01 00:00:00+00:00'::timestamptz) NOT VALID;
+  END IF;
+END
+$do$;
+
+-- SHARE UPDATE EXCLUSIVE on orders: scans the table for the CHECK while reads and writes go on
+DO $do$
+BEGIN
+  IF (SELECT relkind FROM pg_class WHERE oid = to_regclass('orders')) = 'r' THEN
+    BEGIN
+      ALTER TABLE orders VALIDATE CONSTRAINT sqla_partition_bound;
+    EXCEPTION WHEN check_violation THEN
+      -- never leave the CHECK behind: it would refuse every later row
+      ALTER TABLE orders DROP CONSTRAINT sqla_partition_bound;
+      RAISE EXCEPTION 'sqla-partition: % has rows at or past %; the first new partition must start later than every row: generate the migration again', 'orders', '2026-12-01 00:00:00+00:00';
+    END;
+  END IF;
+END
+$do$;
+
+-- ACCESS EXCLUSIVE on orders, and on the tables its foreign keys reference: brief: renames, a new empty parent, and an ATTACH the validated CHECK makes scan-free; lock_timeout bounds each wait, retried
+DO $do$
+DECLARE
+  attempt int;
+  started timestamptz;
+  worst interval := interval '0';
+  ix record;
+  col record;
+  fk record;
+  g record;
+  indexes text[];
+  definition text;
+BEGIN
+  IF (SELECT relkind FROM pg_class WHERE oid = to_regclass('orders')) = 'p'
+     AND to_regclass('orders_legacy') IS NOT NULL THEN
+    RETURN;  -- converted already
+  END IF;
+  IF false THEN
+    RAISE EXCEPTION 'sqla-partition: % is not a plain table', 'orders';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_index x
+              WHERE x.indrelid = 'orders'::regclass AND x.indisunique
+                AND NOT EXISTS (SELECT 1 FROM pg_attribute a
+                      WHERE a.attrelid = x.indrelid AND a.attnum = ANY (x.indkey)
+                        AND a.attname = 'created_at')) THEN
+    RAISE EXCEPTION 'sqla-partition: the primary key or a unique index of % does not include %: PostgreSQL enforces uniqueness per partition only; add % to them first', 'orders', 'created_at', 'created_at';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f'
+              AND confrelid = 'orders'::regclass) THEN
+    RAISE EXCEPTION 'sqla-partition: % is referenced by a foreign key; a foreign key to a partitioned table needs its whole key; drop or change it first', 'orders';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+             WHERE d.refobjid = 'orders'::regclass AND r.ev_class <> 'orders'::regclass) THEN
+    RAISE EXCEPTION 'sqla-partition: views depend on %; they would keep reading the old table only: drop them first and create them again after', 'orders';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_trigger
+              WHERE tgrelid = 'orders'::regclass AND NOT tgisinternal) THEN
+    RAISE EXCEPTION 'sqla-partition: % has triggers of its own; move them to the new table by hand after the conversion, or drop them first', 'orders';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = 'orders'::regclass OR inhrelid = 'orders'::regclass) THEN
+    RAISE EXCEPTION 'sqla-partition: % takes part in table inheritance', 'orders';
+  END IF;
+  attempt := 0;
+  LOOP
+    started := clock_timestamp();
+    BEGIN
+      PERFORM set_config('lock_timeout', least(5000, extract(epoch FROM current_setting('deadlock_timeout')::interval) * 500)::int::text, true);
+      -- the indexes and key constraints as they are: the new table gets them by name
+      indexes := ARRAY(SELECT CASE WHEN k.conname IS NULL THEN pg_get_indexdef(x.indexrelid) ELSE format('ALTER TABLE %s ADD CONSTRAINT %I %s', 'orders', k.conname, pg_get_constraintdef(k.oid)) END FROM pg_index x LEFT JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.conrelid = x.indrelid WHERE x.indrelid = 'orders'::regclass);
+      ALTER TABLE orders RENAME TO orders_legacy;
+      -- the old indexes make way for the new table's: their names are schema-wide
+      FOR ix IN SELECT c.relname FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid WHERE x.indrelid = 'orders_legacy'::regclass LOOP
+        EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', current_schema(), ix.relname, left(ix.relname, 55) || '_legacy');
+      END LOOP;
+      CREATE TABLE orders (LIKE orders_legacy INCLUDING DEFAULTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED INCLUDING IDENTITY) PARTITION BY RANGE (created_at);
+      FOREACH definition IN ARRAY indexes LOOP
+        EXECUTE definition;  -- no partition yet: nothing to build
+      END LOOP;
+      -- identity columns go on from where the old table's sequence was
+      FOR col IN SELECT a.attname FROM pg_attribute a WHERE a.attrelid = 'orders_legacy'::regclass AND a.attidentity <> '' LOOP
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I RESTART WITH %s', 'orders', col.attname, nextval(pg_get_serial_sequence('orders_legacy', col.attname)));
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP IDENTITY', 'orders_legacy', col.attname);
+      END LOOP;
+      ALTER TABLE orders ATTACH PARTITION orders_legacy FOR VALUES FROM (MINVALUE) TO ('2026-12-01 00:00:00+00:00');
+      ALTER TABLE orders_legacy DROP CONSTRAINT sqla_partition_bound;
+      -- foreign keys: the legacy partition's own, validated, are adopted, not re-checked
+      FOR fk IN SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'orders_legacy'::regclass AND contype = 'f' LOOP
+        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', 'orders', fk.conname, fk.def);
+      END LOOP;
+      FOR g IN SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS who FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = 'orders_legacy'::regclass LOOP
+        EXECUTE format('GRANT %s ON %s TO %s', g.privilege_type, 'orders', g.who);
+      END LOOP;
+      CREATE TABLE IF NOT EXISTS orders_p2026_12 PARTITION OF orders FOR VALUES FROM ('2026-12-01 00:00:00+00:00') TO ('2027-01-01 00:00:00+00:00');
+      CREATE TABLE IF NOT EXISTS orders_p2027_01 PARTITION OF orders FOR VALUES FROM ('2027-01-01 00:00:00+00:00') TO ('2027-02-01 00:00:00+00:00');
+      CREATE TABLE IF NOT EXISTS orders_p2027_02 PARTITION OF orders FOR VALUES FROM ('2027-02-01 00:00:00+00:00') TO ('2027-03-01 00:00:00+00:00');
+      CREATE TABLE IF NOT EXISTS orders_default PARTITION OF orders DEFAULT;
+      worst := greatest(worst, clock_timestamp() - started);
+      EXIT;
+    EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
+      worst := greatest(worst, clock_timestamp() - started);
+      attempt := attempt + 1;
+      IF attempt > 5 THEN RAISE; END IF;
+      PERFORM pg_sleep(0.2 * attempt);
+    END;
+  END LOOP;
+  RAISE NOTICE 'sqla-partition: partitioned %, its rows kept in %; the swap held writers back for at most % ms, lock waits included, after % lock timeouts', 'orders', 'orders_legacy', round(extract(epoch FROM worst) * 1000), attempt;
+END
+$do$;
+
+-- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
+CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+
+-- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
+INSERT INTO public.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'orders', '{"archive_schema": null, "colocate_with": null, "column": "created_at", "default": true, "distributed_by": null, "interval": "1 month", "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 2, "retention": null, "subpartition": null, "timezone": "UTC"}'::jsonb, 'timestamptz') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
+
+-- no lock: back to the role's setting
+RESET lock_timeout;
+
+-- no lock: back to the role's setting
+RESET statement_timeout;
+
+BEGIN;
+
+COMMIT;
+

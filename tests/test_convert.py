@@ -1,0 +1,194 @@
+"""Partitioning a live table without copying it: the old table becomes the legacy
+partition while a writer keeps inserting."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import textwrap
+import threading
+import time
+
+import psycopg
+import pytest
+
+from .alembic_project import models_project
+
+MODELS = textwrap.dedent(
+    """
+    import os
+
+    import sqlalchemy as sa
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+    from sqla_partition import Range
+
+
+    class Base(DeclarativeBase):
+        pass
+
+
+    class Account(Base):
+        __tablename__ = "accounts"
+        id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+
+
+    class Event(Base):
+        __tablename__ = "events"
+        if os.environ.get("PARTITIONED"):
+            __partitioning__ = Range("created_at", premake=2, default=True)
+        id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+        created_at = mapped_column(
+            sa.DateTime(timezone=True), primary_key=True, server_default=sa.func.now()
+        )
+        account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"))
+        note: Mapped[str] = mapped_column(sa.Text, index=True)
+    """
+)
+ROWS = 1_000_000
+
+
+class Writer(threading.Thread):
+    def __init__(self, dsn: str):
+        super().__init__(daemon=True)
+        self.dsn = dsn
+        self.stop = threading.Event()
+        self.failures: list[str] = []
+        self.inserted = 0
+        self.longest = 0.0
+
+    def run(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self.stop.is_set():
+                started = time.monotonic()
+                try:
+                    conn.execute("INSERT INTO events (account_id, note) VALUES (1, 'live')")
+                    self.inserted += 1
+                except psycopg.Error as exc:
+                    self.failures.append(str(exc))
+                self.longest = max(self.longest, time.monotonic() - started)
+
+
+def digest(pg, upto: int) -> tuple[int, str]:
+    return pg.execute(
+        "SELECT count(*), md5(string_agg(id::text || note || created_at::text, ',' ORDER BY id))"
+        " FROM events WHERE id <= %s",
+        (upto,),
+    ).fetchone()
+
+
+def test_a_live_table_is_partitioned_online(tmp_path, db_url, pg, monkeypatch):
+    monkeypatch.delenv("PARTITIONED", raising=False)
+    with models_project(tmp_path, db_url, monkeypatch, "convert_models", MODELS) as project:
+        # the real clock: the migration's first new period must still be ahead when it runs
+        monkeypatch.setenv("SQLA_PARTITION_NOW", dt.datetime.now(dt.timezone.utc).isoformat())
+        project.revision("plain")
+        project.upgrade()
+        pg.execute("INSERT INTO accounts VALUES (1), (2)")
+        pg.execute(
+            "INSERT INTO events (created_at, account_id, note) SELECT now() - g * "
+            "interval '1 second', 1 + g %% 2, 'n' || g FROM generate_series(1, %s) g",
+            (ROWS,),
+        )
+        pg.execute("GRANT SELECT ON events TO PUBLIC")
+        (last_id,) = pg.execute("SELECT max(id) FROM events").fetchone()
+        before = digest(pg, last_id)
+
+        monkeypatch.setenv("PARTITIONED", "1")
+        sys.modules.pop("convert_models", None)  # the model as edited
+        text = project.revision("partition events").split("def downgrade")[0]
+        assert "op.partition_existing_table('events', sqla_partition.Range(" in text
+        assert "drop_table" not in text and "create_table" not in text
+
+        writer = Writer(pg.info.dsn)
+        writer.start()
+        time.sleep(0.3)
+        project.upgrade()
+        time.sleep(0.3)
+        writer.stop.set()
+        writer.join()
+
+    assert writer.failures == [] and writer.inserted > 0
+    assert writer.longest < 5.0 + 0.5  # within lock_timeout (5 s) and scheduling noise
+    assert digest(pg, last_id) == before  # every old row, unchanged
+    total = pg.execute("SELECT count(*) FROM events").fetchone()[0]
+    assert total == ROWS + writer.inserted
+    kinds = dict(
+        pg.execute(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass"
+        ).fetchall()
+    )
+    assert kinds["events_legacy"].startswith("FOR VALUES FROM (MINVALUE) TO (")
+    assert "events_default" in kinds and len(kinds) == 4  # legacy, 2 new months, DEFAULT
+    # identity goes on, the foreign key and the grant came along, the note index is used
+    (new_id,) = pg.execute(
+        "INSERT INTO events (account_id, note) VALUES (2, 'after') RETURNING id"
+    ).fetchone()
+    assert new_id > last_id
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        pg.execute("INSERT INTO events (account_id, note) VALUES (99, 'x')")
+    grants = pg.execute(
+        "SELECT count(*) FROM information_schema.role_table_grants "
+        "WHERE table_name = 'events' AND grantee = 'PUBLIC' AND privilege_type = 'SELECT'"
+    ).fetchone()
+    assert grants == (1,)
+    valid = pg.execute(
+        "SELECT bool_and(x.indisvalid) FROM pg_index x WHERE x.indrelid = 'events'::regclass"
+    ).fetchone()
+    assert valid == (True,)
+    project.check()
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("", None),  # converted twice: the second run changes nothing
+        (
+            "ALTER TABLE events DROP CONSTRAINT events_pkey, ADD PRIMARY KEY (id)",
+            "does not include",
+        ),
+        (
+            "CREATE TABLE refs (e bigint, c timestamptz, FOREIGN KEY (e, c) REFERENCES events)",
+            "referenced by a foreign key",
+        ),
+        ("CREATE VIEW recent AS SELECT * FROM events", "views depend on"),
+    ],
+)
+def test_what_cannot_be_carried_over_is_refused(db_url, pg, setup, message):
+    from sqla_partition import Range, register
+
+    from .test_hash import run_online
+
+    register()
+    pg.execute(
+        "CREATE TABLE events (id bigint GENERATED BY DEFAULT AS IDENTITY, created_at "
+        "timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (id, created_at))"
+    )
+    pg.execute("INSERT INTO events DEFAULT VALUES")
+    if setup:
+        pg.execute(setup)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    nxt = (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    until = (nxt + dt.timedelta(days=32)).replace(day=1)
+
+    def convert(op):
+        op.partition_existing_table(
+            "events",
+            Range("created_at", premake=1),
+            legacy_until=nxt.isoformat(),
+            until=until.isoformat(),
+        )
+
+    if message is None:
+        run_online(db_url, convert)
+        run_online(db_url, convert)
+        assert pg.execute("SELECT count(*) FROM events").fetchone() == (1,)
+        return
+    with pytest.raises(Exception, match=message):
+        run_online(db_url, convert)
+    kind = pg.execute("SELECT relkind FROM pg_class WHERE relname = 'events'").fetchone()
+    assert kind == ("r",)  # nothing changed
+    assert pg.execute(
+        "SELECT count(*) FROM pg_constraint WHERE conname = 'sqla_partition_bound'"
+    ).fetchone() == (0,)
