@@ -1842,6 +1842,14 @@ def _legacy_guard(table: str, schema: str | None, column: str) -> str:
         "    RAISE EXCEPTION 'sqla-partition: % has triggers of its own; move them to the new "
         f"table by hand after the conversion, or drop them first', {reg};\n"
         "  END IF;\n"
+        f"  IF (SELECT relrowsecurity FROM pg_class WHERE oid = {reg}::regclass) THEN\n"
+        "    RAISE EXCEPTION 'sqla-partition: % uses row-level security; its policies would "
+        f"not follow: convert it by hand', {reg};\n"
+        "  END IF;\n"
+        f"  IF EXISTS (SELECT 1 FROM pg_publication_rel WHERE prrelid = {reg}::regclass) THEN\n"
+        "    RAISE EXCEPTION 'sqla-partition: % is published for logical replication; take it "
+        f"out of the publication first and add the new table after', {reg};\n"
+        "  END IF;\n"
         f"  IF EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = {reg}::regclass "
         f"OR inhrelid = {reg}::regclass) THEN\n"
         f"    RAISE EXCEPTION 'sqla-partition: % takes part in table inheritance', {reg};\n"
@@ -1937,9 +1945,24 @@ def convert_to_partitioned(
             "  EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', "
             f"{schema_text}, ix.relname, left(ix.relname, 55) || '_legacy');",
             "END LOOP;",
-            f"CREATE TABLE {target} (LIKE {legacy} INCLUDING DEFAULTS "
-            "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED INCLUDING IDENTITY) "
-            f"PARTITION BY RANGE ({ident(column)});",
+            f"CREATE TABLE {target} (LIKE {legacy} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+            "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED INCLUDING IDENTITY "
+            f"INCLUDING STATISTICS) PARTITION BY RANGE ({ident(column)});",
+            "-- the bound CHECK belongs to the legacy table only",
+            f"ALTER TABLE {target} DROP CONSTRAINT {ident(BOUND_CHECK)};",
+            "EXECUTE format('ALTER TABLE %s OWNER TO %I', "
+            f"{string_literal(target)}, (SELECT pg_get_userbyid(relowner) FROM pg_class "
+            f"WHERE oid = {reg}::regclass));",
+            "-- sequences of serial columns go with the new table (dropping the legacy",
+            "-- partition one day must not take them along)",
+            "FOR sq IN SELECT d.objid::regclass::text AS seq, a.attname FROM pg_depend d",
+            "  JOIN pg_class q ON q.oid = d.objid AND q.relkind = 'S'",
+            "  JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid",
+            f" WHERE d.refobjid = {reg}::regclass AND d.classid = 'pg_class'::regclass",
+            "   AND d.deptype = 'a' LOOP",
+            "  EXECUTE format('ALTER SEQUENCE %s OWNED BY %s.%I', sq.seq, "
+            f"{string_literal(target)}, sq.attname);",
+            "END LOOP;",
             "FOREACH definition IN ARRAY indexes LOOP",
             "  EXECUTE definition;  -- no partition yet: nothing to build",
             "END LOOP;",
@@ -1982,7 +2005,7 @@ def convert_to_partitioned(
         f"{string_literal(target)}, {string_literal(legacy_name)}, "
         "round(extract(epoch FROM worst) * 1000), attempt;\n",
         _RETRY_VARS
-        + "  ix record;\n  col record;\n  fk record;\n  g record;\n"
+        + "  ix record;\n  col record;\n  fk record;\n  g record;\n  sq record;\n"
         + "  indexes text[];\n  definition text;\n",
     )
     return Statement(

@@ -192,3 +192,40 @@ def test_what_cannot_be_carried_over_is_refused(db_url, pg, setup, message):
     assert pg.execute(
         "SELECT count(*) FROM pg_constraint WHERE conname = 'sqla_partition_bound'"
     ).fetchone() == (0,)
+
+
+def test_serial_sequences_checks_and_owner_follow_the_new_table(db_url, pg):
+    from sqla_partition import Range, register
+
+    from .test_hash import run_online
+
+    register()
+    pg.execute(
+        "CREATE TABLE events (id bigserial, created_at timestamptz NOT NULL DEFAULT now(), "
+        "note text NOT NULL CHECK (note <> ''), PRIMARY KEY (id, created_at))"
+    )
+    pg.execute("INSERT INTO events (note) VALUES ('old')")
+    today = dt.datetime.now(dt.timezone.utc).date()
+    nxt = (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    until = (nxt + dt.timedelta(days=32)).replace(day=1)
+    run_online(
+        db_url,
+        lambda op: op.partition_existing_table(
+            "events",
+            Range("created_at", premake=1, default=True),
+            legacy_until=nxt.isoformat(),
+            until=until.isoformat(),
+        ),
+    )
+    with pytest.raises(psycopg.errors.CheckViolation):  # the table's own CHECK came along
+        pg.execute("INSERT INTO events (note) VALUES ('')")
+    assert pg.execute("SELECT pg_get_serial_sequence('events', 'id')").fetchone()[0]
+    # the legacy partition can go without taking the id sequence with it
+    pg.execute("ALTER TABLE events DETACH PARTITION events_legacy")
+    pg.execute("DROP TABLE events_legacy")
+    (new_id,) = pg.execute("INSERT INTO events (note) VALUES ('new') RETURNING id").fetchone()
+    assert new_id > 1  # the sequence went on (the refused insert used one value)
+    checks = pg.execute(
+        "SELECT count(*) FROM pg_constraint WHERE conname = 'sqla_partition_bound'"
+    ).fetchone()
+    assert checks == (0,)

@@ -37,6 +37,12 @@ BEGIN
               WHERE tgrelid = 'orders'::regclass AND NOT tgisinternal) THEN
     RAISE EXCEPTION 'sqla-partition: % has triggers of its own; move them to the new table by hand after the conversion, or drop them first', 'orders';
   END IF;
+  IF (SELECT relrowsecurity FROM pg_class WHERE oid = 'orders'::regclass) THEN
+    RAISE EXCEPTION 'sqla-partition: % uses row-level security; its policies would not follow: convert it by hand', 'orders';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_publication_rel WHERE prrelid = 'orders'::regclass) THEN
+    RAISE EXCEPTION 'sqla-partition: % is published for logical replication; take it out of the publication first and add the new table after', 'orders';
+  END IF;
   IF EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = 'orders'::regclass OR inhrelid = 'orders'::regclass) THEN
     RAISE EXCEPTION 'sqla-partition: % takes part in table inheritance', 'orders';
   END IF;
@@ -74,6 +80,7 @@ DECLARE
   col record;
   fk record;
   g record;
+  sq record;
   indexes text[];
   definition text;
 BEGIN
@@ -103,6 +110,12 @@ BEGIN
               WHERE tgrelid = 'orders'::regclass AND NOT tgisinternal) THEN
     RAISE EXCEPTION 'sqla-partition: % has triggers of its own; move them to the new table by hand after the conversion, or drop them first', 'orders';
   END IF;
+  IF (SELECT relrowsecurity FROM pg_class WHERE oid = 'orders'::regclass) THEN
+    RAISE EXCEPTION 'sqla-partition: % uses row-level security; its policies would not follow: convert it by hand', 'orders';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_publication_rel WHERE prrelid = 'orders'::regclass) THEN
+    RAISE EXCEPTION 'sqla-partition: % is published for logical replication; take it out of the publication first and add the new table after', 'orders';
+  END IF;
   IF EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = 'orders'::regclass OR inhrelid = 'orders'::regclass) THEN
     RAISE EXCEPTION 'sqla-partition: % takes part in table inheritance', 'orders';
   END IF;
@@ -118,7 +131,19 @@ BEGIN
       FOR ix IN SELECT c.relname FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid WHERE x.indrelid = 'orders_legacy'::regclass LOOP
         EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', current_schema(), ix.relname, left(ix.relname, 55) || '_legacy');
       END LOOP;
-      CREATE TABLE orders (LIKE orders_legacy INCLUDING DEFAULTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED INCLUDING IDENTITY) PARTITION BY RANGE (created_at);
+      CREATE TABLE orders (LIKE orders_legacy INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STATISTICS) PARTITION BY RANGE (created_at);
+      -- the bound CHECK belongs to the legacy table only
+      ALTER TABLE orders DROP CONSTRAINT sqla_partition_bound;
+      EXECUTE format('ALTER TABLE %s OWNER TO %I', 'orders', (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'orders_legacy'::regclass));
+      -- sequences of serial columns go with the new table (dropping the legacy
+      -- partition one day must not take them along)
+      FOR sq IN SELECT d.objid::regclass::text AS seq, a.attname FROM pg_depend d
+        JOIN pg_class q ON q.oid = d.objid AND q.relkind = 'S'
+        JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+       WHERE d.refobjid = 'orders_legacy'::regclass AND d.classid = 'pg_class'::regclass
+         AND d.deptype = 'a' LOOP
+        EXECUTE format('ALTER SEQUENCE %s OWNED BY %s.%I', sq.seq, 'orders', sq.attname);
+      END LOOP;
       FOREACH definition IN ARRAY indexes LOOP
         EXECUTE definition;  -- no partition yet: nothing to build
       END LOOP;
