@@ -147,8 +147,12 @@ def _convert_op(ctx: AutogenContext, bound: TablePolicy) -> PartitionExistingTab
     if not isinstance(policy, Range) or bound.key_type == "integer" or policy.subpartition:
         return None
     stepper = bound.stepper()
-    current = stepper.period_of(planner.position_from_clock(bound, _now(ctx)))
+    now = _now(ctx)
+    current = stepper.period_of(planner.position_from_clock(bound, now))
     first = stepper.following(current)
+    soon = planner.position_from_clock(bound, now + dt.timedelta(days=1))
+    if first.lower <= soon:  # type: ignore[operator]
+        first = stepper.following(first)  # a day's margin to apply the migration
     last = stepper.following(first, policy.premake)
     return PartitionExistingTableOp(
         bound.table,

@@ -1842,11 +1842,24 @@ def _legacy_guard(table: str, schema: str | None, column: str) -> str:
         "    RAISE EXCEPTION 'sqla-partition: % has triggers of its own; move them to the new "
         f"table by hand after the conversion, or drop them first', {reg};\n"
         "  END IF;\n"
+        "  IF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = "
+        f"{reg}::regclass\n"
+        f"              AND (contype = 'x' OR (NOT convalidated AND conname <> "
+        f"{string_literal(BOUND_CHECK)})))\n"
+        f"     OR EXISTS (SELECT 1 FROM pg_index WHERE indrelid = {reg}::regclass "
+        "AND NOT indisvalid) THEN\n"
+        "    RAISE EXCEPTION 'sqla-partition: % has an exclusion constraint, a NOT VALID "
+        "constraint or an invalid index, which a partitioned table cannot take over as it "
+        f"is: validate, rebuild or drop it first', {reg};\n"
+        "  END IF;\n"
         f"  IF (SELECT relrowsecurity FROM pg_class WHERE oid = {reg}::regclass) THEN\n"
         "    RAISE EXCEPTION 'sqla-partition: % uses row-level security; its policies would "
         f"not follow: convert it by hand', {reg};\n"
         "  END IF;\n"
-        f"  IF EXISTS (SELECT 1 FROM pg_publication_rel WHERE prrelid = {reg}::regclass) THEN\n"
+        "  IF EXISTS (SELECT 1 FROM pg_publication_tables p JOIN pg_class c "
+        "ON c.relname = p.tablename\n"
+        "              JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = p.schemaname\n"
+        f"              WHERE c.oid = {reg}::regclass) THEN\n"
         "    RAISE EXCEPTION 'sqla-partition: % is published for logical replication; take it "
         f"out of the publication first and add the new table after', {reg};\n"
         "  END IF;\n"
@@ -1867,9 +1880,10 @@ def legacy_bound_check(
     check = f"{col} IS NOT NULL AND {col} < {_cast(upper, key_type)}"
     reg = string_literal(target)
     late = (
-        f"  IF now() >= {_cast(upper, key_type)} THEN\n"
+        f"  IF now() >= {_cast(upper, key_type)} - interval '1 hour' THEN\n"
         "    RAISE EXCEPTION 'sqla-partition: this migration converts % with its first new "
-        "partition starting at %, which is past; generate the migration again', "
+        "partition starting at %, which is past or less than an hour away (rows of that "
+        "period would be refused until the conversion ends); generate the migration again', "
         f"{reg}, {string_literal(str(upper))};\n"
         "  END IF;\n"
         if key_type in ("timestamptz", "timestamp", "date")
@@ -1890,8 +1904,9 @@ def legacy_bound_check(
         "    EXCEPTION WHEN check_violation THEN\n"
         "      -- never leave the CHECK behind: it would refuse every later row\n"
         f"      ALTER TABLE {target} DROP CONSTRAINT {ident(BOUND_CHECK)};\n"
-        "      RAISE EXCEPTION 'sqla-partition: % has rows at or past %; the first new "
-        "partition must start later than every row: generate the migration again', "
+        "      RAISE EXCEPTION 'sqla-partition: % has rows at or past %, or without a value for "
+        "the partition key; the first new partition must start later than every row, and "
+        "every row needs a key', "
         f"{reg}, {string_literal(str(upper))};\n"
         "    END;\n"
         "  END IF;\n"
@@ -1927,7 +1942,6 @@ def convert_to_partitioned(
     legacy_name = check_identifier(table + LEGACY_SUFFIX, "legacy partition name")
     legacy = qualified(legacy_name, schema)
     reg = string_literal(legacy)
-    schema_text = string_literal(schema) if schema else "current_schema()"
     bounds = Bounds(lock_timeout_ms, retries)
     children_sql = "\n".join(c.sql + ";" for c in children)
     body = "\n".join(
@@ -1940,10 +1954,11 @@ def convert_to_partitioned(
             f"AND k.conrelid = x.indrelid WHERE x.indrelid = {string_literal(target)}::regclass);",
             f"ALTER TABLE {target} RENAME TO {ident(legacy_name)};",
             "-- the old indexes make way for the new table's: their names are schema-wide",
-            f"FOR ix IN SELECT c.relname FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid "
-            f"WHERE x.indrelid = {reg}::regclass LOOP",
-            "  EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', "
-            f"{schema_text}, ix.relname, left(ix.relname, 55) || '_legacy');",
+            "FOR ix IN SELECT x.indexrelid::regclass::text AS idx, CASE WHEN length(c.relname) "
+            "<= 56 THEN c.relname || '_legacy' ELSE left(c.relname, 40) || '_' || "
+            "left(md5(c.relname), 8) || '_legacy' END AS new_name FROM pg_index x "
+            f"JOIN pg_class c ON c.oid = x.indexrelid WHERE x.indrelid = {reg}::regclass LOOP",
+            "  EXECUTE format('ALTER INDEX %s RENAME TO %I', ix.idx, ix.new_name);",
             "END LOOP;",
             f"CREATE TABLE {target} (LIKE {legacy} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
             "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED INCLUDING IDENTITY "
@@ -1984,12 +1999,23 @@ def convert_to_partitioned(
             f"  EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', {string_literal(target)}, "
             "fk.conname, fk.def);",
             "END LOOP;",
-            "FOR g IN SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
+            "-- grants, on the table and on its columns, with their grant options",
+            "FOR g IN SELECT a.privilege_type, NULL::name AS col, a.is_grantable, "
+            "CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
             "ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS who FROM pg_class c, "
-            f"aclexplode(c.relacl) a WHERE c.oid = {reg}::regclass LOOP",
-            f"  EXECUTE format('GRANT %s ON %s TO %s', g.privilege_type, {string_literal(target)}, "
-            "g.who);",
+            f"aclexplode(c.relacl) a WHERE c.oid = {reg}::regclass",
+            "          UNION ALL SELECT a.privilege_type, t.attname, a.is_grantable, "
+            "CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
+            "ELSE quote_ident(pg_get_userbyid(a.grantee)) END FROM pg_attribute t, "
+            f"aclexplode(t.attacl) a WHERE t.attrelid = {reg}::regclass AND t.attacl IS NOT NULL "
+            "LOOP",
+            "  EXECUTE format('GRANT %s%s ON %s TO %s%s', g.privilege_type, "
+            "CASE WHEN g.col IS NULL THEN '' ELSE format(' (%I)', g.col) END, "
+            f"{string_literal(target)}, g.who, "
+            "CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);",
             "END LOOP;",
+            "EXECUTE format('COMMENT ON TABLE %s IS %L', "
+            f"{string_literal(target)}, obj_description({reg}::regclass, 'pg_class'));",
             children_sql,
         ]
     )
@@ -2014,3 +2040,39 @@ def convert_to_partitioned(
         "brief: renames, a new empty parent, and an ATTACH the validated CHECK makes "
         "scan-free; lock_timeout bounds each wait, retried",
     )
+
+
+def legacy_bound_cleanup(table: str, schema: str | None) -> list[Statement]:
+    """After the swap: if the table is still plain (the swap failed), its bound CHECK goes
+    (it would refuse every row of the new periods), then the failure is reported."""
+    target = qualified(table, schema)
+    reg = string_literal(target)
+    plain = f"(SELECT relkind FROM pg_class WHERE oid = to_regclass({reg})) = 'r'"
+    return [
+        Statement(
+            _do(
+                f"  IF {plain} THEN\n"
+                f"    ALTER TABLE {target} DROP CONSTRAINT IF EXISTS {ident(BOUND_CHECK)};\n"
+                "  END IF;\n"
+            ),
+            f"ACCESS EXCLUSIVE on {table}, only if it was not converted",
+            "a CHECK left behind would refuse every row of the new periods",
+        ),
+        Statement(
+            _do(
+                f"  IF {plain} THEN\n"
+                "    RAISE EXCEPTION 'sqla-partition: % was not converted (see the error above); "
+                "nothing is left changed: run the migration again', "
+                f"{reg};\n"
+                "  END IF;\n"
+            ),
+            "no table lock",
+            "stops a script run by psql here when the conversion did not happen",
+        ),
+        Statement(
+            f"ANALYZE {target}",
+            f"SHARE UPDATE EXCLUSIVE on {table}",
+            "the new partitioned table has no statistics yet (autovacuum does not analyze "
+            "partitioned tables); reads and writes continue",
+        ),
+    ]

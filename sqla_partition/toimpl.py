@@ -523,9 +523,17 @@ def partition_existing_table(operations: Operations, op: PartitionExistingTableO
     swap = sql.convert_to_partitioned(
         t, s, col, lower, op.key_type, children, lock_timeout_ms=lock, retries=retries
     )
+    cleanup = sql.legacy_bound_cleanup(t, s)
     with ctx.autocommit_block(), _reporting(ctx):
         _run(operations, sql.timeouts(lock, 0, local=False))  # the validation scans the table
-        _run(operations, [add, validate, swap])
+        _run(operations, [add])
+        try:
+            _run(operations, [validate, swap])
+        except Exception:
+            if not ctx.as_sql:  # never leave the bound CHECK on a table still plain
+                _run(operations, cleanup[:1])
+            raise
+        _run(operations, cleanup)
         _run(
             operations,
             [

@@ -37,17 +37,24 @@ BEGIN
               WHERE tgrelid = 'orders'::regclass AND NOT tgisinternal) THEN
     RAISE EXCEPTION 'sqla-partition: % has triggers of its own; move them to the new table by hand after the conversion, or drop them first', 'orders';
   END IF;
+  IF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'orders'::regclass
+              AND (contype = 'x' OR (NOT convalidated AND conname <> 'sqla_partition_bound')))
+     OR EXISTS (SELECT 1 FROM pg_index WHERE indrelid = 'orders'::regclass AND NOT indisvalid) THEN
+    RAISE EXCEPTION 'sqla-partition: % has an exclusion constraint, a NOT VALID constraint or an invalid index, which a partitioned table cannot take over as it is: validate, rebuild or drop it first', 'orders';
+  END IF;
   IF (SELECT relrowsecurity FROM pg_class WHERE oid = 'orders'::regclass) THEN
     RAISE EXCEPTION 'sqla-partition: % uses row-level security; its policies would not follow: convert it by hand', 'orders';
   END IF;
-  IF EXISTS (SELECT 1 FROM pg_publication_rel WHERE prrelid = 'orders'::regclass) THEN
+  IF EXISTS (SELECT 1 FROM pg_publication_tables p JOIN pg_class c ON c.relname = p.tablename
+              JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = p.schemaname
+              WHERE c.oid = 'orders'::regclass) THEN
     RAISE EXCEPTION 'sqla-partition: % is published for logical replication; take it out of the publication first and add the new table after', 'orders';
   END IF;
   IF EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = 'orders'::regclass OR inhrelid = 'orders'::regclass) THEN
     RAISE EXCEPTION 'sqla-partition: % takes part in table inheritance', 'orders';
   END IF;
-  IF now() >= '2026-12-01 00:00:00+00:00'::timestamptz THEN
-    RAISE EXCEPTION 'sqla-partition: this migration converts % with its first new partition starting at %, which is past; generate the migration again', 'orders', '2026-12-01 00:00:00+00:00';
+  IF now() >= '2026-12-01 00:00:00+00:00'::timestamptz - interval '1 hour' THEN
+    RAISE EXCEPTION 'sqla-partition: this migration converts % with its first new partition starting at %, which is past or less than an hour away (rows of that period would be refused until the conversion ends); generate the migration again', 'orders', '2026-12-01 00:00:00+00:00';
   END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'orders'::regclass AND conname = 'sqla_partition_bound') THEN
     ALTER TABLE orders ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at < '2026-12-01 00:00:00+00:00'::timestamptz) NOT VALID;
@@ -64,7 +71,7 @@ BEGIN
     EXCEPTION WHEN check_violation THEN
       -- never leave the CHECK behind: it would refuse every later row
       ALTER TABLE orders DROP CONSTRAINT sqla_partition_bound;
-      RAISE EXCEPTION 'sqla-partition: % has rows at or past %; the first new partition must start later than every row: generate the migration again', 'orders', '2026-12-01 00:00:00+00:00';
+      RAISE EXCEPTION 'sqla-partition: % has rows at or past %, or without a value for the partition key; the first new partition must start later than every row, and every row needs a key', 'orders', '2026-12-01 00:00:00+00:00';
     END;
   END IF;
 END
@@ -110,10 +117,17 @@ BEGIN
               WHERE tgrelid = 'orders'::regclass AND NOT tgisinternal) THEN
     RAISE EXCEPTION 'sqla-partition: % has triggers of its own; move them to the new table by hand after the conversion, or drop them first', 'orders';
   END IF;
+  IF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'orders'::regclass
+              AND (contype = 'x' OR (NOT convalidated AND conname <> 'sqla_partition_bound')))
+     OR EXISTS (SELECT 1 FROM pg_index WHERE indrelid = 'orders'::regclass AND NOT indisvalid) THEN
+    RAISE EXCEPTION 'sqla-partition: % has an exclusion constraint, a NOT VALID constraint or an invalid index, which a partitioned table cannot take over as it is: validate, rebuild or drop it first', 'orders';
+  END IF;
   IF (SELECT relrowsecurity FROM pg_class WHERE oid = 'orders'::regclass) THEN
     RAISE EXCEPTION 'sqla-partition: % uses row-level security; its policies would not follow: convert it by hand', 'orders';
   END IF;
-  IF EXISTS (SELECT 1 FROM pg_publication_rel WHERE prrelid = 'orders'::regclass) THEN
+  IF EXISTS (SELECT 1 FROM pg_publication_tables p JOIN pg_class c ON c.relname = p.tablename
+              JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = p.schemaname
+              WHERE c.oid = 'orders'::regclass) THEN
     RAISE EXCEPTION 'sqla-partition: % is published for logical replication; take it out of the publication first and add the new table after', 'orders';
   END IF;
   IF EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = 'orders'::regclass OR inhrelid = 'orders'::regclass) THEN
@@ -128,8 +142,8 @@ BEGIN
       indexes := ARRAY(SELECT CASE WHEN k.conname IS NULL THEN pg_get_indexdef(x.indexrelid) ELSE format('ALTER TABLE %s ADD CONSTRAINT %I %s', 'orders', k.conname, pg_get_constraintdef(k.oid)) END FROM pg_index x LEFT JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.conrelid = x.indrelid WHERE x.indrelid = 'orders'::regclass);
       ALTER TABLE orders RENAME TO orders_legacy;
       -- the old indexes make way for the new table's: their names are schema-wide
-      FOR ix IN SELECT c.relname FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid WHERE x.indrelid = 'orders_legacy'::regclass LOOP
-        EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', current_schema(), ix.relname, left(ix.relname, 55) || '_legacy');
+      FOR ix IN SELECT x.indexrelid::regclass::text AS idx, CASE WHEN length(c.relname) <= 56 THEN c.relname || '_legacy' ELSE left(c.relname, 40) || '_' || left(md5(c.relname), 8) || '_legacy' END AS new_name FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid WHERE x.indrelid = 'orders_legacy'::regclass LOOP
+        EXECUTE format('ALTER INDEX %s RENAME TO %I', ix.idx, ix.new_name);
       END LOOP;
       CREATE TABLE orders (LIKE orders_legacy INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STATISTICS) PARTITION BY RANGE (created_at);
       -- the bound CHECK belongs to the legacy table only
@@ -158,9 +172,12 @@ BEGIN
       FOR fk IN SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'orders_legacy'::regclass AND contype = 'f' LOOP
         EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', 'orders', fk.conname, fk.def);
       END LOOP;
-      FOR g IN SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS who FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = 'orders_legacy'::regclass LOOP
-        EXECUTE format('GRANT %s ON %s TO %s', g.privilege_type, 'orders', g.who);
+      -- grants, on the table and on its columns, with their grant options
+      FOR g IN SELECT a.privilege_type, NULL::name AS col, a.is_grantable, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS who FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = 'orders_legacy'::regclass
+                UNION ALL SELECT a.privilege_type, t.attname, a.is_grantable, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END FROM pg_attribute t, aclexplode(t.attacl) a WHERE t.attrelid = 'orders_legacy'::regclass AND t.attacl IS NOT NULL LOOP
+        EXECUTE format('GRANT %s%s ON %s TO %s%s', g.privilege_type, CASE WHEN g.col IS NULL THEN '' ELSE format(' (%I)', g.col) END, 'orders', g.who, CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
       END LOOP;
+      EXECUTE format('COMMENT ON TABLE %s IS %L', 'orders', obj_description('orders_legacy'::regclass, 'pg_class'));
       CREATE TABLE IF NOT EXISTS orders_p2026_12 PARTITION OF orders FOR VALUES FROM ('2026-12-01 00:00:00+00:00') TO ('2027-01-01 00:00:00+00:00');
       CREATE TABLE IF NOT EXISTS orders_p2027_01 PARTITION OF orders FOR VALUES FROM ('2027-01-01 00:00:00+00:00') TO ('2027-02-01 00:00:00+00:00');
       CREATE TABLE IF NOT EXISTS orders_p2027_02 PARTITION OF orders FOR VALUES FROM ('2027-02-01 00:00:00+00:00') TO ('2027-03-01 00:00:00+00:00');
@@ -177,6 +194,27 @@ BEGIN
   RAISE NOTICE 'sqla-partition: partitioned %, its rows kept in %; the swap held writers back for at most % ms, lock waits included, after % lock timeouts', 'orders', 'orders_legacy', round(extract(epoch FROM worst) * 1000), attempt;
 END
 $do$;
+
+-- ACCESS EXCLUSIVE on orders, only if it was not converted: a CHECK left behind would refuse every row of the new periods
+DO $do$
+BEGIN
+  IF (SELECT relkind FROM pg_class WHERE oid = to_regclass('orders')) = 'r' THEN
+    ALTER TABLE orders DROP CONSTRAINT IF EXISTS sqla_partition_bound;
+  END IF;
+END
+$do$;
+
+-- no table lock: stops a script run by psql here when the conversion did not happen
+DO $do$
+BEGIN
+  IF (SELECT relkind FROM pg_class WHERE oid = to_regclass('orders')) = 'r' THEN
+    RAISE EXCEPTION 'sqla-partition: % was not converted (see the error above); nothing is left changed: run the migration again', 'orders';
+  END IF;
+END
+$do$;
+
+-- SHARE UPDATE EXCLUSIVE on orders: the new partitioned table has no statistics yet (autovacuum does not analyze partitioned tables); reads and writes continue
+ANALYZE orders;
 
 -- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
 CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
