@@ -508,6 +508,42 @@ def adopt(table: str, database_url: str | None, timezone: str) -> None:
         click.echo(f"# {note}")
 
 
+@main.command("split-legacy")
+@click.argument("table", metavar="[SCHEMA.]TABLE")
+@click.option(
+    "--database-url", envvar="DATABASE_URL", metavar="URL", help="default: $DATABASE_URL."
+)
+@click.option(
+    "--lock-timeout",
+    default="5s",
+    show_default=True,
+    help="Longest wait for a lock per attempt (e.g. 500ms, 5s).",
+)
+@_user_errors
+def split_legacy_command(table: str, database_url: str | None, lock_timeout: str) -> None:
+    """Split the legacy partition of a converted table into its periods, online.
+
+    The period tables are filled from TABLE_legacy in batches while a trigger logs the
+    keys written meanwhile; their rows are checked against it in one snapshot; then one
+    short transaction swaps them in for it. Run it again after an interruption: it goes
+    on where it stopped. Exit code 0, or 2 with the reason.
+    """
+    from .connect import connect
+    from .legacy import plan_split, split_legacy
+
+    if not database_url:
+        raise SqlaPartitionError("no database: pass --database-url or set DATABASE_URL")
+    schema, _, name = table.rpartition(".")
+    lock_ms = _parse_duration_ms(lock_timeout, "--lock-timeout")
+    with connect(database_url, application_name="sqla-partition split-legacy") as conn:
+        split = plan_split(conn, name, schema or "public", lock_timeout_ms=lock_ms)
+        click.echo(
+            f"-- splitting {split.child} into {len(split.targets)} partitions: "
+            f"{split.targets[0].final} … {split.targets[-1].final}"
+        )
+        split_legacy(conn, split, click.echo)
+
+
 def _parse_age(value: str) -> dt.timedelta:
     text = value.strip().lower()
     for suffix, unit in (("min", "minutes"), ("h", "hours"), ("d", "days"), ("s", "seconds")):

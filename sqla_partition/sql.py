@@ -768,6 +768,10 @@ class SplitTarget:
     #: still holds the final name, and the swap renames it.
     build: str
     final: str
+    #: Range splits: the rows of this target (``{row}`` before each column name) and its
+    #: ``FOR VALUES`` clause; hash splits derive both from the remainder.
+    where: str | None = None
+    bound: str | None = None
 
 
 @dataclass(frozen=True)
@@ -788,6 +792,9 @@ class HashSplit:
     lock_timeout_ms: int = 5000
     retries: int = 5
     batch_blocks: int = 256
+    #: ``h``: a hash partition split in its new remainders; ``r``: a range partition (the
+    #: legacy partition of a converted table) split in periods.
+    strategy: str = "h"
 
     def q(self, name: str) -> str:
         return qualified(name, self.schema)
@@ -815,30 +822,36 @@ def _hash_bound_text(modulus: int, remainder: int) -> str:
     return f"FOR VALUES WITH (modulus {int(modulus)}, remainder {int(remainder)})"
 
 
-def _belongs(s: HashSplit, remainder: int, row: str = "") -> str:
+def _belongs(s: HashSplit, t: SplitTarget, row: str = "") -> str:
+    if t.where is not None:
+        return t.where.replace("{row}", row)
     return (
         f"satisfies_hash_partition({_regclass(s.parent, s.schema)}, {int(s.new_modulus)}, "
-        f"{int(remainder)}, {row}{ident(s.column)})"
+        f"{int(t.remainder)}, {row}{ident(s.column)})"
     )
 
 
-def _attached(s: HashSplit, bound: str, child: str | None = None) -> str:
+def _attached(s: HashSplit, bound: str | None, child: str | None = None) -> str:
     """SQL: the parent has a partition with ``bound`` (named ``child``, if given)."""
     named = f"AND c.oid = to_regclass({string_literal(s.q(child))}) " if child else ""
+    bounded = f"AND pg_get_expr(c.relpartbound, c.oid) = {string_literal(bound)}" if bound else ""
     return (
         "EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        f"WHERE i.inhparent = {_regclass(s.parent, s.schema)} {named}"
-        f"AND pg_get_expr(c.relpartbound, c.oid) = {string_literal(bound)})"
+        f"WHERE i.inhparent = {_regclass(s.parent, s.schema)} {named}{bounded})"
     )
 
 
 def _where_we_stand(s: HashSplit) -> str:
     """Go on while the old partition is attached; stop quietly once the split is done;
     refuse anything else (a renamed partition, a different layout)."""
-    todo = _attached(s, _hash_bound_text(s.modulus, s.remainder), s.child)
-    done = " AND ".join(
-        _attached(s, _hash_bound_text(s.new_modulus, t.remainder)) for t in s.targets
-    )
+    if s.strategy == "r":  # by name: range bounds print in the session's time zone
+        todo = _attached(s, None, s.child)
+        done = " AND ".join(_attached(s, None, t.final) for t in s.targets)
+    else:
+        todo = _attached(s, _hash_bound_text(s.modulus, s.remainder), s.child)
+        done = " AND ".join(
+            _attached(s, _hash_bound_text(s.new_modulus, t.remainder)) for t in s.targets
+        )
     return (
         f"  IF NOT {todo} THEN\n"
         f"    IF {done} THEN\n      RETURN;  -- split already\n    END IF;\n"
@@ -946,7 +959,7 @@ def _refuse_drift(s: HashSplit) -> str:
         f"WHERE x.indrelid = {parent} AND x.indisprimary) IS DISTINCT FROM ARRAY[{key}]::text[]\n"
         "     OR (SELECT a.attname::text FROM pg_partitioned_table p JOIN pg_attribute a "
         "ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0] "
-        f"WHERE p.partrelid = {parent} AND p.partstrat = 'h') "
+        f"WHERE p.partrelid = {parent} AND p.partstrat = {string_literal(s.strategy)}) "
         f"IS DISTINCT FROM {string_literal(s.column)} THEN\n"
         "    RAISE EXCEPTION 'sqla-partition: the columns, primary key or hash key of % differ "
         "from the ones this migration expects (%; primary key %; hash key %); nothing was "
@@ -998,7 +1011,7 @@ def split_prepare(s: HashSplit) -> Statement:
             "IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = "
             f"{reg} AND conname = {string_literal(HASH_CHECK)}) THEN\n"
             f"  ALTER TABLE {s.q(t.build)} ADD CONSTRAINT {ident(HASH_CHECK)} "
-            f"CHECK ({_belongs(s, t.remainder)});\n"
+            f"CHECK ({_belongs(s, t)});\n"
             "END IF;\n"
             "FOR fk IN SELECT c.conname, pg_get_constraintdef(c.oid) AS def FROM pg_constraint c "
             f"WHERE c.conrelid = {_regclass(s.parent, s.schema)} AND c.contype = 'f' "
@@ -1033,7 +1046,7 @@ def split_copy(s: HashSplit) -> Statement:
     inserts = "\n".join(
         f"INSERT INTO {s.q(t.build)} ({_cols(s.columns)}) SELECT {_cols(s.columns)} "
         f"FROM ONLY {s.q(s.child)} WHERE ctid >= {lo} AND ctid < {hi} "
-        f"AND {_belongs(s, t.remainder)} ON CONFLICT DO NOTHING;"
+        f"AND {_belongs(s, t)} ON CONFLICT DO NOTHING;"
         for t in s.targets
     )
     body = (
@@ -1066,7 +1079,7 @@ def _apply_log(s: HashSplit, *, commit: bool) -> str:
     inserts = "".join(
         f"  INSERT INTO {s.q(t.build)} ({_cols(s.columns)}) SELECT {_cols(s.columns, 'c.')} "
         f"FROM ONLY {s.q(s.child)} AS c JOIN {keys} AS k ON {_same_key(s, 'c', 'k')} "
-        f"WHERE {_belongs(s, t.remainder, 'c.')};\n"
+        f"WHERE {_belongs(s, t, 'c.')};\n"
         for t in s.targets
     )
     return (
@@ -1141,7 +1154,7 @@ def split_swap(s: HashSplit) -> Statement:
             swap.append(f"ALTER TABLE {s.q(t.build)} RENAME TO {ident(t.final)};")
         swap.append(
             f"ALTER TABLE {s.q(s.parent)} ATTACH PARTITION {s.q(t.final)} "
-            f"{_hash_bound(s.new_modulus, t.remainder)};"
+            f"{t.bound or _hash_bound(s.new_modulus, t.remainder)};"
         )
         swap.append(f"ALTER TABLE {s.q(t.final)} DROP CONSTRAINT {ident(HASH_CHECK)};")
     finals = ", ".join(t.final for t in s.targets)
@@ -2076,3 +2089,31 @@ def legacy_bound_cleanup(table: str, schema: str | None) -> list[Statement]:
             "partitioned tables); reads and writes continue",
         ),
     ]
+
+
+# -- splitting the legacy partition ----------------------------------------------------------
+
+#: A table's columns in order: name, part of the primary key, generated (bind parameter:
+#: the table as ``schema.name`` text).
+TABLE_KEYS_QUERY = """
+SELECT a.attname,
+       EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = a.attrelid AND x.indisprimary
+                  AND a.attnum = ANY (x.indkey)),
+       a.attgenerated <> ''
+  FROM pg_attribute a
+ WHERE a.attrelid = %(table)s::regclass AND a.attnum > 0 AND NOT a.attisdropped
+ ORDER BY a.attnum
+"""
+
+
+def min_key_query(table: str, column: str, schema: str) -> str:
+    return f"SELECT min({ident(column)}) FROM {qualified(table, schema)}"
+
+
+def range_condition(column: str, lower: KeyValue | None, upper: KeyValue, key_type: str) -> str:
+    """Rows of ``[lower, upper)``, ``{row}`` standing for a row prefix such as ``c.``."""
+    col = "{row}" + ident(column)
+    upper_sql = f"{col} < {_cast(upper, key_type)}"
+    if lower is None:
+        return f"{col} IS NOT NULL AND {upper_sql}"
+    return f"{col} >= {_cast(lower, key_type)} AND {upper_sql}"
