@@ -180,9 +180,9 @@ class Advisor:
 
     def cost(self, query: Query) -> float | None:
         try:
-            with self.conn.transaction():
+            with self.conn.transaction(force_rollback=True):  # plans only, nothing kept
                 if query.parameters:
-                    self.conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+                    self.conn.execute(sql.GENERIC_PLANS)
                     self.conn.execute(sql.prepare_statement(query.text))
                     plan = self.conn.execute(sql.explain_prepared(query.parameters)).fetchone()
                     self.conn.execute(sql.DEALLOCATE_ADVICE)
@@ -238,7 +238,10 @@ def _parameters(text: str) -> int:
 
 def read_queries(text: str) -> list[Query]:
     """Statements separated by semicolons, each weighing as one call."""
-    out = []
-    for raw in pglast.split(text):
-        out.append(Query(raw.strip(), 1, _parameters(raw)))
-    return out
+    try:
+        statements = pglast.split(text)
+    except pglast.parser.ParseError as exc:
+        raise SqlaPartitionError(
+            f"the workload file is not SQL PostgreSQL can parse: {exc}"
+        ) from None
+    return [Query(raw.strip(), 1, _parameters(raw)) for raw in statements]

@@ -424,10 +424,12 @@ def advise(
 
     from .advise import Advisor, read_queries
     from .connect import connect
+    from .runner import bound_session
 
     if not database_url:
         raise SqlaPartitionError("no database: pass --database-url or set DATABASE_URL")
     with connect(database_url, application_name="sqla-partition advise") as conn:
+        bound_session(conn)  # planning waits for no lock longer than roll would
         advisor = Advisor(conn)
         advisor.check(statements=queries_file is None)
         if queries_file is not None:
@@ -492,11 +494,13 @@ def adopt(table: str, database_url: str | None, timezone: str) -> None:
     """
     from .adopt import adopt as read_set
     from .connect import connect
+    from .runner import bound_session
 
     if not database_url:
         raise SqlaPartitionError("no database: pass --database-url or set DATABASE_URL")
     schema, _, name = table.rpartition(".")
     with connect(database_url, application_name="sqla-partition adopt") as conn:
+        bound_session(conn)
         adoption = read_set(conn, name, schema or "public", timezone)
     click.echo(f"# {schema or 'public'}.{name}, partitioned {adoption.source}; on the model:")
     click.echo(f"    {adoption.declaration()}")
@@ -530,12 +534,14 @@ def split_legacy_command(table: str, database_url: str | None, lock_timeout: str
     """
     from .connect import connect
     from .legacy import plan_split, split_legacy
+    from .runner import RollOptions, bound_session
 
     if not database_url:
         raise SqlaPartitionError("no database: pass --database-url or set DATABASE_URL")
     schema, _, name = table.rpartition(".")
     lock_ms = _parse_duration_ms(lock_timeout, "--lock-timeout")
     with connect(database_url, application_name="sqla-partition split-legacy") as conn:
+        bound_session(conn, RollOptions(lock_timeout_ms=lock_ms))
         split = plan_split(conn, name, schema or "public", lock_timeout_ms=lock_ms)
         click.echo(
             f"-- splitting {split.child} into {len(split.targets)} partitions: "

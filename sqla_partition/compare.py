@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic.operations import ops as alembic_ops
 from alembic.util import CommandError, PriorityDispatchResult
 
-from . import planner
+from . import planner, sql
 from .alembic_plugin import load_renderers
 from .audit_compare import audit_ops
 from .catalog import Parent, Snapshot, read_snapshot
@@ -220,7 +220,7 @@ def _split_op(
     if _distributed(snap, recorded):
         raise CommandError(
             f"{bound.table} is a Citus distributed table: change its shard count with "
-            f"SELECT alter_distributed_table('{bound.qualified}', shard_count := "
+            f"SELECT alter_distributed_table({sql.string_literal(bound.qualified)}, shard_count := "
             f"{new.partitions}) (it rewrites the table) or split shards with Citus's "
             "rebalancer; sqla-partition splits local hash partitions only"
         )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .errors import SqlaPartitionError
 
@@ -42,3 +44,23 @@ def connect(url: str, *, application_name: str = "sqla-partition") -> psycopg.Co
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise SqlaPartitionError(f"cannot connect to {redact(url)}: {reason}") from None
+
+
+@contextlib.contextmanager
+def relayed_notices(raw: Any, log: Callable[[str], None]) -> Iterator[None]:
+    """Pass the progress notices long statements raise (``sqla-partition: …``) to ``log``;
+    a connection that cannot report notices (not psycopg 3) just runs without them."""
+    if raw is None or not hasattr(raw, "add_notice_handler"):
+        yield
+        return
+
+    def handler(diag: Any) -> None:
+        text = diag.message_primary or ""
+        if text.startswith("sqla-partition: "):
+            log(text[len("sqla-partition: ") :])
+
+    raw.add_notice_handler(handler)
+    try:
+        yield
+    finally:
+        raw.remove_notice_handler(handler)

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import sql
 from .catalog import Child, read_snapshot
+from .connect import relayed_notices
 from .errors import SqlaPartitionError
 from .periods import KeyValue
 from .specs import Range, TablePolicy, check_identifier
@@ -98,16 +99,7 @@ def _legacy(children: tuple[Child, ...], table: str) -> Child:
 
 def split_legacy(conn: Any, split: sql.HashSplit, log: Callable[[str], None]) -> None:
     """Run the split (psycopg 3, autocommit); each step checks where the split stands."""
-    notices: list[str] = []
-
-    def handler(diag: Any) -> None:
-        text = diag.message_primary or ""
-        if text.startswith("sqla-partition: "):
-            notices.append(text)
-            log(text[len("sqla-partition: ") :])
-
-    conn.add_notice_handler(handler)
-    try:
+    with relayed_notices(conn, log):
         for stmt in [
             *sql.timeouts(split.lock_timeout_ms, 0, local=False),
             sql.split_trigger_function(split),
@@ -119,5 +111,3 @@ def split_legacy(conn: Any, split: sql.HashSplit, log: Callable[[str], None]) ->
             *sql.reset_timeouts(local=False),
         ]:
             conn.execute(stmt.sql)
-    finally:
-        conn.remove_notice_handler(handler)

@@ -1765,6 +1765,8 @@ SELECT n.nspname, c.relname
 """
 
 HYPOPG_RESET = "SELECT hypopg_reset()"
+#: Plans of normalized statements do not depend on the parameters' values.
+GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
 DEALLOCATE_ADVICE = f"DEALLOCATE {ADVICE_PREPARED}"
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.schema import DDL
 
 from . import audit as audit_sql
 from . import planner, sql
+from .connect import relayed_notices
 from .declare import key_type_of_column
 from .errors import PolicyError
 from .ops import (
@@ -294,27 +295,11 @@ def set_partition_policy(operations: Operations, op: SetPartitionPolicyOp) -> No
         _run(operations, stmts)
 
 
-@contextlib.contextmanager
-def _reporting(ctx: MigrationContext) -> Iterator[list[str]]:
-    """Log the progress notices the split statements raise (psycopg 3 connections)."""
-    seen: list[str] = []
+def _reporting(ctx: MigrationContext) -> contextlib.AbstractContextManager[None]:
+    """Log the progress notices of long statements (online, psycopg 3 connections)."""
     conn = None if ctx.as_sql else ctx.connection
     raw = getattr(getattr(conn, "connection", None), "driver_connection", None)
-    if raw is None or not hasattr(raw, "add_notice_handler"):
-        yield seen
-        return
-
-    def handler(diag: Any) -> None:
-        text = diag.message_primary or ""
-        if text.startswith("sqla-partition: "):
-            seen.append(text[len("sqla-partition: ") :])
-            log.info("%s", seen[-1])
-
-    raw.add_notice_handler(handler)
-    try:
-        yield seen
-    finally:
-        raw.remove_notice_handler(handler)
+    return relayed_notices(raw, lambda text: log.info("%s", text))
 
 
 @Operations.implementation_for(SplitHashPartitionsOp)
@@ -459,8 +444,18 @@ def create_index_online(operations: Operations, op: CreateIndexOnlineOp) -> None
 
 @Operations.implementation_for(ReindexOp)
 def reindex_index(operations: Operations, op: ReindexOp) -> None:
-    with operations.migration_context.autocommit_block():
-        _run(operations, [sql.reindex_concurrently(op.index_name, op.schema)])
+    ctx = operations.migration_context
+    lock = int(_opts(ctx).get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
+    limit = int(_opts(ctx).get("sqla_partition_index_statement_timeout", 0))
+    with ctx.autocommit_block():
+        _run(
+            operations,
+            [
+                *sql.timeouts(lock, limit, local=False),
+                sql.reindex_concurrently(op.index_name, op.schema),
+                *sql.reset_timeouts(local=False),
+            ],
+        )
 
 
 @Operations.implementation_for(RecommendedOp)

@@ -84,6 +84,14 @@ def test_without_pg_stat_statements_the_message_says_what_to_configure(db_url, h
     assert "shared_preload_libraries" in result.output and "--queries FILE" in result.output
 
 
+def test_a_workload_file_that_is_not_sql_is_one_line_and_exit_2(db_url, hypopg, tmp_path):
+    queries = tmp_path / "workload.sql"
+    queries.write_text("SELEC * FROM events;")
+    result = advise(db_url, "--queries", str(queries))
+    assert result.exit_code == 2
+    assert "not SQL PostgreSQL can parse" in result.output and "Traceback" not in result.output
+
+
 def test_bad_input_is_one_line_and_exit_2(db_url, tmp_path):
     result = advise(db_url, "--queries", str(tmp_path / "missing.sql"))
     assert result.exit_code == 2 and "does not exist" in result.output
