@@ -38,12 +38,9 @@ Run it (the vanilla variant at full size takes about 30 s per run)::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -52,12 +49,26 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from common import (
+    DEFAULT_URL,
+    create_database,
+    db_url,
+    drop_database,
+    load_average,
+    maintenance_url,
+    package_version,
+    print_table_header,
+    python_version,
+    ratio,
+    run_timed,
+    sqlalchemy_url,
+)
+
 if TYPE_CHECKING:
     import psycopg
     import sqlalchemy as sa
     from alembic.operations.ops import MigrateOperation
 
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 FIRST_MONTH = (2024, 1)
 PLUGINS = ["alembic.autogenerate.*", "sqla_partition"]
 VARIANTS = {
@@ -68,32 +79,6 @@ VARIANTS = {
     "plugin/no-partitions": ("empty", True),
 }
 EXAMPLES_PER_KIND = 3
-
-
-# -- URLs ---------------------------------------------------------------------------------
-
-
-def _url(url: str, database: str | None = None, *, driver: str) -> str:
-    """``url`` with the given driver (and database), as a string with its password."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if not parsed.drivername.startswith(("postgresql", "postgres")):
-        raise SystemExit(f"--database-url must be a PostgreSQL URL, got {parsed.drivername!r}")
-    parsed = parsed.set(drivername=driver)
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
-
-
-def libpq_url(url: str, database: str | None = None) -> str:
-    """A ``postgresql://`` URL for psycopg (accepts ``postgresql+psycopg://`` too)."""
-    return _url(url, database, driver="postgresql")
-
-
-def sqlalchemy_url(url: str, database: str | None = None) -> str:
-    """A ``postgresql+psycopg://`` URL for SQLAlchemy (accepts ``postgresql://``)."""
-    return _url(url, database, driver="postgresql+psycopg")
 
 
 # -- the benchmark databases ----------------------------------------------------------------
@@ -175,20 +160,15 @@ def database_shape(url: str) -> tuple[int, int, int] | None:
     return parents, partitions, rows
 
 
-def create_database(admin_url: str, name: str, tables: int, partitions: int) -> float:
+def build_database(admin_url: str, name: str, tables: int, partitions: int) -> float:
     """(Re)create database ``name`` with ``tables`` parents of ``partitions`` partitions."""
     import psycopg
-    from psycopg import sql
 
     from sqla_partition.sql import create_policy_table
 
     started = time.perf_counter()
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    with psycopg.connect(libpq_url(admin_url, name)) as conn:
+    create_database(admin_url, name)
+    with psycopg.connect(db_url(admin_url, name)) as conn:
         conn.execute(create_policy_table().sql)
         conn.commit()
         for table in table_names(tables):
@@ -201,16 +181,6 @@ def create_database(admin_url: str, name: str, tables: int, partitions: int) -> 
         conn.autocommit = True
         conn.execute("ANALYZE")
     return time.perf_counter() - started
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 # -- the child process: one autogenerate run ------------------------------------------------
@@ -328,9 +298,7 @@ def run_child(url: str, tables: int, plugin: bool) -> dict[str, Any]:
     """Run one autogenerate in a fresh interpreter and return what it measured."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", "--tables", str(tables)]
     command += ["--database-url", url] + (["--plugin"] if plugin else [])
-    started = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - started
+    proc, wall = run_timed(command)
     if proc.returncode != 0:
         raise SystemExit(f"benchmark child failed ({' '.join(command)}):\n{proc.stderr}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -342,35 +310,14 @@ def run_child(url: str, tables: int, plugin: bool) -> dict[str, Any]:
     return result
 
 
-def load_average() -> str:
-    """The 1/5/15-minute load averages: other work on the machine skews the timings."""
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
 def environment() -> str:
     """Versions, the package's git state (it may be edited between runs) and the load."""
     import alembic
     import sqlalchemy
 
-    import sqla_partition
-
-    package = Path(sqla_partition.__file__).resolve().parent
-    sources = hashlib.sha256()
-    for path in sorted(package.glob("*.py")):
-        sources.update(path.read_bytes())
-    git = subprocess.run(
-        ["git", "-C", str(package), "log", "-1", "--format=%h"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
     return (
-        f"sqla-partition {sqla_partition.__version__} (git {git or 'unknown'}, sources "
-        f"sha256 {sources.hexdigest()[:12]}), alembic {alembic.__version__}, "
-        f"SQLAlchemy {sqlalchemy.__version__}, Python {sys.version.split()[0]}; "
+        f"sqla-partition {package_version()}, alembic {alembic.__version__}, "
+        f"SQLAlchemy {sqlalchemy.__version__}, Python {python_version()}; "
         f"load average before: {load_average()}"
     )
 
@@ -386,8 +333,7 @@ def print_table(results: list[Result]) -> None:
         f"{'variant':<22} {'database':<18} {'runs':>4} {'median s':>9} {'min s':>8} "
         f"{'max s':>8} {'import s':>9} {'start s':>8} {'wall s':>8}  operations"
     )
-    print(header)
-    print("-" * len(header))
+    print_table_header(header)
     for r in results:
         times = [run["autogenerate_s"] for run in r.runs]
         ops = format_ops(r.ops) + (" (varied between runs)" if r.ops_vary else "")
@@ -459,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_once(args.database_url, args.tables, args.plugin)))
         return 0
 
-    admin = libpq_url(args.database_url)
+    admin = maintenance_url(args.database_url)
     names = {
         "partitioned": f"{args.db_prefix}_{args.tables}x{args.partitions}",
         "empty": f"{args.db_prefix}_{args.tables}x0",
@@ -471,11 +417,11 @@ def main(argv: list[str] | None = None) -> int:
     needed = {VARIANTS[v][0] for v in args.variants}
     for kind in sorted(needed):
         name = names[kind]
-        if args.reuse and database_shape(libpq_url(admin, name)) == shapes[kind]:
+        if args.reuse and database_shape(db_url(admin, name)) == shapes[kind]:
             print(f"reusing database {name}")
             continue
         print(f"creating database {name} ...", end=" ", flush=True)
-        seconds = create_database(admin, name, args.tables, shapes[kind][1] // args.tables)
+        seconds = build_database(admin, name, args.tables, shapes[kind][1] // args.tables)
         print(f"{seconds:.1f} s")
 
     print(f"\n{environment()}")
@@ -488,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.repeat):
             for r in results:
                 kind, plugin = VARIANTS[r.variant]
-                run = run_child(libpq_url(admin, names[kind]), args.tables, plugin)
+                run = run_child(db_url(admin, names[kind]), args.tables, plugin)
                 r.runs.append(run)
                 print(
                     f"  run {i + 1}/{args.repeat} {r.variant:<22} "
@@ -506,11 +452,11 @@ def main(argv: list[str] | None = None) -> int:
     by_name = {r.variant: r.median("autogenerate_s") for r in results}
     parts = []
     if {"vanilla/partitioned", "plugin/partitioned"} <= by_name.keys():
-        ratio = by_name["vanilla/partitioned"] / by_name["plugin/partitioned"]
-        parts.append(f"ratio vanilla/plugin: {ratio:.1f}x")
+        vs = ratio(by_name["vanilla/partitioned"], by_name["plugin/partitioned"], ".1f")
+        parts.append(f"ratio vanilla/plugin: {vs}")
     if {"plugin/partitioned", "vanilla/no-partitions"} <= by_name.keys():
-        ratio = by_name["plugin/partitioned"] / by_name["vanilla/no-partitions"]
-        parts.append(f"plugin/no-partition baseline: {ratio:.1f}x")
+        vs = ratio(by_name["plugin/partitioned"], by_name["vanilla/no-partitions"], ".1f")
+        parts.append(f"plugin/no-partition baseline: {vs}")
     if parts:
         print("\n" + "  ".join(parts))
     return 0

@@ -64,26 +64,38 @@ import datetime as dt
 import logging
 import random
 import re
-import statistics
 import threading
 import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from psycopg import sql
-from sqlalchemy.pool import NullPool
 
 import sqla_partition
 from sqla_partition import Hash
 
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+from common import (
+    DEFAULT_URL,
+    connect,
+    create_database,
+    db_url,
+    drop_database,
+    fmt,
+    maintenance_url,
+    median,
+    percentile,
+    print_table_header,
+    ratio,
+    run_operations,
+    sqlalchemy_url,
+)
+
 PREFIX = "sqlp_reshardbench"
 TABLE = "accounts"
 OLD, NEW = 16, 32
@@ -101,42 +113,7 @@ def child(remainder: int) -> str:
     return f"{TABLE}_h{remainder:02d}"
 
 
-# -- URLs and databases -------------------------------------------------------------------
-
-
-def db_url(url: str, name: str, driver: str = "postgresql") -> str:
-    """``url`` pointing at database ``name``, with the scheme ``driver``."""
-    parts = urlsplit(url)
-    if parts.scheme.split("+")[0] not in ("postgresql", "postgres"):
-        raise SystemExit(f"--database-url must be a postgresql:// URL, got {url!r}")
-    return urlunsplit((driver, parts.netloc, "/" + name, parts.query, ""))
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-
-
-def create_database(admin_url: str, name: str, template: str | None = None) -> None:
-    """(Re)create ``name``, empty or as a copy of ``template``; retries while autovacuum
-    still holds a connection to the template."""
-    drop_database(admin_url, name)
-    stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-    if template is not None:
-        stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
-            sql.Identifier(name), sql.Identifier(template)
-        )
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        for attempt in range(60):
-            try:
-                admin.execute(stmt)
-                return
-            except psycopg.errors.ObjectInUse:
-                if attempt == 59:
-                    raise
-                time.sleep(1)
+# -- the template database ----------------------------------------------------------------
 
 
 def build_template(admin_url: str, name: str, rows: int) -> float:
@@ -144,24 +121,20 @@ def build_template(admin_url: str, name: str, rows: int) -> float:
     the seconds spent."""
     started = time.perf_counter()
     create_database(admin_url, name)
-    engine = sa.create_engine(db_url(admin_url, name, "postgresql+psycopg"), poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn)
-            with ctx.begin_transaction():
-                Operations(ctx).create_partitioned_table(
-                    TABLE,
-                    sa.Column("tenant_id", sa.Integer, nullable=False),
-                    sa.Column("id", sa.BigInteger, nullable=False),
-                    sa.Column("name", sa.Text),
-                    sa.Column("balance", sa.Integer, nullable=False, server_default="0"),
-                    sa.PrimaryKeyConstraint(*PRIMARY_KEY),
-                    partitioning=Hash("tenant_id", partitions=OLD),
-                )
-            conn.commit()
-    finally:
-        engine.dispose()
-    with psycopg.connect(db_url(admin_url, name), autocommit=True) as conn:
+    url = db_url(admin_url, name)
+    run_operations(
+        url,
+        lambda op: op.create_partitioned_table(
+            TABLE,
+            sa.Column("tenant_id", sa.Integer, nullable=False),
+            sa.Column("id", sa.BigInteger, nullable=False),
+            sa.Column("name", sa.Text),
+            sa.Column("balance", sa.Integer, nullable=False, server_default="0"),
+            sa.PrimaryKeyConstraint(*PRIMARY_KEY),
+            partitioning=Hash("tenant_id", partitions=OLD),
+        ),
+    )
+    with connect(url) as conn:
         conn.execute(
             "INSERT INTO accounts (tenant_id, id, name, balance) "
             "SELECT g %% %s, g, md5(g::text), 0 FROM generate_series(1, %s) g",
@@ -214,7 +187,7 @@ class Writer(threading.Thread):
     def run(self) -> None:
         rng = random.Random(1000 + self.index)
         try:
-            conn = psycopg.connect(self.url, autocommit=True)
+            conn = connect(self.url)
         except psycopg.Error as exc:
             self.failures.append(f"connecting: {exc}")
             return
@@ -230,7 +203,7 @@ class Writer(threading.Thread):
                     state = getattr(exc, "sqlstate", None)
                     self.failures.append(f"{type(exc).__name__} [{state}]: {exc}")
                     if conn.broken:
-                        conn = psycopg.connect(self.url, autocommit=True)
+                        conn = connect(self.url)
                 self.latencies.append(time.perf_counter() - started)
         finally:
             conn.close()
@@ -260,7 +233,7 @@ class Reshard:
 
 def prepare_sqla(url: str) -> tuple[Callable[[], Reshard], Callable[[], None]]:
     """Connects first, so the timed part is the operation alone."""
-    engine = sa.create_engine(db_url(url, urlsplit(url).path[1:], "postgresql+psycopg"))
+    engine = sa.create_engine(sqlalchemy_url(url))
     conn = engine.connect()
     conn.exec_driver_sql("SELECT 1")
     conn.commit()  # Alembic's autocommit_block needs the transaction begin_transaction opens
@@ -339,7 +312,7 @@ def naive_statements(r: int) -> list[sql.Composable]:
 
 
 def prepare_naive(url: str) -> tuple[Callable[[], Reshard], Callable[[], None]]:
-    conn = psycopg.connect(url)
+    conn = connect(url, autocommit=False)
     conn.execute("SELECT 1")
     conn.commit()
 
@@ -386,19 +359,11 @@ class Measurement:
         return self.writes / self.total_s if self.total_s else 0.0
 
 
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    if not sorted_values:
-        return 0.0
-    rank = max(1, -(-len(sorted_values) * fraction // 1))
-    return sorted_values[int(rank) - 1]
-
-
 def verify(url: str, expected_rows: int) -> tuple[str, list[str]]:
     """OK when the table has exactly the 32 new children, no leftovers and the rows the
     writers' committed statements imply; else MISMATCH and why."""
     problems: list[str] = []
-    with psycopg.connect(url, autocommit=True) as conn:
+    with connect(url) as conn:
         bounds = dict(
             conn.execute(
                 "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
@@ -431,7 +396,7 @@ def measure(args: argparse.Namespace, method: str, run: int, template: str) -> M
     name = f"{PREFIX}_{method.replace('-', '_')}"
     create_database(args.database_url, name, template)
     url = db_url(args.database_url, name)
-    with psycopg.connect(url, autocommit=True) as conn:  # the same warm start for both
+    with connect(url) as conn:  # the same warm start for both
         conn.execute("SELECT count(*) FROM accounts")
     m = Measurement(method, run)
     reshard, close = PREPARE[method](url)
@@ -485,8 +450,7 @@ HEADER = (
 
 def row(label: str, runs: str, values: dict[str, float | None], check: str) -> str:
     def num(key: str, spec: str) -> str:
-        value = values.get(key)
-        return "-" if value is None else format(value, spec)
+        return fmt(values.get(key), spec)
 
     return (
         f"{label:<16}{runs:>5}{num('total_s', '.2f'):>9}{num('writes', '.0f'):>8}"
@@ -510,12 +474,9 @@ def medians(ms: list[Measurement]) -> dict[str, float | None]:
     valid = [m for m in ms if m.error is None]
     if not valid:
         return {}
-    out: dict[str, float | None] = {
-        k: statistics.median(getattr(m, k) for m in valid) for k in KEYS
-    }
+    out = {k: median(getattr(m, k) for m in valid) for k in KEYS}
     for key in ("held_ms", "held_sum_ms"):
-        helds = [getattr(m, key) for m in valid if getattr(m, key) is not None]
-        out[key] = statistics.median(helds) if helds else None
+        out[key] = median(getattr(m, key) for m in valid)
     return out
 
 
@@ -532,20 +493,13 @@ def print_run(m: Measurement) -> None:
         print(f"    failed write x{n}: {text.strip()}")
 
 
-def ratio(a: float | None, b: float | None) -> str:
-    if a is None or b is None or b == 0:
-        return "-"
-    return f"{a / b:.2f}x"
-
-
 def report(args: argparse.Namespace, results: dict[str, list[Measurement]]) -> None:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print(
         f"\nreshard {TABLE} {OLD} -> {NEW} hash partitions, {args.rows:,} rows, {WRITERS} writers"
         f"; medians of {args.repeat} runs ({stamp})"
     )
-    print(HEADER)
-    print("-" * len(HEADER))
+    print_table_header(HEADER)
     med: dict[str, dict[str, float | None]] = {}
     for method in METHODS:
         ms = results[method]
@@ -585,9 +539,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=3, help="runs of each method (default 3)")
     p.add_argument("--keep", action="store_true", help="keep the databases at the end")
     args = p.parse_args(argv)
-    args.database_url = db_url(
-        args.database_url, urlsplit(args.database_url).path[1:] or "postgres"
-    )
+    args.database_url = maintenance_url(args.database_url)
     return args
 
 
@@ -598,8 +550,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"building {template} ...", end="", flush=True)
     print(f" {build_template(args.database_url, template, args.rows):.0f} s")
     results: dict[str, list[Measurement]] = {method: [] for method in METHODS}
-    print(HEADER.replace("runs", " run"))
-    print("-" * len(HEADER))
+    print_table_header(HEADER.replace("runs", " run"))
     try:
         for run in range(1, args.repeat + 1):
             order = METHODS if run % 2 else tuple(reversed(METHODS))

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .declaration import policies
+from .declaration.audit import Audit
+from .declaration.policies import Hash, Range, Reference
 from .errors import CatalogError, PolicyError, SqlaPartitionError
-from .specs import Audit, Hash, Range, Reference
 
 __version__ = "0.1.0"
 
@@ -31,17 +33,29 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .actor import set_actor
-    from .alembic_plugin import register
-    from .declare import audit_table, partition_table, policy_of, reference_table
+    from .declaration.binding import audit_table, partition_table, policy_of, reference_table
+    from .migration.plugin import register
 
 _LAZY = {
-    "partition_table": "declare",
-    "policy_of": "declare",
-    "reference_table": "declare",
-    "audit_table": "declare",
+    "partition_table": "declaration.binding",
+    "policy_of": "declaration.binding",
+    "reference_table": "declaration.binding",
+    "audit_table": "declaration.binding",
     "set_actor": "actor",
-    "register": "alembic_plugin",
+    "register": "migration.plugin",
 }
+
+
+def _bind_mapped_classes() -> None:
+    """Start binding declarative classes' policies to their tables (loads SQLAlchemy)."""
+    from .declaration.binding import watch_mappers
+
+    watch_mappers()
+
+
+# The declaration layer cannot import its SQLAlchemy binding (the binding imports it);
+# the package, above both, connects them.
+policies.on_declared = _bind_mapped_classes
 
 
 def __getattr__(name: str) -> Any:

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .specs import Audit
+from .declaration.audit import Audit
 
 
 def set_actor(target: Any, actor: object, setting: str = Audit.actor_setting) -> None:

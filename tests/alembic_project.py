@@ -13,7 +13,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 
-from sqla_partition.scaffold import init_environment
+from sqla_partition.tools.scaffold import init_environment
 
 
 @dataclass

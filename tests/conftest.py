@@ -33,7 +33,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         if u.drivername in ("postgresql", "postgres"):
             u = u.set(drivername="postgresql+psycopg")
         return u.render_as_string(hide_password=False)
-    from sqla_partition.embedded import start_embedded
+    from sqla_partition.tools.embedded import start_embedded
 
     return start_embedded(tmp_path_factory.mktemp("embedded") / "pgdata")
 

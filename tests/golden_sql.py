@@ -142,7 +142,7 @@ def citus(op: Operations) -> None:
 
 def audit(op: Operations) -> None:
     from sqla_partition import Audit
-    from sqla_partition.audit import trail_columns, trail_policy
+    from sqla_partition.declaration.audit_trail import trail_columns, trail_policy
 
     op.create_partitioned_table(
         "sqla_partition_audit_trail",

@@ -10,9 +10,9 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from sqla_partition.adopt import adopt
 from sqla_partition.cli import main
-from sqla_partition.runner import roll
+from sqla_partition.cron.runner import roll
+from sqla_partition.tools.adopt import adopt
 
 from .alembic_project import models_project
 

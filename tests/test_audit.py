@@ -286,7 +286,7 @@ def test_audit_declarations_refuse_bad_input():
 
 
 def test_trail_keeps_recording_after_a_column_the_migration_knew_is_dropped(db_url, pg):
-    from sqla_partition.audit import trail_columns, trail_policy
+    from sqla_partition.declaration.audit_trail import trail_columns, trail_policy
 
     from .test_hash import run_online
 

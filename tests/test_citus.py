@@ -14,10 +14,10 @@ from alembic import command
 from alembic.util import CommandError
 
 from sqla_partition import Hash, PolicyError, Range, partition_table
-from sqla_partition import compare as compare_module
-from sqla_partition.ops import DistributeTableOp
-from sqla_partition.planner import plan
-from sqla_partition.specs import TablePolicy
+from sqla_partition.declaration.policies import TablePolicy
+from sqla_partition.migration.compare import schema as compare_module
+from sqla_partition.migration.ops import DistributeTableOp
+from sqla_partition.planning.roll import plan
 
 from .alembic_project import models_project
 from .test_planner import NOW, parent_with

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from sqla_partition.catalog import read_snapshot
+from sqla_partition.catalog.snapshot import read_snapshot
 from sqla_partition.cli import main
 
 

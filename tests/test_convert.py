@@ -336,7 +336,7 @@ def test_split_legacy_moves_old_rows_into_their_months_online(db_url, pg):
     assert after == before
     again = CliRunner().invoke(main, ["split-legacy", "events", "--database-url", db_url])
     assert again.exit_code == 2 and "no legacy partition" in again.output
-    from sqla_partition.runner import roll
+    from sqla_partition.cron.runner import roll
 
     with psycopg.connect(pg.info.dsn, autocommit=True) as conn:  # roll goes on around it
         report = roll(conn, dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=62))

@@ -138,7 +138,7 @@ def test_names_over_63_bytes_are_refused_at_declaration():
 
 
 def test_policy_round_trips_through_json_and_repr():
-    from sqla_partition.specs import policy_from_dict
+    from sqla_partition.declaration.policies import policy_from_dict
 
     r = Range(
         "created_at",

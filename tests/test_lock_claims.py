@@ -200,8 +200,8 @@ def test_detach_concurrently_takes_no_more_than_it_claims(db_url, pg):
 
 
 def split_of_accounts() -> sql.HashSplit:
-    from sqla_partition.planner import hash_split
-    from sqla_partition.specs import Hash, TablePolicy
+    from sqla_partition.declaration.policies import Hash, TablePolicy
+    from sqla_partition.planning.hash_split import hash_split
 
     (first, *_) = hash_split(
         TablePolicy("accounts", Hash("tenant_id", 2), "hash", "public"),

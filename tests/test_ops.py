@@ -12,8 +12,8 @@ from alembic.operations import Operations
 
 import sqla_partition
 from sqla_partition import Hash, Range
-from sqla_partition.catalog import read_snapshot
-from sqla_partition.ops import (
+from sqla_partition.catalog.snapshot import read_snapshot
+from sqla_partition.migration.ops import (
     CreatePartitionedTableOp,
     CreateRangePartitionOp,
     DetachPartitionOp,

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sqla_partition.errors import PolicyError
-from sqla_partition.periods import (
+from sqla_partition.declaration.periods import (
     NAMINGS,
     CalendarStep,
     Stepper,
@@ -20,6 +19,7 @@ from sqla_partition.periods import (
     shift_date,
     subtract,
 )
+from sqla_partition.errors import PolicyError
 
 UTC = dt.timezone.utc
 STEPS = [

@@ -8,18 +8,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sqla_partition.catalog import Child, Parent
+from sqla_partition.catalog.snapshot import Child, Parent
+from sqla_partition.declaration.policies import Hash, Range, TablePolicy
 from sqla_partition.errors import PolicyError
-from sqla_partition.planner import (
+from sqla_partition.planning.hash_split import hash_split
+from sqla_partition.planning.roll import (
     coerce_key,
-    hash_split,
     initial_window,
     new_table_statements,
     periods_between,
     plan,
     position_from_clock,
 )
-from sqla_partition.specs import Hash, Range, TablePolicy
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
@@ -195,7 +195,7 @@ def test_schedule_horizon_stretches_premake_until_the_next_run():
 
 
 def test_too_sparse_schedule_is_reported():
-    from sqla_partition.schedule import next_run, too_sparse
+    from sqla_partition.declaration.schedule import next_run, too_sparse
 
     assert next_run("15 3 * * *", NOW) == dt.datetime(2026, 11, 28, 3, 15, tzinfo=UTC)
     assert too_sparse("15 3 * * *", Range("created_at", premake=3), NOW) is None

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from sqla_partition import Range
 from sqla_partition.cli import main
-from sqla_partition.lint import lint_sql
+from sqla_partition.tools.lint import lint_sql
 
 from .golden_sql import render_all
 from .test_roll import make_table
@@ -123,7 +123,7 @@ BAD = {
 
 @pytest.mark.parametrize("rule", sorted(BAD))
 def test_each_rule_fires(rule):
-    from sqla_partition.lint import Knowledge
+    from sqla_partition.tools.lint import Knowledge
 
     known = Knowledge(partitioned={"events"})
     rules = [f.rule for f in lint_sql(BAD[rule], known)]
@@ -131,7 +131,7 @@ def test_each_rule_fires(rule):
 
 
 def test_the_safe_forms_are_silent():
-    from sqla_partition.lint import Knowledge
+    from sqla_partition.tools.lint import Knowledge
 
     good = """
 BEGIN;

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 import sqla_partition
 from sqla_partition import Range
-from sqla_partition.catalog import read_snapshot
+from sqla_partition.catalog.snapshot import read_snapshot
 from sqla_partition.cli import main
 
 sqla_partition.register()
@@ -297,7 +297,7 @@ def test_cron_path_does_not_import_sqlalchemy_or_alembic():
     import sys
 
     code = (
-        "import sys; import sqla_partition.cli, sqla_partition.rolling; "
+        "import sys; import sqla_partition.cli, sqla_partition.cron.commands; "
         "print(sorted(m for m in ('sqlalchemy', 'alembic') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -362,7 +362,7 @@ def test_tables_without_a_policy_are_never_touched(db_url, pg):
 
 
 def test_rows_arriving_after_the_default_was_counted_are_still_moved(db_url, pg, monkeypatch):
-    from sqla_partition import runner
+    from sqla_partition.cron import runner
 
     make_table(db_url)
     pg.execute("INSERT INTO events (created_at, note) VALUES ('2027-03-02', 'late')")

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from sqla_partition import Range
-from sqla_partition.runner import RollOptions, roll
+from sqla_partition.cron.runner import RollOptions, roll
 
 from .test_roll import make_table, partitions
 

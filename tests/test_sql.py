@@ -96,8 +96,8 @@ def test_only_concurrent_detach_runs_outside_a_transaction():
 
 
 def test_split_statements_survive_names_that_contain_dollar_quotes():
-    from sqla_partition.planner import hash_split
-    from sqla_partition.specs import Hash, TablePolicy
+    from sqla_partition.declaration.policies import Hash, TablePolicy
+    from sqla_partition.planning.hash_split import hash_split
 
     (split, *_) = hash_split(
         TablePolicy("t$do$", Hash("k$fn$", 2), "hash", "s$x"),

@@ -1,0 +1,2 @@
+"""What the live database holds: one snapshot of its partitioning, read in a constant number of
+queries, and the connections the cron path opens (psycopg only)."""

@@ -1,0 +1,115 @@
+"""What every command shares: user mistakes as one line and exit code 2, never a
+traceback; how times, durations and databases are given."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..errors import SqlaPartitionError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+
+
+def user_errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SqlaPartitionError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+        except Exception as exc:  # database and Alembic errors a user can act on
+            message = known_error(exc)
+            if message is None:
+                raise
+            click.echo(f"error: {message}", err=True)
+            sys.exit(EXIT_USAGE)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def known_error(exc: Exception) -> str | None:
+    name = type(exc).__name__
+    module = type(exc).__module__
+    if module.startswith(("sqlalchemy", "psycopg", "alembic")) or name == "CommandError":
+        text = str(exc).splitlines()[0] if str(exc) else name
+        return text
+    return None
+
+
+EXIT_CODES = """\b
+Exit codes:
+  0  all done (also on a read-only standby, where nothing is changed)
+  1  some table failed (the others were still rolled)
+  2  usage or configuration error: bad URL, unreachable server, unknown table,
+     a policy the database disagrees with, a bad cron expression; nothing changed
+  3  some table could not get a lock within lock_timeout after every retry;
+     the next run finishes the work
+"""
+
+
+def parse_now(value: str | None) -> dt.datetime:
+    if value is None:
+        return dt.datetime.now(dt.timezone.utc)
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date or time", param_hint="--now"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed
+
+
+def parse_duration_ms(value: str, option: str) -> int:
+    text = value.strip().lower()
+    for suffix, factor in (("ms", 1), ("s", 1000), ("min", 60_000)):
+        if text.endswith(suffix) and text[: -len(suffix)].strip().replace(".", "", 1).isdigit():
+            return int(float(text[: -len(suffix)]) * factor)
+    if text.isdigit():
+        return int(text)
+    raise click.BadParameter(
+        f"{value!r}: use milliseconds or a unit, e.g. 3s or 500ms", param_hint=option
+    )
+
+
+def database_options(fn: F) -> F:
+    fn = click.option(
+        "--table",
+        "tables",
+        multiple=True,
+        metavar="NAME",
+        help="Only this table (schema.name or name); repeatable.",
+    )(fn)
+    fn = click.option(
+        "--now",
+        metavar="ISO",
+        help="Pretend it is this time (tests, backfills); default: the clock, UTC if no offset.",
+    )(fn)
+    fn = click.option(
+        "--database-url",
+        envvar="DATABASE_URL",
+        metavar="URL",
+        help="PostgreSQL URL (postgresql://, or a SQLAlchemy postgresql+driver:// URL); "
+        "default: $DATABASE_URL.",
+    )(fn)
+    return fn
+
+
+def parse_age(value: str) -> dt.timedelta:
+    text = value.strip().lower()
+    for suffix, unit in (("min", "minutes"), ("h", "hours"), ("d", "days"), ("s", "seconds")):
+        if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).isdigit():
+            return dt.timedelta(**{unit: float(text[: -len(suffix)])})
+    raise click.BadParameter(
+        f"{value!r}: use a number and a unit, e.g. 25h or 90min", param_hint="--max-age"
+    )

@@ -1,0 +1,310 @@
+"""The commands people run by hand: ``init``, ``demo``, ``lint``, ``advise``, ``adopt``,
+``split-legacy``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import SqlaPartitionError
+from .options import parse_duration_ms, user_errors
+
+
+@click.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--metadata",
+    metavar="MODULE:ATTR",
+    help="Your models' MetaData, e.g. myapp.models:Base.metadata (can be edited later "
+    "in alembic.ini).",
+)
+@click.option(
+    "--url",
+    metavar="URL",
+    help="Database URL written to alembic.ini; DATABASE_URL overrides it at run time.",
+)
+@click.option(
+    "--ini",
+    type=click.Path(path_type=Path),
+    help="Where to write alembic.ini (default: beside DIRECTORY).",
+)
+@user_errors
+def init(directory: Path, metadata: str | None, url: str | None, ini: Path | None) -> None:
+    """Create an Alembic environment in DIRECTORY wired for sqla-partition.
+
+    Sync (postgresql+psycopg) and async (postgresql+asyncpg,
+    postgresql+psycopg_async) URLs both work.
+    """
+    from ..tools.scaffold import init_environment
+
+    ini_path = init_environment(directory, ini_path=ini, metadata=metadata, url=url)
+    click.echo(f"Created {directory}/ (env.py, script.py.mako, versions/) and {ini_path}")
+    if not metadata:
+        click.echo("Next: set target_metadata in alembic.ini to your MetaData (module:attr).")
+    click.echo("Then: alembic revision --autogenerate -m 'partitioned tables'")
+
+
+@click.command()
+@click.option(
+    "--database-url",
+    envvar="SQLA_PARTITION_DEMO_URL",
+    help="Use this PostgreSQL instead of starting an embedded one. Its public schema "
+    "must not have an events table yet.",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to write the sample project (default: a new temporary directory).",
+)
+@user_errors
+def demo(database_url: str | None, directory: Path | None) -> None:
+    """Run the whole flow on a sample project: no server needed.
+
+    Starts an embedded PostgreSQL, writes a model partitioned by month, autogenerates
+    and applies its migration, and shows the partitions it made.
+    """
+    from ..tools.demo import run_demo
+
+    run_demo(click.echo, database_url, directory)
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE|-")
+@click.option(
+    "--database-url",
+    metavar="URL",
+    help="Read which tables are partitioned and which have a DEFAULT partition from this "
+    "database (otherwise only what the SQL itself shows is known).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print findings as JSON.")
+@user_errors
+def lint(files: tuple[str, ...], database_url: str | None, as_json: bool) -> None:
+    """Check SQL for partition DDL that would block the application.
+
+    Reads `alembic upgrade --sql` output or `roll --dry-run` output ("-" for stdin) with
+    PostgreSQL's own parser. Rules: partition-of-live-parent, attach-without-check,
+    attach-scans-default, detach-without-concurrently, index-on-partitioned-parent,
+    ddl-without-lock-timeout. Accept a finding with a reason on a comment line right
+    above the statement:
+
+    \b
+        -- sqla-partition: allow detach-without-concurrently: tiny table, maintenance window
+
+    Exit code 0 when clean, 1 with findings, 2 when a file cannot be read or parsed.
+    """
+    import json
+
+    from ..tools.lint import Knowledge, lint_sql
+
+    known = None
+    if database_url:
+        from ..catalog.connect import connect
+        from ..catalog.snapshot import read_snapshot
+
+        with connect(database_url) as conn:
+            known = Knowledge.from_snapshot(read_snapshot(lambda q: conn.execute(q).fetchall()))
+    results = []
+    for name in files:
+        try:
+            text = sys.stdin.read() if name == "-" else Path(name).read_text()
+        except OSError as exc:
+            raise SqlaPartitionError(f"cannot read {name}: {exc.strerror}") from None
+        try:
+            found = lint_sql(text, known)
+        except SqlaPartitionError as exc:
+            raise SqlaPartitionError(f"{name}: {exc}") from None
+        results += [(name, f) for f in found]
+    open_findings = [(n, f) for n, f in results if f.accepted is None]
+    if as_json:
+        click.echo(
+            json.dumps([{"file": n, **f.__dict__} for n, f in results], indent=2, sort_keys=True)
+        )
+    else:
+        for name, f in results:
+            if f.accepted is None:
+                click.echo(f.format(name))
+            else:
+                click.echo(f"{name}:{f.line}: [{f.rule}] accepted: {f.accepted}")
+        checked = ", ".join(files)
+        if open_findings:
+            click.echo(f"{len(open_findings)} findings in {checked}", err=True)
+        else:
+            click.echo(f"clean: {checked}", err=True)
+    sys.exit(1 if open_findings else 0)
+
+
+@click.command()
+@click.option(
+    "--database-url", envvar="DATABASE_URL", metavar="URL", help="default: $DATABASE_URL."
+)
+@click.option(
+    "--queries",
+    "queries_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the workload from this file (statements separated by ;) instead of "
+    "pg_stat_statements.",
+)
+@click.option(
+    "--min-calls",
+    default=50,
+    show_default=True,
+    help="pg_stat_statements: only statements run at least this often.",
+)
+@click.option(
+    "--limit",
+    default=100,
+    show_default=True,
+    help="pg_stat_statements: the most expensive statements, at most this many.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of operations.")
+@user_errors
+def advise(
+    database_url: str | None,
+    queries_file: Path | None,
+    min_calls: int,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Propose the indexes that halve the planned cost of frequent queries.
+
+    Reads the workload from pg_stat_statements (or --queries), tries each candidate index
+    as a hypopg hypothetical index, on every partition of a partitioned table, and prints
+    the winners as migration operations with the queries they serve. Nothing is built.
+
+    \b
+    Needs the hypopg extension (CREATE EXTENSION hypopg; Debian: postgresql-15-hypopg)
+    and, without --queries, pg_stat_statements readable by this role (pg_read_all_stats).
+    Exit code 0 (with or without advice), 2 when something is missing.
+    """
+    import json
+
+    from ..catalog.connect import connect
+    from ..cron.runner import bound_session
+    from ..tools.advise import Advisor, read_queries
+
+    if not database_url:
+        raise SqlaPartitionError("no database: pass --database-url or set DATABASE_URL")
+    with connect(database_url, application_name="sqla-partition advise") as conn:
+        bound_session(conn)  # planning waits for no lock longer than roll would
+        advisor = Advisor(conn)
+        advisor.check(statements=queries_file is None)
+        if queries_file is not None:
+            workload = read_queries(queries_file.read_text())
+        else:
+            workload = advisor.workload(min_calls, limit)
+        advice = advisor.advise(workload)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "table": f"{a.candidate.schema}.{a.candidate.table}",
+                        "columns": list(a.candidate.columns),
+                        "partitioned": a.candidate.partitioned,
+                        "index": a.candidate.name,
+                        "queries": [
+                            {"query": q.text, "calls": q.calls, "cost": b, "cost_with": c}
+                            for q, b, c in a.queries
+                        ],
+                    }
+                    for a in advice
+                ],
+                indent=2,
+            )
+        )
+        return
+    click.echo(
+        f"-- {len(workload)} statements planned; {len(advice)} indexes would halve the cost of some"
+    )
+    for a in advice:
+        c = a.candidate
+        for query, before, after in a.queries:
+            text = " ".join(query.text.split())[:90]
+            click.echo(
+                f"# {before:.0f} -> {after:.0f} ({after / before:.1%}), {query.calls} calls: {text}"
+            )
+        kind = "create_partitioned_index" if c.partitioned else "create_index_online"
+        schema = f", schema={c.schema!r}" if c.schema != "public" else ""
+        click.echo(f"op.{kind}({c.name!r}, {c.table!r}, {list(c.columns)!r}{schema})")
+
+
+@click.command()
+@click.argument("table", metavar="[SCHEMA.]TABLE")
+@click.option(
+    "--database-url", envvar="DATABASE_URL", metavar="URL", help="default: $DATABASE_URL."
+)
+@click.option(
+    "--timezone",
+    default="UTC",
+    show_default=True,
+    help="Where the set's period boundaries fall (an IANA name).",
+)
+@user_errors
+def adopt(table: str, database_url: str | None, timezone: str) -> None:
+    """Take over a partition set made by hand or by pg_partman, changing nothing.
+
+    Reads the table's partitions (and pg_partman's part_config, if it made them) and
+    prints the __partitioning__ declaration that describes the set as it is, and the
+    operation of a baseline migration that records it. After that migration, roll
+    manages the set, naming new partitions as the set does, and autogenerate is empty.
+    """
+    from ..catalog.connect import connect
+    from ..cron.runner import bound_session
+    from ..tools.adopt import adopt as read_set
+
+    if not database_url:
+        raise SqlaPartitionError("no database: pass --database-url or set DATABASE_URL")
+    schema, _, name = table.rpartition(".")
+    with connect(database_url, application_name="sqla-partition adopt") as conn:
+        bound_session(conn)
+        adoption = read_set(conn, name, schema or "public", timezone)
+    click.echo(f"# {schema or 'public'}.{name}, partitioned {adoption.source}; on the model:")
+    click.echo(f"    {adoption.declaration()}")
+    click.echo(
+        "# and in a new migration (alembic revision -m 'adopt'), which changes no partition:"
+    )
+    click.echo(f"    {adoption.operation()}")
+    for note in adoption.notes:
+        click.echo(f"# {note}")
+
+
+@click.command("split-legacy")
+@click.argument("table", metavar="[SCHEMA.]TABLE")
+@click.option(
+    "--database-url", envvar="DATABASE_URL", metavar="URL", help="default: $DATABASE_URL."
+)
+@click.option(
+    "--lock-timeout",
+    default="5s",
+    show_default=True,
+    help="Longest wait for a lock per attempt (e.g. 500ms, 5s).",
+)
+@user_errors
+def split_legacy_command(table: str, database_url: str | None, lock_timeout: str) -> None:
+    """Split the legacy partition of a converted table into its periods, online.
+
+    The period tables are filled from TABLE_legacy in batches while a trigger logs the
+    keys written meanwhile; their rows are checked against it in one snapshot; then one
+    short transaction swaps them in for it. Run it again after an interruption: it goes
+    on where it stopped. Exit code 0, or 2 with the reason.
+    """
+    from ..catalog.connect import connect
+    from ..cron.results import RollOptions
+    from ..cron.runner import bound_session
+    from ..tools.split_legacy import plan_split, split_legacy
+
+    if not database_url:
+        raise SqlaPartitionError("no database: pass --database-url or set DATABASE_URL")
+    schema, _, name = table.rpartition(".")
+    lock_ms = parse_duration_ms(lock_timeout, "--lock-timeout")
+    with connect(database_url, application_name="sqla-partition split-legacy") as conn:
+        bound_session(conn, RollOptions(lock_timeout_ms=lock_ms))
+        split = plan_split(conn, name, schema or "public", lock_timeout_ms=lock_ms)
+        click.echo(
+            f"-- splitting {split.child} into {len(split.targets)} partitions: "
+            f"{split.targets[0].final} … {split.targets[-1].final}"
+        )
+        split_legacy(conn, split, click.echo)

@@ -1,0 +1,186 @@
+"""The cron path behind ``roll``, ``status`` and ``check``: psycopg only, no SQLAlchemy."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..catalog.connect import connect
+from ..declaration.schedule import next_run, too_sparse
+from ..errors import SqlaPartitionError
+from . import report as reporting
+from .results import RollOptions
+from .runner import roll
+from .status import LEGEND, collect, problems
+
+Echo = Callable[..., None]
+
+
+def run_roll(
+    now: dt.datetime,
+    *,
+    database_url: str | None,
+    tables: Sequence[str],
+    dry_run: bool,
+    as_json: bool,
+    lock_timeout_ms: int,
+    statement_timeout_ms: int = 600_000,
+    retries: int,
+    batch_size: int,
+    schedule: str | None,
+    metrics: Path | None,
+    verbose: bool,
+    echo: Echo,
+) -> int:
+    """One roll; returns the exit code."""
+    horizon = next_run(schedule, now) if schedule else None
+    options = RollOptions(
+        lock_timeout_ms=lock_timeout_ms,
+        statement_timeout_ms=statement_timeout_ms,
+        retries=retries,
+        batch_size=batch_size,
+        tables=tuple(tables),
+        dry_run=dry_run,
+        horizon=horizon,
+    )
+    log = (lambda msg: echo(msg, err=True)) if verbose else None
+    with connect(database_url or "") as conn:
+        result = roll(conn, now, options, log)
+        gauges = _gauges(conn, now, tables) if metrics and not result.standby else {}
+    if as_json:
+        echo(reporting.as_json(result))
+    elif dry_run:
+        echo(reporting.dry_run_sql(result))
+        echo(reporting.summary(result), err=True)
+    else:
+        echo(reporting.summary(result))
+    if metrics and not dry_run:
+        reporting.write_metrics(metrics, result, gauges)
+    return result.exit_code
+
+
+def _gauges(conn: Any, now: dt.datetime, tables: Sequence[str]) -> dict[str, dict[str, float]]:
+    statuses, _, _ = collect(conn, now, tables)
+    out: dict[str, dict[str, float]] = {}
+    for s in statuses:
+        values: dict[str, float] = {}
+        if isinstance(s.coverage_until, dt.datetime):
+            values["coverage_until_seconds"] = s.coverage_until.timestamp()
+        elif isinstance(s.coverage_until, dt.date):
+            values["coverage_until_seconds"] = dt.datetime.combine(
+                s.coverage_until, dt.time(), dt.timezone.utc
+            ).timestamp()
+        if s.default_rows is not None:
+            values["default_rows"] = float(s.default_rows)
+        if s.rolled_at is not None:
+            values["last_success_seconds"] = s.rolled_at.timestamp()
+        out[s.table] = values
+    return out
+
+
+class _Stop(Exception):
+    """SIGTERM arrived while waiting for the next run."""
+
+
+def run_every(cron: str, **kwargs: Any) -> int:
+    """Roll on a cron schedule until stopped.
+
+    SIGTERM or Ctrl-C during the wait ends it at once; during a roll, the roll finishes
+    first (a roll is made of short transactions, so that is quick).
+    """
+    echo: Echo = kwargs["echo"]
+    state = {"stop": False, "waiting": False}
+
+    def _term(signum: int, _frame: Any) -> None:
+        state["stop"] = True
+        if state["waiting"]:
+            raise _Stop
+
+    signal.signal(signal.SIGTERM, _term)
+    last = 0
+    while not state["stop"]:
+        due = next_run(cron, dt.datetime.now(dt.timezone.utc))
+        echo(f"next roll at {due.isoformat()}", err=True)
+        try:
+            state["waiting"] = True
+            while (left := (due - dt.datetime.now(dt.timezone.utc)).total_seconds()) > 0:
+                time.sleep(min(30.0, left))
+        except (_Stop, KeyboardInterrupt):
+            break
+        finally:
+            state["waiting"] = False
+        try:
+            last = run_roll(dt.datetime.now(dt.timezone.utc), **kwargs)
+        except SqlaPartitionError as exc:  # e.g. the server is restarting: try next time
+            echo(f"error: {exc}", err=True)
+            last = 2
+    echo("stopped", err=True)
+    return last
+
+
+def run_status(
+    database_url: str | None,
+    now: dt.datetime,
+    tables: Sequence[str],
+    as_json: bool,
+    echo: Echo,
+) -> None:
+    with connect(database_url or "") as conn:
+        statuses, warnings, _ = collect(conn, now, tables)
+    if as_json:
+        echo(json.dumps([s.as_dict() for s in statuses], indent=2, default=str))
+        return
+    if not statuses:
+        echo("No range-partitioned tables are managed by sqla-partition here.")
+    for s in statuses:
+        echo(f"{s.table}  {s.policy}")
+        until = s.coverage_until.isoformat() if s.coverage_until is not None else "nothing"
+        default = "no DEFAULT" if s.default_rows is None else f"{s.default_rows} rows in DEFAULT"
+        expiry = s.next_expiry.isoformat() if s.next_expiry is not None else "never"
+        rolled = s.rolled_at.isoformat(timespec="seconds") if s.rolled_at else "never"
+        echo(f"  {s.partitions} partitions, covered until {until}, {default}")
+        echo(f"  next expiry {expiry}, last rolled {rolled}")
+        echo(f"  timeline from {s.timeline_start}: {s.timeline}")
+        if s.missing:
+            echo(f"  missing: {', '.join(s.missing)}")
+    if statuses:
+        echo(f"({LEGEND})")
+    for w in warnings:
+        echo(f"warning: {w}", err=True)
+
+
+def run_check(
+    database_url: str | None,
+    now: dt.datetime,
+    tables: Sequence[str],
+    max_age: dt.timedelta,
+    schedule: str | None,
+    echo: Echo,
+) -> int:
+    with connect(database_url or "") as conn:
+        statuses, warnings, parents = collect(conn, now, tables)
+        found = problems(statuses, now, max_age)
+        if schedule:
+            for parent in parents:
+                assert parent.policy is not None
+                reason = too_sparse(schedule, parent.policy.policy, now)  # type: ignore[arg-type]
+                if reason:
+                    found.append(f"{parent.schema}.{parent.name}: {reason}")
+    found += warnings
+    if found:
+        more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
+        echo(f"CRITICAL: {found[0]}{more}")
+        for line in found[1:]:
+            echo(f"  {line}", err=True)
+        return 1
+    echo(f"OK: {len(statuses)} tables covered through premake, DEFAULT empty, rolled recently")
+    return 0
+
+
+__all__ = ["run_check", "run_every", "run_roll", "run_status", "sys"]

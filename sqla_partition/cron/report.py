@@ -1,0 +1,138 @@
+"""What ``roll`` tells people and schedulers: a summary, JSON, Prometheus metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from .results import RollReport, TableResult
+
+
+def _names(names: list[str], limit: int = 3) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", … (+{len(names) - limit})" if len(names) > limit else "")
+
+
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
+def describe(t: TableResult) -> str:
+    if t.status == "skipped":
+        return f"skipped: {t.skipped}"
+    parts = []
+    if t.created:
+        parts.append(f"created {len(t.created)} ({_names(t.created)})")
+    if t.moved_rows:
+        parts.append(f"moved {_rows(t.moved_rows)} out of DEFAULT")
+    if t.finalized:
+        parts.append(f"finished detaching {_names(t.finalized)}")
+    if t.detached:
+        parts.append(f"detached {len(t.detached)} ({_names(t.detached)})")
+    if t.archived:
+        parts.append(f"archived {len(t.archived)}")
+    if t.dropped:
+        parts.append(f"dropped {len(t.dropped)} ({_names(t.dropped)})")
+    if t.lock_retries:
+        parts.append(f"{t.lock_retries} lock retries")
+    if t.errors:
+        label = "LOCKED" if t.status == "locked" else "FAILED"
+        parts.append(f"{label}: {'; '.join(t.errors)}")
+    return ", ".join(parts) if parts else "up to date"
+
+
+def summary(report: RollReport) -> str:
+    if report.standby:
+        return (
+            "read-only (a standby, or writes not allowed): nothing to do; roll runs on the primary"
+        )
+    lines = []
+    width = max((len(t.table) for t in report.tables), default=0)
+    for t in report.tables:
+        lines.append(f"{t.table:<{width}}  {describe(t)}")
+        lines.extend(f"{'':<{width}}  note: {n}" for n in t.notes)
+    lines.extend(f"warning: {w}" for w in report.warnings)
+    tot = report.totals()
+    verb = "Would roll" if report.dry_run else "Rolled"
+    if not report.tables:
+        lines.append("No range-partitioned tables are managed by sqla-partition here.")
+    lines.append(
+        f"{verb} {tot['tables']} table{'s' if tot['tables'] != 1 else ''} in "
+        f"{report.duration_s:.2f} s: {tot['created']} created, "
+        f"{_rows(tot['moved_rows'])} moved, {tot['detached']} detached, {tot['dropped']} dropped"
+        + (f", {tot['failed']} failed" if tot["failed"] else "")
+        + (f", {tot['locked']} locked out" if tot["locked"] else "")
+        + (f", {tot['skipped']} skipped" if tot["skipped"] else "")
+    )
+    return "\n".join(lines)
+
+
+def dry_run_sql(report: RollReport) -> str:
+    out = []
+    for t in report.tables:
+        if t.sql:
+            out.append(f"-- {t.table}")
+            out.extend(t.sql)
+    if not out:
+        out.append("-- nothing to do")
+    return "\n\n".join(out)
+
+
+def as_json(report: RollReport) -> str:
+    return json.dumps(report.as_dict(), indent=2, sort_keys=True, default=str)
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def write_metrics(path: Path, report: RollReport, extra: dict[str, dict[str, float]]) -> None:
+    """Prometheus text format for node_exporter's textfile collector, written atomically.
+
+    ``extra`` maps table name to gauges read after the run (coverage horizon, DEFAULT rows).
+    """
+    now = time.time()
+    lines = [
+        "# HELP sqla_partition_roll_success Whether the last roll of the table succeeded.",
+        "# TYPE sqla_partition_roll_success gauge",
+    ]
+    for t in report.tables:
+        lines.append(
+            f'sqla_partition_roll_success{{table="{_label(t.table)}"}} {int(t.status == "ok")}'
+        )
+    gauges = {
+        "coverage_until_seconds": "Unix time up to which partitions exist.",
+        "default_rows": "Rows in the DEFAULT partition.",
+        "last_success_seconds": "Unix time of the last successful roll.",
+        "seconds_since_last_success": "Seconds since the last successful roll.",
+    }
+    for name, help_text in gauges.items():
+        lines += [
+            f"# HELP sqla_partition_{name} {help_text}",
+            f"# TYPE sqla_partition_{name} gauge",
+        ]
+        for table, values in sorted(extra.items()):
+            if name == "seconds_since_last_success" and "last_success_seconds" in values:
+                value = max(0.0, now - values["last_success_seconds"])
+            elif name in values:
+                value = values[name]
+            else:
+                continue
+            lines.append(f'sqla_partition_{name}{{table="{_label(table)}"}} {value:.0f}')
+    lines += [
+        "# HELP sqla_partition_detached_partitions Partitions detached by the last roll.",
+        "# TYPE sqla_partition_detached_partitions gauge",
+    ]
+    for t in report.tables:
+        lines.append(
+            f'sqla_partition_detached_partitions{{table="{_label(t.table)}"}} {len(t.detached)}'
+        )
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)

@@ -1,0 +1,118 @@
+"""What a roll did, per table and in total: what the summary, JSON and metrics report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..planning.roll import Step
+
+
+class LockBudgetExhausted(Exception):
+    """A step could not get its lock within ``lock_timeout`` after every retry."""
+
+
+@dataclass
+class RollOptions:
+    lock_timeout_ms: int = 3000
+    statement_timeout_ms: int = 600_000
+    retries: int = 4
+    backoff_s: float = 0.5
+    batch_size: int = 50_000
+    #: New partitions of one table created per transaction when nothing is to be moved.
+    create_group: int = 12
+    tables: Sequence[str] = ()
+    dry_run: bool = False
+    #: The next scheduled run, if any: premake then covers until then.
+    horizon: dt.datetime | None = None
+
+
+@dataclass
+class TableResult:
+    table: str
+    #: (schema, name): ``table`` joins them with a dot, which a schema name may contain.
+    key: tuple[str, str] = ("", "")
+    status: str = "ok"  # ok | skipped | failed | locked
+    created: list[str] = field(default_factory=list)
+    moved_rows: int = 0
+    detached: list[str] = field(default_factory=list)
+    finalized: list[str] = field(default_factory=list)
+    archived: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    lock_retries: int = 0
+    longest_lock_wait_s: float = 0.0
+    skipped: str | None = None
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    sql: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out.pop("key")
+        if not out["sql"]:
+            out.pop("sql")
+        return out
+
+    def record(self, step: Step) -> None:
+        done = {
+            "create": self.created,
+            "create_default": self.created,
+            "detach": self.detached,
+            "finalize_detach": self.finalized,
+            "archive": self.archived,
+            "drop": self.dropped,
+        }
+        done[step.kind].append(step.partition)
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.created or self.moved_rows or self.detached or self.dropped or self.archived
+        )
+
+
+@dataclass
+class RollReport:
+    now: dt.datetime
+    tables: list[TableResult] = field(default_factory=list)
+    standby: bool = False
+    dry_run: bool = False
+    duration_s: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        statuses = {t.status for t in self.tables}
+        if "failed" in statuses:
+            return 1
+        if "locked" in statuses:
+            return 3
+        return 0
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "tables": len(self.tables),
+            "created": sum(len(t.created) for t in self.tables),
+            "moved_rows": sum(t.moved_rows for t in self.tables),
+            "detached": sum(len(t.detached) for t in self.tables),
+            "dropped": sum(len(t.dropped) for t in self.tables),
+            "archived": sum(len(t.archived) for t in self.tables),
+            "failed": sum(t.status == "failed" for t in self.tables),
+            "locked": sum(t.status == "locked" for t in self.tables),
+            "skipped": sum(t.status == "skipped" for t in self.tables),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.exit_code == 0,
+            "exit_code": self.exit_code,
+            "now": self.now.isoformat(),
+            "standby": self.standby,
+            "dry_run": self.dry_run,
+            "duration_s": round(self.duration_s, 3),
+            "totals": self.totals(),
+            "warnings": self.warnings,
+            "tables": [t.as_dict() for t in self.tables],
+        }

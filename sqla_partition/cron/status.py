@@ -1,0 +1,160 @@
+"""``status`` and ``check``: what the partitions look like, and whether that is healthy."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from .. import sql
+from ..catalog.snapshot import Parent, read_snapshot
+from ..declaration.periods import Period, shift_date, subtract
+from ..declaration.policies import Range
+from ..planning.roll import position_from_clock
+from .runner import bound_session, plan_table, query_of, select_tables
+
+#: Timeline cells: present, missing, present but past retention, missing with rows waiting
+#: in the DEFAULT partition.
+PRESENT, MISSING, EXPIRED, IN_DEFAULT = "#", ".", "x", "!"
+LEGEND = (
+    f"{PRESENT} present  {MISSING} missing  {EXPIRED} past retention  {IN_DEFAULT} rows in DEFAULT"
+)
+
+
+@dataclass
+class TableStatus:
+    table: str
+    policy: str
+    partitions: int
+    coverage_until: Any
+    default_rows: int | None
+    next_expiry: Any
+    rolled_at: dt.datetime | None
+    timeline: str
+    timeline_start: str
+    missing: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        for key in ("coverage_until", "next_expiry", "rolled_at"):
+            value = out[key]
+            out[key] = value.isoformat() if hasattr(value, "isoformat") else value
+        return out
+
+
+def _rolled_at(conn: psycopg.Connection) -> dict[tuple[str, str], dt.datetime | None]:
+    try:
+        rows = conn.execute(sql.ROLLED_AT_QUERY).fetchall()  # type: ignore[arg-type]
+    except psycopg.errors.UndefinedTable:
+        return {}
+    return {(s, t): at for s, t, at in rows}
+
+
+def _count(conn: psycopg.Connection, query: str) -> int:
+    return int(conn.execute(query).fetchone()[0])  # type: ignore[call-overload,index]
+
+
+def table_status(
+    conn: psycopg.Connection, parent: Parent, now: dt.datetime, rolled_at: dt.datetime | None
+) -> TableStatus:
+    assert parent.policy is not None and isinstance(parent.policy.policy, Range)
+    policy = parent.policy
+    p = policy.policy
+    ranges = parent.ranges()
+    default = parent.default
+    default_rows = (
+        _count(conn, sql.default_rows_query(default.name, parent.schema)) if default else None
+    )
+    cutoff = None
+    if p.retention_step is not None and policy.key_type != "integer":
+        cutoff = subtract(position_from_clock(policy, now), p.retention_step, p.timezone)
+    the_plan = plan_table(conn, parent, now, None)
+    missing = [s.partition for s in the_plan.of_kind("create")]
+    stepper = policy.stepper()
+    if policy.key_type == "integer":
+        centre = stepper.period_of(the_plan.steps[0].lower) if the_plan.steps else None
+        if centre is None and ranges and ranges[-1].lower is not None:
+            centre = stepper.period_of(ranges[-1].lower)
+        centre = centre or stepper.period_of(0)
+    else:
+        centre = stepper.period_of(position_from_clock(policy, now))
+    cells = []
+    first: Period = stepper.following(centre, -6)
+    period = first
+    for _ in range(6 + p.premake + 2):
+        covered = any(
+            c.lower is not None and c.upper is not None and c.lower <= period.lower < c.upper
+            for c in ranges
+        )
+        if covered:
+            expired = cutoff is not None and period.upper <= cutoff
+            cells.append(EXPIRED if expired else PRESENT)
+        elif (
+            default is not None
+            and default_rows
+            and _count(
+                conn,
+                sql.count_in_range_query(
+                    default.name,
+                    p.column,
+                    period.lower,
+                    period.upper,
+                    policy.key_type,
+                    parent.schema,
+                ),
+            )
+        ):
+            cells.append(IN_DEFAULT)
+        else:
+            cells.append(MISSING)
+        period = stepper.following(period)
+    uppers = [c.upper for c in ranges if c.upper is not None]
+    next_expiry = None
+    if p.retention_step is not None and ranges and ranges[0].upper is not None:
+        oldest = ranges[0].upper
+        if policy.key_type != "integer":
+            day = oldest.date() if hasattr(oldest, "date") else oldest
+            next_expiry = shift_date(day, p.retention_step, 1)  # type: ignore[arg-type]
+    return TableStatus(
+        table=f"{parent.schema}.{parent.name}",
+        policy=repr(p),
+        partitions=len(ranges),
+        coverage_until=max(uppers) if uppers else None,
+        default_rows=default_rows,
+        next_expiry=next_expiry,
+        rolled_at=rolled_at,
+        timeline="".join(cells),
+        timeline_start=first.suffix,
+        missing=missing,
+    )
+
+
+def collect(
+    conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = ()
+) -> tuple[list[TableStatus], list[str], list[Parent]]:
+    """Each managed table's status, the warnings, and the tables themselves."""
+    bound_session(conn)
+    snap = read_snapshot(query_of(conn))
+    parents, warnings = select_tables(snap, tables)
+    rolled = _rolled_at(conn)
+    statuses = [table_status(conn, p, now, rolled.get((p.schema, p.name))) for p in parents]
+    return statuses, warnings, parents
+
+
+def problems(statuses: Sequence[TableStatus], now: dt.datetime, max_age: dt.timedelta) -> list[str]:
+    """One line per thing a monitor should page about."""
+    out = []
+    for s in statuses:
+        if s.missing:
+            out.append(f"{s.table}: partitions missing for {', '.join(s.missing[:4])}")
+        if s.default_rows:
+            out.append(f"{s.table}: {s.default_rows} rows in the DEFAULT partition")
+        if s.rolled_at is None:
+            out.append(f"{s.table}: never rolled")
+        elif now - s.rolled_at > max_age:
+            hours = (now - s.rolled_at).total_seconds() / 3600
+            out.append(f"{s.table}: last rolled {hours:.1f} h ago (overdue)")
+    return out

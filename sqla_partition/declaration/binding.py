@@ -1,0 +1,256 @@
+"""Binding a policy to a SQLAlchemy table, with the checks PostgreSQL would make later.
+
+Policies live in a registry keyed by ``Table``, not in ``Table.info``: Alembic renders
+``info`` with ``repr()`` into ``op.create_table``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Mapper
+
+from .. import sql
+from ..errors import PolicyError
+from .audit import Audit
+from .policies import Hash, Policy, Range, Reference, TablePolicy
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.schema import Table
+
+_registry: weakref.WeakKeyDictionary[Table, TablePolicy] = weakref.WeakKeyDictionary()
+_references: weakref.WeakSet[Table] = weakref.WeakSet()
+_audits: weakref.WeakKeyDictionary[Table, Audit] = weakref.WeakKeyDictionary()
+_watching = False
+
+
+def key_type_of_column(table: Table, column: sa.Column) -> str:
+    """The planner's key type for a model column, or a clear error."""
+    t = column.type
+    if isinstance(t, sa.DateTime):
+        return "timestamptz" if t.timezone else "timestamp"
+    if isinstance(t, sa.Date):
+        return "date"
+    if isinstance(t, sa.Integer):
+        return "integer"
+    return str(t.compile(dialect=_pg_dialect())).lower()
+
+
+def _pg_dialect() -> sa.engine.Dialect:
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.dialect()
+
+
+def _check_unique_includes_key(table: Table, key: str, what: str = "partition key") -> None:
+    groups: list[tuple[str, list[str]]] = []
+    for cons in table.constraints:
+        if isinstance(cons, sa.PrimaryKeyConstraint) and cons.columns:
+            groups.append(("PRIMARY KEY", [c.name for c in cons.columns]))
+        elif isinstance(cons, sa.UniqueConstraint):
+            groups.append((f"UNIQUE {cons.name or ''}".strip(), [c.name for c in cons.columns]))
+    for index in table.indexes:
+        if index.unique:
+            cols = [c.name for c in index.columns]
+            groups.append((f"unique index {index.name or ''}".strip(), cols))
+    for column in table.columns:
+        if column.unique and not column.primary_key:
+            groups.append((f"UNIQUE ({column.name})", [column.name]))
+    for kind, cols in groups:
+        if key not in cols:
+            fix = ", ".join([*cols, key])
+            raise PolicyError(
+                f"{table.name}: {kind} ({', '.join(cols)}) must include the {what}; "
+                f"add {key!r} to it, e.g. ({fix}). Uniqueness is enforced only per "
+                f"{'shard' if what == 'distribution column' else 'partition'}"
+            )
+
+
+#: Types PostgreSQL has no hash operator class for, so it cannot hash-partition by them.
+_UNHASHABLE = ("json", "xml", "point", "box", "polygon", "circle", "line", "lseg", "path")
+
+
+def _check_hashable(table: Table, column: sa.Column) -> None:
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    if isinstance(column.type, JSONB):
+        return
+    name = str(column.type.compile(dialect=_pg_dialect())).lower()
+    if isinstance(column.type, sa.JSON) or name.split("(")[0] in _UNHASHABLE:
+        raise PolicyError(
+            f"{table.name}: PostgreSQL cannot hash {column.name!r} ({name}); hash-partition "
+            "by another column, or use jsonb instead of json"
+        )
+
+
+def _key_column(table: Table, name: str) -> sa.Column:
+    if name not in table.c:
+        raise PolicyError(
+            f"{table.name}: partition key {name!r} is not a column; columns are "
+            f"{', '.join(c.name for c in table.columns)}"
+        )
+    return table.c[name]
+
+
+def bind(table: Table, policy: Policy) -> TablePolicy:
+    """Validate ``policy`` against ``table`` and return the bound policy."""
+    if not isinstance(policy, (Range, Hash)):
+        raise PolicyError(
+            f"{table.name}: __partitioning__ must be Range(...) or Hash(...), got {policy!r}"
+        )
+    column = _key_column(table, policy.column)
+    key_type = key_type_of_column(table, column)
+    if isinstance(policy, Hash):
+        _check_hashable(table, column)
+        key_type = "hash"
+    _check_unique_includes_key(table, policy.column)
+    if isinstance(policy, Range) and policy.distributed_by is not None:
+        _key_column(table, policy.distributed_by)
+        _check_unique_includes_key(table, policy.distributed_by, "distribution column")
+    sub = policy.subpartition if isinstance(policy, Range) else None
+    if sub is not None:
+        _check_hashable(table, _key_column(table, sub.column))
+        _check_unique_includes_key(table, sub.column)
+    sql.ident(table.name)
+    return TablePolicy(table.name, policy, key_type, table.schema)
+
+
+def partition_table(table: Table, policy: Policy) -> Table:
+    """Declare how a Core ``Table`` is partitioned: ``partition_table(t, Range("ts"))``.
+
+    Also sets ``postgresql_partition_by`` so ``metadata.create_all()`` makes a partitioned
+    parent.
+    """
+    bound = bind(table, policy)
+    _registry[table] = bound
+    strategy = "hash" if isinstance(policy, Hash) else "range"
+    table.dialect_kwargs["postgresql_partition_by"] = sql.partition_by(strategy, policy.column)
+    return table
+
+
+def policy_of(table: Table) -> TablePolicy | None:
+    """The policy declared for ``table``, if any."""
+    return _registry.get(table)
+
+
+def _audit_column(name: str, audit: Audit) -> sa.Column:
+    # the database sets them: the ORM reads them back after a flush (FetchedValue)
+    if name == "created_at":
+        return sa.Column(
+            name, sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        )
+    if name == "updated_at":
+        return sa.Column(
+            name,
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+            server_onupdate=sa.FetchedValue(),
+        )
+    if name == "deleted_at":
+        return sa.Column(name, sa.DateTime(timezone=True), nullable=True)
+    kind = {"bigint": sa.BigInteger, "text": sa.Text, "uuid": sa.Uuid}[audit.actor_type]
+    return sa.Column(
+        name,
+        kind(),
+        nullable=True,
+        server_default=sa.FetchedValue(),
+        server_onupdate=sa.FetchedValue() if name == "updated_by" else None,
+    )
+
+
+def _compatible(column: sa.Column, audit: Audit) -> bool:
+    """Types that hold every value the trigger writes (a smallint cannot hold every id)."""
+    t = column.type
+    if column.name.endswith("_at"):
+        return isinstance(t, sa.DateTime)
+    if audit.actor_type == "bigint":
+        return isinstance(t, sa.BigInteger)
+    if audit.actor_type == "text":
+        return isinstance(t, sa.String) and not isinstance(t, sa.Enum) and t.length is None
+    return isinstance(t, sa.Uuid)
+
+
+def audit_table(table: Table, audit: Audit) -> list[sa.Column]:
+    """Declare a Core ``Table`` audited: adds the audit columns it lacks (an existing column
+    of the same name and a compatible type is kept) and returns the ones added."""
+    if not isinstance(audit, Audit):
+        raise PolicyError(f"{table.name}: __audit__ must be Audit(...), got {audit!r}")
+    if audit.trail and not table.primary_key.columns:
+        raise PolicyError(
+            f"{table.name}: Audit(trail=True) needs a primary key: each event records the key "
+            "of the row it changed"
+        )
+    added = []
+    for name in audit.columns:
+        existing = table.c.get(name)
+        if existing is None:
+            column = _audit_column(name, audit)
+            table.append_column(column)
+            added.append(column)
+        elif not _compatible(existing, audit):
+            wanted = _audit_column(name, audit).type.compile(dialect=_pg_dialect())
+            raise PolicyError(
+                f"{table.name}: column {name!r} exists as "
+                f"{existing.type.compile(dialect=_pg_dialect())}, but the audit needs "
+                f"{wanted}; rename the column or change its type"
+            )
+    _audits[table] = audit
+    return added
+
+
+def audit_of(table: Table) -> Audit | None:
+    """The audit declared for ``table``, if any."""
+    return _audits.get(table)
+
+
+def reference_table(table: Table) -> Table:
+    """Declare a Core ``Table`` a Citus reference table (copied to every node)."""
+    _references.add(table)
+    return table
+
+
+def is_reference(table: Table) -> bool:
+    return table in _references
+
+
+def _on_mapper(mapper: Mapper, class_: type) -> None:
+    audit = class_.__dict__.get("__audit__")
+    if audit is not None:
+        if not isinstance(mapper.local_table, sa.Table):
+            raise PolicyError(f"{class_.__name__}: __audit__ needs a mapped Table")
+        for column in audit_table(mapper.local_table, audit):
+            mapper.add_property(column.name, column)
+    policy = class_.__dict__.get("__partitioning__")
+    distribution = class_.__dict__.get("__distribution__")
+    if distribution is not None:
+        if not isinstance(distribution, Reference) or not isinstance(mapper.local_table, sa.Table):
+            raise PolicyError(
+                f"{class_.__name__}: __distribution__ must be Reference() on a mapped Table; "
+                "distribute partitioned tables with Hash(..., distributed=True) or "
+                "Range(..., distributed_by=...)"
+            )
+        if policy is not None:
+            raise PolicyError(
+                f"{class_.__name__}: a reference table is copied whole to every node; it "
+                "cannot also have __partitioning__"
+            )
+        reference_table(mapper.local_table)
+    if policy is None:
+        return
+    table = mapper.local_table
+    if table is None or not isinstance(table, sa.Table):
+        raise PolicyError(f"{class_.__name__}: __partitioning__ needs a mapped Table")
+    partition_table(table, policy)
+
+
+def watch_mappers() -> None:
+    """Hook declarative mapping once, so ``__partitioning__`` is seen on every model."""
+    global _watching
+    if _watching:
+        return
+    event.listen(Mapper, "after_mapper_constructed", _on_mapper)
+    _watching = True

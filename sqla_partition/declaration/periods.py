@@ -1,0 +1,256 @@
+"""Period arithmetic for range partitions: pure functions, no clock, no database.
+
+A range key has a *step*: a calendar step (N days, weeks, months or years) for time keys,
+or an integer width for integer keys. Period boundaries of time keys fall on local
+midnight in the policy's timezone and are converted to absolute instants, so DST shifts
+change the length of a period but never leave a gap or an overlap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from ..errors import PolicyError
+from ..sql.quoting import KeyValue
+
+UNITS = ("day", "week", "month", "year")
+_ALIASES = {
+    "daily": (1, "day"),
+    "weekly": (1, "week"),
+    "monthly": (1, "month"),
+    "quarterly": (3, "month"),
+    "yearly": (1, "year"),
+}
+_INTERVAL_RE = re.compile(r"^\s*(\d+)\s*(day|week|month|year|quarter)s?\s*$", re.IGNORECASE)
+
+#: Steps a partition may span; other counts of a unit are refused as a policy mistake.
+PARTITION_STEPS = {(1, "day"), (1, "week"), (1, "month"), (3, "month"), (1, "year")}
+NAMINGS = ("sqla", "partman4", "partman5")
+
+
+@dataclass(frozen=True, order=True)
+class CalendarStep:
+    """A calendar length such as ``1 month``; months and years vary in days on purpose."""
+
+    count: int
+    unit: str
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.unit}{'s' if self.count != 1 else ''}"
+
+    def approx_days(self) -> float:
+        return self.count * {"day": 1, "week": 7, "month": 30.44, "year": 365.25}[self.unit]
+
+    def months(self) -> int:
+        return (
+            self.count * (12 if self.unit == "year" else 1) if self.unit in ("month", "year") else 0
+        )
+
+    def days(self) -> int:
+        return self.count * (7 if self.unit == "week" else 1) if self.unit in ("day", "week") else 0
+
+
+def parse_step(text: str, *, what: str = "interval") -> CalendarStep:
+    """Parse ``"1 month"``, ``"3 months"``, ``"monthly"``, ``"1 quarter"`` and the like."""
+    if not isinstance(text, str):
+        raise PolicyError(f"{what} must be a string such as '1 month', got {text!r}")
+    key = text.strip().lower()
+    if key in _ALIASES:
+        count, unit = _ALIASES[key]
+        return CalendarStep(count, unit)
+    m = _INTERVAL_RE.match(key)
+    if not m:
+        raise PolicyError(
+            f"unknown {what} {text!r}: use a count and a unit, e.g. '1 day', '1 week', "
+            "'1 month', '3 months', '1 year' (or daily, weekly, monthly, quarterly, yearly)"
+        )
+    count, unit = int(m.group(1)), m.group(2).lower()
+    if unit == "quarter":
+        count, unit = count * 3, "month"
+    if count <= 0:
+        raise PolicyError(f"{what} {text!r} must be longer than zero")
+    return CalendarStep(count, unit)
+
+
+def add_months(d: dt.date, months: int) -> dt.date:
+    """``d`` moved by whole months; callers only pass the first day of a month."""
+    y, m = divmod(d.year * 12 + (d.month - 1) + months, 12)
+    return d.replace(year=y, month=m + 1)
+
+
+def shift_date(d: dt.date, step: CalendarStep, n: int = 1) -> dt.date:
+    """``d`` moved by ``n`` steps; month arithmetic clamps to the month's last day."""
+    if step.unit in ("day", "week"):
+        return d + dt.timedelta(days=step.days() * n)
+    total = d.year * 12 + (d.month - 1) + step.months() * n
+    y, m = divmod(total, 12)
+    last = _days_in_month(y, m + 1)
+    return dt.date(y, m + 1, min(d.day, last))
+
+
+def _days_in_month(year: int, month: int) -> int:
+    nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return (nxt - dt.timedelta(days=1)).day
+
+
+def floor_date(d: dt.date, step: CalendarStep) -> dt.date:
+    """First day of the period that contains ``d``.
+
+    Periods are aligned to the calendar (weeks start on Monday, quarters in January,
+    April, July and October), so names are stable whichever day a table is created.
+    """
+    if step.unit == "day":
+        epoch = dt.date(1970, 1, 1)
+        return epoch + dt.timedelta(days=((d - epoch).days // step.count) * step.count)
+    if step.unit == "week":
+        monday = dt.date(1970, 1, 5)  # a Monday
+        span = 7 * step.count
+        return monday + dt.timedelta(days=((d - monday).days // span) * span)
+    months = step.months()
+    index = d.year * 12 + (d.month - 1)
+    index -= index % months
+    y, m = divmod(index, 12)
+    return dt.date(y, m + 1, 1)
+
+
+def local_midnight(d: dt.date, tz: ZoneInfo) -> dt.datetime:
+    """The first instant of local day ``d``, as an aware datetime in ``tz``.
+
+    Where midnight does not exist (a DST gap at 00:00) the instant is the end of the
+    gap; where it occurs twice, the first one. Both keep boundaries strictly increasing.
+    """
+    naive = dt.datetime(d.year, d.month, d.day)
+    aware = naive.replace(tzinfo=tz, fold=0)
+    roundtrip = aware.astimezone(dt.timezone.utc).astimezone(tz)
+    if roundtrip.replace(tzinfo=None) != naive:  # in a gap: move to the gap's end
+        aware = roundtrip
+    return aware
+
+
+@dataclass(frozen=True)
+class Period:
+    """One partition's half-open range ``[lower, upper)`` and its name suffix."""
+
+    lower: KeyValue
+    upper: KeyValue
+    suffix: str
+
+    def contains(self, value: KeyValue) -> bool:
+        return self.lower <= value < self.upper  # type: ignore[operator]
+
+
+@dataclass(frozen=True)
+class Stepper:
+    """Turns key values into periods for one key type, step and timezone.
+
+    ``key_type`` is one of ``timestamptz``, ``timestamp``, ``date`` or ``integer``.
+    """
+
+    key_type: str
+    step: CalendarStep | int
+    tz: str = "UTC"
+    #: How partitions are named: ``sqla`` (``p2026_11``), or as pg_partman names them,
+    #: ``partman4`` (``p2026_11``, ``p2026w48``, ``p2026q4``) or ``partman5``
+    #: (``p20261101``), so that an adopted set goes on with the names it has.
+    naming: str = "sqla"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    def _local_day(self, value: KeyValue) -> dt.date:
+        if self.key_type == "timestamptz":
+            assert isinstance(value, dt.datetime) and value.tzinfo is not None
+            return value.astimezone(self.zone).date()
+        if isinstance(value, dt.datetime):
+            return value.date()
+        assert isinstance(value, dt.date)
+        return value
+
+    def _bound(self, d: dt.date) -> KeyValue:
+        if self.key_type == "timestamptz":
+            return local_midnight(d, self.zone)
+        if self.key_type == "timestamp":
+            return dt.datetime(d.year, d.month, d.day)
+        return d
+
+    def _suffix(self, d: dt.date) -> str:
+        assert isinstance(self.step, CalendarStep)
+        if self.naming == "partman5":
+            return f"p{d.year:04d}{d.month:02d}{d.day:02d}"
+        if self.naming == "partman4" and self.step.unit == "week":
+            year, week, _ = d.isocalendar()
+            return f"p{year:04d}w{week:02d}"
+        if self.naming == "partman4" and self.step.unit == "month" and self.step.count == 3:
+            return f"p{d.year:04d}q{(d.month - 1) // 3 + 1}"
+        if self.step.unit == "year":
+            return f"p{d.year:04d}"
+        if self.step.unit == "month" and self.step.count == 3:
+            return f"p{d.year:04d}_q{(d.month - 1) // 3 + 1}"
+        if self.step.unit == "month":
+            return f"p{d.year:04d}_{d.month:02d}"
+        return f"p{d.year:04d}_{d.month:02d}_{d.day:02d}"
+
+    def period_of(self, value: KeyValue) -> Period:
+        """The period that contains ``value``."""
+        if self.key_type == "integer":
+            assert isinstance(self.step, int) and isinstance(value, int)
+            lower = (value // self.step) * self.step
+            return self._int_period(lower)
+        assert isinstance(self.step, CalendarStep)
+        start = floor_date(self._local_day(value), self.step)
+        return self._period_from(start)
+
+    def _int_period(self, lower: int) -> Period:
+        assert isinstance(self.step, int)
+        digits = max(10, len(str(abs(lower))))
+        sign = "m" if lower < 0 else ""
+        return Period(lower, lower + self.step, f"p{sign}{abs(lower):0{digits}d}")
+
+    def _period_from(self, start: dt.date) -> Period:
+        assert isinstance(self.step, CalendarStep)
+        nxt = shift_date(start, self.step)
+        return Period(self._bound(start), self._bound(nxt), self._suffix(start))
+
+    def following(self, period: Period, n: int = 1) -> Period:
+        """The period ``n`` steps after (or, for negative ``n``, before) ``period``."""
+        if self.key_type == "integer":
+            assert isinstance(self.step, int) and isinstance(period.lower, int)
+            return self._int_period(period.lower + n * self.step)
+        assert isinstance(self.step, CalendarStep)
+        start = self._local_day(period.lower)
+        return self._period_from(shift_date(start, self.step, n))
+
+    def series(self, first: Period, count: int) -> list[Period]:
+        """``count`` consecutive periods starting with ``first``."""
+        out = [first]
+        for _ in range(count - 1):
+            out.append(self.following(out[-1]))
+        return out
+
+    def suffix_width(self) -> int:
+        """The longest suffix this stepper produces, to check names against 63 bytes."""
+        if self.key_type == "integer":
+            return len("p") + 20
+        return len(self._suffix(dt.date(2000, 12, 31)))
+
+
+def subtract(value: KeyValue, span: CalendarStep | int, tz: str = "UTC") -> KeyValue:
+    """``value`` moved back by ``span`` in local calendar terms (for retention cutoffs)."""
+    if isinstance(value, int):
+        assert isinstance(span, int)
+        return value - span
+    assert isinstance(span, CalendarStep)
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        zone = ZoneInfo(tz)
+        local = value.astimezone(zone)
+        d = shift_date(local.date(), span, -1)
+        naive = dt.datetime.combine(d, local.time())
+        return naive.replace(tzinfo=zone).astimezone(dt.timezone.utc)
+    if isinstance(value, dt.datetime):
+        d = shift_date(value.date(), span, -1)
+        return dt.datetime.combine(d, value.time())
+    return shift_date(value, span, -1)

@@ -1,0 +1,361 @@
+"""Partitioning policies as plain, validated values.
+
+``Range`` and ``Hash`` are what users write on a model; ``TablePolicy`` binds one to a
+table and its key type. Nothing here imports SQLAlchemy, so the cron path stays light.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..errors import PolicyError
+from ..sql.names import check_identifier
+from .periods import NAMINGS, PARTITION_STEPS, CalendarStep, Stepper, parse_step
+
+KEY_TYPES = ("timestamptz", "timestamp", "date", "integer")
+EXPIRE_MODES = ("detach", "drop")
+
+
+def _not_watched() -> None:
+    """Until the package sets the hook, declaring a policy binds nothing."""
+
+
+#: Called when a class body declares ``__partitioning__``, ``__distribution__`` or
+#: ``__audit__``: the package (``sqla_partition/__init__``) sets it to start binding mapped
+#: classes, so this module, which the cron path imports, never loads SQLAlchemy.
+on_declared: Callable[[], None] = _not_watched
+
+
+class _Policy:
+    kind: ClassVar[str]
+    #: Shown in migration files even at their default, so a later default cannot change
+    #: what an old migration means.
+    _always_shown: ClassVar[tuple[str, ...]] = ()
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        # Declarative classes are mapped right after their body runs; watch for that.
+        if name == "__partitioning__":
+            on_declared()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}  # type: ignore[call-overload]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def __repr__(self) -> str:
+        parts = [repr(self.column)]  # type: ignore[attr-defined]
+        for f in fields(self):  # type: ignore[arg-type]
+            if f.name == "column":
+                continue
+            value = getattr(self, f.name)
+            if value != f.default or f.name in self._always_shown:
+                parts.append(f"{f.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+@dataclass(frozen=True, eq=True, repr=False)
+class Range(_Policy):
+    """Range partitioning by a time or integer column.
+
+    ``interval`` is a calendar step for time keys (``"1 day"``, ``"1 week"``,
+    ``"1 month"``, ``"3 months"``, ``"1 year"``) or a positive integer width for integer
+    keys. ``premake`` periods beyond the current one always exist; partitions entirely
+    older than ``retention`` are detached (``on_expire="detach"``) or, only when asked,
+    dropped (``on_expire="drop"``). ``timezone`` is where period boundaries fall.
+    """
+
+    kind: ClassVar[str] = "range"
+    _always_shown: ClassVar[tuple[str, ...]] = ("interval", "premake")
+
+    column: str
+    interval: str | int = "1 month"
+    premake: int = 3
+    retention: str | int | None = None
+    default: bool = False
+    timezone: str = "UTC"
+    on_expire: str = "detach"
+    archive_schema: str | None = None
+    partition_prefix: str | None = None
+    naming: str = "sqla"
+    subpartition: Hash | None = None
+    #: On Citus, the column the table is distributed by (``create_distributed_table``).
+    distributed_by: str | None = None
+    colocate_with: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.column, str) or not self.column:
+            raise PolicyError(f"Range() needs the partition key column name, got {self.column!r}")
+        if isinstance(self.subpartition, dict):  # as recorded in the database
+            object.__setattr__(self, "subpartition", Hash(**self.subpartition))
+        if self.subpartition is not None:
+            self._check_subpartition()
+        if self.distributed_by is not None:
+            self._check_distribution()
+        _check_colocation(
+            self.colocate_with,
+            self.distributed_by is not None,
+            "set distributed_by= to the column to distribute by",
+        )
+        if isinstance(self.premake, bool) or not isinstance(self.premake, int):
+            raise PolicyError(f"premake must be a whole number of periods, got {self.premake!r}")
+        if self.premake < 1:
+            raise PolicyError(
+                f"premake={self.premake} must be at least 1: the next period's partition "
+                "must exist before the first row of that period arrives"
+            )
+        step = self.step
+        if self.retention is not None:
+            self._check_retention(step)
+        if not isinstance(self.default, bool):
+            raise PolicyError(f"default must be True or False, got {self.default!r}")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise PolicyError(
+                f"unknown timezone {self.timezone!r}: use an IANA name such as 'UTC' or "
+                "'Europe/Berlin'"
+            ) from None
+        if self.naming not in NAMINGS:
+            raise PolicyError(
+                f"naming={self.naming!r}: use 'sqla' (default), or 'partman4'/'partman5' to go "
+                "on naming partitions as pg_partman did"
+            )
+        if self.on_expire not in EXPIRE_MODES:
+            raise PolicyError(
+                f"on_expire={self.on_expire!r}: use 'detach' (default, keeps the data) or "
+                "'drop' (deletes expired partitions)"
+            )
+
+    def _check_distribution(self) -> None:
+        if not isinstance(self.distributed_by, str) or not self.distributed_by:
+            raise PolicyError(f"distributed_by must be a column name, got {self.distributed_by!r}")
+        if self.subpartition is not None:
+            raise PolicyError(
+                "Citus does not distribute multi-level partitioned tables: use distributed_by "
+                "or subpartition, not both"
+            )
+        if self.default:
+            raise PolicyError(
+                "default=True with distributed_by: moving rows out of a DEFAULT partition of a "
+                "distributed table is not supported by sqla-partition; leave default=False"
+            )
+
+    def _check_subpartition(self) -> None:
+        sub = self.subpartition
+        if not isinstance(sub, Hash):
+            raise PolicyError(
+                f"subpartition must be Hash(column, partitions), got {sub!r}: each range "
+                "partition is then hash-partitioned in turn"
+            )
+        if sub.column == self.column:
+            raise PolicyError(
+                f"subpartition=Hash({sub.column!r}) hashes the range key itself; hash by "
+                "another column, such as a tenant id"
+            )
+        if sub.partition_prefix is not None:
+            raise PolicyError(
+                "subpartition=Hash(...) takes no partition_prefix: its partitions are named "
+                "after the range partition they belong to"
+            )
+
+    @functools.cached_property
+    def step(self) -> CalendarStep | int:
+        if isinstance(self.interval, bool):
+            raise PolicyError(f"unknown interval {self.interval!r}")
+        if isinstance(self.interval, int):
+            if self.interval <= 0:
+                raise PolicyError(f"integer interval must be positive, got {self.interval}")
+            return self.interval
+        step = parse_step(self.interval)
+        if (step.count, step.unit) not in PARTITION_STEPS:
+            raise PolicyError(
+                f"unsupported interval {self.interval!r}: partitions can span 1 day, 1 week, "
+                "1 month, 3 months or 1 year"
+            )
+        return step
+
+    @functools.cached_property
+    def retention_step(self) -> CalendarStep | int | None:
+        if self.retention is None:
+            return None
+        if isinstance(self.retention, int) and not isinstance(self.retention, bool):
+            return self.retention
+        return parse_step(self.retention, what="retention")  # type: ignore[arg-type]
+
+    def _check_retention(self, step: CalendarStep | int) -> None:
+        keep = self.retention_step
+        if isinstance(step, int) != isinstance(keep, int):
+            kind = "an integer width" if isinstance(step, int) else "a calendar span"
+            raise PolicyError(f"retention={self.retention!r} must be {kind}, like the interval")
+        if isinstance(step, int):
+            assert isinstance(keep, int)
+            short = keep < step
+        else:
+            assert isinstance(keep, CalendarStep)
+            short = keep.approx_days() < step.approx_days()
+        if short:
+            raise PolicyError(
+                f"retention={self.retention!r} is shorter than one interval ({self.interval!r}): "
+                "every partition would expire as soon as it is created"
+            )
+
+
+@dataclass(frozen=True, eq=True, repr=False)
+class Hash(_Policy):
+    """Hash partitioning into ``partitions`` children (``MODULUS partitions``)."""
+
+    kind: ClassVar[str] = "hash"
+    _always_shown: ClassVar[tuple[str, ...]] = ("partitions",)
+
+    column: str
+    partitions: int = 8
+    partition_prefix: str | None = None
+    #: On Citus, a distributed table with ``partitions`` shards instead of local hash
+    #: partitions. ``None``: distributed when the database has the citus extension.
+    distributed: bool | None = None
+    colocate_with: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.column, str) or not self.column:
+            raise PolicyError(f"Hash() needs the partition key column name, got {self.column!r}")
+        if isinstance(self.partitions, bool) or not isinstance(self.partitions, int):
+            raise PolicyError(f"partitions must be a whole number, got {self.partitions!r}")
+        if self.partitions < 2:
+            raise PolicyError(f"partitions={self.partitions} must be at least 2")
+        if self.distributed not in (None, True, False):
+            raise PolicyError(f"distributed must be True, False or None, got {self.distributed!r}")
+        _check_colocation(
+            self.colocate_with, self.distributed is not False, "drop it, or drop distributed=False"
+        )
+
+    @property
+    def shard_count(self) -> int | None:
+        """Citus refuses a shard count beside ``colocate_with`` naming a table: the shard
+        count is then that table's."""
+        return self.partitions if self.colocate_with in (None, "default", "none") else None
+
+
+Policy = Range | Hash
+
+
+def _check_colocation(colocate_with: Any, distributed: bool, otherwise: str) -> None:
+    if colocate_with is None:
+        return
+    if not isinstance(colocate_with, str) or not colocate_with:
+        raise PolicyError(
+            f"colocate_with must be 'default', 'none' or a table name, got {colocate_with!r}"
+        )
+    if not distributed:
+        raise PolicyError(
+            f"colocate_with={colocate_with!r} applies to distributed tables, not with {otherwise}"
+        )
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A small lookup table Citus copies to every node (``create_reference_table``), so
+    distributed tables can join it locally. Declared as ``__distribution__ = Reference()``.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        if name == "__distribution__":
+            on_declared()
+
+    def __repr__(self) -> str:
+        return "Reference()"
+
+
+def policy_from_dict(data: dict[str, Any]) -> Policy:
+    """Rebuild a policy recorded in the database; unknown keys are a newer version's."""
+    data = dict(data)
+    kind = data.pop("kind", "range")
+    cls = {"range": Range, "hash": Hash}.get(kind)
+    if cls is None:
+        raise PolicyError(f"unknown policy kind {kind!r}")
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class TablePolicy:
+    """A policy bound to one table and the type of its key column."""
+
+    table: str
+    policy: Policy
+    key_type: str = "timestamptz"
+    schema: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.key_type not in KEY_TYPES and isinstance(self.policy, Range):
+            raise PolicyError(
+                f"{self.table}: range key {self.policy.column!r} has type {self.key_type}; "
+                "use timestamptz, timestamp, date or an integer column"
+            )
+        if isinstance(self.policy, Range):
+            if isinstance(self.policy.step, int) and self.key_type != "integer":
+                raise PolicyError(
+                    f"{self.table}: integer interval {self.policy.interval!r} needs an integer "
+                    f"key, but {self.policy.column!r} is {self.key_type}; use an interval "
+                    "such as '1 month'"
+                )
+            if not isinstance(self.policy.step, int) and self.key_type == "integer":
+                raise PolicyError(
+                    f"{self.table}: {self.policy.column!r} is an integer column; give an "
+                    f"integer interval such as interval=1_000_000, not {self.policy.interval!r}"
+                )
+        for name in self.names_to_check():
+            check_identifier(name, f"{self.table}: generated name")
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.table}" if self.schema else self.table
+
+    @property
+    def prefix(self) -> str:
+        return self.policy.partition_prefix or self.table
+
+    def stepper(self) -> Stepper:
+        assert isinstance(self.policy, Range)
+        return Stepper(self.key_type, self.policy.step, self.policy.timezone, self.policy.naming)
+
+    def partition_name(self, suffix: str) -> str:
+        return check_identifier(f"{self.prefix}_{suffix}", f"{self.table}: partition name")
+
+    @property
+    def default_name(self) -> str:
+        return check_identifier(f"{self.prefix}_default", f"{self.table}: partition name")
+
+    def hash_name(self, remainder: int) -> str:
+        assert isinstance(self.policy, Hash)
+        return _hash_child(self.prefix, self.policy.partitions, remainder)
+
+    @property
+    def subpartition(self) -> Hash | None:
+        return self.policy.subpartition if isinstance(self.policy, Range) else None
+
+    def sub_names(self, partition: str) -> list[tuple[int, str]]:
+        """``(remainder, name)`` of the hash partitions of one range partition."""
+        sub = self.subpartition
+        assert sub is not None
+        return [(r, _hash_child(partition, sub.partitions, r)) for r in range(sub.partitions)]
+
+    def names_to_check(self) -> list[str]:
+        """The longest names this policy can generate, with the ``_pkey`` PostgreSQL adds."""
+        if isinstance(self.policy, Hash):
+            longest = self.hash_name(self.policy.partitions - 1)
+        else:
+            longest = f"{self.prefix}_{'x' * self.stepper().suffix_width()}"
+            if self.subpartition is not None:
+                longest = self.sub_names(longest)[-1][1]
+        return [longest, f"{longest}_pkey", f"{self.prefix}_default"]
+
+
+def _hash_child(prefix: str, partitions: int, remainder: int) -> str:
+    return f"{prefix}_h{remainder:0{len(str(partitions - 1))}d}"

@@ -1,0 +1,399 @@
+"""Autogenerate comparators: partitioned tables in, partitions out.
+
+``prepare`` runs first and reads one catalog snapshot; it hides every partition from
+Alembic's reflection (reflecting thousands of children is what makes autogenerate slow,
+and reflected children would be emitted as ``drop_table``). ``compare_schema`` runs
+last and turns Alembic's own table operations into partition-aware ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from alembic.operations import ops as alembic_ops
+from alembic.util import CommandError, PriorityDispatchResult
+
+from ... import sql
+from ...catalog.snapshot import Parent, Snapshot, read_snapshot
+from ...declaration.binding import is_reference, policy_of
+from ...declaration.policies import Hash, Range, TablePolicy
+from ...errors import PolicyError
+from ...planning import roll as planner
+from ...planning.hash_split import hash_split
+from ...sql import AUDIT_SCHEMA, POLICY_SCHEMA, POLICY_TABLE, TRAIL_TABLE
+from ..ops import (
+    CreatePartitionedIndexOp,
+    CreatePartitionedTableOp,
+    DistributeTableOp,
+    PartitionExistingTableOp,
+    SetPartitionPolicyOp,
+    SplitHashPartitionsOp,
+)
+from ..registry import load_renderers
+from .audit import audit_ops
+from .indexes import PREFIX, enabled_rules, recommendations
+
+if TYPE_CHECKING:
+    from alembic.autogenerate.api import AutogenContext
+
+log = logging.getLogger(__name__)
+
+_SNAPSHOT = "_sqla_partition_snapshot"
+_DONE = "_sqla_partition_compared"
+_PARTITION_NAME = re.compile(
+    r"_(p\d{4}(_\d\d){0,2}|p\d{4}_?q\d|p\d{4}w\d\d|p\d{8}|pm?\d{10,}|default|h\d+)$"
+)
+
+
+def _default_schema(ctx: AutogenContext) -> str:
+    assert ctx.dialect is not None
+    return ctx.dialect.default_schema_name or "public"
+
+
+def _snapshot(ctx: AutogenContext) -> Snapshot:
+    snap = getattr(ctx, _SNAPSHOT, None)
+    if snap is None:
+        conn = ctx.connection
+        assert conn is not None
+        # names, strategies and policies are all autogenerate needs: skip bound parsing
+        snap = read_snapshot(lambda q: list(conn.exec_driver_sql(q)), bounds=False)
+        setattr(ctx, _SNAPSHOT, snap)
+    return snap
+
+
+def _hidden(snap: Snapshot) -> set[tuple[str, str]]:
+    """Tables autogenerate must neither reflect nor drop."""
+    hidden = snap.partition_names() | {(POLICY_SCHEMA, POLICY_TABLE), (AUDIT_SCHEMA, TRAIL_TABLE)}
+    return hidden
+
+
+def _looks_detached(snap: Snapshot, schema: str, name: str) -> bool:
+    """A table named like a partition of a managed parent (e.g. one ``roll`` detached)."""
+    m = _PARTITION_NAME.search(name)
+    if m is None:
+        return False
+    prefixes = getattr(snap, "_prefixes", None)
+    if prefixes is None:
+        prefixes = {(s, p.prefix) for (s, _), p in snap.policies.items()}
+        snap._prefixes = prefixes  # type: ignore[attr-defined]
+    return (schema, name[: m.start()]) in prefixes
+
+
+def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> PriorityDispatchResult:
+    """Read the snapshot once and hide partitions from reflection."""
+    if ctx.dialect is None or ctx.dialect.name != "postgresql" or getattr(ctx, _SNAPSHOT, None):
+        return PriorityDispatchResult.CONTINUE
+    load_renderers()
+    snap = _snapshot(ctx)
+    hidden = _hidden(snap)
+    default_schema = _default_schema(ctx)
+
+    def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
+        if type_ != "table" or name is None:
+            return True
+        schema = parent_names.get("schema_name") or default_schema
+        return (schema, name) not in hidden and not _looks_detached(snap, schema, name)
+
+    filters = getattr(ctx, "_name_filters", None)
+    if isinstance(filters, list):
+        filters.insert(0, include_name)
+    return PriorityDispatchResult.CONTINUE
+
+
+def _now(ctx: AutogenContext) -> dt.datetime:
+    """The clock, read here at the top of autogenerate; overridable for backfills and tests."""
+    now = ctx.opts.get("sqla_partition_now") or os.environ.get("SQLA_PARTITION_NOW")
+    if callable(now):
+        now = now()
+    if now is None:
+        now = dt.datetime.now(dt.timezone.utc)
+    if isinstance(now, str):
+        now = dt.datetime.fromisoformat(now)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=dt.timezone.utc)
+    return now
+
+
+def _as_text(policy: TablePolicy, value: Any) -> Any:
+    """Bounds as the short ISO strings a reviewer expects in a migration file."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(policy.stepper().zone)
+        if value.time() == dt.time(0) and value.tzinfo is not None:
+            local = planner.coerce_key(policy, value.date().isoformat())
+            if local == value:
+                return value.date().isoformat()
+        if value.time() == dt.time(0) and value.tzinfo is None:
+            return value.date().isoformat()
+        return value.isoformat()
+    return value.isoformat()
+
+
+def _distributed(snap: Snapshot, policy: Hash) -> bool:
+    """A hash table is distributed when asked, or by default on a Citus database."""
+    return snap.has_citus if policy.distributed is None else policy.distributed
+
+
+def _convert_op(ctx: AutogenContext, bound: TablePolicy) -> PartitionExistingTableOp | None:
+    """A live plain table that gains ``Range(...)`` on a time key: converted in place; the
+    old rows stay where they are, as the partition before the next period."""
+    policy = bound.policy
+    if not isinstance(policy, Range) or bound.key_type == "integer" or policy.subpartition:
+        return None
+    stepper = bound.stepper()
+    now = _now(ctx)
+    current = stepper.period_of(planner.position_from_clock(bound, now))
+    first = stepper.following(current)
+    soon = planner.position_from_clock(bound, now + dt.timedelta(days=1))
+    if first.lower <= soon:  # type: ignore[operator]
+        first = stepper.following(first)  # a day's margin to apply the migration
+    last = stepper.following(first, policy.premake)
+    return PartitionExistingTableOp(
+        bound.table,
+        policy,
+        legacy_until=_as_text(bound, first.lower),
+        until=_as_text(bound, last.lower),
+        key_type=bound.key_type,
+        schema=bound.schema,
+    )
+
+
+def _is_distributed_hash(snap: Snapshot, recorded: TablePolicy) -> bool:
+    return isinstance(recorded.policy, Hash) and _distributed(snap, recorded.policy)
+
+
+def _create_ops(
+    ctx: AutogenContext, op: alembic_ops.CreateTableOp, bound: TablePolicy
+) -> list[Any]:
+    policy = bound.policy
+    if isinstance(policy, Hash):
+        if not _distributed(_snapshot(ctx), policy):
+            return [CreatePartitionedTableOp.from_create_table(op, policy)]
+        distribute = DistributeTableOp(
+            bound.table,
+            policy.column,
+            colocate_with=policy.colocate_with,
+            shard_count=policy.shard_count,
+            schema=bound.schema,
+        )
+        return [
+            CreatePartitionedTableOp.from_create_table(op, policy, distributed=True),
+            distribute,
+        ]
+    if bound.key_type == "integer":
+        position: Any = 0
+    else:
+        position = planner.position_from_clock(bound, _now(ctx))
+    start, until = planner.initial_window(bound, position)
+    create = CreatePartitionedTableOp.from_create_table(
+        op, policy, _as_text(bound, start), _as_text(bound, until)
+    )
+    if policy.distributed_by is None:
+        return [create]
+    distribute = DistributeTableOp(
+        bound.table, policy.distributed_by, colocate_with=policy.colocate_with, schema=bound.schema
+    )
+    return [create, distribute]
+
+
+def _split_op(
+    table: sa.Table, bound: TablePolicy, recorded: Any, snap: Snapshot
+) -> SplitHashPartitionsOp | None:
+    """A hash table declared with more partitions than recorded grows by splitting."""
+    new = bound.policy
+    if not (isinstance(new, Hash) and isinstance(recorded, Hash)):
+        return None
+    if new.partitions == recorded.partitions:
+        return None
+    if dataclasses.replace(recorded, partitions=new.partitions) != new:
+        raise CommandError(
+            f"{bound.table}: partitions= changes together with other settings "
+            f"({recorded!r} -> {new!r}); change the partition count alone in one migration, "
+            "the rest in another"
+        )
+    if _distributed(snap, recorded):
+        raise CommandError(
+            f"{bound.table} is a Citus distributed table: change its shard count with "
+            f"SELECT alter_distributed_table({sql.string_literal(bound.qualified)}, shard_count := "
+            f"{new.partitions}) (it rewrites the table) or split shards with Citus's "
+            "rebalancer; sqla-partition splits local hash partitions only"
+        )
+    op = SplitHashPartitionsOp(
+        bound.table,
+        new,
+        old_partitions=recorded.partitions,
+        columns=[c.name for c in table.columns if c.computed is None],
+        primary_key=[c.name for c in table.primary_key.columns],
+        schema=bound.schema,
+    )
+    try:  # refuse shrinking and impossible splits now, with the reason, not at upgrade
+        hash_split(
+            TablePolicy(bound.table, recorded, "hash", bound.schema),
+            bound,
+            op.columns,
+            op.primary_key,
+        )
+    except PolicyError as exc:
+        raise CommandError(str(exc)) from None
+    return op
+
+
+def _keep_recommended(ops: alembic_ops.ModifyTableOps) -> None:
+    """Indexes created on a recommendation are not in the models; they are not drift."""
+    ops.ops[:] = [
+        op
+        for op in ops.ops
+        if not (isinstance(op, alembic_ops.DropIndexOp) and op.index_name.startswith(PREFIX))
+    ]
+
+
+def _online_indexes(ops: alembic_ops.ModifyTableOps, parent: Parent) -> None:
+    """New indexes of a live partitioned table are built partition by partition, online."""
+    for i, op in enumerate(ops.ops):
+        if not isinstance(op, alembic_ops.CreateIndexOp):
+            continue
+        columns = [c if isinstance(c, str) else getattr(c, "name", None) for c in op.columns]
+        plain = all(isinstance(c, (str, sa.Column)) for c in op.columns)
+        if not plain or op.kw.get("postgresql_where") is not None:
+            continue  # expressions and partial indexes: left to Alembic's own operation
+        ops.ops[i] = CreatePartitionedIndexOp(
+            op.index_name or "",
+            op.table_name,
+            [str(c) for c in columns],
+            unique=bool(op.unique),
+            schema=op.schema,
+            postgresql_using=op.kw.get("postgresql_using"),
+            partitions=[(c.name, parent.name, c.is_partitioned) for c in parent.children],
+        )
+
+
+def compare_schema(
+    ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps, schemas: set[str | None]
+) -> PriorityDispatchResult:
+    """Rewrite Alembic's table operations for partitioned tables; record policy changes."""
+    if ctx.dialect is None or ctx.dialect.name != "postgresql" or getattr(ctx, _DONE, False):
+        return PriorityDispatchResult.CONTINUE
+    setattr(ctx, _DONE, True)
+    load_renderers()
+    snap = _snapshot(ctx)
+    default_schema = _default_schema(ctx)
+    hidden = _hidden(snap)
+
+    declared: dict[tuple[str, str], TablePolicy] = {}
+    tables: dict[tuple[str, str], sa.Table] = {}
+    plain_tables: set[tuple[str, str]] = set()
+    references: set[tuple[str, str]] = set()
+    for table in ctx.sorted_tables:
+        key = (table.schema or default_schema, table.name)
+        bound = policy_of(table)
+        if is_reference(table):
+            references.add(key)
+        if bound is not None:
+            declared[key] = bound
+            tables[key] = table
+        else:
+            plain_tables.add(key)
+
+    created: set[tuple[str, str]] = set()
+    kept: list[Any] = []
+    new_tables = {
+        (op.schema or default_schema, op.table_name)
+        for op in upgrade_ops.ops
+        if isinstance(op, alembic_ops.CreateTableOp)
+    }
+    for op in upgrade_ops.ops:
+        key = (getattr(op, "schema", None) or default_schema, getattr(op, "table_name", ""))
+        if isinstance(op, alembic_ops.CreateTableOp) and key in declared:
+            kept.extend(_create_ops(ctx, op, declared[key]))
+            created.add(key)
+            continue
+        if isinstance(op, alembic_ops.CreateTableOp) and key in references:
+            kept.extend([op, DistributeTableOp(op.table_name, reference=True, schema=op.schema)])
+            continue
+        if isinstance(op, (alembic_ops.DropTableOp, alembic_ops.ModifyTableOps)) and (
+            key in hidden or _looks_detached(snap, *key)
+        ):
+            continue  # never drop a live partition (Alembic #539)
+        if isinstance(op, alembic_ops.ModifyTableOps):
+            _keep_recommended(op)
+            if key in snap.parents:
+                _online_indexes(op, snap.parents[key])
+            if not op.ops:
+                continue
+        kept.append(op)
+    upgrade_ops.ops[:] = kept
+
+    for key, bound in declared.items():
+        if key in created:
+            continue
+        parent = snap.parents.get(key)
+        on_record = snap.policies.get(key)
+        if parent is None and on_record is not None and _is_distributed_hash(snap, on_record):
+            recorded: Any = on_record.policy  # a Citus table: its shards are its partitions
+        elif parent is None:
+            convert = _convert_op(ctx, bound)
+            if convert is None:
+                log.warning(
+                    "%s.%s is declared partitioned but exists as a plain table; it is left "
+                    "unchanged (only a table with a time key is converted)",
+                    *key,
+                )
+            else:
+                upgrade_ops.ops.append(convert)
+                snap.converted.add(key)
+            continue
+        elif parent.strategy != ("hash" if isinstance(bound.policy, Hash) else "range"):
+            expected = "hash" if isinstance(bound.policy, Hash) else "range"
+            log.warning(
+                "%s.%s is %s-partitioned in the database but declared %s; left unchanged",
+                key[0],
+                key[1],
+                parent.strategy,
+                expected,
+            )
+            continue
+        else:
+            recorded = parent.policy.policy if parent.policy else None
+        split = _split_op(tables[key], bound, recorded, snap)
+        if split is not None:
+            upgrade_ops.ops.append(split)
+        elif recorded != bound.policy:
+            upgrade_ops.ops.append(
+                SetPartitionPolicyOp(
+                    bound.table,
+                    bound.policy,
+                    old=recorded,
+                    key_type=bound.key_type,
+                    schema=bound.schema,
+                )
+            )
+    upgrade_ops.ops.extend(audit_ops(ctx, snap, default_schema, _now(ctx)))
+    try:
+        rules = enabled_rules(ctx.opts.get("sqla_partition_recommend"))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    if rules:
+        upgrade_ops.ops.extend(recommendations(ctx, snap, default_schema, new_tables, rules))
+    for key, recorded_policy in snap.policies.items():
+        if key in plain_tables and key in snap.parents:
+            upgrade_ops.ops.append(
+                SetPartitionPolicyOp(
+                    recorded_policy.table,
+                    None,
+                    old=recorded_policy.policy,
+                    key_type=recorded_policy.key_type,
+                    schema=None if key[0] == default_schema else key[0],
+                )
+            )
+    return PriorityDispatchResult.CONTINUE
+
+
+__all__ = ["Range", "compare_schema", "prepare"]

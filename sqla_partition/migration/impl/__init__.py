@@ -1,0 +1,12 @@
+"""What each operation executes: statements from :mod:`sqla_partition.sql`, nothing read.
+
+Statements go through ``DDL`` constructs so ``alembic upgrade --sql`` prints them as they
+would run, each with a comment naming the lock it takes. Importing this package registers
+one implementation per operation.
+"""
+
+from __future__ import annotations
+
+from . import audit, indexes, partitions, shards, tables
+
+__all__ = ["audit", "indexes", "partitions", "shards", "tables"]

@@ -1,0 +1,124 @@
+"""What every implementation shares: the env.py options, bounded waits, the lock budget."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from alembic.operations import Operations
+from sqlalchemy.schema import DDL
+
+from ... import sql
+from ...catalog.connect import relayed_notices
+from ...declaration.binding import key_type_of_column
+from ...declaration.policies import Hash
+from ...errors import PolicyError
+from ..ops import (
+    CreatePartitionedTableOp,
+)
+
+if TYPE_CHECKING:
+    from alembic.runtime.migration import MigrationContext
+
+#: Lock-table entries one transaction may take before a create operation commits and
+#: starts a new transaction. PostgreSQL shares max_locks_per_transaction (64) x
+#: max_connections (100) entries between all sessions; a first migration that creates
+#: hundreds of partitioned tables would otherwise fail with "out of shared memory".
+DEFAULT_LOCK_BUDGET = 2000
+DEFAULT_LOCK_TIMEOUT_MS = 5000
+DEFAULT_STATEMENT_TIMEOUT_MS = 600_000
+DEFAULT_RETRIES = 5
+#: Blocks of the old partition copied per transaction while splitting (2 MB at 8 kB).
+DEFAULT_SPLIT_BATCH_BLOCKS = 256
+
+log = logging.getLogger("sqla_partition")
+
+
+def options_of(ctx: MigrationContext) -> dict[str, Any]:
+    return ctx.opts
+
+
+def run_statements(operations: Operations, statements: Iterable[sql.Statement]) -> None:
+    for stmt in statements:
+        operations.execute(DDL(stmt.annotated().replace("%", "%%")))
+
+
+@contextlib.contextmanager
+def bounded(operations: Operations, *, local: bool = True) -> Iterator[None]:
+    """Timeouts for this operation's statements only, restored afterwards."""
+    opts = options_of(operations.migration_context)
+    lock = int(opts.get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
+    limit = int(opts.get("sqla_partition_statement_timeout", DEFAULT_STATEMENT_TIMEOUT_MS))
+    run_statements(operations, sql.timeouts(lock, limit, local=local))
+    yield
+    run_statements(operations, sql.reset_timeouts(local=local))
+
+
+def _can_checkpoint(ctx: MigrationContext) -> bool:
+    """Only a transaction Alembic began may be committed early; a caller's is left alone."""
+    if ctx.as_sql:
+        return bool(ctx.impl.transactional_ddl)
+    return not ctx._in_external_transaction and ctx._transaction is not None
+
+
+def spend_locks(operations: Operations, entries: int) -> None:
+    """Commit between tables once a transaction has taken ``budget`` lock entries."""
+    ctx = operations.migration_context
+    budget = int(options_of(ctx).get("sqla_partition_lock_budget", DEFAULT_LOCK_BUDGET))
+    used = getattr(ctx, "_sqla_partition_locks", 0)
+    if used and used + entries > budget and _can_checkpoint(ctx):
+        with ctx.autocommit_block():
+            pass
+        used = 0
+    ctx._sqla_partition_locks = used + entries  # type: ignore[attr-defined]
+
+
+def key_type_of(op: CreatePartitionedTableOp, table: sa.Table) -> str:
+    if isinstance(op.partitioning, Hash):
+        return "hash"
+    if op.key_type:
+        return op.key_type
+    column = table.c.get(op.partitioning.column)
+    if column is None:
+        raise PolicyError(
+            f"{op.table_name}: partition key {op.partitioning.column!r} is not a column"
+        )
+    return key_type_of_column(table, column)
+
+
+def bound_value(value: Any, key_type: str) -> Any:
+    """Bounds arrive from migration files as ISO strings or Python values."""
+    if key_type == "integer":
+        return int(value)
+    if isinstance(value, str):
+        parsed = dt.datetime.fromisoformat(value.strip())
+    elif isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        parsed = dt.datetime(value.year, value.month, value.day)
+    if key_type == "timestamptz":
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        return parsed
+    if key_type == "timestamp":
+        return parsed.replace(tzinfo=None)
+    return parsed.date()
+
+
+def require_args(op: Any, *names: str) -> None:
+    missing = [n for n in names if getattr(op, n) is None]
+    if missing:
+        raise PolicyError(
+            f"{op.table_name}.{op.partition_name}: {', '.join(missing)} must be given"
+        )
+
+
+def reporting(ctx: MigrationContext) -> contextlib.AbstractContextManager[None]:
+    """Log the progress notices of long statements (online, psycopg 3 connections)."""
+    conn = None if ctx.as_sql else ctx.connection
+    raw = getattr(getattr(conn, "connection", None), "driver_connection", None)
+    return relayed_notices(raw, lambda text: log.info("%s", text))

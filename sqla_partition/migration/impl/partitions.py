@@ -1,0 +1,121 @@
+"""Creating, attaching, detaching and dropping partitions; recording a table's policy."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from alembic.operations import Operations
+
+from ... import sql
+from ...errors import PolicyError
+from ..ops import (
+    AttachPartitionOp,
+    CreateRangePartitionOp,
+    DetachPartitionOp,
+    DropPartitionOp,
+    SetPartitionPolicyOp,
+)
+from .common import bound_value, bounded, require_args, run_statements
+
+if TYPE_CHECKING:
+    from alembic.runtime.migration import MigrationContext
+
+
+def _attach(operations: Operations, op: CreateRangePartitionOp | AttachPartitionOp) -> None:
+    require_args(op, "lower", "upper", "column")
+    lower, upper = bound_value(op.lower, op.key_type), bound_value(op.upper, op.key_type)
+    t, p, s, k = op.table_name, op.partition_name, op.schema, op.key_type
+    stmts = []
+    new = isinstance(op, CreateRangePartitionOp)
+    if new:
+        stmts.append(sql.create_detached_child(t, p, s))
+    else:  # an existing table may carry the CHECK of an earlier attachment
+        stmts.append(sql.drop_bound_check(p, s))
+    if op.default_partition:  # rows of the range move out of the DEFAULT first
+        stmts += [
+            sql.lock_default(op.default_partition, s),
+            sql.move_rows(op.default_partition, p, op.column, lower, upper, k, s),  # type: ignore[arg-type]
+        ]
+    if not new:  # a table new in this transaction holds only rows just moved in: no CHECK
+        stmts.append(sql.add_bound_check(p, op.column, lower, upper, k, s, existing=True))  # type: ignore[arg-type]
+    stmts.append(sql.attach_range_partition(t, p, lower, upper, k, s, op.default_partition))
+    with bounded(operations):
+        run_statements(operations, stmts)
+
+
+@Operations.implementation_for(CreateRangePartitionOp)
+def create_range_partition(operations: Operations, op: CreateRangePartitionOp) -> None:
+    _attach(operations, op)
+
+
+@Operations.implementation_for(AttachPartitionOp)
+def attach_partition(operations: Operations, op: AttachPartitionOp) -> None:
+    _attach(operations, op)
+
+
+def _detach(operations: Operations, op: DetachPartitionOp | DropPartitionOp) -> None:
+    concurrently = op.concurrently
+    if concurrently is None:
+        concurrently = op.default_partition is None
+    if concurrently and op.default_partition:
+        raise PolicyError(
+            f"{op.table_name}: DETACH ... CONCURRENTLY is refused while a DEFAULT partition "
+            f"({op.default_partition}) exists; pass concurrently=False"
+        )
+    stmt = sql.detach_partition(
+        op.table_name,
+        op.partition_name,
+        op.schema,
+        concurrently=concurrently,
+        default=op.default_partition,
+    )
+    if not concurrently:
+        with bounded(operations):
+            run_statements(operations, [stmt])
+        return
+    ctx = operations.migration_context
+    with ctx.autocommit_block():
+        state = None if ctx.as_sql else _partition_state(ctx, op)
+        if state == "detached":
+            return  # a rerun after the block was applied: nothing left to do
+        if state == "pending":
+            stmt = sql.detach_finalize(op.table_name, op.partition_name, op.schema)
+        with bounded(operations, local=False):
+            run_statements(operations, [stmt])
+
+
+def _partition_state(ctx: MigrationContext, op: Any) -> str:
+    """Online only: whether an earlier, interrupted run already (half) detached it."""
+    assert ctx.connection is not None
+    row = ctx.connection.exec_driver_sql(
+        sql.partition_state_query(op.table_name, op.partition_name, op.schema)
+    ).first()
+    if row is None:
+        return "detached"
+    return "pending" if row[0] else "attached"
+
+
+@Operations.implementation_for(DetachPartitionOp)
+def detach_partition(operations: Operations, op: DetachPartitionOp) -> None:
+    _detach(operations, op)
+
+
+@Operations.implementation_for(DropPartitionOp)
+def drop_partition(operations: Operations, op: DropPartitionOp) -> None:
+    _detach(operations, op)
+    with bounded(operations):
+        run_statements(operations, [sql.drop_table(op.partition_name, op.schema)])
+
+
+@Operations.implementation_for(SetPartitionPolicyOp)
+def set_partition_policy(operations: Operations, op: SetPartitionPolicyOp) -> None:
+    stmts = [sql.create_policy_table()]
+    bound = op.bound()
+    if bound is None:
+        stmts.append(sql.delete_policy(op.table_name, op.schema))
+    else:
+        stmts.append(
+            sql.upsert_policy(op.table_name, op.schema, bound.policy.to_json(), bound.key_type)
+        )
+    with bounded(operations):  # the row may be locked by a roll recording its run
+        run_statements(operations, stmts)

@@ -1,0 +1,94 @@
+"""Splitting hash partitions online; distributing tables with Citus."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from alembic.operations import Operations
+
+from ... import sql
+from ...declaration.policies import TablePolicy
+from ...planning.hash_split import hash_split
+from ..ops import (
+    DistributeTableOp,
+    SplitHashPartitionsOp,
+    UndistributeTableOp,
+)
+from .common import (
+    DEFAULT_LOCK_TIMEOUT_MS,
+    DEFAULT_RETRIES,
+    DEFAULT_SPLIT_BATCH_BLOCKS,
+    bounded,
+    options_of,
+    reporting,
+    run_statements,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+@Operations.implementation_for(SplitHashPartitionsOp)
+def split_hash_partitions(operations: Operations, op: SplitHashPartitionsOp) -> None:
+    opts = options_of(operations.migration_context)
+    old = dataclasses.replace(op.partitioning, partitions=op.old_partitions)
+    splits = hash_split(
+        TablePolicy(op.table_name, old, "hash", op.schema),
+        TablePolicy(op.table_name, op.partitioning, "hash", op.schema),
+        op.columns,
+        op.primary_key,
+        lock_timeout_ms=int(opts.get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS)),
+        retries=int(opts.get("sqla_partition_retries", DEFAULT_RETRIES)),
+        batch_blocks=int(opts.get("sqla_partition_split_batch_blocks", DEFAULT_SPLIT_BATCH_BLOCKS)),
+    )
+    # The copy is one statement per partition and may take long; its batches are bounded.
+    limit = int(opts.get("sqla_partition_split_statement_timeout", 0))
+    lock = int(opts.get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
+    ctx = operations.migration_context
+    with ctx.autocommit_block(), reporting(ctx):
+        run_statements(operations, sql.timeouts(lock, limit, local=False))
+        for split in splits:
+            run_statements(
+                operations,
+                [
+                    sql.split_trigger_function(split),
+                    sql.split_prepare(split),
+                    sql.split_copy(split),
+                    sql.split_catch_up(split),
+                    sql.split_swap(split),
+                    *sql.split_cleanup(split),
+                ],
+            )
+        run_statements(
+            operations,
+            [
+                sql.split_finished(op.table_name, op.schema, op.partitioning.partitions),
+                sql.create_policy_table(),
+                sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), "hash"),
+                *sql.reset_timeouts(local=False),
+            ],
+        )
+
+
+@Operations.implementation_for(DistributeTableOp)
+def distribute_table(operations: Operations, op: DistributeTableOp) -> None:
+    if op.reference:
+        stmt = sql.create_reference_table(op.table_name, op.schema)
+    else:
+        assert op.column is not None
+        stmt = sql.create_distributed_table(
+            op.table_name,
+            op.column,
+            op.schema,
+            colocate_with=op.colocate_with,
+            shard_count=op.shard_count,
+        )
+    with bounded(operations):
+        run_statements(operations, [stmt])
+
+
+@Operations.implementation_for(UndistributeTableOp)
+def undistribute_table(operations: Operations, op: UndistributeTableOp) -> None:
+    with bounded(operations):
+        run_statements(operations, [sql.undistribute_table(op.table_name, op.schema)])

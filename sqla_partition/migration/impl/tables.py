@@ -1,0 +1,130 @@
+"""Creating and dropping partitioned tables, and partitioning a live table."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from alembic.operations import Operations
+
+from ... import sql
+from ...declaration.policies import Hash, TablePolicy
+from ...errors import PolicyError
+from ...planning import roll as planner
+from ..ops import (
+    CreatePartitionedTableOp,
+    DropPartitionedTableOp,
+    PartitionExistingTableOp,
+)
+from .common import (
+    DEFAULT_LOCK_TIMEOUT_MS,
+    DEFAULT_RETRIES,
+    bounded,
+    key_type_of,
+    options_of,
+    reporting,
+    run_statements,
+    spend_locks,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+@Operations.implementation_for(CreatePartitionedTableOp)
+def create_partitioned_table(operations: Operations, op: CreatePartitionedTableOp) -> sa.Table:
+    table = op.to_table(operations.migration_context)
+    policy = TablePolicy(op.table_name, op.partitioning, key_type_of(op, table), op.schema)
+    strategy = "hash" if isinstance(op.partitioning, Hash) else "range"
+    if not (op.distributed and isinstance(op.partitioning, Hash)):
+        table.dialect_kwargs["postgresql_partition_by"] = sql.partition_by(
+            strategy, op.partitioning.column
+        )
+    if isinstance(op.partitioning, Hash) and op.distributed:
+        children = []  # Citus shards are its hash partitions (distribute_table follows)
+    elif isinstance(op.partitioning, Hash):
+        children = planner.new_table_statements(policy)
+    else:
+        if op.start is None or op.until is None:
+            raise PolicyError(
+                f"{op.table_name}: create_partitioned_table needs start= and until= for a "
+                "range table (autogenerate fills them in)"
+            )
+        start = planner.coerce_key(policy, op.start)
+        until = planner.coerce_key(policy, op.until)
+        children = planner.new_table_statements(policy, start, until)
+    per_table = 2 + len(table.indexes) + sum(1 for c in table.constraints if _is_index(c))
+    spend_locks(operations, per_table * (len(children) + 1))
+    with bounded(operations):
+        operations.impl.create_table(table)
+        run_statements(operations, children)
+        run_statements(
+            operations,
+            [
+                sql.create_policy_table(),
+                sql.upsert_policy(
+                    op.table_name, op.schema, op.partitioning.to_json(), policy.key_type
+                ),
+            ],
+        )
+    return table
+
+
+def _is_index(constraint: Any) -> bool:
+    return isinstance(constraint, (sa.PrimaryKeyConstraint, sa.UniqueConstraint))
+
+
+@Operations.implementation_for(DropPartitionedTableOp)
+def drop_partitioned_table(operations: Operations, op: DropPartitionedTableOp) -> None:
+    with bounded(operations):
+        run_statements(
+            operations,
+            [
+                sql.create_policy_table(),
+                sql.delete_policy(op.table_name, op.schema),
+                sql.drop_partitioned_table(op.table_name, op.schema),
+            ],
+        )
+
+
+@Operations.implementation_for(PartitionExistingTableOp)
+def partition_existing_table(operations: Operations, op: PartitionExistingTableOp) -> None:
+    policy = TablePolicy(op.table_name, op.partitioning, op.key_type, op.schema)
+    if op.key_type == "integer":
+        raise PolicyError(
+            f"{op.table_name}: converting a table with an integer key is not supported; "
+            "declare a time key, or partition a new table and move the rows"
+        )
+    lower = planner.coerce_key(policy, op.legacy_until)
+    upper = planner.coerce_key(policy, op.until)
+    children = planner.new_table_statements(policy, lower, upper)
+    ctx = operations.migration_context
+    opts = options_of(ctx)
+    lock = int(opts.get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
+    retries = int(opts.get("sqla_partition_retries", DEFAULT_RETRIES))
+    col, s, t = op.partitioning.column, op.schema, op.table_name
+    add, validate = sql.legacy_bound_check(t, s, col, lower, op.key_type)
+    swap = sql.convert_to_partitioned(
+        t, s, col, lower, op.key_type, children, lock_timeout_ms=lock, retries=retries
+    )
+    cleanup = sql.legacy_bound_cleanup(t, s)
+    with ctx.autocommit_block(), reporting(ctx):
+        run_statements(
+            operations, sql.timeouts(lock, 0, local=False)
+        )  # the validation scans the table
+        run_statements(operations, [add])
+        try:
+            run_statements(operations, [validate, swap])
+        except Exception:
+            if not ctx.as_sql:  # never leave the bound CHECK on a table still plain
+                run_statements(operations, cleanup[:1])
+            raise
+        run_statements(operations, cleanup)
+        run_statements(
+            operations,
+            [
+                sql.create_policy_table(),
+                sql.upsert_policy(t, s, op.partitioning.to_json(), op.key_type),
+                *sql.reset_timeouts(local=False),
+            ],
+        )

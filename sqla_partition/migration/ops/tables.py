@@ -1,0 +1,191 @@
+"""Operations on whole tables: create or drop a partitioned table, partition a live one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from alembic.operations import MigrateOperation, Operations
+from alembic.operations.ops import CreateTableOp, DropTableOp
+
+from ...declaration.policies import Policy, Range
+from .partitions import SetPartitionPolicyOp
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.schema import SchemaItem, Table
+
+
+@Operations.register_operation("create_partitioned_table")
+class CreatePartitionedTableOp(CreateTableOp):
+    """Create a partitioned parent, its first partitions and record its policy.
+
+    Range tables get partitions from the period containing ``start`` through the one
+    before ``until`` (both captured at autogenerate time), plus the DEFAULT partition
+    when the policy asks; hash tables get all their children.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        columns: Any,
+        *,
+        partitioning: Policy,
+        start: Any = None,
+        until: Any = None,
+        key_type: str | None = None,
+        distributed: bool = False,
+        **kw: Any,
+    ) -> None:
+        kw.pop("postgresql_partition_by", None)
+        super().__init__(table_name, columns, **kw)
+        self.partitioning = partitioning
+        self.start = start
+        self.until = until
+        self.key_type = key_type
+        #: A hash table on Citus: a plain table whose shards are its hash partitions.
+        self.distributed = distributed
+
+    @classmethod
+    def from_create_table(
+        cls,
+        op: CreateTableOp,
+        partitioning: Policy,
+        start: Any = None,
+        until: Any = None,
+        key_type: str | None = None,
+        distributed: bool = False,
+    ) -> CreatePartitionedTableOp:
+        return cls(
+            op.table_name,
+            op.columns,
+            partitioning=partitioning,
+            start=start,
+            until=until,
+            key_type=key_type,
+            distributed=distributed,
+            schema=op.schema,
+            _namespace_metadata=op._namespace_metadata,
+            _constraints_included=op._constraints_included,
+            comment=op.comment,
+            info=op.info,
+            prefixes=op.prefixes,
+            **op.kw,
+        )
+
+    @classmethod
+    def create_partitioned_table(
+        cls,
+        operations: Operations,
+        table_name: str,
+        *columns: SchemaItem,
+        partitioning: Policy,
+        start: Any = None,
+        until: Any = None,
+        key_type: str | None = None,
+        distributed: bool = False,
+        **kw: Any,
+    ) -> Table:
+        """Create a partitioned table: ``op.create_partitioned_table("events", *cols,
+        partitioning=Range("created_at"), start="2026-11-01", until="2027-03-01")``."""
+        op = cls(
+            table_name,
+            columns,
+            partitioning=partitioning,
+            start=start,
+            until=until,
+            key_type=key_type,
+            distributed=distributed,
+            **kw,
+        )
+        return operations.invoke(op)
+
+    def reverse(self) -> DropPartitionedTableOp:
+        return DropPartitionedTableOp.from_create(self)
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("add_partitioned_table", self.to_table(), self.partitioning)
+
+
+@Operations.register_operation("drop_partitioned_table")
+class DropPartitionedTableOp(DropTableOp):
+    """Drop a partitioned table with all its partitions and its recorded policy."""
+
+    def __init__(self, table_name: str, *, partitioning: Policy | None = None, **kw: Any) -> None:
+        self._create: CreatePartitionedTableOp | None = kw.pop("_create", None)
+        super().__init__(table_name, **kw)
+        self.partitioning = partitioning
+
+    @classmethod
+    def from_create(cls, op: CreatePartitionedTableOp) -> DropPartitionedTableOp:
+        return cls(
+            op.table_name,
+            schema=op.schema,
+            partitioning=op.partitioning,
+            _create=op,
+            _reverse=op,
+        )
+
+    @classmethod
+    def drop_partitioned_table(
+        cls, operations: Operations, table_name: str, *, schema: str | None = None
+    ) -> None:
+        """Drop a partitioned table, every partition (with its rows) and its policy."""
+        operations.invoke(cls(table_name, schema=schema))
+
+    def reverse(self) -> CreatePartitionedTableOp:
+        if self._create is None:
+            raise ValueError(
+                f"drop_partitioned_table({self.table_name!r}) was written without the table "
+                "definition, so it cannot be reversed"
+            )
+        return self._create
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("remove_partitioned_table", self.table_name)
+
+
+@Operations.register_operation("partition_existing_table")
+class PartitionExistingTableOp(MigrateOperation):
+    """Turn a live plain table into a range-partitioned one without copying it.
+
+    The table becomes ``<table>_legacy``, the partition of everything before
+    ``legacy_until`` (proven by a CHECK added NOT VALID and validated while writes go on);
+    a new partitioned parent takes its name, with its indexes, defaults, identity
+    sequences, foreign keys and grants, and partitions from ``legacy_until`` to ``until``.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        partitioning: Range,
+        *,
+        legacy_until: Any,
+        until: Any,
+        key_type: str = "timestamptz",
+        schema: str | None = None,
+    ) -> None:
+        self.table_name = table_name
+        self.partitioning = partitioning
+        self.legacy_until = legacy_until
+        self.until = until
+        self.key_type = key_type
+        self.schema = schema
+
+    @classmethod
+    def partition_existing_table(
+        cls, operations: Operations, table_name: str, partitioning: Range, **kw: Any
+    ) -> None:
+        """Partition the live table ``table_name`` by ``partitioning``, online."""
+        operations.invoke(cls(table_name, partitioning, **kw))
+
+    def reverse(self) -> SetPartitionPolicyOp:
+        """Merging partitions back is not supported: a downgrade forgets the policy only."""
+        return SetPartitionPolicyOp(
+            self.table_name,
+            None,
+            old=self.partitioning,
+            key_type=self.key_type,
+            schema=self.schema,
+        )
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("partition_existing_table", self.schema, self.table_name, self.partitioning)

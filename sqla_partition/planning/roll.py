@@ -1,0 +1,335 @@
+"""What a table's partitions should be: pure functions of policy, snapshot and time.
+
+Autogenerate (the first partitions of a new table) and ``roll`` (keeping an existing one
+rolling) both ask this module, so the two can never disagree about names or bounds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .. import sql
+from ..catalog.snapshot import Child, Parent
+from ..declaration.periods import KeyValue, Period, subtract
+from ..declaration.policies import Hash, Range, TablePolicy
+from ..errors import PolicyError
+from ..sql import Statement
+
+
+@dataclass(frozen=True)
+class Step:
+    """One change to one partition, with the statements that make it."""
+
+    kind: str  # create | create_default | detach | drop | finalize_detach
+    partition: str
+    statements: tuple[Statement, ...]
+    lower: KeyValue | None = None
+    upper: KeyValue | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    policy: TablePolicy
+    steps: tuple[Step, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def of_kind(self, kind: str) -> list[Step]:
+        return [s for s in self.steps if s.kind == kind]
+
+
+def position_from_clock(policy: TablePolicy, now: dt.datetime) -> KeyValue:
+    """Where ``now`` falls on a time key, in the key's own type."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    assert isinstance(policy.policy, Range)
+    if policy.key_type == "timestamptz":
+        return now.astimezone(dt.timezone.utc)
+    local = now.astimezone(policy.stepper().zone)
+    if policy.key_type == "timestamp":
+        return local.replace(tzinfo=None)
+    if policy.key_type == "date":
+        return local.date()
+    raise ValueError("integer keys have no clock position; pass the key's current value")
+
+
+def coerce_key(policy: TablePolicy, value: KeyValue | str) -> KeyValue:
+    """Accept the ISO strings a migration file carries for ``start``/``until``."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if policy.key_type == "integer":
+                return int(text)
+            parsed = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise PolicyError(
+                f"{policy.table}: cannot read {value!r} as a {policy.key_type} value; "
+                "use an ISO date such as '2026-11-01'"
+            ) from None
+        value = parsed
+    if policy.key_type == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise PolicyError(f"{policy.table}: integer key needs an integer, got {value!r}")
+        return value
+    if isinstance(value, int):
+        raise PolicyError(f"{policy.table}: time key needs a date, got {value!r}")
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    zone = policy.stepper().zone
+    if policy.key_type == "timestamptz":
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=zone)
+        return value.astimezone(dt.timezone.utc)
+    if value.tzinfo is not None:
+        value = value.astimezone(zone).replace(tzinfo=None)
+    return value if policy.key_type == "timestamp" else value.date()
+
+
+def periods_between(policy: TablePolicy, start: KeyValue, until: KeyValue) -> list[Period]:
+    """Consecutive periods from the one containing ``start`` while they begin before ``until``."""
+    stepper = policy.stepper()
+    out: list[Period] = []
+    period = stepper.period_of(start)
+    while period.lower < until:  # type: ignore[operator]
+        out.append(period)
+        period = stepper.following(period)
+    return out
+
+
+def initial_window(policy: TablePolicy, position: KeyValue) -> tuple[KeyValue, KeyValue]:
+    """``(start, until)`` for a new table: the current period through ``premake`` ahead."""
+    assert isinstance(policy.policy, Range)
+    stepper = policy.stepper()
+    current = stepper.period_of(position)
+    last = stepper.following(current, policy.policy.premake)
+    return current.lower, last.upper
+
+
+def new_table_statements(
+    policy: TablePolicy, start: KeyValue | None = None, until: KeyValue | None = None
+) -> list[Statement]:
+    """Partitions of a parent created in the same transaction (``PARTITION OF`` is safe)."""
+    p, schema = policy.policy, policy.schema
+    out: list[Statement] = []
+    if isinstance(p, Hash):
+        for r in range(p.partitions):
+            out.append(
+                sql.create_hash_partition_of(
+                    policy.table, policy.hash_name(r), p.partitions, r, schema
+                )
+            )
+        return out
+    assert start is not None and until is not None
+    sub = p.subpartition
+    for period in periods_between(policy, start, until):
+        name = policy.partition_name(period.suffix)
+        out.append(
+            sql.create_range_partition_of(
+                policy.table,
+                name,
+                period.lower,
+                period.upper,
+                policy.key_type,
+                schema,
+                hash_column=sub.column if sub else None,
+            )
+        )
+        if sub:
+            out += _sub_partitions(policy, name)
+    if p.default:
+        out.append(sql.create_default_partition_of(policy.table, policy.default_name, schema))
+    return out
+
+
+def _sub_partitions(policy: TablePolicy, partition: str) -> list[Statement]:
+    """The hash partitions of a range partition that is new in this transaction."""
+    sub = policy.subpartition
+    assert sub is not None
+    return [
+        sql.create_hash_partition_of(partition, name, sub.partitions, r, policy.schema)
+        for r, name in policy.sub_names(partition)
+    ]
+
+
+def attach_statements(
+    policy: TablePolicy, name: str, period: Period, default: str | None
+) -> tuple[Statement, ...]:
+    """A new partition of a live parent: a plain table, then ATTACH.
+
+    The table is new in this transaction, so the scan ATTACH makes of it reads only the rows
+    just moved in (a CHECK would read the same rows); a table that already holds rows gets
+    a CHECK first (see :func:`bound_check`). With a DEFAULT partition, rows of the new range
+    are first moved out of it in the same transaction, under the lock ATTACH takes anyway,
+    so ATTACH never finds any.
+    """
+    assert isinstance(policy.policy, Range)
+    t, s, k, col = policy.table, policy.schema, policy.key_type, policy.policy.column
+    rescue: tuple[Statement, ...] = ()
+    if default:
+        rescue = (
+            sql.lock_default(default, s),
+            sql.move_rows(default, name, col, period.lower, period.upper, k, s),
+        )
+    sub = policy.subpartition
+    return (
+        sql.create_detached_child(t, name, s, hash_column=sub.column if sub else None),
+        *(_sub_partitions(policy, name) if sub else ()),
+        *rescue,
+        sql.attach_range_partition(
+            t, name, period.lower, period.upper, k, s, default, subpartitioned=sub is not None
+        ),
+    )
+
+
+def bound_check(policy: TablePolicy, step: Step) -> Statement:
+    """The CHECK that spares ATTACH its scan of a table that already holds rows."""
+    assert isinstance(policy.policy, Range)
+    return sql.add_bound_check(
+        step.partition,
+        policy.policy.column,
+        step.lower,  # type: ignore[arg-type]
+        step.upper,  # type: ignore[arg-type]
+        policy.key_type,
+        policy.schema,
+        existing=True,
+    )
+
+
+def _overlaps(period: Period, child: Child) -> bool:
+    lo_ok = child.upper is None or period.lower < child.upper  # type: ignore[operator]
+    hi_ok = child.lower is None or child.lower < period.upper  # type: ignore[operator]
+    return lo_ok and hi_ok
+
+
+def plan(
+    policy: TablePolicy,
+    parent: Parent | None,
+    position: KeyValue,
+    *,
+    horizon: KeyValue | None = None,
+) -> Plan:
+    """The steps that bring an existing range table in line with its policy at ``position``.
+
+    ``position`` is the key's "now": the clock for time keys (see
+    :func:`position_from_clock`), the current maximum for integer keys. ``horizon`` is the
+    next scheduled run, when there is a schedule: premake then counts from there, so the
+    partitions last until that run.
+    """
+    p = policy.policy
+    if not isinstance(p, Range):
+        return Plan(policy)
+    if parent is None:
+        return Plan(policy, notes=(f"{policy.qualified}: table does not exist",))
+    stepper = policy.stepper()
+    steps: list[Step] = []
+    notes: list[str] = []
+    schema = policy.schema or parent.schema
+    ranges = parent.ranges()
+    default = parent.default
+
+    for child in parent.children:
+        if child.detach_pending:
+            steps.append(
+                Step(
+                    "finalize_detach",
+                    child.name,
+                    (sql.detach_finalize(parent.name, child.name, schema),),
+                )
+            )
+
+    cutoff = None
+    if p.retention_step is not None:
+        cutoff = subtract(position, p.retention_step, p.timezone)
+
+    current = stepper.period_of(position)
+    first = current
+    newest = max((c.upper for c in ranges if c.upper is not None), default=None)  # type: ignore[type-var]
+    if newest is not None and newest < current.lower:  # type: ignore[operator]
+        first = stepper.period_of(newest)  # catch up over missed runs
+    ahead = current
+    if horizon is not None and horizon > position:  # type: ignore[operator]
+        ahead = stepper.period_of(horizon)
+    last = stepper.following(ahead, p.premake)
+
+    policy_here = policy
+    if policy.schema != schema:
+        policy_here = TablePolicy(policy.table, p, policy.key_type, schema)
+    exact = {(c.lower, c.upper) for c in ranges}
+    period = first
+    while period.lower <= last.lower:  # type: ignore[operator]
+        expired = cutoff is not None and period.upper <= cutoff  # type: ignore[operator]
+        if (period.lower, period.upper) in exact:  # the usual case: already there
+            period = stepper.following(period)
+            continue
+        clash = [c for c in ranges if _overlaps(period, c)]
+        if not expired and not clash:
+            name = policy_here.partition_name(period.suffix)
+            stmts = attach_statements(policy_here, name, period, default.name if default else None)
+            steps.append(Step("create", name, stmts, period.lower, period.upper))
+        elif not expired and not any(
+            c.lower is not None
+            and c.upper is not None
+            and c.lower <= period.lower  # type: ignore[operator]
+            and period.upper <= c.upper  # type: ignore[operator]
+            for c in clash
+        ):
+            notes.append(
+                f"{policy.qualified}: period {period.suffix} overlaps "
+                f"{', '.join(c.name for c in clash)} without matching it; left alone"
+            )
+        period = stepper.following(period)
+
+    if p.default and default is None:
+        steps.append(
+            Step(
+                "create_default",
+                policy_here.default_name,
+                (
+                    sql.create_detached_child(parent.name, policy_here.default_name, schema),
+                    sql.attach_default_partition(parent.name, policy_here.default_name, schema),
+                ),
+            )
+        )
+
+    if cutoff is not None:
+        for child in ranges:
+            if child.detach_pending or child.upper is None or child.lower is None:
+                continue
+            if not child.upper <= cutoff:  # type: ignore[operator]
+                continue
+            # Citus refuses DETACH … CONCURRENTLY on distributed tables
+            concurrently = default is None and p.distributed_by is None
+            stmts = [
+                sql.detach_partition(
+                    parent.name,
+                    child.name,
+                    schema,
+                    concurrently=concurrently,
+                    default=default.name if default else None,
+                )
+            ]
+            steps.append(Step("detach", child.name, tuple(stmts), child.lower, child.upper))
+            if p.on_expire == "detach" and p.archive_schema:
+                steps.append(
+                    Step(
+                        "archive",
+                        child.name,
+                        (
+                            sql.create_schema(p.archive_schema),
+                            sql.set_schema(child.name, schema, p.archive_schema),
+                        ),
+                        child.lower,
+                        child.upper,
+                    )
+                )
+            if p.on_expire == "drop":
+                steps.append(
+                    Step(
+                        "drop",
+                        child.name,
+                        (sql.drop_table(child.name, schema),),
+                        child.lower,
+                        child.upper,
+                    )
+                )
+    return Plan(policy, tuple(steps), tuple(notes))

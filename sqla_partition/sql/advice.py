@@ -1,0 +1,73 @@
+"""Workload advice: statements from pg_stat_statements planned with hypothetical indexes."""
+
+from __future__ import annotations
+
+from .quoting import ident, qualified, string_literal
+
+ADVICE_PREPARED = "sqla_partition_advice"
+
+#: hypopg installed, hypopg available on the server, pg_stat_statements readable, and
+#: whether this role sees other roles' statements.
+ADVICE_READY_QUERY = """
+SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg'),
+       EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'),
+       to_regclass('pg_stat_statements') IS NOT NULL,
+       pg_has_role(current_user, 'pg_read_all_stats', 'USAGE')
+         OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+"""
+
+#: Tables that are not partitions, with their columns and whether they are partitioned.
+ADVICE_TABLES_QUERY = """
+SELECT n.nspname, c.relname, array_agg(a.attname::text ORDER BY a.attnum), c.relkind = 'p'
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+ GROUP BY 1, 2, 4
+"""
+
+#: The leaf partitions of a table (bind parameter: the table as ``schema.name`` text).
+LEAF_PARTITIONS_QUERY = """
+SELECT n.nspname, c.relname
+  FROM pg_partition_tree(%(table)s::regclass) t
+  JOIN pg_class c ON c.oid = t.relid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE t.isleaf
+"""
+
+HYPOPG_RESET = "SELECT hypopg_reset()"
+#: Plans of normalized statements do not depend on the parameters' values.
+GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
+DEALLOCATE_ADVICE = f"DEALLOCATE {ADVICE_PREPARED}"
+
+
+def workload_query(min_calls: int, limit: int) -> str:
+    """This database's most expensive statements that an index could serve."""
+    return (
+        "SELECT query, calls FROM pg_stat_statements "
+        "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        f"AND calls >= {int(min_calls)} "
+        "AND query ~* '^[[:space:]]*(select|update|delete|with)[[:space:]]' "
+        f"ORDER BY total_exec_time DESC LIMIT {int(limit)}"
+    )
+
+
+def explain(statement: str) -> str:
+    """The plan of a workload statement (EXPLAIN only plans it: nothing runs)."""
+    return f"EXPLAIN (FORMAT JSON) {statement}"
+
+
+def prepare_statement(statement: str) -> str:
+    return f"PREPARE {ADVICE_PREPARED} AS {statement}"
+
+
+def explain_prepared(parameters: int) -> str:
+    """The generic plan of a normalized statement: the values do not matter to it."""
+    values = ", ".join(["NULL"] * int(parameters))
+    return f"EXPLAIN (FORMAT JSON) EXECUTE {ADVICE_PREPARED}({values})"
+
+
+def hypothetical_index(schema: str, table: str, columns: tuple[str, ...]) -> str:
+    ddl = f"CREATE INDEX ON {qualified(table, schema)} ({', '.join(ident(c) for c in columns)})"
+    return f"SELECT * FROM hypopg_create_index({string_literal(ddl)})"

@@ -1,0 +1,292 @@
+"""Audit columns and the audit trail: functions, triggers and the query that reads them."""
+
+from __future__ import annotations
+
+import hashlib
+
+from .plpgsql import do_block, dollar_quote
+from .quoting import ident, qualified, regclass, string_literal
+from .statement import Statement
+
+AUDIT_SCHEMA = "public"
+AUDIT_COLUMNS_FUNCTION = "sqla_partition_audit_columns"
+AUDIT_TRAIL_FUNCTION = "sqla_partition_audit_trail"
+TRAIL_TABLE = "sqla_partition_audit_trail"
+AUDIT_TRIGGER = "sqla_partition_audit"
+TRAIL_TRIGGERS = {
+    "INSERT": ("sqla_partition_audit_insert", "REFERENCING NEW TABLE AS new_rows"),
+    "UPDATE": (
+        "sqla_partition_audit_update",
+        "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+    ),
+    "DELETE": ("sqla_partition_audit_delete", "REFERENCING OLD TABLE AS old_rows"),
+}
+#: Columns that change with every update: not part of the trail's diff.
+AUDIT_NOISE = ("updated_at", "updated_by")
+
+_AUDIT_COLUMNS_BODY = """DECLARE
+  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+BEGIN
+  IF TG_ARGV[2] = 'who' AND actor IS NOT NULL THEN
+    IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
+        OR length(actor) > 18
+           AND actor::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
+      RAISE EXCEPTION 'sqla-partition: % must be an integer user id, got %', TG_ARGV[0], actor
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'set it per transaction: SELECT set_config(''' || TG_ARGV[0]
+                     || ''', ''42'', true)';
+    END IF;
+    IF TG_ARGV[1] = 'uuid'
+       AND actor !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+      RAISE EXCEPTION 'sqla-partition: % must be a uuid, got %', TG_ARGV[0], actor
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END IF;
+  IF TG_OP = 'INSERT' THEN
+    -- values the insert gives stay: imports, and rows an update moves to another
+    -- partition (their update already set updated_*; created_* are theirs)
+    NEW.created_at := coalesce(NEW.created_at, now());
+    NEW.updated_at := coalesce(NEW.updated_at, NEW.created_at);
+    IF TG_ARGV[2] = 'who' THEN
+      NEW.created_by := coalesce(NEW.created_by::text, actor);
+      NEW.updated_by := coalesce(NEW.updated_by::text, actor, NEW.created_by::text);
+    END IF;
+  ELSE
+    NEW.updated_at := now();
+    IF TG_ARGV[2] = 'who' THEN
+      NEW.updated_by := actor;
+    END IF;
+  END IF;
+  RETURN NEW;
+END"""
+
+
+def _function(name: str, body: str, extra: str = "") -> str:
+    tag = dollar_quote(body, "fn")
+    return (
+        f"CREATE OR REPLACE FUNCTION {qualified(name, AUDIT_SCHEMA)}() RETURNS trigger "
+        f"LANGUAGE plpgsql{extra} AS {tag}\n{body}\n{tag}"
+    )
+
+
+_TRAIL_DECLARE = """DECLARE
+  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+  keys text[] := TG_ARGV[1:array_upper(TG_ARGV, 1)];
+  others text[];  -- the columns that are not the key: removed from a row, it is its key
+  unpaired boolean := false;
+"""
+
+#: The generic trail: works on any table, comparing rows as jsonb; the per-table function
+#: falls back to it when the table no longer has the columns it was written for.
+_TRAIL_GENERIC = """  IF TG_OP = 'INSERT' THEN
+    SELECT array_agg(k) INTO others
+      FROM jsonb_object_keys((SELECT to_jsonb(x) FROM new_rows AS x LIMIT 1)) AS k
+     WHERE k <> ALL (keys);
+    INSERT INTO @trail@ (table_schema, table_name, operation, actor, row_key, diff)
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', actor, r.j - others, r.j
+      FROM (SELECT to_jsonb(x) AS j FROM new_rows AS x) AS r;
+    RETURN NULL;
+  END IF;
+  SELECT array_agg(k) INTO others
+    FROM jsonb_object_keys((SELECT to_jsonb(x) FROM old_rows AS x LIMIT 1)) AS k
+   WHERE k <> ALL (keys);
+  IF TG_OP = 'UPDATE' THEN
+    unpaired := (SELECT count(*) FROM old_rows) <> (SELECT count(*) FROM new_rows);
+  END IF;
+  IF TG_OP = 'DELETE' OR unpaired THEN
+    -- deletes; and updates whose images do not pair up (a BEFORE INSERT trigger of the
+    -- partition a row moved to dropped it): each old row as it was
+    INSERT INTO @trail@ (table_schema, table_name, operation, actor, row_key, diff)
+    SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP, actor, r.j - others, r.j
+      FROM (SELECT to_jsonb(x) AS j FROM old_rows AS x) AS r;
+    RETURN NULL;
+  END IF;
+  -- the old and new images of the statement's rows are stored pairwise, in the same
+  -- order, also for rows the update moved to another partition: one event per row.
+  -- unnest() pairs them by position without a join, whatever the plan cache expects.
+  INSERT INTO @trail@ (table_schema, table_name, operation, actor, row_key, diff)
+  SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor, p.o - others, d.diff
+    FROM unnest(ARRAY(SELECT to_jsonb(x) FROM old_rows AS x),
+                ARRAY(SELECT to_jsonb(x) FROM new_rows AS x)) AS p(o, n)
+   CROSS JOIN LATERAL (
+         SELECT jsonb_object_agg(e.key, jsonb_build_array(p.o -> e.key, e.value)) AS diff
+           FROM jsonb_each(p.n) AS e
+          WHERE e.value IS DISTINCT FROM p.o -> e.key AND e.key <> ALL (@noise@)) AS d
+   WHERE d.diff IS NOT NULL;
+  RETURN NULL;
+"""
+
+#: The fast path for updates, filled in from the live catalog when the migration runs:
+#: the table's columns compared by name (as text where a type has no equality).
+_TRAIL_FAST = """  IF TG_OP = 'UPDATE' THEN
+    IF (SELECT count(*) FROM pg_attribute WHERE attrelid = TG_RELID AND attnum > 0
+         AND NOT attisdropped AND attname = ANY (ARRAY[@names@]::name[])) = @count@
+       AND (SELECT count(*) FROM old_rows) = (SELECT count(*) FROM new_rows) THEN
+      -- old and new images side by side, by position, as PostgreSQL stores them
+      INSERT INTO @trail@ (table_schema, table_name, operation, actor, row_key, diff)
+      SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor, jsonb_build_object(@key@), d.diff
+        FROM (SELECT unnest(ARRAY(SELECT x::@rowtype@ FROM old_rows AS x)) AS o,
+                     unnest(ARRAY(SELECT x::@rowtype@ FROM new_rows AS x)) AS n) AS p
+       CROSS JOIN LATERAL (SELECT @diff@ AS diff) AS d
+       WHERE d.diff <> '{}';
+      RETURN NULL;
+    END IF;
+  END IF;
+"""
+
+#: Builds the fast path's column comparisons from pg_attribute (in the DO block below).
+_TRAIL_DIFF_QUERY = """SELECT string_agg(format(
+           'CASE WHEN (p.o).%1$I%2$s IS DISTINCT FROM (p.n).%1$I%2$s '
+           'THEN jsonb_build_object(%3$L, jsonb_build_array((p.o).%1$I, (p.n).%1$I)) '
+           'ELSE ''{}''::jsonb END', a.attname,
+           CASE WHEN coalesce(nullif(t.typbasetype, 0), t.oid)::regtype::text IN
+                ('json', 'xml', 'point', 'line', 'lseg', 'box', 'path', 'polygon', 'circle')
+                THEN '::text' ELSE '' END,
+           a.attname), E'\\n             || ' ORDER BY a.attnum),
+         string_agg(quote_literal(a.attname), ', ' ORDER BY a.attnum),
+         count(*)
+    INTO diff, names, n
+    FROM pg_attribute AS a JOIN pg_type AS t ON t.oid = a.atttypid
+   WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped
+     AND a.attname <> ALL (@noise@)"""
+
+
+def create_audit_functions() -> list[Statement]:
+    """The trigger function every audited table shares (its arguments differ)."""
+    return [
+        Statement(
+            _function(AUDIT_COLUMNS_FUNCTION, _AUDIT_COLUMNS_BODY),
+            "no table lock",
+            "sets the audit columns of each written row, so writes that bypass the ORM are "
+            "covered too",
+        )
+    ]
+
+
+def create_audit_trigger(
+    table: str, schema: str | None, audit_json: str, args: list[str]
+) -> list[Statement]:
+    target = qualified(table, schema)
+    return [
+        Statement(
+            f"CREATE OR REPLACE TRIGGER {ident(AUDIT_TRIGGER)} BEFORE INSERT OR UPDATE ON {target} "
+            f"FOR EACH ROW EXECUTE FUNCTION {qualified(AUDIT_COLUMNS_FUNCTION, AUDIT_SCHEMA)}"
+            f"({', '.join(string_literal(a) for a in args)})",
+            f"SHARE ROW EXCLUSIVE on {table} and its partitions",
+            "brief; writes wait for it, bounded by lock_timeout; a partitioned table's "
+            "partitions, later ones included, get the trigger too",
+        ),
+        Statement(
+            f"COMMENT ON TRIGGER {ident(AUDIT_TRIGGER)} ON {target} "
+            f"IS {string_literal(audit_json)}",
+            f"SHARE UPDATE EXCLUSIVE on {table}",
+            "records the audit settings, for autogenerate to compare with the model",
+        ),
+    ]
+
+
+def trail_function_name(table: str, schema: str | None) -> str:
+    digest = hashlib.sha1(qualified(table, schema).encode("utf-8")).hexdigest()[:12]
+    return f"{AUDIT_TRAIL_FUNCTION}_{digest}"
+
+
+def create_trail_function(
+    table: str, schema: str | None, primary_key: list[str] | tuple[str, ...]
+) -> list[Statement]:
+    """The trail function of one table, written when the migration runs from the table's
+    columns as they are then: updates compare them by name, the fast way.
+
+    Each statement first checks that the table still has those columns; should one have
+    been dropped or renamed by hand since, it records the statement the generic way
+    (whole rows as jsonb) rather than failing the write. Only the table's owner may use
+    the function: it writes the trail with its owner's rights.
+    """
+    trail = qualified(TRAIL_TABLE, AUDIT_SCHEMA)
+    noise = "ARRAY[" + ", ".join(string_literal(c) for c in AUDIT_NOISE) + "]"
+    function = qualified(trail_function_name(table, schema), AUDIT_SCHEMA)
+    key = ", ".join(f"{string_literal(c)}, (p.o).{ident(c)}" for c in primary_key)
+    body = (_TRAIL_DECLARE + "BEGIN\n" + _TRAIL_FAST + _TRAIL_GENERIC + "END").replace(
+        "@trail@", trail
+    )
+    body = body.replace("@noise@", noise).replace("@key@", key)
+    template = _function(
+        trail_function_name(table, schema),
+        body,
+        " SECURITY DEFINER SET search_path = pg_catalog, pg_temp",
+    )
+    outer = dollar_quote(template, "template")
+    query = _TRAIL_DIFF_QUERY.replace("@noise@", noise)
+    build = (
+        f"  SELECT format('%I.%I', ns.nspname, c.relname) INTO rowtype FROM pg_class AS c\n"
+        "    JOIN pg_namespace AS ns ON ns.oid = c.relnamespace WHERE c.oid = target;\n"
+        f"  {query};\n"
+        f"  EXECUTE replace(replace(replace(replace({outer}\n{template}\n{outer},\n"
+        "    '@rowtype@', rowtype), '@diff@', diff), '@names@', names), '@count@', n::text);\n"
+    )
+    declare = (
+        f"  target regclass := {regclass(table, schema)};\n"
+        "  rowtype text;\n  diff text;\n  names text;\n  n bigint;\n"
+    )
+    return [
+        Statement(
+            do_block(build, declare),
+            "no table lock",
+            f"writes {table}'s trail function from its columns as they are now; it runs as "
+            "its owner, so the application needs no right on the trail",
+        ),
+        Statement(
+            f"REVOKE ALL ON FUNCTION {function}() FROM PUBLIC",
+            "no table lock",
+            "nobody else may attach the function to a table of theirs and write the trail",
+        ),
+    ]
+
+
+def drop_trail_function(table: str, schema: str | None) -> Statement:
+    return Statement(
+        f"DROP FUNCTION IF EXISTS {qualified(trail_function_name(table, schema), AUDIT_SCHEMA)}()",
+        "no table lock",
+        "the table's own trail function, unused once its triggers are gone",
+        squawk_ignore=("ban-drop-function",),
+    )
+
+
+def create_trail_triggers(table: str, schema: str | None, args: list[str]) -> list[Statement]:
+    target = qualified(table, schema)
+    arguments = ", ".join(string_literal(a) for a in args)
+    call = f"{qualified(trail_function_name(table, schema), AUDIT_SCHEMA)}({arguments})"
+    return [
+        Statement(
+            f"CREATE OR REPLACE TRIGGER {ident(name)} AFTER {event} ON {target} {referencing} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {call}",
+            f"SHARE ROW EXCLUSIVE on {table}",
+            "brief; statement-level, on the table itself: each statement's rows are recorded "
+            "in one insert, under the table's name",
+        )
+        for event, (name, referencing) in TRAIL_TRIGGERS.items()
+    ]
+
+
+def drop_audit_triggers(table: str, schema: str | None, *, trail: bool) -> list[Statement]:
+    names = [AUDIT_TRIGGER, *([n for n, _ in TRAIL_TRIGGERS.values()] if trail else [])]
+    return [
+        Statement(
+            f"DROP TRIGGER IF EXISTS {ident(name)} ON {qualified(table, schema)}",
+            f"ACCESS EXCLUSIVE on {table} and its partitions",
+            "brief, bounded by lock_timeout; the audit columns keep their values",
+        )
+        for name in names
+    ]
+
+
+#: Every audited table with its recorded settings (the comment on its audit trigger) and
+#: whether it has the trail triggers.
+AUDIT_QUERY = f"""
+SELECT n.nspname, c.relname, obj_description(t.oid, 'pg_trigger'),
+       EXISTS (SELECT 1 FROM pg_trigger u WHERE u.tgrelid = t.tgrelid
+                AND u.tgname = {string_literal(TRAIL_TRIGGERS["UPDATE"][0])})
+  FROM pg_trigger t
+  JOIN pg_class c ON c.oid = t.tgrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE t.tgname = {string_literal(AUDIT_TRIGGER)} AND NOT t.tgisinternal AND t.tgparentid = 0
+"""

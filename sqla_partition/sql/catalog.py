@@ -1,0 +1,106 @@
+"""Catalog reads: every partitioned parent with its children in one round trip."""
+
+from __future__ import annotations
+
+from .policy import POLICY_SCHEMA, POLICY_TABLE
+from .quoting import qualified, regclass, string_literal
+
+#: Every partitioned parent (one row each, its children in arrays: far fewer values to
+#: convert than a row per child) with the children's bounds, in one round trip, with
+#: whether the policy table exists (a second query reads it then: plain SQL cannot name a
+#: table that may not exist, and query_to_xml is missing from servers built without libxml).
+_CATALOG_QUERY = """
+WITH meta AS MATERIALIZED (
+    SELECT current_setting('DateStyle') AS datestyle,
+           to_regclass({policy_table}) IS NOT NULL AS has_policy_table,
+           pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean AS read_only,
+           EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS has_citus
+), parts AS (
+    SELECT pn.nspname AS schema_name,
+           pc.relname AS table_name,
+           pt.partstrat AS strategy,
+           (SELECT string_agg(a.attname, ',' ORDER BY k.ord)
+              FROM unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, ord)
+              JOIN pg_attribute a ON a.attrelid = pc.oid AND a.attnum = k.attnum) AS key_columns,
+           (SELECT format_type(a.atttypid, a.atttypmod)
+              FROM pg_attribute a
+             WHERE a.attrelid = pc.oid AND a.attnum = pt.partattrs[0]) AS key_type,
+           ch.child_names,
+           ch.child_schemas,
+           ch.bounds,
+           ch.child_kinds,
+           ch.detach_pending,
+           sub.sub_names,
+           sub.sub_schemas
+      FROM pg_partitioned_table pt
+      JOIN pg_class pc ON pc.oid = pt.partrelid
+      JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+      LEFT JOIN LATERAL (
+          SELECT array_agg(c.relname) AS child_names,
+                 array_agg(c.nspname) AS child_schemas,
+                 array_agg(c.bound) AS bounds,
+                 array_agg(c.relkind) AS child_kinds,
+                 array_agg(c.pending) AS detach_pending
+            FROM (
+                -- bounds hold constants only: relid 0 spares a relation lookup per partition
+                SELECT cc.relname, cn.nspname, pg_get_expr(cc.relpartbound, 0) AS bound,
+                       cc.relkind::text AS relkind, i.inhdetachpending AS pending
+                  FROM pg_inherits i
+                  JOIN pg_class cc ON cc.oid = i.inhrelid
+                  JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+                 WHERE i.inhparent = pc.oid
+                 ORDER BY cc.relname
+            ) c
+      ) ch ON true
+      -- partitions of partitions (range partitions hash-partitioned in turn)
+      LEFT JOIN LATERAL (
+          SELECT array_agg(g.relname) AS sub_names, array_agg(gn.nspname) AS sub_schemas
+            FROM pg_inherits i1
+            JOIN pg_class c1 ON c1.oid = i1.inhrelid AND c1.relkind = 'p'
+            JOIN pg_inherits i2 ON i2.inhparent = c1.oid
+            JOIN pg_class g ON g.oid = i2.inhrelid
+            JOIN pg_namespace gn ON gn.oid = g.relnamespace
+           WHERE i1.inhparent = pc.oid
+      ) sub ON true
+     WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema')
+       AND NOT pc.relispartition
+       {only}
+)
+SELECT parts.schema_name, parts.table_name, parts.strategy, parts.key_columns,
+       parts.key_type, parts.child_names, parts.child_schemas, parts.bounds, parts.child_kinds,
+       parts.detach_pending, meta.has_policy_table, meta.datestyle, meta.read_only,
+       parts.sub_names, parts.sub_schemas, meta.has_citus
+  FROM meta LEFT JOIN parts ON true
+ ORDER BY 1, 2
+"""
+
+
+def policy_table_name() -> str:
+    return f"{POLICY_SCHEMA}.{POLICY_TABLE}"
+
+
+CATALOG_QUERY = _CATALOG_QUERY.replace(
+    "{policy_table}", string_literal(policy_table_name())
+).replace("{only}", "")
+
+
+def catalog_query(schema: str, table: str) -> str:
+    """:data:`CATALOG_QUERY` for one table (read again under its advisory lock)."""
+    return _CATALOG_QUERY.replace("{policy_table}", string_literal(policy_table_name())).replace(
+        "{only}", f"AND pc.oid = {regclass(table, schema)}"
+    )
+
+
+POLICY_QUERY = (
+    "SELECT schema_name, table_name, policy::text, key_type "
+    f"FROM {qualified(POLICY_TABLE, POLICY_SCHEMA)}"
+)
+
+
+def partition_state_query(parent: str, child: str, schema: str | None) -> str:
+    """One row (detach pending?) while ``child`` is still a partition of ``parent``."""
+    return (
+        "SELECT i.inhdetachpending FROM pg_inherits i "
+        f"WHERE i.inhparent = {regclass(parent, schema)} "
+        f"AND i.inhrelid = to_regclass({string_literal(qualified(child, schema))})"
+    )

@@ -1,0 +1,18 @@
+"""Names PostgreSQL accepts as they are: at most 63 bytes, or it truncates them silently."""
+
+from __future__ import annotations
+
+from ..errors import PolicyError
+
+MAX_IDENTIFIER_BYTES = 63
+
+
+def check_identifier(name: str, what: str) -> str:
+    """Refuse names PostgreSQL would silently truncate to 63 bytes."""
+    size = len(name.encode("utf-8"))
+    if size > MAX_IDENTIFIER_BYTES:
+        raise PolicyError(
+            f"{what} {name!r} is {size} bytes; PostgreSQL truncates names over "
+            f"{MAX_IDENTIFIER_BYTES} bytes. Use a shorter table name or set partition_prefix="
+        )
+    return name

@@ -1,0 +1,224 @@
+"""Partitioned parents and their partitions: create, attach, detach, drop."""
+
+from __future__ import annotations
+
+from .quoting import KeyValue, ident, key_literal, qualified, typed_literal
+from .roll import default_fact
+from .statement import Statement
+
+BOUND_CHECK = "sqla_partition_bound"
+
+
+def partition_by(strategy: str, column: str) -> str:
+    """The ``PARTITION BY`` clause body, e.g. ``RANGE (created_at)``."""
+    return f"{strategy.upper()} ({ident(column)})"
+
+
+def range_bounds(lower: KeyValue, upper: KeyValue, key_type: str) -> str:
+    return f"FOR VALUES FROM ({key_literal(lower, key_type)}) TO ({key_literal(upper, key_type)})"
+
+
+def _sub_by(hash_column: str | None) -> str:
+    """``PARTITION BY HASH (…)`` for a range partition hash-partitioned in turn."""
+    return f" PARTITION BY {partition_by('hash', hash_column)}" if hash_column else ""
+
+
+def create_partition_of(
+    parent: str,
+    child: str,
+    bounds: str,
+    schema: str | None = None,
+    *,
+    hash_column: str | None = None,
+) -> Statement:
+    """``PARTITION OF``: only for a parent created in the same transaction."""
+    return Statement(
+        f"CREATE TABLE IF NOT EXISTS {qualified(child, schema)} "
+        f"PARTITION OF {qualified(parent, schema)} {bounds}{_sub_by(hash_column)}",
+        f"ACCESS EXCLUSIVE on {parent}",
+        "the parent is new in this transaction, nobody else can see it yet",
+    )
+
+
+def create_range_partition_of(
+    parent: str,
+    child: str,
+    lower: KeyValue,
+    upper: KeyValue,
+    key_type: str,
+    schema: str | None,
+    *,
+    hash_column: str | None = None,
+) -> Statement:
+    bounds = range_bounds(lower, upper, key_type)
+    return create_partition_of(parent, child, bounds, schema, hash_column=hash_column)
+
+
+def create_default_partition_of(parent: str, child: str, schema: str | None = None) -> Statement:
+    return create_partition_of(parent, child, "DEFAULT", schema)
+
+
+def hash_bound(modulus: int, remainder: int) -> str:
+    return f"FOR VALUES WITH (MODULUS {int(modulus)}, REMAINDER {int(remainder)})"
+
+
+def create_hash_partition_of(
+    parent: str, child: str, modulus: int, remainder: int, schema: str | None = None
+) -> Statement:
+    return create_partition_of(parent, child, hash_bound(modulus, remainder), schema)
+
+
+def create_detached_child(
+    parent: str, child: str, schema: str | None = None, *, hash_column: str | None = None
+) -> Statement:
+    """A table shaped like the parent (hash-partitioned itself with ``hash_column``), to be
+    attached once it is ready."""
+    return Statement(
+        f"CREATE TABLE IF NOT EXISTS {qualified(child, schema)} "
+        f"(LIKE {qualified(parent, schema)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+        f"INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED){_sub_by(hash_column)}",
+        f"ACCESS SHARE on {parent}",
+        "only reads the parent's definition; reads and writes continue",
+    )
+
+
+def add_bound_check(
+    child: str,
+    column: str,
+    lower: KeyValue,
+    upper: KeyValue,
+    key_type: str,
+    schema: str | None = None,
+    *,
+    existing: bool = False,
+) -> Statement:
+    """The CHECK that lets ATTACH skip its scan; ``existing``: on a table that has rows."""
+    col = ident(column)
+    why = "the new table is not attached yet, nobody uses it; the CHECK spares ATTACH a scan"
+    if existing:
+        why = (
+            "scans the table's rows, but the table is not a partition: the application does "
+            "not use it; the CHECK spares ATTACH a scan under the parent's lock"
+        )
+    return Statement(
+        f"ALTER TABLE {qualified(child, schema)} ADD CONSTRAINT {ident(BOUND_CHECK)} "
+        f"CHECK ({col} IS NOT NULL AND {col} >= {typed_literal(lower, key_type)} "
+        f"AND {col} < {typed_literal(upper, key_type)})",
+        f"ACCESS EXCLUSIVE on {child}",
+        why,
+        squawk_ignore=("constraint-missing-not-valid",) if existing else (),
+    )
+
+
+def drop_bound_check(child: str, schema: str | None = None) -> Statement:
+    """Before re-attaching a table that was a partition: its old CHECK may not match."""
+    return Statement(
+        f"ALTER TABLE {qualified(child, schema)} DROP CONSTRAINT IF EXISTS {ident(BOUND_CHECK)}",
+        f"ACCESS EXCLUSIVE on {child}",
+        "the table is not attached, nobody uses it; the CHECK is added again just below",
+        squawk_ignore=("ban-drop-constraint",),
+    )
+
+
+def attach_range_partition(
+    parent: str,
+    child: str,
+    lower: KeyValue,
+    upper: KeyValue,
+    key_type: str,
+    schema: str | None = None,
+    default: str | None = None,
+    *,
+    subpartitioned: bool = False,
+) -> Statement:
+    lock = f"SHARE UPDATE EXCLUSIVE on {parent}, ACCESS EXCLUSIVE on {child}"
+    if subpartitioned:
+        lock += " and its hash partitions"
+    why = (
+        f"reads and writes of {parent} continue; {child} is not in use yet, and its CHECK "
+        "spares the scan"
+    )
+    if default:
+        lock += f" and {default}"
+        why += f"; {default} is scanned for rows of this range, kept small by moving them out"
+    return Statement(
+        f"ALTER TABLE {qualified(parent, schema)} ATTACH PARTITION {qualified(child, schema)} "
+        f"{range_bounds(lower, upper, key_type)}",
+        lock,
+        why,
+        facts=(default_fact(parent, default),) if default else (),
+    )
+
+
+def attach_default_partition(parent: str, child: str, schema: str | None = None) -> Statement:
+    return Statement(
+        f"ALTER TABLE {qualified(parent, schema)} ATTACH PARTITION "
+        f"{qualified(child, schema)} DEFAULT",
+        f"SHARE UPDATE EXCLUSIVE on {parent}, ACCESS EXCLUSIVE on {child}",
+        f"reads and writes of {parent} continue; the new DEFAULT partition is empty",
+    )
+
+
+def detach_partition(
+    parent: str,
+    child: str,
+    schema: str | None = None,
+    *,
+    concurrently: bool = False,
+    default: str | None = None,
+) -> Statement:
+    if concurrently:
+        return Statement(
+            f"ALTER TABLE {qualified(parent, schema)} DETACH PARTITION "
+            f"{qualified(child, schema)} CONCURRENTLY",
+            f"SHARE UPDATE EXCLUSIVE on {parent}, ACCESS EXCLUSIVE on {child}",
+            f"reads and writes of {parent} continue, {child} (expired) is locked briefly; "
+            "PostgreSQL runs it outside a transaction, and a rerun after an interruption "
+            "finishes it (DETACH … FINALIZE)",
+            transactional=False,
+            squawk_ignore=("prefer-robust-stmts",),
+        )
+    if default:
+        return Statement(
+            f"ALTER TABLE {qualified(parent, schema)} DETACH PARTITION {qualified(child, schema)}",
+            f"ACCESS EXCLUSIVE on {parent} and {child} and {default}",
+            f"brief; CONCURRENTLY is refused while {default} (a DEFAULT partition) exists, and "
+            "lock_timeout bounds the wait so the queue behind it stays short",
+            squawk_ignore=("require-concurrent-partition-detach",),
+            facts=(default_fact(parent, default),),
+        )
+    return Statement(
+        f"ALTER TABLE {qualified(parent, schema)} DETACH PARTITION {qualified(child, schema)}",
+        f"ACCESS EXCLUSIVE on {parent} and {child}",
+        "brief; lock_timeout bounds the wait, so the queue behind it stays short",
+    )
+
+
+def detach_finalize(parent: str, child: str, schema: str | None = None) -> Statement:
+    return Statement(
+        f"ALTER TABLE {qualified(parent, schema)} DETACH PARTITION {qualified(child, schema)} "
+        "FINALIZE",
+        f"SHARE UPDATE EXCLUSIVE on {parent}, ACCESS EXCLUSIVE on {child}",
+        "finishes a detach that was interrupted; reads and writes continue",
+        transactional=False,
+        squawk_ignore=("prefer-robust-stmts",),
+    )
+
+
+def drop_table(name: str, schema: str | None = None, *, cascade: bool = False) -> Statement:
+    return Statement(
+        f"DROP TABLE IF EXISTS {qualified(name, schema)}{' CASCADE' if cascade else ''}",
+        f"ACCESS EXCLUSIVE on {name}",
+        "the table is no longer a partition and the policy (on_expire='drop') or the "
+        "migration asks for its rows to go",
+        squawk_ignore=("ban-drop-table",),
+    )
+
+
+def drop_partitioned_table(name: str, schema: str | None = None) -> Statement:
+    return Statement(
+        f"DROP TABLE IF EXISTS {qualified(name, schema)}",
+        f"ACCESS EXCLUSIVE on {name} and every partition",
+        "removes the table and all its partitions with their data, as the migration asks",
+        squawk_ignore=("ban-drop-table",),
+    )

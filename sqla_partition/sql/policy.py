@@ -1,0 +1,50 @@
+"""The policy table: each managed table's policy, recorded by its migration for ``roll``."""
+
+from __future__ import annotations
+
+from .quoting import qualified, string_literal
+from .statement import Statement
+
+POLICY_TABLE = "sqla_partition_policy"
+POLICY_SCHEMA = "public"
+
+
+def policy_table() -> str:
+    return qualified(POLICY_TABLE, POLICY_SCHEMA)
+
+
+def create_policy_table() -> Statement:
+    return Statement(
+        f"CREATE TABLE IF NOT EXISTS {policy_table()} ("
+        "schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, "
+        "key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), "
+        "rolled_at timestamptz, "
+        "PRIMARY KEY (schema_name, table_name))",
+        f"ACCESS EXCLUSIVE on {POLICY_TABLE} (only when it is new)",
+        "records each table's policy so that roll needs only a database URL",
+    )
+
+
+def _schema_expr(schema: str | None) -> str:
+    return string_literal(schema) if schema else "current_schema()"
+
+
+def upsert_policy(table: str, schema: str | None, policy_json: str, key_type: str) -> Statement:
+    return Statement(
+        f"INSERT INTO {policy_table()} (schema_name, table_name, policy, key_type) "
+        f"VALUES ({_schema_expr(schema)}, {string_literal(table)}, "
+        f"{string_literal(policy_json)}::jsonb, {string_literal(key_type)}) "
+        "ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, "
+        "key_type = EXCLUDED.key_type, updated_at = now()",
+        f"ROW EXCLUSIVE on {POLICY_TABLE}",
+        "one row; other tables' policies are untouched",
+    )
+
+
+def delete_policy(table: str, schema: str | None) -> Statement:
+    return Statement(
+        f"DELETE FROM {policy_table()} WHERE schema_name = {_schema_expr(schema)} "
+        f"AND table_name = {string_literal(table)}",
+        f"ROW EXCLUSIVE on {POLICY_TABLE}",
+        "one row; the table itself is untouched",
+    )

@@ -1,0 +1,130 @@
+"""What ``roll`` runs besides partitions: its advisory lock, rows rescued from the DEFAULT
+partition, archives, and the record of when each table was rolled."""
+
+from __future__ import annotations
+
+from .policy import POLICY_SCHEMA, POLICY_TABLE, policy_table
+from .quoting import KeyValue, ident, qualified, string_literal, typed_literal
+from .statement import Statement
+
+#: First key of the two-key advisory lock: 'sqlp' as an int, so our locks are recognisable.
+ADVISORY_CLASS = 0x73716C70
+
+
+def try_advisory_lock(table: str, schema: str) -> str:
+    """Session-level, per table: a second concurrent roll skips what this one holds."""
+    return (
+        f"SELECT pg_try_advisory_lock({ADVISORY_CLASS}, "
+        f"hashtext({string_literal(qualified(table, schema))}))"
+    )
+
+
+def advisory_unlock(table: str, schema: str) -> str:
+    return (
+        f"SELECT pg_advisory_unlock({ADVISORY_CLASS}, "
+        f"hashtext({string_literal(qualified(table, schema))}))"
+    )
+
+
+#: A standby, or a session that may not write: roll then changes nothing.
+READ_ONLY_QUERY = "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean"
+
+
+def max_key_query(table: str, column: str, schema: str) -> str:
+    return f"SELECT max({ident(column)}) FROM {qualified(table, schema)}"
+
+
+def _in_range(column: str, lower: KeyValue, upper: KeyValue, key_type: str) -> str:
+    col = ident(column)
+    return f"{col} >= {typed_literal(lower, key_type)} AND {col} < {typed_literal(upper, key_type)}"
+
+
+def count_in_range_query(
+    table: str, column: str, lower: KeyValue, upper: KeyValue, key_type: str, schema: str
+) -> str:
+    return (
+        f"SELECT count(*) FROM {qualified(table, schema)} "
+        f"WHERE {_in_range(column, lower, upper, key_type)}"
+    )
+
+
+def default_rows_query(default: str, schema: str) -> str:
+    return f"SELECT count(*) FROM {qualified(default, schema)}"
+
+
+def lock_default(default: str, schema: str | None) -> Statement:
+    return Statement(
+        f"LOCK TABLE {qualified(default, schema)} IN ACCESS EXCLUSIVE MODE",
+        f"ACCESS EXCLUSIVE on {default}",
+        "ATTACH below needs it anyway; taken first so no row of the new range slips in "
+        "between the move and the ATTACH",
+    )
+
+
+def move_rows(
+    source: str,
+    target: str,
+    column: str,
+    lower: KeyValue,
+    upper: KeyValue,
+    key_type: str,
+    schema: str | None,
+    *,
+    limit: int | None = None,
+) -> Statement:
+    """Move the rows of a range from the DEFAULT partition into the new partition."""
+    where = _in_range(column, lower, upper, key_type)
+    src = qualified(source, schema)
+    if limit is not None:
+        where = f"ctid = ANY (ARRAY(SELECT ctid FROM {src} WHERE {where} LIMIT {int(limit)}))"
+    return Statement(
+        f"WITH moved AS (DELETE FROM {src} WHERE {where} RETURNING *) "
+        f"INSERT INTO {qualified(target, schema)} SELECT * FROM moved",
+        f"ROW EXCLUSIVE on {source} and {target}",
+        "moves rows of the new range out of the DEFAULT partition, atomically",
+        moves_rows=True,
+    )
+
+
+def create_schema(schema: str) -> Statement:
+    return Statement(
+        f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}",
+        "no table lock",
+        "the archive schema for detached partitions",
+    )
+
+
+def set_schema(table: str, schema: str | None, new_schema: str) -> Statement:
+    return Statement(
+        f"ALTER TABLE {qualified(table, schema)} SET SCHEMA {ident(new_schema)}",
+        f"ACCESS EXCLUSIVE on {table}",
+        "the table is detached, the application no longer reads it; the policy's "
+        "archive_schema asks for it to move there",
+        squawk_ignore=("ban-set-schema",),
+    )
+
+
+def mark_rolled(table: str, schema: str) -> Statement:
+    return mark_rolled_many([(schema, table)])
+
+
+def mark_rolled_many(tables: list[tuple[str, str]]) -> Statement:
+    """One statement for every table a run rolled, whatever their number."""
+    keys = ", ".join(f"({string_literal(s)}, {string_literal(t)})" for s, t in tables)
+    return Statement(
+        f"UPDATE {policy_table()} SET rolled_at = now() "
+        f"WHERE (schema_name, table_name) IN ({keys})",
+        f"ROW EXCLUSIVE on {POLICY_TABLE}",
+        "records when these tables were last rolled, for `sqla-partition check`",
+    )
+
+
+ROLLED_AT_QUERY = (
+    f"SELECT schema_name, table_name, rolled_at FROM {qualified(POLICY_TABLE, POLICY_SCHEMA)}"
+)
+
+
+def default_fact(parent: str, default: str, *, empty: bool = False) -> str:
+    """A comment stating a fact ``sqla-partition lint`` needs but the SQL does not show."""
+    note = ", empty when planned" if empty else ""
+    return f"-- sqla-partition: {parent} has DEFAULT partition {default}{note}"

@@ -1,0 +1,61 @@
+"""Settings that bound every wait of the statements that follow."""
+
+from __future__ import annotations
+
+from .statement import Statement
+
+
+def set_lock_timeout(ms: int, *, local: bool = True) -> Statement:
+    scope = "LOCAL " if local else ""
+    return Statement(
+        f"SET {scope}lock_timeout = {int(ms)}",
+        "no lock",
+        "bounds every lock wait below, so no reader or writer queues behind this DDL for longer",
+    )
+
+
+def reset_lock_timeout() -> Statement:
+    return Statement("RESET lock_timeout", "no lock", "back to the role's setting")
+
+
+def set_statement_timeout(ms: int, *, local: bool = True) -> Statement:
+    scope = "LOCAL " if local else ""
+    return Statement(
+        f"SET {scope}statement_timeout = {int(ms)}",
+        "no lock",
+        "bounds how long any statement below may run",
+    )
+
+
+def timeouts(lock_ms: int, statement_ms: int, *, local: bool = True) -> list[Statement]:
+    """Bounds for the statements that follow: in this transaction, or for the session."""
+    return [
+        set_lock_timeout(lock_ms, local=local),
+        set_statement_timeout(statement_ms, local=local),
+    ]
+
+
+def relaxed_commit(*, local: bool = True) -> Statement:
+    """For ``roll`` only: its steps are idempotent, so a commit need not wait for the disk."""
+    return Statement(
+        f"SET {'LOCAL ' if local else ''}synchronous_commit = off",
+        "no lock",
+        "a crash right after COMMIT may forget this step; the next roll does it again",
+    )
+
+
+def reset_relaxed_commit() -> Statement:
+    return Statement("RESET synchronous_commit", "no lock", "back to the role's setting")
+
+
+def reset_timeouts(*, local: bool = True) -> list[Statement]:
+    """Back to the settings in force before :func:`timeouts`."""
+    if local:
+        return [
+            Statement(f"SET LOCAL {name} TO DEFAULT", "no lock", "back to the session's setting")
+            for name in ("lock_timeout", "statement_timeout")
+        ]
+    return [
+        reset_lock_timeout(),
+        Statement("RESET statement_timeout", "no lock", "back to the role's setting"),
+    ]

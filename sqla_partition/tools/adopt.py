@@ -1,0 +1,155 @@
+"""Taking over a partition set made by hand or by pg_partman: read what is there, say the
+policy that describes it, change nothing.
+
+The interval and the naming come from the partitions themselves (each must be exactly one
+period, named as one of the known schemes names it); premake, retention and what happens
+to expired partitions come from pg_partman's ``part_config`` when the set is pg_partman's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .. import sql
+from ..catalog.snapshot import Parent, read_snapshot
+from ..declaration.periods import NAMINGS, PARTITION_STEPS, CalendarStep, Stepper
+from ..declaration.policies import Range, TablePolicy
+from ..errors import SqlaPartitionError
+
+#: Steps tried, shortest first, with their pg_partman interval names.
+_STEPS = [CalendarStep(c, u) for c, u in sorted(PARTITION_STEPS, key=lambda s: (s[1] != "day", s))]
+
+
+@dataclass(frozen=True)
+class Adoption:
+    policy: TablePolicy
+    source: str  # "pg_partman 4.7.2", "by hand"
+    notes: tuple[str, ...] = ()
+
+    def declaration(self) -> str:
+        return f"__partitioning__ = {self.policy.policy!r}"
+
+    def operation(self) -> str:
+        schema = f", schema={self.policy.schema!r}" if self.policy.schema else ""
+        return (
+            f"op.set_partition_policy({self.policy.table!r}, sqla_partition."
+            f"{self.policy.policy!r}, old=None, key_type={self.policy.key_type!r}{schema})"
+        )
+
+
+def _fits(parent: Parent, step: CalendarStep, naming: str, tz: str) -> bool:
+    """Every partition is exactly one period of ``step`` and carries its name."""
+    stepper = Stepper(parent.key_type, step, tz, naming)
+    ranges = parent.ranges()
+    if not ranges:
+        return False
+    for child in ranges:
+        if child.lower is None or child.upper is None:
+            return False
+        period = stepper.period_of(child.lower)
+        if (period.lower, period.upper) != (child.lower, child.upper):
+            return False
+        if not child.name.endswith("_" + period.suffix):
+            return False
+    return True
+
+
+def infer(parent: Parent, tz: str = "UTC") -> tuple[CalendarStep | int, str, str]:
+    """``(interval, naming, prefix)`` that describe every partition of ``parent``."""
+    if parent.key_type == "integer":
+        widths = {c.upper - c.lower for c in parent.ranges() if c.lower is not None}  # type: ignore[operator]
+        if len(widths) != 1:
+            raise SqlaPartitionError(
+                f"{parent.schema}.{parent.name}: integer partitions of different widths "
+                f"({sorted(widths)}); sqla-partition keeps one width per table"
+            )
+        width = widths.pop()
+        return width, "sqla", parent.name
+    for step in _STEPS:
+        for naming in NAMINGS:
+            if _fits(parent, step, naming, tz):
+                first = parent.ranges()[0]
+                suffix = Stepper(parent.key_type, step, tz, naming).period_of(first.lower).suffix  # type: ignore[arg-type]
+                return step, naming, first.name[: -len(suffix) - 1]
+    names = ", ".join(c.name for c in parent.ranges()[:3])
+    raise SqlaPartitionError(
+        f"{parent.schema}.{parent.name}: its partitions ({names}, …) are not one day, week, "
+        "month, quarter or year each, named as sqla-partition or pg_partman names them; "
+        "sqla-partition cannot go on with this set as it is"
+    )
+
+
+def _interval_text(step: CalendarStep | int) -> str | int:
+    if isinstance(step, int):
+        return step
+    return str(step)
+
+
+def _partman(conn: Any, parent: Parent) -> dict[str, Any] | None:
+    """The set's row in pg_partman's ``part_config``, if pg_partman made it."""
+    from psycopg.rows import dict_row
+
+    row = conn.execute(sql.PARTMAN_SCHEMA_QUERY).fetchone()
+    if row is None:
+        return None
+    schema, version = row
+    with conn.cursor(row_factory=dict_row) as cur:
+        config = cur.execute(
+            sql.partman_config_query(schema), {"parent": f"{parent.schema}.{parent.name}"}
+        ).fetchone()
+    if config is None:
+        return None
+    return {"version": version, "schema": schema, **config}
+
+
+def adopt(conn: Any, table: str, schema: str = "public", tz: str = "UTC") -> Adoption:
+    """The policy that describes ``schema.table`` as it is (psycopg 3 connection)."""
+    snap = read_snapshot(lambda q: conn.execute(q).fetchall(), table=(schema, table))
+    parent = snap.parents.get((schema, table))
+    if parent is None:
+        raise SqlaPartitionError(
+            f"{schema}.{table} is not a partitioned table; a plain table is converted by a "
+            "migration (see the README, 'Existing tables')"
+        )
+    if parent.strategy != "range":
+        raise SqlaPartitionError(f"{schema}.{table} is {parent.strategy}-partitioned, not range")
+    step, naming, prefix = infer(parent, tz)
+    partman = _partman(conn, parent)
+    notes: list[str] = []
+    premake, retention, on_expire = 3, None, "detach"
+    source = "by hand"
+    if partman:
+        source = f"by pg_partman {partman['version']}"
+        premake = int(partman.get("premake") or 3)
+        retention = partman.get("retention") or None
+        if retention and not partman.get("retention_keep_table", True):
+            on_expire = "drop"
+        notes.append(
+            f"pg_partman still maintains {schema}.{table}: once the migration is applied, "
+            f"turn that off (UPDATE {partman['schema']}.part_config SET automatic_maintenance "
+            f"= 'off' WHERE parent_table = '{schema}.{table}') so that only roll does"
+        )
+    if retention is not None and isinstance(step, CalendarStep):
+        retention = _retention_text(str(retention))
+    policy = Range(
+        parent.key_columns[0],
+        interval=_interval_text(step),
+        premake=premake,
+        retention=retention,
+        default=parent.default is not None,
+        on_expire=on_expire,
+        partition_prefix=prefix if prefix != table else None,
+        naming=naming,
+    )
+    bound = TablePolicy(table, policy, parent.key_type, None if schema == "public" else schema)
+    return Adoption(bound, source, tuple(notes))
+
+
+def _retention_text(text: str) -> str:
+    """pg_partman keeps intervals as PostgreSQL prints them (``1 year``, ``12 mons``)."""
+    return re.sub(r"\bmons?\b", lambda m: "months" if m.group(0) == "mons" else "month", text)
+
+
+__all__ = ["Adoption", "adopt", "infer"]

@@ -1,0 +1,62 @@
+"""``sqla-partition init``: an Alembic environment wired for the plugin."""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from ..errors import SqlaPartitionError
+
+TEMPLATE = "sqla_partition"
+_COPIED = ("env.py", "script.py.mako", "README")
+
+
+def template_dir() -> Path:
+    root = resources.files("sqla_partition.migrations_templates") / TEMPLATE
+    return Path(str(root))
+
+
+def init_environment(
+    directory: Path,
+    *,
+    ini_path: Path | None = None,
+    metadata: str | None = None,
+    url: str | None = None,
+) -> Path:
+    """Write ``directory`` (env.py, script.py.mako, versions/) and an ``alembic.ini``.
+
+    Returns the path of the ini file. Refuses to overwrite anything.
+    """
+    directory = Path(directory)
+    if directory.exists() and any(directory.iterdir()):
+        raise SqlaPartitionError(f"{directory} already exists and is not empty")
+    ini_path = Path(ini_path) if ini_path else directory.absolute().parent / "alembic.ini"
+    if ini_path.exists():
+        raise SqlaPartitionError(
+            f"{ini_path} already exists; pass --ini to write the configuration elsewhere"
+        )
+    src = template_dir()
+    (directory / "versions").mkdir(parents=True)
+    for name in _COPIED:
+        shutil.copyfile(src / name, directory / name)
+    try:
+        location = directory.absolute().relative_to(ini_path.absolute().parent).as_posix()
+        location = f"%(here)s/{location}"
+    except ValueError:
+        location = directory.absolute().as_posix()
+    text = Template((src / "alembic.ini.mako").read_text()).safe_substitute(
+        script_location=location
+    )
+    if metadata:
+        text = text.replace(
+            "target_metadata = myapp.models:Base.metadata", f"target_metadata = {metadata}"
+        )
+    if url:
+        text = text.replace(
+            "sqlalchemy.url = postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+            f"sqlalchemy.url = {url.replace('%', '%%')}",
+        )
+    ini_path.write_text(text)
+    return ini_path
