@@ -120,6 +120,7 @@ def cases() -> list[tuple[str, list[str], sql.Statement]]:
             [like],
             sql.add_bound_check(child, "created_at", LO, HI, "timestamptz", "public"),
         ),
+        ("hold writers", [], sql.lock_parent_for_attach("events", "events_default", "public")),
         ("lock default", [], sql.lock_default("events_default", "public")),
         (
             "move rows",

@@ -109,9 +109,14 @@ def test_default_partition_rules_out_concurrent_detach_and_drop_is_explicit():
     assert [s.partition for s in result.of_kind("drop")] == ["events_p2025_01"]
     create = plan(policy(premake=4, default=True), parent_with(months, default=True), NOW)
     rescue = create.of_kind("create")[0].statements
-    assert rescue[1].sql.startswith("LOCK TABLE public.events_default IN ACCESS EXCLUSIVE")
-    assert rescue[2].sql.startswith("WITH moved AS (DELETE FROM public.events_default")
-    assert "events_default" in rescue[3].lock
+    # writers are held at the parent before the DEFAULT's lock, so none is routed to the
+    # DEFAULT with the partitions it saw before the ATTACH
+    assert rescue[1].sql == "LOCK TABLE ONLY public.events IN SHARE ROW EXCLUSIVE MODE"
+    assert rescue[1].holds_writers and not rescue[1].rescue
+    assert rescue[2].sql.startswith("LOCK TABLE public.events_default IN ACCESS EXCLUSIVE")
+    assert rescue[3].sql.startswith("WITH moved AS (DELETE FROM public.events_default")
+    assert rescue[2].rescue and rescue[3].rescue
+    assert "events_default" in rescue[4].lock
 
 
 def test_interrupted_detach_is_finalized():

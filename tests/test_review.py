@@ -111,7 +111,17 @@ BAD = {
     "attach-scans-default": "SET lock_timeout = 1000;\n"
     "-- sqla-partition: events has DEFAULT partition events_default\n"
     "ALTER TABLE e_p1 ADD CONSTRAINT c CHECK (k >= 1 AND k < 2);\n"
+    "LOCK TABLE ONLY events IN SHARE ROW EXCLUSIVE MODE;\n"
     "ALTER TABLE events ATTACH PARTITION e_p1 FOR VALUES FROM (1) TO (2);",
+    # the DEFAULT is locked, but before the parent: an insert routed to it meanwhile fails
+    "attach-beside-default-unlocked": "SET lock_timeout = 1000;\n"
+    "-- sqla-partition: events has DEFAULT partition events_default\n"
+    "BEGIN;\n"
+    "ALTER TABLE e_p1 ADD CONSTRAINT c CHECK (k >= 1 AND k < 2);\n"
+    "LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE;\n"
+    "LOCK TABLE ONLY events IN SHARE ROW EXCLUSIVE MODE;\n"
+    "ALTER TABLE events ATTACH PARTITION e_p1 FOR VALUES FROM (1) TO (2);\n"
+    "COMMIT;",
     "detach-without-concurrently": "SET lock_timeout = 1000;\n"
     "ALTER TABLE events DETACH PARTITION e_p1;",
     "index-on-partitioned-parent": "SET lock_timeout = 1000;\n"
@@ -149,8 +159,16 @@ COMMIT;
 SET lock_timeout = 3000;
 ALTER TABLE events DETACH PARTITION e_p1 CONCURRENTLY;
 RESET lock_timeout;
+BEGIN;
+SET LOCAL lock_timeout = '2s';
+CREATE TABLE m_p2 (LIKE metrics);
+LOCK TABLE ONLY metrics IN SHARE ROW EXCLUSIVE MODE;
+LOCK TABLE metrics_default IN ACCESS EXCLUSIVE MODE;
+ALTER TABLE metrics ATTACH PARTITION m_p2 FOR VALUES FROM (2) TO (3);
+COMMIT;
 """
-    assert lint_sql(good, Knowledge(partitioned={"events"})) == []
+    known = Knowledge(partitioned={"events", "metrics"}, defaults={"metrics": "metrics_default"})
+    assert lint_sql(good, known) == []
 
 
 def test_inline_allow_needs_a_reason():

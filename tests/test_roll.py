@@ -84,8 +84,7 @@ def test_catch_up_after_months_without_a_run(db_url, pg):
     assert names == sorted(names) and len(names) == 14  # 2026-11 .. 2027-12, no gap
 
 
-@pytest.mark.parametrize("batch", [50_000, 7])
-def test_rows_in_default_are_moved_into_their_new_partition(db_url, pg, batch):
+def test_rows_in_default_are_moved_into_their_new_partition(db_url, pg):
     make_table(db_url)
     pg.execute(
         "INSERT INTO events (created_at, note) SELECT '2027-03-01'::timestamptz + "
@@ -94,12 +93,48 @@ def test_rows_in_default_are_moved_into_their_new_partition(db_url, pg, batch):
     pg.execute("INSERT INTO events (created_at, note) VALUES ('2030-01-01', 'far')")
     assert pg.execute("SELECT count(*) FROM events_default").fetchone()[0] == 101
     before = pg.execute("SELECT count(*), sum(id) FROM events").fetchone()
-    code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z", "--batch-size", str(batch))
+    code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
     assert code == 0, out
     assert out["tables"][0]["moved_rows"] == 100
+    assert out["tables"][0]["longest_write_hold_s"] > 0
     assert pg.execute("SELECT count(*), sum(id) FROM events").fetchone() == before
     assert pg.execute("SELECT count(*) FROM events_p2027_03").fetchone()[0] == 100
     assert pg.execute("SELECT note FROM events_default").fetchall() == [("far",)]
+
+
+def test_a_backlog_over_max_move_rows_waits_visible_for_the_operator(db_url, pg):
+    make_table(db_url)
+    pg.execute(
+        "INSERT INTO events (created_at, note) SELECT '2027-03-01'::timestamptz + "
+        "(g || ' hours')::interval, 'early' FROM generate_series(0, 99) g"
+    )
+    before = pg.execute("SELECT count(*), sum(id) FROM events").fetchone()
+    args = ("--now", "2027-01-10T00:00:00Z")
+    dry = roll(db_url, "--dry-run", "--max-move-rows", "7", *args)
+    assert "100 rows of events_p2027_03's period are in events_default" in dry.output
+    code, out = roll_json(db_url, "--max-move-rows", "7", *args)
+    table = out["tables"][0]
+    assert code == 4 and table["status"] == "backlog", out
+    assert "--max-move-rows 100" in table["errors"][0]
+    # the other periods went ahead; the backlog's period did not, and its rows stayed in
+    # sight of every query through the parent
+    assert "events_p2027_04" in partitions(pg) and "events_p2027_03" not in partitions(pg)
+    assert pg.execute("SELECT count(*), sum(id) FROM events").fetchone() == before
+    text = roll(db_url, "--max-move-rows", "7", *args).output
+    assert "BACKLOG" in text and "1 with a DEFAULT backlog to move" in text
+    code, out = roll_json(db_url, "--max-move-rows", "100", *args)
+    assert code == 0 and out["tables"][0]["moved_rows"] == 100, out
+    assert pg.execute("SELECT count(*) FROM events_p2027_03").fetchone()[0] == 100
+    assert pg.execute("SELECT count(*), sum(id) FROM events").fetchone() == before
+
+
+def test_batch_size_is_still_accepted_with_a_warning(db_url, pg):
+    make_table(db_url)
+    result = CliRunner().invoke(
+        main, ["roll", "--database-url", db_url, "--batch-size", "10", "--dry-run"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "--batch-size no longer applies" in result.output
 
 
 def test_retention_detach_keeps_the_table(db_url, pg):
@@ -149,24 +184,64 @@ def test_interrupted_concurrent_detach_is_finished_by_the_next_run(db_url, pg, s
         "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = 'events_p2026_11'::regclass"
     ).fetchone()
     assert pending == (True,)
-    code, out = roll_json(db_url, "--now", "2027-04-10T00:00:00Z")
+    # monitoring sees both before the next roll: the pending detach, and a partition past
+    # retention for longer than --max-age that is still attached
+    now = ("--now", "2027-04-10T00:00:00Z")
+    check = CliRunner().invoke(main, ["check", "--database-url", db_url, *now])
+    assert check.exit_code == 1
+    assert "DETACH CONCURRENTLY is pending for events_p2026_11" in check.output
+    assert "past retention for more than 25 h are still attached (events_p2026_12)" in check.output
+    status = CliRunner().invoke(main, ["status", "--database-url", db_url, "--json", *now])
+    (table,) = json.loads(status.output)
+    assert table["pending_detach"] == ["events_p2026_11"]
+    assert table["overdue_expiry"] == [{"partition": "events_p2026_12", "expired": "2027-04-01"}]
+    text = CliRunner().invoke(main, ["status", "--database-url", db_url, *now]).output
+    assert "detach pending (interrupted; roll finishes it): events_p2026_11" in text
+    code, out = roll_json(db_url, *now)
     assert code == 0
     assert out["tables"][0]["finalized"] == ["events_p2026_11"]
     assert out["tables"][0]["detached"] == ["events_p2026_12"]
     assert "events_p2026_11" not in partitions(pg)
 
 
-def test_a_second_concurrent_run_skips_the_table(db_url, pg):
+def test_a_second_concurrent_run_waits_then_skips_the_table_with_exit_3(db_url, pg):
     make_table(db_url)
     from sqla_partition import sql
 
     with psycopg.connect(pg.info.dsn, autocommit=True) as first:
         assert first.execute(sql.try_advisory_lock("events", "public")).fetchone()[0]
-        code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
-        assert code == 0
+        started = time.monotonic()
+        code, out = roll_json(
+            db_url, "--now", "2027-01-10T00:00:00Z", "--wait-for-other-run", "300ms"
+        )
+        assert time.monotonic() - started >= 0.3  # it waited before giving up
+        assert code == 3  # not a success for a scheduler: the next run does the work
         assert out["tables"][0]["status"] == "skipped"
-        assert "another roll" in out["tables"][0]["skipped"]
+        skipped = out["tables"][0]["skipped"]
+        assert f"another roll (process {first.info.backend_pid}" in skipped
+        assert "--wait-for-other-run (0.3 s)" in skipped
     code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
+    assert out["tables"][0]["created"] == ["events_p2027_03", "events_p2027_04"]
+
+
+def test_a_rerun_waits_for_the_leftover_server_process_of_a_killed_run(db_url, pg):
+    """A killed client's server process runs its last statement to the end, holding the
+    table's lock: the re-run waits for it, then does the work."""
+    import threading
+
+    make_table(db_url)
+    from sqla_partition import sql
+
+    orphan = psycopg.connect(pg.info.dsn, autocommit=True)
+    assert orphan.execute(sql.try_advisory_lock("events", "public")).fetchone()[0]
+
+    def finish() -> None:
+        orphan.execute("SELECT pg_sleep(0.8)")  # the statement it was running
+        orphan.close()  # then it notices its client is gone, and exits
+
+    threading.Thread(target=finish, daemon=True).start()
+    code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
+    assert code == 0, out
     assert out["tables"][0]["created"] == ["events_p2027_03", "events_p2027_04"]
 
 

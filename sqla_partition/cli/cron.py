@@ -41,10 +41,21 @@ from .options import (
     "--retries", default=4, show_default=True, help="Retries after a lock timeout, with backoff."
 )
 @click.option(
-    "--batch-size",
-    default=50_000,
+    "--max-move-rows",
+    default=100_000,
     show_default=True,
-    help="Rows moved per transaction when many rows wait in a DEFAULT partition.",
+    help="Most rows of one period moved out of a DEFAULT partition in the transaction that "
+    "attaches its partition; writes to the table wait while they move. A larger backlog "
+    "stays in the DEFAULT (visible) and the table reports BACKLOG (exit 4) with the command "
+    "to move it when a pause is acceptable.",
+)
+@click.option("--batch-size", type=int, hidden=True, help="No longer used: see --max-move-rows.")
+@click.option(
+    "--wait-for-other-run",
+    default="60s",
+    show_default=True,
+    help="How long to wait for another roll working on a table (or the server process of a "
+    "killed one, which finishes its statement first) before skipping the table (exit 3).",
 )
 @click.option(
     "--schedule",
@@ -72,7 +83,9 @@ def roll(
     lock_timeout: str,
     statement_timeout: str,
     retries: int,
-    batch_size: int,
+    max_move_rows: int,
+    batch_size: int | None,
+    wait_for_other_run: str,
     schedule: str | None,
     every: str | None,
     metrics: Path | None,
@@ -85,8 +98,14 @@ def roll(
     """
     from ..cron.commands import run_every, run_roll
 
-    if retries < 0 or batch_size < 1:
-        raise click.BadParameter("--retries must be >= 0 and --batch-size >= 1")
+    if retries < 0 or max_move_rows < 0:
+        raise click.BadParameter("--retries and --max-move-rows must be >= 0")
+    if batch_size is not None:
+        click.echo(
+            "warning: --batch-size no longer applies (rows move in the transaction that "
+            "attaches their partition, never in batches out of sight); see --max-move-rows",
+            err=True,
+        )
     args = {
         "database_url": database_url,
         "tables": tables,
@@ -95,7 +114,8 @@ def roll(
         "lock_timeout_ms": parse_duration_ms(lock_timeout, "--lock-timeout"),
         "statement_timeout_ms": parse_duration_ms(statement_timeout, "--statement-timeout"),
         "retries": retries,
-        "batch_size": batch_size,
+        "max_move_rows": max_move_rows,
+        "wait_for_other_s": parse_duration_ms(wait_for_other_run, "--wait-for-other-run") / 1000,
         "schedule": schedule or every,
         "metrics": metrics,
         "verbose": verbose,

@@ -51,8 +51,11 @@ Exit codes:
   1  some table failed (the others were still rolled)
   2  usage or configuration error: bad URL, unreachable server, unknown table,
      a policy the database disagrees with, a bad cron expression; nothing changed
-  3  some table could not get a lock within lock_timeout after every retry;
-     the next run finishes the work
+  3  some table could not get a lock within lock_timeout after every retry,
+     or another roll held it past --wait-for-other-run; the next run finishes
+     the work
+  4  some period's rows in a DEFAULT partition exceed --max-move-rows: they
+     wait, visible, for a run with a larger --max-move-rows (the message says)
 """
 
 

@@ -289,12 +289,13 @@ def split_legacy_command(table: str, database_url: str | None, lock_timeout: str
     The period tables are filled from TABLE_legacy in batches while a trigger logs the
     keys written meanwhile; their rows are checked against it in one snapshot; then one
     short transaction swaps them in for it. Run it again after an interruption: it goes
-    on where it stopped. Exit code 0, or 2 with the reason.
+    on where it stopped, or, once the swap is done, removes what is left of the old
+    partition. Exit code 0 (also when the table is split already), or 2 with the reason.
     """
     from ..catalog.connect import connect
     from ..cron.results import RollOptions
     from ..cron.runner import bound_session
-    from ..tools.split_legacy import plan_split, split_legacy
+    from ..tools.split_legacy import finish_done_split, plan_split, split_legacy
 
     if not database_url:
         raise SqlaPartitionError("no database: pass --database-url or set DATABASE_URL")
@@ -302,6 +303,11 @@ def split_legacy_command(table: str, database_url: str | None, lock_timeout: str
     lock_ms = parse_duration_ms(lock_timeout, "--lock-timeout")
     with connect(database_url, application_name="sqla-partition split-legacy") as conn:
         bound_session(conn, RollOptions(lock_timeout_ms=lock_ms))
+        left = finish_done_split(conn, name, schema or "public")
+        if left is not None:
+            removed = f"; removed what a stopped run left: {', '.join(left)}" if left else ""
+            click.echo(f"-- {table}: its legacy partition is split already{removed}")
+            return
         split = plan_split(conn, name, schema or "public", lock_timeout_ms=lock_ms)
         click.echo(
             f"-- splitting {split.child} into {len(split.targets)} partitions: "

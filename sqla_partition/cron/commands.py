@@ -32,7 +32,8 @@ def run_roll(
     lock_timeout_ms: int,
     statement_timeout_ms: int = 600_000,
     retries: int,
-    batch_size: int,
+    max_move_rows: int = 100_000,
+    wait_for_other_s: float = 60.0,
     schedule: str | None,
     metrics: Path | None,
     verbose: bool,
@@ -44,7 +45,8 @@ def run_roll(
         lock_timeout_ms=lock_timeout_ms,
         statement_timeout_ms=statement_timeout_ms,
         retries=retries,
-        batch_size=batch_size,
+        max_move_rows=max_move_rows,
+        wait_for_other_s=wait_for_other_s,
         tables=tuple(tables),
         dry_run=dry_run,
         horizon=horizon,
@@ -149,6 +151,11 @@ def run_status(
         echo(f"  timeline from {s.timeline_start}: {s.timeline}")
         if s.missing:
             echo(f"  missing: {', '.join(s.missing)}")
+        if s.pending_detach:
+            echo(f"  detach pending (interrupted; roll finishes it): {', '.join(s.pending_detach)}")
+        if s.overdue_expiry:
+            late = ", ".join(f"{name} (since {day})" for name, day in s.overdue_expiry)
+            echo(f"  past retention, still attached: {late}")
     if statuses:
         echo(f"({LEGEND})")
     for w in warnings:

@@ -27,7 +27,8 @@ def describe(t: TableResult) -> str:
     if t.created:
         parts.append(f"created {len(t.created)} ({_names(t.created)})")
     if t.moved_rows:
-        parts.append(f"moved {_rows(t.moved_rows)} out of DEFAULT")
+        held = f", writes held {t.longest_write_hold_s:.2f} s" if t.longest_write_hold_s else ""
+        parts.append(f"moved {_rows(t.moved_rows)} out of DEFAULT{held}")
     if t.finalized:
         parts.append(f"finished detaching {_names(t.finalized)}")
     if t.detached:
@@ -39,7 +40,7 @@ def describe(t: TableResult) -> str:
     if t.lock_retries:
         parts.append(f"{t.lock_retries} lock retries")
     if t.errors:
-        label = "LOCKED" if t.status == "locked" else "FAILED"
+        label = {"locked": "LOCKED", "backlog": "BACKLOG"}.get(t.status, "FAILED")
         parts.append(f"{label}: {'; '.join(t.errors)}")
     return ", ".join(parts) if parts else "up to date"
 
@@ -66,6 +67,7 @@ def summary(report: RollReport) -> str:
         + (f", {tot['failed']} failed" if tot["failed"] else "")
         + (f", {tot['locked']} locked out" if tot["locked"] else "")
         + (f", {tot['skipped']} skipped" if tot["skipped"] else "")
+        + (f", {tot['backlog']} with a DEFAULT backlog to move" if tot["backlog"] else "")
     )
     return "\n".join(lines)
 

@@ -20,7 +20,13 @@ class RollOptions:
     statement_timeout_ms: int = 600_000
     retries: int = 4
     backoff_s: float = 0.5
-    batch_size: int = 50_000
+    #: Rows of one period moved out of a DEFAULT partition in the transaction that attaches
+    #: the period's partition, writes to the table waiting meanwhile; a larger backlog
+    #: waits for the operator (status ``backlog``).
+    max_move_rows: int = 100_000
+    #: How long to wait for another run working on a table (or the server process of a
+    #: killed run, finishing its last statement) before reporting the table skipped.
+    wait_for_other_s: float = 60.0
     #: New partitions of one table created per transaction when nothing is to be moved.
     create_group: int = 12
     tables: Sequence[str] = ()
@@ -34,7 +40,7 @@ class TableResult:
     table: str
     #: (schema, name): ``table`` joins them with a dot, which a schema name may contain.
     key: tuple[str, str] = ("", "")
-    status: str = "ok"  # ok | skipped | failed | locked
+    status: str = "ok"  # ok | skipped | failed | locked | backlog
     created: list[str] = field(default_factory=list)
     moved_rows: int = 0
     detached: list[str] = field(default_factory=list)
@@ -43,6 +49,8 @@ class TableResult:
     dropped: list[str] = field(default_factory=list)
     lock_retries: int = 0
     longest_lock_wait_s: float = 0.0
+    #: The longest a step held the table's writers (its parent lock until COMMIT).
+    longest_write_hold_s: float = 0.0
     skipped: str | None = None
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -87,8 +95,10 @@ class RollReport:
         statuses = {t.status for t in self.tables}
         if "failed" in statuses:
             return 1
-        if "locked" in statuses:
+        if "locked" in statuses or "skipped" in statuses:
             return 3
+        if "backlog" in statuses:
+            return 4
         return 0
 
     def totals(self) -> dict[str, int]:
@@ -102,6 +112,7 @@ class RollReport:
             "failed": sum(t.status == "failed" for t in self.tables),
             "locked": sum(t.status == "locked" for t in self.tables),
             "skipped": sum(t.status == "skipped" for t in self.tables),
+            "backlog": sum(t.status == "backlog" for t in self.tables),
         }
 
     def as_dict(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from .. import sql
 from ..catalog.snapshot import Parent, Snapshot, managed_range_parents, parse_catalog, read_snapshot
 from ..declaration.policies import Range
 from ..errors import SqlaPartitionError
-from ..planning.roll import Plan, Step, bound_check, plan, position_from_clock
+from ..planning.roll import Plan, Step, plan, position_from_clock
 from .results import LockBudgetExhausted, RollOptions, RollReport, TableResult
 
 Log = Callable[[str], None]
@@ -140,6 +140,7 @@ class Roller:
         if transaction:
             # one round trip for the whole transaction: the server's work is the floor
             moves = []
+            started = time.monotonic()
             with self.conn.pipeline(), self.conn.transaction():
                 for stmt in statements:
                     self.log(stmt.annotated())
@@ -147,6 +148,9 @@ class Roller:
                     if stmt.moves_rows:
                         moves.append(cur)
             result.moved_rows += sum(max(cur.rowcount, 0) for cur in moves)
+            if any(stmt.holds_writers for stmt in statements):
+                held = time.monotonic() - started  # queued writers wait from its request on
+                result.longest_write_hold_s = max(result.longest_write_hold_s, held)
             return
         for stmt in _session_settings(self.options):
             self._execute(stmt, result)
@@ -188,44 +192,23 @@ class Roller:
 
     # -- steps -------------------------------------------------------------------------
 
-    def _pre_move(self, parent: Parent, step: Step, result: TableResult) -> bool:
-        """Move a large backlog out of the DEFAULT partition in batches before the ATTACH.
-
-        The rows sit in the not yet attached partition meanwhile: never lost, but not
-        visible through the parent until the ATTACH commits moments later. Returns whether
-        it moved any (the ATTACH then wants a CHECK).
-        """
-        default = parent.default
-        policy = parent.policy
+    def _backlog(self, parent: Parent, step: Step) -> int:
+        """Rows of the step's period waiting in the DEFAULT partition, counted only when the
+        whole DEFAULT holds more than one step may move (0 otherwise)."""
+        default, policy = parent.default, parent.policy
         if default is None or policy is None or not isinstance(policy.policy, Range):
-            return False
-        if self._default_rows <= self.options.batch_size:
-            return False  # the whole DEFAULT fits in the step's own move
-        col, k = policy.policy.column, policy.key_type
+            return 0
+        if self._default_rows <= self.options.max_move_rows:
+            return 0
         count_sql = sql.count_in_range_query(
-            default.name, col, step.lower, step.upper, k, parent.schema
-        )
-        backlog = self.conn.execute(count_sql).fetchone()[0]  # type: ignore[call-overload,index]
-        if backlog <= self.options.batch_size:
-            return False
-        # the unattached table (with its hash partitions, if any), ready to take the rows
-        self.run_statements([st for st in step.statements if st.sql.startswith("CREATE")], result)
-        batch = sql.move_rows(
             default.name,
-            step.partition,
-            col,
+            policy.policy.column,
             step.lower,
             step.upper,
-            k,
+            policy.key_type,
             parent.schema,
-            limit=self.options.batch_size,
         )
-        while True:
-            before = result.moved_rows
-            self.run_statements([batch], result)
-            if result.moved_rows - before < self.options.batch_size:
-                break
-        return True
+        return int(self.conn.execute(count_sql).fetchone()[0])  # type: ignore[call-overload,index]
 
     def _detach_retry(self, parent: Parent, step: Step) -> Callable[[], list[sql.Statement]]:
         """After a timed-out DETACH CONCURRENTLY, a retry must FINALIZE if it went pending."""
@@ -244,11 +227,7 @@ class Roller:
 
     def run_step(self, parent: Parent, step: Step, result: TableResult) -> None:
         statements = step.statements
-        if step.kind == "create" and self._pre_move(parent, step, result):
-            assert parent.policy is not None
-            check = bound_check(parent.policy, step)
-            statements = (*statements[:-1], check, statements[-1])
-        elif step.kind == "create" and parent.default is not None and not self._default_rows:
+        if step.kind == "create" and parent.default is not None and not self._default_rows:
             # the DEFAULT was empty when counted: skip the move; should a row of this range
             # have arrived since, ATTACH refuses (check_violation) and the full step runs
             fast = _without_move([step])
@@ -258,6 +237,15 @@ class Roller:
                 return
             except pgerrors.CheckViolation:
                 self.log("-- rows arrived in the DEFAULT partition; moving them first")
+        elif step.kind == "create" and parent.default is not None:
+            waiting = self._backlog(parent, step)
+            if waiting > self.options.max_move_rows:
+                # moving them holds the table's writers for as long as the move takes: the
+                # operator chooses when; the rows stay in the DEFAULT, visible, meanwhile
+                if result.status == "ok":
+                    result.status = "backlog"
+                result.errors.append(backlog_message(parent, step, waiting, self.options))
+                return
         retry = self._detach_retry(parent, step) if step.kind == "detach" else None
         self.run_statements(statements, result, retry)
         result.record(step)
@@ -326,6 +314,31 @@ class Roller:
             return parent
         return dataclasses.replace(fresh, policy=parent.policy)
 
+    def _take_table(self, parent: Parent) -> str | None:
+        """Take the table's advisory lock, waiting up to ``wait_for_other_s`` for a run that
+        holds it (a concurrent roll, or the server process of a killed one, which finishes
+        its statement first); ``None`` once held, else who holds it."""
+        name, schema = parent.name, parent.schema
+        if self.conn.execute(sql.try_advisory_lock(name, schema)).fetchone()[0]:  # type: ignore[call-overload,index]
+            return None
+        row = self.conn.execute(sql.advisory_holder_query(name, schema)).fetchone()  # type: ignore[call-overload]
+        who = f"process {row[0]}, its statement running for {row[1]} s" if row else "a process"
+        wait_ms = int(self.options.wait_for_other_s * 1000)
+        self.log(f"-- another roll ({who}) works on {schema}.{name}; waiting up to {wait_ms} ms")
+        if wait_ms > 0:
+            try:
+                self.conn.execute(sql.set_lock_timeout(wait_ms, local=False).sql)  # type: ignore[call-overload]
+                self.conn.execute(sql.advisory_lock(name, schema))  # type: ignore[call-overload]
+                return None
+            except pgerrors.LockNotAvailable:
+                pass
+            finally:
+                bound_session(self.conn, self.options)
+        return (
+            f"another roll ({who}) held this table for longer than --wait-for-other-run "
+            f"({self.options.wait_for_other_s:g} s); the next run does the work"
+        )
+
     def roll_table(self, parent: Parent, now: dt.datetime) -> TableResult:
         result = TableResult(f"{parent.schema}.{parent.name}", (parent.schema, parent.name))
         try:
@@ -337,6 +350,11 @@ class Roller:
         if self.options.dry_run or not the_plan.steps:
             result.notes.extend(the_plan.notes)
             default_rows = self._count_default(parent, the_plan.steps)
+            self._default_rows = default_rows
+            for step in the_plan.steps:
+                waiting = self._backlog(parent, step) if step.kind == "create" else 0
+                if waiting > self.options.max_move_rows:
+                    result.notes.append(backlog_message(parent, step, waiting, self.options))
             as_run = self._as_run(the_plan, default_rows)
             result.sql = [annotated_sql(s, self.options) for s in as_run]
             if result.sql and parent.default is not None:
@@ -345,12 +363,10 @@ class Roller:
             for step in the_plan.steps:
                 result.record(step)
             return result
-        got = self.conn.execute(  # type: ignore[call-overload]
-            sql.try_advisory_lock(parent.name, parent.schema)
-        ).fetchone()[0]
-        if not got:
+        holder = self._take_table(parent)
+        if holder is not None:
             result.status = "skipped"
-            result.skipped = "another roll is working on this table"
+            result.skipped = holder
             return result
         try:
             # a run that held the lock until now may have done the work: plan again
@@ -384,12 +400,33 @@ class Roller:
 
 def _without_move(steps: Sequence[Step]) -> tuple[sql.Statement, ...]:
     """The steps' statements without the DEFAULT rescue (its LOCK and move), for when the
-    DEFAULT partition is empty."""
-    return tuple(
-        stmt
-        for step in steps
-        for stmt in step.statements
-        if not (stmt.moves_rows or stmt.sql.startswith("LOCK"))
+    DEFAULT partition is empty, in one transaction: every new table first, then the parent
+    lock (once), then the ATTACHes, so writers are held only for the ATTACHes."""
+    before: list[sql.Statement] = []
+    hold: list[sql.Statement] = []
+    after: list[sql.Statement] = []
+    for step in steps:
+        kept = [stmt for stmt in step.statements if not stmt.rescue]
+        at = next((i for i, stmt in enumerate(kept) if stmt.holds_writers), None)
+        if at is None:
+            before += kept
+            continue
+        before += kept[:at]
+        hold = hold or [kept[at]]
+        after += kept[at + 1 :]
+    return (*before, *hold, *after)
+
+
+def backlog_message(parent: Parent, step: Step, rows: int, options: RollOptions) -> str:
+    """What the operator reads when a period's rows wait in the DEFAULT partition."""
+    assert parent.default is not None
+    table = f"{parent.schema}.{parent.name}"
+    return (
+        f"{rows:,} rows of {step.partition}'s period are in {parent.default.name}, more than "
+        f"--max-move-rows {options.max_move_rows:,}; moving them holds writes to {table} "
+        f"until they have moved. They stay in {parent.default.name}, visible, until you run "
+        f"sqla-partition roll --table {table} --max-move-rows {rows} at a time when that "
+        "pause is acceptable"
     )
 
 

@@ -36,12 +36,20 @@ class TableStatus:
     timeline: str
     timeline_start: str
     missing: list[str] = field(default_factory=list)
+    #: Detaches an interrupted ``DETACH … CONCURRENTLY`` left pending (roll finishes them).
+    pending_detach: list[str] = field(default_factory=list)
+    #: Partitions past retention that are still attached (roll expires them), with the
+    #: moment each expired.
+    overdue_expiry: list[tuple[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         for key in ("coverage_until", "next_expiry", "rolled_at"):
             value = out[key]
             out[key] = value.isoformat() if hasattr(value, "isoformat") else value
+        out["overdue_expiry"] = [
+            {"partition": name, "expired": day.isoformat()} for name, day in self.overdue_expiry
+        ]
         return out
 
 
@@ -73,6 +81,14 @@ def table_status(
         cutoff = subtract(position_from_clock(policy, now), p.retention_step, p.timezone)
     the_plan = plan_table(conn, parent, now, None)
     missing = [s.partition for s in the_plan.of_kind("create")]
+    pending = [c.name for c in parent.children if c.detach_pending]
+    overdue = []
+    for step in the_plan.of_kind("detach"):
+        upper = step.upper
+        if p.retention_step is None or policy.key_type == "integer" or upper is None:
+            continue
+        day = upper.date() if isinstance(upper, dt.datetime) else upper
+        overdue.append((step.partition, shift_date(day, p.retention_step, 1)))  # type: ignore[arg-type]
     stepper = policy.stepper()
     if policy.key_type == "integer":
         centre = stepper.period_of(the_plan.steps[0].lower) if the_plan.steps else None
@@ -129,6 +145,8 @@ def table_status(
         timeline="".join(cells),
         timeline_start=first.suffix,
         missing=missing,
+        pending_detach=pending,
+        overdue_expiry=overdue,
     )
 
 
@@ -144,6 +162,15 @@ def collect(
     return statuses, warnings, parents
 
 
+def _since(now: dt.datetime, moment: Any) -> dt.timedelta:
+    """How long ago ``moment`` (a date is taken at midnight UTC) was."""
+    if not isinstance(moment, dt.datetime):
+        moment = dt.datetime.combine(moment, dt.time(), dt.timezone.utc)
+    elif moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return now - moment
+
+
 def problems(statuses: Sequence[TableStatus], now: dt.datetime, max_age: dt.timedelta) -> list[str]:
     """One line per thing a monitor should page about."""
     out = []
@@ -152,6 +179,19 @@ def problems(statuses: Sequence[TableStatus], now: dt.datetime, max_age: dt.time
             out.append(f"{s.table}: partitions missing for {', '.join(s.missing[:4])}")
         if s.default_rows:
             out.append(f"{s.table}: {s.default_rows} rows in the DEFAULT partition")
+        if s.pending_detach:
+            out.append(
+                f"{s.table}: an interrupted DETACH CONCURRENTLY is pending for "
+                f"{', '.join(s.pending_detach)} (the next roll finishes it)"
+            )
+        late = [name for name, expired in s.overdue_expiry if _since(now, expired) > max_age]
+        if late:
+            hours = max_age.total_seconds() / 3600
+            age = f"{hours:g} h" if hours >= 1 else f"{hours * 60:g} min"
+            out.append(
+                f"{s.table}: {len(late)} partitions past retention for more than {age} are "
+                f"still attached ({', '.join(late[:4])}{', …' * (len(late) > 4)})"
+            )
         if s.rolled_at is None:
             out.append(f"{s.table}: never rolled")
         elif now - s.rolled_at > max_age:

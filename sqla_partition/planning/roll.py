@@ -157,16 +157,17 @@ def attach_statements(
     """A new partition of a live parent: a plain table, then ATTACH.
 
     The table is new in this transaction, so the scan ATTACH makes of it reads only the rows
-    just moved in (a CHECK would read the same rows); a table that already holds rows gets
-    a CHECK first (see :func:`bound_check`). With a DEFAULT partition, rows of the new range
-    are first moved out of it in the same transaction, under the lock ATTACH takes anyway,
-    so ATTACH never finds any.
+    just moved in (a CHECK would read the same rows). With a DEFAULT partition, writers are first
+    held at the parent (see :func:`sql.lock_parent_for_attach`), then rows of the new range
+    move out of the DEFAULT in the same transaction, under the lock ATTACH takes anyway, so
+    ATTACH never finds any and no moved row is ever out of sight.
     """
     assert isinstance(policy.policy, Range)
     t, s, k, col = policy.table, policy.schema, policy.key_type, policy.policy.column
     rescue: tuple[Statement, ...] = ()
     if default:
         rescue = (
+            sql.lock_parent_for_attach(t, default, s),
             sql.lock_default(default, s),
             sql.move_rows(default, name, col, period.lower, period.upper, k, s),
         )
@@ -178,20 +179,6 @@ def attach_statements(
         sql.attach_range_partition(
             t, name, period.lower, period.upper, k, s, default, subpartitioned=sub is not None
         ),
-    )
-
-
-def bound_check(policy: TablePolicy, step: Step) -> Statement:
-    """The CHECK that spares ATTACH its scan of a table that already holds rows."""
-    assert isinstance(policy.policy, Range)
-    return sql.add_bound_check(
-        step.partition,
-        policy.policy.column,
-        step.lower,  # type: ignore[arg-type]
-        step.upper,  # type: ignore[arg-type]
-        policy.key_type,
-        policy.schema,
-        existing=True,
     )
 
 

@@ -80,7 +80,8 @@ def legacy_bound_check(
     table: str, schema: str | None, column: str, upper: KeyValue, key_type: str
 ) -> list[Statement]:
     """The CHECK that proves every row is older than the first new period, added without
-    a scan, then validated while writes go on."""
+    a scan, then validated while writes go on. One an interrupted run left is dropped (and
+    committed) before anything else, so no refusal below leaves writes failing."""
     target = qualified(table, schema)
     col = ident(column)
     check = f"{col} IS NOT NULL AND {col} < {typed_literal(upper, key_type)}"
@@ -95,8 +96,18 @@ def legacy_bound_check(
         if key_type in ("timestamptz", "timestamp", "date")
         else ""
     )
+    # what an interrupted run left that refuses writes goes first, whatever this run decides
+    leftover = (
+        f"  IF (SELECT relkind FROM pg_class WHERE oid = to_regclass({reg})) = 'r'\n"
+        f"     AND EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {reg}::regclass\n"
+        f"                   AND conname = {string_literal(BOUND_CHECK)}) THEN\n"
+        f"    ALTER TABLE {target} DROP CONSTRAINT {ident(BOUND_CHECK)};\n"
+        "    COMMIT;\n"
+        "  END IF;\n"
+    )
     add = do_block(
-        _legacy_guard(table, schema, column)
+        leftover
+        + _legacy_guard(table, schema, column)
         + late
         + "  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = "
         f"{reg}::regclass AND conname = {string_literal(BOUND_CHECK)}) THEN\n"
@@ -123,6 +134,7 @@ def legacy_bound_check(
             f"ACCESS EXCLUSIVE on {table}",
             "brief: NOT VALID checks only the rows written from now on, so nothing is scanned; "
             "the bound is the start of the first new period, later than any row written now",
+            transactional=False,
         ),
         Statement(
             validate,
@@ -308,3 +320,13 @@ def range_condition(column: str, lower: KeyValue | None, upper: KeyValue, key_ty
     if lower is None:
         return f"{col} IS NOT NULL AND {upper_sql}"
     return f"{col} >= {typed_literal(lower, key_type)} AND {upper_sql}"
+
+
+def split_leftovers_query(retired: str, log: str, schema: str | None) -> str:
+    """What a split-legacy that was stopped after its swap left: the old legacy table, the
+    key log, the trigger function (each true when it exists)."""
+    return (
+        f"SELECT to_regclass({string_literal(qualified(retired, schema))}) IS NOT NULL, "
+        f"to_regclass({string_literal(qualified(log, schema))}) IS NOT NULL, "
+        f"to_regprocedure({string_literal(qualified(log, schema) + '()')}) IS NOT NULL"
+    )

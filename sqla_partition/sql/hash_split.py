@@ -273,7 +273,14 @@ def split_copy(s: HashSplit) -> Statement:
 
 
 def _apply_log(s: HashSplit, *, commit: bool) -> str:
-    """Bring the keys in the log up to date from the old partition (latest committed rows)."""
+    """Bring the keys in the log up to date from the old partition (latest committed rows).
+
+    The keys of a pass are analyzed before they are joined: a temporary table the planner
+    knows nothing of looks tiny, and a nested loop would scan the whole old partition once
+    per key. With ``commit`` (outside the swap's lock, writers at work) a pass that finds
+    less than a full batch ends the loop: waiting for an empty log could wait for ever
+    behind a steady writer, and what was written meanwhile is applied by the next pass or
+    under the swap's lock."""
     keys = "pg_temp.sqla_partition_keys"
     deletes = "".join(
         f"  DELETE FROM {s.q(t.build)} AS t USING {keys} AS k WHERE {_same_key(s, 't', 'k')};\n"
@@ -295,12 +302,16 @@ def _apply_log(s: HashSplit, *, commit: bool) -> str:
         "  GET DIAGNOSTICS n = ROW_COUNT;\n"
         "  EXIT WHEN n = 0;\n"
         "  applied := applied + n;\n"
-        f"{deletes}{inserts}" + ("  COMMIT;\n" if commit else "") + "END LOOP;\n"
+        f"  ANALYZE {keys};\n"
+        f"{deletes}{inserts}"
+        + (f"  COMMIT;\n  EXIT WHEN n < {APPLY_BATCH};\n" if commit else "")
+        + "END LOOP;\n"
     )
 
 
 def split_catch_up(s: HashSplit) -> Statement:
-    """Apply the log until it is empty, then verify the copy (one snapshot, no lock)."""
+    """Apply the log until a pass finds less than a batch, then verify the copy (one
+    snapshot, no lock; keys still in the log are left out on both sides)."""
     olds = (
         f"FROM ONLY {s.q(s.child)} AS c WHERE NOT EXISTS "
         f"(SELECT 1 FROM {s.q(s.log)} AS k WHERE {_same_key(s, 'c', 'k')})"

@@ -140,13 +140,35 @@ def attach_range_partition(
     )
     if default:
         lock += f" and {default}"
-        why += f"; {default} is scanned for rows of this range, kept small by moving them out"
+        why = (
+            f"reads of {parent} continue, its writers wait at the lock above until COMMIT; "
+            f"{child} is not in use yet, and its CHECK spares the scan; {default} is scanned "
+            "for rows of this range, kept small by moving them out"
+        )
     return Statement(
         f"ALTER TABLE {qualified(parent, schema)} ATTACH PARTITION {qualified(child, schema)} "
         f"{range_bounds(lower, upper, key_type)}",
         lock,
         why,
         facts=(default_fact(parent, default),) if default else (),
+    )
+
+
+def lock_parent_for_attach(parent: str, default: str, schema: str | None = None) -> Statement:
+    """Writers of ``parent`` wait here, before the DEFAULT partition's lock is taken.
+
+    An INSERT routes its row with the partitions it saw when it started: one routed to the
+    DEFAULT partition before an ATTACH, and queued on the DEFAULT's lock, fails once the
+    ATTACH commits ("violates partition constraint") and cannot route again. Queued at the
+    parent instead, it routes afresh after the commit. ``ONLY``: the partitions themselves
+    stay free for autovacuum and for writers that address them directly.
+    """
+    return Statement(
+        f"LOCK TABLE ONLY {qualified(parent, schema)} IN SHARE ROW EXCLUSIVE MODE",
+        f"SHARE ROW EXCLUSIVE on {parent}",
+        f"writes to {parent} wait here until COMMIT and then route to the new partition "
+        f"(an insert already routed to {default} would fail after the ATTACH); reads go on",
+        holds_writers=True,
     )
 
 

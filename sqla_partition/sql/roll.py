@@ -19,6 +19,25 @@ def try_advisory_lock(table: str, schema: str) -> str:
     )
 
 
+def advisory_lock(table: str, schema: str) -> str:
+    """The same lock, waited for: bounded by the session's ``lock_timeout``."""
+    return (
+        f"SELECT pg_advisory_lock({ADVISORY_CLASS}, "
+        f"hashtext({string_literal(qualified(table, schema))}))"
+    )
+
+
+def advisory_holder_query(table: str, schema: str) -> str:
+    """Who holds a table's lock: pid, seconds its statement has run, its state."""
+    key = f"hashtext({string_literal(qualified(table, schema))})"
+    return (
+        "SELECT a.pid, round(extract(epoch FROM now() - a.query_start)), a.state "
+        "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        f"WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {ADVISORY_CLASS}::oid "
+        f"AND l.objid = {key}::oid AND l.objsubid = 2 LIMIT 1"
+    )
+
+
 def advisory_unlock(table: str, schema: str) -> str:
     return (
         f"SELECT pg_advisory_unlock({ADVISORY_CLASS}, "
@@ -58,6 +77,7 @@ def lock_default(default: str, schema: str | None) -> Statement:
         f"ACCESS EXCLUSIVE on {default}",
         "ATTACH below needs it anyway; taken first so no row of the new range slips in "
         "between the move and the ATTACH",
+        rescue=True,
     )
 
 
@@ -69,20 +89,18 @@ def move_rows(
     upper: KeyValue,
     key_type: str,
     schema: str | None,
-    *,
-    limit: int | None = None,
 ) -> Statement:
-    """Move the rows of a range from the DEFAULT partition into the new partition."""
+    """Move the rows of a range from the DEFAULT partition into the new partition, in the
+    transaction that attaches it: they are never out of sight of the parent's readers."""
     where = _in_range(column, lower, upper, key_type)
-    src = qualified(source, schema)
-    if limit is not None:
-        where = f"ctid = ANY (ARRAY(SELECT ctid FROM {src} WHERE {where} LIMIT {int(limit)}))"
     return Statement(
-        f"WITH moved AS (DELETE FROM {src} WHERE {where} RETURNING *) "
+        f"WITH moved AS (DELETE FROM {qualified(source, schema)} WHERE {where} RETURNING *) "
         f"INSERT INTO {qualified(target, schema)} SELECT * FROM moved",
         f"ROW EXCLUSIVE on {source} and {target}",
-        "moves rows of the new range out of the DEFAULT partition, atomically",
+        "moves rows of the new range out of the DEFAULT partition, atomically; writes to the "
+        "parent wait meanwhile (roll's --max-move-rows bounds how many rows that is)",
         moves_rows=True,
+        rescue=True,
     )
 
 

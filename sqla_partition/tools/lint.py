@@ -31,6 +31,13 @@ RULES: dict[str, tuple[str, str]] = {
         "in the same transaction, LOCK TABLE {default} and move the rows of the new range "
         "out of it first (sqla-partition roll does), so the scan finds the DEFAULT small",
     ),
+    "attach-beside-default-unlocked": (
+        "ATTACH beside the DEFAULT partition {default} of {parent} while writers of {parent} "
+        "may still route rows to {default}: an insert routed there before the ATTACH fails "
+        "once it commits (violates partition constraint)",
+        "LOCK TABLE ONLY {parent} IN SHARE ROW EXCLUSIVE MODE earlier in the transaction, "
+        "before {default} is locked: writers then wait at the parent and route afresh",
+    ),
     "detach-without-concurrently": (
         "DETACH PARTITION takes ACCESS EXCLUSIVE on {parent}; it has no DEFAULT partition, "
         "so CONCURRENTLY is possible",
@@ -113,6 +120,9 @@ class _State:
         self.created_tx: set[str] = set()
         self.checks: set[str] = set()
         self.locked_tx: set[str] = set()
+        #: Tables locked in this transaction, in order, and those locked against writers.
+        self.lock_order: dict[str, int] = {}
+        self.writers_held_tx: set[str] = set()
         self.timeout_tx = False
         self.timeout_session = False
 
@@ -120,11 +130,26 @@ class _State:
         self.in_tx = False
         self.created_tx.clear()
         self.locked_tx.clear()
+        self.lock_order.clear()
+        self.writers_held_tx.clear()
         self.timeout_tx = False
 
     @property
     def has_timeout(self) -> bool:
         return self.timeout_tx or self.timeout_session
+
+
+#: pg_locks' numbering of lock modes (LockStmt.mode): SHARE ROW EXCLUSIVE and stronger
+#: conflict with the ROW EXCLUSIVE lock every INSERT takes.
+SHARE_ROW_EXCLUSIVE = 6
+
+
+def _writers_held_first(state: _State, parent: str, default: str) -> bool:
+    """The parent is locked against writers, before the DEFAULT partition was locked."""
+    if parent not in state.writers_held_tx:
+        return False
+    order = state.lock_order
+    return default not in order or order[parent] < order[default]
 
 
 def _finding(rule: str, line: int, **kw: str) -> Finding:
@@ -206,6 +231,9 @@ def lint_sql(text: str, known: Knowledge | None = None) -> list[Finding]:
         elif isinstance(stmt, ast.LockStmt):
             for rel in stmt.relations or ():
                 state.locked_tx.add(_name(rel))
+                state.lock_order.setdefault(_name(rel), len(state.lock_order))
+                if (stmt.mode or 0) >= SHARE_ROW_EXCLUSIVE:
+                    state.writers_held_tx.add(_name(rel))
             needs_timeout("LOCK TABLE", None)
         elif isinstance(stmt, ast.IndexStmt):
             table = _name(stmt.relation)
@@ -234,6 +262,15 @@ def lint_sql(text: str, known: Knowledge | None = None) -> list[Finding]:
                     if default and default not in state.locked_tx | state.empty_defaults:
                         found.append(
                             _finding("attach-scans-default", line, parent=table, default=default)
+                        )
+                    if default and not _writers_held_first(state, table, default):
+                        found.append(
+                            _finding(
+                                "attach-beside-default-unlocked",
+                                line,
+                                parent=table,
+                                default=default,
+                            )
                         )
                 elif kind == AlterTableType.AT_DetachPartition:
                     child = _name(cmd.def_.name)

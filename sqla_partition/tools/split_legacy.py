@@ -98,6 +98,46 @@ def _legacy(children: tuple[Child, ...], table: str) -> Child:
     return found[0]
 
 
+def finish_done_split(conn: Any, table: str, schema: str) -> list[str] | None:
+    """If ``schema.table`` was split already (no legacy partition, its oldest period taking
+    everything before it, ``FROM (MINVALUE)``), drop what a run stopped right after its swap
+    left behind and name it; ``None`` when the table was not split."""
+    snap = read_snapshot(lambda q: conn.execute(q).fetchall(), table=(schema, table))
+    parent = snap.parents.get((schema, table))
+    if parent is None or parent.policy is None or not isinstance(parent.policy.policy, Range):
+        return None
+    ranges = parent.ranges()
+    legacy = f"{table}{sql.LEGACY_SUFFIX}"
+    if any(c.name == legacy for c in parent.children) or not ranges or ranges[0].lower is not None:
+        return None
+    leftover = sql.HashSplit(
+        parent=table,
+        schema=schema,
+        column=parent.policy.policy.column,
+        columns=(),
+        primary_key=(),
+        child=legacy,
+        modulus=0,
+        remainder=0,
+        new_modulus=0,
+        targets=(),
+        retired=check_identifier(f"{legacy}_old", "retired partition"),
+        strategy="r",
+    )
+    query = sql.split_leftovers_query(leftover.retired, leftover.log, schema)
+    names = [leftover.retired, f"{leftover.log} (key log)", f"{leftover.log}() (trigger function)"]
+    before = conn.execute(query).fetchone()
+    for stmt in sql.split_cleanup(leftover):  # drops the old table only if the swap marked it
+        conn.execute(stmt.sql)
+    after = conn.execute(query).fetchone()
+    if after[0]:
+        raise SqlaPartitionError(
+            f"{schema}.{table} is split, but {leftover.retired} is not the table its swap "
+            "detached and marked; it was left alone: look at it, then drop or rename it"
+        )
+    return [name for name, was in zip(names, before, strict=True) if was]
+
+
 def split_legacy(conn: Any, split: sql.HashSplit, log: Callable[[str], None]) -> None:
     """Run the split (psycopg 3, autocommit); each step checks where the split stands."""
     with relayed_notices(conn, log):

@@ -11,6 +11,12 @@ SET statement_timeout = 0;
 -- ACCESS EXCLUSIVE on orders: brief: NOT VALID checks only the rows written from now on, so nothing is scanned; the bound is the start of the first new period, later than any row written now
 DO $do$
 BEGIN
+  IF (SELECT relkind FROM pg_class WHERE oid = to_regclass('orders')) = 'r'
+     AND EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'orders'::regclass
+                   AND conname = 'sqla_partition_bound') THEN
+    ALTER TABLE orders DROP CONSTRAINT sqla_partition_bound;
+    COMMIT;
+  END IF;
   IF (SELECT relkind FROM pg_class WHERE oid = to_regclass('orders')) = 'p'
      AND to_regclass('orders_legacy') IS NOT NULL THEN
     RETURN;  -- converted already

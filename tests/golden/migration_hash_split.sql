@@ -148,11 +148,13 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     EXIT WHEN n = 0;
     applied := applied + n;
+    ANALYZE pg_temp.sqla_partition_keys;
     DELETE FROM sessions_h0_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
     DELETE FROM sessions_h4 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
     INSERT INTO sessions_h0_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h0 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 0, c.account_id);
     INSERT INTO sessions_h4 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h0 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 4, c.account_id);
     COMMIT;
+    EXIT WHEN n < 10000;
   END LOOP;
   -- keys still in the log are written again under the swap's lock; others must match
   SELECT (SELECT count(*) FROM ONLY sessions_h0 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_a992a7d11bf9 AS k WHERE (c.account_id) = (k.account_id))), (SELECT count(*) FROM sessions_h0_new AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_a992a7d11bf9 AS k WHERE (c.account_id) = (k.account_id))) + (SELECT count(*) FROM sessions_h4 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_a992a7d11bf9 AS k WHERE (c.account_id) = (k.account_id))),
@@ -190,11 +192,13 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     EXIT WHEN n = 0;
     applied := applied + n;
+    ANALYZE pg_temp.sqla_partition_keys;
     DELETE FROM sessions_h0_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
     DELETE FROM sessions_h4 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
     INSERT INTO sessions_h0_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h0 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 0, c.account_id);
     INSERT INTO sessions_h4 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h0 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 4, c.account_id);
     COMMIT;
+    EXIT WHEN n < 10000;
   END LOOP;
   attempt := 0;
   LOOP
@@ -210,6 +214,7 @@ BEGIN
         GET DIAGNOSTICS n = ROW_COUNT;
         EXIT WHEN n = 0;
         applied := applied + n;
+        ANALYZE pg_temp.sqla_partition_keys;
         DELETE FROM sessions_h0_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
         DELETE FROM sessions_h4 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
         INSERT INTO sessions_h0_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h0 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 0, c.account_id);
@@ -393,11 +398,13 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     EXIT WHEN n = 0;
     applied := applied + n;
+    ANALYZE pg_temp.sqla_partition_keys;
     DELETE FROM sessions_h1_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
     DELETE FROM sessions_h5 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
     INSERT INTO sessions_h1_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h1 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 1, c.account_id);
     INSERT INTO sessions_h5 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h1 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 5, c.account_id);
     COMMIT;
+    EXIT WHEN n < 10000;
   END LOOP;
   -- keys still in the log are written again under the swap's lock; others must match
   SELECT (SELECT count(*) FROM ONLY sessions_h1 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_e21773a32c9f AS k WHERE (c.account_id) = (k.account_id))), (SELECT count(*) FROM sessions_h1_new AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_e21773a32c9f AS k WHERE (c.account_id) = (k.account_id))) + (SELECT count(*) FROM sessions_h5 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_e21773a32c9f AS k WHERE (c.account_id) = (k.account_id))),
@@ -435,11 +442,13 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     EXIT WHEN n = 0;
     applied := applied + n;
+    ANALYZE pg_temp.sqla_partition_keys;
     DELETE FROM sessions_h1_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
     DELETE FROM sessions_h5 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
     INSERT INTO sessions_h1_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h1 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 1, c.account_id);
     INSERT INTO sessions_h5 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h1 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 5, c.account_id);
     COMMIT;
+    EXIT WHEN n < 10000;
   END LOOP;
   attempt := 0;
   LOOP
@@ -455,6 +464,7 @@ BEGIN
         GET DIAGNOSTICS n = ROW_COUNT;
         EXIT WHEN n = 0;
         applied := applied + n;
+        ANALYZE pg_temp.sqla_partition_keys;
         DELETE FROM sessions_h1_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
         DELETE FROM sessions_h5 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
         INSERT INTO sessions_h1_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h1 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 1, c.account_id);
@@ -638,11 +648,13 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     EXIT WHEN n = 0;
     applied := applied + n;
+    ANALYZE pg_temp.sqla_partition_keys;
     DELETE FROM sessions_h2_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
     DELETE FROM sessions_h6 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
     INSERT INTO sessions_h2_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h2 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 2, c.account_id);
     INSERT INTO sessions_h6 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h2 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 6, c.account_id);
     COMMIT;
+    EXIT WHEN n < 10000;
   END LOOP;
   -- keys still in the log are written again under the swap's lock; others must match
   SELECT (SELECT count(*) FROM ONLY sessions_h2 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_26c7547bd9f5 AS k WHERE (c.account_id) = (k.account_id))), (SELECT count(*) FROM sessions_h2_new AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_26c7547bd9f5 AS k WHERE (c.account_id) = (k.account_id))) + (SELECT count(*) FROM sessions_h6 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_26c7547bd9f5 AS k WHERE (c.account_id) = (k.account_id))),
@@ -680,11 +692,13 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     EXIT WHEN n = 0;
     applied := applied + n;
+    ANALYZE pg_temp.sqla_partition_keys;
     DELETE FROM sessions_h2_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
     DELETE FROM sessions_h6 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
     INSERT INTO sessions_h2_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h2 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 2, c.account_id);
     INSERT INTO sessions_h6 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h2 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 6, c.account_id);
     COMMIT;
+    EXIT WHEN n < 10000;
   END LOOP;
   attempt := 0;
   LOOP
@@ -700,6 +714,7 @@ BEGIN
         GET DIAGNOSTICS n = ROW_COUNT;
         EXIT WHEN n = 0;
         applied := applied + n;
+        ANALYZE pg_temp.sqla_partition_keys;
         DELETE FROM sessions_h2_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
         DELETE FROM sessions_h6 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
         INSERT INTO sessions_h2_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h2 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 2, c.account_id);
@@ -883,11 +898,13 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     EXIT WHEN n = 0;
     applied := applied + n;
+    ANALYZE pg_temp.sqla_partition_keys;
     DELETE FROM sessions_h3_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
     DELETE FROM sessions_h7 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
     INSERT INTO sessions_h3_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h3 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 3, c.account_id);
     INSERT INTO sessions_h7 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h3 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 7, c.account_id);
     COMMIT;
+    EXIT WHEN n < 10000;
   END LOOP;
   -- keys still in the log are written again under the swap's lock; others must match
   SELECT (SELECT count(*) FROM ONLY sessions_h3 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_68c9400af59a AS k WHERE (c.account_id) = (k.account_id))), (SELECT count(*) FROM sessions_h3_new AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_68c9400af59a AS k WHERE (c.account_id) = (k.account_id))) + (SELECT count(*) FROM sessions_h7 AS c WHERE NOT EXISTS (SELECT 1 FROM sqla_partition_split_68c9400af59a AS k WHERE (c.account_id) = (k.account_id))),
@@ -925,11 +942,13 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     EXIT WHEN n = 0;
     applied := applied + n;
+    ANALYZE pg_temp.sqla_partition_keys;
     DELETE FROM sessions_h3_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
     DELETE FROM sessions_h7 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
     INSERT INTO sessions_h3_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h3 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 3, c.account_id);
     INSERT INTO sessions_h7 (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h3 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 7, c.account_id);
     COMMIT;
+    EXIT WHEN n < 10000;
   END LOOP;
   attempt := 0;
   LOOP
@@ -945,6 +964,7 @@ BEGIN
         GET DIAGNOSTICS n = ROW_COUNT;
         EXIT WHEN n = 0;
         applied := applied + n;
+        ANALYZE pg_temp.sqla_partition_keys;
         DELETE FROM sessions_h3_new AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
         DELETE FROM sessions_h7 AS t USING pg_temp.sqla_partition_keys AS k WHERE (t.account_id) = (k.account_id);
         INSERT INTO sessions_h3_new (account_id, started_at, token) SELECT c.account_id, c.started_at, c.token FROM ONLY sessions_h3 AS c JOIN pg_temp.sqla_partition_keys AS k ON (c.account_id) = (k.account_id) WHERE satisfies_hash_partition('sessions'::regclass, 8, 3, c.account_id);

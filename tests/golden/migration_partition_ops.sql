@@ -9,14 +9,17 @@ SET LOCAL statement_timeout = 600000;
 -- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS events_p2027_03 (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 
+-- SHARE ROW EXCLUSIVE on events: writes to events wait here until COMMIT and then route to the new partition (an insert already routed to events_default would fail after the ATTACH); reads go on
+LOCK TABLE ONLY events IN SHARE ROW EXCLUSIVE MODE;
+
 -- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
 LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE;
 
--- ROW EXCLUSIVE on events_default and events_p2027_03: moves rows of the new range out of the DEFAULT partition, atomically
+-- ROW EXCLUSIVE on events_default and events_p2027_03: moves rows of the new range out of the DEFAULT partition, atomically; writes to the parent wait meanwhile (roll's --max-move-rows bounds how many rows that is)
 WITH moved AS (DELETE FROM events_default WHERE created_at >= '2027-03-01 00:00:00+00:00'::timestamptz AND created_at < '2027-04-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO events_p2027_03 SELECT * FROM moved;
 
 -- sqla-partition: events has DEFAULT partition events_default
--- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_03 and events_default: reads and writes of events continue; events_p2027_03 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
+-- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_03 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_03 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE events ATTACH PARTITION events_p2027_03 FOR VALUES FROM ('2027-03-01 00:00:00+00:00') TO ('2027-04-01 00:00:00+00:00');
 
 -- no lock: back to the session's setting
@@ -52,18 +55,21 @@ SET LOCAL statement_timeout = 600000;
 -- squawk-ignore ban-drop-constraint
 ALTER TABLE events_p2026_11 DROP CONSTRAINT IF EXISTS sqla_partition_bound;
 
--- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
-LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE;
-
--- ROW EXCLUSIVE on events_default and events_p2026_11: moves rows of the new range out of the DEFAULT partition, atomically
-WITH moved AS (DELETE FROM events_default WHERE created_at >= '2026-11-01 00:00:00+00:00'::timestamptz AND created_at < '2026-12-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO events_p2026_11 SELECT * FROM moved;
-
 -- ACCESS EXCLUSIVE on events_p2026_11: scans the table's rows, but the table is not a partition: the application does not use it; the CHECK spares ATTACH a scan under the parent's lock
 -- squawk-ignore constraint-missing-not-valid
 ALTER TABLE events_p2026_11 ADD CONSTRAINT sqla_partition_bound CHECK (created_at IS NOT NULL AND created_at >= '2026-11-01 00:00:00+00:00'::timestamptz AND created_at < '2026-12-01 00:00:00+00:00'::timestamptz);
 
+-- SHARE ROW EXCLUSIVE on events: writes to events wait here until COMMIT and then route to the new partition (an insert already routed to events_default would fail after the ATTACH); reads go on
+LOCK TABLE ONLY events IN SHARE ROW EXCLUSIVE MODE;
+
+-- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
+LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE;
+
+-- ROW EXCLUSIVE on events_default and events_p2026_11: moves rows of the new range out of the DEFAULT partition, atomically; writes to the parent wait meanwhile (roll's --max-move-rows bounds how many rows that is)
+WITH moved AS (DELETE FROM events_default WHERE created_at >= '2026-11-01 00:00:00+00:00'::timestamptz AND created_at < '2026-12-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO events_p2026_11 SELECT * FROM moved;
+
 -- sqla-partition: events has DEFAULT partition events_default
--- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2026_11 and events_default: reads and writes of events continue; events_p2026_11 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
+-- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2026_11 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2026_11 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE events ATTACH PARTITION events_p2026_11 FOR VALUES FROM ('2026-11-01 00:00:00+00:00') TO ('2026-12-01 00:00:00+00:00');
 
 -- no lock: back to the session's setting

@@ -169,12 +169,14 @@ SET LOCAL statement_timeout = 600000;
 SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.events_p2027_03 (LIKE public.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
+-- SHARE ROW EXCLUSIVE on events: writes to events wait here until COMMIT and then route to the new partition (an insert already routed to events_default would fail after the ATTACH); reads go on
+LOCK TABLE ONLY public.events IN SHARE ROW EXCLUSIVE MODE;
 -- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
 LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
--- ROW EXCLUSIVE on events_default and events_p2027_03: moves rows of the new range out of the DEFAULT partition, atomically
+-- ROW EXCLUSIVE on events_default and events_p2027_03: moves rows of the new range out of the DEFAULT partition, atomically; writes to the parent wait meanwhile (roll's --max-move-rows bounds how many rows that is)
 WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-03-01 00:00:00+00:00'::timestamptz AND created_at < '2027-04-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO public.events_p2027_03 SELECT * FROM moved;
 -- sqla-partition: events has DEFAULT partition events_default
--- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_03 and events_default: reads and writes of events continue; events_p2027_03 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
+-- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_03 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_03 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_03 FOR VALUES FROM ('2027-03-01 00:00:00+00:00') TO ('2027-04-01 00:00:00+00:00');
 COMMIT;
 
@@ -187,12 +189,14 @@ SET LOCAL statement_timeout = 600000;
 SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.events_p2027_04 (LIKE public.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
+-- SHARE ROW EXCLUSIVE on events: writes to events wait here until COMMIT and then route to the new partition (an insert already routed to events_default would fail after the ATTACH); reads go on
+LOCK TABLE ONLY public.events IN SHARE ROW EXCLUSIVE MODE;
 -- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
 LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
--- ROW EXCLUSIVE on events_default and events_p2027_04: moves rows of the new range out of the DEFAULT partition, atomically
+-- ROW EXCLUSIVE on events_default and events_p2027_04: moves rows of the new range out of the DEFAULT partition, atomically; writes to the parent wait meanwhile (roll's --max-move-rows bounds how many rows that is)
 WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-04-01 00:00:00+00:00'::timestamptz AND created_at < '2027-05-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO public.events_p2027_04 SELECT * FROM moved;
 -- sqla-partition: events has DEFAULT partition events_default
--- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_04 and events_default: reads and writes of events continue; events_p2027_04 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
+-- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_04 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_04 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_04 FOR VALUES FROM ('2027-04-01 00:00:00+00:00') TO ('2027-05-01 00:00:00+00:00');
 COMMIT;
 
@@ -205,12 +209,14 @@ SET LOCAL statement_timeout = 600000;
 SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.events_p2027_05 (LIKE public.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
+-- SHARE ROW EXCLUSIVE on events: writes to events wait here until COMMIT and then route to the new partition (an insert already routed to events_default would fail after the ATTACH); reads go on
+LOCK TABLE ONLY public.events IN SHARE ROW EXCLUSIVE MODE;
 -- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
 LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
--- ROW EXCLUSIVE on events_default and events_p2027_05: moves rows of the new range out of the DEFAULT partition, atomically
+-- ROW EXCLUSIVE on events_default and events_p2027_05: moves rows of the new range out of the DEFAULT partition, atomically; writes to the parent wait meanwhile (roll's --max-move-rows bounds how many rows that is)
 WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-05-01 00:00:00+00:00'::timestamptz AND created_at < '2027-06-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO public.events_p2027_05 SELECT * FROM moved;
 -- sqla-partition: events has DEFAULT partition events_default
--- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_05 and events_default: reads and writes of events continue; events_p2027_05 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
+-- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_05 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_05 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_05 FOR VALUES FROM ('2027-05-01 00:00:00+00:00') TO ('2027-06-01 00:00:00+00:00');
 COMMIT;
 
@@ -223,12 +229,14 @@ SET LOCAL statement_timeout = 600000;
 SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue
 CREATE TABLE IF NOT EXISTS public.events_p2027_06 (LIKE public.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
+-- SHARE ROW EXCLUSIVE on events: writes to events wait here until COMMIT and then route to the new partition (an insert already routed to events_default would fail after the ATTACH); reads go on
+LOCK TABLE ONLY public.events IN SHARE ROW EXCLUSIVE MODE;
 -- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
 LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
--- ROW EXCLUSIVE on events_default and events_p2027_06: moves rows of the new range out of the DEFAULT partition, atomically
+-- ROW EXCLUSIVE on events_default and events_p2027_06: moves rows of the new range out of the DEFAULT partition, atomically; writes to the parent wait meanwhile (roll's --max-move-rows bounds how many rows that is)
 WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-06-01 00:00:00+00:00'::timestamptz AND created_at < '2027-07-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO public.events_p2027_06 SELECT * FROM moved;
 -- sqla-partition: events has DEFAULT partition events_default
--- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_06 and events_default: reads and writes of events continue; events_p2027_06 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
+-- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_06 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_06 is not in use yet, and its CHECK spares the scan; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_06 FOR VALUES FROM ('2027-06-01 00:00:00+00:00') TO ('2027-07-01 00:00:00+00:00');
 COMMIT;
 

@@ -29,15 +29,15 @@ def _attach(operations: Operations, op: CreateRangePartitionOp | AttachPartition
     new = isinstance(op, CreateRangePartitionOp)
     if new:
         stmts.append(sql.create_detached_child(t, p, s))
-    else:  # an existing table may carry the CHECK of an earlier attachment
-        stmts.append(sql.drop_bound_check(p, s))
-    if op.default_partition:  # rows of the range move out of the DEFAULT first
+    else:  # an existing table: the CHECK of an earlier attachment goes, one for these bounds
+        stmts.append(sql.drop_bound_check(p, s))  # comes before writers are held
+        stmts.append(sql.add_bound_check(p, op.column, lower, upper, k, s, existing=True))  # type: ignore[arg-type]
+    if op.default_partition:  # writers wait at the parent; rows of the range move out first
         stmts += [
+            sql.lock_parent_for_attach(t, op.default_partition, s),
             sql.lock_default(op.default_partition, s),
             sql.move_rows(op.default_partition, p, op.column, lower, upper, k, s),  # type: ignore[arg-type]
         ]
-    if not new:  # a table new in this transaction holds only rows just moved in: no CHECK
-        stmts.append(sql.add_bound_check(p, op.column, lower, upper, k, s, existing=True))  # type: ignore[arg-type]
     stmts.append(sql.attach_range_partition(t, p, lower, upper, k, s, op.default_partition))
     with bounded(operations):
         run_statements(operations, stmts)

@@ -1,0 +1,159 @@
+"""Writers inserting into the very period being attached beside a DEFAULT partition.
+
+An INSERT routes its row with the partitions it saw when it started. Routed to the DEFAULT
+before an ATTACH, and queued on the DEFAULT's lock, it would fail once the ATTACH commits
+("new row for relation … violates partition constraint"). Every path that attaches a
+partition beside a DEFAULT holds the parent's writers first, so they route afresh: these
+tests run writers flat out into the periods being attached and count their failures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+
+from sqla_partition import Range
+from sqla_partition.cron.runner import RollOptions, roll
+
+from .test_roll import make_table, partitions
+
+UTC = dt.timezone.utc
+
+
+class Writer(threading.Thread):
+    """Inserts rows dated in ``months`` as fast as it can: one per transaction, or
+    ``per_transaction`` per transaction; records every committed row and every failure."""
+
+    def __init__(self, dsn: str, months: list[tuple[int, int]], per_transaction: int = 1):
+        super().__init__(daemon=True)
+        self.dsn, self.months, self.per_transaction = dsn, months, per_transaction
+        self.stop = threading.Event()
+        self.committed = 0
+        self.failures: list[str] = []
+        self.rng = random.Random(len(months) * 31 + per_transaction)
+
+    def _moment(self) -> str:
+        year, month = self.rng.choice(self.months)
+        day, hour = self.rng.randint(1, 28), self.rng.randint(0, 23)
+        return f"{year:04d}-{month:02d}-{day:02d} {hour:02d}:30+00"
+
+    def run(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=self.per_transaction == 1) as conn:
+            while not self.stop.is_set():
+                try:
+                    if self.per_transaction == 1:
+                        conn.execute(
+                            "INSERT INTO events (created_at, note) VALUES (%s, 'w')",
+                            (self._moment(),),
+                        )
+                    else:
+                        with conn.transaction():
+                            for _ in range(self.per_transaction):
+                                conn.execute(
+                                    "INSERT INTO events (created_at, note) VALUES (%s, 'w')",
+                                    (self._moment(),),
+                                )
+                    self.committed += self.per_transaction
+                except psycopg.Error as exc:
+                    self.failures.append(str(exc).splitlines()[0])
+
+
+def _months(first: tuple[int, int], count: int) -> list[tuple[int, int]]:
+    year, month = first
+    out = []
+    for _ in range(count):
+        out.append((year, month))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def _run_writers(dsn: str, months: list[tuple[int, int]]) -> list[Writer]:
+    writers = [Writer(dsn, months), Writer(dsn, months), Writer(dsn, months, per_transaction=5)]
+    for w in writers:
+        w.start()
+    time.sleep(0.3)  # rows of the coming months pile up in the DEFAULT partition
+    return writers
+
+
+def _stop(writers: list[Writer]) -> None:
+    time.sleep(0.2)
+    for w in writers:
+        w.stop.set()
+    for w in writers:
+        w.join(20)
+
+
+def _assert_every_row_in_its_period(pg: psycopg.Connection, writers: list[Writer]) -> None:
+    failures = [f for w in writers for f in w.failures]
+    assert failures == [], f"{len(failures)} failed writes, first: {failures[0]}"
+    committed = sum(w.committed for w in writers)
+    assert committed > 200  # the writers did run through the changes
+    assert pg.execute("SELECT count(*) FROM events WHERE note = 'w'").fetchone()[0] == committed
+    misplaced = pg.execute(
+        "SELECT count(*) FROM events e JOIN pg_class c ON c.oid = e.tableoid "
+        "WHERE c.relname <> 'events_p' || to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY_MM') "
+        "AND c.relname <> 'events_default'"
+    ).fetchone()[0]
+    assert misplaced == 0
+
+
+@pytest.mark.parametrize("backlog", [False, True], ids=["default-empty", "default-backlog"])
+def test_roll_attaches_beside_a_default_while_writers_insert_into_that_period(db_url, pg, backlog):
+    """roll walks forward a month at a time; writers insert into the months it attaches.
+
+    ``default-empty``: the DEFAULT starts empty (new partitions are attached in groups,
+    the move only when rows arrived); ``default-backlog``: every month has rows waiting.
+    """
+    make_table(db_url, Range("created_at", premake=1, default=True), until="2027-01-01")
+    if backlog:
+        pg.execute(
+            "INSERT INTO events (created_at, note) SELECT '2027-01-01'::timestamptz "
+            "+ (g || ' hours')::interval, 'old' FROM generate_series(0, 5000) g"
+        )
+    writers = _run_writers(pg.info.dsn, _months((2027, 1), 8))
+    options = RollOptions(lock_timeout_ms=1000, retries=8, backoff_s=0.05)
+    try:
+        with psycopg.connect(pg.info.dsn, autocommit=True) as conn:
+            for month in range(1, 7):  # each run attaches the next month (premake 1)
+                report = roll(conn, dt.datetime(2027, month, 15, tzinfo=UTC), options)
+                assert report.exit_code == 0, report.as_dict()
+    finally:
+        _stop(writers)
+    assert "events_p2027_07" in partitions(pg)
+    _assert_every_row_in_its_period(pg, writers)
+
+
+def test_create_range_partition_beside_a_default_while_writers_insert_into_it(db_url, pg):
+    make_table(db_url, Range("created_at", premake=1, default=True), until="2027-01-01")
+    writers = _run_writers(pg.info.dsn, _months((2027, 1), 4))
+    engine = sa.create_engine(db_url)
+    try:
+        for month in range(1, 5):
+            with engine.connect() as conn:
+                ctx = MigrationContext.configure(
+                    conn, opts={"sqla_partition_lock_timeout": 1000, "sqla_partition_retries": 8}
+                )
+                with ctx.begin_transaction():
+                    Operations(ctx).create_range_partition(
+                        "events",
+                        f"events_p2027_{month:02d}",
+                        lower=dt.datetime(2027, month, 1, tzinfo=UTC),
+                        upper=dt.datetime(2027 + month // 12, month % 12 + 1, 1, tzinfo=UTC),
+                        column="created_at",
+                        key_type="timestamptz",
+                        default_partition="events_default",
+                    )
+                conn.commit()
+    finally:
+        _stop(writers)
+        engine.dispose()
+    assert "events_p2027_04" in partitions(pg)
+    _assert_every_row_in_its_period(pg, writers)
