@@ -66,6 +66,36 @@ class Writer(threading.Thread):
                     self.failures.append(str(exc).splitlines()[0])
 
 
+class Reader(threading.Thread):
+    """Counts the table, and the months being attached, over and over, each statement
+    planned afresh: with rows only ever added, a count must never go down. A query planned
+    before an ATTACH and run after it would look for moved rows in the DEFAULT only."""
+
+    QUERIES = (
+        "SELECT count(*) FROM events",
+        "SELECT count(*) FROM events "
+        "WHERE created_at >= '2027-01-01' AND created_at < '2027-09-01'",
+    )
+
+    def __init__(self, dsn: str):
+        super().__init__(daemon=True)
+        self.dsn = dsn
+        self.stop = threading.Event()
+        self.drops: list[str] = []
+        self.reads = 0
+
+    def run(self) -> None:
+        last = dict.fromkeys(self.QUERIES, 0)
+        with psycopg.connect(self.dsn, autocommit=True, prepare_threshold=None) as conn:
+            while not self.stop.is_set():
+                for query in self.QUERIES:
+                    (count,) = conn.execute(query).fetchone()
+                    if count < last[query]:
+                        self.drops.append(f"{query}: {last[query]} then {count}")
+                    last[query] = max(last[query], count)
+                    self.reads += 1
+
+
 def _months(first: tuple[int, int], count: int) -> list[tuple[int, int]]:
     year, month = first
     out = []
@@ -75,23 +105,33 @@ def _months(first: tuple[int, int], count: int) -> list[tuple[int, int]]:
     return out
 
 
-def _run_writers(dsn: str, months: list[tuple[int, int]]) -> list[Writer]:
-    writers = [Writer(dsn, months), Writer(dsn, months), Writer(dsn, months, per_transaction=5)]
-    for w in writers:
+def _run_writers(dsn: str, months: list[tuple[int, int]]) -> list[Writer | Reader]:
+    workers: list[Writer | Reader] = [
+        Writer(dsn, months),
+        Writer(dsn, months),
+        Writer(dsn, months, per_transaction=5),
+        Reader(dsn),
+    ]
+    for w in workers:
         w.start()
     time.sleep(0.3)  # rows of the coming months pile up in the DEFAULT partition
-    return writers
+    return workers
 
 
-def _stop(writers: list[Writer]) -> None:
+def _stop(workers: list[Writer | Reader]) -> None:
     time.sleep(0.2)
-    for w in writers:
+    for w in workers:
         w.stop.set()
-    for w in writers:
+    for w in workers:
         w.join(20)
 
 
-def _assert_every_row_in_its_period(pg: psycopg.Connection, writers: list[Writer]) -> None:
+def _assert_every_row_in_its_period(pg: psycopg.Connection, workers: list[Writer | Reader]) -> None:
+    readers = [w for w in workers if isinstance(w, Reader)]
+    writers = [w for w in workers if isinstance(w, Writer)]
+    drops = [d for r in readers for d in r.drops]
+    assert drops == [], f"rows out of sight of {len(drops)} reads, first: {drops[0]}"
+    assert sum(r.reads for r in readers) > 20
     failures = [f for w in writers for f in w.failures]
     assert failures == [], f"{len(failures)} failed writes, first: {failures[0]}"
     committed = sum(w.committed for w in writers)

@@ -121,6 +121,11 @@ def cases() -> list[tuple[str, list[str], sql.Statement]]:
             sql.add_bound_check(child, "created_at", LO, HI, "timestamptz", "public"),
         ),
         ("hold writers", [], sql.lock_parent_for_attach("events", "events_default", "public")),
+        (
+            "hold queries for a move",
+            [],
+            sql.lock_parent_for_attach("events", "events_default", "public", moving=True),
+        ),
         ("lock default", [], sql.lock_default("events_default", "public")),
         (
             "move rows",

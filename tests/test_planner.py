@@ -69,9 +69,7 @@ def test_roll_creates_only_missing_periods_with_check_and_attach():
     created = [s.partition for s in result.of_kind("create")]
     assert created == ["events_p2027_01", "events_p2027_02"]
     sqls = [st.sql for st in result.of_kind("create")[0].statements]
-    assert sqls[0].startswith(
-        "CREATE TABLE IF NOT EXISTS public.events_p2027_01 (LIKE public.events"
-    )
+    assert sqls[0].startswith("CREATE TABLE public.events_p2027_01 (LIKE public.events")
     assert "ATTACH PARTITION public.events_p2027_01" in sqls[1]
     assert len(sqls) == 2  # new and empty: ATTACH's scan of it costs nothing, no CHECK needed
 
@@ -108,15 +106,22 @@ def test_default_partition_rules_out_concurrent_detach_and_drop_is_explicit():
     assert len(detach) == 1 and "CONCURRENTLY" not in detach[0].statements[0].sql
     assert [s.partition for s in result.of_kind("drop")] == ["events_p2025_01"]
     create = plan(policy(premake=4, default=True), parent_with(months, default=True), NOW)
-    rescue = create.of_kind("create")[0].statements
-    # writers are held at the parent before the DEFAULT's lock, so none is routed to the
-    # DEFAULT with the partitions it saw before the ATTACH
-    assert rescue[1].sql == "LOCK TABLE ONLY public.events IN SHARE ROW EXCLUSIVE MODE"
-    assert rescue[1].holds_writers and not rescue[1].rescue
+    step = create.of_kind("create")[0]
+    rescue = step.statements
+    # queries are held at the parent before the DEFAULT's lock: no insert is routed to the
+    # DEFAULT, and no query planned with the old partitions reads the DEFAULT the rows left
+    assert rescue[1].sql == "LOCK TABLE ONLY public.events IN ACCESS EXCLUSIVE MODE"
+    assert rescue[1].holds_writers
     assert rescue[2].sql.startswith("LOCK TABLE public.events_default IN ACCESS EXCLUSIVE")
     assert rescue[3].sql.startswith("WITH moved AS (DELETE FROM public.events_default")
-    assert rescue[2].rescue and rescue[3].rescue
     assert "events_default" in rescue[4].lock
+    # with the DEFAULT empty nothing moves: only writers wait
+    quiet = [stmt.sql.split(" (")[0] for stmt in step.quiet]
+    assert quiet == [
+        "CREATE TABLE public.events_p2027_03",
+        "LOCK TABLE ONLY public.events IN SHARE ROW EXCLUSIVE MODE;"[:-1],
+        "ALTER TABLE public.events ATTACH PARTITION public.events_p2027_03 FOR VALUES FROM",
+    ]
 
 
 def test_interrupted_detach_is_finalized():

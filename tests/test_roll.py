@@ -147,6 +147,37 @@ def test_retention_detach_keeps_the_table(db_url, pg):
     assert pg.execute("SELECT to_regclass('events_p2026_11')").fetchone()[0] is not None
 
 
+def test_a_table_with_a_partitions_name_is_never_taken_as_the_partition(db_url, pg):
+    """An archive detached by retention, needed again when time goes back; and a table
+    someone made under a future partition's name: roll stops that table, naming it."""
+    make_table(db_url, Range("created_at", premake=1, retention="3 months", default=True))
+    make_table(db_url, Range("created_at", premake=1), name="other")
+    code, out = roll_json(db_url, "--now", "2027-04-10T00:00:00Z")
+    assert code == 0 and "events_p2026_12" in out["tables"][0]["detached"]
+    pg.execute(
+        "INSERT INTO events_p2026_12 (id, created_at, note) VALUES (-1, '2026-12-05', 'archived')"
+    )
+    pg.execute("ALTER TABLE events_p2026_12 ADD COLUMN extra int")  # drifted since
+    pg.execute("CREATE TABLE events_p2027_06 (LIKE events)")  # not roll's
+    pg.execute("INSERT INTO events_p2027_06 (id, created_at, note) VALUES (1, '2027-06-02', 'x')")
+    code, out = roll_json(db_url, "--now", "2027-05-10T00:00:00Z")
+    by_name = {t["table"]: t for t in out["tables"]}
+    assert code == 1 and by_name["public.events"]["status"] == "failed", out
+    (error,) = by_name["public.events"]["errors"]
+    assert error.startswith("public.events_p2027_06 already exists and is not a partition")
+    assert "op.attach_partition" in error
+    assert by_name["public.other"]["status"] == "ok"  # the other tables went on
+    assert "events_p2027_06" not in partitions(pg)
+    # going back in time: the retention's archive is not brought back by its name
+    pg.execute("DROP TABLE events_p2027_06")
+    code, out = roll_json(db_url, "--now", "2026-12-10T00:00:00Z")
+    assert code == 1
+    assert out["tables"][0]["errors"][0].startswith("public.events_p2026_12 already exists")
+    assert "events_p2026_12" not in partitions(pg)
+    archived = pg.execute("SELECT note FROM events_p2026_12 WHERE note = 'archived'").fetchall()
+    assert archived == [("archived",)]
+
+
 def test_retention_drop_only_when_the_policy_says_so(db_url, pg):
     make_table(
         db_url, Range("created_at", premake=1, retention="3 months", on_expire="drop", default=True)
@@ -408,12 +439,31 @@ def test_every_runs_on_a_schedule_until_stopped(db_url, pg):
     assert "next roll at" in err
 
 
-def test_a_partition_left_unattached_by_a_killed_run_is_attached_with_its_rows(db_url, pg):
+def test_a_table_an_older_version_left_unattached_is_put_back_by_a_migration(db_url, pg):
+    """Older versions moved a large backlog into the new table before attaching it; a run
+    killed then left the table with rows. roll does not take it by its name: the operator
+    attaches it with op.attach_partition, which checks its rows against the bounds."""
     make_table(db_url)
-    # a run killed after moving a batch out of DEFAULT into the not yet attached table
     pg.execute("CREATE TABLE events_p2027_03 (LIKE events INCLUDING DEFAULTS)")
     pg.execute("INSERT INTO events_p2027_03 (id, created_at, note) VALUES (1, '2027-03-02', 'x')")
     pg.execute("INSERT INTO events (created_at, note) VALUES ('2027-03-03', 'y')")
+    code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
+    assert code == 1 and "events_p2027_03 already exists" in out["tables"][0]["errors"][0]
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn)
+        with ctx.begin_transaction():
+            Operations(ctx).attach_partition(
+                "events",
+                "events_p2027_03",
+                lower="2027-03-01T00:00:00+00:00",
+                upper="2027-04-01T00:00:00+00:00",
+                column="created_at",
+                key_type="timestamptz",
+                default_partition="events_default",
+            )
+        conn.commit()
+    engine.dispose()
     code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
     assert code == 0, out
     assert "events_p2027_03" in partitions(pg)

@@ -22,6 +22,7 @@ from ..catalog.snapshot import Parent, Snapshot, managed_range_parents, parse_ca
 from ..declaration.policies import Range
 from ..errors import SqlaPartitionError
 from ..planning.roll import Plan, Step, plan, position_from_clock
+from .messages import NotOurs, backlog_message, not_ours
 from .results import LockBudgetExhausted, RollOptions, RollReport, TableResult
 
 Log = Callable[[str], None]
@@ -237,6 +238,8 @@ class Roller:
                 return
             except pgerrors.CheckViolation:
                 self.log("-- rows arrived in the DEFAULT partition; moving them first")
+            except pgerrors.DuplicateTable:
+                raise NotOurs(not_ours(parent, step)) from None
         elif step.kind == "create" and parent.default is not None:
             waiting = self._backlog(parent, step)
             if waiting > self.options.max_move_rows:
@@ -247,7 +250,10 @@ class Roller:
                 result.errors.append(backlog_message(parent, step, waiting, self.options))
                 return
         retry = self._detach_retry(parent, step) if step.kind == "detach" else None
-        self.run_statements(statements, result, retry)
+        try:
+            self.run_statements(statements, result, retry)
+        except pgerrors.DuplicateTable:
+            raise NotOurs(not_ours(parent, step)) from None
         result.record(step)
 
     def _count_default(self, parent: Parent, steps: Sequence[Step]) -> int:
@@ -296,6 +302,9 @@ class Roller:
                 self.run_statements(statements, result)
             except pgerrors.CheckViolation:
                 self.log("-- rows arrived in the DEFAULT partition; moving them first")
+                leftover.extend(group)
+                continue
+            except pgerrors.DuplicateTable:  # one of them exists: step by step says which
                 leftover.extend(group)
                 continue
             for step in group:
@@ -382,6 +391,9 @@ class Roller:
         except LockBudgetExhausted as exc:
             result.status = "locked"
             result.errors.append(str(exc))
+        except NotOurs as exc:
+            result.status = "failed"
+            result.errors.append(str(exc))
         except pgerrors.LockNotAvailable as exc:  # a read waited past lock_timeout
             result.status = "locked"
             result.errors.append(_one_line(exc))
@@ -399,14 +411,14 @@ class Roller:
 
 
 def _without_move(steps: Sequence[Step]) -> tuple[sql.Statement, ...]:
-    """The steps' statements without the DEFAULT rescue (its LOCK and move), for when the
-    DEFAULT partition is empty, in one transaction: every new table first, then the parent
-    lock (once), then the ATTACHes, so writers are held only for the ATTACHes."""
+    """The steps' quiet forms (the DEFAULT partition is empty: nothing moves) in one
+    transaction: every new table first, then the parent lock (once), then the ATTACHes, so
+    writers are held only for the ATTACHes."""
     before: list[sql.Statement] = []
     hold: list[sql.Statement] = []
     after: list[sql.Statement] = []
     for step in steps:
-        kept = [stmt for stmt in step.statements if not stmt.rescue]
+        kept = list(step.quiet or step.statements)
         at = next((i for i, stmt in enumerate(kept) if stmt.holds_writers), None)
         if at is None:
             before += kept
@@ -415,19 +427,6 @@ def _without_move(steps: Sequence[Step]) -> tuple[sql.Statement, ...]:
         hold = hold or [kept[at]]
         after += kept[at + 1 :]
     return (*before, *hold, *after)
-
-
-def backlog_message(parent: Parent, step: Step, rows: int, options: RollOptions) -> str:
-    """What the operator reads when a period's rows wait in the DEFAULT partition."""
-    assert parent.default is not None
-    table = f"{parent.schema}.{parent.name}"
-    return (
-        f"{rows:,} rows of {step.partition}'s period are in {parent.default.name}, more than "
-        f"--max-move-rows {options.max_move_rows:,}; moving them holds writes to {table} "
-        f"until they have moved. They stay in {parent.default.name}, visible, until you run "
-        f"sqla-partition roll --table {table} --max-move-rows {rows} at a time when that "
-        "pause is acceptable"
-    )
 
 
 def bound_session(conn: psycopg.Connection, options: RollOptions | None = None) -> None:

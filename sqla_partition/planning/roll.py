@@ -26,6 +26,9 @@ class Step:
     statements: tuple[Statement, ...]
     lower: KeyValue | None = None
     upper: KeyValue | None = None
+    #: The statements when the DEFAULT partition holds no rows: nothing to move, so reads
+    #: need not wait (empty: the same as ``statements``).
+    quiet: tuple[Statement, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,22 +155,25 @@ def _sub_partitions(policy: TablePolicy, partition: str) -> list[Statement]:
 
 
 def attach_statements(
-    policy: TablePolicy, name: str, period: Period, default: str | None
+    policy: TablePolicy, name: str, period: Period, default: str | None, *, quiet: bool = False
 ) -> tuple[Statement, ...]:
-    """A new partition of a live parent: a plain table, then ATTACH.
+    """A new partition of a live parent: a plain table, then ATTACH, in one transaction.
 
     The table is new in this transaction, so the scan ATTACH makes of it reads only the rows
-    just moved in (a CHECK would read the same rows). With a DEFAULT partition, writers are first
-    held at the parent (see :func:`sql.lock_parent_for_attach`), then rows of the new range
-    move out of the DEFAULT in the same transaction, under the lock ATTACH takes anyway, so
-    ATTACH never finds any and no moved row is ever out of sight.
+    just moved in (a CHECK would read the same rows). With a DEFAULT partition, queries of
+    the parent are first held at it (see :func:`sql.lock_parent_for_attach`), then rows of
+    the new range move out of the DEFAULT under the lock ATTACH takes anyway, so ATTACH never
+    finds any and no query misses a moved row. ``quiet``: the DEFAULT holds no rows, so
+    nothing moves and only writers wait.
     """
     assert isinstance(policy.policy, Range)
     t, s, k, col = policy.table, policy.schema, policy.key_type, policy.policy.column
     rescue: tuple[Statement, ...] = ()
-    if default:
+    if default and quiet:
+        rescue = (sql.lock_parent_for_attach(t, default, s),)
+    elif default:
         rescue = (
-            sql.lock_parent_for_attach(t, default, s),
+            sql.lock_parent_for_attach(t, default, s, moving=True),
             sql.lock_default(default, s),
             sql.move_rows(default, name, col, period.lower, period.upper, k, s),
         )
@@ -251,8 +257,10 @@ def plan(
         clash = [c for c in ranges if _overlaps(period, c)]
         if not expired and not clash:
             name = policy_here.partition_name(period.suffix)
-            stmts = attach_statements(policy_here, name, period, default.name if default else None)
-            steps.append(Step("create", name, stmts, period.lower, period.upper))
+            dflt = default.name if default else None
+            stmts = attach_statements(policy_here, name, period, dflt)
+            quiet = attach_statements(policy_here, name, period, dflt, quiet=True) if dflt else ()
+            steps.append(Step("create", name, stmts, period.lower, period.upper, quiet))
         elif not expired and not any(
             c.lower is not None
             and c.upper is not None

@@ -72,13 +72,18 @@ def create_detached_child(
     parent: str, child: str, schema: str | None = None, *, hash_column: str | None = None
 ) -> Statement:
     """A table shaped like the parent (hash-partitioned itself with ``hash_column``), to be
-    attached once it is ready."""
+    attached once it is ready, in the same transaction.
+
+    Never ``IF NOT EXISTS``: a table that already has the name (a detached archive, someone
+    else's table) is not taken as the new partition; the step stops instead."""
     return Statement(
-        f"CREATE TABLE IF NOT EXISTS {qualified(child, schema)} "
+        f"CREATE TABLE {qualified(child, schema)} "
         f"(LIKE {qualified(parent, schema)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
         f"INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED){_sub_by(hash_column)}",
         f"ACCESS SHARE on {parent}",
-        "only reads the parent's definition; reads and writes continue",
+        "only reads the parent's definition; reads and writes continue. A table that "
+        "already has this name is never taken as the partition: the step stops",
+        squawk_ignore=("prefer-robust-stmts",),
     )
 
 
@@ -135,15 +140,16 @@ def attach_range_partition(
     if subpartitioned:
         lock += " and its hash partitions"
     why = (
-        f"reads and writes of {parent} continue; {child} is not in use yet, and its CHECK "
-        "spares the scan"
+        f"reads and writes of {parent} continue; {child} is not in use yet: its scan reads "
+        "only rows just moved in, or a CHECK spares it"
     )
     if default:
         lock += f" and {default}"
         why = (
             f"reads of {parent} continue, its writers wait at the lock above until COMMIT; "
-            f"{child} is not in use yet, and its CHECK spares the scan; {default} is scanned "
-            "for rows of this range, kept small by moving them out"
+            f"{child} is not in use yet: its scan reads only rows just moved in, or a CHECK "
+            f"spares it; {default} is scanned for rows of this range, kept small by moving "
+            "them out"
         )
     return Statement(
         f"ALTER TABLE {qualified(parent, schema)} ATTACH PARTITION {qualified(child, schema)} "
@@ -154,15 +160,29 @@ def attach_range_partition(
     )
 
 
-def lock_parent_for_attach(parent: str, default: str, schema: str | None = None) -> Statement:
-    """Writers of ``parent`` wait here, before the DEFAULT partition's lock is taken.
+def lock_parent_for_attach(
+    parent: str, default: str, schema: str | None = None, *, moving: bool = False
+) -> Statement:
+    """Queries of ``parent`` wait here, before the DEFAULT partition's lock is taken.
 
-    An INSERT routes its row with the partitions it saw when it started: one routed to the
-    DEFAULT partition before an ATTACH, and queued on the DEFAULT's lock, fails once the
-    ATTACH commits ("violates partition constraint") and cannot route again. Queued at the
-    parent instead, it routes afresh after the commit. ``ONLY``: the partitions themselves
-    stay free for autovacuum and for writers that address them directly.
+    A statement routes and prunes with the partitions it saw when it was planned. An INSERT
+    routed to the DEFAULT before an ATTACH, and queued on the DEFAULT's lock, fails once the
+    ATTACH commits ("violates partition constraint"); queued at the parent instead (SHARE ROW
+    EXCLUSIVE conflicts with every write), it routes afresh. When rows ``moving`` out of the
+    DEFAULT, a query planned before the ATTACH would read them only in the DEFAULT, after
+    they left it (a count of 0 rows): then reads wait at the parent too (ACCESS EXCLUSIVE),
+    for as long as the move takes. ``ONLY``: partitions stay free for autovacuum and for
+    statements that address them directly.
     """
+    if moving:
+        return Statement(
+            f"LOCK TABLE ONLY {qualified(parent, schema)} IN ACCESS EXCLUSIVE MODE",
+            f"ACCESS EXCLUSIVE on {parent}",
+            f"reads and writes of {parent} wait here until COMMIT, then see the moved rows in "
+            f"the new partition (planned earlier, they would look for them in {default} only, "
+            "after they left it); roll's --max-move-rows bounds the rows moved meanwhile",
+            holds_writers=True,
+        )
     return Statement(
         f"LOCK TABLE ONLY {qualified(parent, schema)} IN SHARE ROW EXCLUSIVE MODE",
         f"SHARE ROW EXCLUSIVE on {parent}",

@@ -77,7 +77,6 @@ def lock_default(default: str, schema: str | None) -> Statement:
         f"ACCESS EXCLUSIVE on {default}",
         "ATTACH below needs it anyway; taken first so no row of the new range slips in "
         "between the move and the ATTACH",
-        rescue=True,
     )
 
 
@@ -100,7 +99,6 @@ def move_rows(
         "moves rows of the new range out of the DEFAULT partition, atomically; writes to the "
         "parent wait meanwhile (roll's --max-move-rows bounds how many rows that is)",
         moves_rows=True,
-        rescue=True,
     )
 
 

@@ -15,9 +15,6 @@ class Statement:
     transactional: bool = True
     #: Its row count is the number of rows moved (reported by ``roll``).
     moves_rows: bool = False
-    #: Part of moving rows out of a DEFAULT partition (its lock and the move): left out
-    #: when the DEFAULT partition is empty.
-    rescue: bool = False
     #: Holds the parent's writers until COMMIT: what follows should be brief.
     holds_writers: bool = False
     #: squawk rules that misjudge this statement; ``why`` says why it is safe.

@@ -32,9 +32,9 @@ def _attach(operations: Operations, op: CreateRangePartitionOp | AttachPartition
     else:  # an existing table: the CHECK of an earlier attachment goes, one for these bounds
         stmts.append(sql.drop_bound_check(p, s))  # comes before writers are held
         stmts.append(sql.add_bound_check(p, op.column, lower, upper, k, s, existing=True))  # type: ignore[arg-type]
-    if op.default_partition:  # writers wait at the parent; rows of the range move out first
+    if op.default_partition:  # queries wait at the parent; rows of the range move out first
         stmts += [
-            sql.lock_parent_for_attach(t, op.default_partition, s),
+            sql.lock_parent_for_attach(t, op.default_partition, s, moving=True),
             sql.lock_default(op.default_partition, s),
             sql.move_rows(op.default_partition, p, op.column, lower, upper, k, s),  # type: ignore[arg-type]
         ]
