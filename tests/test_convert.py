@@ -423,3 +423,36 @@ def test_split_legacy_stopped_right_after_its_swap_is_finished_by_a_rerun(db_url
     pg.execute("CREATE TABLE plain (id int)")
     wrong = CliRunner().invoke(main, ["split-legacy", "plain", "--database-url", db_url])
     assert wrong.exit_code == 2 and "not a range-partitioned table" in wrong.output
+
+
+def test_split_legacy_waits_for_the_leftover_server_process_of_a_killed_run(db_url, pg):
+    """The killed run's server process finishes its statement (here: sleeps) holding the
+    table; a rerun waits for it instead of failing on a lock timeout, then splits."""
+    from click.testing import CliRunner
+
+    from sqla_partition import sql
+    from sqla_partition.cli import main
+
+    converted_events(db_url, pg, 500)
+    orphan = psycopg.connect(pg.info.dsn, autocommit=True)
+    assert orphan.execute(sql.try_advisory_lock("events", "public")).fetchone()[0]
+    orphan_pid = orphan.info.backend_pid
+
+    def finish() -> None:
+        orphan.execute("SELECT pg_sleep(1)")
+        orphan.close()
+
+    threading.Thread(target=finish, daemon=True).start()
+    result = CliRunner().invoke(main, ["split-legacy", "events", "--database-url", db_url])
+    assert result.exit_code == 0, result.output
+    assert f"another run (process {orphan_pid}" in result.output
+    assert "splitting events_legacy into" in result.output
+    # and one that outlives the wait is one line, exit 2, nothing changed
+    holder = psycopg.connect(pg.info.dsn, autocommit=True)
+    assert holder.execute(sql.try_advisory_lock("events", "public")).fetchone()[0]
+    busy = CliRunner().invoke(
+        main,
+        ["split-legacy", "events", "--database-url", db_url, "--wait-for-other-run", "200ms"],
+    )
+    holder.close()
+    assert busy.exit_code == 2 and "held this table for longer than" in busy.output

@@ -139,6 +139,44 @@ def test_a_half_built_index_is_finished_by_a_rerun(db_url, pg):
     ).fetchone() == (True,)
 
 
+def test_a_rerun_waits_for_the_index_build_a_killed_run_left_running(db_url, pg):
+    """The server process of a killed migration keeps building a partition's index (here
+    it waits for a writer's open transaction, as CREATE INDEX CONCURRENTLY does). A rerun
+    beside it would deadlock: it waits instead, bounded, then finishes the index."""
+    make_table(db_url, Range("created_at", premake=3, default=True))
+    pg.execute("INSERT INTO events (created_at, note) VALUES ('2026-11-05', 'a')")
+    pg.execute("CREATE INDEX ix_events_note ON ONLY events (note)")
+    writer = psycopg.connect(pg.info.dsn)  # a transaction the build waits for
+    writer.execute("INSERT INTO events_p2026_11 (created_at, note) VALUES ('2026-11-06', 'b')")
+    orphan = psycopg.connect(pg.info.dsn, autocommit=True)
+    orphan_pid = orphan.info.backend_pid
+
+    def killed_run_still_building() -> None:
+        orphan.execute(
+            "CREATE INDEX CONCURRENTLY events_p2026_11_note_idx ON events_p2026_11 (note)"
+        )
+        orphan.close()
+
+    building = threading.Thread(target=killed_run_still_building, daemon=True)
+    building.start()
+    while not pg.execute(
+        "SELECT 1 FROM pg_stat_progress_create_index WHERE pid = %s", (orphan_pid,)
+    ).fetchone():
+        time.sleep(0.05)
+    # bounded: one line naming the build it waited for
+    try:
+        run_online(db_url, build, sqla_partition_wait_for_other_run=300)
+        raise AssertionError("the rerun did not wait for the build")
+    except Exception as exc:  # noqa: BLE001 - Alembic wraps it
+        assert f"events_p2026_11 (process {orphan_pid})" in str(exc)
+    # the build ends (the writer commits) while a rerun waits: that rerun finishes the index
+    threading.Timer(1.0, writer.commit).start()
+    run_online(db_url, build)
+    building.join(10)
+    valid, partitions = index_state(pg, "ix_events_note")
+    assert valid and len(partitions) == 5
+
+
 def test_index_on_a_range_of_hashes(db_url, pg):
     make_table(
         db_url,

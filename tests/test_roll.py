@@ -249,7 +249,7 @@ def test_a_second_concurrent_run_waits_then_skips_the_table_with_exit_3(db_url, 
         assert code == 3  # not a success for a scheduler: the next run does the work
         assert out["tables"][0]["status"] == "skipped"
         skipped = out["tables"][0]["skipped"]
-        assert f"another roll (process {first.info.backend_pid}" in skipped
+        assert f"another run of sqla-partition (process {first.info.backend_pid}" in skipped
         assert "--wait-for-other-run (0.3 s)" in skipped
     code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
     assert out["tables"][0]["created"] == ["events_p2027_03", "events_p2027_04"]
@@ -355,8 +355,13 @@ def test_policy_the_database_disagrees_with_changes_nothing(db_url, pg):
 
 
 def test_status_and_check(db_url, pg):
-    make_table(db_url)
     runner = CliRunner()
+    # nothing managed here: monitoring pointed at the wrong database must not stay green
+    empty = runner.invoke(main, ["check", "--database-url", db_url])
+    assert empty.exit_code == 1 and "no range-partitioned table is managed" in empty.output
+    allowed = runner.invoke(main, ["check", "--database-url", db_url, "--allow-empty"])
+    assert allowed.exit_code == 0 and allowed.output.startswith("OK: 0 tables")
+    make_table(db_url)
     status = runner.invoke(
         main, ["status", "--database-url", db_url, "--now", "2026-11-27T10:00:00Z"]
     )

@@ -150,6 +150,12 @@ def status(
 @click.option(
     "--schedule", metavar="CRON", help="Also check this roll schedule bridges the premake."
 )
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="A database with no managed table is fine (otherwise exit 1: monitoring pointed at "
+    "the wrong database would stay green).",
+)
 @user_errors
 def check(
     database_url: str | None,
@@ -157,14 +163,24 @@ def check(
     tables: tuple[str, ...],
     max_age: str,
     schedule: str | None,
+    allow_empty: bool,
 ) -> None:
     """Exit 1 with a one-line reason when something needs attention (for monitoring).
 
     Checks that partitions cover now through premake, that no rows wait in a DEFAULT
-    partition, and that roll ran recently.
+    partition, that no detach is pending and nothing past retention stays attached, that
+    roll ran recently, and that the database has managed tables at all.
     """
     from ..cron.commands import run_check
 
     sys.exit(
-        run_check(database_url, parse_now(now), tables, parse_age(max_age), schedule, click.echo)
+        run_check(
+            database_url,
+            parse_now(now),
+            tables,
+            parse_age(max_age),
+            schedule,
+            click.echo,
+            allow_empty=allow_empty,
+        )
     )

@@ -282,8 +282,17 @@ def adopt(table: str, database_url: str | None, timezone: str) -> None:
     show_default=True,
     help="Longest wait for a lock per attempt (e.g. 500ms, 5s).",
 )
+@click.option(
+    "--wait-for-other-run",
+    default="60s",
+    show_default=True,
+    help="How long to wait for another run on the table (roll, or the server process of a "
+    "killed split-legacy, which finishes its statement first) before giving up (exit 2).",
+)
 @user_errors
-def split_legacy_command(table: str, database_url: str | None, lock_timeout: str) -> None:
+def split_legacy_command(
+    table: str, database_url: str | None, lock_timeout: str, wait_for_other_run: str
+) -> None:
     """Split the legacy partition of a converted table into its periods, online.
 
     The period tables are filled from TABLE_legacy in batches while a trigger logs the
@@ -295,14 +304,27 @@ def split_legacy_command(table: str, database_url: str | None, lock_timeout: str
     from ..catalog.connect import connect
     from ..cron.results import RollOptions
     from ..cron.runner import bound_session
+    from ..cron.table_lock import take_table
     from ..tools.split_legacy import finish_done_split, plan_split, split_legacy
 
     if not database_url:
         raise SqlaPartitionError("no database: pass --database-url or set DATABASE_URL")
     schema, _, name = table.rpartition(".")
     lock_ms = parse_duration_ms(lock_timeout, "--lock-timeout")
+    wait_s = parse_duration_ms(wait_for_other_run, "--wait-for-other-run") / 1000
     with connect(database_url, application_name="sqla-partition split-legacy") as conn:
-        bound_session(conn, RollOptions(lock_timeout_ms=lock_ms))
+        options = RollOptions(lock_timeout_ms=lock_ms)
+        bound_session(conn, options)
+        holder = take_table(
+            conn,
+            name,
+            schema or "public",
+            wait_s,
+            restore=lambda: bound_session(conn, options),
+            log=click.echo,
+        )
+        if holder is not None:
+            raise SqlaPartitionError(f"{table}: {holder}")
         left = finish_done_split(conn, name, schema or "public")
         if left is not None:
             removed = f"; removed what a stopped run left: {', '.join(left)}" if left else ""

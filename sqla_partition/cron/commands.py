@@ -169,10 +169,17 @@ def run_check(
     max_age: dt.timedelta,
     schedule: str | None,
     echo: Echo,
+    *,
+    allow_empty: bool = False,
 ) -> int:
     with connect(database_url or "") as conn:
         statuses, warnings, parents = collect(conn, now, tables)
         found = problems(statuses, now, max_age)
+        if not statuses and not allow_empty:
+            found.append(
+                "no range-partitioned table is managed by sqla-partition in this database "
+                "(the wrong database, or no migration applied yet?); --allow-empty if expected"
+            )
         if schedule:
             for parent in parents:
                 assert parent.policy is not None

@@ -24,6 +24,7 @@ from ..errors import SqlaPartitionError
 from ..planning.roll import Plan, Step, plan, position_from_clock
 from .messages import NotOurs, backlog_message, not_ours
 from .results import LockBudgetExhausted, RollOptions, RollReport, TableResult
+from .table_lock import take_table
 
 Log = Callable[[str], None]
 
@@ -323,31 +324,6 @@ class Roller:
             return parent
         return dataclasses.replace(fresh, policy=parent.policy)
 
-    def _take_table(self, parent: Parent) -> str | None:
-        """Take the table's advisory lock, waiting up to ``wait_for_other_s`` for a run that
-        holds it (a concurrent roll, or the server process of a killed one, which finishes
-        its statement first); ``None`` once held, else who holds it."""
-        name, schema = parent.name, parent.schema
-        if self.conn.execute(sql.try_advisory_lock(name, schema)).fetchone()[0]:  # type: ignore[call-overload,index]
-            return None
-        row = self.conn.execute(sql.advisory_holder_query(name, schema)).fetchone()  # type: ignore[call-overload]
-        who = f"process {row[0]}, its statement running for {row[1]} s" if row else "a process"
-        wait_ms = int(self.options.wait_for_other_s * 1000)
-        self.log(f"-- another roll ({who}) works on {schema}.{name}; waiting up to {wait_ms} ms")
-        if wait_ms > 0:
-            try:
-                self.conn.execute(sql.set_lock_timeout(wait_ms, local=False).sql)  # type: ignore[call-overload]
-                self.conn.execute(sql.advisory_lock(name, schema))  # type: ignore[call-overload]
-                return None
-            except pgerrors.LockNotAvailable:
-                pass
-            finally:
-                bound_session(self.conn, self.options)
-        return (
-            f"another roll ({who}) held this table for longer than --wait-for-other-run "
-            f"({self.options.wait_for_other_s:g} s); the next run does the work"
-        )
-
     def roll_table(self, parent: Parent, now: dt.datetime) -> TableResult:
         result = TableResult(f"{parent.schema}.{parent.name}", (parent.schema, parent.name))
         try:
@@ -372,7 +348,14 @@ class Roller:
             for step in the_plan.steps:
                 result.record(step)
             return result
-        holder = self._take_table(parent)
+        holder = take_table(
+            self.conn,
+            parent.name,
+            parent.schema,
+            self.options.wait_for_other_s,
+            restore=lambda: bound_session(self.conn, self.options),
+            log=self.log,
+        )
         if holder is not None:
             result.status = "skipped"
             result.skipped = holder

@@ -73,6 +73,7 @@ from .hash_split import (
     split_trigger_function,
 )
 from .indexes import (
+    INDEX_BUILDS_QUERY,
     INDEX_CATALOG_QUERY,
     INDEX_STATE_QUERY,
     PARTITION_TREE_QUERY,
@@ -176,6 +177,7 @@ __all__ = [
     "HASH_CHECK",
     "HYPOPG_RESET",
     "HashSplit",
+    "INDEX_BUILDS_QUERY",
     "INDEX_CATALOG_QUERY",
     "INDEX_STATE_QUERY",
     "KeyValue",

@@ -174,3 +174,13 @@ def reindex_concurrently(index: str, schema: str | None = None) -> Statement:
         "rebuilds an index an interrupted build left invalid; reads and writes continue",
         transactional=False,
     )
+
+
+#: Online: index builds other sessions run on the given tables (bind parameter: the tables
+#: as ``schema.name`` texts) — the server process of a killed migration keeps building.
+INDEX_BUILDS_QUERY = """
+SELECT p.pid, c.relname
+  FROM pg_stat_progress_create_index p
+  JOIN pg_class c ON c.oid = p.relid
+ WHERE p.relid = ANY (%(tables)s::regclass[]) AND p.pid <> pg_backend_pid()
+"""

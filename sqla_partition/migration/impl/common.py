@@ -32,6 +32,9 @@ DEFAULT_LOCK_BUDGET = 2000
 DEFAULT_LOCK_TIMEOUT_MS = 5000
 DEFAULT_STATEMENT_TIMEOUT_MS = 600_000
 DEFAULT_RETRIES = 5
+#: How long an operation waits for another session still working on its tables (the
+#: server process of a killed run finishes its statement first).
+DEFAULT_WAIT_MS = 60_000
 #: Blocks of the old partition copied per transaction while splitting (2 MB at 8 kB).
 DEFAULT_SPLIT_BATCH_BLOCKS = 256
 

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from alembic.operations import Operations
 
 from ... import sql
+from ...errors import SqlaPartitionError
 from ..ops import (
     CreateIndexOnlineOp,
     CreatePartitionedIndexOp,
     RecommendedOp,
     ReindexOp,
 )
-from .common import DEFAULT_LOCK_TIMEOUT_MS, bounded, options_of, run_statements
+from .common import (
+    DEFAULT_LOCK_TIMEOUT_MS,
+    DEFAULT_WAIT_MS,
+    bounded,
+    options_of,
+    run_statements,
+)
 
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
@@ -43,6 +51,31 @@ def _invalid_indexes(
     return {name for name, valid in rows if not valid}
 
 
+def _wait_for_other_builds(
+    ctx: MigrationContext, op: CreatePartitionedIndexOp, tables: list[str]
+) -> None:
+    """Online, in autocommit: wait (bounded) while another session builds an index on these
+    tables, such as the server process of a killed run of this migration. Building beside
+    it, or dropping the invalid index it is filling, ends in a deadlock."""
+    if ctx.as_sql or ctx.connection is None:
+        return
+    wait_ms = int(options_of(ctx).get("sqla_partition_wait_for_other_run", DEFAULT_WAIT_MS))
+    names = [sql.qualified(t, op.schema) for t in tables]
+    deadline = time.monotonic() + wait_ms / 1000
+    while True:
+        rows = ctx.connection.exec_driver_sql(sql.INDEX_BUILDS_QUERY, {"tables": names}).all()
+        if not rows:
+            return
+        if time.monotonic() >= deadline:
+            who = ", ".join(f"{table} (process {pid})" for pid, table in rows)
+            raise SqlaPartitionError(
+                f"another session is still building an index on {who} after {wait_ms} ms; "
+                "if it is a killed run of this migration, let it finish or stop it "
+                "(pg_cancel_backend), then run the migration again"
+            )
+        time.sleep(0.5)
+
+
 def _create_index_online(operations: Operations, op: CreatePartitionedIndexOp) -> None:
     """A table that is not partitioned: one ``CREATE INDEX CONCURRENTLY``."""
     ctx = operations.migration_context
@@ -51,6 +84,7 @@ def _create_index_online(operations: Operations, op: CreatePartitionedIndexOp) -
     lock = int(options_of(ctx).get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
     limit = int(options_of(ctx).get("sqla_partition_index_statement_timeout", 0))
     with ctx.autocommit_block():
+        _wait_for_other_builds(ctx, op, [op.table_name])
         stmts = [*sql.timeouts(lock, limit, local=False)]
         if invalid:
             stmts.append(sql.drop_invalid_index(op.index_name, op.schema))
@@ -110,6 +144,7 @@ def create_partitioned_index(operations: Operations, op: CreatePartitionedIndexO
     lock = int(options_of(ctx).get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
     limit = int(options_of(ctx).get("sqla_partition_index_statement_timeout", 0))
     with ctx.autocommit_block():
+        _wait_for_other_builds(ctx, op, [n for n, _, p in tree if not p])
         run_statements(operations, sql.timeouts(lock, limit, local=False))
         for name, _parent, partitioned in tree:  # parents before their partitions
             if partitioned:
