@@ -197,3 +197,69 @@ def test_create_range_partition_beside_a_default_while_writers_insert_into_it(db
         engine.dispose()
     assert "events_p2027_04" in partitions(pg)
     _assert_every_row_in_its_period(pg, writers)
+
+
+def test_roll_killed_while_it_moves_a_backlog_leaves_every_row_in_sight(db_url, pg):
+    """The server process of roll is terminated in the middle of moving a month's rows out
+    of the DEFAULT partition: the move rolls back with the ATTACH, every row stays where
+    queries find it, and the next run moves them."""
+    import subprocess
+    import sys
+
+    make_table(db_url, Range("created_at", premake=1, default=True), until="2027-01-01")
+    pg.execute(
+        "INSERT INTO events (created_at, note) SELECT '2027-01-01'::timestamptz "
+        "+ (g % 2678400) * interval '1 second', 'old' FROM generate_series(1, 300000) g"
+    )
+    before = pg.execute("SELECT count(*), sum(id) FROM events").fetchone()
+    command = [sys.executable, "-m", "sqla_partition.cli", "roll", "--database-url", db_url]
+    command += ["--now", "2027-01-15T00:00:00Z", "--max-move-rows", "1000000", "--json"]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killed = None
+    deadline = time.monotonic() + 60
+    while killed is None and run.poll() is None and time.monotonic() < deadline:
+        killed = pg.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE query LIKE 'WITH moved AS (DELETE FROM public.events_default%%' "
+            "AND pid <> pg_backend_pid()"
+        ).fetchone()
+    out, err = run.communicate(timeout=60)
+    assert killed == (True,), f"the move was not caught running: {out} {err}"
+    assert run.returncode != 0
+    # nothing moved, nothing lost: all rows still in the DEFAULT, no January partition
+    assert pg.execute("SELECT count(*), sum(id) FROM events").fetchone() == before
+    assert pg.execute("SELECT count(*) FROM events_default").fetchone()[0] == 300000
+    assert "events_p2027_01" not in partitions(pg)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert pg.execute("SELECT count(*) FROM events_p2027_01").fetchone()[0] == 300000
+    assert pg.execute("SELECT count(*), sum(id) FROM events").fetchone() == before
+
+
+def test_an_application_that_reads_then_writes_is_never_a_deadlock_victim(db_url, pg):
+    """The application's transaction reads the table (holding the DEFAULT against roll's
+    ATTACH), then writes it (waiting for roll's lock on the parent): a deadlock. roll waits
+    for a lock at most half of deadlock_timeout, so it always gives up first and retries;
+    the application's write goes through."""
+    make_table(db_url, Range("created_at", premake=1, default=True), until="2027-01-01")
+    app = psycopg.connect(pg.info.dsn)
+    app.execute("SELECT count(*) FROM events")  # ACCESS SHARE on the parent and DEFAULT
+    options = RollOptions(lock_timeout_ms=3000, retries=20, backoff_s=0.05)
+    reports = []
+
+    def run() -> None:
+        with psycopg.connect(pg.info.dsn, autocommit=True) as conn:
+            reports.append(roll(conn, dt.datetime(2027, 1, 15, tzinfo=UTC), options))
+
+    rolling = threading.Thread(target=run, daemon=True)
+    rolling.start()
+    time.sleep(1.5)  # past roll's own deadlock check: the application's would pick it
+    app.execute("INSERT INTO events (created_at, note) VALUES ('2026-12-05', 'app')")
+    app.commit()
+    app.close()
+    rolling.join(30)
+    (report,) = reports
+    assert report.exit_code == 0, report.as_dict()
+    assert report.tables[0].lock_retries >= 1  # it did step back for the application
+    assert pg.execute("SELECT count(*) FROM events WHERE note = 'app'").fetchone() == (1,)
+    assert "events_p2027_01" in partitions(pg)

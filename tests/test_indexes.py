@@ -147,7 +147,9 @@ def test_a_rerun_waits_for_the_index_build_a_killed_run_left_running(db_url, pg)
     pg.execute("INSERT INTO events (created_at, note) VALUES ('2026-11-05', 'a')")
     pg.execute("CREATE INDEX ix_events_note ON ONLY events (note)")
     writer = psycopg.connect(pg.info.dsn)  # a transaction the build waits for
-    writer.execute("INSERT INTO events_p2026_11 (created_at, note) VALUES ('2026-11-06', 'b')")
+    writer.execute(
+        "INSERT INTO events_p2026_11 (id, created_at, note) VALUES (-1, '2026-11-06', 'b')"
+    )
     orphan = psycopg.connect(pg.info.dsn, autocommit=True)
     orphan_pid = orphan.info.backend_pid
 

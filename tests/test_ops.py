@@ -231,3 +231,36 @@ def test_lock_budget_commits_between_tables_offline():
     assert pglast.parse_sql(offline)
     unlimited = run_offline(many)
     assert unlimited.count("COMMIT;") == 1
+
+
+def test_a_hostile_name_never_leaves_its_comment(db_url, pg):
+    """Names go into the lock comments of every statement; one with a line break would
+    end the comment and run the rest of the line, online and in `--sql` output."""
+    import pglast
+
+    engine = sa.create_engine(db_url)
+    run_online(engine, create_events)
+    hostile = "evil\nCREATE TABLE pwned (x int); --"
+
+    def attach(op):
+        op.create_range_partition(
+            "events",
+            "events_p2027_01",
+            "2027-01-01",
+            "2027-02-01",
+            column="created_at",
+            key_type="timestamptz",
+            default_partition=hostile,
+        )
+
+    with pytest.raises(sa.exc.DBAPIError, match="does not exist"):
+        run_online(engine, attach)
+    engine.dispose()
+    assert pg.execute("SELECT to_regclass('pwned')").fetchone() == (None,)
+    text = run_offline(attach)
+    created = [
+        s.stmt.relation.relname
+        for s in pglast.parse_sql(text)
+        if isinstance(s.stmt, pglast.ast.CreateStmt)
+    ]
+    assert created == ["events_p2027_01"]  # the name stays a quoted identifier, nothing runs

@@ -120,6 +120,7 @@ def test_default_partition_rules_out_concurrent_detach_and_drop_is_explicit():
     assert quiet == [
         "CREATE TABLE public.events_p2027_03",
         "LOCK TABLE ONLY public.events IN SHARE ROW EXCLUSIVE MODE;"[:-1],
+        "LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE",
         "ALTER TABLE public.events ATTACH PARTITION public.events_p2027_03 FOR VALUES FROM",
     ]
 
@@ -251,3 +252,30 @@ def test_hash_split_names_and_refusals():
         hash_split(hashed(2), hashed(4), ("tenant_id",), ())
     with pytest.raises(PolicyError, match="63 bytes"):
         hash_split(hashed(2, "x" * 57), hashed(4, "x" * 57), ("tenant_id",), ("tenant_id",))
+
+
+def test_periods_behind_now_with_rows_in_the_default_are_planned_again():
+    """A period a run could not fill (its backlog was too large) must come back once the
+    clock has passed it; rows older than every partition are left to the operator."""
+    months = [(2026, 8), (2026, 9), (2026, 11), (2026, 12), (2027, 1), (2027, 2)]
+    parent = parent_with(months, default=True)
+    plain = plan(policy(premake=3, default=True), parent, NOW)
+    assert [s.partition for s in plain.of_kind("create")] == []
+    behind = plan(policy(premake=3, default=True), parent, NOW, since=ts(2026, 10, 7))
+    assert [s.partition for s in behind.of_kind("create")] == ["events_p2026_10"]
+    far = plan(policy(premake=3, default=True), parent, NOW, since=ts(2019, 1, 1))
+    assert [s.partition for s in far.of_kind("create")] == ["events_p2026_10"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=900))
+def test_since_only_fills_gaps_between_the_oldest_partition_and_the_premake(days):
+    months = [(2026, 6), (2026, 11), (2026, 12), (2027, 1), (2027, 2)]
+    since = ts(2024, 1, 1) + dt.timedelta(days=days)
+    result = plan(policy(premake=3, default=True), parent_with(months, True), NOW, since=since)
+    created = [(s.lower, s.upper) for s in result.of_kind("create")]
+    for lower, upper in created:
+        assert ts(2026, 6) <= lower and upper <= ts(2027, 3)  # inside the covered span
+        assert not any(ts(y, m) == lower for y, m in months)  # never an existing period
+    expected = {ts(2026, m) for m in range(7, 11) if ts(2026, m + 1) > since}
+    assert {lower for lower, _ in created} == expected

@@ -92,7 +92,7 @@ def test_golden_sql_is_clean_under_squawk():
 
 def test_golden_roll_shows_rescue_timeouts_and_every_expiry_mode():
     text = (GOLDEN / "roll_dry_run.sql").read_text()
-    assert "SET LOCAL lock_timeout = 3000;" in text
+    assert "SET LOCAL lock_timeout = 500;" in text  # half of deadlock_timeout, below 3 s
     assert "SET LOCAL statement_timeout = 600000;" in text
     assert "WITH moved AS (DELETE FROM public.events_default" in text
     assert "DETACH PARTITION public.clicks_p2026_11 CONCURRENTLY" in text

@@ -135,3 +135,25 @@ def test_subpartition_key_is_checked_at_declaration():
         Range("created_at", subpartition=Hash("created_at", 4))
     with pytest.raises(PolicyError, match="subpartition must be Hash"):
         Range("created_at", subpartition=Range("id", interval=10))
+
+
+def test_a_table_named_like_a_new_hash_partition_stops_that_period(db_url, pg):
+    """roll's new month gets its hash partitions with plain CREATE TABLE … PARTITION OF:
+    a table that has one's name is never skipped over (the month would miss a remainder)."""
+    from .test_roll import make_table, partitions, roll_json
+
+    make_table(
+        db_url,
+        Range("created_at", premake=1, subpartition=Hash("id", 2)),
+        start="2026-11-01",
+        until="2027-01-01",
+    )
+    pg.execute("CREATE TABLE events_p2027_01_h0 (x int)")
+    code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
+    assert code == 1
+    (error,) = out["tables"][0]["errors"]
+    assert error.startswith(
+        'public.events_p2027_01 was not created: relation "events_p2027_01_h0" already exists'
+    )
+    assert "events_p2027_01" not in partitions(pg)
+    assert "events_p2027_02" in partitions(pg)  # its other periods went on

@@ -17,7 +17,7 @@ from ..errors import SqlaPartitionError
 from . import report as reporting
 from .results import RollOptions
 from .runner import roll
-from .status import LEGEND, collect, problems
+from .status import LEGEND, collect, nothing_managed, problems
 
 Echo = Callable[..., None]
 
@@ -175,11 +175,12 @@ def run_check(
     with connect(database_url or "") as conn:
         statuses, warnings, parents = collect(conn, now, tables)
         found = problems(statuses, now, max_age)
-        if not statuses and not allow_empty:
+        if not statuses and not allow_empty and nothing_managed(conn):
             found.append(
-                "no range-partitioned table is managed by sqla-partition in this database "
-                "(the wrong database, or no migration applied yet?); --allow-empty if expected"
+                "no table is managed by sqla-partition in this database (the wrong database, "
+                "or no migration applied yet?); --allow-empty if expected"
             )
+
         if schedule:
             for parent in parents:
                 assert parent.policy is not None

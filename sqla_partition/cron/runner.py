@@ -22,9 +22,16 @@ from ..catalog.snapshot import Parent, Snapshot, managed_range_parents, parse_ca
 from ..declaration.policies import Range
 from ..errors import SqlaPartitionError
 from ..planning.roll import Plan, Step, plan, position_from_clock
-from .messages import NotOurs, backlog_message, not_ours
+from .messages import backlog_message, not_ours
 from .results import LockBudgetExhausted, RollOptions, RollReport, TableResult
 from .table_lock import take_table
+from .transactions import (
+    SESSION_RESETS,
+    annotated_sql,
+    group_statements,
+    quiet_statements,
+    session_settings,
+)
 
 Log = Callable[[str], None]
 
@@ -81,43 +88,24 @@ def select_tables(snap: Snapshot, wanted: Sequence[str]) -> tuple[list[Parent], 
 def plan_table(
     conn: psycopg.Connection, parent: Parent, now: dt.datetime, horizon: dt.datetime | None
 ) -> Plan:
-    assert parent.policy is not None
+    assert parent.policy is not None and isinstance(parent.policy.policy, Range)
     policy = parent.policy
-    if policy.key_type == "integer":
-        assert isinstance(policy.policy, Range)
+    column = policy.policy.column
+    since = None
+    if parent.default is not None:  # rows a run could not move, whose period has passed
         row = conn.execute(  # type: ignore[call-overload]
-            sql.max_key_query(parent.name, policy.policy.column, parent.schema)
+            sql.min_key_query(parent.default.name, column, parent.schema)
+        ).fetchone()
+        since = row[0] if row else None
+    if policy.key_type == "integer":
+        row = conn.execute(  # type: ignore[call-overload]
+            sql.max_key_query(parent.name, column, parent.schema)
         ).fetchone()
         position: Any = row[0] if row and row[0] is not None else 0
-        return plan(policy, parent, position)
+        return plan(policy, parent, position, since=since)
     position = position_from_clock(policy, now)
     limit = position_from_clock(policy, horizon) if horizon is not None else None
-    return plan(policy, parent, position, horizon=limit)
-
-
-def group_statements(step: Step, options: RollOptions) -> tuple[list[sql.Statement], bool]:
-    """The statements of a step with their settings, and whether they form a transaction."""
-    lock, limit = options.lock_timeout_ms, options.statement_timeout_ms
-    if all(s.transactional for s in step.statements):
-        settings = [*sql.timeouts(lock, limit), sql.relaxed_commit()]
-        return [*settings, *step.statements], True
-    return [*_session_settings(options), *step.statements, *_SESSION_RESETS], False
-
-
-def _session_settings(options: RollOptions) -> list[sql.Statement]:
-    """Settings around statements PostgreSQL runs outside a transaction."""
-    lock, limit = options.lock_timeout_ms, options.statement_timeout_ms
-    return [*sql.timeouts(lock, limit, local=False), sql.relaxed_commit(local=False)]
-
-
-_SESSION_RESETS = [*sql.reset_timeouts(local=False), sql.reset_relaxed_commit()]
-
-
-def annotated_sql(step: Step, options: RollOptions) -> str:
-    """The step as a DBA reads it: transaction boundaries, timeouts, lock comments."""
-    statements, transaction = group_statements(step, options)
-    body = "\n".join(s.annotated() + ";" for s in statements)
-    return f"BEGIN;\n{body}\nCOMMIT;" if transaction else body
+    return plan(policy, parent, position, horizon=limit, since=since)
 
 
 class Roller:
@@ -154,13 +142,13 @@ class Roller:
                 held = time.monotonic() - started  # queued writers wait from its request on
                 result.longest_write_hold_s = max(result.longest_write_hold_s, held)
             return
-        for stmt in _session_settings(self.options):
+        for stmt in session_settings(self.options):
             self._execute(stmt, result)
         try:
             for stmt in step.statements:
                 self._execute(stmt, result)
         finally:
-            for stmt in _SESSION_RESETS:
+            for stmt in SESSION_RESETS:
                 self._execute(stmt, result)
             bound_session(self.conn, self.options)  # RESET went back to the role's values
 
@@ -177,7 +165,7 @@ class Roller:
             try:
                 self._attempt(Step("group", "", tuple(statements)), result)
                 return
-            except pgerrors.LockNotAvailable:
+            except (pgerrors.LockNotAvailable, pgerrors.DeadlockDetected):
                 waited = time.monotonic() - started
                 result.longest_lock_wait_s = max(result.longest_lock_wait_s, waited)
                 if attempt == opts.retries:
@@ -194,13 +182,12 @@ class Roller:
 
     # -- steps -------------------------------------------------------------------------
 
-    def _backlog(self, parent: Parent, step: Step) -> int:
-        """Rows of the step's period waiting in the DEFAULT partition, counted only when the
-        whole DEFAULT holds more than one step may move (0 otherwise)."""
+    def _waiting(self, parent: Parent, step: Step) -> int:
+        """Rows of a create step's period in the DEFAULT partition (0 when it is empty)."""
         default, policy = parent.default, parent.policy
         if default is None or policy is None or not isinstance(policy.policy, Range):
             return 0
-        if self._default_rows <= self.options.max_move_rows:
+        if not self._default_rows:
             return 0
         count_sql = sql.count_in_range_query(
             default.name,
@@ -211,6 +198,17 @@ class Roller:
             parent.schema,
         )
         return int(self.conn.execute(count_sql).fetchone()[0])  # type: ignore[call-overload,index]
+
+    def _form(self, parent: Parent, step: Step) -> tuple[str, int]:
+        """How a create step beside a DEFAULT runs: ``quiet`` (no row of its period to move:
+        only writers wait), ``move`` (its rows move in the ATTACH's transaction), or
+        ``backlog`` (more than --max-move-rows: left for the operator), with the rows."""
+        waiting = self._waiting(parent, step)
+        if waiting == 0:
+            return "quiet", 0
+        if waiting > self.options.max_move_rows:
+            return "backlog", waiting
+        return "move", waiting
 
     def _detach_retry(self, parent: Parent, step: Step) -> Callable[[], list[sql.Statement]]:
         """After a timed-out DETACH CONCURRENTLY, a retry must FINALIZE if it went pending."""
@@ -229,22 +227,24 @@ class Roller:
 
     def run_step(self, parent: Parent, step: Step, result: TableResult) -> None:
         statements = step.statements
-        if step.kind == "create" and parent.default is not None and not self._default_rows:
-            # the DEFAULT was empty when counted: skip the move; should a row of this range
-            # have arrived since, ATTACH refuses (check_violation) and the full step runs
-            fast = _without_move([step])
-            try:
-                self.run_statements(fast, result)
-                result.record(step)
-                return
-            except pgerrors.CheckViolation:
-                self.log("-- rows arrived in the DEFAULT partition; moving them first")
-            except pgerrors.DuplicateTable:
-                raise NotOurs(not_ours(parent, step)) from None
-        elif step.kind == "create" and parent.default is not None:
-            waiting = self._backlog(parent, step)
-            if waiting > self.options.max_move_rows:
-                # moving them holds the table's writers for as long as the move takes: the
+        if step.kind == "create" and parent.default is not None:
+            form, waiting = self._form(parent, step)
+            if form == "quiet":
+                # should a row of this period arrive meanwhile, ATTACH refuses
+                # (check_violation) and the step runs again with the move
+                try:
+                    self.run_statements(quiet_statements([step]), result)
+                    result.record(step)
+                    return
+                except pgerrors.CheckViolation:
+                    self.log("-- rows arrived in the DEFAULT partition; moving them first")
+                    form, waiting = self._form(parent, step)
+                except pgerrors.DuplicateTable as exc:
+                    result.status = "failed"
+                    result.errors.append(not_ours(parent, step, exc))
+                    return
+            if form == "backlog":
+                # moving them holds the table's queries for as long as the move takes: the
                 # operator chooses when; the rows stay in the DEFAULT, visible, meanwhile
                 if result.status == "ok":
                     result.status = "backlog"
@@ -253,8 +253,10 @@ class Roller:
         retry = self._detach_retry(parent, step) if step.kind == "detach" else None
         try:
             self.run_statements(statements, result, retry)
-        except pgerrors.DuplicateTable:
-            raise NotOurs(not_ours(parent, step)) from None
+        except pgerrors.DuplicateTable as exc:  # this period only: the other steps go on
+            result.status = "failed"
+            result.errors.append(not_ours(parent, step, exc))
+            return
         result.record(step)
 
     def _count_default(self, parent: Parent, steps: Sequence[Step]) -> int:
@@ -266,16 +268,33 @@ class Roller:
             ).fetchone()[0]
         )
 
-    def _as_run(self, the_plan: Plan, default_rows: int) -> list[Step]:
-        """The steps as they will run, new partitions grouped as :meth:`_create_in_groups`
-        groups them, so a dry run prints exactly what runs (unless rows arrive meanwhile)."""
+    def _as_run(
+        self, parent: Parent, the_plan: Plan, default_rows: int, result: TableResult
+    ) -> list[Step]:
+        """The steps as they will run, so a dry run prints exactly what runs (unless rows
+        arrive meanwhile): new partitions grouped as :meth:`_create_in_groups` groups them
+        when the DEFAULT is empty; else each in the form :meth:`_form` picks, backlogs left
+        out and reported as a real run reports them."""
         steps = list(the_plan.steps)
-        if not steps or default_rows > 0:
+        if steps and default_rows > 0 and parent.default is not None:
+            out = []
+            for step in steps:
+                form, waiting = self._form(parent, step) if step.kind == "create" else ("", 0)
+                if form == "backlog":
+                    if result.status == "ok":
+                        result.status = "backlog"
+                    result.errors.append(backlog_message(parent, step, waiting, self.options))
+                    continue
+                if form == "quiet":
+                    step = dataclasses.replace(step, statements=quiet_statements([step]))
+                out.append(step)
+            return out
+        if not steps:
             return steps
         creates = [s for s in steps if s.kind == "create"]
         size = self.options.create_group
         groups = [
-            Step("group", "", _without_move(creates[i : i + size]))
+            Step("group", "", quiet_statements(creates[i : i + size]))
             for i in range(0, len(creates), size)
         ]
         finalize = [s for s in steps if s.kind == "finalize_detach"]
@@ -298,7 +317,7 @@ class Roller:
         size = self.options.create_group
         for i in range(0, len(creates), size):
             group = creates[i : i + size]
-            statements = _without_move(group)
+            statements = quiet_statements(group)
             try:
                 self.run_statements(statements, result)
             except pgerrors.CheckViolation:
@@ -336,17 +355,17 @@ class Roller:
             result.notes.extend(the_plan.notes)
             default_rows = self._count_default(parent, the_plan.steps)
             self._default_rows = default_rows
-            for step in the_plan.steps:
-                waiting = self._backlog(parent, step) if step.kind == "create" else 0
-                if waiting > self.options.max_move_rows:
-                    result.notes.append(backlog_message(parent, step, waiting, self.options))
-            as_run = self._as_run(the_plan, default_rows)
+            as_run = self._as_run(parent, the_plan, default_rows, result)
             result.sql = [annotated_sql(s, self.options) for s in as_run]
             if result.sql and parent.default is not None:
                 fact = sql.default_fact(parent.name, parent.default.name, empty=not default_rows)
                 result.sql.insert(0, fact)
-            for step in the_plan.steps:
-                result.record(step)
+            for step in as_run:
+                if step.kind != "group":
+                    result.record(step)
+            for step in the_plan.steps:  # grouped creates
+                if step.kind == "create" and not default_rows:
+                    result.record(step)
             return result
         holder = take_table(
             self.conn,
@@ -374,9 +393,6 @@ class Roller:
         except LockBudgetExhausted as exc:
             result.status = "locked"
             result.errors.append(str(exc))
-        except NotOurs as exc:
-            result.status = "failed"
-            result.errors.append(str(exc))
         except pgerrors.LockNotAvailable as exc:  # a read waited past lock_timeout
             result.status = "locked"
             result.errors.append(_one_line(exc))
@@ -393,23 +409,16 @@ class Roller:
         return result
 
 
-def _without_move(steps: Sequence[Step]) -> tuple[sql.Statement, ...]:
-    """The steps' quiet forms (the DEFAULT partition is empty: nothing moves) in one
-    transaction: every new table first, then the parent lock (once), then the ATTACHes, so
-    writers are held only for the ATTACHes."""
-    before: list[sql.Statement] = []
-    hold: list[sql.Statement] = []
-    after: list[sql.Statement] = []
-    for step in steps:
-        kept = list(step.quiet or step.statements)
-        at = next((i for i, stmt in enumerate(kept) if stmt.holds_writers), None)
-        if at is None:
-            before += kept
-            continue
-        before += kept[:at]
-        hold = hold or [kept[at]]
-        after += kept[at + 1 :]
-    return (*before, *hold, *after)
+def below_deadlock_timeout(conn: psycopg.Connection, options: RollOptions) -> RollOptions:
+    """Each lock wait at most half the server's ``deadlock_timeout``: an application
+    transaction that read the table and then writes it can meet a step that holds the parent
+    and waits for the DEFAULT; the step then gives up (and retries) before the
+    application's deadlock check could choose the application's write as the victim."""
+    deadlock_ms = int(conn.execute(sql.DEADLOCK_TIMEOUT_QUERY).fetchone()[0])  # type: ignore[arg-type,index]
+    cap = max(50, deadlock_ms // 2)
+    if options.lock_timeout_ms <= cap:
+        return options
+    return dataclasses.replace(options, lock_timeout_ms=cap)
 
 
 def bound_session(conn: psycopg.Connection, options: RollOptions | None = None) -> None:
@@ -431,7 +440,7 @@ def roll(
     log: Log | None = None,
 ) -> RollReport:
     """Bring every managed range table in line with its policy at ``now``."""
-    options = options or RollOptions()
+    options = below_deadlock_timeout(conn, options or RollOptions())
     started = time.monotonic()
     report = RollReport(now=now, dry_run=options.dry_run)
     bound_session(conn, options)
@@ -448,7 +457,8 @@ def roll(
             name = f"{parent.schema}.{parent.name}"
             report.tables.append(TableResult(name, status="failed", errors=[_one_line(exc)]))
             break
-    done = [t.key for t in report.tables if t.status == "ok"]
+    # a backlog left for the operator is reported as such, not as an overdue roll as well
+    done = [t.key for t in report.tables if t.status in ("ok", "backlog")]
     if done and not options.dry_run and not conn.broken:
         try:
             conn.execute(sql.mark_rolled_many(done).sql)  # type: ignore[arg-type]

@@ -6,12 +6,13 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 
 from .. import sql
 from ..catalog.snapshot import Parent, read_snapshot
-from ..declaration.periods import Period, shift_date, subtract
+from ..declaration.periods import Period, local_midnight, shift_date, subtract
 from ..declaration.policies import Range
 from ..planning.roll import position_from_clock
 from .runner import bound_session, plan_table, query_of, select_tables
@@ -87,8 +88,10 @@ def table_status(
         upper = step.upper
         if p.retention_step is None or policy.key_type == "integer" or upper is None:
             continue
-        day = upper.date() if isinstance(upper, dt.datetime) else upper
-        overdue.append((step.partition, shift_date(day, p.retention_step, 1)))  # type: ignore[arg-type]
+        tz = ZoneInfo(p.timezone)
+        day = upper.astimezone(tz).date() if isinstance(upper, dt.datetime) else upper
+        expired = local_midnight(shift_date(day, p.retention_step, 1), tz)  # type: ignore[arg-type]
+        overdue.append((step.partition, expired))
     stepper = policy.stepper()
     if policy.key_type == "integer":
         centre = stepper.period_of(the_plan.steps[0].lower) if the_plan.steps else None
@@ -160,6 +163,11 @@ def collect(
     rolled = _rolled_at(conn)
     statuses = [table_status(conn, p, now, rolled.get((p.schema, p.name))) for p in parents]
     return statuses, warnings, parents
+
+
+def nothing_managed(conn: psycopg.Connection) -> bool:
+    """No policy is recorded in this database (hash tables count too)."""
+    return not read_snapshot(query_of(conn)).policies
 
 
 def _since(now: dt.datetime, moment: Any) -> dt.timedelta:

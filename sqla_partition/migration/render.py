@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from alembic.autogenerate import render as alembic_render
 from alembic.autogenerate import renderers
 
+from ..sql.statement import inert
 from .ops import (
     AttachPartitionOp,
     CreateIndexOnlineOp,
@@ -146,7 +147,7 @@ def _reindex(ctx: AutogenContext, op: ReindexOp) -> str:
 @renderers.dispatch_for(RecommendedOp)
 def _recommended(ctx: AutogenContext, op: RecommendedOp) -> str:
     inner = alembic_render.render_op_text(ctx, op.op)
-    return f"# sqla-partition recommends ({op.rule}): {op.reason}\n{inner}"
+    return f"# sqla-partition recommends ({inert(op.rule)}): {inert(op.reason)}\n{inner}"
 
 
 @renderers.dispatch_for(PartitionExistingTableOp)

@@ -144,12 +144,17 @@ def new_table_statements(
     return out
 
 
-def _sub_partitions(policy: TablePolicy, partition: str) -> list[Statement]:
-    """The hash partitions of a range partition that is new in this transaction."""
+def _sub_partitions(
+    policy: TablePolicy, partition: str, *, strict: bool = False
+) -> list[Statement]:
+    """The hash partitions of a range partition that is new in this transaction;
+    ``strict``: a table already named like one stops the step."""
     sub = policy.subpartition
     assert sub is not None
     return [
-        sql.create_hash_partition_of(partition, name, sub.partitions, r, policy.schema)
+        sql.create_hash_partition_of(
+            partition, name, sub.partitions, r, policy.schema, if_not_exists=not strict
+        )
         for r, name in policy.sub_names(partition)
     ]
 
@@ -170,7 +175,10 @@ def attach_statements(
     t, s, k, col = policy.table, policy.schema, policy.key_type, policy.policy.column
     rescue: tuple[Statement, ...] = ()
     if default and quiet:
-        rescue = (sql.lock_parent_for_attach(t, default, s),)
+        rescue = (
+            sql.lock_parent_for_attach(t, default, s),
+            sql.lock_default(default, s, moving=False),
+        )
     elif default:
         rescue = (
             sql.lock_parent_for_attach(t, default, s, moving=True),
@@ -180,7 +188,7 @@ def attach_statements(
     sub = policy.subpartition
     return (
         sql.create_detached_child(t, name, s, hash_column=sub.column if sub else None),
-        *(_sub_partitions(policy, name) if sub else ()),
+        *(_sub_partitions(policy, name, strict=True) if sub else ()),
         *rescue,
         sql.attach_range_partition(
             t, name, period.lower, period.upper, k, s, default, subpartitioned=sub is not None
@@ -200,13 +208,17 @@ def plan(
     position: KeyValue,
     *,
     horizon: KeyValue | None = None,
+    since: KeyValue | None = None,
 ) -> Plan:
     """The steps that bring an existing range table in line with its policy at ``position``.
 
     ``position`` is the key's "now": the clock for time keys (see
     :func:`position_from_clock`), the current maximum for integer keys. ``horizon`` is the
     next scheduled run, when there is a schedule: premake then counts from there, so the
-    partitions last until that run.
+    partitions last until that run. ``since`` is the oldest key waiting in the DEFAULT
+    partition: missing periods from there (but not before the oldest partition) are planned
+    too, so rows left behind by a run that could not move them are never forgotten once the
+    clock passed their period.
     """
     p = policy.policy
     if not isinstance(p, Range):
@@ -239,6 +251,11 @@ def plan(
     newest = max((c.upper for c in ranges if c.upper is not None), default=None)  # type: ignore[type-var]
     if newest is not None and newest < current.lower:  # type: ignore[operator]
         first = stepper.period_of(newest)  # catch up over missed runs
+    oldest = min((c.lower for c in ranges if c.lower is not None), default=None)  # type: ignore[type-var]
+    if since is not None and oldest is not None:
+        start = since if since > oldest else oldest  # type: ignore[operator]
+        if start < first.lower:  # type: ignore[operator]
+            first = stepper.period_of(start)  # rows wait behind "now" in the DEFAULT
     ahead = current
     if horizon is not None and horizon > position:  # type: ignore[operator]
         ahead = stepper.period_of(horizon)

@@ -129,6 +129,7 @@ from .quoting import (
 )
 from .roll import (
     ADVISORY_CLASS,
+    DEADLOCK_TIMEOUT_QUERY,
     READ_ONLY_QUERY,
     ROLLED_AT_QUERY,
     advisory_holder_query,
@@ -155,7 +156,7 @@ from .session import (
     set_statement_timeout,
     timeouts,
 )
-from .statement import Statement
+from .statement import Statement, inert
 
 __all__ = [
     "ADVICE_PREPARED",
@@ -172,6 +173,7 @@ __all__ = [
     "BOUND_CHECK",
     "Bounds",
     "CATALOG_QUERY",
+    "DEADLOCK_TIMEOUT_QUERY",
     "DEALLOCATE_ADVICE",
     "GENERIC_PLANS",
     "HASH_CHECK",
@@ -245,6 +247,7 @@ __all__ = [
     "hypothetical_index",
     "ident",
     "index_valid_check",
+    "inert",
     "key_literal",
     "legacy_bound_check",
     "legacy_bound_cleanup",

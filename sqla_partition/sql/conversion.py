@@ -80,8 +80,8 @@ def legacy_bound_check(
     table: str, schema: str | None, column: str, upper: KeyValue, key_type: str
 ) -> list[Statement]:
     """The CHECK that proves every row is older than the first new period, added without
-    a scan, then validated while writes go on. One an interrupted run left is dropped (and
-    committed) before anything else, so no refusal below leaves writes failing."""
+    a scan, then validated while writes go on. One an interrupted run left is dropped first,
+    in a statement of its own, so no refusal after it leaves writes failing."""
     target = qualified(table, schema)
     col = ident(column)
     check = f"{col} IS NOT NULL AND {col} < {typed_literal(upper, key_type)}"
@@ -96,18 +96,17 @@ def legacy_bound_check(
         if key_type in ("timestamptz", "timestamp", "date")
         else ""
     )
-    # what an interrupted run left that refuses writes goes first, whatever this run decides
-    leftover = (
+    # what an interrupted run left that refuses writes goes first, in a statement of its
+    # own (committed before anything below may refuse), whatever this run decides
+    leftover = do_block(
         f"  IF (SELECT relkind FROM pg_class WHERE oid = to_regclass({reg})) = 'r'\n"
         f"     AND EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {reg}::regclass\n"
         f"                   AND conname = {string_literal(BOUND_CHECK)}) THEN\n"
         f"    ALTER TABLE {target} DROP CONSTRAINT {ident(BOUND_CHECK)};\n"
-        "    COMMIT;\n"
         "  END IF;\n"
     )
     add = do_block(
-        leftover
-        + _legacy_guard(table, schema, column)
+        _legacy_guard(table, schema, column)
         + late
         + "  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = "
         f"{reg}::regclass AND conname = {string_literal(BOUND_CHECK)}) THEN\n"
@@ -130,11 +129,15 @@ def legacy_bound_check(
     )
     return [
         Statement(
+            leftover,
+            f"ACCESS EXCLUSIVE on {table}, only if an interrupted run left its CHECK",
+            "brief; a CHECK left behind would refuse every row of the new periods",
+        ),
+        Statement(
             add,
             f"ACCESS EXCLUSIVE on {table}",
             "brief: NOT VALID checks only the rows written from now on, so nothing is scanned; "
             "the bound is the start of the first new period, later than any row written now",
-            transactional=False,
         ),
         Statement(
             validate,

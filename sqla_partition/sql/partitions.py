@@ -30,13 +30,18 @@ def create_partition_of(
     schema: str | None = None,
     *,
     hash_column: str | None = None,
+    if_not_exists: bool = True,
 ) -> Statement:
-    """``PARTITION OF``: only for a parent created in the same transaction."""
+    """``PARTITION OF``: only for a parent created in the same transaction. ``IF NOT
+    EXISTS`` lets a migration that stopped between its transactions run again; a table
+    ``roll`` creates gets its partitions without it (a table of that name stops the step)."""
+    guard = "IF NOT EXISTS " if if_not_exists else ""
     return Statement(
-        f"CREATE TABLE IF NOT EXISTS {qualified(child, schema)} "
+        f"CREATE TABLE {guard}{qualified(child, schema)} "
         f"PARTITION OF {qualified(parent, schema)} {bounds}{_sub_by(hash_column)}",
         f"ACCESS EXCLUSIVE on {parent}",
         "the parent is new in this transaction, nobody else can see it yet",
+        squawk_ignore=() if if_not_exists else ("prefer-robust-stmts",),
     )
 
 
@@ -63,9 +68,16 @@ def hash_bound(modulus: int, remainder: int) -> str:
 
 
 def create_hash_partition_of(
-    parent: str, child: str, modulus: int, remainder: int, schema: str | None = None
+    parent: str,
+    child: str,
+    modulus: int,
+    remainder: int,
+    schema: str | None = None,
+    *,
+    if_not_exists: bool = True,
 ) -> Statement:
-    return create_partition_of(parent, child, hash_bound(modulus, remainder), schema)
+    bound = hash_bound(modulus, remainder)
+    return create_partition_of(parent, child, bound, schema, if_not_exists=if_not_exists)
 
 
 def create_detached_child(

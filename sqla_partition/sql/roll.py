@@ -45,6 +45,11 @@ def advisory_unlock(table: str, schema: str) -> str:
     )
 
 
+#: The server's deadlock_timeout in milliseconds: roll waits for a lock at most half as long.
+DEADLOCK_TIMEOUT_QUERY = (
+    "SELECT (extract(epoch FROM current_setting('deadlock_timeout')::interval) * 1000)::int"
+)
+
 #: A standby, or a session that may not write: roll then changes nothing.
 READ_ONLY_QUERY = "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean"
 
@@ -71,12 +76,17 @@ def default_rows_query(default: str, schema: str) -> str:
     return f"SELECT count(*) FROM {qualified(default, schema)}"
 
 
-def lock_default(default: str, schema: str | None) -> Statement:
+def lock_default(default: str, schema: str | None, *, moving: bool = True) -> Statement:
+    why = "ATTACH below needs it anyway; taken first, after the parent's lock"
+    if moving:
+        why = (
+            "ATTACH below needs it anyway; taken first so no row of the new range slips in "
+            "between the move and the ATTACH"
+        )
     return Statement(
         f"LOCK TABLE {qualified(default, schema)} IN ACCESS EXCLUSIVE MODE",
         f"ACCESS EXCLUSIVE on {default}",
-        "ATTACH below needs it anyway; taken first so no row of the new range slips in "
-        "between the move and the ATTACH",
+        why,
     )
 
 

@@ -23,12 +23,19 @@ class Statement:
     facts: tuple[str, ...] = ()
 
     def annotated(self) -> str:
-        note = f"-- {self.lock}: {self.why}" if self.why else f"-- {self.lock}"
+        note = f"-- {inert(self.lock)}: {inert(self.why)}" if self.why else f"-- {inert(self.lock)}"
         if self.facts:
-            note = "\n".join(self.facts) + "\n" + note
+            note = "\n".join(inert(f) for f in self.facts) + "\n" + note
         if self.squawk_ignore:
             note += f"\n-- squawk-ignore {', '.join(self.squawk_ignore)}"
         return f"{note}\n{self.sql}"
 
     def __str__(self) -> str:
         return self.sql
+
+
+def inert(text: str) -> str:
+    """Text for a one-line comment (SQL ``--``, Python ``#``): a name with a line break
+    would end the comment and turn the rest of the line into code; breaks are shown as
+    ``\\n``."""
+    return text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n").replace("\x00", "")

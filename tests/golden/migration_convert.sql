@@ -8,15 +8,20 @@ SET lock_timeout = 5000;
 -- no lock: bounds how long any statement below may run
 SET statement_timeout = 0;
 
--- ACCESS EXCLUSIVE on orders: brief: NOT VALID checks only the rows written from now on, so nothing is scanned; the bound is the start of the first new period, later than any row written now
+-- ACCESS EXCLUSIVE on orders, only if an interrupted run left its CHECK: brief; a CHECK left behind would refuse every row of the new periods
 DO $do$
 BEGIN
   IF (SELECT relkind FROM pg_class WHERE oid = to_regclass('orders')) = 'r'
      AND EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'orders'::regclass
                    AND conname = 'sqla_partition_bound') THEN
     ALTER TABLE orders DROP CONSTRAINT sqla_partition_bound;
-    COMMIT;
   END IF;
+END
+$do$;
+
+-- ACCESS EXCLUSIVE on orders: brief: NOT VALID checks only the rows written from now on, so nothing is scanned; the bound is the start of the first new period, later than any row written now
+DO $do$
+BEGIN
   IF (SELECT relkind FROM pg_class WHERE oid = to_regclass('orders')) = 'p'
      AND to_regclass('orders_legacy') IS NOT NULL THEN
     RETURN;  -- converted already

@@ -143,9 +143,9 @@ BEGIN
   CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_a992a7d11bf9);
   LOOP
     TRUNCATE pg_temp.sqla_partition_keys;
-    WITH taken AS (DELETE FROM sqla_partition_split_a992a7d11bf9 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_a992a7d11bf9 LIMIT 10000)) RETURNING *)
-    INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
-    GET DIAGNOSTICS n = ROW_COUNT;
+    WITH taken AS (DELETE FROM sqla_partition_split_a992a7d11bf9 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_a992a7d11bf9 LIMIT 10000)) RETURNING *),
+         kept AS (INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken)
+    SELECT count(*) INTO n FROM taken;  -- log entries, not keys: a hot key repeats
     EXIT WHEN n = 0;
     applied := applied + n;
     ANALYZE pg_temp.sqla_partition_keys;
@@ -187,9 +187,9 @@ BEGIN
   CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_a992a7d11bf9);
   LOOP
     TRUNCATE pg_temp.sqla_partition_keys;
-    WITH taken AS (DELETE FROM sqla_partition_split_a992a7d11bf9 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_a992a7d11bf9 LIMIT 10000)) RETURNING *)
-    INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
-    GET DIAGNOSTICS n = ROW_COUNT;
+    WITH taken AS (DELETE FROM sqla_partition_split_a992a7d11bf9 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_a992a7d11bf9 LIMIT 10000)) RETURNING *),
+         kept AS (INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken)
+    SELECT count(*) INTO n FROM taken;  -- log entries, not keys: a hot key repeats
     EXIT WHEN n = 0;
     applied := applied + n;
     ANALYZE pg_temp.sqla_partition_keys;
@@ -209,9 +209,9 @@ BEGIN
       CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_a992a7d11bf9);
       LOOP
         TRUNCATE pg_temp.sqla_partition_keys;
-        WITH taken AS (DELETE FROM sqla_partition_split_a992a7d11bf9 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_a992a7d11bf9 LIMIT 10000)) RETURNING *)
-        INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
-        GET DIAGNOSTICS n = ROW_COUNT;
+        WITH taken AS (DELETE FROM sqla_partition_split_a992a7d11bf9 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_a992a7d11bf9 LIMIT 10000)) RETURNING *),
+             kept AS (INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken)
+        SELECT count(*) INTO n FROM taken;  -- log entries, not keys: a hot key repeats
         EXIT WHEN n = 0;
         applied := applied + n;
         ANALYZE pg_temp.sqla_partition_keys;
@@ -393,9 +393,9 @@ BEGIN
   CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_e21773a32c9f);
   LOOP
     TRUNCATE pg_temp.sqla_partition_keys;
-    WITH taken AS (DELETE FROM sqla_partition_split_e21773a32c9f WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_e21773a32c9f LIMIT 10000)) RETURNING *)
-    INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
-    GET DIAGNOSTICS n = ROW_COUNT;
+    WITH taken AS (DELETE FROM sqla_partition_split_e21773a32c9f WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_e21773a32c9f LIMIT 10000)) RETURNING *),
+         kept AS (INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken)
+    SELECT count(*) INTO n FROM taken;  -- log entries, not keys: a hot key repeats
     EXIT WHEN n = 0;
     applied := applied + n;
     ANALYZE pg_temp.sqla_partition_keys;
@@ -437,9 +437,9 @@ BEGIN
   CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_e21773a32c9f);
   LOOP
     TRUNCATE pg_temp.sqla_partition_keys;
-    WITH taken AS (DELETE FROM sqla_partition_split_e21773a32c9f WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_e21773a32c9f LIMIT 10000)) RETURNING *)
-    INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
-    GET DIAGNOSTICS n = ROW_COUNT;
+    WITH taken AS (DELETE FROM sqla_partition_split_e21773a32c9f WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_e21773a32c9f LIMIT 10000)) RETURNING *),
+         kept AS (INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken)
+    SELECT count(*) INTO n FROM taken;  -- log entries, not keys: a hot key repeats
     EXIT WHEN n = 0;
     applied := applied + n;
     ANALYZE pg_temp.sqla_partition_keys;
@@ -459,9 +459,9 @@ BEGIN
       CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_e21773a32c9f);
       LOOP
         TRUNCATE pg_temp.sqla_partition_keys;
-        WITH taken AS (DELETE FROM sqla_partition_split_e21773a32c9f WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_e21773a32c9f LIMIT 10000)) RETURNING *)
-        INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
-        GET DIAGNOSTICS n = ROW_COUNT;
+        WITH taken AS (DELETE FROM sqla_partition_split_e21773a32c9f WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_e21773a32c9f LIMIT 10000)) RETURNING *),
+             kept AS (INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken)
+        SELECT count(*) INTO n FROM taken;  -- log entries, not keys: a hot key repeats
         EXIT WHEN n = 0;
         applied := applied + n;
         ANALYZE pg_temp.sqla_partition_keys;
@@ -643,9 +643,9 @@ BEGIN
   CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_26c7547bd9f5);
   LOOP
     TRUNCATE pg_temp.sqla_partition_keys;
-    WITH taken AS (DELETE FROM sqla_partition_split_26c7547bd9f5 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_26c7547bd9f5 LIMIT 10000)) RETURNING *)
-    INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
-    GET DIAGNOSTICS n = ROW_COUNT;
+    WITH taken AS (DELETE FROM sqla_partition_split_26c7547bd9f5 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_26c7547bd9f5 LIMIT 10000)) RETURNING *),
+         kept AS (INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken)
+    SELECT count(*) INTO n FROM taken;  -- log entries, not keys: a hot key repeats
     EXIT WHEN n = 0;
     applied := applied + n;
     ANALYZE pg_temp.sqla_partition_keys;
@@ -687,9 +687,9 @@ BEGIN
   CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_26c7547bd9f5);
   LOOP
     TRUNCATE pg_temp.sqla_partition_keys;
-    WITH taken AS (DELETE FROM sqla_partition_split_26c7547bd9f5 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_26c7547bd9f5 LIMIT 10000)) RETURNING *)
-    INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
-    GET DIAGNOSTICS n = ROW_COUNT;
+    WITH taken AS (DELETE FROM sqla_partition_split_26c7547bd9f5 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_26c7547bd9f5 LIMIT 10000)) RETURNING *),
+         kept AS (INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken)
+    SELECT count(*) INTO n FROM taken;  -- log entries, not keys: a hot key repeats
     EXIT WHEN n = 0;
     applied := applied + n;
     ANALYZE pg_temp.sqla_partition_keys;
@@ -709,9 +709,9 @@ BEGIN
       CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_26c7547bd9f5);
       LOOP
         TRUNCATE pg_temp.sqla_partition_keys;
-        WITH taken AS (DELETE FROM sqla_partition_split_26c7547bd9f5 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_26c7547bd9f5 LIMIT 10000)) RETURNING *)
-        INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
-        GET DIAGNOSTICS n = ROW_COUNT;
+        WITH taken AS (DELETE FROM sqla_partition_split_26c7547bd9f5 WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_26c7547bd9f5 LIMIT 10000)) RETURNING *),
+             kept AS (INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken)
+        SELECT count(*) INTO n FROM taken;  -- log entries, not keys: a hot key repeats
         EXIT WHEN n = 0;
         applied := applied + n;
         ANALYZE pg_temp.sqla_partition_keys;
@@ -893,9 +893,9 @@ BEGIN
   CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_68c9400af59a);
   LOOP
     TRUNCATE pg_temp.sqla_partition_keys;
-    WITH taken AS (DELETE FROM sqla_partition_split_68c9400af59a WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_68c9400af59a LIMIT 10000)) RETURNING *)
-    INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
-    GET DIAGNOSTICS n = ROW_COUNT;
+    WITH taken AS (DELETE FROM sqla_partition_split_68c9400af59a WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_68c9400af59a LIMIT 10000)) RETURNING *),
+         kept AS (INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken)
+    SELECT count(*) INTO n FROM taken;  -- log entries, not keys: a hot key repeats
     EXIT WHEN n = 0;
     applied := applied + n;
     ANALYZE pg_temp.sqla_partition_keys;
@@ -937,9 +937,9 @@ BEGIN
   CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_68c9400af59a);
   LOOP
     TRUNCATE pg_temp.sqla_partition_keys;
-    WITH taken AS (DELETE FROM sqla_partition_split_68c9400af59a WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_68c9400af59a LIMIT 10000)) RETURNING *)
-    INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
-    GET DIAGNOSTICS n = ROW_COUNT;
+    WITH taken AS (DELETE FROM sqla_partition_split_68c9400af59a WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_68c9400af59a LIMIT 10000)) RETURNING *),
+         kept AS (INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken)
+    SELECT count(*) INTO n FROM taken;  -- log entries, not keys: a hot key repeats
     EXIT WHEN n = 0;
     applied := applied + n;
     ANALYZE pg_temp.sqla_partition_keys;
@@ -959,9 +959,9 @@ BEGIN
       CREATE TEMP TABLE IF NOT EXISTS sqla_partition_keys (LIKE sqla_partition_split_68c9400af59a);
       LOOP
         TRUNCATE pg_temp.sqla_partition_keys;
-        WITH taken AS (DELETE FROM sqla_partition_split_68c9400af59a WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_68c9400af59a LIMIT 10000)) RETURNING *)
-        INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken;
-        GET DIAGNOSTICS n = ROW_COUNT;
+        WITH taken AS (DELETE FROM sqla_partition_split_68c9400af59a WHERE ctid = ANY (ARRAY(SELECT ctid FROM sqla_partition_split_68c9400af59a LIMIT 10000)) RETURNING *),
+             kept AS (INSERT INTO pg_temp.sqla_partition_keys SELECT DISTINCT * FROM taken)
+        SELECT count(*) INTO n FROM taken;  -- log entries, not keys: a hot key repeats
         EXIT WHEN n = 0;
         applied := applied + n;
         ANALYZE pg_temp.sqla_partition_keys;

@@ -2,7 +2,7 @@
 
 BEGIN;
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET LOCAL lock_timeout = 3000;
+SET LOCAL lock_timeout = 500;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
@@ -25,7 +25,7 @@ ALTER TABLE public.audit_log ATTACH PARTITION public.audit_log_p2027_05 FOR VALU
 COMMIT;
 
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET lock_timeout = 3000;
+SET lock_timeout = 500;
 -- no lock: bounds how long any statement below may run
 SET statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
@@ -42,7 +42,7 @@ RESET synchronous_commit;
 
 BEGIN;
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET LOCAL lock_timeout = 3000;
+SET LOCAL lock_timeout = 500;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
@@ -53,7 +53,7 @@ DROP TABLE IF EXISTS public.audit_log_p2026_11;
 COMMIT;
 
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET lock_timeout = 3000;
+SET lock_timeout = 500;
 -- no lock: bounds how long any statement below may run
 SET statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
@@ -70,7 +70,7 @@ RESET synchronous_commit;
 
 BEGIN;
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET LOCAL lock_timeout = 3000;
+SET LOCAL lock_timeout = 500;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
@@ -84,7 +84,7 @@ COMMIT;
 
 BEGIN;
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET LOCAL lock_timeout = 3000;
+SET LOCAL lock_timeout = 500;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
@@ -102,7 +102,7 @@ ALTER TABLE public.clicks ATTACH PARTITION public.clicks_p2027_04 FOR VALUES FRO
 COMMIT;
 
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET lock_timeout = 3000;
+SET lock_timeout = 500;
 -- no lock: bounds how long any statement below may run
 SET statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
@@ -119,7 +119,7 @@ RESET synchronous_commit;
 
 BEGIN;
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET LOCAL lock_timeout = 3000;
+SET LOCAL lock_timeout = 500;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
@@ -132,7 +132,7 @@ ALTER TABLE public.clicks_p2026_11 SET SCHEMA archive;
 COMMIT;
 
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET lock_timeout = 3000;
+SET lock_timeout = 500;
 -- no lock: bounds how long any statement below may run
 SET statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
@@ -149,7 +149,7 @@ RESET synchronous_commit;
 
 BEGIN;
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET LOCAL lock_timeout = 3000;
+SET LOCAL lock_timeout = 500;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
@@ -167,7 +167,7 @@ COMMIT;
 
 BEGIN;
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET LOCAL lock_timeout = 3000;
+SET LOCAL lock_timeout = 500;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
@@ -175,12 +175,10 @@ SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue. A table that already has this name is never taken as the partition: the step stops
 -- squawk-ignore prefer-robust-stmts
 CREATE TABLE public.events_p2027_03 (LIKE public.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
--- ACCESS EXCLUSIVE on events: reads and writes of events wait here until COMMIT, then see the moved rows in the new partition (planned earlier, they would look for them in events_default only, after they left it); roll's --max-move-rows bounds the rows moved meanwhile
-LOCK TABLE ONLY public.events IN ACCESS EXCLUSIVE MODE;
--- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
+-- SHARE ROW EXCLUSIVE on events: writes to events wait here until COMMIT and then route to the new partition (an insert already routed to events_default would fail after the ATTACH); reads go on
+LOCK TABLE ONLY public.events IN SHARE ROW EXCLUSIVE MODE;
+-- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first, after the parent's lock
 LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
--- ROW EXCLUSIVE on events_default and events_p2027_03: moves rows of the new range out of the DEFAULT partition, atomically; writes to the parent wait meanwhile (roll's --max-move-rows bounds how many rows that is)
-WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-03-01 00:00:00+00:00'::timestamptz AND created_at < '2027-04-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO public.events_p2027_03 SELECT * FROM moved;
 -- sqla-partition: events has DEFAULT partition events_default
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_03 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_03 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_03 FOR VALUES FROM ('2027-03-01 00:00:00+00:00') TO ('2027-04-01 00:00:00+00:00');
@@ -188,7 +186,7 @@ COMMIT;
 
 BEGIN;
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET LOCAL lock_timeout = 3000;
+SET LOCAL lock_timeout = 500;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
@@ -196,12 +194,10 @@ SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue. A table that already has this name is never taken as the partition: the step stops
 -- squawk-ignore prefer-robust-stmts
 CREATE TABLE public.events_p2027_04 (LIKE public.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
--- ACCESS EXCLUSIVE on events: reads and writes of events wait here until COMMIT, then see the moved rows in the new partition (planned earlier, they would look for them in events_default only, after they left it); roll's --max-move-rows bounds the rows moved meanwhile
-LOCK TABLE ONLY public.events IN ACCESS EXCLUSIVE MODE;
--- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
+-- SHARE ROW EXCLUSIVE on events: writes to events wait here until COMMIT and then route to the new partition (an insert already routed to events_default would fail after the ATTACH); reads go on
+LOCK TABLE ONLY public.events IN SHARE ROW EXCLUSIVE MODE;
+-- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first, after the parent's lock
 LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
--- ROW EXCLUSIVE on events_default and events_p2027_04: moves rows of the new range out of the DEFAULT partition, atomically; writes to the parent wait meanwhile (roll's --max-move-rows bounds how many rows that is)
-WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-04-01 00:00:00+00:00'::timestamptz AND created_at < '2027-05-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO public.events_p2027_04 SELECT * FROM moved;
 -- sqla-partition: events has DEFAULT partition events_default
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_04 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_04 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_04 FOR VALUES FROM ('2027-04-01 00:00:00+00:00') TO ('2027-05-01 00:00:00+00:00');
@@ -209,7 +205,7 @@ COMMIT;
 
 BEGIN;
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET LOCAL lock_timeout = 3000;
+SET LOCAL lock_timeout = 500;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
@@ -230,7 +226,7 @@ COMMIT;
 
 BEGIN;
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET LOCAL lock_timeout = 3000;
+SET LOCAL lock_timeout = 500;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
@@ -238,12 +234,10 @@ SET LOCAL synchronous_commit = off;
 -- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue. A table that already has this name is never taken as the partition: the step stops
 -- squawk-ignore prefer-robust-stmts
 CREATE TABLE public.events_p2027_06 (LIKE public.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
--- ACCESS EXCLUSIVE on events: reads and writes of events wait here until COMMIT, then see the moved rows in the new partition (planned earlier, they would look for them in events_default only, after they left it); roll's --max-move-rows bounds the rows moved meanwhile
-LOCK TABLE ONLY public.events IN ACCESS EXCLUSIVE MODE;
--- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
+-- SHARE ROW EXCLUSIVE on events: writes to events wait here until COMMIT and then route to the new partition (an insert already routed to events_default would fail after the ATTACH); reads go on
+LOCK TABLE ONLY public.events IN SHARE ROW EXCLUSIVE MODE;
+-- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first, after the parent's lock
 LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
--- ROW EXCLUSIVE on events_default and events_p2027_06: moves rows of the new range out of the DEFAULT partition, atomically; writes to the parent wait meanwhile (roll's --max-move-rows bounds how many rows that is)
-WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-06-01 00:00:00+00:00'::timestamptz AND created_at < '2027-07-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO public.events_p2027_06 SELECT * FROM moved;
 -- sqla-partition: events has DEFAULT partition events_default
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_06 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_06 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_06 FOR VALUES FROM ('2027-06-01 00:00:00+00:00') TO ('2027-07-01 00:00:00+00:00');
@@ -251,7 +245,7 @@ COMMIT;
 
 BEGIN;
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET LOCAL lock_timeout = 3000;
+SET LOCAL lock_timeout = 500;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again

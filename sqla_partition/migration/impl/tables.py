@@ -103,7 +103,7 @@ def partition_existing_table(operations: Operations, op: PartitionExistingTableO
     lock = int(opts.get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
     retries = int(opts.get("sqla_partition_retries", DEFAULT_RETRIES))
     col, s, t = op.partitioning.column, op.schema, op.table_name
-    add, validate = sql.legacy_bound_check(t, s, col, lower, op.key_type)
+    leftover, add, validate = sql.legacy_bound_check(t, s, col, lower, op.key_type)
     swap = sql.convert_to_partitioned(
         t, s, col, lower, op.key_type, children, lock_timeout_ms=lock, retries=retries
     )
@@ -112,7 +112,7 @@ def partition_existing_table(operations: Operations, op: PartitionExistingTableO
         run_statements(
             operations, sql.timeouts(lock, 0, local=False)
         )  # the validation scans the table
-        run_statements(operations, [add])
+        run_statements(operations, [leftover, add])  # separate statements: autocommit
         try:
             run_statements(operations, [validate, swap])
         except Exception:

@@ -1,0 +1,55 @@
+"""How a step's statements run: in one transaction with its timeouts, or (statements
+PostgreSQL runs outside a transaction) with session settings put back afterwards; and what
+``--dry-run`` prints for it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .. import sql
+from ..planning.roll import Step
+from .results import RollOptions
+
+
+def group_statements(step: Step, options: RollOptions) -> tuple[list[sql.Statement], bool]:
+    """The statements of a step with their settings, and whether they form a transaction."""
+    lock, limit = options.lock_timeout_ms, options.statement_timeout_ms
+    if all(s.transactional for s in step.statements):
+        settings = [*sql.timeouts(lock, limit), sql.relaxed_commit()]
+        return [*settings, *step.statements], True
+    return [*session_settings(options), *step.statements, *SESSION_RESETS], False
+
+
+def session_settings(options: RollOptions) -> list[sql.Statement]:
+    """Settings around statements PostgreSQL runs outside a transaction."""
+    lock, limit = options.lock_timeout_ms, options.statement_timeout_ms
+    return [*sql.timeouts(lock, limit, local=False), sql.relaxed_commit(local=False)]
+
+
+SESSION_RESETS = [*sql.reset_timeouts(local=False), sql.reset_relaxed_commit()]
+
+
+def annotated_sql(step: Step, options: RollOptions) -> str:
+    """The step as a DBA reads it: transaction boundaries, timeouts, lock comments."""
+    statements, transaction = group_statements(step, options)
+    body = "\n".join(s.annotated() + ";" for s in statements)
+    return f"BEGIN;\n{body}\nCOMMIT;" if transaction else body
+
+
+def quiet_statements(steps: Sequence[Step]) -> tuple[sql.Statement, ...]:
+    """The steps' quiet forms (the DEFAULT partition is empty: nothing moves) in one
+    transaction: every new table first, then the parent lock (once), then the ATTACHes, so
+    writers are held only for the ATTACHes."""
+    before: list[sql.Statement] = []
+    hold: list[sql.Statement] = []
+    after: list[sql.Statement] = []
+    for step in steps:
+        kept = list(step.quiet or step.statements)
+        at = next((i for i, stmt in enumerate(kept) if stmt.holds_writers), None)
+        if at is None:
+            before += kept
+            continue
+        before += kept[:at]
+        hold = hold or [kept[at]]
+        after += [stmt for stmt in kept[at + 1 :] if stmt not in after]  # one DEFAULT lock
+    return (*before, *hold, *after)
