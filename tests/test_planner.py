@@ -279,3 +279,16 @@ def test_since_only_fills_gaps_between_the_oldest_partition_and_the_premake(days
         assert not any(ts(y, m) == lower for y, m in months)  # never an existing period
     expected = {ts(2026, m) for m in range(7, 11) if ts(2026, m + 1) > since}
     assert {lower for lower, _ in created} == expected
+
+
+def test_a_detached_partition_has_its_foreign_keys_dropped_unless_kept():
+    months = [(2025, 1), (2026, 11), (2026, 12), (2027, 1), (2027, 2)]
+    steps = plan(policy(retention="3 months"), parent_with(months), NOW).steps
+    kinds = [(s.kind, s.partition) for s in steps if s.kind in ("detach", "unlink")]
+    assert kinds == [("detach", "events_p2025_01"), ("unlink", "events_p2025_01")]
+    unlink = next(s for s in steps if s.kind == "unlink").statements[0]
+    assert "DROP CONSTRAINT" in unlink.sql and "NOT EXISTS (SELECT 1 FROM pg_inherits" in unlink.sql
+    kept = plan(policy(retention="3 months", keep_foreign_keys=True), parent_with(months), NOW)
+    assert kept.of_kind("unlink") == [] and len(kept.of_kind("detach")) == 1
+    dropped = plan(policy(retention="3 months", on_expire="drop"), parent_with(months), NOW)
+    assert dropped.of_kind("unlink") == []  # the table goes anyway

@@ -184,6 +184,35 @@ def test_a_table_with_a_partitions_name_is_never_taken_as_the_partition(db_url, 
     assert archived == [("archived",)]
 
 
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_detached_partition_loses_its_foreign_keys_unless_kept(db_url, pg, keep):
+    """An archive keeps the foreign keys it inherited: deleting a user its rows still name
+    would fail, and so would a downgrade dropping users. They go on detach unless kept."""
+    make_table(db_url, Range("created_at", premake=1, retention="3 months", keep_foreign_keys=keep))
+    pg.execute("CREATE TABLE users (id int PRIMARY KEY)")
+    pg.execute("INSERT INTO users VALUES (1), (2)")
+    pg.execute("ALTER TABLE events ADD COLUMN user_id int REFERENCES users")
+    pg.execute(
+        "INSERT INTO events (created_at, user_id) VALUES ('2026-11-05', 1), ('2027-02-05', 2)"
+    )
+    code, out = roll_json(db_url, "--now", "2027-04-10T00:00:00Z")
+    assert code == 0 and out["tables"][0]["detached"] == ["events_p2026_11", "events_p2026_12"]
+    fks = pg.execute(
+        "SELECT count(*) FROM pg_constraint WHERE conrelid = 'events_p2026_11'::regclass "
+        "AND contype = 'f'"
+    ).fetchone()[0]
+    if keep:
+        assert fks == 1 and out["tables"][0]["unlinked"] == []
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            pg.execute("DELETE FROM users WHERE id = 1")
+    else:
+        assert fks == 0 and out["tables"][0]["unlinked"] == ["events_p2026_11", "events_p2026_12"]
+        pg.execute("DELETE FROM users WHERE id = 1")  # only the archive named it
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):  # live rows still protected
+            pg.execute("DELETE FROM users WHERE id = 2")
+        assert pg.execute("SELECT count(*) FROM events_p2026_11").fetchone() == (1,)
+
+
 def test_retention_drop_only_when_the_policy_says_so(db_url, pg):
     make_table(
         db_url, Range("created_at", premake=1, retention="3 months", on_expire="drop", default=True)

@@ -45,6 +45,8 @@ class TableResult:
     moved_rows: int = 0
     detached: list[str] = field(default_factory=list)
     finalized: list[str] = field(default_factory=list)
+    #: Detached partitions whose foreign keys were dropped.
+    unlinked: list[str] = field(default_factory=list)
     archived: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     lock_retries: int = 0
@@ -69,6 +71,7 @@ class TableResult:
             "create_default": self.created,
             "detach": self.detached,
             "finalize_detach": self.finalized,
+            "unlink": self.unlinked,
             "archive": self.archived,
             "drop": self.dropped,
         }

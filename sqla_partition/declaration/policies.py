@@ -67,7 +67,9 @@ class Range(_Policy):
     ``"1 month"``, ``"3 months"``, ``"1 year"``) or a positive integer width for integer
     keys. ``premake`` periods beyond the current one always exist; partitions entirely
     older than ``retention`` are detached (``on_expire="detach"``) or, only when asked,
-    dropped (``on_expire="drop"``). ``timezone`` is where period boundaries fall.
+    dropped (``on_expire="drop"``). A detached partition loses the foreign keys it had
+    (they would block deletes of the rows it references, and downgrades) unless
+    ``keep_foreign_keys``. ``timezone`` is where period boundaries fall.
     """
 
     kind: ClassVar[str] = "range"
@@ -87,6 +89,7 @@ class Range(_Policy):
     #: On Citus, the column the table is distributed by (``create_distributed_table``).
     distributed_by: str | None = None
     colocate_with: str | None = None
+    keep_foreign_keys: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.column, str) or not self.column:
@@ -130,6 +133,10 @@ class Range(_Policy):
             raise PolicyError(
                 f"on_expire={self.on_expire!r}: use 'detach' (default, keeps the data) or "
                 "'drop' (deletes expired partitions)"
+            )
+        if not isinstance(self.keep_foreign_keys, bool):
+            raise PolicyError(
+                f"keep_foreign_keys must be True or False, got {self.keep_foreign_keys!r}"
             )
 
     def _check_distribution(self) -> None:

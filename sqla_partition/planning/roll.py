@@ -21,7 +21,7 @@ from ..sql import Statement
 class Step:
     """One change to one partition, with the statements that make it."""
 
-    kind: str  # create | create_default | detach | drop | finalize_detach
+    kind: str  # create | create_default | detach | unlink | archive | drop | finalize_detach
     partition: str
     statements: tuple[Statement, ...]
     lower: KeyValue | None = None
@@ -196,6 +196,12 @@ def attach_statements(
     )
 
 
+def _unlink(child: Child, schema: str) -> Step:
+    """The foreign keys of a partition just detached go (see ``Range.keep_foreign_keys``)."""
+    stmt = sql.drop_archive_foreign_keys(child.name, schema)
+    return Step("unlink", child.name, (stmt,), child.lower, child.upper)
+
+
 def _overlaps(period: Period, child: Child) -> bool:
     lo_ok = child.upper is None or period.lower < child.upper  # type: ignore[operator]
     hi_ok = child.lower is None or child.lower < period.upper  # type: ignore[operator]
@@ -241,6 +247,8 @@ def plan(
                     (sql.detach_finalize(parent.name, child.name, schema),),
                 )
             )
+            if not p.keep_foreign_keys:
+                steps.append(_unlink(child, schema))
 
     cutoff = None
     if p.retention_step is not None:
@@ -321,6 +329,8 @@ def plan(
                 )
             ]
             steps.append(Step("detach", child.name, tuple(stmts), child.lower, child.upper))
+            if p.on_expire == "detach" and not p.keep_foreign_keys:
+                steps.append(_unlink(child, schema))
             if p.on_expire == "detach" and p.archive_schema:
                 steps.append(
                     Step(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .quoting import KeyValue, ident, key_literal, qualified, typed_literal
+from .plpgsql import do_block
+from .quoting import KeyValue, ident, key_literal, qualified, string_literal, typed_literal
 from .roll import default_fact
 from .statement import Statement
 
@@ -245,6 +246,27 @@ def detach_partition(
         f"ALTER TABLE {qualified(parent, schema)} DETACH PARTITION {qualified(child, schema)}",
         f"ACCESS EXCLUSIVE on {parent} and {child}",
         "brief; lock_timeout bounds the wait, so the queue behind it stays short",
+    )
+
+
+def drop_archive_foreign_keys(child: str, schema: str | None = None) -> Statement:
+    """A detached partition keeps the foreign keys it inherited: the rows it references could
+    no longer be deleted, and a downgrade that drops those tables would stop. They go, once
+    the table is no partition any more (a detach still pending leaves them)."""
+    reg = string_literal(qualified(child, schema))
+    return Statement(
+        do_block(
+            "  FOR fk IN SELECT c.conname FROM pg_constraint c\n"
+            f"             WHERE c.conrelid = to_regclass({reg}) AND c.contype = 'f'\n"
+            "               AND NOT EXISTS (SELECT 1 FROM pg_inherits i "
+            "WHERE i.inhrelid = c.conrelid) LOOP\n"
+            f"    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', {reg}, fk.conname);\n"
+            "  END LOOP;\n",
+            "  fk record;\n",
+        ),
+        f"ACCESS EXCLUSIVE on {child} and on each table its foreign keys reference",
+        f"brief: {child} is an archive nobody writes; readers and writers of the referenced "
+        "tables wait at most lock_timeout for it",
     )
 
 
