@@ -93,6 +93,7 @@ def partition_ops(op: Operations) -> None:
         "events",
         Range("created_at", premake=6, retention="24 months", default=True),
         old=Range("created_at", premake=3, retention="12 months", default=True),
+        partitions=[("events_p2027_06", "2027-06-01T00:00:00+00:00", "2027-07-01T00:00:00+00:00")],
     )
     op.drop_partitioned_table("sessions")
 

@@ -438,8 +438,17 @@ def test_split_legacy_waits_for_the_leftover_server_process_of_a_killed_run(db_u
     assert orphan.execute(sql.try_advisory_lock("events", "public")).fetchone()[0]
     orphan_pid = orphan.info.backend_pid
 
-    def finish() -> None:
-        orphan.execute("SELECT pg_sleep(1)")
+    def finish() -> None:  # the killed run's statement ends once the rerun waits for it
+        with psycopg.connect(pg.info.dsn, autocommit=True) as watch:
+            deadline = time.monotonic() + 60
+            while (
+                time.monotonic() < deadline
+                and not watch.execute(
+                    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                ).fetchone()
+            ):
+                time.sleep(0.05)
+        orphan.execute("SELECT pg_sleep(0.3)")
         orphan.close()
 
     threading.Thread(target=finish, daemon=True).start()

@@ -302,13 +302,25 @@ def test_a_rerun_waits_for_the_leftover_server_process_of_a_killed_run(db_url, p
     orphan = psycopg.connect(pg.info.dsn, autocommit=True)
     assert orphan.execute(sql.try_advisory_lock("events", "public")).fetchone()[0]
 
-    def finish() -> None:
-        orphan.execute("SELECT pg_sleep(0.8)")  # the statement it was running
+    waited = []
+
+    def finish() -> None:  # its statement ends once the rerun waits for the lock
+        with psycopg.connect(pg.info.dsn, autocommit=True) as watch:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not waited:
+                waited.extend(
+                    watch.execute(
+                        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                    ).fetchall()
+                )
+                time.sleep(0.05)
+        orphan.execute("SELECT pg_sleep(0.3)")  # the statement it was running
         orphan.close()  # then it notices its client is gone, and exits
 
     threading.Thread(target=finish, daemon=True).start()
     code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
     assert code == 0, out
+    assert waited  # the rerun did wait for the leftover process
     assert out["tables"][0]["created"] == ["events_p2027_03", "events_p2027_04"]
 
 

@@ -6,6 +6,7 @@ the database again.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -243,6 +244,23 @@ def read_snapshot(
         if parent is not None:
             snap.parents[(schema, name)] = _with_policy(parent, bound)
     return snap
+
+
+def with_bounds(parent: Parent) -> Parent:
+    """``parent`` with its children's bounds parsed, when the snapshot was read without."""
+    children = tuple(
+        _child(
+            c.name,
+            c.schema,
+            c.bound,
+            "p" if c.is_partitioned else "r",
+            c.detach_pending,
+            parent.key_type,
+            True,
+        )
+        for c in parent.children
+    )
+    return dataclasses.replace(parent, children=children)
 
 
 def _with_policy(parent: Parent, policy: TablePolicy) -> Parent:

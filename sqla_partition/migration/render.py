@@ -75,6 +75,8 @@ def _set_policy(ctx: AutogenContext, op: SetPartitionPolicyOp) -> str:
     args.append(f"key_type={op.key_type!r}")
     if op.schema:
         args.append(f"schema={op.schema!r}")
+    if op.partitions:
+        args.append(f"partitions={[tuple(p) for p in op.partitions]!r}")
     return f"{_prefix(ctx)}set_partition_policy({', '.join(args)})"
 
 

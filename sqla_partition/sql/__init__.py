@@ -107,6 +107,7 @@ from .partitions import (
     lock_parent_for_attach,
     partition_by,
     range_bounds,
+    unless_attached,
 )
 from .partman import PARTMAN_SCHEMA_QUERY, partman_config_query
 from .plpgsql import RETRY_VARS, Bounds, do_block, dollar_quote, retrying
@@ -295,6 +296,7 @@ __all__ = [
     "try_advisory_lock",
     "typed_literal",
     "undistribute_table",
+    "unless_attached",
     "upsert_policy",
     "workload_query",
 ]

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from .plpgsql import do_block
-from .quoting import KeyValue, ident, key_literal, qualified, string_literal, typed_literal
+from .quoting import (
+    KeyValue,
+    ident,
+    key_literal,
+    qualified,
+    regclass,
+    string_literal,
+    typed_literal,
+)
 from .roll import default_fact
 from .statement import Statement
 
@@ -267,6 +275,25 @@ def drop_archive_foreign_keys(child: str, schema: str | None = None) -> Statemen
         f"ACCESS EXCLUSIVE on {child} and on each table its foreign keys reference",
         f"brief: {child} is an archive nobody writes; readers and writers of the referenced "
         "tables wait at most lock_timeout for it",
+    )
+
+
+def unless_attached(
+    parent: str, child: str, schema: str | None, statements: list[Statement]
+) -> Statement:
+    """``statements`` (creating and attaching ``child``), skipped when ``child`` is already
+    a partition of ``parent``, e.g. because ``roll`` made it since the migration was
+    written. A table of that name that is not one stops the migration (plain CREATE)."""
+    attached = (
+        f"EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = {regclass(parent, schema)} "
+        f"AND inhrelid = to_regclass({string_literal(qualified(child, schema))}))"
+    )
+    body = "".join(f"    {stmt.sql};\n" for stmt in statements)
+    return Statement(
+        do_block(f"  IF NOT {attached} THEN\n{body}  END IF;\n"),
+        "; ".join(dict.fromkeys(stmt.lock for stmt in statements)),
+        f"makes and attaches {child} as op.create_range_partition does (the parent held while "
+        f"rows move out of a DEFAULT partition), unless {child} is a partition already",
     )
 
 

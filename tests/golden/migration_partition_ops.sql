@@ -147,6 +147,19 @@ CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NU
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
 INSERT INTO public.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'events', '{"archive_schema": null, "colocate_with": null, "column": "created_at", "default": true, "distributed_by": null, "interval": "1 month", "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 6, "retention": "24 months", "subpartition": null, "timezone": "UTC"}'::jsonb, 'timestamptz') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 
+-- ACCESS SHARE on events; ACCESS EXCLUSIVE on events; ACCESS EXCLUSIVE on events_default; ROW EXCLUSIVE on events_default and events_p2027_06; SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_06 and events_default: makes and attaches events_p2027_06 as op.create_range_partition does (the parent held while rows move out of a DEFAULT partition), unless events_p2027_06 is a partition already
+DO $do$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = 'events'::regclass AND inhrelid = to_regclass('events_p2027_06')) THEN
+    CREATE TABLE events_p2027_06 (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
+    LOCK TABLE ONLY events IN ACCESS EXCLUSIVE MODE;
+    LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE;
+    WITH moved AS (DELETE FROM events_default WHERE created_at >= '2027-06-01 00:00:00+00:00'::timestamptz AND created_at < '2027-07-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO events_p2027_06 SELECT * FROM moved;
+    ALTER TABLE events ATTACH PARTITION events_p2027_06 FOR VALUES FROM ('2027-06-01 00:00:00+00:00') TO ('2027-07-01 00:00:00+00:00');
+  END IF;
+END
+$do$;
+
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;
 

@@ -20,7 +20,7 @@ from alembic.operations import ops as alembic_ops
 from alembic.util import CommandError, PriorityDispatchResult
 
 from ... import sql
-from ...catalog.snapshot import Parent, Snapshot, read_snapshot
+from ...catalog.snapshot import Parent, Snapshot, read_snapshot, with_bounds
 from ...declaration.binding import is_reference, policy_of
 from ...declaration.policies import Hash, Range, TablePolicy
 from ...errors import PolicyError
@@ -118,6 +118,27 @@ def _now(ctx: AutogenContext) -> dt.datetime:
     if now.tzinfo is None:
         now = now.replace(tzinfo=dt.timezone.utc)
     return now
+
+
+def _needed_now(
+    ctx: AutogenContext, bound: TablePolicy, parent: Parent | None
+) -> list[tuple[str, str, str]]:
+    """Partitions a changed policy needs at once (premake raised, say), so the migration
+    creates them, as it does for a new table, instead of leaving them to the next roll.
+    Time keys only (an integer key's position is its data); a range of hashes, or a
+    distributed table, is left to roll."""
+    policy = bound.policy
+    if (
+        parent is None
+        or not isinstance(policy, Range)
+        or bound.key_type == "integer"
+        or policy.subpartition is not None
+        or policy.distributed_by is not None
+    ):
+        return []
+    position = planner.position_from_clock(bound, _now(ctx))
+    steps = planner.plan(bound, with_bounds(parent), position).of_kind("create")
+    return [(s.partition, s.lower.isoformat(), s.upper.isoformat()) for s in steps]  # type: ignore[union-attr]
 
 
 def _as_text(policy: TablePolicy, value: Any) -> Any:
@@ -373,6 +394,7 @@ def compare_schema(
                     old=recorded,
                     key_type=bound.key_type,
                     schema=bound.schema,
+                    partitions=_needed_now(ctx, bound, parent),
                 )
             )
     upgrade_ops.ops.extend(audit_ops(ctx, snap, default_schema, _now(ctx)))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from alembic.operations import Operations
 
 from ... import sql
+from ...declaration.policies import Range
 from ...errors import PolicyError
 from ..ops import (
     AttachPartitionOp,
@@ -23,10 +24,16 @@ if TYPE_CHECKING:
 
 def _attach(operations: Operations, op: CreateRangePartitionOp | AttachPartitionOp) -> None:
     require_args(op, "lower", "upper", "column")
+    with bounded(operations):
+        run_statements(operations, _attach_statements(op, isinstance(op, CreateRangePartitionOp)))
+
+
+def _attach_statements(op: Any, new: bool) -> list[sql.Statement]:
+    """Create (``new``) or take an existing table, and attach it; beside a DEFAULT partition
+    its rows of the range move out first, with the parent held."""
     lower, upper = bound_value(op.lower, op.key_type), bound_value(op.upper, op.key_type)
     t, p, s, k = op.table_name, op.partition_name, op.schema, op.key_type
     stmts = []
-    new = isinstance(op, CreateRangePartitionOp)
     if new:
         stmts.append(sql.create_detached_child(t, p, s))
     else:  # an existing table: the CHECK of an earlier attachment goes, one for these bounds
@@ -39,8 +46,7 @@ def _attach(operations: Operations, op: CreateRangePartitionOp | AttachPartition
             sql.move_rows(op.default_partition, p, op.column, lower, upper, k, s),  # type: ignore[arg-type]
         ]
     stmts.append(sql.attach_range_partition(t, p, lower, upper, k, s, op.default_partition))
-    with bounded(operations):
-        run_statements(operations, stmts)
+    return stmts
 
 
 @Operations.implementation_for(CreateRangePartitionOp)
@@ -116,6 +122,23 @@ def set_partition_policy(operations: Operations, op: SetPartitionPolicyOp) -> No
     else:
         stmts.append(
             sql.upsert_policy(op.table_name, op.schema, bound.policy.to_json(), bound.key_type)
+        )
+    policy = bound.policy if bound is not None else None
+    for name, lower, upper in op.partitions if isinstance(policy, Range) else ():
+        create = CreateRangePartitionOp(
+            op.table_name,
+            name,
+            lower,
+            upper,
+            column=policy.column,
+            key_type=op.key_type,
+            schema=op.schema,
+            default_partition=bound.default_name if policy.default else None,  # type: ignore[union-attr]
+        )
+        stmts.append(
+            sql.unless_attached(
+                op.table_name, name, op.schema, _attach_statements(create, new=True)
+            )
         )
     with bounded(operations):  # the row may be locked by a roll recording its run
         run_statements(operations, stmts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from alembic.operations import MigrateOperation, Operations
@@ -175,7 +176,9 @@ class SetPartitionPolicyOp(MigrateOperation):
     """Record (or, with ``None``, forget) the policy ``roll`` applies to a table.
 
     Changing the policy changes only future work (new partitions, expiry); existing
-    partitions keep their bounds.
+    partitions keep their bounds. ``partitions`` (``(name, lower, upper)``, captured by
+    autogenerate) are what the new policy needs now, e.g. after premake was raised: they
+    are created unless they exist. A downgrade creates and drops nothing.
     """
 
     def __init__(
@@ -186,12 +189,14 @@ class SetPartitionPolicyOp(MigrateOperation):
         old: Policy | None = None,
         key_type: str = "timestamptz",
         schema: str | None = None,
+        partitions: Sequence[tuple[str, Any, Any]] = (),
     ) -> None:
         self.table_name = table_name
         self.partitioning = partitioning
         self.old = old
         self.key_type = key_type
         self.schema = schema
+        self.partitions = tuple(tuple(p) for p in partitions)
 
     @classmethod
     def set_partition_policy(
@@ -203,8 +208,18 @@ class SetPartitionPolicyOp(MigrateOperation):
         old: Policy | None = None,
         key_type: str = "timestamptz",
         schema: str | None = None,
+        partitions: Sequence[tuple[str, Any, Any]] = (),
     ) -> None:
-        operations.invoke(cls(table_name, partitioning, old=old, key_type=key_type, schema=schema))
+        operations.invoke(
+            cls(
+                table_name,
+                partitioning,
+                old=old,
+                key_type=key_type,
+                schema=schema,
+                partitions=partitions,
+            )
+        )
 
     def bound(self) -> TablePolicy | None:
         if self.partitioning is None:
