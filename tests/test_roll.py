@@ -122,6 +122,8 @@ def test_a_backlog_over_max_move_rows_waits_visible_for_the_operator(db_url, pg)
     assert pg.execute("SELECT count(*), sum(id) FROM events").fetchone() == before
     text = roll(db_url, "--max-move-rows", "7", *args).output
     assert "BACKLOG" in text and "1 with a DEFAULT backlog to move" in text
+    status = CliRunner().invoke(main, ["status", "--database-url", db_url, *args]).output
+    assert "rows in DEFAULT by period: p2027_03 100" in status
     # the clock passes the period: its rows are not forgotten, the table still says so
     later = ("--now", "2027-04-10T00:00:00Z")
     code, out = roll_json(db_url, "--max-move-rows", "7", *later)
@@ -423,6 +425,12 @@ def test_status_and_check(db_url, pg):
     assert check.exit_code == 1 and "never rolled" in check.output
     assert roll(db_url).exit_code == 0
     pg.execute("INSERT INTO events (created_at) VALUES ('2031-01-01')")
+    pg.execute("INSERT INTO events (created_at) VALUES ('2020-05-01'), ('2020-06-01')")
+    where = runner.invoke(
+        main, ["status", "--database-url", db_url, "--now", "2026-11-27T10:00:00Z"]
+    )
+    assert "rows in DEFAULT by period: 2 before p2026_05, 1 after the timeline" in where.output
+    pg.execute("DELETE FROM events WHERE created_at < '2021-01-01'")
     check = runner.invoke(main, ["check", "--database-url", db_url])
     assert check.exit_code == 1
     assert check.output.startswith("CRITICAL: public.events: 1 rows in the DEFAULT partition")

@@ -151,6 +151,12 @@ def run_status(
         echo(f"  timeline from {s.timeline_start}: {s.timeline}")
         if s.missing:
             echo(f"  missing: {', '.join(s.missing)}")
+        if s.default_by_period or any(s.default_outside):
+            where = [f"{suffix} {n}" for suffix, n in s.default_by_period]
+            before, after = s.default_outside
+            where += [f"{before} before {s.timeline_start}"] if before else []
+            where += [f"{after} after the timeline"] if after else []
+            echo(f"  rows in DEFAULT by period: {', '.join(where)}")
         if s.pending_detach:
             echo(f"  detach pending (interrupted; roll finishes it): {', '.join(s.pending_detach)}")
         if s.overdue_expiry:

@@ -42,6 +42,10 @@ class TableStatus:
     #: Partitions past retention that are still attached (roll expires them), with the
     #: moment each expired.
     overdue_expiry: list[tuple[str, Any]] = field(default_factory=list)
+    #: Where the DEFAULT partition's rows fall: periods of the timeline with their rows, and
+    #: the rows before and after the timeline.
+    default_by_period: list[tuple[str, int]] = field(default_factory=list)
+    default_outside: tuple[int, int] = (0, 0)
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -60,6 +64,28 @@ def _rolled_at(conn: psycopg.Connection) -> dict[tuple[str, str], dt.datetime | 
     except psycopg.errors.UndefinedTable:
         return {}
     return {(s, t): at for s, t, at in rows}
+
+
+#: Open ends for counting the DEFAULT's rows before and after the timeline, per key type.
+_EXTREMES: dict[str, tuple[Any, Any]] = {
+    "timestamptz": (
+        dt.datetime(1, 1, 2, tzinfo=dt.timezone.utc),
+        dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc),
+    ),
+    "timestamp": (dt.datetime(1, 1, 2), dt.datetime(9999, 12, 31)),
+    "date": (dt.date(1, 1, 2), dt.date(9999, 12, 31)),
+    "integer": (-(2**63), 2**63 - 1),
+}
+
+
+def _in_default(conn: psycopg.Connection, parent: Parent, lower: Any, upper: Any) -> int:
+    """Rows of ``[lower, upper)`` waiting in the table's DEFAULT partition."""
+    assert parent.default is not None and parent.policy is not None
+    column = parent.policy.policy.column  # type: ignore[union-attr]
+    query = sql.count_in_range_query(
+        parent.default.name, column, lower, upper, parent.policy.key_type, parent.schema
+    )
+    return _count(conn, query)
 
 
 def _count(conn: psycopg.Connection, query: str) -> int:
@@ -101,6 +127,8 @@ def table_status(
     else:
         centre = stepper.period_of(position_from_clock(policy, now))
     cells = []
+    by_period: list[tuple[str, int]] = []
+    outside = (0, 0)
     first: Period = stepper.following(centre, -6)
     period = first
     for _ in range(6 + p.premake + 2):
@@ -114,22 +142,19 @@ def table_status(
         elif (
             default is not None
             and default_rows
-            and _count(
-                conn,
-                sql.count_in_range_query(
-                    default.name,
-                    p.column,
-                    period.lower,
-                    period.upper,
-                    policy.key_type,
-                    parent.schema,
-                ),
-            )
+            and (waiting := _in_default(conn, parent, period.lower, period.upper))
         ):
             cells.append(IN_DEFAULT)
+            by_period.append((period.suffix, waiting))
         else:
             cells.append(MISSING)
         period = stepper.following(period)
+    if default is not None and default_rows:
+        lowest, highest = _EXTREMES[policy.key_type]
+        outside = (
+            _in_default(conn, parent, lowest, first.lower),
+            _in_default(conn, parent, period.lower, highest),
+        )
     uppers = [c.upper for c in ranges if c.upper is not None]
     next_expiry = None
     if p.retention_step is not None and ranges and ranges[0].upper is not None:
@@ -150,6 +175,8 @@ def table_status(
         missing=missing,
         pending_detach=pending,
         overdue_expiry=overdue,
+        default_by_period=by_period,
+        default_outside=outside,
     )
 
 
@@ -186,7 +213,10 @@ def problems(statuses: Sequence[TableStatus], now: dt.datetime, max_age: dt.time
         if s.missing:
             out.append(f"{s.table}: partitions missing for {', '.join(s.missing[:4])}")
         if s.default_rows:
-            out.append(f"{s.table}: {s.default_rows} rows in the DEFAULT partition")
+            out.append(
+                f"{s.table}: {s.default_rows} rows in the DEFAULT partition (status shows "
+                "their periods; roll moves those of its periods into their partitions)"
+            )
         if s.pending_detach:
             out.append(
                 f"{s.table}: an interrupted DETACH CONCURRENTLY is pending for "
