@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -292,3 +293,5 @@ def test_a_detached_partition_has_its_foreign_keys_dropped_unless_kept():
     assert kept.of_kind("unlink") == [] and len(kept.of_kind("detach")) == 1
     dropped = plan(policy(retention="3 months", on_expire="drop"), parent_with(months), NOW)
     assert dropped.of_kind("unlink") == []  # the table goes anyway
+    no_fks = dataclasses.replace(parent_with(months), has_foreign_keys=False)
+    assert plan(policy(retention="3 months"), no_fks, NOW).of_kind("unlink") == []

@@ -34,6 +34,9 @@ def roll_dry_run(db_url: str) -> str:
 
     with psycopg.connect(_libpq(db_url), autocommit=True) as conn:  # a row to rescue
         conn.execute("INSERT INTO events (created_at, note) VALUES ('2027-05-02', 'early')")
+        # a foreign key its archives lose when detached
+        conn.execute("CREATE TABLE accounts (id int PRIMARY KEY)")
+        conn.execute("ALTER TABLE events ADD COLUMN account_id int REFERENCES accounts")
     make_table(
         db_url,
         Range("created_at", premake=2, retention="2 months", on_expire="drop"),

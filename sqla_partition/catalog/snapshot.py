@@ -101,6 +101,8 @@ class Parent:
     policy: TablePolicy | None = None
     #: ``(schema, name)`` of partitions of its partitions (a range of hashes).
     sub_partitions: tuple[tuple[str, str], ...] = ()
+    #: It has foreign keys, which its partitions inherit (and keep when detached).
+    has_foreign_keys: bool = True
 
     @property
     def default(self) -> Child | None:
@@ -201,7 +203,8 @@ def parse_catalog(rows: Sequence[Sequence[Any]], bounds: bool = True) -> Snapsho
         _read_only,
         sub_names,
         sub_schemas,
-        *_,
+        _has_citus,
+        *rest,
     ) in parent_rows:
         key_type = key_type_of(pg_type)
         children = tuple(
@@ -218,6 +221,7 @@ def parse_catalog(rows: Sequence[Sequence[Any]], bounds: bool = True) -> Snapsho
             key_type=key_type,
             children=children,
             sub_partitions=tuple(zip(sub_schemas or (), sub_names or (), strict=True)),
+            has_foreign_keys=bool(rest[0]) if rest else True,
         )
     return snap
 
@@ -273,6 +277,7 @@ def _with_policy(parent: Parent, policy: TablePolicy) -> Parent:
         children=parent.children,
         policy=policy,
         sub_partitions=parent.sub_partitions,
+        has_foreign_keys=parent.has_foreign_keys,
     )
 
 

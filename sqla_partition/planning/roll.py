@@ -247,7 +247,7 @@ def plan(
                     (sql.detach_finalize(parent.name, child.name, schema),),
                 )
             )
-            if not p.keep_foreign_keys:
+            if not p.keep_foreign_keys and parent.has_foreign_keys:
                 steps.append(_unlink(child, schema))
 
     cutoff = None
@@ -329,7 +329,7 @@ def plan(
                 )
             ]
             steps.append(Step("detach", child.name, tuple(stmts), child.lower, child.upper))
-            if p.on_expire == "detach" and not p.keep_foreign_keys:
+            if p.on_expire == "detach" and not p.keep_foreign_keys and parent.has_foreign_keys:
                 steps.append(_unlink(child, schema))
             if p.on_expire == "detach" and p.archive_schema:
                 steps.append(

@@ -31,7 +31,9 @@ WITH meta AS MATERIALIZED (
            ch.child_kinds,
            ch.detach_pending,
            sub.sub_names,
-           sub.sub_schemas
+           sub.sub_schemas,
+           EXISTS (SELECT 1 FROM pg_constraint fk
+                    WHERE fk.conrelid = pc.oid AND fk.contype = 'f') AS has_foreign_keys
       FROM pg_partitioned_table pt
       JOIN pg_class pc ON pc.oid = pt.partrelid
       JOIN pg_namespace pn ON pn.oid = pc.relnamespace
@@ -69,7 +71,7 @@ WITH meta AS MATERIALIZED (
 SELECT parts.schema_name, parts.table_name, parts.strategy, parts.key_columns,
        parts.key_type, parts.child_names, parts.child_schemas, parts.bounds, parts.child_kinds,
        parts.detach_pending, meta.has_policy_table, meta.datestyle, meta.read_only,
-       parts.sub_names, parts.sub_schemas, meta.has_citus
+       parts.sub_names, parts.sub_schemas, meta.has_citus, parts.has_foreign_keys
   FROM meta LEFT JOIN parts ON true
  ORDER BY 1, 2
 """

@@ -124,27 +124,6 @@ SET LOCAL lock_timeout = 500;
 SET LOCAL statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
 SET LOCAL synchronous_commit = off;
--- ACCESS EXCLUSIVE on clicks_p2026_11 and on each table its foreign keys reference: brief: clicks_p2026_11 is an archive nobody writes; readers and writers of the referenced tables wait at most lock_timeout for it
-DO $do$
-DECLARE
-  fk record;
-BEGIN
-  FOR fk IN SELECT c.conname FROM pg_constraint c
-             WHERE c.conrelid = to_regclass('public.clicks_p2026_11') AND c.contype = 'f'
-               AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.conrelid) LOOP
-    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', 'public.clicks_p2026_11', fk.conname);
-  END LOOP;
-END
-$do$;
-COMMIT;
-
-BEGIN;
--- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET LOCAL lock_timeout = 500;
--- no lock: bounds how long any statement below may run
-SET LOCAL statement_timeout = 600000;
--- no lock: a crash right after COMMIT may forget this step; the next roll does it again
-SET LOCAL synchronous_commit = off;
 -- no table lock: the archive schema for detached partitions
 CREATE SCHEMA IF NOT EXISTS archive;
 -- ACCESS EXCLUSIVE on clicks_p2026_11: the table is detached, the application no longer reads it; the policy's archive_schema asks for it to move there
@@ -167,27 +146,6 @@ RESET lock_timeout;
 RESET statement_timeout;
 -- no lock: back to the role's setting
 RESET synchronous_commit;
-
-BEGIN;
--- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
-SET LOCAL lock_timeout = 500;
--- no lock: bounds how long any statement below may run
-SET LOCAL statement_timeout = 600000;
--- no lock: a crash right after COMMIT may forget this step; the next roll does it again
-SET LOCAL synchronous_commit = off;
--- ACCESS EXCLUSIVE on clicks_p2026_12 and on each table its foreign keys reference: brief: clicks_p2026_12 is an archive nobody writes; readers and writers of the referenced tables wait at most lock_timeout for it
-DO $do$
-DECLARE
-  fk record;
-BEGIN
-  FOR fk IN SELECT c.conname FROM pg_constraint c
-             WHERE c.conrelid = to_regclass('public.clicks_p2026_12') AND c.contype = 'f'
-               AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.conrelid) LOOP
-    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', 'public.clicks_p2026_12', fk.conname);
-  END LOOP;
-END
-$do$;
-COMMIT;
 
 BEGIN;
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
