@@ -176,4 +176,5 @@ def test_roll_never_detaches_concurrently_on_a_distributed_table():
         assert all("CONCURRENTLY" not in s.sql for s in step.statements)
         assert all(s.transactional for s in step.statements)
     local = TablePolicy("events", Range("created_at", retention="3 months"))
-    assert "CONCURRENTLY" in plan(local, parent, NOW).of_kind("detach")[0].statements[0].sql
+    detach = plan(local, parent, NOW).of_kind("detach")[0]
+    assert any("CONCURRENTLY" in s.sql for s in detach.statements)

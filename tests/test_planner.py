@@ -72,7 +72,11 @@ def test_roll_creates_only_missing_periods_with_check_and_attach():
     sqls = [st.sql for st in result.of_kind("create")[0].statements]
     assert sqls[0].startswith("CREATE TABLE public.events_p2027_01 (LIKE public.events")
     assert "ATTACH PARTITION public.events_p2027_01" in sqls[1]
-    assert len(sqls) == 2  # new and empty: ATTACH's scan of it costs nothing, no CHECK needed
+    # new and empty: ATTACH's scan of it costs nothing, no CHECK needed; the record of
+    # partitions says, in the same transaction, that the tool made it
+    assert len(sqls) == 3
+    assert sqls[2].startswith("INSERT INTO public.sqla_partition_partitions")
+    assert "'events_p2027_01'" in sqls[2] and "'attached'" in sqls[2]
 
 
 def test_in_sync_table_gives_an_empty_plan():
@@ -92,7 +96,10 @@ def test_retention_detaches_whole_expired_partitions_only():
     result = plan(policy(retention="12 months"), parent_with(months), NOW)
     # cutoff 2025-11-27: September and October 2025 end before it, November does not
     assert [s.partition for s in result.of_kind("detach")] == ["events_p2025_09", "events_p2025_10"]
-    assert all("CONCURRENTLY" in s.statements[0].sql for s in result.of_kind("detach"))
+    for step in result.of_kind("detach"):
+        # recorded as an archive first: DETACH … CONCURRENTLY commits on its own
+        first, detach = (st.sql for st in step.statements)
+        assert "'detached'" in first and "CONCURRENTLY" in detach
     assert result.of_kind("drop") == []
 
 
@@ -123,6 +130,7 @@ def test_default_partition_rules_out_concurrent_detach_and_drop_is_explicit():
         "LOCK TABLE ONLY public.events IN SHARE ROW EXCLUSIVE MODE;"[:-1],
         "LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE",
         "ALTER TABLE public.events ATTACH PARTITION public.events_p2027_03 FOR VALUES FROM",
+        "INSERT INTO public.sqla_partition_partitions",
     ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from .cron import check, roll, status
+from .cron import check, reattach, roll, status
 from .tools import adopt, advise, demo, init, lint, split_legacy_command
 
 
@@ -24,7 +24,18 @@ def main() -> None:
     """
 
 
-for _command in (init, demo, roll, status, check, lint, advise, adopt, split_legacy_command):
+for _command in (
+    init,
+    demo,
+    roll,
+    status,
+    check,
+    reattach,
+    lint,
+    advise,
+    adopt,
+    split_legacy_command,
+):
     main.add_command(_command)
 
 __all__ = ["main"]

@@ -1,4 +1,5 @@
-"""The commands a scheduler runs: ``roll``, ``status`` and ``check``."""
+"""The commands a scheduler runs (``roll``, ``status``, ``check``) and the operator's
+``reattach``."""
 
 from __future__ import annotations
 
@@ -182,5 +183,69 @@ def check(
             schedule,
             click.echo,
             allow_empty=allow_empty,
+        )
+    )
+
+
+REATTACH_EXIT_CODES = """\b
+Exit codes:
+  0  reattached (or, with --dry-run, printed)
+  2  refused, or PostgreSQL refused the ATTACH (e.g. a foreign key no longer
+     holds for its rows): the line says why; nothing changed
+  3  a lock was not granted within --lock-timeout after every retry, or a
+     roll held the table; nothing changed, run it again
+"""
+
+
+@click.command(epilog=REATTACH_EXIT_CODES)
+@click.argument("table")
+@click.argument("archive")
+@click.option(
+    "--database-url",
+    envvar="DATABASE_URL",
+    metavar="URL",
+    help="PostgreSQL URL; default: $DATABASE_URL.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the SQL with its locks; change nothing.")
+@click.option(
+    "--lock-timeout",
+    default="2s",
+    show_default=True,
+    help="Longest wait for each lock before retrying (e.g. 500ms, 2s).",
+)
+@click.option("--retries", default=5, show_default=True, help="Retries after a lock timeout.")
+@click.option("-v", "--verbose", is_flag=True, help="Log every statement to stderr as it runs.")
+@user_errors
+def reattach(
+    table: str,
+    archive: str,
+    database_url: str | None,
+    dry_run: bool,
+    lock_timeout: str,
+    retries: int,
+    verbose: bool,
+) -> None:
+    """Put ARCHIVE, a partition retention detached from TABLE, back as its partition.
+
+    Only archives in the record of partitions (what `status` lists as archived) qualify:
+    their period comes from the record. Refused, before anything changes, if the archive's
+    columns differ from the table's, if a row lies outside its period, or if partitions
+    cover the period now. Rows of the period that wait in the DEFAULT partition move into
+    it, in the transaction that attaches it.
+    """
+    from ..cron.commands import run_reattach
+
+    if retries < 0:
+        raise click.BadParameter("--retries must be >= 0")
+    sys.exit(
+        run_reattach(
+            table,
+            archive,
+            database_url=database_url,
+            dry_run=dry_run,
+            lock_timeout_ms=parse_duration_ms(lock_timeout, "--lock-timeout"),
+            retries=retries,
+            verbose=verbose,
+            echo=click.echo,
         )
     )

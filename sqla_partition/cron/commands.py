@@ -14,9 +14,11 @@ from typing import Any
 from ..catalog.connect import connect
 from ..declaration.schedule import next_run, too_sparse
 from ..errors import SqlaPartitionError
+from ..sql.statement import inert
 from . import report as reporting
+from .archives import reattach
 from .results import RollOptions
-from .runner import roll
+from .runner import below_deadlock_timeout, roll
 from .status import LEGEND, collect, nothing_managed, problems
 
 Echo = Callable[..., None]
@@ -162,6 +164,14 @@ def run_status(
         if s.overdue_expiry:
             late = ", ".join(f"{name} (since {day})" for name, day in s.overdue_expiry)
             echo(f"  past retention, still attached: {late}")
+        for arch in s.archives:
+            span = f"[{arch['lower']}, {arch['upper']})"
+            rows = arch["rows_estimate"]
+            size = f"about {rows:,} rows" if rows is not None else "not analyzed yet"
+            when = arch["detached_at"] or "at an unknown time"
+            echo(f"  archived: {inert(arch['name'])} {span}, {size}, detached {when}")
+        if s.archives:
+            echo(f"  (sqla-partition reattach {inert(s.table)} NAME puts an archive back)")
     if statuses:
         echo(f"({LEGEND})")
     for w in warnings:
@@ -204,4 +214,34 @@ def run_check(
     return 0
 
 
-__all__ = ["run_check", "run_every", "run_roll", "run_status", "sys"]
+def run_reattach(
+    table: str,
+    archive: str,
+    *,
+    database_url: str | None,
+    dry_run: bool,
+    lock_timeout_ms: int,
+    retries: int,
+    verbose: bool,
+    echo: Echo,
+) -> int:
+    """Put an archive back; returns the exit code (refusals raise, exit 2)."""
+    options = RollOptions(lock_timeout_ms=lock_timeout_ms, retries=retries, dry_run=dry_run)
+    log = (lambda msg: echo(msg, err=True)) if verbose else None
+    with connect(database_url or "") as conn:
+        options = below_deadlock_timeout(conn, options)
+        done = reattach(conn, table, archive, options, log)
+    if dry_run:
+        echo("\n\n".join(done.sql))
+        return 0
+    if done.skipped:
+        echo(f"{inert(done.archive)}: not reattached: {done.skipped}")
+        return 3
+    moved = (
+        f"; {done.moved_rows:,} rows of its period moved in from DEFAULT" if done.moved_rows else ""
+    )
+    echo(f"{inert(done.archive)} is a partition of {inert(table)} again{moved}")
+    return 0
+
+
+__all__ = ["run_check", "run_every", "run_reattach", "run_roll", "run_status", "sys"]

@@ -15,9 +15,9 @@ def not_ours(parent: Parent, step: Step, error: BaseException) -> str:
         f"{inert(parent.schema)}.{inert(step.partition)} was not created: {inert(found)}, "
         "and roll never "
         "takes a table it did not create as a partition (a detached archive, or another "
-        "table). To put an archive back, attach it in a migration (op.attach_partition "
-        "checks its rows against the bounds); otherwise rename or drop it. Its other "
-        "periods and the other tables went on"
+        f"table). To put an archive back: sqla-partition reattach {inert(parent.name)} "
+        f"{inert(step.partition)} (status lists the archives); otherwise rename or drop "
+        "it. Its other periods and the other tables went on"
     )
 
 

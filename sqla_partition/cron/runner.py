@@ -86,7 +86,12 @@ def select_tables(snap: Snapshot, wanted: Sequence[str]) -> tuple[list[Parent], 
 
 
 def plan_table(
-    conn: psycopg.Connection, parent: Parent, now: dt.datetime, horizon: dt.datetime | None
+    conn: psycopg.Connection,
+    parent: Parent,
+    now: dt.datetime,
+    horizon: dt.datetime | None,
+    *,
+    record: bool = True,
 ) -> Plan:
     assert parent.policy is not None and isinstance(parent.policy.policy, Range)
     policy = parent.policy
@@ -102,10 +107,10 @@ def plan_table(
             sql.max_key_query(parent.name, column, parent.schema)
         ).fetchone()
         position: Any = row[0] if row and row[0] is not None else 0
-        return plan(policy, parent, position, since=since)
+        return plan(policy, parent, position, since=since, record=record)
     position = position_from_clock(policy, now)
     limit = position_from_clock(policy, horizon) if horizon is not None else None
-    return plan(policy, parent, position, horizon=limit, since=since)
+    return plan(policy, parent, position, horizon=limit, since=since, record=record)
 
 
 class Roller:
@@ -116,6 +121,8 @@ class Roller:
         self.options = options
         self._default_rows = 0
         self.log = log or (lambda _msg: None)
+        #: Whether the record of partitions exists (see :func:`ensure_record`).
+        self.record = True
 
     # -- statement execution -----------------------------------------------------------
 
@@ -346,7 +353,7 @@ class Roller:
     def roll_table(self, parent: Parent, now: dt.datetime) -> TableResult:
         result = TableResult(f"{parent.schema}.{parent.name}", (parent.schema, parent.name))
         try:
-            the_plan = plan_table(self.conn, parent, now, self.options.horizon)
+            the_plan = plan_table(self.conn, parent, now, self.options.horizon, record=self.record)
         except pgerrors.LockNotAvailable as exc:  # max(key) of an integer key waited too long
             result.status = "locked"
             result.errors.append(_one_line(exc))
@@ -382,7 +389,7 @@ class Roller:
         try:
             # a run that held the lock until now may have done the work: plan again
             parent = self._reread(parent)
-            the_plan = plan_table(self.conn, parent, now, self.options.horizon)
+            the_plan = plan_table(self.conn, parent, now, self.options.horizon, record=self.record)
             self._default_rows = self._count_default(parent, the_plan.steps)
             result.notes.extend(the_plan.notes)
             steps = list(the_plan.steps)
@@ -421,6 +428,24 @@ def below_deadlock_timeout(conn: psycopg.Connection, options: RollOptions) -> Ro
     return dataclasses.replace(options, lock_timeout_ms=cap)
 
 
+def ensure_record(conn: psycopg.Connection, warnings: list[str]) -> bool:
+    """The record of partitions exists, made now if a database migrated by an earlier
+    version lacks it; ``False`` (with a warning) when this role cannot make it."""
+    if conn.execute(sql.RECORD_EXISTS_QUERY).fetchone()[0]:  # type: ignore[index]
+        return True
+    try:
+        with conn.transaction():
+            conn.execute(sql.create_record_table().sql)  # type: ignore[call-overload]
+        return True
+    except psycopg.Error as exc:
+        warnings.append(
+            f"the record of partitions ({sql.record_table()}) is missing and this role "
+            f"cannot create it ({_one_line(exc)}); partitions are made and detached "
+            "without it. Run the migrations (alembic upgrade head) as the tables' owner"
+        )
+        return False
+
+
 def bound_session(conn: psycopg.Connection, options: RollOptions | None = None) -> None:
     """Bound every wait of this session, reads included; steps set their own as well."""
     options = options or RollOptions()
@@ -450,6 +475,8 @@ def roll(
         return report
     parents, report.warnings = select_tables(snap, options.tables)
     roller = Roller(conn, options, log)
+    if parents and not options.dry_run:
+        roller.record = ensure_record(conn, report.warnings)
     for parent in parents:
         try:
             report.tables.append(roller.roll_table(parent, now))

@@ -15,6 +15,7 @@ from ..catalog.snapshot import Parent, read_snapshot
 from ..declaration.periods import Period, local_midnight, shift_date, subtract
 from ..declaration.policies import Range
 from ..planning.roll import position_from_clock
+from .archives import archive_lines, read_record
 from .runner import bound_session, plan_table, query_of, select_tables
 
 #: Timeline cells: present, missing, present but past retention, missing with rows waiting
@@ -46,6 +47,9 @@ class TableStatus:
     #: the rows before and after the timeline.
     default_by_period: list[tuple[str, int]] = field(default_factory=list)
     default_outside: tuple[int, int] = (0, 0)
+    #: Partitions retention detached that the record of partitions knows (``reattach``
+    #: puts one back).
+    archives: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -189,6 +193,9 @@ def collect(
     parents, warnings = select_tables(snap, tables)
     rolled = _rolled_at(conn)
     statuses = [table_status(conn, p, now, rolled.get((p.schema, p.name))) for p in parents]
+    records = read_record(conn)
+    for status, parent in zip(statuses, parents, strict=True):
+        status.archives = archive_lines(records, parent.schema, parent.name)
     return statuses, warnings, parents
 
 

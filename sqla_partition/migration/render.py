@@ -66,6 +66,7 @@ def _drop(ctx: AutogenContext, op: DropPartitionedTableOp) -> str:
     args = [repr(op.table_name)]
     if op.schema:
         args.append(f"schema={op.schema!r}")
+    args.append(f"archives={op.archives!r}")  # what happens to detached partitions, visibly
     return f"{_prefix(ctx)}drop_partitioned_table({', '.join(args)})"
 
 

@@ -160,7 +160,13 @@ def _sub_partitions(
 
 
 def attach_statements(
-    policy: TablePolicy, name: str, period: Period, default: str | None, *, quiet: bool = False
+    policy: TablePolicy,
+    name: str,
+    period: Period,
+    default: str | None,
+    *,
+    quiet: bool = False,
+    record: bool = True,
 ) -> tuple[Statement, ...]:
     """A new partition of a live parent: a plain table, then ATTACH, in one transaction.
 
@@ -169,7 +175,8 @@ def attach_statements(
     the parent are first held at it (see :func:`sql.lock_parent_for_attach`), then rows of
     the new range move out of the DEFAULT under the lock ATTACH takes anyway, so ATTACH never
     finds any and no query misses a moved row. ``quiet``: the DEFAULT holds no rows, so
-    nothing moves and only writers wait.
+    nothing moves and only writers wait. ``record``: the partition goes into the record
+    (:mod:`sql.record`) in the same transaction, the proof that the tool made it.
     """
     assert isinstance(policy.policy, Range)
     t, s, k, col = policy.table, policy.schema, policy.key_type, policy.policy.column
@@ -193,6 +200,11 @@ def attach_statements(
         sql.attach_range_partition(
             t, name, period.lower, period.upper, k, s, default, subpartitioned=sub is not None
         ),
+        *(
+            (sql.record_partition("attached", t, name, period.lower, period.upper, s),)
+            if record
+            else ()
+        ),
     )
 
 
@@ -215,6 +227,7 @@ def plan(
     *,
     horizon: KeyValue | None = None,
     since: KeyValue | None = None,
+    record: bool = True,
 ) -> Plan:
     """The steps that bring an existing range table in line with its policy at ``position``.
 
@@ -224,7 +237,8 @@ def plan(
     partitions last until that run. ``since`` is the oldest key waiting in the DEFAULT
     partition: missing periods from there (but not before the oldest partition) are planned
     too, so rows left behind by a run that could not move them are never forgotten once the
-    clock passed their period.
+    clock passed their period. ``record``: each change is written into the record of
+    partitions (off only where that table is missing and cannot be made).
     """
     p = policy.policy
     if not isinstance(p, Range):
@@ -240,13 +254,14 @@ def plan(
 
     for child in parent.children:
         if child.detach_pending:
-            steps.append(
-                Step(
-                    "finalize_detach",
-                    child.name,
-                    (sql.detach_finalize(parent.name, child.name, schema),),
+            finish = [sql.detach_finalize(parent.name, child.name, schema)]
+            if record:
+                finish.append(
+                    sql.record_partition(
+                        "detached", parent.name, child.name, child.lower, child.upper, schema
+                    )
                 )
-            )
+            steps.append(Step("finalize_detach", child.name, tuple(finish)))
             if not p.keep_foreign_keys and parent.has_foreign_keys:
                 steps.append(_unlink(child, schema))
 
@@ -283,8 +298,12 @@ def plan(
         if not expired and not clash:
             name = policy_here.partition_name(period.suffix)
             dflt = default.name if default else None
-            stmts = attach_statements(policy_here, name, period, dflt)
-            quiet = attach_statements(policy_here, name, period, dflt, quiet=True) if dflt else ()
+            stmts = attach_statements(policy_here, name, period, dflt, record=record)
+            quiet = ()
+            if dflt:
+                quiet = attach_statements(
+                    policy_here, name, period, dflt, quiet=True, record=record
+                )
             steps.append(Step("create", name, stmts, period.lower, period.upper, quiet))
         elif not expired and not any(
             c.lower is not None
@@ -328,6 +347,11 @@ def plan(
                     default=default.name if default else None,
                 )
             ]
+            if record:  # before a DETACH CONCURRENTLY, which commits on its own
+                note = sql.record_partition(
+                    "detached", parent.name, child.name, child.lower, child.upper, schema
+                )
+                stmts.insert(0 if concurrently else 1, note)
             steps.append(Step("detach", child.name, tuple(stmts), child.lower, child.upper))
             if p.on_expire == "detach" and not p.keep_foreign_keys and parent.has_foreign_keys:
                 steps.append(_unlink(child, schema))
@@ -339,6 +363,11 @@ def plan(
                         (
                             sql.create_schema(p.archive_schema),
                             sql.set_schema(child.name, schema, p.archive_schema),
+                            *(
+                                (sql.record_moved(child.name, schema, p.archive_schema),)
+                                if record
+                                else ()
+                            ),
                         ),
                         child.lower,
                         child.upper,
@@ -349,9 +378,53 @@ def plan(
                     Step(
                         "drop",
                         child.name,
-                        (sql.drop_table(child.name, schema),),
+                        (
+                            sql.drop_table(child.name, schema),
+                            *((sql.record_dropped(child.name, schema),) if record else ()),
+                        ),
                         child.lower,
                         child.upper,
                     )
                 )
     return Plan(policy, tuple(steps), tuple(notes))
+
+
+def reattach_statements(
+    policy: TablePolicy,
+    name: str,
+    period: Period,
+    default: str | None,
+    *,
+    from_schema: str | None = None,
+) -> tuple[Statement, ...]:
+    """An archive the tool detached, attached again over ``period`` in one transaction.
+
+    The archive is not a partition, so nothing reads it: it moves back beside the table and
+    gets the bound CHECK (a scan of the archive alone) before the parent is touched, so
+    ATTACH need not scan it under the parent's lock. Beside a DEFAULT partition the
+    period's rows that arrived there meanwhile move into it first, as for a new partition.
+    """
+    assert isinstance(policy.policy, Range)
+    t, s, k, col = policy.table, policy.schema, policy.key_type, policy.policy.column
+    schema = s or "public"
+    out: list[Statement] = []
+    if from_schema is not None and from_schema != schema:
+        out += [
+            sql.set_schema(name, from_schema, schema, why=sql.BACK_BESIDE_TABLE),
+            sql.record_moved(name, from_schema, schema),
+        ]
+    out += [
+        sql.drop_bound_check(name, s),
+        sql.add_bound_check(name, col, period.lower, period.upper, k, s, existing=True),
+    ]
+    if default:
+        out += [
+            sql.lock_parent_for_attach(t, default, s, moving=True),
+            sql.lock_default(default, s),
+            sql.move_rows(default, name, col, period.lower, period.upper, k, s),
+        ]
+    out += [
+        sql.attach_range_partition(t, name, period.lower, period.upper, k, s, default),
+        sql.record_partition("attached", t, name, period.lower, period.upper, s),
+    ]
+    return tuple(out)

@@ -35,6 +35,7 @@ from .audit import (
     create_audit_trigger,
     create_trail_function,
     create_trail_triggers,
+    drop_audit_functions_if_unused,
     drop_audit_triggers,
     drop_trail_function,
     trail_function_name,
@@ -46,7 +47,11 @@ from .catalog import (
     partition_state_query,
     policy_table_name,
 )
-from .citus import create_distributed_table, create_reference_table, undistribute_table
+from .citus import (
+    create_distributed_table,
+    create_reference_table,
+    undistribute_table,
+)
 from .conversion import (
     LEGACY_SUFFIX,
     TABLE_KEYS_QUERY,
@@ -86,7 +91,10 @@ from .indexes import (
     reindex_concurrently,
     suggested_index_name,
 )
-from .names import MAX_IDENTIFIER_BYTES, check_identifier
+from .names import (
+    MAX_IDENTIFIER_BYTES,
+    check_identifier,
+)
 from .partitions import (
     BOUND_CHECK,
     add_bound_check,
@@ -109,8 +117,17 @@ from .partitions import (
     range_bounds,
     unless_attached,
 )
-from .partman import PARTMAN_SCHEMA_QUERY, partman_config_query
-from .plpgsql import RETRY_VARS, Bounds, do_block, dollar_quote, retrying
+from .partman import (
+    PARTMAN_SCHEMA_QUERY,
+    partman_config_query,
+)
+from .plpgsql import (
+    RETRY_VARS,
+    Bounds,
+    do_block,
+    dollar_quote,
+    retrying,
+)
 from .policy import (
     POLICY_SCHEMA,
     POLICY_TABLE,
@@ -129,8 +146,28 @@ from .quoting import (
     string_literal,
     typed_literal,
 )
+from .record import (
+    RECORD_EXISTS_QUERY,
+    RECORD_QUERY,
+    RECORD_TABLE,
+    STATES,
+    bound_text,
+    columns_query,
+    count_outside_range_query,
+    create_record_table,
+    drop_archives,
+    drop_own_tables_if_unused,
+    forget_partitions,
+    record_dropped,
+    record_moved,
+    record_partition,
+    record_table,
+    refuse_archives,
+    relation_exists_query,
+)
 from .roll import (
     ADVISORY_CLASS,
+    BACK_BESIDE_TABLE,
     DEADLOCK_TIMEOUT_QUERY,
     READ_ONLY_QUERY,
     ROLLED_AT_QUERY,
@@ -158,7 +195,10 @@ from .session import (
     set_statement_timeout,
     timeouts,
 )
-from .statement import Statement, inert
+from .statement import (
+    Statement,
+    inert,
+)
 
 __all__ = [
     "ADVICE_PREPARED",
@@ -172,6 +212,7 @@ __all__ = [
     "AUDIT_SCHEMA",
     "AUDIT_TRAIL_FUNCTION",
     "AUDIT_TRIGGER",
+    "BACK_BESIDE_TABLE",
     "BOUND_CHECK",
     "Bounds",
     "CATALOG_QUERY",
@@ -194,11 +235,15 @@ __all__ = [
     "POLICY_SCHEMA",
     "POLICY_TABLE",
     "READ_ONLY_QUERY",
+    "RECORD_EXISTS_QUERY",
+    "RECORD_QUERY",
+    "RECORD_TABLE",
     "RESERVED",
     "RETIRED_MARK",
     "RETRY_VARS",
     "ROLLED_AT_QUERY",
     "SPLIT_TRIGGER",
+    "STATES",
     "SplitTarget",
     "Statement",
     "TABLE_KEYS_QUERY",
@@ -211,10 +256,13 @@ __all__ = [
     "attach_default_partition",
     "attach_index",
     "attach_range_partition",
+    "bound_text",
     "catalog_query",
     "check_identifier",
+    "columns_query",
     "convert_to_partitioned",
     "count_in_range_query",
+    "count_outside_range_query",
     "create_audit_functions",
     "create_audit_trigger",
     "create_default_partition_of",
@@ -226,6 +274,7 @@ __all__ = [
     "create_partition_of",
     "create_policy_table",
     "create_range_partition_of",
+    "create_record_table",
     "create_reference_table",
     "create_schema",
     "create_trail_function",
@@ -238,14 +287,18 @@ __all__ = [
     "do_block",
     "dollar_quote",
     "drop_archive_foreign_keys",
+    "drop_archives",
+    "drop_audit_functions_if_unused",
     "drop_audit_triggers",
     "drop_bound_check",
     "drop_invalid_index",
+    "drop_own_tables_if_unused",
     "drop_partitioned_table",
     "drop_table",
     "drop_trail_function",
     "explain",
     "explain_prepared",
+    "forget_partitions",
     "hash_bound",
     "hypothetical_index",
     "ident",
@@ -271,8 +324,14 @@ __all__ = [
     "qualified",
     "range_bounds",
     "range_condition",
+    "record_dropped",
+    "record_moved",
+    "record_partition",
+    "record_table",
+    "refuse_archives",
     "regclass",
     "reindex_concurrently",
+    "relation_exists_query",
     "relaxed_commit",
     "reset_lock_timeout",
     "reset_relaxed_commit",

@@ -290,3 +290,20 @@ SELECT n.nspname, c.relname, obj_description(t.oid, 'pg_trigger'),
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE t.tgname = {string_literal(AUDIT_TRIGGER)} AND NOT t.tgisinternal AND t.tgparentid = 0
 """
+
+
+def drop_audit_functions_if_unused() -> Statement:
+    """The shared audit function goes with the last trigger that calls it."""
+    function = qualified(AUDIT_COLUMNS_FUNCTION, AUDIT_SCHEMA)
+    signature = string_literal(f"{function}()")
+    body = (
+        f"  IF to_regprocedure({signature}) IS NOT NULL AND NOT EXISTS (\n"
+        f"      SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure({signature})) THEN\n"
+        f"    DROP FUNCTION {function}();\n"
+        "  END IF;\n"
+    )
+    return Statement(
+        do_block(body),
+        "no table lock",
+        "nothing of sqla-partition stays behind once no table is audited",
+    )

@@ -120,12 +120,25 @@ def create_schema(schema: str) -> Statement:
     )
 
 
-def set_schema(table: str, schema: str | None, new_schema: str) -> Statement:
+#: Why an archive may move back beside its table (``reattach``).
+BACK_BESIDE_TABLE = (
+    "the archive is not a partition, the application does not read it; it goes back "
+    "beside its table to be attached"
+)
+
+
+def set_schema(
+    table: str,
+    schema: str | None,
+    new_schema: str,
+    *,
+    why: str = "the table is detached, the application no longer reads it; the policy's "
+    "archive_schema asks for it to move there",
+) -> Statement:
     return Statement(
         f"ALTER TABLE {qualified(table, schema)} SET SCHEMA {ident(new_schema)}",
         f"ACCESS EXCLUSIVE on {table}",
-        "the table is detached, the application no longer reads it; the policy's "
-        "archive_schema asks for it to move there",
+        why,
         squawk_ignore=("ban-set-schema",),
     )
 

@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS public.sqla_partition_audit_trail_default PARTITION O
 -- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
 CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
 
+-- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
+CREATE TABLE IF NOT EXISTS public.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
 INSERT INTO public.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES ('public', 'sqla_partition_audit_trail', '{"archive_schema": null, "colocate_with": null, "column": "at", "default": true, "distributed_by": null, "interval": "1 month", "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 3, "retention": "12 months", "subpartition": null, "timezone": "UTC"}'::jsonb, 'timestamptz') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 
@@ -283,6 +286,16 @@ SET LOCAL statement_timeout = 600000;
 
 -- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
 DROP TRIGGER IF EXISTS sqla_partition_audit ON events;
+
+-- no table lock: nothing of sqla-partition stays behind once no table is audited
+DO $do$
+BEGIN
+  IF to_regprocedure('public.sqla_partition_audit_columns()') IS NOT NULL AND NOT EXISTS (
+      SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure('public.sqla_partition_audit_columns()')) THEN
+    DROP FUNCTION public.sqla_partition_audit_columns();
+  END IF;
+END
+$do$;
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;

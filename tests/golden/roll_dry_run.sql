@@ -12,16 +12,22 @@ SET LOCAL synchronous_commit = off;
 CREATE TABLE public.audit_log_p2027_03 (LIKE public.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2027_03: reads and writes of audit_log continue; audit_log_p2027_03 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it
 ALTER TABLE public.audit_log ATTACH PARTITION public.audit_log_p2027_03 FOR VALUES FROM ('2027-03-01 00:00:00+00:00') TO ('2027-04-01 00:00:00+00:00');
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row, in the same transaction as the partition it records
+INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'audit_log_p2027_03', 'public', 'audit_log', '2027-03-01 00:00:00+00:00', '2027-04-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 -- ACCESS SHARE on audit_log: only reads the parent's definition; reads and writes continue. A table that already has this name is never taken as the partition: the step stops
 -- squawk-ignore prefer-robust-stmts
 CREATE TABLE public.audit_log_p2027_04 (LIKE public.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2027_04: reads and writes of audit_log continue; audit_log_p2027_04 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it
 ALTER TABLE public.audit_log ATTACH PARTITION public.audit_log_p2027_04 FOR VALUES FROM ('2027-04-01 00:00:00+00:00') TO ('2027-05-01 00:00:00+00:00');
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row, in the same transaction as the partition it records
+INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'audit_log_p2027_04', 'public', 'audit_log', '2027-04-01 00:00:00+00:00', '2027-05-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 -- ACCESS SHARE on audit_log: only reads the parent's definition; reads and writes continue. A table that already has this name is never taken as the partition: the step stops
 -- squawk-ignore prefer-robust-stmts
 CREATE TABLE public.audit_log_p2027_05 (LIKE public.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2027_05: reads and writes of audit_log continue; audit_log_p2027_05 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it
 ALTER TABLE public.audit_log ATTACH PARTITION public.audit_log_p2027_05 FOR VALUES FROM ('2027-05-01 00:00:00+00:00') TO ('2027-06-01 00:00:00+00:00');
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row, in the same transaction as the partition it records
+INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'audit_log_p2027_05', 'public', 'audit_log', '2027-05-01 00:00:00+00:00', '2027-06-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 COMMIT;
 
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
@@ -30,6 +36,8 @@ SET lock_timeout = 500;
 SET statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
 SET synchronous_commit = off;
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
+INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'audit_log_p2026_11', 'public', 'audit_log', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2026_11: reads and writes of audit_log continue, audit_log_p2026_11 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
 ALTER TABLE public.audit_log DETACH PARTITION public.audit_log_p2026_11 CONCURRENTLY;
@@ -50,6 +58,8 @@ SET LOCAL synchronous_commit = off;
 -- ACCESS EXCLUSIVE on audit_log_p2026_11: the table is no longer a partition and the policy (on_expire='drop') or the migration asks for its rows to go
 -- squawk-ignore ban-drop-table
 DROP TABLE IF EXISTS public.audit_log_p2026_11;
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row: the table it recorded is gone
+DELETE FROM public.sqla_partition_partitions WHERE partition_schema = 'public' AND partition_name = 'audit_log_p2026_11';
 COMMIT;
 
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
@@ -58,6 +68,8 @@ SET lock_timeout = 500;
 SET statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
 SET synchronous_commit = off;
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
+INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'audit_log_p2026_12', 'public', 'audit_log', '2026-12-01 00:00:00+00:00', '2027-01-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2026_12: reads and writes of audit_log continue, audit_log_p2026_12 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
 ALTER TABLE public.audit_log DETACH PARTITION public.audit_log_p2026_12 CONCURRENTLY;
@@ -78,6 +90,8 @@ SET LOCAL synchronous_commit = off;
 -- ACCESS EXCLUSIVE on audit_log_p2026_12: the table is no longer a partition and the policy (on_expire='drop') or the migration asks for its rows to go
 -- squawk-ignore ban-drop-table
 DROP TABLE IF EXISTS public.audit_log_p2026_12;
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row: the table it recorded is gone
+DELETE FROM public.sqla_partition_partitions WHERE partition_schema = 'public' AND partition_name = 'audit_log_p2026_12';
 COMMIT;
 
 -- public.clicks
@@ -94,11 +108,15 @@ SET LOCAL synchronous_commit = off;
 CREATE TABLE public.clicks_p2027_03 (LIKE public.clicks INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2027_03: reads and writes of clicks continue; clicks_p2027_03 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it
 ALTER TABLE public.clicks ATTACH PARTITION public.clicks_p2027_03 FOR VALUES FROM ('2027-03-01 00:00:00+00:00') TO ('2027-04-01 00:00:00+00:00');
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row, in the same transaction as the partition it records
+INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'clicks_p2027_03', 'public', 'clicks', '2027-03-01 00:00:00+00:00', '2027-04-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 -- ACCESS SHARE on clicks: only reads the parent's definition; reads and writes continue. A table that already has this name is never taken as the partition: the step stops
 -- squawk-ignore prefer-robust-stmts
 CREATE TABLE public.clicks_p2027_04 (LIKE public.clicks INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
 -- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2027_04: reads and writes of clicks continue; clicks_p2027_04 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it
 ALTER TABLE public.clicks ATTACH PARTITION public.clicks_p2027_04 FOR VALUES FROM ('2027-04-01 00:00:00+00:00') TO ('2027-05-01 00:00:00+00:00');
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row, in the same transaction as the partition it records
+INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'clicks_p2027_04', 'public', 'clicks', '2027-04-01 00:00:00+00:00', '2027-05-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 COMMIT;
 
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
@@ -107,6 +125,8 @@ SET lock_timeout = 500;
 SET statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
 SET synchronous_commit = off;
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
+INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'clicks_p2026_11', 'public', 'clicks', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 -- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2026_11: reads and writes of clicks continue, clicks_p2026_11 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
 ALTER TABLE public.clicks DETACH PARTITION public.clicks_p2026_11 CONCURRENTLY;
@@ -129,6 +149,8 @@ CREATE SCHEMA IF NOT EXISTS archive;
 -- ACCESS EXCLUSIVE on clicks_p2026_11: the table is detached, the application no longer reads it; the policy's archive_schema asks for it to move there
 -- squawk-ignore ban-set-schema
 ALTER TABLE public.clicks_p2026_11 SET SCHEMA archive;
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row: the archive is found where it was moved
+UPDATE public.sqla_partition_partitions SET partition_schema = 'archive' WHERE partition_schema = 'public' AND partition_name = 'clicks_p2026_11';
 COMMIT;
 
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
@@ -137,6 +159,8 @@ SET lock_timeout = 500;
 SET statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
 SET synchronous_commit = off;
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
+INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'clicks_p2026_12', 'public', 'clicks', '2026-12-01 00:00:00+00:00', '2027-01-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 -- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2026_12: reads and writes of clicks continue, clicks_p2026_12 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
 ALTER TABLE public.clicks DETACH PARTITION public.clicks_p2026_12 CONCURRENTLY;
@@ -159,6 +183,8 @@ CREATE SCHEMA IF NOT EXISTS archive;
 -- ACCESS EXCLUSIVE on clicks_p2026_12: the table is detached, the application no longer reads it; the policy's archive_schema asks for it to move there
 -- squawk-ignore ban-set-schema
 ALTER TABLE public.clicks_p2026_12 SET SCHEMA archive;
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row: the archive is found where it was moved
+UPDATE public.sqla_partition_partitions SET partition_schema = 'archive' WHERE partition_schema = 'public' AND partition_name = 'clicks_p2026_12';
 COMMIT;
 
 -- public.events
@@ -182,6 +208,8 @@ LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
 -- sqla-partition: events has DEFAULT partition events_default
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_03 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_03 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_03 FOR VALUES FROM ('2027-03-01 00:00:00+00:00') TO ('2027-04-01 00:00:00+00:00');
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row, in the same transaction as the partition it records
+INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'events_p2027_03', 'public', 'events', '2027-03-01 00:00:00+00:00', '2027-04-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 COMMIT;
 
 BEGIN;
@@ -201,6 +229,8 @@ LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
 -- sqla-partition: events has DEFAULT partition events_default
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_04 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_04 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_04 FOR VALUES FROM ('2027-04-01 00:00:00+00:00') TO ('2027-05-01 00:00:00+00:00');
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row, in the same transaction as the partition it records
+INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'events_p2027_04', 'public', 'events', '2027-04-01 00:00:00+00:00', '2027-05-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 COMMIT;
 
 BEGIN;
@@ -222,6 +252,8 @@ WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-05-01
 -- sqla-partition: events has DEFAULT partition events_default
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_05 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_05 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_05 FOR VALUES FROM ('2027-05-01 00:00:00+00:00') TO ('2027-06-01 00:00:00+00:00');
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row, in the same transaction as the partition it records
+INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'events_p2027_05', 'public', 'events', '2027-05-01 00:00:00+00:00', '2027-06-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 COMMIT;
 
 BEGIN;
@@ -241,6 +273,8 @@ LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
 -- sqla-partition: events has DEFAULT partition events_default
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_06 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_06 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_06 FOR VALUES FROM ('2027-06-01 00:00:00+00:00') TO ('2027-07-01 00:00:00+00:00');
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row, in the same transaction as the partition it records
+INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'events_p2027_06', 'public', 'events', '2027-06-01 00:00:00+00:00', '2027-07-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 COMMIT;
 
 BEGIN;
@@ -254,6 +288,8 @@ SET LOCAL synchronous_commit = off;
 -- ACCESS EXCLUSIVE on events and events_p2026_11 and events_default: brief; CONCURRENTLY is refused while events_default (a DEFAULT partition) exists, and lock_timeout bounds the wait so the queue behind it stays short
 -- squawk-ignore require-concurrent-partition-detach
 ALTER TABLE public.events DETACH PARTITION public.events_p2026_11;
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
+INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'events_p2026_11', 'public', 'events', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 COMMIT;
 
 BEGIN;

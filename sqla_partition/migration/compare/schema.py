@@ -26,7 +26,7 @@ from ...declaration.policies import Hash, Range, TablePolicy
 from ...errors import PolicyError
 from ...planning import roll as planner
 from ...planning.hash_split import hash_split
-from ...sql import AUDIT_SCHEMA, POLICY_SCHEMA, POLICY_TABLE, TRAIL_TABLE
+from ...sql import AUDIT_SCHEMA, POLICY_SCHEMA, POLICY_TABLE, RECORD_TABLE, TRAIL_TABLE
 from ..ops import (
     CreatePartitionedIndexOp,
     CreatePartitionedTableOp,
@@ -69,7 +69,11 @@ def _snapshot(ctx: AutogenContext) -> Snapshot:
 
 def _hidden(snap: Snapshot) -> set[tuple[str, str]]:
     """Tables autogenerate must neither reflect nor drop."""
-    hidden = snap.partition_names() | {(POLICY_SCHEMA, POLICY_TABLE), (AUDIT_SCHEMA, TRAIL_TABLE)}
+    hidden = snap.partition_names() | {
+        (POLICY_SCHEMA, POLICY_TABLE),
+        (POLICY_SCHEMA, RECORD_TABLE),
+        (AUDIT_SCHEMA, TRAIL_TABLE),
+    }
     return hidden
 
 

@@ -39,5 +39,6 @@ def disable_audit(operations: Operations, op: DisableAuditOp) -> None:
     stmts = sql.drop_audit_triggers(op.table_name, op.schema, trail=op.audit.trail)
     if op.audit.trail:
         stmts.append(sql.drop_trail_function(op.table_name, op.schema))
+    stmts.append(sql.drop_audit_functions_if_unused())
     with bounded(operations):
         run_statements(operations, stmts)

@@ -25,7 +25,13 @@ if TYPE_CHECKING:
 def _attach(operations: Operations, op: CreateRangePartitionOp | AttachPartitionOp) -> None:
     require_args(op, "lower", "upper", "column")
     with bounded(operations):
-        run_statements(operations, _attach_statements(op, isinstance(op, CreateRangePartitionOp)))
+        run_statements(
+            operations,
+            [
+                sql.create_record_table(),
+                *_attach_statements(op, isinstance(op, CreateRangePartitionOp)),
+            ],
+        )
 
 
 def _attach_statements(op: Any, new: bool) -> list[sql.Statement]:
@@ -46,6 +52,7 @@ def _attach_statements(op: Any, new: bool) -> list[sql.Statement]:
             sql.move_rows(op.default_partition, p, op.column, lower, upper, k, s),  # type: ignore[arg-type]
         ]
     stmts.append(sql.attach_range_partition(t, p, lower, upper, k, s, op.default_partition))
+    stmts.append(sql.record_partition("attached", t, p, lower, upper, s))
     return stmts
 
 
@@ -75,9 +82,15 @@ def _detach(operations: Operations, op: DetachPartitionOp | DropPartitionOp) -> 
         concurrently=concurrently,
         default=op.default_partition,
     )
+    lower = bound_value(op.lower, op.key_type) if op.lower is not None else None
+    upper = bound_value(op.upper, op.key_type) if op.upper is not None else None
+    note = [
+        sql.create_record_table(),
+        sql.record_partition("detached", op.table_name, op.partition_name, lower, upper, op.schema),
+    ]
     if not concurrently:
         with bounded(operations):
-            run_statements(operations, [stmt])
+            run_statements(operations, [stmt, *note])
         return
     ctx = operations.migration_context
     with ctx.autocommit_block():
@@ -87,7 +100,7 @@ def _detach(operations: Operations, op: DetachPartitionOp | DropPartitionOp) -> 
         if state == "pending":
             stmt = sql.detach_finalize(op.table_name, op.partition_name, op.schema)
         with bounded(operations, local=False):
-            run_statements(operations, [stmt])
+            run_statements(operations, [*note, stmt])  # recorded first: DETACH commits
 
 
 def _partition_state(ctx: MigrationContext, op: Any) -> str:
@@ -110,12 +123,18 @@ def detach_partition(operations: Operations, op: DetachPartitionOp) -> None:
 def drop_partition(operations: Operations, op: DropPartitionOp) -> None:
     _detach(operations, op)
     with bounded(operations):
-        run_statements(operations, [sql.drop_table(op.partition_name, op.schema)])
+        run_statements(
+            operations,
+            [
+                sql.drop_table(op.partition_name, op.schema),
+                sql.record_dropped(op.partition_name, op.schema),
+            ],
+        )
 
 
 @Operations.implementation_for(SetPartitionPolicyOp)
 def set_partition_policy(operations: Operations, op: SetPartitionPolicyOp) -> None:
-    stmts = [sql.create_policy_table()]
+    stmts = [sql.create_policy_table(), sql.create_record_table()]
     bound = op.bound()
     if bound is None:
         stmts.append(sql.delete_policy(op.table_name, op.schema))

@@ -65,6 +65,7 @@ def split_hash_partitions(operations: Operations, op: SplitHashPartitionsOp) -> 
             [
                 sql.split_finished(op.table_name, op.schema, op.partitioning.partitions),
                 sql.create_policy_table(),
+                sql.create_record_table(),
                 sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), "hash"),
                 *sql.reset_timeouts(local=False),
             ],

@@ -62,6 +62,7 @@ def create_partitioned_table(operations: Operations, op: CreatePartitionedTableO
             operations,
             [
                 sql.create_policy_table(),
+                sql.create_record_table(),
                 sql.upsert_policy(
                     op.table_name, op.schema, op.partitioning.to_json(), policy.key_type
                 ),
@@ -76,13 +77,23 @@ def _is_index(constraint: Any) -> bool:
 
 @Operations.implementation_for(DropPartitionedTableOp)
 def drop_partitioned_table(operations: Operations, op: DropPartitionedTableOp) -> None:
+    t, s = op.table_name, op.schema
+    archives = {
+        "refuse": [sql.refuse_archives(t, s)],
+        "drop": [sql.drop_archives(t, s)],
+        "keep": [],
+    }[op.archives]
     with bounded(operations):
         run_statements(
             operations,
             [
+                *archives,  # first: a refusal changes nothing
                 sql.create_policy_table(),
-                sql.delete_policy(op.table_name, op.schema),
-                sql.drop_partitioned_table(op.table_name, op.schema),
+                sql.delete_policy(t, s),
+                sql.drop_partitioned_table(t, s),
+                sql.forget_partitions(t, s),
+                sql.drop_audit_functions_if_unused(),
+                sql.drop_own_tables_if_unused(),
             ],
         )
 
@@ -124,6 +135,7 @@ def partition_existing_table(operations: Operations, op: PartitionExistingTableO
             operations,
             [
                 sql.create_policy_table(),
+                sql.create_record_table(),
                 sql.upsert_policy(t, s, op.partitioning.to_json(), op.key_type),
                 *sql.reset_timeouts(local=False),
             ],

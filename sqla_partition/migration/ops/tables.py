@@ -105,14 +105,36 @@ class CreatePartitionedTableOp(CreateTableOp):
         return ("add_partitioned_table", self.to_table(), self.partitioning)
 
 
+#: What ``drop_partitioned_table`` may do with the table's archived partitions.
+ARCHIVE_CHOICES = ("refuse", "drop", "keep")
+
+
 @Operations.register_operation("drop_partitioned_table")
 class DropPartitionedTableOp(DropTableOp):
-    """Drop a partitioned table with all its partitions and its recorded policy."""
+    """Drop a partitioned table with all its partitions and its recorded policy.
 
-    def __init__(self, table_name: str, *, partitioning: Policy | None = None, **kw: Any) -> None:
+    ``archives`` says what happens to the partitions retention detached from it (the
+    record of partitions knows them): ``"refuse"`` stops before anything changes if there
+    are any, ``"drop"`` drops them too, ``"keep"`` leaves them as plain tables.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        partitioning: Policy | None = None,
+        archives: str = "refuse",
+        **kw: Any,
+    ) -> None:
         self._create: CreatePartitionedTableOp | None = kw.pop("_create", None)
         super().__init__(table_name, **kw)
+        if archives not in ARCHIVE_CHOICES:
+            raise ValueError(
+                f"drop_partitioned_table({table_name!r}): archives={archives!r} is not one "
+                f"of {', '.join(map(repr, ARCHIVE_CHOICES))}"
+            )
         self.partitioning = partitioning
+        self.archives = archives
 
     @classmethod
     def from_create(cls, op: CreatePartitionedTableOp) -> DropPartitionedTableOp:
@@ -126,10 +148,17 @@ class DropPartitionedTableOp(DropTableOp):
 
     @classmethod
     def drop_partitioned_table(
-        cls, operations: Operations, table_name: str, *, schema: str | None = None
+        cls,
+        operations: Operations,
+        table_name: str,
+        *,
+        schema: str | None = None,
+        archives: str = "refuse",
     ) -> None:
-        """Drop a partitioned table, every partition (with its rows) and its policy."""
-        operations.invoke(cls(table_name, schema=schema))
+        """Drop a partitioned table, every partition (with its rows) and its policy;
+        ``archives``: ``"refuse"`` (the default), ``"drop"`` or ``"keep"`` its detached
+        partitions."""
+        operations.invoke(cls(table_name, schema=schema, archives=archives))
 
     def reverse(self) -> CreatePartitionedTableOp:
         if self._create is None:

@@ -1,0 +1,246 @@
+"""Archives: the partitions retention detached, as the record of partitions knows them, and
+putting one back explicitly (``sqla-partition reattach``).
+
+``roll`` never attaches a table for its name; this is the only way an archive returns, and
+only after its columns match the table's and every row is proven inside its period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import errors as pgerrors
+
+from .. import sql
+from ..catalog.snapshot import Parent, parse_key_value, read_snapshot
+from ..declaration.periods import KeyValue, Period
+from ..declaration.policies import Range
+from ..errors import SqlaPartitionError
+from ..planning.roll import Step, reattach_statements
+from ..sql.statement import inert
+from .results import LockBudgetExhausted, RollOptions, TableResult
+from .runner import Roller, bound_session, query_of, select_tables
+from .table_lock import take_table
+from .transactions import annotated_sql
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One row of the record of partitions, with what the catalog says of its table."""
+
+    schema: str
+    table: str
+    partition_schema: str
+    name: str
+    lower: str | None
+    upper: str | None
+    state: str
+    created_at: dt.datetime | None
+    detached_at: dt.datetime | None
+    present: bool
+    attached: bool
+    estimate: int | None  # None: not analyzed yet
+    bytes: int
+
+    @property
+    def is_archive(self) -> bool:
+        return self.present and not self.attached
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.partition_schema}.{self.name}"
+
+    def period(self, key_type: str) -> Period | None:
+        if self.lower is None or self.upper is None:
+            return None
+        lower = parse_key_value(self.lower, key_type)
+        upper = parse_key_value(self.upper, key_type)
+        if lower is None or upper is None:
+            return None
+        return Period(lower, upper, self.name)
+
+
+def read_record(conn: psycopg.Connection) -> list[Recorded]:
+    """Every recorded partition; none where the record does not exist yet."""
+    exists = conn.execute(sql.RECORD_EXISTS_QUERY).fetchone()  # type: ignore[arg-type]
+    if not exists or not exists[0]:
+        return []
+    rows = conn.execute(sql.RECORD_QUERY).fetchall()  # type: ignore[arg-type]
+    return [Recorded(*row) for row in rows]
+
+
+def archives_of(records: Sequence[Recorded], schema: str, table: str) -> list[Recorded]:
+    return [r for r in records if r.schema == schema and r.table == table and r.is_archive]
+
+
+def _show(value: KeyValue) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _find(records: Sequence[Recorded], parent: Parent, archive: str) -> Recorded:
+    mine = [r for r in records if r.schema == parent.schema and r.table == parent.name]
+    found = [r for r in mine if archive in (r.name, r.qualified)]
+    where = f"{inert(parent.schema)}.{inert(parent.name)}"
+    if not found:
+        known = ", ".join(inert(r.qualified) for r in mine if r.is_archive) or "none"
+        raise SqlaPartitionError(
+            f"{inert(archive)} is not in the record of {where}'s partitions (its archives: "
+            f"{known}). reattach takes back only archives sqla-partition detached; attach "
+            "another table with op.attach_partition in a migration, which checks its rows "
+            "against the bounds"
+        )
+    rec = found[0]
+    if not rec.present:
+        raise SqlaPartitionError(f"{inert(rec.qualified)} is recorded but no longer exists")
+    if rec.attached:
+        raise SqlaPartitionError(f"{inert(rec.qualified)} is a partition already")
+    return rec
+
+
+def _column_differences(conn: psycopg.Connection, parent: Parent, rec: Recorded) -> list[str]:
+    def columns(name: str, schema: str) -> dict[str, tuple[str, bool]]:
+        rows = conn.execute(sql.columns_query(name, schema)).fetchall()  # type: ignore[call-overload]
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    want = columns(parent.name, parent.schema)
+    have = columns(rec.name, rec.partition_schema)
+    out = []
+    for name, (kind, notnull) in want.items():
+        if name not in have:
+            out.append(f"{inert(name)} ({inert(kind)}) is missing from the archive")
+        elif have[name][0] != kind:
+            out.append(f"{inert(name)} is {inert(have[name][0])} in the archive, {inert(kind)}")
+        elif notnull and not have[name][1]:
+            out.append(f"{inert(name)} is NOT NULL in the table but not in the archive")
+    out += [f"{inert(n)} is in the archive only" for n in have if n not in want]
+    return out
+
+
+def check_reattach(conn: psycopg.Connection, parent: Parent, rec: Recorded) -> Period:
+    """Everything that would make the ATTACH fail or take back the wrong rows, as one line,
+    before anything changes."""
+    assert parent.policy is not None and isinstance(parent.policy.policy, Range)
+    key_type, column = parent.policy.key_type, parent.policy.policy.column
+    name = inert(rec.qualified)
+    period = rec.period(key_type)
+    if period is None:
+        raise SqlaPartitionError(f"{name}: the record holds no bounds for it")
+    span = f"[{_show(period.lower)}, {_show(period.upper)})"
+    clash = [
+        c.name
+        for c in parent.ranges()
+        if (c.upper is None or period.lower < c.upper)  # type: ignore[operator]
+        and (c.lower is None or c.lower < period.upper)  # type: ignore[operator]
+    ]
+    if clash:
+        raise SqlaPartitionError(
+            f"{name} covers {span}, which partition(s) {inert(', '.join(clash))} of "
+            f"{inert(parent.name)} cover now; detach them first (op.detach_partition in a "
+            "migration), then reattach"
+        )
+    if rec.partition_schema != parent.schema:
+        other = conn.execute(  # type: ignore[call-overload]
+            sql.relation_exists_query(rec.name, parent.schema)
+        ).fetchone()
+        if other and other[0]:
+            raise SqlaPartitionError(
+                f"{name} cannot move back to {inert(parent.schema)}: a table named "
+                f"{inert(rec.name)} is there"
+            )
+    differences = _column_differences(conn, parent, rec)
+    if differences:
+        raise SqlaPartitionError(
+            f"{name} does not match {inert(parent.name)}'s columns: "
+            + "; ".join(differences)
+            + ". Change the archive (ALTER TABLE) to match, then reattach"
+        )
+    outside = conn.execute(  # type: ignore[call-overload]
+        sql.count_outside_range_query(
+            rec.name, column, period.lower, period.upper, key_type, rec.partition_schema
+        )
+    ).fetchone()[0]
+    if outside:
+        raise SqlaPartitionError(
+            f"{name} holds {outside:,} rows outside its period {span} (or with no "
+            f"{inert(column)}); move or delete them, then reattach"
+        )
+    return period
+
+
+@dataclass
+class Reattached:
+    archive: str
+    sql: list[str]
+    moved_rows: int = 0
+    skipped: str | None = None
+
+
+def reattach(
+    conn: psycopg.Connection,
+    table: str,
+    archive: str,
+    options: RollOptions,
+    log: Callable[[str], None] | None = None,
+) -> Reattached:
+    """Put ``archive`` back as a partition of ``table`` (``options.dry_run``: only say how)."""
+    bound_session(conn, options)
+    snap = read_snapshot(query_of(conn))
+    (parent,), _ = select_tables(snap, [table])
+    assert parent.policy is not None
+    rec = _find(read_record(conn), parent, archive)
+    period = check_reattach(conn, parent, rec)
+    default = parent.default.name if parent.default else None
+    statements = reattach_statements(
+        parent.policy, rec.name, period, default, from_schema=rec.partition_schema
+    )
+    step = Step("reattach", rec.name, statements, period.lower, period.upper)
+    out = Reattached(rec.qualified, [annotated_sql(step, options)])
+    if options.dry_run:
+        return out
+    log = log or (lambda _msg: None)
+    holder = take_table(
+        conn,
+        parent.name,
+        parent.schema,
+        options.wait_for_other_s,
+        restore=lambda: bound_session(conn, options),
+        log=log,
+    )
+    if holder is not None:
+        out.skipped = holder
+        return out
+    result = TableResult(f"{parent.schema}.{parent.name}", (parent.schema, parent.name))
+    try:
+        Roller(conn, options, log).run_statements(statements, result)
+    except LockBudgetExhausted as exc:
+        out.skipped = str(exc)
+        return out
+    except pgerrors.Error as exc:
+        if conn.broken:
+            raise
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SqlaPartitionError(f"{inert(rec.qualified)} was not reattached: {text}") from None
+    finally:
+        if not conn.closed:
+            conn.execute(sql.advisory_unlock(parent.name, parent.schema))  # type: ignore[call-overload]
+    out.moved_rows = result.moved_rows
+    return out
+
+
+def archive_lines(records: Sequence[Recorded], schema: str, table: str) -> list[dict[str, Any]]:
+    """A table's archives as ``status`` shows them."""
+    return [
+        {
+            "name": r.qualified,
+            "lower": r.lower,
+            "upper": r.upper,
+            "detached_at": r.detached_at.isoformat(timespec="seconds") if r.detached_at else None,
+            "rows_estimate": r.estimate,
+            "bytes": r.bytes,
+        }
+        for r in archives_of(records, schema, table)
+    ]

@@ -1,0 +1,254 @@
+"""The record of partitions: which tables sqla-partition made for a parent, over their life.
+
+A table is trusted as a partition, or as an archive to put back, only when the record says
+the tool made it: a name proves nothing (anyone with CREATE on the schema can take it).
+Each change of a partition's life writes its row in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .plpgsql import do_block
+from .policy import POLICY_SCHEMA, POLICY_TABLE, policy_table
+from .quoting import KeyValue, ident, qualified, regclass, string_literal, typed_literal
+from .statement import Statement
+
+RECORD_TABLE = "sqla_partition_partitions"
+
+#: The states a recorded partition can be in: ``attached`` (made and attached) or
+#: ``detached`` (an archive: detached by retention, or by a migration). Dropped ones go.
+STATES = ("attached", "detached")
+
+
+def record_table() -> str:
+    return qualified(RECORD_TABLE, POLICY_SCHEMA)
+
+
+def create_record_table() -> Statement:
+    return Statement(
+        f"CREATE TABLE IF NOT EXISTS {record_table()} ("
+        "partition_schema text NOT NULL, partition_name text NOT NULL, "
+        "schema_name text NOT NULL, table_name text NOT NULL, "
+        "lower_bound text, upper_bound text, "
+        "state text NOT NULL CHECK (state IN ('attached', 'detached')), "
+        "created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, "
+        "PRIMARY KEY (partition_schema, partition_name))",
+        f"ACCESS EXCLUSIVE on {RECORD_TABLE} (only when it is new)",
+        "records the partitions sqla-partition made, so that it never trusts a table for "
+        "its name alone",
+    )
+
+
+def bound_text(value: KeyValue | None) -> str:
+    """A bound as the record keeps it: ISO text, read back with the catalog's parser."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, (dt.date, dt.datetime)):
+        text = value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+        return string_literal(text)
+    return string_literal(str(int(value)))
+
+
+def _schema_expr(schema: str | None) -> str:
+    return string_literal(schema) if schema else "current_schema()"
+
+
+def _upsert(
+    parent: str,
+    schema: str | None,
+    child: str,
+    lower: KeyValue | None,
+    upper: KeyValue | None,
+    state: str,
+) -> str:
+    detached = "now()" if state == "detached" else "NULL"
+    return (
+        f"INSERT INTO {record_table()} (partition_schema, partition_name, schema_name, "
+        "table_name, lower_bound, upper_bound, state, detached_at) VALUES ("
+        f"{_schema_expr(schema)}, {string_literal(child)}, {_schema_expr(schema)}, "
+        f"{string_literal(parent)}, {bound_text(lower)}, {bound_text(upper)}, "
+        f"{string_literal(state)}, {detached}) "
+        "ON CONFLICT (partition_schema, partition_name) DO UPDATE SET "
+        "schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, "
+        "lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, "
+        "state = EXCLUDED.state, detached_at = EXCLUDED.detached_at"
+        + (", created_at = now()" if state == "attached" else "")
+    )
+
+
+_WHY = {
+    "attached": "one row, in the same transaction as the partition it records",
+    "detached": "one row: the partition becomes an archive that only an explicit reattach "
+    "puts back",
+}
+
+
+def record_partition(
+    state: str,
+    parent: str,
+    child: str,
+    lower: KeyValue | None,
+    upper: KeyValue | None,
+    schema: str | None = None,
+) -> Statement:
+    """``state``: ``attached`` (made and attached) or ``detached`` (now an archive)."""
+    return Statement(
+        _upsert(parent, schema, child, lower, upper, state),
+        f"ROW EXCLUSIVE on {RECORD_TABLE}",
+        _WHY[state],
+    )
+
+
+def record_moved(child: str, schema: str | None, to_schema: str) -> Statement:
+    return Statement(
+        f"UPDATE {record_table()} SET partition_schema = {string_literal(to_schema)} "
+        f"WHERE partition_schema = {_schema_expr(schema)} "
+        f"AND partition_name = {string_literal(child)}",
+        f"ROW EXCLUSIVE on {RECORD_TABLE}",
+        "one row: the archive is found where it was moved",
+    )
+
+
+def record_dropped(child: str, schema: str | None = None) -> Statement:
+    return Statement(
+        f"DELETE FROM {record_table()} WHERE partition_schema = {_schema_expr(schema)} "
+        f"AND partition_name = {string_literal(child)}",
+        f"ROW EXCLUSIVE on {RECORD_TABLE}",
+        "one row: the table it recorded is gone",
+    )
+
+
+#: Every recorded partition with whether its table exists and whether it is a partition now
+#: (the catalog decides; the record only proves who made the table).
+RECORD_QUERY = f"""
+SELECT r.schema_name, r.table_name, r.partition_schema, r.partition_name,
+       r.lower_bound, r.upper_bound, r.state, r.created_at, r.detached_at,
+       c.oid IS NOT NULL AS present, coalesce(c.relispartition, false) AS attached,
+       CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS estimate,
+       CASE WHEN c.oid IS NULL THEN 0 ELSE pg_total_relation_size(c.oid) END AS bytes
+  FROM {record_table()} AS r
+  LEFT JOIN pg_namespace AS n ON n.nspname = r.partition_schema
+  LEFT JOIN pg_class AS c ON c.relnamespace = n.oid AND c.relname = r.partition_name
+ ORDER BY r.schema_name, r.table_name, r.lower_bound, r.partition_name
+"""
+
+RECORD_EXISTS_QUERY = (
+    f"SELECT to_regclass({string_literal(record_table())}) IS NOT NULL, "
+    f"to_regclass({string_literal(policy_table())}) IS NOT NULL"
+)
+
+
+def _archives_of(parent: str, schema: str | None) -> str:
+    """The loop over a parent's recorded archives that exist (plpgsql ``FOR … IN``)."""
+    return (
+        f"SELECT r.partition_schema, r.partition_name FROM {record_table()} AS r "
+        "JOIN pg_namespace AS n ON n.nspname = r.partition_schema "
+        "JOIN pg_class AS c ON c.relnamespace = n.oid AND c.relname = r.partition_name "
+        f"WHERE r.schema_name = {_schema_expr(schema)} AND r.table_name = "
+        f"{string_literal(parent)} AND NOT c.relispartition ORDER BY r.lower_bound"
+    )
+
+
+def refuse_archives(parent: str, schema: str | None = None) -> Statement:
+    """Stops a drop before it changes anything when the table has archives."""
+    body = (
+        f"  IF to_regclass({string_literal(record_table())}) IS NULL THEN\n"
+        "    RETURN;\n  END IF;\n"
+        f"  FOR arch IN {_archives_of(parent, schema)} LOOP\n"
+        "    names := names || format('%I.%I', arch.partition_schema, arch.partition_name);\n"
+        "  END LOOP;\n"
+        "  IF array_length(names, 1) > 0 THEN\n"
+        "    RAISE EXCEPTION 'sqla-partition: % has % archived partition(s): %', "
+        f"{string_literal(parent)}, array_length(names, 1), array_to_string(names, ', ')\n"
+        "      USING HINT = 'drop_partitioned_table(..., archives=''drop'') drops them too; "
+        "archives=''keep'' leaves them as plain tables',\n"
+        "        ERRCODE = 'dependent_objects_still_exist';\n"
+        "  END IF;\n"
+    )
+    return Statement(
+        do_block(body, "  arch record;\n  names text[] := '{}';\n"),
+        f"ACCESS SHARE on {RECORD_TABLE}",
+        "reads the record only: the drop stops here, before anything changes, if the table "
+        "has archives",
+    )
+
+
+def drop_archives(parent: str, schema: str | None = None) -> Statement:
+    body = (
+        f"  IF to_regclass({string_literal(record_table())}) IS NULL THEN\n"
+        "    RETURN;\n  END IF;\n"
+        f"  FOR arch IN {_archives_of(parent, schema)} LOOP\n"
+        "    EXECUTE format('DROP TABLE IF EXISTS %I.%I', arch.partition_schema, "
+        "arch.partition_name);\n"
+        "  END LOOP;\n"
+        f"  DELETE FROM {record_table()} WHERE schema_name = {_schema_expr(schema)} "
+        f"AND table_name = {string_literal(parent)};\n"
+    )
+    return Statement(
+        do_block(body, "  arch record;\n"),
+        f"ACCESS EXCLUSIVE on each archive of {parent}",
+        "the migration asks for the table's archived partitions to go with it "
+        "(archives='drop'); nobody queries an archive through the table",
+        squawk_ignore=("ban-drop-table",),
+    )
+
+
+def forget_partitions(parent: str, schema: str | None = None) -> Statement:
+    """The table is gone (its archives kept as plain tables, or dropped): its rows go."""
+    body = (
+        f"  IF to_regclass({string_literal(record_table())}) IS NOT NULL THEN\n"
+        f"    DELETE FROM {record_table()} WHERE schema_name = {_schema_expr(schema)} "
+        f"AND table_name = {string_literal(parent)};\n"
+        "  END IF;\n"
+    )
+    return Statement(
+        do_block(body),
+        f"ROW EXCLUSIVE on {RECORD_TABLE}",
+        "the table's rows of the record; kept archives become plain tables",
+    )
+
+
+def drop_own_tables_if_unused() -> Statement:
+    """After the last managed table goes, the policy table and the record go too."""
+    body = (
+        f"  IF to_regclass({string_literal(policy_table())}) IS NOT NULL\n"
+        f"     AND NOT EXISTS (SELECT 1 FROM {policy_table()}) THEN\n"
+        f"    DROP TABLE {policy_table()};\n"
+        f"    IF to_regclass({string_literal(record_table())}) IS NOT NULL\n"
+        f"       AND NOT EXISTS (SELECT 1 FROM {record_table()}) THEN\n"
+        f"      DROP TABLE {record_table()};\n"
+        "    END IF;\n"
+        "  END IF;\n"
+    )
+    return Statement(
+        do_block(body),
+        f"ACCESS EXCLUSIVE on {POLICY_TABLE} and {RECORD_TABLE}, only when no table uses them",
+        "nothing of sqla-partition stays behind once no table is managed",
+        squawk_ignore=("ban-drop-table",),
+    )
+
+
+def columns_query(table: str, schema: str) -> str:
+    """A table's columns as ATTACH compares them: name, type, NOT NULL."""
+    return (
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull "
+        "FROM pg_attribute AS a "
+        f"WHERE a.attrelid = {regclass(table, schema)} AND a.attnum > 0 "
+        "AND NOT a.attisdropped ORDER BY a.attnum"
+    )
+
+
+def count_outside_range_query(
+    table: str, column: str, lower: KeyValue, upper: KeyValue, key_type: str, schema: str
+) -> str:
+    """Rows an ATTACH with these bounds would refuse (NULL keys included)."""
+    col = ident(column)
+    return (
+        f"SELECT count(*) FROM {qualified(table, schema)} WHERE {col} IS NULL "
+        f"OR {col} < {typed_literal(lower, key_type)} OR {col} >= {typed_literal(upper, key_type)}"
+    )
+
+
+def relation_exists_query(name: str, schema: str) -> str:
+    return f"SELECT to_regclass({string_literal(qualified(name, schema))}) IS NOT NULL"
