@@ -73,6 +73,21 @@ from .options import (
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write Prometheus metrics here (for node_exporter's textfile collector).",
 )
+@click.option(
+    "--place-default",
+    is_flag=True,
+    help="Also place the DEFAULT partition's rows that no partition of the usual window "
+    "covers (dated far ahead or behind): create the partitions of the periods they fall in "
+    "and move them there, period by period, as for any new partition.",
+)
+@click.option(
+    "--expired",
+    type=click.Choice(["keep", "archive", "delete"]),
+    default="keep",
+    show_default=True,
+    help="With --place-default, rows older than retention: keep them in the DEFAULT "
+    "(reported), archive them (placed, then detached as archives), or delete them.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every statement to stderr as it runs.")
 @user_errors
 def roll(
@@ -90,6 +105,8 @@ def roll(
     schedule: str | None,
     every: str | None,
     metrics: Path | None,
+    place_default: bool,
+    expired: str,
     verbose: bool,
 ) -> None:
     """Create partitions ahead, move rows out of DEFAULT, expire old partitions.
@@ -101,6 +118,10 @@ def roll(
 
     if retries < 0 or max_move_rows < 0:
         raise click.BadParameter("--retries and --max-move-rows must be >= 0")
+    if expired != "keep" and not place_default:
+        raise click.BadParameter("--expired applies with --place-default only")
+    if place_default and every:
+        raise click.BadParameter("--place-default is for one run, not with --every")
     if batch_size is not None:
         click.echo(
             "warning: --batch-size no longer applies (rows move in the transaction that "
@@ -119,6 +140,7 @@ def roll(
         "wait_for_other_s": parse_duration_ms(wait_for_other_run, "--wait-for-other-run") / 1000,
         "schedule": schedule or every,
         "metrics": metrics,
+        "place": expired if place_default else None,
         "verbose": verbose,
         "echo": click.echo,
     }

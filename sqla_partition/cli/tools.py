@@ -182,7 +182,7 @@ def advise(
     import json
 
     from ..catalog.connect import connect
-    from ..cron.runner import bound_session
+    from ..cron.session import bound_session
     from ..tools.advise import Advisor, read_queries
 
     if not database_url:
@@ -252,7 +252,7 @@ def adopt(table: str, database_url: str | None, timezone: str) -> None:
     manages the set, naming new partitions as the set does, and autogenerate is empty.
     """
     from ..catalog.connect import connect
-    from ..cron.runner import bound_session
+    from ..cron.session import bound_session
     from ..tools.adopt import adopt as read_set
 
     if not database_url:
@@ -303,7 +303,7 @@ def split_legacy_command(
     """
     from ..catalog.connect import connect
     from ..cron.results import RollOptions
-    from ..cron.runner import bound_session
+    from ..cron.session import bound_session
     from ..cron.table_lock import take_table
     from ..tools.split_legacy import finish_done_split, plan_split, split_legacy
 

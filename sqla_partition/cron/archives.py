@@ -23,8 +23,10 @@ from ..errors import SqlaPartitionError
 from ..planning.roll import Step, reattach_statements
 from ..sql.statement import inert
 from .results import LockBudgetExhausted, RollOptions, TableResult
-from .runner import Roller, bound_session, query_of, select_tables
+from .runner import Roller
+from .session import bound_session
 from .table_lock import take_table
+from .tables import query_of, select_tables
 from .transactions import annotated_sql
 
 

@@ -18,7 +18,8 @@ from ..sql.statement import inert
 from . import report as reporting
 from .archives import reattach
 from .results import RollOptions
-from .runner import below_deadlock_timeout, roll
+from .runner import roll
+from .session import below_deadlock_timeout
 from .status import LEGEND, collect, nothing_managed, problems
 
 Echo = Callable[..., None]
@@ -40,6 +41,7 @@ def run_roll(
     metrics: Path | None,
     verbose: bool,
     echo: Echo,
+    place: str | None = None,
 ) -> int:
     """One roll; returns the exit code."""
     horizon = next_run(schedule, now) if schedule else None
@@ -52,6 +54,7 @@ def run_roll(
         tables=tuple(tables),
         dry_run=dry_run,
         horizon=horizon,
+        place=place,
     )
     log = (lambda msg: echo(msg, err=True)) if verbose else None
     with connect(database_url or "") as conn:

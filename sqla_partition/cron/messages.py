@@ -33,3 +33,16 @@ def backlog_message(parent: Parent, step: Step, rows: int, options: RollOptions)
         f"sqla-partition roll --table {table} --max-move-rows {rows} at a time when that "
         "pause is acceptable"
     )
+
+
+def expired_message(parent: Parent, rows: int, cutoff: object) -> str:
+    """Rows in the DEFAULT partition older than retention, left where they are."""
+    assert parent.default is not None
+    table = inert(f"{parent.schema}.{parent.name}")
+    when = cutoff.isoformat() if hasattr(cutoff, "isoformat") else str(cutoff)
+    return (
+        f"{rows:,} rows older than retention (before {when}) stay in "
+        f"{inert(parent.default.name)}: sqla-partition roll --table {table} --place-default "
+        "--expired archive puts them into partitions that retention then detaches (kept as "
+        "archives), --expired delete deletes them"
+    )

@@ -37,6 +37,8 @@ def describe(t: TableResult) -> str:
         parts.append(f"archived {len(t.archived)}")
     if t.dropped:
         parts.append(f"dropped {len(t.dropped)} ({_names(t.dropped)})")
+    if t.deleted_rows:
+        parts.append(f"deleted {_rows(t.deleted_rows)} older than retention (--expired delete)")
     if t.lock_retries:
         parts.append(f"{t.lock_retries} lock retries")
     if t.errors:

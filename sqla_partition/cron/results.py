@@ -33,6 +33,11 @@ class RollOptions:
     dry_run: bool = False
     #: The next scheduled run, if any: premake then covers until then.
     horizon: dt.datetime | None = None
+    #: ``roll --place-default``: also create the partitions of every period DEFAULT rows fall
+    #: in, however far ahead or behind, and move them; rows older than retention are
+    #: ``keep`` (left, reported), ``archive`` (placed, then detached by retention) or
+    #: ``delete`` (deleted). ``None``: a plain roll.
+    place: str | None = None
 
 
 @dataclass
@@ -49,6 +54,10 @@ class TableResult:
     unlinked: list[str] = field(default_factory=list)
     archived: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    #: Rows older than retention left in the DEFAULT partition (``--expired keep``), and
+    #: rows deleted from it (``--expired delete``).
+    expired_rows: int = 0
+    deleted_rows: int = 0
     lock_retries: int = 0
     longest_lock_wait_s: float = 0.0
     #: The longest a step held the table's writers (its parent lock until COMMIT).

@@ -12,19 +12,20 @@ import datetime as dt
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
 
 from .. import sql
-from ..catalog.snapshot import Parent, Snapshot, managed_range_parents, parse_catalog, read_snapshot
+from ..catalog.snapshot import Parent, parse_catalog, read_snapshot
 from ..declaration.policies import Range
-from ..errors import SqlaPartitionError
-from ..planning.roll import Plan, Step, plan, position_from_clock
+from ..planning.roll import Plan, Step
 from .messages import backlog_message, not_ours
+from .placing import after_placing
 from .results import LockBudgetExhausted, RollOptions, RollReport, TableResult
+from .session import below_deadlock_timeout, bound_session, ensure_record, one_line
 from .table_lock import take_table
+from .tables import plan_table, query_of, select_tables
 from .transactions import (
     SESSION_RESETS,
     annotated_sql,
@@ -34,83 +35,6 @@ from .transactions import (
 )
 
 Log = Callable[[str], None]
-
-
-def query_of(conn: psycopg.Connection) -> Callable[[str], list[tuple[Any, ...]]]:
-    def run(q: str) -> list[tuple[Any, ...]]:
-        return conn.execute(q).fetchall()  # type: ignore[arg-type]
-
-    return run
-
-
-def select_tables(snap: Snapshot, wanted: Sequence[str]) -> tuple[list[Parent], list[str]]:
-    """Managed range tables to roll, and warnings; a named table that is not managed is an
-    error, raised before anything changes."""
-    managed = managed_range_parents(snap)
-    warnings = [
-        f"{s}.{t}: a policy is recorded but the table does not exist"
-        for (s, t) in snap.policies
-        if (s, t) not in snap.parents
-    ]
-    for parent in managed:
-        assert parent.policy is not None
-        policy = parent.policy.policy
-        assert isinstance(policy, Range)
-        if parent.key_columns != (policy.column,):
-            raise SqlaPartitionError(
-                f"{parent.schema}.{parent.name}: the recorded policy partitions by "
-                f"{policy.column!r} but the table is partitioned by "
-                f"{', '.join(parent.key_columns)}; fix the policy with a migration"
-            )
-        if parent.key_type != parent.policy.key_type:
-            raise SqlaPartitionError(
-                f"{parent.schema}.{parent.name}: the recorded key type is "
-                f"{parent.policy.key_type} but {policy.column!r} is {parent.key_type}"
-            )
-    if not wanted:
-        return managed, warnings
-    by_name = {}
-    for p in managed:
-        by_name[f"{p.schema}.{p.name}"] = p
-        by_name.setdefault(p.name, p)
-    chosen = []
-    for name in wanted:
-        if name not in by_name:
-            known = ", ".join(sorted(f"{p.schema}.{p.name}" for p in managed)) or "none"
-            raise SqlaPartitionError(
-                f"{name}: not a range-partitioned table managed by sqla-partition "
-                f"(managed: {known})"
-            )
-        chosen.append(by_name[name])
-    return chosen, warnings
-
-
-def plan_table(
-    conn: psycopg.Connection,
-    parent: Parent,
-    now: dt.datetime,
-    horizon: dt.datetime | None,
-    *,
-    record: bool = True,
-) -> Plan:
-    assert parent.policy is not None and isinstance(parent.policy.policy, Range)
-    policy = parent.policy
-    column = policy.policy.column
-    since = None
-    if parent.default is not None:  # rows a run could not move, whose period has passed
-        row = conn.execute(  # type: ignore[call-overload]
-            sql.min_key_query(parent.default.name, column, parent.schema)
-        ).fetchone()
-        since = row[0] if row else None
-    if policy.key_type == "integer":
-        row = conn.execute(  # type: ignore[call-overload]
-            sql.max_key_query(parent.name, column, parent.schema)
-        ).fetchone()
-        position: Any = row[0] if row and row[0] is not None else 0
-        return plan(policy, parent, position, since=since, record=record)
-    position = position_from_clock(policy, now)
-    limit = position_from_clock(policy, horizon) if horizon is not None else None
-    return plan(policy, parent, position, horizon=limit, since=since, record=record)
 
 
 class Roller:
@@ -340,6 +264,15 @@ class Roller:
         others = [s for s in rest if s.kind != "finalize_detach"]
         return [*finalize, *leftover, *others]
 
+    def expire_now(self, parent: Parent, now: dt.datetime, result: TableResult) -> None:
+        """Plan the table again as it is now and run all but its creates: partitions just
+        made for rows past retention are detached (and recorded) at once."""
+        parent = self._reread(parent)
+        the_plan = plan_table(self.conn, parent, now, self.options.horizon, record=self.record)
+        for step in the_plan.steps:
+            if step.kind != "create":
+                self.run_step(parent, step, result)
+
     def _reread(self, parent: Parent) -> Parent:
         """This table's partitions as they are now; its policy is the one already read."""
         rows = self.conn.execute(  # type: ignore[call-overload]
@@ -350,13 +283,19 @@ class Roller:
             return parent
         return dataclasses.replace(fresh, policy=parent.policy)
 
+    def _plan(self, parent: Parent, now: dt.datetime) -> Plan:
+        opts = self.options
+        return plan_table(
+            self.conn, parent, now, opts.horizon, record=self.record, place=opts.place
+        )
+
     def roll_table(self, parent: Parent, now: dt.datetime) -> TableResult:
         result = TableResult(f"{parent.schema}.{parent.name}", (parent.schema, parent.name))
         try:
-            the_plan = plan_table(self.conn, parent, now, self.options.horizon, record=self.record)
+            the_plan = self._plan(parent, now)
         except pgerrors.LockNotAvailable as exc:  # max(key) of an integer key waited too long
             result.status = "locked"
-            result.errors.append(_one_line(exc))
+            result.errors.append(one_line(exc))
             return result
         if self.options.dry_run or not the_plan.steps:
             result.notes.extend(the_plan.notes)
@@ -389,7 +328,7 @@ class Roller:
         try:
             # a run that held the lock until now may have done the work: plan again
             parent = self._reread(parent)
-            the_plan = plan_table(self.conn, parent, now, self.options.horizon, record=self.record)
+            the_plan = self._plan(parent, now)
             self._default_rows = self._count_default(parent, the_plan.steps)
             result.notes.extend(the_plan.notes)
             steps = list(the_plan.steps)
@@ -397,65 +336,25 @@ class Roller:
                 steps = self._create_in_groups(parent, steps, result)
             for step in steps:
                 self.run_step(parent, step, result)
+            if self.options.place and result.status == "ok":
+                after_placing(self, parent, now, result)
         except LockBudgetExhausted as exc:
             result.status = "locked"
             result.errors.append(str(exc))
         except pgerrors.LockNotAvailable as exc:  # a read waited past lock_timeout
             result.status = "locked"
-            result.errors.append(_one_line(exc))
+            result.errors.append(one_line(exc))
         except psycopg.Error as exc:
             if self.conn.broken:
                 raise  # the connection is gone: the caller stops the run
             result.status = "failed"
-            result.errors.append(_one_line(exc))
+            result.errors.append(one_line(exc))
         finally:
             if not self.conn.closed:
                 self.conn.execute(  # type: ignore[call-overload]
                     sql.advisory_unlock(parent.name, parent.schema)
                 )
         return result
-
-
-def below_deadlock_timeout(conn: psycopg.Connection, options: RollOptions) -> RollOptions:
-    """Each lock wait at most half the server's ``deadlock_timeout``: an application
-    transaction that read the table and then writes it can meet a step that holds the parent
-    and waits for the DEFAULT; the step then gives up (and retries) before the
-    application's deadlock check could choose the application's write as the victim."""
-    deadlock_ms = int(conn.execute(sql.DEADLOCK_TIMEOUT_QUERY).fetchone()[0])  # type: ignore[arg-type,index]
-    cap = max(50, deadlock_ms // 2)
-    if options.lock_timeout_ms <= cap:
-        return options
-    return dataclasses.replace(options, lock_timeout_ms=cap)
-
-
-def ensure_record(conn: psycopg.Connection, warnings: list[str]) -> bool:
-    """The record of partitions exists, made now if a database migrated by an earlier
-    version lacks it; ``False`` (with a warning) when this role cannot make it."""
-    if conn.execute(sql.RECORD_EXISTS_QUERY).fetchone()[0]:  # type: ignore[index]
-        return True
-    try:
-        with conn.transaction():
-            conn.execute(sql.create_record_table().sql)  # type: ignore[call-overload]
-        return True
-    except psycopg.Error as exc:
-        warnings.append(
-            f"the record of partitions ({sql.record_table()}) is missing and this role "
-            f"cannot create it ({_one_line(exc)}); partitions are made and detached "
-            "without it. Run the migrations (alembic upgrade head) as the tables' owner"
-        )
-        return False
-
-
-def bound_session(conn: psycopg.Connection, options: RollOptions | None = None) -> None:
-    """Bound every wait of this session, reads included; steps set their own as well."""
-    options = options or RollOptions()
-    for stmt in sql.timeouts(options.lock_timeout_ms, options.statement_timeout_ms, local=False):
-        conn.execute(stmt.sql)  # type: ignore[call-overload]
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def roll(
@@ -482,7 +381,7 @@ def roll(
             report.tables.append(roller.roll_table(parent, now))
         except psycopg.Error as exc:  # the connection broke: the next run carries on
             name = f"{parent.schema}.{parent.name}"
-            report.tables.append(TableResult(name, status="failed", errors=[_one_line(exc)]))
+            report.tables.append(TableResult(name, status="failed", errors=[one_line(exc)]))
             break
     # a backlog left for the operator is reported as such, not as an overdue roll as well
     done = [t.key for t in report.tables if t.status in ("ok", "backlog")]
@@ -490,8 +389,6 @@ def roll(
         try:
             conn.execute(sql.mark_rolled_many(done).sql)  # type: ignore[arg-type]
         except psycopg.Error as exc:
-            report.warnings.append(
-                f"could not record when the tables were rolled: {_one_line(exc)}"
-            )
+            report.warnings.append(f"could not record when the tables were rolled: {one_line(exc)}")
     report.duration_s = time.monotonic() - started
     return report

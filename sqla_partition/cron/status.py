@@ -16,7 +16,8 @@ from ..declaration.periods import Period, local_midnight, shift_date, subtract
 from ..declaration.policies import Range
 from ..planning.roll import position_from_clock
 from .archives import archive_lines, read_record
-from .runner import bound_session, plan_table, query_of, select_tables
+from .session import bound_session
+from .tables import plan_table, query_of, select_tables
 
 #: Timeline cells: present, missing, present but past retention, missing with rows waiting
 #: in the DEFAULT partition.
@@ -96,6 +97,23 @@ def _count(conn: psycopg.Connection, query: str) -> int:
     return int(conn.execute(query).fetchone()[0])  # type: ignore[call-overload,index]
 
 
+def _covered_until(ranges: Sequence[Any], policy: Any, now: dt.datetime) -> Any:
+    """The end of the run of adjoining partitions from the one holding "now": a partition
+    placed far ahead (``--place-default``) says nothing of the months before it."""
+    uppers = [c.upper for c in ranges if c.upper is not None]
+    if policy.key_type == "integer":
+        return max(uppers)
+    position = position_from_clock(policy, now)
+    spans = sorted(
+        (c.lower, c.upper) for c in ranges if c.lower is not None and c.upper is not None
+    )
+    end = None
+    for lower, upper in spans:
+        if (end is None and lower <= position < upper) or (end is not None and lower == end):
+            end = upper
+    return end
+
+
 def table_status(
     conn: psycopg.Connection, parent: Parent, now: dt.datetime, rolled_at: dt.datetime | None
 ) -> TableStatus:
@@ -170,7 +188,7 @@ def table_status(
         table=f"{parent.schema}.{parent.name}",
         policy=repr(p),
         partitions=len(ranges),
-        coverage_until=max(uppers) if uppers else None,
+        coverage_until=_covered_until(ranges, policy, now) if uppers else None,
         default_rows=default_rows,
         next_expiry=next_expiry,
         rolled_at=rolled_at,
@@ -222,7 +240,8 @@ def problems(statuses: Sequence[TableStatus], now: dt.datetime, max_age: dt.time
         if s.default_rows:
             out.append(
                 f"{s.table}: {s.default_rows} rows in the DEFAULT partition (status shows "
-                "their periods; roll moves those of its periods into their partitions)"
+                "their periods; roll moves those of its periods into their partitions, "
+                f"sqla-partition roll --table {s.table} --place-default places the others)"
             )
         if s.pending_detach:
             out.append(

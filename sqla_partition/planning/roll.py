@@ -7,6 +7,7 @@ rolling) both ask this module, so the two can never disagree about names or boun
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .. import sql
@@ -208,6 +209,24 @@ def attach_statements(
     )
 
 
+def _create_step(policy: TablePolicy, period: Period, default: Child | None, record: bool) -> Step:
+    name = policy.partition_name(period.suffix)
+    dflt = default.name if default else None
+    stmts = attach_statements(policy, name, period, dflt, record=record)
+    quiet: tuple[Statement, ...] = ()
+    if dflt:
+        quiet = attach_statements(policy, name, period, dflt, quiet=True, record=record)
+    return Step("create", name, stmts, period.lower, period.upper, quiet)
+
+
+def retention_cutoff(policy: TablePolicy, position: KeyValue) -> KeyValue | None:
+    """Where retention starts at ``position``: periods ending at or before it expire."""
+    p = policy.policy
+    if not isinstance(p, Range) or p.retention_step is None:
+        return None
+    return subtract(position, p.retention_step, p.timezone)
+
+
 def _unlink(child: Child, schema: str) -> Step:
     """The foreign keys of a partition just detached go (see ``Range.keep_foreign_keys``)."""
     stmt = sql.drop_archive_foreign_keys(child.name, schema)
@@ -228,6 +247,8 @@ def plan(
     horizon: KeyValue | None = None,
     since: KeyValue | None = None,
     record: bool = True,
+    extra: Sequence[Period] = (),
+    extra_expired: bool = False,
 ) -> Plan:
     """The steps that bring an existing range table in line with its policy at ``position``.
 
@@ -238,7 +259,9 @@ def plan(
     partition: missing periods from there (but not before the oldest partition) are planned
     too, so rows left behind by a run that could not move them are never forgotten once the
     clock passed their period. ``record``: each change is written into the record of
-    partitions (off only where that table is missing and cannot be made).
+    partitions (off only where that table is missing and cannot be made). ``extra``: more
+    periods to create wherever they fall (those DEFAULT rows fall in, for
+    ``roll --place-default``); past retention only with ``extra_expired``.
     """
     p = policy.policy
     if not isinstance(p, Range):
@@ -265,9 +288,7 @@ def plan(
             if not p.keep_foreign_keys and parent.has_foreign_keys:
                 steps.append(_unlink(child, schema))
 
-    cutoff = None
-    if p.retention_step is not None:
-        cutoff = subtract(position, p.retention_step, p.timezone)
+    cutoff = retention_cutoff(policy, position)
 
     current = stepper.period_of(position)
     first = current
@@ -296,15 +317,7 @@ def plan(
             continue
         clash = [c for c in ranges if _overlaps(period, c)]
         if not expired and not clash:
-            name = policy_here.partition_name(period.suffix)
-            dflt = default.name if default else None
-            stmts = attach_statements(policy_here, name, period, dflt, record=record)
-            quiet = ()
-            if dflt:
-                quiet = attach_statements(
-                    policy_here, name, period, dflt, quiet=True, record=record
-                )
-            steps.append(Step("create", name, stmts, period.lower, period.upper, quiet))
+            steps.append(_create_step(policy_here, period, default, record))
         elif not expired and not any(
             c.lower is not None
             and c.upper is not None
@@ -317,6 +330,17 @@ def plan(
                 f"{', '.join(c.name for c in clash)} without matching it; left alone"
             )
         period = stepper.following(period)
+
+    planned = {s.partition for s in steps}
+    for period in extra:  # periods DEFAULT rows fall in, outside the usual window
+        expired = cutoff is not None and period.upper <= cutoff  # type: ignore[operator]
+        name = policy_here.partition_name(period.suffix)
+        if (expired and not extra_expired) or name in planned:
+            continue
+        if any(_overlaps(period, c) for c in ranges):
+            continue
+        planned.add(name)
+        steps.append(_create_step(policy_here, period, default, record))
 
     if p.default and default is None:
         steps.append(

@@ -167,3 +167,36 @@ def default_fact(parent: str, default: str, *, empty: bool = False) -> str:
     """A comment stating a fact ``sqla-partition lint`` needs but the SQL does not show."""
     note = ", empty when planned" if empty else ""
     return f"-- sqla-partition: {parent} has DEFAULT partition {default}{note}"
+
+
+def next_key_query(table: str, column: str, at_least: KeyValue, key_type: str, schema: str) -> str:
+    """The smallest key from ``at_least`` on: walks a DEFAULT partition period by period."""
+    col = ident(column)
+    return (
+        f"SELECT min({col}) FROM {qualified(table, schema)} "
+        f"WHERE {col} >= {typed_literal(at_least, key_type)}"
+    )
+
+
+def count_before_query(
+    table: str, column: str, before: KeyValue, key_type: str, schema: str
+) -> str:
+    return (
+        f"SELECT count(*) FROM {qualified(table, schema)} WHERE {_before(column, before, key_type)}"
+    )
+
+
+def _before(column: str, before: KeyValue, key_type: str) -> str:
+    return f"{ident(column)} < {typed_literal(before, key_type)}"
+
+
+def delete_before(
+    default: str, column: str, before: KeyValue, key_type: str, schema: str
+) -> Statement:
+    return Statement(
+        f"DELETE FROM {qualified(default, schema)} WHERE {_before(column, before, key_type)}",
+        f"ROW EXCLUSIVE on {default}",
+        "rows older than retention, deleted because the operator asked (--expired delete); "
+        "reads and writes continue",
+        moves_rows=True,
+    )

@@ -1,0 +1,53 @@
+"""The session a run works in: every wait bounded, below the server's deadlock check, and
+the record of partitions in place."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import psycopg
+
+from .. import sql
+from .results import RollOptions
+
+
+def below_deadlock_timeout(conn: psycopg.Connection, options: RollOptions) -> RollOptions:
+    """Each lock wait at most half the server's ``deadlock_timeout``: an application
+    transaction that read the table and then writes it can meet a step that holds the parent
+    and waits for the DEFAULT; the step then gives up (and retries) before the
+    application's deadlock check could choose the application's write as the victim."""
+    deadlock_ms = int(conn.execute(sql.DEADLOCK_TIMEOUT_QUERY).fetchone()[0])  # type: ignore[arg-type,index]
+    cap = max(50, deadlock_ms // 2)
+    if options.lock_timeout_ms <= cap:
+        return options
+    return dataclasses.replace(options, lock_timeout_ms=cap)
+
+
+def ensure_record(conn: psycopg.Connection, warnings: list[str]) -> bool:
+    """The record of partitions exists, made now if a database migrated by an earlier
+    version lacks it; ``False`` (with a warning) when this role cannot make it."""
+    if conn.execute(sql.RECORD_EXISTS_QUERY).fetchone()[0]:  # type: ignore[index]
+        return True
+    try:
+        with conn.transaction():
+            conn.execute(sql.create_record_table().sql)  # type: ignore[call-overload]
+        return True
+    except psycopg.Error as exc:
+        warnings.append(
+            f"the record of partitions ({sql.record_table()}) is missing and this role "
+            f"cannot create it ({one_line(exc)}); partitions are made and detached "
+            "without it. Run the migrations (alembic upgrade head) as the tables' owner"
+        )
+        return False
+
+
+def bound_session(conn: psycopg.Connection, options: RollOptions | None = None) -> None:
+    """Bound every wait of this session, reads included; steps set their own as well."""
+    options = options or RollOptions()
+    for stmt in sql.timeouts(options.lock_timeout_ms, options.statement_timeout_ms, local=False):
+        conn.execute(stmt.sql)  # type: ignore[call-overload]
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,113 @@
+"""Which managed tables a run works on, and the plan for each as the database is now."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+
+from .. import sql
+from ..catalog.snapshot import Parent, Snapshot, managed_range_parents
+from ..declaration.policies import Range
+from ..errors import SqlaPartitionError
+from ..planning.roll import Plan, plan, position_from_clock
+from .placing import default_periods
+
+
+def query_of(conn: psycopg.Connection) -> Callable[[str], list[tuple[Any, ...]]]:
+    def run(q: str) -> list[tuple[Any, ...]]:
+        return conn.execute(q).fetchall()  # type: ignore[arg-type]
+
+    return run
+
+
+def select_tables(snap: Snapshot, wanted: Sequence[str]) -> tuple[list[Parent], list[str]]:
+    """Managed range tables to roll, and warnings; a named table that is not managed is an
+    error, raised before anything changes."""
+    managed = managed_range_parents(snap)
+    warnings = [
+        f"{s}.{t}: a policy is recorded but the table does not exist"
+        for (s, t) in snap.policies
+        if (s, t) not in snap.parents
+    ]
+    for parent in managed:
+        assert parent.policy is not None
+        policy = parent.policy.policy
+        assert isinstance(policy, Range)
+        if parent.key_columns != (policy.column,):
+            raise SqlaPartitionError(
+                f"{parent.schema}.{parent.name}: the recorded policy partitions by "
+                f"{policy.column!r} but the table is partitioned by "
+                f"{', '.join(parent.key_columns)}; fix the policy with a migration"
+            )
+        if parent.key_type != parent.policy.key_type:
+            raise SqlaPartitionError(
+                f"{parent.schema}.{parent.name}: the recorded key type is "
+                f"{parent.policy.key_type} but {policy.column!r} is {parent.key_type}"
+            )
+    if not wanted:
+        return managed, warnings
+    by_name = {}
+    for p in managed:
+        by_name[f"{p.schema}.{p.name}"] = p
+        by_name.setdefault(p.name, p)
+    chosen = []
+    for name in wanted:
+        if name not in by_name:
+            known = ", ".join(sorted(f"{p.schema}.{p.name}" for p in managed)) or "none"
+            raise SqlaPartitionError(
+                f"{name}: not a range-partitioned table managed by sqla-partition "
+                f"(managed: {known})"
+            )
+        chosen.append(by_name[name])
+    return chosen, warnings
+
+
+def plan_table(
+    conn: psycopg.Connection,
+    parent: Parent,
+    now: dt.datetime,
+    horizon: dt.datetime | None,
+    *,
+    record: bool = True,
+    place: str | None = None,
+) -> Plan:
+    assert parent.policy is not None and isinstance(parent.policy.policy, Range)
+    policy = parent.policy
+    column = policy.policy.column
+    since = None
+    lowers = [c.lower for c in parent.ranges() if c.lower is not None]
+    if parent.default is not None:  # rows a run could not move, whose period has passed
+        # (rows before the oldest partition are not for a plain roll: --place-default)
+        query = sql.min_key_query(parent.default.name, column, parent.schema)
+        if lowers:
+            query = sql.next_key_query(
+                parent.default.name,
+                column,
+                min(lowers),
+                policy.key_type,
+                parent.schema,  # type: ignore[type-var]
+            )
+        row = conn.execute(query).fetchone()  # type: ignore[call-overload]
+        since = row[0] if row else None
+    if policy.key_type == "integer":
+        row = conn.execute(  # type: ignore[call-overload]
+            sql.max_key_query(parent.name, column, parent.schema)
+        ).fetchone()
+        position: Any = row[0] if row and row[0] is not None else 0
+        return plan(policy, parent, position, since=since, record=record)
+    position = position_from_clock(policy, now)
+    limit = position_from_clock(policy, horizon) if horizon is not None else None
+    extra = default_periods(conn, parent) if place else []
+    return plan(
+        policy,
+        parent,
+        position,
+        horizon=limit,
+        since=since,
+        record=record,
+        extra=extra,
+        extra_expired=place == "archive",
+    )
