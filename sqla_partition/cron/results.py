@@ -75,6 +75,10 @@ class TableResult:
         return out
 
     def record(self, step: Step) -> None:
+        for member in step.members:
+            self.record(member)
+        if step.kind == "group":
+            return
         done = {
             "create": self.created,
             "create_default": self.created,

@@ -29,6 +29,7 @@ from .tables import plan_table, query_of, select_tables
 from .transactions import (
     SESSION_RESETS,
     annotated_sql,
+    expire_groups,
     group_statements,
     quiet_statements,
     session_settings,
@@ -230,7 +231,8 @@ class Roller:
         ]
         finalize = [s for s in steps if s.kind == "finalize_detach"]
         others = [s for s in steps if s.kind not in ("create", "finalize_detach")]
-        return [*groups, *finalize, *others]
+        expiring, others = expire_groups(others, size)
+        return [*groups, *finalize, *others, *expiring]
 
     def _create_in_groups(
         self, parent: Parent, steps: list[Step], result: TableResult
@@ -273,6 +275,19 @@ class Roller:
             if step.kind != "create":
                 self.run_step(parent, step, result)
 
+    def _expire_group(self, parent: Parent, group: Step, result: TableResult) -> None:
+        """One transaction for a few expired partitions; should one of them fail (an archive
+        named like it in the archive schema), they go one by one, which names it."""
+        try:
+            self.run_statements(group.statements, result)
+        except psycopg.Error:
+            if self.conn.broken:
+                raise
+            for step in group.members:
+                self.run_step(parent, step, result)
+            return
+        result.record(group)
+
     def _reread(self, parent: Parent) -> Parent:
         """This table's partitions as they are now; its policy is the one already read."""
         rows = self.conn.execute(  # type: ignore[call-overload]
@@ -307,8 +322,7 @@ class Roller:
                 fact = sql.default_fact(parent.name, parent.default.name, empty=not default_rows)
                 result.sql.insert(0, fact)
             for step in as_run:
-                if step.kind != "group":
-                    result.record(step)
+                result.record(step)
             for step in the_plan.steps:  # grouped creates
                 if step.kind == "create" and not default_rows:
                     result.record(step)
@@ -334,8 +348,11 @@ class Roller:
             steps = list(the_plan.steps)
             if self._default_rows == 0:  # nothing to move: new partitions go in small groups
                 steps = self._create_in_groups(parent, steps, result)
+            expiring, steps = expire_groups(steps, self.options.create_group)
             for step in steps:
                 self.run_step(parent, step, result)
+            for group in expiring:
+                self._expire_group(parent, group, result)
             if self.options.place and result.status == "ok":
                 after_placing(self, parent, now, result)
         except LockBudgetExhausted as exc:

@@ -53,3 +53,28 @@ def quiet_statements(steps: Sequence[Step]) -> tuple[sql.Statement, ...]:
         hold = hold or [kept[at]]
         after += [stmt for stmt in kept[at + 1 :] if stmt not in after]  # one DEFAULT lock
     return (*before, *hold, *after)
+
+
+#: The steps that expire one partition, in their order.
+EXPIRE_KINDS = ("detach", "unlink", "archive", "drop")
+
+
+def expire_groups(steps: Sequence[Step], size: int) -> tuple[list[Step], list[Step]]:
+    """Expired partitions ``size`` per transaction, each with the steps that follow its
+    detach, as new partitions are created; ``(groups, the other steps)``. Only where every
+    statement may run in a transaction: a plain DETACH (beside a DEFAULT, or on Citus),
+    which holds the table's queries for milliseconds per partition; a DETACH CONCURRENTLY
+    commits on its own and goes alone."""
+    expiring = [s for s in steps if s.kind in EXPIRE_KINDS]
+    if not expiring or not all(st.transactional for s in expiring for st in s.statements):
+        return [], list(steps)
+    children: dict[str, list[Step]] = {}
+    for step in expiring:
+        children.setdefault(step.partition, []).append(step)
+    chunks = list(children.values())
+    groups = []
+    for i in range(0, len(chunks), size):
+        members = tuple(step for chunk in chunks[i : i + size] for step in chunk)
+        statements = tuple(st for step in members for st in step.statements)
+        groups.append(Step("group", "", statements, members=members))
+    return groups, [s for s in steps if s.kind not in EXPIRE_KINDS]

@@ -30,6 +30,8 @@ class Step:
     #: The statements when the DEFAULT partition holds no rows: nothing to move, so reads
     #: need not wait (empty: the same as ``statements``).
     quiet: tuple[Statement, ...] = ()
+    #: A group's steps (kind ``group``), run in its one transaction.
+    members: tuple[Step, ...] = ()
 
 
 @dataclass(frozen=True)
