@@ -175,3 +175,28 @@ def test_drop_archives_offline_sql_is_reviewable():
     text = sql.drop_archives('Ev"il\n', "public").annotated()
     assert "\nDROP" not in text.split("DO $do$")[0]  # the name cannot leave the comment
     assert "'Ev\"il\n'" in text
+
+
+def test_reattach_brings_the_foreign_keys_back_and_checks_them(db_url, pg):
+    pg.execute("CREATE TABLE users (id int PRIMARY KEY)")
+    pg.execute("INSERT INTO users VALUES (1), (2)")
+    make_table(db_url, POLICY)
+    pg.execute("ALTER TABLE events ADD COLUMN user_id int REFERENCES users (id)")
+    pg.execute(
+        "INSERT INTO events (created_at, user_id) VALUES ('2026-11-10', 1), ('2026-11-11', 2)"
+    )
+    code, out = roll_json(db_url, "--now", "2027-03-05T00:00:00Z")
+    assert code == 0 and out["tables"][0]["unlinked"] == ["events_p2026_11"], out
+    pg.execute("DELETE FROM users WHERE id = 2")  # referenced only by the archive: allowed
+    refused = cli(db_url, "reattach", "events", "events_p2026_11")
+    assert refused.exit_code == 2, refused.output
+    assert "was not reattached" in refused.output and "foreign key" in refused.output
+    assert "events_p2026_11" not in partitions(pg)
+    pg.execute("DELETE FROM events_p2026_11 WHERE user_id = 2")
+    done = cli(db_url, "reattach", "events", "events_p2026_11")
+    assert done.exit_code == 0, done.output
+    keys = pg.execute(
+        "SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
+        "AND conrelid = 'events_p2026_11'::regclass"
+    ).fetchone()
+    assert keys == (1,)

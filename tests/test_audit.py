@@ -211,6 +211,20 @@ def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
     project.check()
     engine.dispose()
 
+    # downgrade base: the trail's archives are history, dropped only when the file says so
+    with pytest.raises(Exception, match="archived partition"):
+        project.downgrade("base")
+    assert pg.execute("SELECT to_regclass('sqla_partition_audit_trail')").fetchone()[0]
+    (path,) = project.versions()
+    path.write_text(path.read_text().replace("archives='refuse'", "archives='drop'"))
+    project.downgrade("base")
+    left = pg.execute(
+        "SELECT relname FROM pg_class WHERE relname LIKE 'sqla_partition%' "
+        "OR relname LIKE 'events%' UNION ALL "
+        "SELECT proname FROM pg_proc WHERE proname LIKE 'sqla_partition%'"
+    ).fetchall()
+    assert left == []  # nothing of sqla-partition stays behind
+
 
 def test_auditing_an_existing_table_adds_columns_without_a_rewrite(project, pg, monkeypatch):
     project.revision("tables")
