@@ -200,3 +200,18 @@ def test_reattach_brings_the_foreign_keys_back_and_checks_them(db_url, pg):
         "AND conrelid = 'events_p2026_11'::regclass"
     ).fetchone()
     assert keys == (1,)
+
+
+def test_reattach_never_takes_a_table_owned_by_another_role(db_url, pg):
+    expire_november(db_url, pg)
+    pg.execute("DROP ROLE IF EXISTS sqlp_mallory")
+    pg.execute("CREATE ROLE sqlp_mallory")
+    try:
+        pg.execute("ALTER TABLE events_p2026_11 OWNER TO sqlp_mallory")
+        out = cli(db_url, "reattach", "events", "events_p2026_11")
+        assert out.exit_code == 2
+        assert "is owned by sqlp_mallory" in out.output and "never attached" in out.output
+        assert "events_p2026_11" not in partitions(pg)
+    finally:
+        pg.execute("DROP TABLE events_p2026_11")
+        pg.execute("DROP ROLE sqlp_mallory")

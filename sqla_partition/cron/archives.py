@@ -153,6 +153,16 @@ def check_reattach(conn: psycopg.Connection, parent: Parent, rec: Recorded) -> P
                 f"{name} cannot move back to {inert(parent.schema)}: a table named "
                 f"{inert(rec.name)} is there"
             )
+    owners = [
+        conn.execute(sql.owner_query(n, sch)).fetchone()[0]  # type: ignore[call-overload,index]
+        for n, sch in ((parent.name, parent.schema), (rec.name, rec.partition_schema))
+    ]
+    if owners[0] != owners[1]:  # its triggers would run with the rights of whoever writes
+        raise SqlaPartitionError(
+            f"{name} is owned by {inert(owners[1])}, {inert(parent.name)} by "
+            f"{inert(owners[0])}: a table owned by another role is never attached; "
+            "ALTER TABLE … OWNER TO the table's owner if it is the archive you expect"
+        )
     differences = _column_differences(conn, parent, rec)
     if differences:
         raise SqlaPartitionError(

@@ -252,3 +252,7 @@ def count_outside_range_query(
 
 def relation_exists_query(name: str, schema: str) -> str:
     return f"SELECT to_regclass({string_literal(qualified(name, schema))}) IS NOT NULL"
+
+
+def owner_query(name: str, schema: str) -> str:
+    return f"SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = {regclass(name, schema)}"
