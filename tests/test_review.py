@@ -213,3 +213,20 @@ def test_lint_learns_partitioned_tables_from_the_database(db_url):
     assert CliRunner().invoke(main, ["lint", "-"], input=sql_text).exit_code == 0
     result = CliRunner().invoke(main, ["lint", "--database-url", db_url, "-"], input=sql_text)
     assert result.exit_code == 1 and "index-on-partitioned-parent" in result.output
+
+
+def test_a_hostile_table_name_stays_inside_every_comment_and_line(db_url):
+    """A managed table named with a line break and SQL: roll's dry run must still be only
+    the statements roll runs (psql would run a line that left its comment), and status
+    and check print the name on their own lines only."""
+    hostile = 'ev"\nDROP TABLE accounts; --'
+    make_table(db_url, Range("created_at", premake=2, retention="3 months", default=True), hostile)
+    now = ["--now", "2027-04-10T00:00:00Z"]
+    dry = CliRunner().invoke(main, ["roll", "--database-url", db_url, "--dry-run", *now])
+    assert dry.exit_code == 0, dry.output
+    kinds = {type(s.stmt).__name__ for s in pglast.parse_sql(dry.stdout)}  # what psql would run
+    assert "DropStmt" not in kinds and "AlterTableStmt" in kinds
+    assert "\nDROP TABLE accounts" not in dry.stderr
+    for command in (["status"], ["check"], ["roll"]):
+        out = CliRunner().invoke(main, [*command, "--database-url", db_url, *now])
+        assert "\nDROP TABLE accounts" not in out.output, out.output

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import SqlaPartitionError
+from ..sql.statement import inert
 from .options import parse_duration_ms, user_errors
 
 
@@ -261,14 +262,15 @@ def adopt(table: str, database_url: str | None, timezone: str) -> None:
     with connect(database_url, application_name="sqla-partition adopt") as conn:
         bound_session(conn)
         adoption = read_set(conn, name, schema or "public", timezone)
-    click.echo(f"# {schema or 'public'}.{name}, partitioned {adoption.source}; on the model:")
+    where = inert(f"{schema or 'public'}.{name}")
+    click.echo(f"# {where}, partitioned {adoption.source}; on the model:")
     click.echo(f"    {adoption.declaration()}")
     click.echo(
         "# and in a new migration (alembic revision -m 'adopt'), which changes no partition:"
     )
     click.echo(f"    {adoption.operation()}")
     for note in adoption.notes:
-        click.echo(f"# {note}")
+        click.echo(f"# {inert(note)}")
 
 
 @click.command("split-legacy")
@@ -328,11 +330,11 @@ def split_legacy_command(
         left = finish_done_split(conn, name, schema or "public")
         if left is not None:
             removed = f"; removed what a stopped run left: {', '.join(left)}" if left else ""
-            click.echo(f"-- {table}: its legacy partition is split already{removed}")
+            click.echo(f"-- {inert(table)}: its legacy partition is split already{inert(removed)}")
             return
         split = plan_split(conn, name, schema or "public", lock_timeout_ms=lock_ms)
         click.echo(
-            f"-- splitting {split.child} into {len(split.targets)} partitions: "
-            f"{split.targets[0].final} … {split.targets[-1].final}"
+            f"-- splitting {inert(split.child)} into {len(split.targets)} partitions: "
+            f"{inert(split.targets[0].final)} … {inert(split.targets[-1].final)}"
         )
         split_legacy(conn, split, click.echo)

@@ -140,45 +140,49 @@ def run_status(
 ) -> None:
     with connect(database_url or "") as conn:
         statuses, warnings, _ = collect(conn, now, tables)
+
+    def say(line: str) -> None:  # a name with a line break stays on its line
+        echo(inert(line))
+
     if as_json:
         echo(json.dumps([s.as_dict() for s in statuses], indent=2, default=str))
         return
     if not statuses:
-        echo("No range-partitioned tables are managed by sqla-partition here.")
+        say("No range-partitioned tables are managed by sqla-partition here.")
     for s in statuses:
-        echo(f"{s.table}  {s.policy}")
+        say(f"{s.table}  {s.policy}")
         until = s.coverage_until.isoformat() if s.coverage_until is not None else "nothing"
         default = "no DEFAULT" if s.default_rows is None else f"{s.default_rows} rows in DEFAULT"
         expiry = s.next_expiry.isoformat() if s.next_expiry is not None else "never"
         rolled = s.rolled_at.isoformat(timespec="seconds") if s.rolled_at else "never"
-        echo(f"  {s.partitions} partitions, covered until {until}, {default}")
-        echo(f"  next expiry {expiry}, last rolled {rolled}")
-        echo(f"  timeline from {s.timeline_start}: {s.timeline}")
+        say(f"  {s.partitions} partitions, covered until {until}, {default}")
+        say(f"  next expiry {expiry}, last rolled {rolled}")
+        say(f"  timeline from {s.timeline_start}: {s.timeline}")
         if s.missing:
-            echo(f"  missing: {', '.join(s.missing)}")
+            say(f"  missing: {', '.join(s.missing)}")
         if s.default_by_period or any(s.default_outside):
             where = [f"{suffix} {n}" for suffix, n in s.default_by_period]
             before, after = s.default_outside
             where += [f"{before} before {s.timeline_start}"] if before else []
             where += [f"{after} after the timeline"] if after else []
-            echo(f"  rows in DEFAULT by period: {', '.join(where)}")
+            say(f"  rows in DEFAULT by period: {', '.join(where)}")
         if s.pending_detach:
-            echo(f"  detach pending (interrupted; roll finishes it): {', '.join(s.pending_detach)}")
+            say(f"  detach pending (interrupted; roll finishes it): {', '.join(s.pending_detach)}")
         if s.overdue_expiry:
             late = ", ".join(f"{name} (since {day})" for name, day in s.overdue_expiry)
-            echo(f"  past retention, still attached: {late}")
+            say(f"  past retention, still attached: {late}")
         for arch in s.archives:
             span = f"[{arch['lower']}, {arch['upper']})"
             rows = arch["rows_estimate"]
             size = f"about {rows:,} rows" if rows is not None else "not analyzed yet"
             when = arch["detached_at"] or "at an unknown time"
-            echo(f"  archived: {inert(arch['name'])} {span}, {size}, detached {when}")
+            say(f"  archived: {arch['name']} {span}, {size}, detached {when}")
         if s.archives:
-            echo(f"  (sqla-partition reattach {inert(s.table)} NAME puts an archive back)")
+            say(f"  (sqla-partition reattach {s.table} NAME puts an archive back)")
     if statuses:
-        echo(f"({LEGEND})")
+        say(f"({LEGEND})")
     for w in warnings:
-        echo(f"warning: {w}", err=True)
+        echo(inert(f"warning: {w}"), err=True)
 
 
 def run_check(
@@ -209,9 +213,9 @@ def run_check(
     found += warnings
     if found:
         more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
-        echo(f"CRITICAL: {found[0]}{more}")
+        echo(f"CRITICAL: {inert(found[0])}{more}")
         for line in found[1:]:
-            echo(f"  {line}", err=True)
+            echo(f"  {inert(line)}", err=True)
         return 1
     echo(f"OK: {len(statuses)} tables covered through premake, DEFAULT empty, rolled recently")
     return 0

@@ -8,11 +8,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..sql.statement import inert
 from .results import RollReport, TableResult
 
 
 def _names(names: list[str], limit: int = 3) -> str:
-    shown = ", ".join(names[:limit])
+    shown = ", ".join(inert(n) for n in names[:limit])
     return shown + (f", … (+{len(names) - limit})" if len(names) > limit else "")
 
 
@@ -22,7 +23,7 @@ def _rows(n: int) -> str:
 
 def describe(t: TableResult) -> str:
     if t.status == "skipped":
-        return f"skipped: {t.skipped}"
+        return f"skipped: {inert(t.skipped or '')}"
     parts = []
     if t.created:
         parts.append(f"created {len(t.created)} ({_names(t.created)})")
@@ -43,7 +44,7 @@ def describe(t: TableResult) -> str:
         parts.append(f"{t.lock_retries} lock retries")
     if t.errors:
         label = {"locked": "LOCKED", "backlog": "BACKLOG"}.get(t.status, "FAILED")
-        parts.append(f"{label}: {'; '.join(t.errors)}")
+        parts.append(f"{label}: {'; '.join(inert(e) for e in t.errors)}")
     return ", ".join(parts) if parts else "up to date"
 
 
@@ -53,11 +54,11 @@ def summary(report: RollReport) -> str:
             "read-only (a standby, or writes not allowed): nothing to do; roll runs on the primary"
         )
     lines = []
-    width = max((len(t.table) for t in report.tables), default=0)
+    width = max((len(inert(t.table)) for t in report.tables), default=0)
     for t in report.tables:
-        lines.append(f"{t.table:<{width}}  {describe(t)}")
-        lines.extend(f"{'':<{width}}  note: {n}" for n in t.notes)
-    lines.extend(f"warning: {w}" for w in report.warnings)
+        lines.append(f"{inert(t.table):<{width}}  {describe(t)}")
+        lines.extend(f"{'':<{width}}  note: {inert(n)}" for n in t.notes)
+    lines.extend(f"warning: {inert(w)}" for w in report.warnings)
     tot = report.totals()
     verb = "Would roll" if report.dry_run else "Rolled"
     if not report.tables:
@@ -78,7 +79,7 @@ def dry_run_sql(report: RollReport) -> str:
     out = []
     for t in report.tables:
         if t.sql:
-            out.append(f"-- {t.table}")
+            out.append(f"-- {inert(t.table)}")
             out.extend(t.sql)
     if not out:
         out.append("-- nothing to do")

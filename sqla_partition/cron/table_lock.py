@@ -13,6 +13,7 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from .. import sql
+from ..sql.statement import inert
 
 
 def take_table(
@@ -32,7 +33,9 @@ def take_table(
     row = conn.execute(sql.advisory_holder_query(name, schema)).fetchone()  # type: ignore[call-overload]
     who = f"process {row[0]}, its statement running for {row[1]} s" if row else "a process"
     wait_ms = int(wait_s * 1000)
-    log(f"-- another run ({who}) works on {schema}.{name}; waiting up to {wait_ms} ms")
+    log(
+        f"-- another run ({who}) works on {inert(schema)}.{inert(name)}; waiting up to {wait_ms} ms"
+    )
     if wait_ms > 0:
         try:
             conn.execute(sql.set_lock_timeout(wait_ms, local=False).sql)  # type: ignore[call-overload]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .policy import POLICY_SCHEMA, POLICY_TABLE, policy_table
 from .quoting import KeyValue, ident, qualified, string_literal, typed_literal
-from .statement import Statement
+from .statement import Statement, inert
 
 #: First key of the two-key advisory lock: 'sqlp' as an int, so our locks are recognisable.
 ADVISORY_CLASS = 0x73716C70
@@ -166,7 +166,7 @@ ROLLED_AT_QUERY = (
 def default_fact(parent: str, default: str, *, empty: bool = False) -> str:
     """A comment stating a fact ``sqla-partition lint`` needs but the SQL does not show."""
     note = ", empty when planned" if empty else ""
-    return f"-- sqla-partition: {parent} has DEFAULT partition {default}{note}"
+    return f"-- sqla-partition: {inert(parent)} has DEFAULT partition {inert(default)}{note}"
 
 
 def next_key_query(table: str, column: str, at_least: KeyValue, key_type: str, schema: str) -> str:
