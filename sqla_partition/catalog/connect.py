@@ -6,6 +6,7 @@ import contextlib
 import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from ..errors import SqlaPartitionError
 
@@ -27,9 +28,45 @@ def libpq_url(url: str) -> str:
     return "postgresql://" + url.strip()[m.end() :]
 
 
+def secrets_of(url: str) -> list[str]:
+    """Every form of the URL's password (as written and percent-decoded, in the user part
+    or as ``password=``), longest first, so messages can be scrubbed of them."""
+    found: list[str] = []
+    rest = url.split("://", 1)[1] if "://" in url else url
+    if "@" in rest:  # the user part runs to the last "@": a password may hold "@" or "/"
+        userinfo = rest.rsplit("@", 1)[0]
+        if ":" in userinfo:
+            password = userinfo.split(":", 1)[1]
+            found.append(password)
+            # libpq ends the user part at the first "@": the rest shows up as the host
+            found += [piece for piece in password.split("@") if len(piece) >= 3]
+    found += re.findall(r"(?:^|[?&\s])password=([^&\s]*)", rest, re.IGNORECASE)
+    out = set()
+    for secret in found:
+        if secret:
+            out.add(secret)
+            out.add(unquote(secret))
+    return sorted((s for s in out if s), key=len, reverse=True)
+
+
 def redact(url: str) -> str:
     """The URL with its password replaced, for messages and logs."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    text = url
+    if "://" in text and "@" in text.split("://", 1)[1]:
+        head, rest = text.split("://", 1)
+        userinfo, host = rest.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        text = f"{head}://{userinfo}@{host}"
+    text = re.sub(r"((?:^|[?&\s])password=)[^&\s]*", r"\1***", text, flags=re.IGNORECASE)
+    return scrub(text, url)
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (a driver's message, say) with the URL's password in no form left in it."""
+    for secret in secrets_of(url):
+        text = text.replace(secret, "***")
+    return text
 
 
 def connect(url: str, *, application_name: str = "sqla-partition") -> psycopg.Connection:
@@ -42,7 +79,9 @@ def connect(url: str, *, application_name: str = "sqla-partition") -> psycopg.Co
             target, autocommit=True, application_name=application_name, connect_timeout=10
         )
     except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+        reason = " ".join(lines) or type(exc).__name__
+        reason = scrub(reason.replace(target, redact(target)).replace(url, redact(url)), url)
         raise SqlaPartitionError(f"cannot connect to {redact(url)}: {reason}") from None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -24,16 +25,27 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except SqlaPartitionError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {without_secrets(str(exc))}", err=True)
             sys.exit(EXIT_USAGE)
         except Exception as exc:  # database and Alembic errors a user can act on
             message = known_error(exc)
             if message is None:
                 raise
-            click.echo(f"error: {message}", err=True)
+            click.echo(f"error: {without_secrets(message)}", err=True)
             sys.exit(EXIT_USAGE)
 
     return wrapper  # type: ignore[return-value]
+
+
+def without_secrets(text: str) -> str:
+    """A message with no password of the URLs this command was given (``$DATABASE_URL``,
+    any URL argument), in any form: drivers quote URLs and their parts in errors."""
+    from ..catalog.connect import scrub
+
+    for url in [os.environ.get("DATABASE_URL", ""), *sys.argv]:
+        if "://" in url or "password=" in url.lower():
+            text = scrub(text, url)
+    return text
 
 
 def known_error(exc: Exception) -> str | None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from importlib import resources
 from pathlib import Path
 from string import Template
 
+from ..catalog.connect import secrets_of
 from ..errors import SqlaPartitionError
 
 TEMPLATE = "sqla_partition"
@@ -58,5 +60,10 @@ def init_environment(
             "sqlalchemy.url = postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
             f"sqlalchemy.url = {url.replace('%', '%%')}",
         )
-    ini_path.write_text(text)
+    if url and secrets_of(url):  # a password: readable by its owner only
+        fd = os.open(ini_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+    else:
+        ini_path.write_text(text)
     return ini_path
