@@ -330,6 +330,13 @@ def test_interrupted_split_resumes_where_it_stopped(db_url, pg):
         }
         copied = pg.execute('SELECT count(*) FROM "Sales Data".orders_h0_new').fetchone()[0]
         assert copied > 0
+        # the key log: written by the trigger as the owner; no other role may touch it
+        log_acl, definer = pg.execute(
+            "SELECT c.relacl::text, p.prosecdef FROM pg_class c JOIN pg_proc p "
+            "ON p.proname = c.relname AND p.pronamespace = c.relnamespace "
+            "WHERE c.relname LIKE 'sqla_partition_split%' AND c.relkind = 'r'"
+        ).fetchone()
+        assert log_acl is None and definer
     pg.execute(f"INSERT INTO {ORDERS} SELECT g % 50, g, 'late' FROM generate_series(5001, 5400) g")
     pg.execute(f"UPDATE {ORDERS} SET note = 'changed' WHERE id % 7 = 0")
     pg.execute(f"DELETE FROM {ORDERS} WHERE id % 11 = 0")

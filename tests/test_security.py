@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import stat
+import uuid
 
+import psycopg
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.engine import make_url
 
+from sqla_partition import Range
 from sqla_partition.catalog.connect import redact, scrub
 from sqla_partition.cli import main
+
+from .conftest import _libpq
+from .test_archives import run_op
+from .test_roll import make_table
 
 #: Passwords in every way a URL can carry one, and URLs libpq refuses in ways that quote
 #: them back: the password must appear in no message, in no form.
@@ -65,3 +73,72 @@ def test_init_keeps_a_password_to_its_owner(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE((without / "alembic.ini").stat().st_mode) & 0o044  # as umask says
+
+
+@pytest.fixture
+def roles(db_url, pg):
+    """The least-privilege recipe of the README: an owner that runs the migrations, a roll
+    role that is a member of it, an application role with DML only, a monitoring role."""
+    suffix = uuid.uuid4().hex[:6]
+    names = {kind: f"sqlp_{kind}_{suffix}" for kind in ("owner", "roll", "app", "monitor")}
+    database = make_url(db_url).database
+    for name in names.values():
+        pg.execute(f'CREATE ROLE "{name}" LOGIN')
+    pg.execute(f'GRANT CREATE ON SCHEMA public TO "{names["owner"]}"')
+    pg.execute(f'GRANT CREATE ON DATABASE "{database}" TO "{names["owner"]}"')
+    pg.execute(f'GRANT "{names["owner"]}" TO "{names["roll"]}"')
+    pg.execute(f'GRANT pg_read_all_data TO "{names["monitor"]}"')
+    urls = {k: make_url(db_url).set(username=v).render_as_string(False) for k, v in names.items()}
+    yield names, urls
+    for name in names.values():
+        pg.execute(f'DROP OWNED BY "{name}" CASCADE')
+    for name in names.values():
+        pg.execute(f'DROP ROLE "{name}"')
+
+
+def test_least_privilege_recipe(roles, pg):
+    names, urls = roles
+    owner, app = names["owner"], names["app"]
+    make_table(urls["owner"], Range("created_at", premake=2, retention="3 months", default=True))
+    pg.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON events TO "{app}"')
+    with psycopg.connect(_libpq(urls["app"]), autocommit=True) as conn:
+        conn.execute("INSERT INTO events (created_at) VALUES ('2027-02-10'), ('2027-04-10')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # the policies are not its
+            conn.execute("UPDATE sqla_partition_policy SET policy = '{}'")
+
+    result = CliRunner().invoke(
+        main, ["roll", "--database-url", urls["roll"], "--now", "2027-04-05T00:00:00Z"]
+    )
+    assert result.exit_code == 0, result.output
+    owners = dict(
+        pg.execute(
+            "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass"
+        ).fetchall()
+    )
+    assert owners["events_p2027_06"] == owner  # made by roll, as the owner
+    assert set(owners.values()) == {owner}
+    assert pg.execute("SELECT count(*) FROM events_p2027_04").fetchone() == (1,)  # moved
+
+    # the next migration, run as the owner, may alter what roll made
+    def index(op):
+        op.create_partitioned_index("ix_events_created", "events", ["created_at"])
+
+    run_op(urls["owner"], index)
+
+    for command in (["status"], ["check", "--max-age", "48h"]):
+        out = CliRunner().invoke(
+            main, [*command, "--database-url", urls["monitor"], "--now", "2027-04-05T00:00:00Z"]
+        )
+        assert "permission denied" not in out.output, out.output
+    # monitoring reads everything but may not act as the owner: one line says what to grant
+    denied = CliRunner().invoke(
+        main, ["roll", "--database-url", urls["monitor"], "--now", "2027-09-05T00:00:00Z"]
+    )
+    assert denied.exit_code == 1, denied.output
+    assert f"as the table's owner ({owner})" in denied.output and "GRANT" in denied.output
+    # the application may not even read the policies
+    denied = CliRunner().invoke(main, ["roll", "--database-url", urls["app"]])
+    assert denied.exit_code == 2, denied.output
+    assert "permission denied for table sqla_partition_policy" in denied.output
+    assert "Security and privileges" in denied.output

@@ -103,6 +103,10 @@ class Parent:
     sub_partitions: tuple[tuple[str, str], ...] = ()
     #: It has foreign keys, which its partitions inherit (and keep when detached).
     has_foreign_keys: bool = True
+    owner: str | None = None
+    #: The owner, when the session is another role: what the tool makes, it makes as the
+    #: owner (``SET ROLE``).
+    act_as: str | None = None
 
     @property
     def default(self) -> Child | None:
@@ -222,6 +226,8 @@ def parse_catalog(rows: Sequence[Sequence[Any]], bounds: bool = True) -> Snapsho
             children=children,
             sub_partitions=tuple(zip(sub_schemas or (), sub_names or (), strict=True)),
             has_foreign_keys=bool(rest[0]) if rest else True,
+            owner=rest[1] if len(rest) > 1 else None,
+            act_as=rest[1] if len(rest) > 2 and rest[1] != rest[2] else None,
         )
     return snap
 
@@ -268,17 +274,7 @@ def with_bounds(parent: Parent) -> Parent:
 
 
 def _with_policy(parent: Parent, policy: TablePolicy) -> Parent:
-    return Parent(
-        schema=parent.schema,
-        name=parent.name,
-        strategy=parent.strategy,
-        key_columns=parent.key_columns,
-        key_type=parent.key_type,
-        children=parent.children,
-        policy=policy,
-        sub_partitions=parent.sub_partitions,
-        has_foreign_keys=parent.has_foreign_keys,
-    )
+    return dataclasses.replace(parent, policy=policy)
 
 
 def managed_range_parents(snap: Snapshot) -> list[Parent]:

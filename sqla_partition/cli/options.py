@@ -53,6 +53,8 @@ def known_error(exc: Exception) -> str | None:
     module = type(exc).__module__
     if module.startswith(("sqlalchemy", "psycopg", "alembic")) or name == "CommandError":
         text = str(exc).splitlines()[0] if str(exc) else name
+        if "permission denied" in text or "must be owner" in text:
+            text += " (the README's Security and privileges says what each command needs)"
         return text
     return None
 

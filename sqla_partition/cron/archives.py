@@ -210,7 +210,7 @@ def reattach(
         parent.policy, rec.name, period, default, from_schema=rec.partition_schema
     )
     step = Step("reattach", rec.name, statements, period.lower, period.upper)
-    out = Reattached(rec.qualified, [annotated_sql(step, options)])
+    out = Reattached(rec.qualified, [annotated_sql(step, options, parent.act_as)])
     if options.dry_run:
         return out
     log = log or (lambda _msg: None)
@@ -227,7 +227,9 @@ def reattach(
         return out
     result = TableResult(f"{parent.schema}.{parent.name}", (parent.schema, parent.name))
     try:
-        Roller(conn, options, log).run_statements(statements, result)
+        roller = Roller(conn, options, log)
+        roller.role = parent.act_as  # the archive comes back as the owner's
+        roller.run_statements(statements, result)
     except LockBudgetExhausted as exc:
         out.skipped = str(exc)
         return out

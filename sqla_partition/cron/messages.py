@@ -46,3 +46,14 @@ def expired_message(parent: Parent, rows: int, cutoff: object) -> str:
         "--expired archive puts them into partitions that retention then detaches (kept as "
         "archives), --expired delete deletes them"
     )
+
+
+def privilege_message(parent: Parent, error: str) -> str:
+    """A privilege the role running roll lacks, with what to grant."""
+    owner = inert(parent.owner or "the table's owner")
+    return (
+        f"{inert(error)}: roll makes, attaches and detaches partitions as the table's owner "
+        f"({owner}); run it as that role or as a member of it (GRANT {owner} TO the roll "
+        "role), with the owner allowed to write sqla_partition_policy and "
+        "sqla_partition_partitions (README: Security and privileges)"
+    )

@@ -20,18 +20,18 @@ from .. import sql
 from ..catalog.snapshot import Parent, parse_catalog, read_snapshot
 from ..declaration.policies import Range
 from ..planning.roll import Plan, Step
-from .messages import backlog_message, not_ours
+from .messages import backlog_message, not_ours, privilege_message
 from .placing import after_placing
 from .results import LockBudgetExhausted, RollOptions, RollReport, TableResult
 from .session import below_deadlock_timeout, bound_session, ensure_record, one_line
 from .table_lock import take_table
 from .tables import plan_table, query_of, select_tables
 from .transactions import (
-    SESSION_RESETS,
     annotated_sql,
     expire_groups,
     group_statements,
     quiet_statements,
+    session_resets,
     session_settings,
 )
 
@@ -48,6 +48,8 @@ class Roller:
         self.log = log or (lambda _msg: None)
         #: Whether the record of partitions exists (see :func:`ensure_record`).
         self.record = True
+        #: The owner of the table being worked on, when the session is another role.
+        self.role: str | None = None
 
     # -- statement execution -----------------------------------------------------------
 
@@ -58,7 +60,7 @@ class Roller:
             result.moved_rows += cur.rowcount
 
     def _attempt(self, step: Step, result: TableResult) -> None:
-        statements, transaction = group_statements(step, self.options)
+        statements, transaction = group_statements(step, self.options, self.role)
         if transaction:
             # one round trip for the whole transaction: the server's work is the floor
             moves = []
@@ -74,13 +76,13 @@ class Roller:
                 held = time.monotonic() - started  # queued writers wait from its request on
                 result.longest_write_hold_s = max(result.longest_write_hold_s, held)
             return
-        for stmt in session_settings(self.options):
+        for stmt in session_settings(self.options, self.role):
             self._execute(stmt, result)
         try:
             for stmt in step.statements:
                 self._execute(stmt, result)
         finally:
-            for stmt in SESSION_RESETS:
+            for stmt in session_resets(self.role):
                 self._execute(stmt, result)
             bound_session(self.conn, self.options)  # RESET went back to the role's values
 
@@ -306,6 +308,7 @@ class Roller:
 
     def roll_table(self, parent: Parent, now: dt.datetime) -> TableResult:
         result = TableResult(f"{parent.schema}.{parent.name}", (parent.schema, parent.name))
+        self.role = parent.act_as
         try:
             the_plan = self._plan(parent, now)
         except pgerrors.LockNotAvailable as exc:  # max(key) of an integer key waited too long
@@ -317,7 +320,7 @@ class Roller:
             default_rows = self._count_default(parent, the_plan.steps)
             self._default_rows = default_rows
             as_run = self._as_run(parent, the_plan, default_rows, result)
-            result.sql = [annotated_sql(s, self.options) for s in as_run]
+            result.sql = [annotated_sql(s, self.options, self.role) for s in as_run]
             if result.sql and parent.default is not None:
                 fact = sql.default_fact(parent.name, parent.default.name, empty=not default_rows)
                 result.sql.insert(0, fact)
@@ -361,6 +364,9 @@ class Roller:
         except pgerrors.LockNotAvailable as exc:  # a read waited past lock_timeout
             result.status = "locked"
             result.errors.append(one_line(exc))
+        except pgerrors.InsufficientPrivilege as exc:
+            result.status = "failed"
+            result.errors.append(privilege_message(parent, one_line(exc)))
         except psycopg.Error as exc:
             if self.conn.broken:
                 raise  # the connection is gone: the caller stops the run

@@ -26,10 +26,16 @@ def below_deadlock_timeout(conn: psycopg.Connection, options: RollOptions) -> Ro
 def ensure_record(conn: psycopg.Connection, warnings: list[str]) -> bool:
     """The record of partitions exists, made now if a database migrated by an earlier
     version lacks it; ``False`` (with a warning) when this role cannot make it."""
-    if conn.execute(sql.RECORD_EXISTS_QUERY).fetchone()[0]:  # type: ignore[index]
+    record, policies = conn.execute(sql.RECORD_EXISTS_QUERY).fetchone()  # type: ignore[misc]
+    if record:
         return True
     try:
         with conn.transaction():
+            if policies:  # the record belongs to whoever owns the policies: the migrations
+                owner = conn.execute(  # type: ignore[call-overload,index]
+                    sql.owner_query(sql.POLICY_TABLE, sql.POLICY_SCHEMA)
+                ).fetchone()[0]
+                conn.execute(sql.act_as(owner).sql)  # type: ignore[call-overload]
             conn.execute(sql.create_record_table().sql)  # type: ignore[call-overload]
         return True
     except psycopg.Error as exc:

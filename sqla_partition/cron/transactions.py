@@ -11,27 +11,36 @@ from ..planning.roll import Step
 from .results import RollOptions
 
 
-def group_statements(step: Step, options: RollOptions) -> tuple[list[sql.Statement], bool]:
-    """The statements of a step with their settings, and whether they form a transaction."""
+def group_statements(
+    step: Step, options: RollOptions, role: str | None = None
+) -> tuple[list[sql.Statement], bool]:
+    """The statements of a step with their settings, and whether they form a transaction;
+    ``role``: the table's owner, to act as (the session is another role)."""
     lock, limit = options.lock_timeout_ms, options.statement_timeout_ms
     if all(s.transactional for s in step.statements):
         settings = [*sql.timeouts(lock, limit), sql.relaxed_commit()]
+        settings += [sql.act_as(role)] if role else []
         return [*settings, *step.statements], True
-    return [*session_settings(options), *step.statements, *SESSION_RESETS], False
+    after = session_resets(role)
+    return [*session_settings(options, role), *step.statements, *after], False
 
 
-def session_settings(options: RollOptions) -> list[sql.Statement]:
+def session_settings(options: RollOptions, role: str | None = None) -> list[sql.Statement]:
     """Settings around statements PostgreSQL runs outside a transaction."""
     lock, limit = options.lock_timeout_ms, options.statement_timeout_ms
-    return [*sql.timeouts(lock, limit, local=False), sql.relaxed_commit(local=False)]
+    out = [*sql.timeouts(lock, limit, local=False), sql.relaxed_commit(local=False)]
+    return out + ([sql.act_as(role, local=False)] if role else [])
 
 
-SESSION_RESETS = [*sql.reset_timeouts(local=False), sql.reset_relaxed_commit()]
+def session_resets(role: str | None = None) -> list[sql.Statement]:
+    """Back to the session's settings after :func:`session_settings`."""
+    out = [*sql.reset_timeouts(local=False), sql.reset_relaxed_commit()]
+    return out + ([sql.reset_role()] if role else [])
 
 
-def annotated_sql(step: Step, options: RollOptions) -> str:
+def annotated_sql(step: Step, options: RollOptions, role: str | None = None) -> str:
     """The step as a DBA reads it: transaction boundaries, timeouts, lock comments."""
-    statements, transaction = group_statements(step, options)
+    statements, transaction = group_statements(step, options, role)
     body = "\n".join(s.annotated() + ";" for s in statements)
     return f"BEGIN;\n{body}\nCOMMIT;" if transaction else body
 

@@ -191,9 +191,11 @@ from .roll import (
     try_advisory_lock,
 )
 from .session import (
+    act_as,
     relaxed_commit,
     reset_lock_timeout,
     reset_relaxed_commit,
+    reset_role,
     reset_timeouts,
     set_lock_timeout,
     set_statement_timeout,
@@ -253,6 +255,7 @@ __all__ = [
     "TABLE_KEYS_QUERY",
     "TRAIL_TABLE",
     "TRAIL_TRIGGERS",
+    "act_as",
     "add_bound_check",
     "advisory_holder_query",
     "advisory_lock",
@@ -343,6 +346,7 @@ __all__ = [
     "relaxed_commit",
     "reset_lock_timeout",
     "reset_relaxed_commit",
+    "reset_role",
     "reset_timeouts",
     "retrying",
     "set_lock_timeout",

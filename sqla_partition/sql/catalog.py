@@ -14,7 +14,8 @@ WITH meta AS MATERIALIZED (
     SELECT current_setting('DateStyle') AS datestyle,
            to_regclass({policy_table}) IS NOT NULL AS has_policy_table,
            pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean AS read_only,
-           EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS has_citus
+           EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS has_citus,
+           current_user AS me
 ), parts AS (
     SELECT pn.nspname AS schema_name,
            pc.relname AS table_name,
@@ -33,7 +34,8 @@ WITH meta AS MATERIALIZED (
            sub.sub_names,
            sub.sub_schemas,
            EXISTS (SELECT 1 FROM pg_constraint fk
-                    WHERE fk.conrelid = pc.oid AND fk.contype = 'f') AS has_foreign_keys
+                    WHERE fk.conrelid = pc.oid AND fk.contype = 'f') AS has_foreign_keys,
+           pg_get_userbyid(pc.relowner) AS owner
       FROM pg_partitioned_table pt
       JOIN pg_class pc ON pc.oid = pt.partrelid
       JOIN pg_namespace pn ON pn.oid = pc.relnamespace
@@ -71,7 +73,8 @@ WITH meta AS MATERIALIZED (
 SELECT parts.schema_name, parts.table_name, parts.strategy, parts.key_columns,
        parts.key_type, parts.child_names, parts.child_schemas, parts.bounds, parts.child_kinds,
        parts.detach_pending, meta.has_policy_table, meta.datestyle, meta.read_only,
-       parts.sub_names, parts.sub_schemas, meta.has_citus, parts.has_foreign_keys
+       parts.sub_names, parts.sub_schemas, meta.has_citus, parts.has_foreign_keys,
+       parts.owner, meta.me
   FROM meta LEFT JOIN parts ON true
  ORDER BY 1, 2
 """

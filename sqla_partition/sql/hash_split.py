@@ -141,10 +141,12 @@ def split_trigger_function(s: HashSplit) -> Statement:
     tag = dollar_quote(body, "fn")
     return Statement(
         f"CREATE OR REPLACE FUNCTION {s.q(s.log)}() RETURNS trigger LANGUAGE plpgsql "
-        f"SET search_path FROM CURRENT AS {tag}\n{body}\n{tag}",
+        f"SECURITY DEFINER SET search_path FROM CURRENT AS {tag}\n{body}\n{tag};\n"
+        f"REVOKE ALL ON FUNCTION {s.q(s.log)}() FROM PUBLIC",
         "no table lock",
-        f"the trigger below calls it for every write to {s.child} until the swap; it finds "
-        "names as this migration does",
+        f"the trigger below calls it for every write to {s.child} until the swap, as the "
+        "table's owner: writers need no right on the key log, and no other role has one; "
+        "it finds names as this migration does",
     )
 
 
@@ -202,8 +204,7 @@ def split_prepare(s: HashSplit) -> Statement:
         f"{string_literal(s.child)}, {string_literal(', '.join(t.build for t in s.targets))};\n"
         "END IF;\n",
         f"CREATE TABLE IF NOT EXISTS {s.q(s.log)} AS SELECT {_cols(s.primary_key)} "
-        f"FROM ONLY {s.q(s.parent)} WITH NO DATA;\n"
-        f"GRANT INSERT ON {s.q(s.log)} TO PUBLIC;  -- whoever writes to {s.child}\n",
+        f"FROM ONLY {s.q(s.parent)} WITH NO DATA;\n",
     ]
     for t in s.targets:
         reg = regclass(t.build, s.schema)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .quoting import ident
 from .statement import Statement
 
 
@@ -59,3 +60,18 @@ def reset_timeouts(*, local: bool = True) -> list[Statement]:
         reset_lock_timeout(),
         Statement("RESET statement_timeout", "no lock", "back to the role's setting"),
     ]
+
+
+def act_as(role: str, *, local: bool = True) -> Statement:
+    """Run what follows as the table's owner: what it creates belongs to the owner (the next
+    migration, run as the owner, can alter it), and triggers that fire while rows move run
+    with the owner's rights, never with those of a more privileged role running the tool."""
+    return Statement(
+        f"SET {'LOCAL ' if local else ''}ROLE {ident(role)}",
+        "no lock",
+        "acts as the table's owner, whose partitions these are",
+    )
+
+
+def reset_role() -> Statement:
+    return Statement("RESET ROLE", "no lock", "back to the role that connected")

@@ -8,8 +8,8 @@ SET lock_timeout = 5000;
 -- no lock: bounds how long any statement below may run
 SET statement_timeout = 0;
 
--- no table lock: the trigger below calls it for every write to sessions_h0 until the swap; it finds names as this migration does
-CREATE OR REPLACE FUNCTION sqla_partition_split_a992a7d11bf9() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+-- no table lock: the trigger below calls it for every write to sessions_h0 until the swap, as the table's owner: writers need no right on the key log, and no other role has one; it finds names as this migration does
+CREATE OR REPLACE FUNCTION sqla_partition_split_a992a7d11bf9() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
 BEGIN
   IF TG_OP <> 'INSERT' THEN
     INSERT INTO sqla_partition_split_a992a7d11bf9 VALUES (OLD.account_id);
@@ -20,6 +20,7 @@ BEGIN
   RETURN NULL;
 END
 $fn$;
+REVOKE ALL ON FUNCTION sqla_partition_split_a992a7d11bf9() FROM PUBLIC;
 
 -- SHARE ROW EXCLUSIVE on sessions_h0 (the trigger) and on tables its foreign keys reference, ACCESS SHARE on sessions: sessions_h0_new, sessions_h4 are new and unused; creating the trigger waits for writes to sessions_h0 in flight and holds writers back for a moment, bounded by lock_timeout and retried
 DO $do$
@@ -52,7 +53,6 @@ BEGIN
         RAISE EXCEPTION 'sqla-partition: a table named like a split table of % exists (one of %) but no split is in progress; rename or drop it', 'sessions_h0', 'sessions_h0_new, sessions_h4';
       END IF;
       CREATE TABLE IF NOT EXISTS sqla_partition_split_a992a7d11bf9 AS SELECT account_id FROM ONLY sessions WITH NO DATA;
-      GRANT INSERT ON sqla_partition_split_a992a7d11bf9 TO PUBLIC;  -- whoever writes to sessions_h0
       CREATE TABLE IF NOT EXISTS sessions_h0_new (LIKE sessions INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
       IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'sessions_h0_new'::regclass AND conname = 'sqla_partition_hash') THEN
         ALTER TABLE sessions_h0_new ADD CONSTRAINT sqla_partition_hash CHECK (satisfies_hash_partition('sessions'::regclass, 8, 0, account_id));
@@ -258,8 +258,8 @@ DROP TABLE IF EXISTS sqla_partition_split_a992a7d11bf9;
 -- squawk-ignore ban-drop-function
 DROP FUNCTION IF EXISTS sqla_partition_split_a992a7d11bf9();
 
--- no table lock: the trigger below calls it for every write to sessions_h1 until the swap; it finds names as this migration does
-CREATE OR REPLACE FUNCTION sqla_partition_split_e21773a32c9f() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+-- no table lock: the trigger below calls it for every write to sessions_h1 until the swap, as the table's owner: writers need no right on the key log, and no other role has one; it finds names as this migration does
+CREATE OR REPLACE FUNCTION sqla_partition_split_e21773a32c9f() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
 BEGIN
   IF TG_OP <> 'INSERT' THEN
     INSERT INTO sqla_partition_split_e21773a32c9f VALUES (OLD.account_id);
@@ -270,6 +270,7 @@ BEGIN
   RETURN NULL;
 END
 $fn$;
+REVOKE ALL ON FUNCTION sqla_partition_split_e21773a32c9f() FROM PUBLIC;
 
 -- SHARE ROW EXCLUSIVE on sessions_h1 (the trigger) and on tables its foreign keys reference, ACCESS SHARE on sessions: sessions_h1_new, sessions_h5 are new and unused; creating the trigger waits for writes to sessions_h1 in flight and holds writers back for a moment, bounded by lock_timeout and retried
 DO $do$
@@ -302,7 +303,6 @@ BEGIN
         RAISE EXCEPTION 'sqla-partition: a table named like a split table of % exists (one of %) but no split is in progress; rename or drop it', 'sessions_h1', 'sessions_h1_new, sessions_h5';
       END IF;
       CREATE TABLE IF NOT EXISTS sqla_partition_split_e21773a32c9f AS SELECT account_id FROM ONLY sessions WITH NO DATA;
-      GRANT INSERT ON sqla_partition_split_e21773a32c9f TO PUBLIC;  -- whoever writes to sessions_h1
       CREATE TABLE IF NOT EXISTS sessions_h1_new (LIKE sessions INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
       IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'sessions_h1_new'::regclass AND conname = 'sqla_partition_hash') THEN
         ALTER TABLE sessions_h1_new ADD CONSTRAINT sqla_partition_hash CHECK (satisfies_hash_partition('sessions'::regclass, 8, 1, account_id));
@@ -508,8 +508,8 @@ DROP TABLE IF EXISTS sqla_partition_split_e21773a32c9f;
 -- squawk-ignore ban-drop-function
 DROP FUNCTION IF EXISTS sqla_partition_split_e21773a32c9f();
 
--- no table lock: the trigger below calls it for every write to sessions_h2 until the swap; it finds names as this migration does
-CREATE OR REPLACE FUNCTION sqla_partition_split_26c7547bd9f5() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+-- no table lock: the trigger below calls it for every write to sessions_h2 until the swap, as the table's owner: writers need no right on the key log, and no other role has one; it finds names as this migration does
+CREATE OR REPLACE FUNCTION sqla_partition_split_26c7547bd9f5() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
 BEGIN
   IF TG_OP <> 'INSERT' THEN
     INSERT INTO sqla_partition_split_26c7547bd9f5 VALUES (OLD.account_id);
@@ -520,6 +520,7 @@ BEGIN
   RETURN NULL;
 END
 $fn$;
+REVOKE ALL ON FUNCTION sqla_partition_split_26c7547bd9f5() FROM PUBLIC;
 
 -- SHARE ROW EXCLUSIVE on sessions_h2 (the trigger) and on tables its foreign keys reference, ACCESS SHARE on sessions: sessions_h2_new, sessions_h6 are new and unused; creating the trigger waits for writes to sessions_h2 in flight and holds writers back for a moment, bounded by lock_timeout and retried
 DO $do$
@@ -552,7 +553,6 @@ BEGIN
         RAISE EXCEPTION 'sqla-partition: a table named like a split table of % exists (one of %) but no split is in progress; rename or drop it', 'sessions_h2', 'sessions_h2_new, sessions_h6';
       END IF;
       CREATE TABLE IF NOT EXISTS sqla_partition_split_26c7547bd9f5 AS SELECT account_id FROM ONLY sessions WITH NO DATA;
-      GRANT INSERT ON sqla_partition_split_26c7547bd9f5 TO PUBLIC;  -- whoever writes to sessions_h2
       CREATE TABLE IF NOT EXISTS sessions_h2_new (LIKE sessions INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
       IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'sessions_h2_new'::regclass AND conname = 'sqla_partition_hash') THEN
         ALTER TABLE sessions_h2_new ADD CONSTRAINT sqla_partition_hash CHECK (satisfies_hash_partition('sessions'::regclass, 8, 2, account_id));
@@ -758,8 +758,8 @@ DROP TABLE IF EXISTS sqla_partition_split_26c7547bd9f5;
 -- squawk-ignore ban-drop-function
 DROP FUNCTION IF EXISTS sqla_partition_split_26c7547bd9f5();
 
--- no table lock: the trigger below calls it for every write to sessions_h3 until the swap; it finds names as this migration does
-CREATE OR REPLACE FUNCTION sqla_partition_split_68c9400af59a() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+-- no table lock: the trigger below calls it for every write to sessions_h3 until the swap, as the table's owner: writers need no right on the key log, and no other role has one; it finds names as this migration does
+CREATE OR REPLACE FUNCTION sqla_partition_split_68c9400af59a() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
 BEGIN
   IF TG_OP <> 'INSERT' THEN
     INSERT INTO sqla_partition_split_68c9400af59a VALUES (OLD.account_id);
@@ -770,6 +770,7 @@ BEGIN
   RETURN NULL;
 END
 $fn$;
+REVOKE ALL ON FUNCTION sqla_partition_split_68c9400af59a() FROM PUBLIC;
 
 -- SHARE ROW EXCLUSIVE on sessions_h3 (the trigger) and on tables its foreign keys reference, ACCESS SHARE on sessions: sessions_h3_new, sessions_h7 are new and unused; creating the trigger waits for writes to sessions_h3 in flight and holds writers back for a moment, bounded by lock_timeout and retried
 DO $do$
@@ -802,7 +803,6 @@ BEGIN
         RAISE EXCEPTION 'sqla-partition: a table named like a split table of % exists (one of %) but no split is in progress; rename or drop it', 'sessions_h3', 'sessions_h3_new, sessions_h7';
       END IF;
       CREATE TABLE IF NOT EXISTS sqla_partition_split_68c9400af59a AS SELECT account_id FROM ONLY sessions WITH NO DATA;
-      GRANT INSERT ON sqla_partition_split_68c9400af59a TO PUBLIC;  -- whoever writes to sessions_h3
       CREATE TABLE IF NOT EXISTS sessions_h3_new (LIKE sessions INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
       IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'sessions_h3_new'::regclass AND conname = 'sqla_partition_hash') THEN
         ALTER TABLE sessions_h3_new ADD CONSTRAINT sqla_partition_hash CHECK (satisfies_hash_partition('sessions'::regclass, 8, 3, account_id));
