@@ -4,7 +4,9 @@ missing (hypopg, pg_stat_statements, rights) is one message and exit code 2."""
 from __future__ import annotations
 
 import json
+import uuid
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -46,11 +48,22 @@ def seed(db_url, pg):
     pg.execute("ANALYZE accounts")
 
 
-def test_advice_for_a_seeded_workload(db_url, pg, hypopg, tmp_path):
+@pytest.fixture
+def planner(pg):
+    """A role that may read everything and nothing more: advise plans as it."""
+    name = f"sqlp_planner_{uuid.uuid4().hex[:6]}"
+    pg.execute(f'CREATE ROLE "{name}"')
+    pg.execute(f'GRANT pg_read_all_data TO "{name}"')
+    yield name
+    pg.execute(f'DROP OWNED BY "{name}"')
+    pg.execute(f'DROP ROLE "{name}"')
+
+
+def test_advice_for_a_seeded_workload(db_url, pg, hypopg, planner, tmp_path):
     seed(db_url, pg)
     queries = tmp_path / "workload.sql"
     queries.write_text(WORKLOAD)
-    result = advise(db_url, "--queries", str(queries), "--json")
+    result = advise(db_url, "--queries", str(queries), "--json", "--role", planner)
     assert result.exit_code == 0, result.output
     advice = {(a["table"], tuple(a["columns"])): a for a in json.loads(result.output)}
     assert set(advice) == {("public.events", ("note",)), ("public.accounts", ("email",))}
@@ -60,7 +73,7 @@ def test_advice_for_a_seeded_workload(db_url, pg, hypopg, tmp_path):
     assert query["cost_with"] <= query["cost"] / 2
     # the primary key already serves lookups by id: nothing proposed for them
 
-    text = advise(db_url, "--queries", str(queries)).output
+    text = advise(db_url, "--queries", str(queries), "--role", planner).output
     assert "op.create_partitioned_index('sqlp_adv_events_note', 'events', ['note'])" in text
     assert "op.create_index_online('sqlp_adv_accounts_email', 'accounts', ['email'])" in text
     hypothetical = pg.execute("SELECT count(*) FROM hypopg_list_indexes").fetchone()
@@ -97,3 +110,40 @@ def test_bad_input_is_one_line_and_exit_2(db_url, tmp_path):
     assert result.exit_code == 2 and "does not exist" in result.output
     result = CliRunner().invoke(main, ["advise"], env={"DATABASE_URL": ""})
     assert result.exit_code == 2 and "no database" in result.output
+
+
+def test_advise_never_plans_as_a_superuser(db_url, pg, hypopg, planner, tmp_path):
+    """Planning folds calls of IMMUTABLE functions with constant arguments: a function
+    another role wrote runs with the rights of whoever plans the statement, and what it
+    does outside the transaction (here: a sequence, elsewhere COPY … TO PROGRAM) stays."""
+    pg.execute("CREATE SEQUENCE loot")
+    pg.execute(
+        "CREATE FUNCTION sneaky(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS "
+        "$$ BEGIN PERFORM nextval('loot'); RETURN x; END $$"
+    )
+    make_table(db_url, Range("created_at", premake=1))
+    statement = "SELECT * FROM events WHERE id = sneaky(1)"
+    with pytest.raises(psycopg.errors.QueryCanceled), pg.transaction():  # the harm, by hand
+        pg.execute(f"EXPLAIN {statement}")
+        pg.execute("SET LOCAL statement_timeout = 1; SELECT pg_sleep(1)")
+    assert pg.execute("SELECT last_value, is_called FROM loot").fetchone() == (1, True)
+    pg.execute("SELECT setval('loot', 1, false)")
+
+    queries = tmp_path / "workload.sql"
+    queries.write_text(statement + ";")
+    refused = advise(db_url, "--queries", str(queries))
+    assert refused.exit_code == 2 and "does not plan as a superuser" in refused.output
+    assert "--role NAME" in refused.output
+    result = advise(db_url, "--queries", str(queries), "--role", planner)
+    assert result.exit_code == 0, result.output
+    assert pg.execute("SELECT is_called FROM loot").fetchone() == (False,)  # it never ran
+    unknown = advise(db_url, "--queries", str(queries), "--role", "nobody_here")
+    assert unknown.exit_code == 2 and "--role nobody_here" in unknown.output
+
+
+def test_a_huge_workload_file_is_refused_before_it_is_read(db_url, hypopg, tmp_path):
+    queries = tmp_path / "workload.sql"
+    with queries.open("w") as fh:
+        fh.truncate(11 * 1024 * 1024)
+    result = advise(db_url, "--queries", str(queries))
+    assert result.exit_code == 2 and "advise reads at most 10 MB" in result.output

@@ -160,6 +160,13 @@ def lint(files: tuple[str, ...], database_url: str | None, as_json: bool) -> Non
     show_default=True,
     help="pg_stat_statements: the most expensive statements, at most this many.",
 )
+@click.option(
+    "--role",
+    metavar="NAME",
+    help="Plan the statements as this role (SET ROLE; pg_read_all_data is enough). Planning "
+    "runs the functions a statement calls with the planning role's rights, so advise never "
+    "plans as a superuser: connected as one, --role is required.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of operations.")
 @user_errors
 def advise(
@@ -167,6 +174,7 @@ def advise(
     queries_file: Path | None,
     min_calls: int,
     limit: int,
+    role: str | None,
     as_json: bool,
 ) -> None:
     """Propose the indexes that halve the planned cost of frequent queries.
@@ -184,7 +192,7 @@ def advise(
 
     from ..catalog.connect import connect
     from ..cron.session import bound_session
-    from ..tools.advise import Advisor, read_queries
+    from ..tools.advise import Advisor, read_limited, read_queries
 
     if not database_url:
         raise SqlaPartitionError("no database: pass --database-url or set DATABASE_URL")
@@ -193,9 +201,10 @@ def advise(
         advisor = Advisor(conn)
         advisor.check(statements=queries_file is None)
         if queries_file is not None:
-            workload = read_queries(queries_file.read_text())
+            workload = read_queries(read_limited(queries_file))
         else:
             workload = advisor.workload(min_calls, limit)
+        advisor.plan_as(role)
         advice = advisor.advise(workload)
     if as_json:
         click.echo(

@@ -71,3 +71,7 @@ def explain_prepared(parameters: int) -> str:
 def hypothetical_index(schema: str, table: str, columns: tuple[str, ...]) -> str:
     ddl = f"CREATE INDEX ON {qualified(table, schema)} ({', '.join(ident(c) for c in columns)})"
     return f"SELECT * FROM hypopg_create_index({string_literal(ddl)})"
+
+
+#: Whether the session's current role is a superuser.
+SUPERUSER_QUERY = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"

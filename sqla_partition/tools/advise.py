@@ -161,6 +161,23 @@ class Advisor:
                 "GRANT pg_read_all_stats TO <this role>"
             )
 
+    def plan_as(self, role: str | None) -> None:
+        """Plan as ``role``, never as a superuser: planning evaluates the functions a
+        statement calls (constant folding), with the planning role's rights."""
+        if role:
+            try:
+                self.conn.execute(sql.act_as(role, local=False).sql)
+            except Exception as exc:
+                text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise AdviceUnavailable(f"--role {role}: {text}") from None
+        if self.conn.execute(sql.SUPERUSER_QUERY).fetchone()[0]:
+            raise AdviceUnavailable(
+                "advise plans statements, and planning runs the functions they call with "
+                "the planning role's rights: it does not plan as a superuser. Connect as a "
+                "role with pg_read_all_data (and pg_read_all_stats for pg_stat_statements), "
+                "or pass --role NAME to plan as such a role"
+            )
+
     def workload(self, min_calls: int, limit: int) -> list[Query]:
         rows = self.conn.execute(sql.workload_query(min_calls, limit)).fetchall()
         return [Query(text, int(calls), _parameters(text)) for text, calls in rows]
@@ -245,3 +262,17 @@ def read_queries(text: str) -> list[Query]:
             f"the workload file is not SQL PostgreSQL can parse: {exc}"
         ) from None
     return [Query(raw.strip(), 1, _parameters(raw)) for raw in statements]
+
+
+#: The largest ``--queries`` file advise reads: a workload, not a dump.
+MAX_QUERIES_BYTES = 10 * 1024 * 1024
+
+
+def read_limited(path: Any) -> str:
+    size = path.stat().st_size
+    if size > MAX_QUERIES_BYTES:
+        raise AdviceUnavailable(
+            f"--queries {path}: {size / 1048576:.0f} MB; advise reads at most "
+            f"{MAX_QUERIES_BYTES // 1048576} MB of statements (the most frequent ones are enough)"
+        )
+    return path.read_text()
