@@ -142,3 +142,49 @@ def test_least_privilege_recipe(roles, pg):
     assert denied.exit_code == 2, denied.output
     assert "permission denied for table sqla_partition_policy" in denied.output
     assert "Security and privileges" in denied.output
+
+
+def test_an_archive_schema_another_role_made_is_refused(db_url, pg):
+    pg.execute("CREATE ROLE sqlp_squatter")
+    try:
+        pg.execute('CREATE SCHEMA "Old Data" AUTHORIZATION sqlp_squatter')
+        make_table(
+            db_url, Range("created_at", premake=2, retention="3 months", archive_schema="Old Data")
+        )
+        result = CliRunner().invoke(
+            main, ["roll", "--database-url", db_url, "--now", "2027-03-05T00:00:00Z"]
+        )
+        assert result.exit_code == 1, result.output
+        assert "belongs to sqlp_squatter" in result.output
+        moved = pg.execute(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'Old Data'"
+        ).fetchone()
+        assert moved == (0,)  # no archive went where that role could drop it
+    finally:
+        pg.execute('DROP SCHEMA IF EXISTS "Old Data" CASCADE')
+        pg.execute("DROP ROLE sqlp_squatter")
+
+
+def test_sizes_that_would_exhaust_the_server_are_refused_at_declaration():
+    from sqla_partition import Hash, PolicyError
+
+    with pytest.raises(PolicyError, match="out of shared memory"):
+        Range("created_at", interval="1 day", premake=10_000)
+    with pytest.raises(PolicyError, match="more than 500"):
+        Range("created_at", premake=100_000)  # would also run past the year 9999
+    with pytest.raises(PolicyError, match="more than 1024"):
+        Hash("tenant_id", partitions=1_000_000)
+    with pytest.raises(PolicyError, match="partitions at once"):
+        Range("created_at", premake=200, subpartition=Hash("tenant_id", partitions=64))
+    Range("created_at", interval="1 day", premake=365)  # a year of days is fine
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--now", "9999-12-31T23:00:00"], ["--now", "0001-01-01"], ["--metrics", "/nonexistent/m"]],
+)
+def test_out_of_range_input_is_one_line(args):
+    result = CliRunner().invoke(main, ["roll", "--database-url", "postgresql://x@h/d", *args])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "Invalid value" in result.output

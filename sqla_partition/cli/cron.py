@@ -15,6 +15,7 @@ from .options import (
     parse_duration_ms,
     parse_now,
     user_errors,
+    writable_file,
 )
 
 
@@ -71,6 +72,7 @@ from .options import (
 @click.option(
     "--metrics",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=writable_file,
     help="Write Prometheus metrics here (for node_exporter's textfile collector).",
 )
 @click.option(

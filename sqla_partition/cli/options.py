@@ -84,7 +84,22 @@ def parse_now(value: str | None) -> dt.datetime:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    if not 1900 <= parsed.year <= 9000:  # periods ahead and behind must stay in range
+        raise click.BadParameter(
+            f"{value!r} is out of range: give a time between the years 1900 and 9000",
+            param_hint="--now",
+        )
     return parsed
+
+
+def writable_file(_ctx: Any, param: Any, value: Any) -> Any:
+    """A file to write: its directory must exist (checked before any work is done)."""
+    if value is not None and not value.absolute().parent.is_dir():
+        raise click.BadParameter(
+            f"{value}: the directory {value.absolute().parent} does not exist",
+            param_hint=f"--{param.name}",
+        )
+    return value
 
 
 def parse_duration_ms(value: str, option: str) -> int:

@@ -59,6 +59,14 @@ class _Policy:
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
+#: At most this many periods ahead: a migration creates them all in one transaction.
+MAX_PREMAKE = 500
+#: At most this many hash partitions: each statement without the key plans them all.
+MAX_HASH_PARTITIONS = 1024
+#: At most this many partitions made by one migration of a range of hashes.
+MAX_NEW_PARTITIONS = 4096
+
+
 @dataclass(frozen=True, eq=True, repr=False)
 class Range(_Policy):
     """Range partitioning by a time or integer column.
@@ -111,6 +119,20 @@ class Range(_Policy):
             raise PolicyError(
                 f"premake={self.premake} must be at least 1: the next period's partition "
                 "must exist before the first row of that period arrives"
+            )
+        if self.premake > MAX_PREMAKE:
+            raise PolicyError(
+                f"premake={self.premake} is more than {MAX_PREMAKE}: the migration would create "
+                f"{self.premake + 1} partitions in one transaction, each taking locks from a "
+                "table shared by every session (out of shared memory), and roll as many; "
+                "a larger interval gives the same reach with fewer partitions"
+            )
+        sub = self.subpartition
+        if isinstance(sub, Hash) and (self.premake + 1) * sub.partitions > MAX_NEW_PARTITIONS:
+            raise PolicyError(
+                f"premake={self.premake} with subpartition=Hash(partitions={sub.partitions}) "
+                f"makes {(self.premake + 1) * sub.partitions} partitions at once, more than "
+                f"{MAX_NEW_PARTITIONS}: lower premake or the hash partitions"
             )
         step = self.step
         if self.retention is not None:
@@ -235,6 +257,12 @@ class Hash(_Policy):
             raise PolicyError(f"partitions must be a whole number, got {self.partitions!r}")
         if self.partitions < 2:
             raise PolicyError(f"partitions={self.partitions} must be at least 2")
+        if self.partitions > MAX_HASH_PARTITIONS:
+            raise PolicyError(
+                f"partitions={self.partitions} is more than {MAX_HASH_PARTITIONS}: every "
+                "statement that does not name the key plans and locks every partition; "
+                "beyond one machine, distribute the table with Citus instead"
+            )
         if self.distributed not in (None, True, False):
             raise PolicyError(f"distributed must be True, False or None, got {self.distributed!r}")
         _check_colocation(

@@ -3,6 +3,7 @@ partition, archives, and the record of when each table was rolled."""
 
 from __future__ import annotations
 
+from .plpgsql import do_block
 from .policy import POLICY_SCHEMA, POLICY_TABLE, policy_table
 from .quoting import KeyValue, ident, qualified, string_literal, typed_literal
 from .statement import Statement, inert
@@ -113,10 +114,24 @@ def move_rows(
 
 
 def create_schema(schema: str) -> Statement:
+    """The archive schema, made by the table's owner; one that another role (not a
+    superuser) owns is refused: its owner could drop the archives moved into it."""
+    name = string_literal(schema)
+    body = (
+        f"  CREATE SCHEMA IF NOT EXISTS {ident(schema)};\n"
+        "  SELECT pg_get_userbyid(n.nspowner), r.rolsuper INTO owner, super FROM pg_namespace n "
+        f"JOIN pg_roles r ON r.oid = n.nspowner WHERE n.nspname = {name};\n"
+        "  IF owner <> current_user AND NOT super THEN\n"
+        "    RAISE EXCEPTION 'sqla-partition: the archive schema % belongs to %, not to the "
+        f"table''s owner %: archives are never moved where another role could drop them', "
+        f"{name}, owner, current_user\n"
+        "      USING ERRCODE = 'insufficient_privilege';\n"
+        "  END IF;\n"
+    )
     return Statement(
-        f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}",
+        do_block(body, "  owner text;\n  super boolean;\n"),
         "no table lock",
-        "the archive schema for detached partitions",
+        "the archive schema for detached partitions, owned by the table's owner",
     )
 
 
