@@ -16,7 +16,7 @@ from sqla_partition.cli import main
 
 from .conftest import _libpq
 from .test_archives import run_op
-from .test_roll import make_table
+from .test_roll import make_table, partitions
 
 #: Passwords in every way a URL can carry one, and URLs libpq refuses in ways that quote
 #: them back: the password must appear in no message, in no form.
@@ -188,3 +188,28 @@ def test_out_of_range_input_is_one_line(args):
     result = CliRunner().invoke(main, ["roll", "--database-url", "postgresql://x@h/d", *args])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "Invalid value" in result.output
+
+
+def test_policies_writable_by_other_roles_hold_every_detach_and_drop(roles, pg):
+    names, urls = roles
+    make_table(urls["owner"], Range("created_at", premake=2, retention="12 months"))
+    # the common blanket grant, as the owner would give it
+    with psycopg.connect(_libpq(urls["owner"]), autocommit=True) as conn:
+        conn.execute(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public "
+            f'TO "{names["app"]}"'
+        )
+    with psycopg.connect(_libpq(urls["app"]), autocommit=True) as conn:  # forges the policy
+        conn.execute(
+            "UPDATE sqla_partition_policy SET policy = jsonb_set(jsonb_set(policy, "
+            "'{retention}', '\"1 month\"'), '{on_expire}', '\"drop\"')"
+        )
+    before = partitions(pg)
+    now = ["--now", "2027-02-10T00:00:00Z"]
+    result = CliRunner().invoke(main, ["roll", "--database-url", urls["roll"], *now])
+    app = names["app"]
+    assert f"{app} may DELETE, INSERT, UPDATE sqla_partition_policy" in result.output
+    assert "expiry held" in result.output
+    assert set(before) <= set(partitions(pg))  # nothing detached, nothing dropped
+    check = CliRunner().invoke(main, ["check", "--database-url", urls["monitor"], *now])
+    assert check.exit_code == 1 and "REVOKE INSERT, UPDATE, DELETE, TRUNCATE" in check.output

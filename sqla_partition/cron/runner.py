@@ -23,10 +23,17 @@ from ..planning.roll import Plan, Step
 from .messages import backlog_message, not_ours, privilege_message
 from .placing import after_placing
 from .results import LockBudgetExhausted, RollOptions, RollReport, TableResult
-from .session import below_deadlock_timeout, bound_session, ensure_record, one_line
+from .session import (
+    below_deadlock_timeout,
+    bound_session,
+    ensure_record,
+    one_line,
+    policy_writers,
+)
 from .table_lock import take_table
 from .tables import plan_table, query_of, select_tables
 from .transactions import (
+    EXPIRE_KINDS,
     annotated_sql,
     expire_groups,
     group_statements,
@@ -50,6 +57,9 @@ class Roller:
         self.record = True
         #: The owner of the table being worked on, when the session is another role.
         self.role: str | None = None
+        #: Whether retention may detach and drop (not while other roles can write the
+        #: policies: see :func:`policy_writers`).
+        self.expire = True
 
     # -- statement execution -----------------------------------------------------------
 
@@ -302,9 +312,18 @@ class Roller:
 
     def _plan(self, parent: Parent, now: dt.datetime) -> Plan:
         opts = self.options
-        return plan_table(
+        the_plan = plan_table(
             self.conn, parent, now, opts.horizon, record=self.record, place=opts.place
         )
+        held = [s for s in the_plan.steps if s.kind in EXPIRE_KINDS]
+        if self.expire or not held:
+            return the_plan
+        note = (
+            f"expiry held for {len(held)} step(s): the policies are writable by other roles "
+            "(see the warning)"
+        )
+        kept = tuple(s for s in the_plan.steps if s.kind not in EXPIRE_KINDS)
+        return dataclasses.replace(the_plan, steps=kept, notes=(*the_plan.notes, note))
 
     def roll_table(self, parent: Parent, now: dt.datetime) -> TableResult:
         result = TableResult(f"{parent.schema}.{parent.name}", (parent.schema, parent.name))
@@ -399,6 +418,10 @@ def roll(
     roller = Roller(conn, options, log)
     if parents and not options.dry_run:
         roller.record = ensure_record(conn, report.warnings)
+    writable = policy_writers(conn)
+    if writable:
+        report.warnings.append(writable)
+        roller.expire = False
     for parent in parents:
         try:
             report.tables.append(roller.roll_table(parent, now))

@@ -57,3 +57,19 @@ def bound_session(conn: psycopg.Connection, options: RollOptions | None = None) 
 def one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def policy_writers(conn: psycopg.Connection) -> str | None:
+    """A warning when roles other than the owner may write the recorded policies or the
+    record of partitions (a blanket ``GRANT … ON ALL TABLES``): such a role decides what
+    ``roll`` detaches and drops, so retention is held until it is revoked."""
+    rows = conn.execute(sql.POLICY_WRITERS_QUERY).fetchall()  # type: ignore[arg-type]
+    if not rows:
+        return None
+    who = "; ".join(f"{role} may {privileges} {table}" for table, role, privileges in rows)
+    roles = ", ".join(sorted({f'"{role}"' if role != "PUBLIC" else role for _, role, _ in rows}))
+    return (
+        f"{who}: whoever can write the policies decides what roll detaches and drops, so "
+        "no partition is detached or dropped until that is revoked (REVOKE INSERT, UPDATE, "
+        f"DELETE, TRUNCATE ON sqla_partition_policy, sqla_partition_partitions FROM {roles})"
+    )

@@ -16,7 +16,7 @@ from ..declaration.periods import Period, local_midnight, shift_date, subtract
 from ..declaration.policies import Range
 from ..planning.roll import position_from_clock
 from .archives import archive_lines, read_record
-from .session import bound_session
+from .session import bound_session, policy_writers
 from .tables import plan_table, query_of, select_tables
 
 #: Timeline cells: present, missing, present but past retention, missing with rows waiting
@@ -209,6 +209,8 @@ def collect(
     bound_session(conn)
     snap = read_snapshot(query_of(conn))
     parents, warnings = select_tables(snap, tables)
+    writable = policy_writers(conn)
+    warnings += [writable] if writable else []
     rolled = _rolled_at(conn)
     statuses = [table_status(conn, p, now, rolled.get((p.schema, p.name))) for p in parents]
     records = read_record(conn)

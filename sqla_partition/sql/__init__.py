@@ -132,6 +132,7 @@ from .plpgsql import (
 from .policy import (
     POLICY_SCHEMA,
     POLICY_TABLE,
+    POLICY_WRITERS_QUERY,
     create_policy_table,
     delete_policy,
     policy_table,
@@ -241,6 +242,7 @@ __all__ = [
     "POLICY_QUERY",
     "POLICY_SCHEMA",
     "POLICY_TABLE",
+    "POLICY_WRITERS_QUERY",
     "READ_ONLY_QUERY",
     "RECORD_EXISTS_QUERY",
     "RECORD_QUERY",

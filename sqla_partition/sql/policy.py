@@ -48,3 +48,18 @@ def delete_policy(table: str, schema: str | None) -> Statement:
         f"ROW EXCLUSIVE on {POLICY_TABLE}",
         "one row; the table itself is untouched",
     )
+
+
+#: Roles other than the owner that may change the recorded policies or the record of
+#: partitions (PUBLIC included): whoever can write them decides what roll detaches and drops.
+_RECORD = string_literal(qualified("sqla_partition_partitions", POLICY_SCHEMA))
+POLICY_WRITERS_QUERY = f"""
+SELECT c.relname, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
+       string_agg(DISTINCT a.privilege_type, ', ')
+  FROM pg_class AS c, aclexplode(c.relacl) AS a
+ WHERE c.oid IN (to_regclass({string_literal(policy_table())}),
+                 to_regclass({_RECORD}))
+   AND a.grantee <> c.relowner
+   AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
+ GROUP BY 1, 2 ORDER BY 1, 2
+"""
