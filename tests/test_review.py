@@ -230,3 +230,18 @@ def test_a_hostile_table_name_stays_inside_every_comment_and_line(db_url):
     for command in (["status"], ["check"], ["roll"]):
         out = CliRunner().invoke(main, [*command, "--database-url", db_url, *now])
         assert "\nDROP TABLE accounts" not in out.output, out.output
+
+
+def test_lint_reads_the_default_fact_of_a_name_with_spaces(db_url, tmp_path):
+    make_table(
+        db_url, Range("created_at", premake=2, retention="3 months", default=True), "my events"
+    )
+    dry = CliRunner().invoke(
+        main, ["roll", "--database-url", db_url, "--dry-run", "--now", "2027-04-10T00:00:00Z"]
+    )
+    assert dry.exit_code == 0 and 'partition "my events_default"' in dry.stdout
+    assert "DETACH PARTITION" in dry.stdout  # plain, beside the DEFAULT: correct
+    path = tmp_path / "roll.sql"
+    path.write_text(dry.stdout)
+    linted = CliRunner().invoke(main, ["lint", str(path)])  # no database: the facts say it
+    assert linted.exit_code == 0, linted.output

@@ -155,7 +155,11 @@ def create_audit_functions() -> list[Statement]:
     """The trigger function every audited table shares (its arguments differ)."""
     return [
         Statement(
-            _function(AUDIT_COLUMNS_FUNCTION, _AUDIT_COLUMNS_BODY),
+            _function(
+                AUDIT_COLUMNS_FUNCTION,
+                _AUDIT_COLUMNS_BODY,
+                " SET search_path = pg_catalog, pg_temp",
+            ),
             "no table lock",
             "sets the audit columns of each written row, so writes that bypass the ORM are "
             "covered too",

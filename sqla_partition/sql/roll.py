@@ -181,7 +181,11 @@ ROLLED_AT_QUERY = (
 def default_fact(parent: str, default: str, *, empty: bool = False) -> str:
     """A comment stating a fact ``sqla-partition lint`` needs but the SQL does not show."""
     note = ", empty when planned" if empty else ""
-    return f"-- sqla-partition: {inert(parent)} has DEFAULT partition {inert(default)}{note}"
+    # names as SQL identifiers, so that lint reads one with a space as one name
+    return (
+        f"-- sqla-partition: {inert(ident(parent))} has DEFAULT partition "
+        f"{inert(ident(default))}{note}"
+    )
 
 
 def next_key_query(table: str, column: str, at_least: KeyValue, key_type: str, schema: str) -> str:

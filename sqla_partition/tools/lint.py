@@ -61,9 +61,19 @@ RULES: dict[str, tuple[str, str]] = {
 }
 
 #: A fact the file states about the database, as ``roll --dry-run`` writes it.
+_NAME = r'("(?:[^"]|"")*"|[^\s,"]+)'
 _FACT = re.compile(
-    r"--\s*sqla-partition:\s*(\S+) has DEFAULT partition ([^\s,]+)(, empty when planned)?"
+    rf"--\s*sqla-partition:\s*{_NAME} has DEFAULT partition {_NAME}(, empty when planned)?"
 )
+
+
+def _unquote(name: str) -> str:
+    """A name as the fact writes it (an identifier, quoted when it must be)."""
+    if name.startswith('"') and name.endswith('"'):
+        return name[1:-1].replace('""', '"')
+    return name
+
+
 _ALLOW = re.compile(r"--\s*sqla-partition:\s*allow\s+([a-z-]+)\s*(?::\s*(.*))?$", re.MULTILINE)
 
 
@@ -187,10 +197,11 @@ def lint_sql(text: str, known: Knowledge | None = None) -> list[Finding]:
         stmt = raw.stmt
 
         for m in _FACT.finditer(preamble):
-            state.partitioned.add(m.group(1))
-            state.defaults[m.group(1)] = m.group(2)
+            parent, default = _unquote(m.group(1)), _unquote(m.group(2))
+            state.partitioned.add(parent)
+            state.defaults[parent] = default
             if m.group(3):
-                state.empty_defaults.add(m.group(2))
+                state.empty_defaults.add(default)
 
         def needs_timeout(
             what: str, table: str | None, found: list[Finding] = found, line: int = line

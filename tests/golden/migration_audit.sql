@@ -56,7 +56,7 @@ SET LOCAL lock_timeout = 5000;
 SET LOCAL statement_timeout = 600000;
 
 -- no table lock: sets the audit columns of each written row, so writes that bypass the ORM are covered too
-CREATE OR REPLACE FUNCTION public.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql AS $fn$
+CREATE OR REPLACE FUNCTION public.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
 BEGIN
@@ -215,7 +215,7 @@ SET LOCAL lock_timeout = 5000;
 SET LOCAL statement_timeout = 600000;
 
 -- no table lock: sets the audit columns of each written row, so writes that bypass the ORM are covered too
-CREATE OR REPLACE FUNCTION public.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql AS $fn$
+CREATE OR REPLACE FUNCTION public.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
 BEGIN

@@ -144,8 +144,20 @@ SET LOCAL lock_timeout = 500;
 SET LOCAL statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
 SET LOCAL synchronous_commit = off;
--- no table lock: the archive schema for detached partitions
-CREATE SCHEMA IF NOT EXISTS archive;
+-- no table lock: the archive schema for detached partitions, owned by the table's owner
+DO $do$
+DECLARE
+  owner text;
+  super boolean;
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS archive;
+  SELECT pg_get_userbyid(n.nspowner), r.rolsuper INTO owner, super FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE n.nspname = 'archive';
+  IF owner <> current_user AND NOT super THEN
+    RAISE EXCEPTION 'sqla-partition: the archive schema % belongs to %, not to the table''s owner %: archives are never moved where another role could drop them', 'archive', owner, current_user
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+END
+$do$;
 -- ACCESS EXCLUSIVE on clicks_p2026_11: the table is detached, the application no longer reads it; the policy's archive_schema asks for it to move there
 -- squawk-ignore ban-set-schema
 ALTER TABLE public.clicks_p2026_11 SET SCHEMA archive;
@@ -178,8 +190,20 @@ SET LOCAL lock_timeout = 500;
 SET LOCAL statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
 SET LOCAL synchronous_commit = off;
--- no table lock: the archive schema for detached partitions
-CREATE SCHEMA IF NOT EXISTS archive;
+-- no table lock: the archive schema for detached partitions, owned by the table's owner
+DO $do$
+DECLARE
+  owner text;
+  super boolean;
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS archive;
+  SELECT pg_get_userbyid(n.nspowner), r.rolsuper INTO owner, super FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE n.nspname = 'archive';
+  IF owner <> current_user AND NOT super THEN
+    RAISE EXCEPTION 'sqla-partition: the archive schema % belongs to %, not to the table''s owner %: archives are never moved where another role could drop them', 'archive', owner, current_user
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+END
+$do$;
 -- ACCESS EXCLUSIVE on clicks_p2026_12: the table is detached, the application no longer reads it; the policy's archive_schema asks for it to move there
 -- squawk-ignore ban-set-schema
 ALTER TABLE public.clicks_p2026_12 SET SCHEMA archive;
