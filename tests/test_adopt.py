@@ -122,3 +122,20 @@ def test_a_pg_partman_set_is_adopted_and_rolled_on(tmp_path, db_url, pg, monkeyp
         assert result.created == ["events_p2027_04", "events_p2027_05"]
         assert partitions(pg, "events")[-2:] == ["events_p2027_04", "events_p2027_05"]
         project.check()  # roll's partitions, named as pg_partman names them, are no drift
+
+
+def test_a_table_with_a_dot_in_its_name_is_named_as_sql_names_it(db_url, pg):
+    pg.execute('CREATE TABLE "week.ly" (d date NOT NULL) PARTITION BY RANGE (d)')
+    for lower, upper, suffix in (
+        ("2026-11-16", "2026-11-23", 47),
+        ("2026-11-23", "2026-11-30", 48),
+    ):
+        pg.execute(
+            f'CREATE TABLE "week.ly_p2026w{suffix}" PARTITION OF "week.ly" '
+            f"FOR VALUES FROM ('{lower}') TO ('{upper}')"
+        )
+    result = CliRunner().invoke(main, ["adopt", 'public."week.ly"', "--database-url", db_url])
+    assert result.exit_code == 0, result.output
+    assert "Range('d', interval='1 week'" in result.output
+    bad = CliRunner().invoke(main, ["adopt", 'public."unclosed', "--database-url", db_url])
+    assert bad.exit_code == 2 and "is not a table name" in bad.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -145,3 +146,28 @@ def parse_age(value: str) -> dt.timedelta:
     raise click.BadParameter(
         f"{value!r}: use a number and a unit, e.g. 25h or 90min", param_hint="--max-age"
     )
+
+
+_PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
+
+
+def split_table_name(text: str) -> tuple[str | None, str]:
+    """``schema.name`` as SQL writes it: a part in double quotes may hold dots
+    (``public."a.b"``); otherwise the last dot separates the schema."""
+    parts: list[str] = []
+    pos = 0
+    while pos < len(text):
+        m = _PART.match(text, pos)
+        if not m:
+            raise click.BadParameter(f"{text!r} is not a table name (schema.name)")
+        parts.append(m.group(1).replace('""', '"') if m.group(1) is not None else m.group(2))
+        pos = m.end()
+        if pos < len(text):
+            if text[pos] != ".":
+                raise click.BadParameter(f"{text!r} is not a table name (schema.name)")
+            pos += 1
+    if '"' not in text and len(parts) > 2:  # unquoted: the last dot separates the schema
+        parts = [".".join(parts[:-1]), parts[-1]]
+    if not parts or len(parts) > 2 or not all(parts):
+        raise click.BadParameter(f"{text!r} is not a table name (schema.name)")
+    return (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])

@@ -10,7 +10,7 @@ import click
 
 from ..errors import SqlaPartitionError
 from ..sql.statement import inert
-from .options import parse_duration_ms, user_errors
+from .options import parse_duration_ms, split_table_name, user_errors
 
 
 @click.command()
@@ -267,7 +267,7 @@ def adopt(table: str, database_url: str | None, timezone: str) -> None:
 
     if not database_url:
         raise SqlaPartitionError("no database: pass --database-url or set DATABASE_URL")
-    schema, _, name = table.rpartition(".")
+    schema, name = split_table_name(table)
     with connect(database_url, application_name="sqla-partition adopt") as conn:
         bound_session(conn)
         adoption = read_set(conn, name, schema or "public", timezone)
@@ -320,7 +320,7 @@ def split_legacy_command(
 
     if not database_url:
         raise SqlaPartitionError("no database: pass --database-url or set DATABASE_URL")
-    schema, _, name = table.rpartition(".")
+    schema, name = split_table_name(table)
     lock_ms = parse_duration_ms(lock_timeout, "--lock-timeout")
     wait_s = parse_duration_ms(wait_for_other_run, "--wait-for-other-run") / 1000
     with connect(database_url, application_name="sqla-partition split-legacy") as conn:
