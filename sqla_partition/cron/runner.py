@@ -12,6 +12,7 @@ import datetime as dt
 import random
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
@@ -31,7 +32,7 @@ from .session import (
     policy_writers,
 )
 from .table_lock import take_table
-from .tables import plan_table, query_of, select_tables
+from .tables import plan_table, query_of, select_tables, waiting_since
 from .transactions import (
     EXPIRE_KINDS,
     annotated_sql,
@@ -60,6 +61,8 @@ class Roller:
         #: Whether retention may detach and drop (not while other roles can write the
         #: policies: see :func:`policy_writers`).
         self.expire = True
+        #: The oldest key waiting in each table's DEFAULT partition, read for all at once.
+        self.since: dict[tuple[str, str], Any] = {}
 
     # -- statement execution -----------------------------------------------------------
 
@@ -310,10 +313,14 @@ class Roller:
             return parent
         return dataclasses.replace(fresh, policy=parent.policy)
 
-    def _plan(self, parent: Parent, now: dt.datetime) -> Plan:
+    def _plan(self, parent: Parent, now: dt.datetime, *, first: bool = False) -> Plan:
+        """``first``: the plan before the table's lock, from what the run read for every
+        table at its start; after the lock the table is read again."""
         opts = self.options
+        key = (parent.schema, parent.name)
+        known = {"since": self.since[key]} if first and key in self.since else {}
         the_plan = plan_table(
-            self.conn, parent, now, opts.horizon, record=self.record, place=opts.place
+            self.conn, parent, now, opts.horizon, record=self.record, place=opts.place, **known
         )
         held = [s for s in the_plan.steps if s.kind in EXPIRE_KINDS]
         if self.expire or not held:
@@ -329,7 +336,7 @@ class Roller:
         result = TableResult(f"{parent.schema}.{parent.name}", (parent.schema, parent.name))
         self.role = parent.act_as
         try:
-            the_plan = self._plan(parent, now)
+            the_plan = self._plan(parent, now, first=True)
         except pgerrors.LockNotAvailable as exc:  # max(key) of an integer key waited too long
             result.status = "locked"
             result.errors.append(one_line(exc))
@@ -422,6 +429,7 @@ def roll(
     if writable:
         report.warnings.append(writable)
         roller.expire = False
+    roller.since = waiting_since(conn, parents)
     for parent in parents:
         try:
             report.tables.append(roller.roll_table(parent, now))

@@ -65,6 +65,38 @@ def select_tables(snap: Snapshot, wanted: Sequence[str]) -> tuple[list[Parent], 
     return chosen, warnings
 
 
+def _since_query(parent: Parent) -> str | None:
+    """The oldest key waiting in the DEFAULT partition from the oldest partition on: rows a
+    run could not move, whose period has passed (rows before the oldest partition are not
+    for a plain roll: ``--place-default``)."""
+    if parent.default is None:
+        return None
+    assert parent.policy is not None and isinstance(parent.policy.policy, Range)
+    column, schema = parent.policy.policy.column, parent.schema
+    lowers = [c.lower for c in parent.ranges() if c.lower is not None]
+    if not lowers:
+        return sql.min_key_query(parent.default.name, column, schema)
+    lowest = min(lowers)  # type: ignore[type-var]
+    return sql.next_key_query(parent.default.name, column, lowest, parent.policy.key_type, schema)
+
+
+def waiting_since(conn: psycopg.Connection, parents: Sequence[Parent]) -> dict[Any, Any]:
+    """:func:`_since_query` for many tables in a few round trips (a no-op run over a
+    thousand tables must not pay one per table)."""
+    queries = [(p, q) for p in parents if (q := _since_query(p)) is not None]
+    out: dict[Any, Any] = {}
+    for i in range(0, len(queries), 200):
+        chunk = queries[i : i + 200]
+        union = sql.scalar_union([q for _, q in chunk])
+        row = conn.execute(union).fetchone()  # type: ignore[call-overload]
+        for (parent, _), value in zip(chunk, row or (), strict=True):
+            out[(parent.schema, parent.name)] = value
+    return out
+
+
+_ASK = object()
+
+
 def plan_table(
     conn: psycopg.Connection,
     parent: Parent,
@@ -73,24 +105,16 @@ def plan_table(
     *,
     record: bool = True,
     place: str | None = None,
+    since: Any = _ASK,
 ) -> Plan:
+    """The table's plan as the database is now; ``since``: see :func:`waiting_since`
+    (asked here unless given)."""
     assert parent.policy is not None and isinstance(parent.policy.policy, Range)
     policy = parent.policy
     column = policy.policy.column
-    since = None
-    lowers = [c.lower for c in parent.ranges() if c.lower is not None]
-    if parent.default is not None:  # rows a run could not move, whose period has passed
-        # (rows before the oldest partition are not for a plain roll: --place-default)
-        query = sql.min_key_query(parent.default.name, column, parent.schema)
-        if lowers:
-            query = sql.next_key_query(
-                parent.default.name,
-                column,
-                min(lowers),
-                policy.key_type,
-                parent.schema,  # type: ignore[type-var]
-            )
-        row = conn.execute(query).fetchone()  # type: ignore[call-overload]
+    if since is _ASK:
+        query = _since_query(parent)
+        row = conn.execute(query).fetchone() if query else None  # type: ignore[call-overload]
         since = row[0] if row else None
     if policy.key_type == "integer":
         row = conn.execute(  # type: ignore[call-overload]

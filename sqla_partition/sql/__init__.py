@@ -189,6 +189,7 @@ from .roll import (
     max_key_query,
     move_rows,
     next_key_query,
+    scalar_union,
     set_schema,
     try_advisory_lock,
 )
@@ -353,6 +354,7 @@ __all__ = [
     "reset_role",
     "reset_timeouts",
     "retrying",
+    "scalar_union",
     "set_lock_timeout",
     "set_schema",
     "set_statement_timeout",

@@ -57,14 +57,17 @@ WITH meta AS MATERIALIZED (
             ) c
       ) ch ON true
       -- partitions of partitions (range partitions hash-partitioned in turn)
+      -- (only for tables that have some: a one-time filter skips the others, and each
+      -- partitioned partition is probed by index, never by a scan of pg_inherits)
       LEFT JOIN LATERAL (
           SELECT array_agg(g.relname) AS sub_names, array_agg(gn.nspname) AS sub_schemas
             FROM pg_inherits i1
             JOIN pg_class c1 ON c1.oid = i1.inhrelid AND c1.relkind = 'p'
-            JOIN pg_inherits i2 ON i2.inhparent = c1.oid
+            JOIN LATERAL (SELECT i2.inhrelid FROM pg_inherits i2
+                           WHERE i2.inhparent = c1.oid OFFSET 0) i2 ON true
             JOIN pg_class g ON g.oid = i2.inhrelid
             JOIN pg_namespace gn ON gn.oid = g.relnamespace
-           WHERE i1.inhparent = pc.oid
+           WHERE i1.inhparent = pc.oid AND 'p' = ANY (ch.child_kinds)
       ) sub ON true
      WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema')
        AND NOT pc.relispartition

@@ -219,3 +219,8 @@ def delete_before(
         "reads and writes continue",
         moves_rows=True,
     )
+
+
+def scalar_union(queries: list[str]) -> str:
+    """Many one-value queries as one row, in one round trip."""
+    return "SELECT " + ", ".join(f"({q})" for q in queries)
