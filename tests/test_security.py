@@ -213,3 +213,41 @@ def test_policies_writable_by_other_roles_hold_every_detach_and_drop(roles, pg):
     assert set(before) <= set(partitions(pg))  # nothing detached, nothing dropped
     check = CliRunner().invoke(main, ["check", "--database-url", urls["monitor"], *now])
     assert check.exit_code == 1 and "REVOKE INSERT, UPDATE, DELETE, TRUNCATE" in check.output
+
+
+def test_a_table_planted_under_a_future_partitions_name_is_never_attached(db_url, pg):
+    """A role with CREATE on the schema makes next month's partition first, with a trigger
+    that would make it superuser when a row is moved into it by a superuser's roll."""
+    mallory = f"sqlp_mallory_{uuid.uuid4().hex[:6]}"
+    pg.execute(f'CREATE ROLE "{mallory}" LOGIN')
+    try:
+        pg.execute(f'GRANT CREATE ON SCHEMA public TO "{mallory}"')
+        make_table(db_url, Range("created_at", premake=2, default=True))
+        pg.execute("INSERT INTO events (created_at) VALUES ('2027-03-10')")  # in the DEFAULT
+        url = make_url(db_url).set(username=mallory).render_as_string(False)
+        with psycopg.connect(_libpq(url), autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE events_p2027_03 (id bigint, created_at timestamptz, note text)"
+            )
+            conn.execute(
+                "CREATE FUNCTION escalate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f'ALTER ROLE "{mallory}" SUPERUSER; RETURN NULL; END $$'
+            )
+            conn.execute(
+                "CREATE TRIGGER t AFTER INSERT ON events_p2027_03 "
+                "FOR EACH ROW EXECUTE FUNCTION escalate()"
+            )
+        result = CliRunner().invoke(
+            main, ["roll", "--database-url", db_url, "--now", "2027-01-10T00:00:00Z"]
+        )
+        assert result.exit_code == 1
+        assert "public.events_p2027_03 was not created" in result.output
+        assert "events_p2027_03" not in partitions(pg)
+        is_super = pg.execute(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = %s", (mallory,)
+        ).fetchone()
+        assert is_super == (False,)
+        assert pg.execute("SELECT count(*) FROM events_default").fetchone() == (1,)
+    finally:
+        pg.execute(f'DROP OWNED BY "{mallory}" CASCADE')
+        pg.execute(f'DROP ROLE "{mallory}"')

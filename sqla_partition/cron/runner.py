@@ -369,9 +369,12 @@ class Roller:
             result.skipped = holder
             return result
         try:
-            # a run that held the lock until now may have done the work: plan again
-            parent = self._reread(parent)
-            the_plan = self._plan(parent, now)
+            # a run that held the lock until now may have done the work: plan again, unless
+            # the table's partitions are exactly as they were read
+            fresh = self._reread(parent)
+            if fresh.children != parent.children:
+                the_plan = self._plan(fresh, now)
+            parent = fresh
             self._default_rows = self._count_default(parent, the_plan.steps)
             result.notes.extend(the_plan.notes)
             steps = list(the_plan.steps)

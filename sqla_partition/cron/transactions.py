@@ -20,7 +20,7 @@ def group_statements(
     if all(s.transactional for s in step.statements):
         settings = [*sql.timeouts(lock, limit), sql.relaxed_commit()]
         settings += [sql.act_as(role)] if role else []
-        return [*settings, *step.statements], True
+        return [*settings, *sql.merge_rows(step.statements)], True
     after = session_resets(role)
     return [*session_settings(options, role), *step.statements, *after], False
 

@@ -8,6 +8,7 @@ Each change of a partition's life writes its row in the same transaction as the 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from .plpgsql import do_block
 from .policy import POLICY_SCHEMA, POLICY_TABLE, policy_table
@@ -61,20 +62,26 @@ def _upsert(
     lower: KeyValue | None,
     upper: KeyValue | None,
     state: str,
-) -> str:
+) -> tuple[str, str, str]:
+    """The upsert as head, one row, and tail: rows of one transaction merge into one."""
     detached = "now()" if state == "detached" else "NULL"
-    return (
+    head = (
         f"INSERT INTO {record_table()} (partition_schema, partition_name, schema_name, "
-        "table_name, lower_bound, upper_bound, state, detached_at) VALUES ("
-        f"{_schema_expr(schema)}, {string_literal(child)}, {_schema_expr(schema)}, "
+        "table_name, lower_bound, upper_bound, state, detached_at) VALUES "
+    )
+    row = (
+        f"({_schema_expr(schema)}, {string_literal(child)}, {_schema_expr(schema)}, "
         f"{string_literal(parent)}, {bound_text(lower)}, {bound_text(upper)}, "
-        f"{string_literal(state)}, {detached}) "
-        "ON CONFLICT (partition_schema, partition_name) DO UPDATE SET "
+        f"{string_literal(state)}, {detached})"
+    )
+    tail = (
+        " ON CONFLICT (partition_schema, partition_name) DO UPDATE SET "
         "schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, "
         "lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, "
         "state = EXCLUDED.state, detached_at = EXCLUDED.detached_at"
         + (", created_at = now()" if state == "attached" else "")
     )
+    return head, row, tail
 
 
 _WHY = {
@@ -93,11 +100,33 @@ def record_partition(
     schema: str | None = None,
 ) -> Statement:
     """``state``: ``attached`` (made and attached) or ``detached`` (now an archive)."""
+    head, row, tail = _upsert(parent, schema, child, lower, upper, state)
     return Statement(
-        _upsert(parent, schema, child, lower, upper, state),
+        head + row + tail,
         f"ROW EXCLUSIVE on {RECORD_TABLE}",
         _WHY[state],
+        rows=(head, row, tail),
     )
+
+
+def merge_rows(statements: Sequence[Statement]) -> list[Statement]:
+    """The statements of one transaction with its record rows in one INSERT per kind of
+    row, at the end (one statement for a dozen partitions instead of a dozen)."""
+    out: list[Statement] = []
+    merged: dict[tuple[str, str], list[Statement]] = {}
+    for stmt in statements:
+        if stmt.rows:
+            merged.setdefault((stmt.rows[0], stmt.rows[2]), []).append(stmt)
+        else:
+            out.append(stmt)
+    for (head, tail), group in merged.items():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        rows = list(dict.fromkeys(stmt.rows[1] for stmt in group))
+        why = f"{len(rows)} rows, in the same transaction as the partitions they record"
+        out.append(Statement(head + ", ".join(rows) + tail, group[0].lock, why))
+    return out
 
 
 def record_moved(child: str, schema: str | None, to_schema: str) -> Statement:

@@ -21,6 +21,8 @@ class Statement:
     squawk_ignore: tuple[str, ...] = ()
     #: Comments stating what the SQL alone does not show, for ``sqla-partition lint``.
     facts: tuple[str, ...] = ()
+    #: An INSERT of one row as (head, row, tail): such statements of one transaction merge.
+    rows: tuple[str, str, str] | None = None
 
     def annotated(self) -> str:
         note = f"-- {inert(self.lock)}: {inert(self.why)}" if self.why else f"-- {inert(self.lock)}"
