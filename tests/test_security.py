@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 import uuid
 
@@ -251,3 +252,44 @@ def test_a_table_planted_under_a_future_partitions_name_is_never_attached(db_url
     finally:
         pg.execute(f'DROP OWNED BY "{mallory}" CASCADE')
         pg.execute(f'DROP ROLE "{mallory}"')
+
+
+def test_the_tools_objects_can_live_in_a_schema_of_their_own(db_url, pg, monkeypatch):
+    """Blanket grants on public do not reach them there; roll finds them by itself."""
+    from sqla_partition.sql.policy import use_tool_schema
+
+    monkeypatch.setenv("SQLA_PARTITION_SCHEMA", "sqlp_ops")
+    use_tool_schema("sqlp_ops")  # as a process started with the variable would
+    try:
+        make_table(db_url, Range("created_at", premake=2, retention="3 months", default=True))
+    finally:
+        monkeypatch.delenv("SQLA_PARTITION_SCHEMA")
+        use_tool_schema("public")
+    where = pg.execute(
+        "SELECT to_regclass('sqlp_ops.sqla_partition_policy') IS NOT NULL, "
+        "to_regclass('public.sqla_partition_policy') IS NOT NULL"
+    ).fetchone()
+    assert where == (True, False)
+    pg.execute("CREATE ROLE sqlp_blanket")
+    try:
+        pg.execute("GRANT ALL ON ALL TABLES IN SCHEMA public TO sqlp_blanket")
+        result = CliRunner().invoke(  # no variable: the schema is found in the database
+            main, ["roll", "--database-url", db_url, "--now", "2027-04-05T00:00:00Z", "--json"]
+        )
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.output)
+        assert out["tables"][0]["created"] and out["tables"][0]["detached"]
+        assert not out["warnings"]  # the blanket grant does not reach the policies
+        recorded = pg.execute("SELECT count(*) FROM sqlp_ops.sqla_partition_partitions").fetchone()
+        assert recorded[0] > 0
+        status = CliRunner().invoke(main, ["status", "--database-url", db_url])
+        assert "public.events" in status.output
+        run_op(db_url, lambda op: op.drop_partitioned_table("events", archives="drop"))
+        left = pg.execute(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'sqlp_ops'"
+        ).fetchone()
+        assert left == (0,)  # the migration found them there too, and removed them
+    finally:
+        pg.execute("DROP OWNED BY sqlp_blanket")
+        pg.execute("DROP ROLE sqlp_blanket")

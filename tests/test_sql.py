@@ -82,8 +82,8 @@ def test_every_statement_parses_and_names_its_lock(stmt):
 
 def test_queries_parse():
     for q in (
-        sql.CATALOG_QUERY,
-        sql.POLICY_QUERY,
+        sql.catalog_query(),
+        sql.policy_query(),
         sql.partition_state_query("events", "events_p1", "app"),
     ):
         assert pglast.parse_sql(q)

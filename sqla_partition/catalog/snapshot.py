@@ -18,7 +18,8 @@ from typing import Any
 from ..declaration.periods import KeyValue
 from ..declaration.policies import Range, TablePolicy, policy_from_dict
 from ..errors import CatalogError, PolicyError
-from ..sql import CATALOG_QUERY, POLICY_QUERY, catalog_query
+from ..sql import catalog_query, policy_query
+from ..sql.policy import POLICY_SCHEMA, tool_schema, tool_schema_pinned, use_tool_schema
 
 #: Runs one query without parameters and returns its rows.
 Query = Callable[[str], Sequence[Sequence[Any]]]
@@ -107,6 +108,9 @@ class Parent:
     #: The owner, when the session is another role: what the tool makes, it makes as the
     #: owner (``SET ROLE``).
     act_as: str | None = None
+    #: Its DEFAULT partition has no pages at all, so no rows (a DEFAULT that had rows keeps
+    #: its pages until VACUUM: then it is read).
+    default_empty: bool = False
 
     @property
     def default(self) -> Child | None:
@@ -124,6 +128,8 @@ class Parent:
 class Snapshot:
     parents: dict[tuple[str, str], Parent] = field(default_factory=dict)
     has_policy_table: bool = False
+    #: The schemas holding a table named like the policy table.
+    policy_schemas: list[str] = field(default_factory=list)
     #: A standby, or a session that may not write.
     read_only: bool = False
     #: The Citus extension is installed: hash tables become distributed tables.
@@ -181,7 +187,7 @@ def parse_catalog(rows: Sequence[Sequence[Any]], bounds: bool = True) -> Snapsho
     snap = Snapshot()
     parent_rows = []
     for row in rows:
-        snap.has_policy_table = bool(row[10])
+        snap.policy_schemas = list(row[10] or [])
         snap.read_only = bool(row[12])
         snap.has_citus = bool(row[15])
         if not str(row[11]).upper().startswith("ISO"):
@@ -228,8 +234,25 @@ def parse_catalog(rows: Sequence[Sequence[Any]], bounds: bool = True) -> Snapsho
             has_foreign_keys=bool(rest[0]) if rest else True,
             owner=rest[1] if len(rest) > 1 else None,
             act_as=rest[1] if len(rest) > 2 and rest[1] != rest[2] else None,
+            default_empty=len(rest) > 3 and rest[3] == 0,
         )
     return snap
+
+
+def find_tool_schema(found: Sequence[str]) -> None:
+    """Use the schema the policy table is in (``SQLA_PARTITION_SCHEMA`` set: that one): the
+    cron job needs to be told nothing. Policy tables in several schemas need the setting."""
+    if tool_schema_pinned():
+        return
+    if not found:
+        use_tool_schema(POLICY_SCHEMA)
+    elif len(found) == 1:
+        use_tool_schema(found[0])
+    elif tool_schema() not in found:
+        raise CatalogError(
+            f"sqla_partition_policy is in several schemas ({', '.join(found)}): set "
+            "SQLA_PARTITION_SCHEMA to the one sqla-partition should use"
+        )
 
 
 def read_snapshot(
@@ -241,8 +264,10 @@ def read_snapshot(
     policy table exists. ``bounds=False`` skips parsing partition bounds, for callers that
     only need names.
     """
-    snap = parse_catalog(query(catalog_query(*table) if table else CATALOG_QUERY), bounds)
-    records = query(POLICY_QUERY) if snap.has_policy_table else []
+    snap = parse_catalog(query(catalog_query(*table) if table else catalog_query()), bounds)
+    find_tool_schema(snap.policy_schemas)
+    snap.has_policy_table = tool_schema() in snap.policy_schemas
+    records = query(policy_query()) if snap.has_policy_table else []
     for schema, name, policy_text, key_type in records:
         try:
             policy = policy_from_dict(json.loads(policy_text))

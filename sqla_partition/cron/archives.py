@@ -68,10 +68,10 @@ class Recorded:
 
 def read_record(conn: psycopg.Connection) -> list[Recorded]:
     """Every recorded partition; none where the record does not exist yet."""
-    exists = conn.execute(sql.RECORD_EXISTS_QUERY).fetchone()  # type: ignore[arg-type]
+    exists = conn.execute(sql.record_exists_query()).fetchone()  # type: ignore[arg-type]
     if not exists or not exists[0]:
         return []
-    rows = conn.execute(sql.RECORD_QUERY).fetchall()  # type: ignore[arg-type]
+    rows = conn.execute(sql.record_query()).fetchall()  # type: ignore[arg-type]
     return [Recorded(*row) for row in rows]
 
 

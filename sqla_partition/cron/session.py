@@ -26,14 +26,14 @@ def below_deadlock_timeout(conn: psycopg.Connection, options: RollOptions) -> Ro
 def ensure_record(conn: psycopg.Connection, warnings: list[str]) -> bool:
     """The record of partitions exists, made now if a database migrated by an earlier
     version lacks it; ``False`` (with a warning) when this role cannot make it."""
-    record, policies = conn.execute(sql.RECORD_EXISTS_QUERY).fetchone()  # type: ignore[misc]
+    record, policies = conn.execute(sql.record_exists_query()).fetchone()  # type: ignore[misc]
     if record:
         return True
     try:
         with conn.transaction():
             if policies:  # the record belongs to whoever owns the policies: the migrations
                 owner = conn.execute(  # type: ignore[call-overload,index]
-                    sql.owner_query(sql.POLICY_TABLE, sql.POLICY_SCHEMA)
+                    sql.owner_query(sql.POLICY_TABLE, sql.tool_schema())
                 ).fetchone()[0]
                 conn.execute(sql.act_as(owner).sql)  # type: ignore[call-overload]
             conn.execute(sql.create_record_table().sql)  # type: ignore[call-overload]
@@ -63,7 +63,7 @@ def policy_writers(conn: psycopg.Connection) -> str | None:
     """A warning when roles other than the owner may write the recorded policies or the
     record of partitions (a blanket ``GRANT … ON ALL TABLES``): such a role decides what
     ``roll`` detaches and drops, so retention is held until it is revoked."""
-    rows = conn.execute(sql.POLICY_WRITERS_QUERY).fetchall()  # type: ignore[arg-type]
+    rows = conn.execute(sql.policy_writers_query()).fetchall()  # type: ignore[arg-type]
     if not rows:
         return None
     who = "; ".join(f"{role} may {privileges} {table}" for table, role, privileges in rows)

@@ -65,7 +65,7 @@ class TableStatus:
 
 def _rolled_at(conn: psycopg.Connection) -> dict[tuple[str, str], dt.datetime | None]:
     try:
-        rows = conn.execute(sql.ROLLED_AT_QUERY).fetchall()  # type: ignore[arg-type]
+        rows = conn.execute(sql.rolled_at_query()).fetchall()  # type: ignore[arg-type]
     except psycopg.errors.UndefinedTable:
         return {}
     return {(s, t): at for s, t, at in rows}

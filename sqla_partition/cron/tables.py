@@ -83,8 +83,10 @@ def _since_query(parent: Parent) -> str | None:
 def waiting_since(conn: psycopg.Connection, parents: Sequence[Parent]) -> dict[Any, Any]:
     """:func:`_since_query` for many tables in a few round trips (a no-op run over a
     thousand tables must not pay one per table)."""
-    queries = [(p, q) for p in parents if (q := _since_query(p)) is not None]
-    out: dict[Any, Any] = {}
+    out: dict[Any, Any] = {(p.schema, p.name): None for p in parents if p.default_empty}
+    queries = [
+        (p, q) for p in parents if not p.default_empty and (q := _since_query(p)) is not None
+    ]
     for i in range(0, len(queries), 200):
         chunk = queries[i : i + 200]
         union = sql.scalar_union([q for _, q in chunk])

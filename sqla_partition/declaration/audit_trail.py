@@ -34,7 +34,7 @@ def trail_columns() -> list[sa.SchemaItem]:
 
 def trail_table() -> sa.Table:
     """The trail's definition; it belongs to no application's metadata."""
-    return sa.Table(sql.TRAIL_TABLE, sa.MetaData(), *trail_columns(), schema=sql.AUDIT_SCHEMA)
+    return sa.Table(sql.TRAIL_TABLE, sa.MetaData(), *trail_columns(), schema=sql.tool_schema())
 
 
 def trail_policy(retention: str) -> Range:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 
 from .plpgsql import do_block, dollar_quote
+from .policy import tool_schema
 from .quoting import ident, qualified, regclass, string_literal
 from .statement import Statement
 
-AUDIT_SCHEMA = "public"
 AUDIT_COLUMNS_FUNCTION = "sqla_partition_audit_columns"
 AUDIT_TRAIL_FUNCTION = "sqla_partition_audit_trail"
 TRAIL_TABLE = "sqla_partition_audit_trail"
@@ -64,7 +64,7 @@ END"""
 def _function(name: str, body: str, extra: str = "") -> str:
     tag = dollar_quote(body, "fn")
     return (
-        f"CREATE OR REPLACE FUNCTION {qualified(name, AUDIT_SCHEMA)}() RETURNS trigger "
+        f"CREATE OR REPLACE FUNCTION {qualified(name, tool_schema())}() RETURNS trigger "
         f"LANGUAGE plpgsql{extra} AS {tag}\n{body}\n{tag}"
     )
 
@@ -174,7 +174,7 @@ def create_audit_trigger(
     return [
         Statement(
             f"CREATE OR REPLACE TRIGGER {ident(AUDIT_TRIGGER)} BEFORE INSERT OR UPDATE ON {target} "
-            f"FOR EACH ROW EXECUTE FUNCTION {qualified(AUDIT_COLUMNS_FUNCTION, AUDIT_SCHEMA)}"
+            f"FOR EACH ROW EXECUTE FUNCTION {qualified(AUDIT_COLUMNS_FUNCTION, tool_schema())}"
             f"({', '.join(string_literal(a) for a in args)})",
             f"SHARE ROW EXCLUSIVE on {table} and its partitions",
             "brief; writes wait for it, bounded by lock_timeout; a partitioned table's "
@@ -205,9 +205,9 @@ def create_trail_function(
     (whole rows as jsonb) rather than failing the write. Only the table's owner may use
     the function: it writes the trail with its owner's rights.
     """
-    trail = qualified(TRAIL_TABLE, AUDIT_SCHEMA)
+    trail = qualified(TRAIL_TABLE, tool_schema())
     noise = "ARRAY[" + ", ".join(string_literal(c) for c in AUDIT_NOISE) + "]"
-    function = qualified(trail_function_name(table, schema), AUDIT_SCHEMA)
+    function = qualified(trail_function_name(table, schema), tool_schema())
     key = ", ".join(f"{string_literal(c)}, (p.o).{ident(c)}" for c in primary_key)
     body = (_TRAIL_DECLARE + "BEGIN\n" + _TRAIL_FAST + _TRAIL_GENERIC + "END").replace(
         "@trail@", trail
@@ -248,7 +248,7 @@ def create_trail_function(
 
 def drop_trail_function(table: str, schema: str | None) -> Statement:
     return Statement(
-        f"DROP FUNCTION IF EXISTS {qualified(trail_function_name(table, schema), AUDIT_SCHEMA)}()",
+        f"DROP FUNCTION IF EXISTS {qualified(trail_function_name(table, schema), tool_schema())}()",
         "no table lock",
         "the table's own trail function, unused once its triggers are gone",
         squawk_ignore=("ban-drop-function",),
@@ -258,7 +258,7 @@ def drop_trail_function(table: str, schema: str | None) -> Statement:
 def create_trail_triggers(table: str, schema: str | None, args: list[str]) -> list[Statement]:
     target = qualified(table, schema)
     arguments = ", ".join(string_literal(a) for a in args)
-    call = f"{qualified(trail_function_name(table, schema), AUDIT_SCHEMA)}({arguments})"
+    call = f"{qualified(trail_function_name(table, schema), tool_schema())}({arguments})"
     return [
         Statement(
             f"CREATE OR REPLACE TRIGGER {ident(name)} AFTER {event} ON {target} {referencing} "
@@ -298,7 +298,7 @@ SELECT n.nspname, c.relname, obj_description(t.oid, 'pg_trigger'),
 
 def drop_audit_functions_if_unused() -> Statement:
     """The shared audit function goes with the last trigger that calls it."""
-    function = qualified(AUDIT_COLUMNS_FUNCTION, AUDIT_SCHEMA)
+    function = qualified(AUDIT_COLUMNS_FUNCTION, tool_schema())
     signature = string_literal(f"{function}()")
     body = (
         f"  IF to_regprocedure({signature}) IS NOT NULL AND NOT EXISTS (\n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .policy import POLICY_SCHEMA, POLICY_TABLE
+from .policy import POLICY_TABLE, policy_table, tool_schema
 from .quoting import qualified, regclass, string_literal
 
 #: Every partitioned parent (one row each, its children in arrays: far fewer values to
@@ -12,7 +12,10 @@ from .quoting import qualified, regclass, string_literal
 _CATALOG_QUERY = """
 WITH meta AS MATERIALIZED (
     SELECT current_setting('DateStyle') AS datestyle,
-           to_regclass({policy_table}) IS NOT NULL AS has_policy_table,
+           ARRAY(SELECT n.nspname::text FROM pg_class c
+                   JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.relname = {policy_table_name} AND c.relkind = 'r'
+                  ORDER BY 1) AS policy_schemas,
            pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean AS read_only,
            EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS has_citus,
            current_user AS me
@@ -35,7 +38,10 @@ WITH meta AS MATERIALIZED (
            sub.sub_schemas,
            EXISTS (SELECT 1 FROM pg_constraint fk
                     WHERE fk.conrelid = pc.oid AND fk.contype = 'f') AS has_foreign_keys,
-           pg_get_userbyid(pc.relowner) AS owner
+           pg_get_userbyid(pc.relowner) AS owner,
+           -- an empty DEFAULT has no pages: a run need not look for rows in it
+           (SELECT pg_relation_size(d.oid) FROM pg_class d
+             WHERE d.oid = pt.partdefid AND d.relkind = 'r') AS default_bytes
       FROM pg_partitioned_table pt
       JOIN pg_class pc ON pc.oid = pt.partrelid
       JOIN pg_namespace pn ON pn.oid = pc.relnamespace
@@ -75,34 +81,28 @@ WITH meta AS MATERIALIZED (
 )
 SELECT parts.schema_name, parts.table_name, parts.strategy, parts.key_columns,
        parts.key_type, parts.child_names, parts.child_schemas, parts.bounds, parts.child_kinds,
-       parts.detach_pending, meta.has_policy_table, meta.datestyle, meta.read_only,
+       parts.detach_pending, meta.policy_schemas, meta.datestyle, meta.read_only,
        parts.sub_names, parts.sub_schemas, meta.has_citus, parts.has_foreign_keys,
-       parts.owner, meta.me
+       parts.owner, meta.me, parts.default_bytes
   FROM meta LEFT JOIN parts ON true
  ORDER BY 1, 2
 """
 
 
 def policy_table_name() -> str:
-    return f"{POLICY_SCHEMA}.{POLICY_TABLE}"
+    return f"{tool_schema()}.{POLICY_TABLE}"
 
 
-CATALOG_QUERY = _CATALOG_QUERY.replace(
-    "{policy_table}", string_literal(policy_table_name())
-).replace("{only}", "")
-
-
-def catalog_query(schema: str, table: str) -> str:
-    """:data:`CATALOG_QUERY` for one table (read again under its advisory lock)."""
-    return _CATALOG_QUERY.replace("{policy_table}", string_literal(policy_table_name())).replace(
-        "{only}", f"AND pc.oid = {regclass(table, schema)}"
+def catalog_query(schema: str | None = None, table: str | None = None) -> str:
+    """Every partitioned table, or one (read again under its advisory lock)."""
+    only = f"AND pc.oid = {regclass(table, schema)}" if table else ""
+    return _CATALOG_QUERY.replace("{policy_table_name}", string_literal(POLICY_TABLE)).replace(
+        "{only}", only
     )
 
 
-POLICY_QUERY = (
-    "SELECT schema_name, table_name, policy::text, key_type "
-    f"FROM {qualified(POLICY_TABLE, POLICY_SCHEMA)}"
-)
+def policy_query() -> str:
+    return f"SELECT schema_name, table_name, policy::text, key_type FROM {policy_table()}"
 
 
 def partition_state_query(parent: str, child: str, schema: str | None) -> str:
@@ -112,3 +112,23 @@ def partition_state_query(parent: str, child: str, schema: str | None) -> str:
         f"WHERE i.inhparent = {regclass(parent, schema)} "
         f"AND i.inhrelid = to_regclass({string_literal(qualified(child, schema))})"
     )
+
+
+#: The schemas holding a table named like the policy table (where the tool's objects are).
+POLICY_SCHEMAS_QUERY = (
+    "SELECT ARRAY(SELECT n.nspname::text FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    f"WHERE c.relname = {string_literal(POLICY_TABLE)} AND c.relkind = 'r' ORDER BY 1)"
+)
+
+
+#: Foreign keys PostgreSQL cloned from another one (``conparentid``): one per partition of a
+#: referenced partitioned table, and one per partition of a referencing one. Not declared by
+#: anyone: autogenerate must neither drop nor recreate them.
+FOREIGN_KEY_CLONES_QUERY = """
+SELECT n.nspname, c.relname, con.conname
+  FROM pg_constraint con
+  JOIN pg_class c ON c.oid = con.conrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE con.contype = 'f' AND con.conparentid <> 0
+"""

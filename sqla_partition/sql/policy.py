@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
-from .quoting import qualified, string_literal
+import os
+
+from .names import check_identifier
+from .quoting import ident, qualified, string_literal
 from .statement import Statement
 
 POLICY_TABLE = "sqla_partition_policy"
+#: Where the tool's own objects live unless ``SQLA_PARTITION_SCHEMA`` says otherwise.
 POLICY_SCHEMA = "public"
+_TOOL_SCHEMA = [os.environ.get("SQLA_PARTITION_SCHEMA") or POLICY_SCHEMA]
+
+
+def tool_schema() -> str:
+    """The schema of the tool's own objects: the policy table, the record of partitions,
+    the audit trail and functions. ``SQLA_PARTITION_SCHEMA`` chooses it for migrations (a
+    schema of their own keeps them out of blanket grants on ``public``); ``roll``,
+    ``status`` and ``check`` find it in the database."""
+    return _TOOL_SCHEMA[0]
+
+
+def use_tool_schema(schema: str) -> None:
+    _TOOL_SCHEMA[0] = check_identifier(schema, "schema")
+
+
+def tool_schema_pinned() -> bool:
+    """The schema was chosen by the environment, not found in the database."""
+    return bool(os.environ.get("SQLA_PARTITION_SCHEMA"))
 
 
 def policy_table() -> str:
-    return qualified(POLICY_TABLE, POLICY_SCHEMA)
+    return qualified(POLICY_TABLE, tool_schema())
 
 
 def create_policy_table() -> Statement:
+    schema = tool_schema()
+    make_schema = (
+        "" if schema == POLICY_SCHEMA else f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}; "
+    )
     return Statement(
-        f"CREATE TABLE IF NOT EXISTS {policy_table()} ("
+        f"{make_schema}CREATE TABLE IF NOT EXISTS {policy_table()} ("
         "schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, "
         "key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), "
         "rolled_at timestamptz, "
@@ -52,13 +78,14 @@ def delete_policy(table: str, schema: str | None) -> Statement:
 
 #: Roles other than the owner that may change the recorded policies or the record of
 #: partitions (PUBLIC included): whoever can write them decides what roll detaches and drops.
-_RECORD = string_literal(qualified("sqla_partition_partitions", POLICY_SCHEMA))
-POLICY_WRITERS_QUERY = f"""
+def policy_writers_query() -> str:
+    record = string_literal(qualified("sqla_partition_partitions", tool_schema()))
+    return f"""
 SELECT c.relname, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
        string_agg(DISTINCT a.privilege_type, ', ')
   FROM pg_class AS c, aclexplode(c.relacl) AS a
  WHERE c.oid IN (to_regclass({string_literal(policy_table())}),
-                 to_regclass({_RECORD}))
+                 to_regclass({record}))
    AND a.grantee <> c.relowner
    AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
  GROUP BY 1, 2 ORDER BY 1, 2

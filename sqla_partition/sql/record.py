@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from .plpgsql import do_block
-from .policy import POLICY_SCHEMA, POLICY_TABLE, policy_table
+from .policy import POLICY_TABLE, policy_table, tool_schema
 from .quoting import KeyValue, ident, qualified, regclass, string_literal, typed_literal
 from .statement import Statement
 
@@ -23,7 +23,7 @@ STATES = ("attached", "detached")
 
 
 def record_table() -> str:
-    return qualified(RECORD_TABLE, POLICY_SCHEMA)
+    return qualified(RECORD_TABLE, tool_schema())
 
 
 def create_record_table() -> Statement:
@@ -150,7 +150,8 @@ def record_dropped(child: str, schema: str | None = None) -> Statement:
 
 #: Every recorded partition with whether its table exists and whether it is a partition now
 #: (the catalog decides; the record only proves who made the table).
-RECORD_QUERY = f"""
+def record_query() -> str:
+    return f"""
 SELECT r.schema_name, r.table_name, r.partition_schema, r.partition_name,
        r.lower_bound, r.upper_bound, r.state, r.created_at, r.detached_at,
        c.oid IS NOT NULL AS present, coalesce(c.relispartition, false) AS attached,
@@ -162,10 +163,12 @@ SELECT r.schema_name, r.table_name, r.partition_schema, r.partition_name,
  ORDER BY r.schema_name, r.table_name, r.lower_bound, r.partition_name
 """
 
-RECORD_EXISTS_QUERY = (
-    f"SELECT to_regclass({string_literal(record_table())}) IS NOT NULL, "
-    f"to_regclass({string_literal(policy_table())}) IS NOT NULL"
-)
+
+def record_exists_query() -> str:
+    return (
+        f"SELECT to_regclass({string_literal(record_table())}) IS NOT NULL, "
+        f"to_regclass({string_literal(policy_table())}) IS NOT NULL"
+    )
 
 
 def _archives_of(parent: str, schema: str | None) -> str:

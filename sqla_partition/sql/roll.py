@@ -4,7 +4,7 @@ partition, archives, and the record of when each table was rolled."""
 from __future__ import annotations
 
 from .plpgsql import do_block
-from .policy import POLICY_SCHEMA, POLICY_TABLE, policy_table
+from .policy import POLICY_TABLE, policy_table
 from .quoting import KeyValue, ident, qualified, string_literal, typed_literal
 from .statement import Statement, inert
 
@@ -173,9 +173,8 @@ def mark_rolled_many(tables: list[tuple[str, str]]) -> Statement:
     )
 
 
-ROLLED_AT_QUERY = (
-    f"SELECT schema_name, table_name, rolled_at FROM {qualified(POLICY_TABLE, POLICY_SCHEMA)}"
-)
+def rolled_at_query() -> str:
+    return f"SELECT schema_name, table_name, rolled_at FROM {policy_table()}"
 
 
 def default_fact(parent: str, default: str, *, empty: bool = False) -> str:

@@ -52,8 +52,8 @@ def _trail_ops(snap: Snapshot, audits: list[tuple[str, Audit]], now: dt.datetime
             f"several: {tables}; give them the same trail_retention"
         )
     policy = trail.trail_policy(retentions.pop())
-    bound = TablePolicy(sql.TRAIL_TABLE, policy, "timestamptz", sql.AUDIT_SCHEMA)
-    parent = snap.parents.get((sql.AUDIT_SCHEMA, sql.TRAIL_TABLE))
+    bound = TablePolicy(sql.TRAIL_TABLE, policy, "timestamptz", sql.tool_schema())
+    parent = snap.parents.get((sql.tool_schema(), sql.TRAIL_TABLE))
     if parent is None:
         start, until = planner.initial_window(bound, planner.position_from_clock(bound, now))
         create = alembic_ops.CreateTableOp.from_table(trail.trail_table())
@@ -65,7 +65,7 @@ def _trail_ops(snap: Snapshot, audits: list[tuple[str, Audit]], now: dt.datetime
     recorded = parent.policy.policy if parent.policy else None
     if recorded != policy:
         return [
-            SetPartitionPolicyOp(sql.TRAIL_TABLE, policy, old=recorded, schema=sql.AUDIT_SCHEMA)
+            SetPartitionPolicyOp(sql.TRAIL_TABLE, policy, old=recorded, schema=sql.tool_schema())
         ]
     return []
 

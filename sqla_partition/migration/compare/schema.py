@@ -26,7 +26,7 @@ from ...declaration.policies import Hash, Range, TablePolicy
 from ...errors import PolicyError
 from ...planning import roll as planner
 from ...planning.hash_split import hash_split
-from ...sql import AUDIT_SCHEMA, POLICY_SCHEMA, POLICY_TABLE, RECORD_TABLE, TRAIL_TABLE
+from ...sql import POLICY_TABLE, RECORD_TABLE, TRAIL_TABLE, tool_schema
 from ..ops import (
     CreatePartitionedIndexOp,
     CreatePartitionedTableOp,
@@ -69,11 +69,8 @@ def _snapshot(ctx: AutogenContext) -> Snapshot:
 
 def _hidden(snap: Snapshot) -> set[tuple[str, str]]:
     """Tables autogenerate must neither reflect nor drop."""
-    hidden = snap.partition_names() | {
-        (POLICY_SCHEMA, POLICY_TABLE),
-        (POLICY_SCHEMA, RECORD_TABLE),
-        (AUDIT_SCHEMA, TRAIL_TABLE),
-    }
+    own = tool_schema()
+    hidden = snap.partition_names() | {(own, t) for t in (POLICY_TABLE, RECORD_TABLE, TRAIL_TABLE)}
     return hidden
 
 
@@ -98,10 +95,18 @@ def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> Priorit
     hidden = _hidden(snap)
     default_schema = _default_schema(ctx)
 
+    conn = ctx.connection
+    assert conn is not None
+    clones = {tuple(r) for r in conn.exec_driver_sql(sql.FOREIGN_KEY_CLONES_QUERY)}
+
     def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
-        if type_ != "table" or name is None:
+        if name is None:
             return True
         schema = parent_names.get("schema_name") or default_schema
+        if type_ == "foreign_key_constraint":  # PostgreSQL's clones, one per partition
+            return (schema, parent_names.get("table_name"), name) not in clones
+        if type_ != "table":
+            return True
         return (schema, name) not in hidden and not _looks_detached(snap, schema, name)
 
     filters = getattr(ctx, "_name_filters", None)

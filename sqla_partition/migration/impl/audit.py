@@ -12,13 +12,13 @@ from ..ops import (
     DisableAuditOp,
     EnableAuditOp,
 )
-from .common import bounded, run_statements
+from .common import bounded, implements, run_statements
 
 if TYPE_CHECKING:
     pass
 
 
-@Operations.implementation_for(EnableAuditOp)
+@implements(EnableAuditOp)
 def enable_audit(operations: Operations, op: EnableAuditOp) -> None:
     audit, t, s = op.audit, op.table_name, op.schema
     stmts = [*sql.create_audit_functions()]
@@ -34,7 +34,7 @@ def enable_audit(operations: Operations, op: EnableAuditOp) -> None:
         run_statements(operations, stmts)
 
 
-@Operations.implementation_for(DisableAuditOp)
+@implements(DisableAuditOp)
 def disable_audit(operations: Operations, op: DisableAuditOp) -> None:
     stmts = sql.drop_audit_triggers(op.table_name, op.schema, trail=op.audit.trail)
     if op.audit.trail:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from sqlalchemy.schema import DDL
 
 from ... import sql
 from ...catalog.connect import relayed_notices
+from ...catalog.snapshot import find_tool_schema
 from ...declaration.binding import key_type_of_column
 from ...declaration.policies import Hash
 from ...errors import PolicyError
@@ -125,3 +127,29 @@ def reporting(ctx: MigrationContext) -> contextlib.AbstractContextManager[None]:
     conn = None if ctx.as_sql else ctx.connection
     raw = getattr(getattr(conn, "connection", None), "driver_connection", None)
     return relayed_notices(raw, lambda text: log.info("%s", text))
+
+
+def implements(op_class: type) -> Any:
+    """``Operations.implementation_for``, after finding where the tool's own objects are:
+    a database migrated with ``SQLA_PARTITION_SCHEMA`` set keeps using that schema."""
+
+    def register(fn: Any) -> Any:
+        @functools.wraps(fn)
+        def run(operations: Operations, op: Any) -> Any:
+            settle_tool_schema(operations.migration_context)
+            return fn(operations, op)
+
+        Operations.implementation_for(op_class)(run)
+        return fn
+
+    return register
+
+
+def settle_tool_schema(ctx: MigrationContext) -> None:
+    """Once per migration run, online: the schema the policy table is in (see
+    :func:`find_tool_schema`); offline, ``SQLA_PARTITION_SCHEMA`` decides."""
+    if ctx.as_sql or getattr(ctx, "_sqla_partition_schema", False) or ctx.connection is None:
+        return
+    found = ctx.connection.exec_driver_sql(sql.POLICY_SCHEMAS_QUERY).scalar()
+    find_tool_schema(list(found or []))
+    ctx._sqla_partition_schema = True  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from .common import (
     DEFAULT_LOCK_TIMEOUT_MS,
     DEFAULT_WAIT_MS,
     bounded,
+    implements,
     options_of,
     run_statements,
 )
@@ -98,12 +99,12 @@ def _create_index_online(operations: Operations, op: CreatePartitionedIndexOp) -
         run_statements(operations, stmts)
 
 
-@Operations.implementation_for(CreateIndexOnlineOp)
+@implements(CreateIndexOnlineOp)
 def create_index_online(operations: Operations, op: CreateIndexOnlineOp) -> None:
     _create_index_online(operations, op)
 
 
-@Operations.implementation_for(ReindexOp)
+@implements(ReindexOp)
 def reindex_index(operations: Operations, op: ReindexOp) -> None:
     ctx = operations.migration_context
     lock = int(options_of(ctx).get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
@@ -119,12 +120,12 @@ def reindex_index(operations: Operations, op: ReindexOp) -> None:
         )
 
 
-@Operations.implementation_for(RecommendedOp)
+@implements(RecommendedOp)
 def recommended(operations: Operations, op: RecommendedOp) -> None:
     operations.invoke(op.op)
 
 
-@Operations.implementation_for(CreatePartitionedIndexOp)
+@implements(CreatePartitionedIndexOp)
 def create_partitioned_index(operations: Operations, op: CreatePartitionedIndexOp) -> None:
     ctx = operations.migration_context
     s, cols = op.schema, op.columns

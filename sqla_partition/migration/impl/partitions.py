@@ -16,7 +16,7 @@ from ..ops import (
     DropPartitionOp,
     SetPartitionPolicyOp,
 )
-from .common import bound_value, bounded, require_args, run_statements
+from .common import bound_value, bounded, implements, require_args, run_statements
 
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
@@ -56,12 +56,12 @@ def _attach_statements(op: Any, new: bool) -> list[sql.Statement]:
     return stmts
 
 
-@Operations.implementation_for(CreateRangePartitionOp)
+@implements(CreateRangePartitionOp)
 def create_range_partition(operations: Operations, op: CreateRangePartitionOp) -> None:
     _attach(operations, op)
 
 
-@Operations.implementation_for(AttachPartitionOp)
+@implements(AttachPartitionOp)
 def attach_partition(operations: Operations, op: AttachPartitionOp) -> None:
     _attach(operations, op)
 
@@ -114,12 +114,12 @@ def _partition_state(ctx: MigrationContext, op: Any) -> str:
     return "pending" if row[0] else "attached"
 
 
-@Operations.implementation_for(DetachPartitionOp)
+@implements(DetachPartitionOp)
 def detach_partition(operations: Operations, op: DetachPartitionOp) -> None:
     _detach(operations, op)
 
 
-@Operations.implementation_for(DropPartitionOp)
+@implements(DropPartitionOp)
 def drop_partition(operations: Operations, op: DropPartitionOp) -> None:
     _detach(operations, op)
     with bounded(operations):
@@ -132,7 +132,7 @@ def drop_partition(operations: Operations, op: DropPartitionOp) -> None:
         )
 
 
-@Operations.implementation_for(SetPartitionPolicyOp)
+@implements(SetPartitionPolicyOp)
 def set_partition_policy(operations: Operations, op: SetPartitionPolicyOp) -> None:
     stmts = [sql.create_policy_table(), sql.create_record_table()]
     bound = op.bound()

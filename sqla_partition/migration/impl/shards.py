@@ -20,6 +20,7 @@ from .common import (
     DEFAULT_RETRIES,
     DEFAULT_SPLIT_BATCH_BLOCKS,
     bounded,
+    implements,
     options_of,
     reporting,
     run_statements,
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     pass
 
 
-@Operations.implementation_for(SplitHashPartitionsOp)
+@implements(SplitHashPartitionsOp)
 def split_hash_partitions(operations: Operations, op: SplitHashPartitionsOp) -> None:
     opts = options_of(operations.migration_context)
     old = dataclasses.replace(op.partitioning, partitions=op.old_partitions)
@@ -72,7 +73,7 @@ def split_hash_partitions(operations: Operations, op: SplitHashPartitionsOp) -> 
         )
 
 
-@Operations.implementation_for(DistributeTableOp)
+@implements(DistributeTableOp)
 def distribute_table(operations: Operations, op: DistributeTableOp) -> None:
     if op.reference:
         stmt = sql.create_reference_table(op.table_name, op.schema)
@@ -89,7 +90,7 @@ def distribute_table(operations: Operations, op: DistributeTableOp) -> None:
         run_statements(operations, [stmt])
 
 
-@Operations.implementation_for(UndistributeTableOp)
+@implements(UndistributeTableOp)
 def undistribute_table(operations: Operations, op: UndistributeTableOp) -> None:
     with bounded(operations):
         run_statements(operations, [sql.undistribute_table(op.table_name, op.schema)])

@@ -20,6 +20,7 @@ from .common import (
     DEFAULT_LOCK_TIMEOUT_MS,
     DEFAULT_RETRIES,
     bounded,
+    implements,
     key_type_of,
     options_of,
     reporting,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     pass
 
 
-@Operations.implementation_for(CreatePartitionedTableOp)
+@implements(CreatePartitionedTableOp)
 def create_partitioned_table(operations: Operations, op: CreatePartitionedTableOp) -> sa.Table:
     table = op.to_table(operations.migration_context)
     policy = TablePolicy(op.table_name, op.partitioning, key_type_of(op, table), op.schema)
@@ -75,7 +76,7 @@ def _is_index(constraint: Any) -> bool:
     return isinstance(constraint, (sa.PrimaryKeyConstraint, sa.UniqueConstraint))
 
 
-@Operations.implementation_for(DropPartitionedTableOp)
+@implements(DropPartitionedTableOp)
 def drop_partitioned_table(operations: Operations, op: DropPartitionedTableOp) -> None:
     t, s = op.table_name, op.schema
     archives = {
@@ -98,7 +99,7 @@ def drop_partitioned_table(operations: Operations, op: DropPartitionedTableOp) -
         )
 
 
-@Operations.implementation_for(PartitionExistingTableOp)
+@implements(PartitionExistingTableOp)
 def partition_existing_table(operations: Operations, op: PartitionExistingTableOp) -> None:
     policy = TablePolicy(op.table_name, op.partitioning, op.key_type, op.schema)
     if op.key_type == "integer":
