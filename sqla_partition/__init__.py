@@ -24,6 +24,7 @@ __all__ = [
     "Reference",
     "SqlaPartitionError",
     "audit_table",
+    "one_line_errors",
     "partition_table",
     "policy_of",
     "reference_table",
@@ -34,6 +35,7 @@ __all__ = [
 if TYPE_CHECKING:
     from .actor import set_actor
     from .declaration.binding import audit_table, partition_table, policy_of, reference_table
+    from .migration.errors import one_line_errors
     from .migration.plugin import register
 
 _LAZY = {
@@ -43,6 +45,7 @@ _LAZY = {
     "audit_table": "declaration.binding",
     "set_actor": "actor",
     "register": "migration.plugin",
+    "one_line_errors": "migration.errors",
 }
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -65,3 +69,45 @@ def test_foreign_keys_to_a_partitioned_table_are_compared_once(project, db_url, 
     )
     assert roll.exit_code == 0, roll.output
     project.check()  # more partitions, more clones: still nothing
+
+
+BROKEN = MODELS.replace('Range("created_at", premake=2, default=True)', 'Range("no_such_column")')
+
+
+def test_mistakes_are_one_line_from_the_alembic_command(tmp_path, db_url, monkeypatch):
+    """Alembic prints ``FAILED: <message>`` for errors a user can fix; a declaration mistake
+    and an unreachable server must come out that way, never as a traceback."""
+    with models_project(tmp_path, db_url, monkeypatch, "broken_models", BROKEN) as project:
+        env = {**os.environ, "PYTHONPATH": str(tmp_path), "SQLA_PARTITION_NOW": "2026-11-27"}
+        alembic = [str(Path(sys.executable).with_name("alembic")), "-c", str(project.ini)]
+        run = subprocess.run(
+            [*alembic, "revision", "--autogenerate", "-m", "x"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tmp_path,
+        )
+        assert run.returncode != 0  # Alembic logs the CommandError as one line
+        assert "partition key 'no_such_column' is not a column" in run.stderr
+        assert "Traceback" not in run.stderr
+        (tmp_path / "broken_models.py").write_text(MODELS)  # fixed: now the server is away
+        env["DATABASE_URL"] = "postgresql://u:hunter2@127.0.0.1:1/none"
+        run = subprocess.run(
+            [*alembic, "upgrade", "head"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tmp_path,
+        )
+        assert run.returncode != 0 and "cannot reach the database" in run.stderr, run.stderr
+        assert "Connection refused" in run.stderr
+        assert "Traceback" not in run.stderr and "hunter2" not in run.stderr
+
+
+def test_binary_input_is_one_line(tmp_path, db_url):
+    blob = tmp_path / "blob.sql"
+    blob.write_bytes(b"\xff\xfe\x00SELECT")
+    linted = CliRunner().invoke(main, ["lint", str(blob)])
+    assert linted.exit_code == 2 and "is not UTF-8 text" in linted.output

@@ -14,6 +14,8 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import Connection, make_url
 
+from sqla_partition import one_line_errors
+
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name)
@@ -43,7 +45,8 @@ def database_url():
     return parsed
 
 
-target_metadata = load_metadata()
+with one_line_errors():  # a declaration mistake is one line, as Alembic's own errors
+    target_metadata = load_metadata()
 CONFIGURE = {
     "target_metadata": target_metadata,
     "autogenerate_plugins": ["alembic.autogenerate.*", "sqla_partition"],
@@ -107,7 +110,8 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
-if context.is_offline_mode():
-    run_migrations_offline()
-else:
-    run_migrations_online()
+with one_line_errors():  # so is an unreachable server
+    if context.is_offline_mode():
+        run_migrations_offline()
+    else:
+        run_migrations_online()

@@ -110,9 +110,11 @@ def lint(files: tuple[str, ...], database_url: str | None, as_json: bool) -> Non
     results = []
     for name in files:
         try:
-            text = sys.stdin.read() if name == "-" else Path(name).read_text()
+            text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
         except OSError as exc:
             raise SqlaPartitionError(f"cannot read {name}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise SqlaPartitionError(f"{name} is not UTF-8 text (SQL expected)") from None
         try:
             found = lint_sql(text, known)
         except SqlaPartitionError as exc:

@@ -11,8 +11,14 @@ def check_identifier(name: str, what: str) -> str:
     """Refuse names PostgreSQL would silently truncate to 63 bytes."""
     size = len(name.encode("utf-8"))
     if size > MAX_IDENTIFIER_BYTES:
+        derived = "partition name" in what or "generated name" in what
+        hint = (
+            "Use a shorter table name or set partition_prefix= to a shorter one"
+            if derived
+            else "Use a shorter name"
+        )
         raise PolicyError(
             f"{what} {name!r} is {size} bytes; PostgreSQL truncates names over "
-            f"{MAX_IDENTIFIER_BYTES} bytes. Use a shorter table name or set partition_prefix="
+            f"{MAX_IDENTIFIER_BYTES} bytes. {hint}"
         )
     return name

@@ -275,4 +275,7 @@ def read_limited(path: Any) -> str:
             f"--queries {path}: {size / 1048576:.0f} MB; advise reads at most "
             f"{MAX_QUERIES_BYTES // 1048576} MB of statements (the most frequent ones are enough)"
         )
-    return path.read_text()
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise AdviceUnavailable(f"--queries {path} is not UTF-8 text (SQL expected)") from None

@@ -98,6 +98,15 @@ def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> Priorit
     conn = ctx.connection
     assert conn is not None
     clones = {tuple(r) for r in conn.exec_driver_sql(sql.FOREIGN_KEY_CLONES_QUERY)}
+    metadatas = ctx.metadata if isinstance(ctx.metadata, (list, tuple)) else [ctx.metadata]
+    declared = {
+        ix.name
+        for md in metadatas
+        if md is not None
+        for t in md.tables.values()
+        for ix in t.indexes
+        if ix.name
+    }
 
     def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
         if name is None:
@@ -105,6 +114,8 @@ def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> Priorit
         schema = parent_names.get("schema_name") or default_schema
         if type_ == "foreign_key_constraint":  # PostgreSQL's clones, one per partition
             return (schema, parent_names.get("table_name"), name) not in clones
+        if type_ == "index" and name.startswith(PREFIX):  # made on a recommendation
+            return name in declared
         if type_ != "table":
             return True
         return (schema, name) not in hidden and not _looks_detached(snap, schema, name)
