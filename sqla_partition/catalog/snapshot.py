@@ -150,32 +150,39 @@ class Snapshot:
         return names
 
 
+@functools.lru_cache(maxsize=8192)
+def _bound_fields(bound: str, key_type: str) -> dict[str, Any]:
+    """What a bound says, parsed once per distinct bound (tables share their months)."""
+    if bound == "DEFAULT":
+        return {"is_default": True}
+    m = _RANGE_BOUND.match(bound)
+    if m and ("," not in m.group("lo") or "," not in _strip_quoted(m.group("lo"))):
+        return {
+            "lower": parse_key_value(m.group("lo"), key_type),
+            "upper": parse_key_value(m.group("hi"), key_type),
+        }
+    h = _HASH_BOUND.match(bound)
+    if h:
+        return {"modulus": int(h.group(1)), "remainder": int(h.group(2))}
+    return {}
+
+
 def _child(
     name: str, schema: str, bound: str | None, kind: str, pending: bool, key_type: str, bounds: bool
 ) -> Child:
     bound = bound or ""
-    common = {
-        "name": name,
-        "schema": schema,
-        "bound": bound,
-        "detach_pending": bool(pending),
-        "is_partitioned": kind == "p",
-    }
-    if bound == "DEFAULT":
-        return Child(is_default=True, **common)
-    if not bounds:
-        return Child(**common)
-    m = _RANGE_BOUND.match(bound)
-    if m and ("," not in m.group("lo") or "," not in _strip_quoted(m.group("lo"))):
-        return Child(
-            lower=parse_key_value(m.group("lo"), key_type),
-            upper=parse_key_value(m.group("hi"), key_type),
-            **common,
-        )
-    h = _HASH_BOUND.match(bound)
-    if h:
-        return Child(modulus=int(h.group(1)), remainder=int(h.group(2)), **common)
-    return Child(**common)
+    if not bounds and bound != "DEFAULT":
+        fields: dict[str, Any] = {}
+    else:
+        fields = _bound_fields(bound, key_type)
+    return Child(
+        name=name,
+        schema=schema,
+        bound=bound,
+        detach_pending=bool(pending),
+        is_partitioned=kind == "p",
+        **fields,
+    )
 
 
 def _strip_quoted(text: str) -> str:

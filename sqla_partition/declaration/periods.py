@@ -9,6 +9,7 @@ change the length of a period but never leave a gap or an overlap.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -210,11 +211,14 @@ class Stepper:
         sign = "m" if lower < 0 else ""
         return Period(lower, lower + self.step, f"p{sign}{abs(lower):0{digits}d}")
 
+    @functools.lru_cache(maxsize=8192)  # noqa: B019 - steppers are few, frozen and small
     def _period_from(self, start: dt.date) -> Period:
+        """(Cached: a run over a thousand tables with one policy asks for the same periods.)"""
         assert isinstance(self.step, CalendarStep)
         nxt = shift_date(start, self.step)
         return Period(self._bound(start), self._bound(nxt), self._suffix(start))
 
+    @functools.lru_cache(maxsize=8192)  # noqa: B019
     def following(self, period: Period, n: int = 1) -> Period:
         """The period ``n`` steps after (or, for negative ``n``, before) ``period``."""
         if self.key_type == "integer":
