@@ -24,6 +24,7 @@ __all__ = [
     "Reference",
     "SqlaPartitionError",
     "audit_table",
+    "bound_waits",
     "one_line_errors",
     "partition_table",
     "policy_of",
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from .actor import set_actor
     from .declaration.binding import audit_table, partition_table, policy_of, reference_table
     from .migration.errors import one_line_errors
+    from .migration.impl.common import bound_waits
     from .migration.plugin import register
 
 _LAZY = {
@@ -46,6 +48,7 @@ _LAZY = {
     "set_actor": "actor",
     "register": "migration.plugin",
     "one_line_errors": "migration.errors",
+    "bound_waits": "migration.impl.common",
 }
 
 

@@ -111,3 +111,27 @@ def test_binary_input_is_one_line(tmp_path, db_url):
     blob.write_bytes(b"\xff\xfe\x00SELECT")
     linted = CliRunner().invoke(main, ["lint", str(blob)])
     assert linted.exit_code == 2 and "is not UTF-8 text" in linted.output
+
+
+def test_plain_alembic_operations_run_under_the_lock_timeout_too(project, db_url, tmp_path):
+    project.revision("first")
+    project.upgrade()
+    (project.root / "fk_models.py").write_text(
+        MODELS.replace(
+            "    event_created_at = mapped_column(sa.DateTime(timezone=True))",
+            "    event_created_at = mapped_column(sa.DateTime(timezone=True))\n"
+            "    note = mapped_column(sa.Text)",
+        )
+    )
+    import sys as _sys
+
+    _sys.modules.pop("fk_models", None)
+    second = project.revision("note")
+    assert "op.add_column('event_annotations'" in second
+    offline = project.offline_sql()
+    assert "SET lock_timeout = 5000" in offline.split("ALTER TABLE event_annotations")[0]
+    path = tmp_path / "migration.sql"
+    path.write_text(offline)
+    linted = CliRunner().invoke(main, ["lint", str(path)])
+    assert linted.exit_code == 0, linted.output  # the tool's migrations pass its own lint
+    project.upgrade()

@@ -12,8 +12,12 @@ target_metadata = myapp.models:Base.metadata
 # postgresql+asyncpg:// and postgresql+psycopg_async:// are accepted.
 sqlalchemy.url = postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-# Longest wait for a lock by partition DDL in migrations, in milliseconds.
+# Longest wait for a lock by any statement of a migration, in milliseconds: one that
+# waits longer gives up (run the migration again) instead of blocking every query queued
+# behind it.
 sqla_partition.lock_timeout = 5000
+# Longest any statement of a migration may run, in milliseconds (0: no limit).
+sqla_partition.statement_timeout = 0
 
 [loggers]
 keys = root,sqlalchemy,alembic,sqla_partition

@@ -14,7 +14,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import Connection, make_url
 
-from sqla_partition import one_line_errors
+from sqla_partition import bound_waits, one_line_errors
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -55,6 +55,11 @@ CONFIGURE = {
     "sqla_partition_lock_timeout": int(
         config.get_main_option("sqla_partition.lock_timeout") or 5000
     ),
+    # Every statement of a migration runs under the lock timeout above, and under this
+    # statement timeout (milliseconds; 0: none), Alembic's own operations included.
+    "sqla_partition_migration_statement_timeout": int(
+        config.get_main_option("sqla_partition.statement_timeout") or 0
+    ),
     # Autogenerate also proposes the indexes a careful DBA would ask for, each with its
     # reason as a comment in the migration: True for every rule, False for none, or some of
     # ["fk_index", "redundant_index", "brin_time_key", "invalid_index"].
@@ -72,12 +77,14 @@ def run_migrations_offline() -> None:
         **CONFIGURE,
     )
     with context.begin_transaction():
+        bound_waits(context)
         context.run_migrations()
 
 
 def do_run_migrations(connection: Connection) -> None:
     context.configure(connection=connection, **CONFIGURE)
     with context.begin_transaction():
+        bound_waits(context)
         context.run_migrations()
 
 

@@ -60,7 +60,31 @@ def bounded(operations: Operations, *, local: bool = True) -> Iterator[None]:
     limit = int(opts.get("sqla_partition_statement_timeout", DEFAULT_STATEMENT_TIMEOUT_MS))
     run_statements(operations, sql.timeouts(lock, limit, local=local))
     yield
-    run_statements(operations, sql.reset_timeouts(local=local))
+    run_statements(operations, back_to_session(operations.migration_context, local=local))
+
+
+def back_to_session(ctx: MigrationContext, *, local: bool = False) -> list[sql.Statement]:
+    """After an operation's own timeouts: the migration's (see :func:`bound_waits`) or, if
+    the environment set none, the role's."""
+    waits = getattr(ctx, "_sqla_partition_waits", None)
+    if local or waits is None:
+        return sql.reset_timeouts(local=local)
+    return sql.timeouts(*waits, local=False)
+
+
+def bound_waits(context: Any) -> None:
+    """Every statement of every migration under ``lock_timeout`` and ``statement_timeout``
+    (``sqla_partition_lock_timeout``, ``sqla_partition_statement_timeout``), Alembic's own
+    operations included: a plain ``op.add_column`` on a busy table then gives up instead
+    of queueing, with every query behind it, after a long reader. Call it in env.py after
+    ``context.configure``, inside ``begin_transaction``; ``--sql`` shows the settings."""
+    ctx = context.get_context()
+    opts = options_of(ctx)
+    lock = int(opts.get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
+    limit = int(opts.get("sqla_partition_migration_statement_timeout", 0))
+    for stmt in sql.timeouts(lock, limit, local=False):
+        context.execute(stmt.sql)
+    ctx._sqla_partition_waits = (lock, limit)
 
 
 def _can_checkpoint(ctx: MigrationContext) -> bool:

@@ -18,6 +18,7 @@ from ..ops import (
 from .common import (
     DEFAULT_LOCK_TIMEOUT_MS,
     DEFAULT_WAIT_MS,
+    back_to_session,
     bounded,
     implements,
     options_of,
@@ -94,7 +95,7 @@ def _create_index_online(operations: Operations, op: CreatePartitionedIndexOp) -
                 op.index_name, op.table_name, op.columns, op.schema, **opts
             ),
             sql.index_valid_check(op.index_name, op.schema),
-            *sql.reset_timeouts(local=False),
+            *back_to_session(operations.migration_context),
         ]
         run_statements(operations, stmts)
 
@@ -115,7 +116,7 @@ def reindex_index(operations: Operations, op: ReindexOp) -> None:
             [
                 *sql.timeouts(lock, limit, local=False),
                 sql.reindex_concurrently(op.index_name, op.schema),
-                *sql.reset_timeouts(local=False),
+                *back_to_session(operations.migration_context),
             ],
         )
 
@@ -161,5 +162,9 @@ def create_partitioned_index(operations: Operations, op: CreatePartitionedIndexO
             stmts.append(sql.attach_index(index_of(parent), index_of(name), s, (parent, name)))
             run_statements(operations, stmts)
         run_statements(
-            operations, [sql.index_valid_check(op.index_name, s), *sql.reset_timeouts(local=False)]
+            operations,
+            [
+                sql.index_valid_check(op.index_name, s),
+                *back_to_session(operations.migration_context),
+            ],
         )

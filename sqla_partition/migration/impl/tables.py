@@ -19,6 +19,7 @@ from ..ops import (
 from .common import (
     DEFAULT_LOCK_TIMEOUT_MS,
     DEFAULT_RETRIES,
+    back_to_session,
     bounded,
     implements,
     key_type_of,
@@ -138,6 +139,6 @@ def partition_existing_table(operations: Operations, op: PartitionExistingTableO
                 sql.create_policy_table(),
                 sql.create_record_table(),
                 sql.upsert_policy(t, s, op.partitioning.to_json(), op.key_type),
-                *sql.reset_timeouts(local=False),
+                *back_to_session(operations.migration_context),
             ],
         )
