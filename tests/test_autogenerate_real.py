@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -135,3 +136,87 @@ def test_plain_alembic_operations_run_under_the_lock_timeout_too(project, db_url
     linted = CliRunner().invoke(main, ["lint", str(path)])
     assert linted.exit_code == 0, linted.output  # the tool's migrations pass its own lint
     project.upgrade()
+
+
+PLUGIN_MODELS = textwrap.dedent(
+    """
+    import os
+
+    import sqlalchemy as sa
+    from alembic_utils.pg_function import PGFunction
+    from alembic_utils.pg_trigger import PGTrigger
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+    from sqla_partition import Audit, Range
+
+
+    class Base(DeclarativeBase):
+        pass
+
+
+    class Event(Base):
+        __tablename__ = "events"
+        __partitioning__ = Range("created_at", premake=2, default=True)
+        __audit__ = Audit(trail=True)
+        id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+        created_at = mapped_column(
+            sa.DateTime(timezone=True), primary_key=True, server_default=sa.func.now()
+        )
+        body: Mapped[str] = mapped_column(sa.Text)
+
+
+    ENTITIES = [
+        PGFunction(
+            schema="public",
+            signature="app_touch()",
+            definition="RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
+        ),
+    ]
+    if os.environ.get("WITH_TRIGGER"):  # once the table exists (alembic_utils simulates it)
+        # the application's own trigger on the partitioned table: PostgreSQL clones it
+        # onto every partition, under the same name
+        ENTITIES.append(PGTrigger(
+            schema="public",
+            signature="app_touched",
+            on_entity="public.events",
+            definition="AFTER INSERT ON public.events FOR EACH ROW "
+            "EXECUTE FUNCTION public.app_touch()",
+        ))
+    """
+)
+
+
+def test_alembic_utils_leaves_our_functions_and_trigger_clones_alone(tmp_path, db_url, monkeypatch):
+    pytest.importorskip("alembic_utils")
+    from alembic_utils.replaceable_entity import registry
+
+    with (
+        models_project(tmp_path, db_url, monkeypatch, "plugin_models", PLUGIN_MODELS) as project,
+        contextlib.ExitStack() as stack,
+    ):
+        stack.callback(registry.clear)  # its registry is process-wide: emptied afterwards
+        env = project.root / "migrations" / "env.py"
+        env.write_text(
+            env.read_text().replace(
+                "with one_line_errors():  # a declaration mistake",
+                "from alembic_utils.replaceable_entity import register_entities\n"
+                "import plugin_models\n"
+                "register_entities(plugin_models.ENTITIES)\n\n"
+                "with one_line_errors():  # a declaration mistake",
+                1,
+            )
+        )
+        first = project.revision("first")
+        assert "app_touch()" in first
+        project.upgrade()
+        monkeypatch.setenv("WITH_TRIGGER", "1")
+        sys.modules.pop("plugin_models", None)
+        second = project.revision("trigger")
+        assert "app_touched" in second and "sqla_partition" not in second
+        project.upgrade()
+        project.check()  # neither our functions nor our triggers are proposed for dropping
+        roll = CliRunner().invoke(
+            main, ["roll", "--database-url", db_url, "--now", "2027-05-01T00:00:00Z"]
+        )
+        assert roll.exit_code == 0, roll.output
+        project.check()  # nor the triggers PostgreSQL cloned onto the new partitions

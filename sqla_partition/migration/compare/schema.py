@@ -67,6 +67,10 @@ def _snapshot(ctx: AutogenContext) -> Snapshot:
     return snap
 
 
+#: The names of the functions and triggers sqla-partition makes.
+OWN_PREFIX = "sqla_partition"
+
+
 def _hidden(snap: Snapshot) -> set[tuple[str, str]]:
     """Tables autogenerate must neither reflect nor drop."""
     own = tool_schema()
@@ -116,13 +120,29 @@ def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> Priorit
             return (schema, parent_names.get("table_name"), name) not in clones
         if type_ == "index" and name.startswith(PREFIX):  # made on a recommendation
             return name in declared
+        if type_ in ("function", "trigger"):  # other plugins' entities: ours are not theirs
+            return not name.rpartition(".")[2].startswith(OWN_PREFIX)
         if type_ != "table":
             return True
         return (schema, name) not in hidden and not _looks_detached(snap, schema, name)
 
+    partitions = snap.partition_names()
+
+    def include_object(obj: Any, name: Any, type_: str, reflected: bool, compare_to: Any) -> bool:
+        """PostgreSQL clones a partitioned table's triggers onto each partition; a plugin
+        that reflects triggers (alembic_utils) must not take the clones for its own."""
+        table = getattr(obj, "on_entity", None) if type_ == "trigger" and reflected else None
+        if not isinstance(table, str):
+            return True
+        schema, _, name_ = table.rpartition(".")
+        return (schema.strip('"') or default_schema, name_.strip('"')) not in partitions
+
     filters = getattr(ctx, "_name_filters", None)
     if isinstance(filters, list):
         filters.insert(0, include_name)
+    object_filters = getattr(ctx, "_object_filters", None)
+    if isinstance(object_filters, list):
+        object_filters.insert(0, include_object)
     return PriorityDispatchResult.CONTINUE
 
 
