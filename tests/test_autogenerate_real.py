@@ -220,3 +220,20 @@ def test_alembic_utils_leaves_our_functions_and_trigger_clones_alone(tmp_path, d
         )
         assert roll.exit_code == 0, roll.output
         project.check()  # nor the triggers PostgreSQL cloned onto the new partitions
+
+
+def test_a_search_path_that_starts_with_the_applications_schema(tmp_path, db_url, pg, monkeypatch):
+    """The tool's tables stay in public, visible behind the application's schema: they are
+    not the application's tables, whatever the search_path shows."""
+    database = pg.info.dbname
+    pg.execute("CREATE SCHEMA app")
+    pg.execute(f'ALTER DATABASE "{database}" SET search_path = app, public')
+    with models_project(tmp_path, db_url, monkeypatch, "sp_models", PLUGIN_MODELS) as project:
+        project.revision("first")
+        project.upgrade()
+        placed = pg.execute(
+            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname IN ('events', 'sqla_partition_policy') ORDER BY c.relname"
+        ).fetchall()
+        assert placed == [("app",), ("public",)]
+        project.check()  # neither the policy table nor the trail is proposed for dropping

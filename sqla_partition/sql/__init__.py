@@ -43,6 +43,7 @@ from .audit import (
 from .catalog import (
     FOREIGN_KEY_CLONES_QUERY,
     POLICY_SCHEMAS_QUERY,
+    SEARCH_PATH_QUERY,
     catalog_query,
     partition_state_query,
     policy_query,
@@ -251,6 +252,7 @@ __all__ = [
     "RESERVED",
     "RETIRED_MARK",
     "RETRY_VARS",
+    "SEARCH_PATH_QUERY",
     "SPLIT_TRIGGER",
     "STATES",
     "SUPERUSER_QUERY",

@@ -132,3 +132,7 @@ SELECT n.nspname, c.relname, con.conname
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE con.contype = 'f' AND con.conparentid <> 0
 """
+
+
+#: The schemas the session's search_path names, in order (those that exist).
+SEARCH_PATH_QUERY = "SELECT current_schemas(false)::text[]"

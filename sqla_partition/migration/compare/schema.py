@@ -102,6 +102,9 @@ def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> Priorit
     conn = ctx.connection
     assert conn is not None
     clones = {tuple(r) for r in conn.exec_driver_sql(sql.FOREIGN_KEY_CLONES_QUERY)}
+    # a table reflected without a schema is one the search_path shows, from whichever
+    # schema on it holds it (the tool's tables in public behind an application schema)
+    visible = [default_schema, *conn.exec_driver_sql(sql.SEARCH_PATH_QUERY).scalar()]
     metadatas = ctx.metadata if isinstance(ctx.metadata, (list, tuple)) else [ctx.metadata]
     declared = {
         ix.name
@@ -124,6 +127,8 @@ def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> Priorit
             return not name.rpartition(".")[2].startswith(OWN_PREFIX)
         if type_ != "table":
             return True
+        if parent_names.get("schema_name") is None:  # any schema on the search_path
+            return not any((s, name) in hidden or _looks_detached(snap, s, name) for s in visible)
         return (schema, name) not in hidden and not _looks_detached(snap, schema, name)
 
     partitions = snap.partition_names()
