@@ -237,3 +237,47 @@ def test_a_search_path_that_starts_with_the_applications_schema(tmp_path, db_url
         ).fetchall()
         assert placed == [("app",), ("public",)]
         project.check()  # neither the policy table nor the trail is proposed for dropping
+
+
+GEO_MODELS = textwrap.dedent(
+    """
+    import sqlalchemy as sa
+    from geoalchemy2 import Geometry
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+    from sqla_partition import Range
+
+
+    class Base(DeclarativeBase):
+        pass
+
+
+    class Sighting(Base):
+        __tablename__ = "sightings"
+        __partitioning__ = Range("seen_at", premake=2)
+        id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+        seen_at = mapped_column(sa.DateTime(timezone=True), primary_key=True)
+        place = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    """
+)
+
+
+def test_geoalchemy2s_writer_keeps_the_partitioning(tmp_path, db_url, monkeypatch):
+    """geoalchemy2's documented ``process_revision_directives=alembic_helpers.writer``
+    rewrites every CreateTableOp, subclasses included."""
+    pytest.importorskip("geoalchemy2")
+    with models_project(tmp_path, db_url, monkeypatch, "geo_models", GEO_MODELS) as project:
+        env = project.root / "migrations" / "env.py"
+        env.write_text(
+            env.read_text().replace(
+                '    "compare_type": True,',
+                '    "compare_type": True,\n'
+                '    "process_revision_directives": __import__(\n'
+                '        "geoalchemy2.alembic_helpers", fromlist=["writer"]\n'
+                "    ).writer,",
+            )
+        )
+        text = project.revision("sightings")
+        assert "op.create_partitioned_table('sightings'" in text, text
+        assert "create_geospatial_table" not in text
+        assert "op.drop_partitioned_table('sightings'" in text

@@ -35,7 +35,7 @@ from ..ops import (
     SetPartitionPolicyOp,
     SplitHashPartitionsOp,
 )
-from ..registry import load_renderers
+from ..registry import load_renderers, shield_from_rewriters
 from .audit import audit_ops
 from .indexes import PREFIX, enabled_rules, recommendations
 
@@ -95,6 +95,7 @@ def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> Priorit
     if ctx.dialect is None or ctx.dialect.name != "postgresql" or getattr(ctx, _SNAPSHOT, None):
         return PriorityDispatchResult.CONTINUE
     load_renderers()
+    shield_from_rewriters()
     snap = _snapshot(ctx)
     hidden = _hidden(snap)
     default_schema = _default_schema(ctx)
@@ -349,6 +350,7 @@ def compare_schema(
         return PriorityDispatchResult.CONTINUE
     setattr(ctx, _DONE, True)
     load_renderers()
+    shield_from_rewriters()
     snap = _snapshot(ctx)
     default_schema = _default_schema(ctx)
     hidden = _hidden(snap)
