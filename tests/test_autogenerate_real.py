@@ -281,3 +281,144 @@ def test_geoalchemy2s_writer_keeps_the_partitioning(tmp_path, db_url, monkeypatc
         assert "op.create_partitioned_table('sightings'" in text, text
         assert "create_geospatial_table" not in text
         assert "op.drop_partitioned_table('sightings'" in text
+
+
+APP_MODELS = textwrap.dedent(
+    """
+    import os
+
+    import sqlalchemy as sa
+    from alembic_utils.pg_function import PGFunction
+    from alembic_utils.pg_view import PGView
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+    from sqla_partition import Audit, Hash, Range
+
+    STATUSES = ["active", "closed"] + (["frozen"] if os.environ.get("APP_V2") else [])
+
+
+    class Base(DeclarativeBase):
+        pass
+
+
+    class Account(Base):
+        __tablename__ = "accounts"
+        id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+        status = mapped_column(sa.Enum(*STATUSES, name="account_status"), nullable=False)
+
+
+    class Event(Base):
+        __tablename__ = "events"
+        __partitioning__ = Range(
+            "created_at", premake=2 if not os.environ.get("APP_V2") else 4, default=True
+        )
+        __audit__ = Audit(trail=True)
+        id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+        created_at = mapped_column(
+            sa.DateTime(timezone=True), primary_key=True, server_default=sa.func.now()
+        )
+        account_id = mapped_column(sa.ForeignKey("accounts.id"), nullable=False)
+        payload = mapped_column(sa.dialects.postgresql.JSONB)
+        tags = mapped_column(sa.dialects.postgresql.ARRAY(sa.Text))
+        if os.environ.get("APP_V2"):
+            source = mapped_column(sa.Text, index=True)
+
+
+    class Annotation(Base):
+        __tablename__ = "event_annotations"
+        id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+        event_id: Mapped[int] = mapped_column(sa.BigInteger)
+        event_created_at = mapped_column(sa.DateTime(timezone=True))
+        __table_args__ = (
+            sa.ForeignKeyConstraint(
+                ["event_id", "event_created_at"], ["events.id", "events.created_at"]
+            ),
+        )
+
+
+    class Shard(Base):
+        __tablename__ = "shards"
+        __partitioning__ = Hash("tenant_id", partitions=4)
+        tenant_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+        id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+
+
+    ENTITIES = [
+        PGFunction(schema="app", signature="answer()",
+                   definition="RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT 42 $$"),
+    ]
+    if os.environ.get("APP_V2"):  # alembic_utils simulates a view: its table must exist
+        ENTITIES.append(PGView(schema="app", signature="open_accounts",
+                               definition="SELECT id FROM app.accounts WHERE id > 0"))
+    """
+)
+
+
+def test_a_realistic_application_beside_three_plugins(tmp_path, db_url, pg, monkeypatch):
+    """Foreign keys to and from a partitioned table, an enum, a view and a function managed
+    by alembic_utils, alembic-postgresql-enum, JSONB and ARRAY columns, an audited Range
+    table and a Hash table, in a schema the search_path puts first: the second autogenerate
+    is empty, a change migration is right, and downgrade base / upgrade head are clean."""
+    pytest.importorskip("alembic_utils")
+    pytest.importorskip("alembic_postgresql_enum")
+    from alembic_utils.replaceable_entity import registry
+
+    pg.execute("CREATE SCHEMA app")
+    pg.execute(f'ALTER DATABASE "{pg.info.dbname}" SET search_path = app, public')
+    with (
+        models_project(tmp_path, db_url, monkeypatch, "app_models", APP_MODELS) as project,
+        contextlib.ExitStack() as stack,
+    ):
+        stack.callback(registry.clear)
+        env = project.root / "migrations" / "env.py"
+        env.write_text(
+            env.read_text().replace(
+                "with one_line_errors():  # a declaration mistake",
+                "import alembic_postgresql_enum  # noqa: F401\n"
+                "from alembic_utils.replaceable_entity import register_entities\n"
+                "import app_models\n"
+                "register_entities(app_models.ENTITIES)\n\n"
+                "with one_line_errors():  # a declaration mistake",
+                1,
+            )
+        )
+        first = project.revision("app")
+        assert "op.create_partitioned_table('events'" in first
+        assert "op.create_partitioned_table('shards'" in first
+        assert "answer" in first
+        project.upgrade()
+        project.check()
+        pg.execute("INSERT INTO app.accounts VALUES (1, 'active')")
+        roll = CliRunner().invoke(
+            main, ["roll", "--database-url", db_url, "--now", "2027-03-15T00:00:00Z"]
+        )
+        assert roll.exit_code == 0, roll.output
+        project.check()  # new partitions, new clones of keys and triggers: still nothing
+
+        monkeypatch.setenv("APP_V2", "1")
+        sys.modules.pop("app_models", None)
+        registry.clear()
+        change = project.revision("v2").split("def downgrade")[0]
+        assert "frozen" in change  # the enum value, by alembic-postgresql-enum
+        assert "open_accounts" in change  # the view, by alembic_utils
+        assert "op.add_column('events'" in change
+        assert "create_partitioned_index('ix_events_source'" in change  # online, per partition
+        assert "op.set_partition_policy('events'" in change and "premake=4" in change
+        assert "drop_entity" not in change and "drop_constraint" not in change
+        project.upgrade()
+        project.check()
+
+        offline = tmp_path / "all.sql"
+        offline.write_text(project.offline_sql())
+        linted = CliRunner().invoke(main, ["lint", str(offline)])
+        assert linted.exit_code == 0, linted.output
+
+        project.downgrade("base")
+        left = pg.execute(
+            "SELECT relname FROM pg_class WHERE relname LIKE 'sqla_partition%' "
+            "OR relname LIKE 'events%' OR relname LIKE 'shards%' UNION ALL "
+            "SELECT proname FROM pg_proc WHERE proname LIKE 'sqla_partition%'"
+        ).fetchall()
+        assert left == []
+        project.upgrade()
+        project.check()
