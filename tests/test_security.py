@@ -293,3 +293,13 @@ def test_the_tools_objects_can_live_in_a_schema_of_their_own(db_url, pg, monkeyp
     finally:
         pg.execute("DROP OWNED BY sqlp_blanket")
         pg.execute("DROP ROLE sqlp_blanket")
+
+
+def test_a_name_too_long_says_what_to_shorten():
+    from sqla_partition import PolicyError
+    from sqla_partition.declaration.policies import TablePolicy
+
+    with pytest.raises(PolicyError, match="table name .* Use a shorter name$"):
+        TablePolicy("t" * 70, Range("created_at"), "timestamptz")
+    with pytest.raises(PolicyError, match="partition_prefix="):
+        TablePolicy("t" * 60, Range("created_at"), "timestamptz")

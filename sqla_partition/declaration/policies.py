@@ -345,6 +345,7 @@ class TablePolicy:
                     f"{self.table}: {self.policy.column!r} is an integer column; give an "
                     f"integer interval such as interval=1_000_000, not {self.policy.interval!r}"
                 )
+        check_identifier(self.table, "table name")  # too long itself: no prefix helps
         for name in self.names_to_check():
             check_identifier(name, f"{self.table}: generated name")
 
