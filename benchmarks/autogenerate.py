@@ -139,6 +139,8 @@ def database_shape(url: str) -> tuple[int, int, int] | None:
     """(parents, partitions, policy rows) of an existing database, or ``None``."""
     import psycopg
 
+    from sqla_partition.sql import policy_query, record_exists_query
+
     try:
         conn = psycopg.connect(url, autocommit=True)
     except psycopg.OperationalError:
@@ -147,16 +149,12 @@ def database_shape(url: str) -> tuple[int, int, int] | None:
         row = conn.execute(
             "SELECT (SELECT count(*) FROM pg_partitioned_table pt JOIN pg_class c "
             "        ON c.oid = pt.partrelid WHERE NOT c.relispartition),"
-            "       (SELECT count(*) FROM pg_class WHERE relispartition AND relkind IN ('r', 'p')),"
-            "       to_regclass('public.sqla_partition_policy') IS NOT NULL"
+            "       (SELECT count(*) FROM pg_class WHERE relispartition AND relkind IN ('r', 'p'))"
         ).fetchone()
         assert row is not None
-        parents, partitions, has_policies = row
-        rows = 0
-        if has_policies:
-            counted = conn.execute("SELECT count(*) FROM public.sqla_partition_policy").fetchone()
-            assert counted is not None
-            rows = counted[0]
+        parents, partitions = row
+        exists = conn.execute(record_exists_query()).fetchone()
+        rows = len(conn.execute(policy_query()).fetchall()) if exists and exists[1] else 0
     return parents, partitions, rows
 
 

@@ -37,7 +37,7 @@ def run_op(db_url, fn):
 def recorded(pg, name):
     return pg.execute(
         "SELECT partition_schema, state, lower_bound, detached_at IS NOT NULL "
-        "FROM sqla_partition_partitions WHERE partition_name = %s",
+        "FROM sqla_partition.sqla_partition_partitions WHERE partition_name = %s",
         (name,),
     ).fetchone()
 
@@ -165,8 +165,12 @@ def test_dropping_a_table_says_what_happens_to_its_archives(db_url, pg, choice):
     archive = pg.execute("SELECT to_regclass('events_p2026_11')").fetchone()[0]
     assert archive == (None if choice == "drop" else "events_p2026_11")
     # the last managed table is gone: the tool's own tables go with it
-    assert pg.execute("SELECT to_regclass('sqla_partition_policy')").fetchone() == (None,)
-    assert pg.execute("SELECT to_regclass('sqla_partition_partitions')").fetchone() == (None,)
+    assert pg.execute("SELECT to_regclass('sqla_partition.sqla_partition_policy')").fetchone() == (
+        None,
+    )
+    assert pg.execute(
+        "SELECT to_regclass('sqla_partition.sqla_partition_partitions')"
+    ).fetchone() == (None,)
 
 
 def test_drop_archives_offline_sql_is_reviewable():

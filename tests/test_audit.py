@@ -69,7 +69,7 @@ def models():
 
 def trail(pg, table="events"):
     return pg.execute(
-        "SELECT operation, actor, row_key, diff FROM sqla_partition_audit_trail "
+        "SELECT operation, actor, row_key, diff FROM sqla_partition.sqla_partition_audit_trail "
         "WHERE table_name = %s ORDER BY id",
         (table,),
     ).fetchall()
@@ -127,7 +127,9 @@ def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
         "SELECT body, created_by FROM events WHERE body LIKE 'from %' ORDER BY body"
     ).fetchall() == [("from a job", None), ("from a request", 11)]
     pg.execute("DELETE FROM events WHERE body LIKE 'from %'")
-    pg.execute("DELETE FROM sqla_partition_audit_trail WHERE diff->>'body' LIKE 'from %'")
+    pg.execute(
+        "DELETE FROM sqla_partition.sqla_partition_audit_trail WHERE diff->>'body' LIKE 'from %'"
+    )
 
     # raw SQL, no actor: the database still keeps the timestamps
     pg.execute("INSERT INTO events (body) VALUES ('raw')")
@@ -191,14 +193,18 @@ def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
     op, _, key, diff = trail(pg)[-1]
     assert op == "DELETE" and diff["body"] == "b1!" and "id" in key
     assert pg.execute(
-        "SELECT count(*) FROM sqla_partition_audit_trail WHERE table_name <> 'events'"
+        "SELECT count(*) FROM sqla_partition.sqla_partition_audit_trail "
+        "WHERE table_name <> 'events'"
     ).fetchone() == (0,)  # events are named by the parent, never by a partition
 
     # roll: new months of events get the audit trigger; the trail is rolled too
     out = roll(db_url, "2027-01-15T00:00:00Z")
     created = {t["table"]: t["created"] for t in out["tables"]}
     assert created["public.events"] == ["events_p2027_02", "events_p2027_03"]
-    assert "sqla_partition_audit_trail_p2027_03" in created["public.sqla_partition_audit_trail"]
+    assert (
+        "sqla_partition_audit_trail_p2027_03"
+        in created["sqla_partition.sqla_partition_audit_trail"]
+    )
     pg.execute("INSERT INTO events (created_at, body) VALUES ('2027-03-02', 'future')")
     assert pg.execute(
         "SELECT tableoid::regclass::text, updated_at IS NOT NULL FROM events WHERE body = 'future'"
@@ -207,14 +213,19 @@ def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
 
     out = roll(db_url, "2028-03-05T00:00:00Z")  # trail months past 12 months are detached
     detached = {t["table"]: t["detached"] for t in out["tables"]}
-    assert "sqla_partition_audit_trail_p2026_11" in detached["public.sqla_partition_audit_trail"]
+    assert (
+        "sqla_partition_audit_trail_p2026_11"
+        in detached["sqla_partition.sqla_partition_audit_trail"]
+    )
     project.check()
     engine.dispose()
 
     # downgrade base: the trail's archives are history, dropped only when the file says so
     with pytest.raises(Exception, match="archived partition"):
         project.downgrade("base")
-    assert pg.execute("SELECT to_regclass('sqla_partition_audit_trail')").fetchone()[0]
+    assert pg.execute("SELECT to_regclass('sqla_partition.sqla_partition_audit_trail')").fetchone()[
+        0
+    ]
     (path,) = project.versions()
     path.write_text(path.read_text().replace("archives='refuse'", "archives='drop'"))
     project.downgrade("base")
@@ -317,7 +328,7 @@ def test_trail_keeps_recording_after_a_column_the_migration_knew_is_dropped(db_u
             partitioning=trail_policy("12 months"),
             start="2026-11-01",
             until="2027-03-01",
-            schema="public",
+            schema="sqla_partition",
         )
         op.enable_audit("docs", Audit(trail=True), primary_key=["id"], columns=columns)
 

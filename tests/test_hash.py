@@ -350,7 +350,8 @@ def test_interrupted_split_resumes_where_it_stopped(db_url, pg):
     run_online(db_url, split)  # a rerun of a finished split changes nothing
     assert orders_digest(pg) == before
     recorded = pg.execute(
-        "SELECT policy->>'partitions' FROM sqla_partition_policy WHERE table_name = 'Orders 50%'"
+        "SELECT policy->>'partitions' FROM sqla_partition.sqla_partition_policy "
+        "WHERE table_name = 'Orders 50%'"
     ).fetchone()
     assert recorded == ("4",)
 
@@ -361,8 +362,12 @@ def test_interrupted_split_resumes_where_it_stopped(db_url, pg):
     ).fetchone()
     assert left == (0,)
     # the last managed table gone, nothing of sqla-partition stays behind
-    assert pg.execute("SELECT to_regclass('sqla_partition_policy')").fetchone() == (None,)
-    assert pg.execute("SELECT to_regclass('sqla_partition_partitions')").fetchone() == (None,)
+    assert pg.execute("SELECT to_regclass('sqla_partition.sqla_partition_policy')").fetchone() == (
+        None,
+    )
+    assert pg.execute(
+        "SELECT to_regclass('sqla_partition.sqla_partition_partitions')"
+    ).fetchone() == (None,)
 
 
 def children_of(pg, parent: str) -> dict[str, str]:
@@ -441,6 +446,7 @@ def test_split_refuses_before_changing_anything(db_url, pg, setup, message):
     ).fetchall()
     assert made == []
     recorded = pg.execute(
-        "SELECT policy->>'partitions' FROM sqla_partition_policy WHERE table_name = 'accounts'"
+        "SELECT policy->>'partitions' FROM sqla_partition.sqla_partition_policy "
+        "WHERE table_name = 'accounts'"
     ).fetchone()
     assert recorded == ("2",)

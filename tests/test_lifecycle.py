@@ -120,7 +120,8 @@ def roll(db_url: str, now: dt.datetime, *extra: str) -> tuple[int, dict]:
 def archives(pg: psycopg.Connection) -> dict[str, str]:
     """Recorded archives that exist: name → schema."""
     rows = pg.execute(
-        "SELECT r.partition_name, r.partition_schema FROM sqla_partition_partitions r "
+        "SELECT r.partition_name, r.partition_schema "
+        "FROM sqla_partition.sqla_partition_partitions r "
         "JOIN pg_class c ON c.relname = r.partition_name "
         "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = r.partition_schema "
         "WHERE NOT c.relispartition"

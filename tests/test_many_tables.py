@@ -38,7 +38,9 @@ def test_two_hundred_tables_of_36_partitions_in_one_migration(db_url):
             "count(*) FILTER (WHERE c.relkind = 'p') FROM pg_class c "
             "WHERE c.relname ~ '^t[0-9]{3}'"
         ).one()
-        policies = conn.exec_driver_sql("SELECT count(*) FROM sqla_partition_policy").scalar()
+        policies = conn.exec_driver_sql(
+            "SELECT count(*) FROM sqla_partition.sqla_partition_policy"
+        ).scalar()
     engine.dispose()
     # the stock lock table is what this must fit in; a larger one would hide the problem
     assert locks_per_tx == 64

@@ -263,5 +263,8 @@ def test_a_hostile_name_never_leaves_its_comment(db_url, pg):
         for s in pglast.parse_sql(text)
         if isinstance(s.stmt, pglast.ast.CreateStmt)
     ]
-    # the name stays a quoted identifier, nothing runs
-    assert created == ["sqla_partition_partitions", "events_p2027_01"]
+    # the name stays a quoted identifier, nothing runs (the record's table is made in a DO
+    # block with its schema)
+    assert [name for name in created if not name.startswith("sqla_partition")] == [
+        "events_p2027_01"
+    ]

@@ -80,7 +80,8 @@ def test_rows_past_retention_go_only_as_asked(db_url, pg, choice):
         assert kept == "events_p2024_01"
         assert pg.execute("SELECT note FROM events_p2024_01").fetchall() == [("expired",)]
         state = pg.execute(
-            "SELECT state FROM sqla_partition_partitions WHERE partition_name = 'events_p2024_01'"
+            "SELECT state FROM sqla_partition.sqla_partition_partitions "
+            "WHERE partition_name = 'events_p2024_01'"
         ).fetchone()
         assert state == ("detached",)
     else:

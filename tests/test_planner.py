@@ -75,7 +75,7 @@ def test_roll_creates_only_missing_periods_with_check_and_attach():
     # new and empty: ATTACH's scan of it costs nothing, no CHECK needed; the record of
     # partitions says, in the same transaction, that the tool made it
     assert len(sqls) == 3
-    assert sqls[2].startswith("INSERT INTO public.sqla_partition_partitions")
+    assert sqls[2].startswith("INSERT INTO sqla_partition.sqla_partition_partitions")
     assert "'events_p2027_01'" in sqls[2] and "'attached'" in sqls[2]
 
 
@@ -130,7 +130,7 @@ def test_default_partition_rules_out_concurrent_detach_and_drop_is_explicit():
         "LOCK TABLE ONLY public.events IN SHARE ROW EXCLUSIVE MODE;"[:-1],
         "LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE",
         "ALTER TABLE public.events ATTACH PARTITION public.events_p2027_03 FOR VALUES FROM",
-        "INSERT INTO public.sqla_partition_partitions",
+        "INSERT INTO sqla_partition.sqla_partition_partitions",
     ]
 
 

@@ -397,7 +397,8 @@ def test_bad_input_is_one_line_and_exit_2(db_url, pg, args, message):
 def test_policy_the_database_disagrees_with_changes_nothing(db_url, pg):
     make_table(db_url)
     pg.execute(
-        "UPDATE sqla_partition_policy SET policy = jsonb_set(policy, '{column}', '\"note\"')"
+        "UPDATE sqla_partition.sqla_partition_policy "
+        "SET policy = jsonb_set(policy, '{column}', '\"note\"')"
     )
     result = roll(db_url, "--now", "2027-01-10T00:00:00Z")
     assert result.exit_code == 2
@@ -614,6 +615,7 @@ def test_rolled_at_is_recorded_for_a_schema_with_a_dot(db_url, pg):
     code, out = roll_json(db_url, "--now", "2026-11-27T00:00:00Z")
     assert code == 0 and out["warnings"] == []
     rolled = pg.execute(
-        "SELECT rolled_at IS NOT NULL FROM sqla_partition_policy WHERE schema_name = 'odd.schema'"
+        "SELECT rolled_at IS NOT NULL FROM sqla_partition.sqla_partition_policy "
+        "WHERE schema_name = 'odd.schema'"
     ).fetchone()
     assert rolled == (True,)

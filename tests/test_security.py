@@ -105,7 +105,7 @@ def test_least_privilege_recipe(roles, pg):
     with psycopg.connect(_libpq(urls["app"]), autocommit=True) as conn:
         conn.execute("INSERT INTO events (created_at) VALUES ('2027-02-10'), ('2027-04-10')")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):  # the policies are not its
-            conn.execute("UPDATE sqla_partition_policy SET policy = '{}'")
+            conn.execute("UPDATE sqla_partition.sqla_partition_policy SET policy = '{}'")
 
     result = CliRunner().invoke(
         main, ["roll", "--database-url", urls["roll"], "--now", "2027-04-05T00:00:00Z"]
@@ -141,7 +141,7 @@ def test_least_privilege_recipe(roles, pg):
     # the application may not even read the policies
     denied = CliRunner().invoke(main, ["roll", "--database-url", urls["app"]])
     assert denied.exit_code == 2, denied.output
-    assert "permission denied for table sqla_partition_policy" in denied.output
+    assert "permission denied for schema sqla_partition" in denied.output
     assert "Security and privileges" in denied.output
 
 
@@ -193,22 +193,34 @@ def test_out_of_range_input_is_one_line(args):
 
 def test_policies_writable_by_other_roles_hold_every_detach_and_drop(roles, pg):
     names, urls = roles
+    app = names["app"]
     make_table(urls["owner"], Range("created_at", premake=2, retention="12 months"))
-    # the common blanket grant, as the owner would give it
+    forge = (
+        "UPDATE sqla_partition.sqla_partition_policy SET policy = jsonb_set(jsonb_set(policy, "
+        "'{retention}', '\"1 month\"'), '{on_expire}', '\"drop\"')"
+    )
     with psycopg.connect(_libpq(urls["owner"]), autocommit=True) as conn:
+        # the common blanket grant on public no longer reaches the policies...
         conn.execute(
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public "
-            f'TO "{names["app"]}"'
+            f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{app}"'
         )
-    with psycopg.connect(_libpq(urls["app"]), autocommit=True) as conn:  # forges the policy
+    with (
+        psycopg.connect(_libpq(urls["app"]), autocommit=True) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute(forge)
+    with psycopg.connect(_libpq(urls["owner"]), autocommit=True) as conn:
+        # ...but the same grant given in the tool's own schema would
+        conn.execute(f'GRANT USAGE ON SCHEMA sqla_partition TO "{app}"')
         conn.execute(
-            "UPDATE sqla_partition_policy SET policy = jsonb_set(jsonb_set(policy, "
-            "'{retention}', '\"1 month\"'), '{on_expire}', '\"drop\"')"
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA sqla_partition "
+            f'TO "{app}"'
         )
+    with psycopg.connect(_libpq(urls["app"]), autocommit=True) as conn:
+        conn.execute(forge)
     before = partitions(pg)
     now = ["--now", "2027-02-10T00:00:00Z"]
     result = CliRunner().invoke(main, ["roll", "--database-url", urls["roll"], *now])
-    app = names["app"]
     assert f"{app} may DELETE, INSERT, UPDATE sqla_partition_policy" in result.output
     assert "expiry held" in result.output
     assert set(before) <= set(partitions(pg))  # nothing detached, nothing dropped
@@ -256,7 +268,7 @@ def test_a_table_planted_under_a_future_partitions_name_is_never_attached(db_url
 
 def test_the_tools_objects_can_live_in_a_schema_of_their_own(db_url, pg, monkeypatch):
     """Blanket grants on public do not reach them there; roll finds them by itself."""
-    from sqla_partition.sql.policy import use_tool_schema
+    from sqla_partition.sql.policy import DEFAULT_TOOL_SCHEMA, use_tool_schema
 
     monkeypatch.setenv("SQLA_PARTITION_SCHEMA", "sqlp_ops")
     use_tool_schema("sqlp_ops")  # as a process started with the variable would
@@ -264,7 +276,7 @@ def test_the_tools_objects_can_live_in_a_schema_of_their_own(db_url, pg, monkeyp
         make_table(db_url, Range("created_at", premake=2, retention="3 months", default=True))
     finally:
         monkeypatch.delenv("SQLA_PARTITION_SCHEMA")
-        use_tool_schema("public")
+        use_tool_schema(DEFAULT_TOOL_SCHEMA)
     where = pg.execute(
         "SELECT to_regclass('sqlp_ops.sqla_partition_policy') IS NOT NULL, "
         "to_regclass('public.sqla_partition_policy') IS NOT NULL"

@@ -19,7 +19,7 @@ from ..declaration.periods import KeyValue
 from ..declaration.policies import Range, TablePolicy, policy_from_dict
 from ..errors import CatalogError, PolicyError
 from ..sql import catalog_query, policy_query
-from ..sql.policy import POLICY_SCHEMA, tool_schema, tool_schema_pinned, use_tool_schema
+from ..sql.policy import DEFAULT_TOOL_SCHEMA, tool_schema, tool_schema_pinned, use_tool_schema
 
 #: Runs one query without parameters and returns its rows.
 Query = Callable[[str], Sequence[Sequence[Any]]]
@@ -252,7 +252,7 @@ def find_tool_schema(found: Sequence[str]) -> None:
     if tool_schema_pinned():
         return
     if not found:
-        use_tool_schema(POLICY_SCHEMA)
+        use_tool_schema(DEFAULT_TOOL_SCHEMA)
     elif len(found) == 1:
         use_tool_schema(found[0])
     elif tool_schema() not in found:

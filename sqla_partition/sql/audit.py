@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from .plpgsql import do_block, dollar_quote
-from .policy import tool_schema
+from .policy import in_own_schema, tool_schema
 from .quoting import ident, qualified, regclass, string_literal
 from .statement import Statement
 
@@ -61,12 +61,13 @@ BEGIN
 END"""
 
 
-def _function(name: str, body: str, extra: str = "") -> str:
+def _function(name: str, body: str, extra: str = "", *, make_schema: bool = True) -> str:
     tag = dollar_quote(body, "fn")
-    return (
-        f"CREATE OR REPLACE FUNCTION {qualified(name, tool_schema())}() RETURNS trigger "
-        f"LANGUAGE plpgsql{extra} AS {tag}\n{body}\n{tag}"
+    text = (
+        f"CREATE OR REPLACE FUNCTION {qualified(name, tool_schema())}() "
+        f"RETURNS trigger LANGUAGE plpgsql{extra} AS {tag}\n{body}\n{tag}"
     )
+    return in_own_schema(text) if make_schema else text
 
 
 _TRAIL_DECLARE = """DECLARE
@@ -217,6 +218,7 @@ def create_trail_function(
         trail_function_name(table, schema),
         body,
         " SECURITY DEFINER SET search_path = pg_catalog, pg_temp",
+        make_schema=False,  # the trail's own table is in that schema already
     )
     outer = dollar_quote(template, "template")
     query = _TRAIL_DIFF_QUERY.replace("@noise@", noise)

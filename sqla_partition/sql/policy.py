@@ -5,20 +5,24 @@ from __future__ import annotations
 import os
 
 from .names import check_identifier
+from .plpgsql import do_block
 from .quoting import ident, qualified, string_literal
 from .statement import Statement
 
 POLICY_TABLE = "sqla_partition_policy"
-#: Where the tool's own objects live unless ``SQLA_PARTITION_SCHEMA`` says otherwise.
+#: Where earlier versions kept the tool's objects (found there, they stay there).
 POLICY_SCHEMA = "public"
-_TOOL_SCHEMA = [os.environ.get("SQLA_PARTITION_SCHEMA") or POLICY_SCHEMA]
+#: Where a new database gets them, unless ``SQLA_PARTITION_SCHEMA`` says otherwise: a schema
+#: of their own, out of reach of the blanket grants applications get on ``public``.
+DEFAULT_TOOL_SCHEMA = "sqla_partition"
+_TOOL_SCHEMA = [os.environ.get("SQLA_PARTITION_SCHEMA") or DEFAULT_TOOL_SCHEMA]
 
 
 def tool_schema() -> str:
     """The schema of the tool's own objects: the policy table, the record of partitions,
-    the audit trail and functions. ``SQLA_PARTITION_SCHEMA`` chooses it for migrations (a
-    schema of their own keeps them out of blanket grants on ``public``); ``roll``,
-    ``status`` and ``check`` find it in the database."""
+    the audit trail and functions. ``sqla_partition`` in a new database (or what
+    ``SQLA_PARTITION_SCHEMA`` says); wherever a database has them already (``public`` for
+    databases migrated by earlier versions), every command finds them there."""
     return _TOOL_SCHEMA[0]
 
 
@@ -35,17 +39,24 @@ def policy_table() -> str:
     return qualified(POLICY_TABLE, tool_schema())
 
 
-def create_policy_table() -> Statement:
+def in_own_schema(statement: str) -> str:
+    """``statement`` preceded by ``CREATE SCHEMA IF NOT EXISTS`` for the tool's schema (not
+    for ``public``), as one statement: drivers that prepare statements take no lists."""
     schema = tool_schema()
-    make_schema = (
-        "" if schema == POLICY_SCHEMA else f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}; "
-    )
+    if schema == POLICY_SCHEMA:
+        return statement
+    return do_block(f"  CREATE SCHEMA IF NOT EXISTS {ident(schema)};\n  {statement};\n")
+
+
+def create_policy_table() -> Statement:
     return Statement(
-        f"{make_schema}CREATE TABLE IF NOT EXISTS {policy_table()} ("
-        "schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, "
-        "key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), "
-        "rolled_at timestamptz, "
-        "PRIMARY KEY (schema_name, table_name))",
+        in_own_schema(
+            f"CREATE TABLE IF NOT EXISTS {policy_table()} ("
+            "schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, "
+            "key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), "
+            "rolled_at timestamptz, "
+            "PRIMARY KEY (schema_name, table_name))"
+        ),
         f"ACCESS EXCLUSIVE on {POLICY_TABLE} (only when it is new)",
         "records each table's policy so that roll needs only a database URL",
     )
@@ -90,3 +101,11 @@ SELECT c.relname, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.g
    AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
  GROUP BY 1, 2 ORDER BY 1, 2
 """
+
+
+def create_tool_schema() -> Statement:
+    return Statement(
+        f"CREATE SCHEMA IF NOT EXISTS {ident(tool_schema())}",
+        "no table lock",
+        "the schema of sqla-partition's own objects",
+    )

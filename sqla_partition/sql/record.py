@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from .plpgsql import do_block
-from .policy import POLICY_TABLE, policy_table, tool_schema
+from .policy import POLICY_TABLE, in_own_schema, policy_table, tool_schema
 from .quoting import KeyValue, ident, qualified, regclass, string_literal, typed_literal
 from .statement import Statement
 
@@ -28,13 +28,15 @@ def record_table() -> str:
 
 def create_record_table() -> Statement:
     return Statement(
-        f"CREATE TABLE IF NOT EXISTS {record_table()} ("
-        "partition_schema text NOT NULL, partition_name text NOT NULL, "
-        "schema_name text NOT NULL, table_name text NOT NULL, "
-        "lower_bound text, upper_bound text, "
-        "state text NOT NULL CHECK (state IN ('attached', 'detached')), "
-        "created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, "
-        "PRIMARY KEY (partition_schema, partition_name))",
+        in_own_schema(
+            f"CREATE TABLE IF NOT EXISTS {record_table()} ("
+            "partition_schema text NOT NULL, partition_name text NOT NULL, "
+            "schema_name text NOT NULL, table_name text NOT NULL, "
+            "lower_bound text, upper_bound text, "
+            "state text NOT NULL CHECK (state IN ('attached', 'detached')), "
+            "created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, "
+            "PRIMARY KEY (partition_schema, partition_name))"
+        ),
         f"ACCESS EXCLUSIVE on {RECORD_TABLE} (only when it is new)",
         "records the partitions sqla-partition made, so that it never trusts a table for "
         "its name alone",

@@ -35,13 +35,23 @@ CREATE TABLE IF NOT EXISTS public.sqla_partition_audit_trail_p2027_02 PARTITION 
 CREATE TABLE IF NOT EXISTS public.sqla_partition_audit_trail_default PARTITION OF public.sqla_partition_audit_trail DEFAULT;
 
 -- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
-CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+END
+$do$;
 
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
-CREATE TABLE IF NOT EXISTS public.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+END
+$do$;
 
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
-INSERT INTO public.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES ('public', 'sqla_partition_audit_trail', '{"archive_schema": null, "colocate_with": null, "column": "at", "default": true, "distributed_by": null, "interval": "1 month", "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 3, "retention": "12 months", "subpartition": null, "timezone": "UTC"}'::jsonb, 'timestamptz') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
+INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES ('public', 'sqla_partition_audit_trail', '{"archive_schema": null, "colocate_with": null, "column": "at", "default": true, "distributed_by": null, "interval": "1 month", "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 3, "retention": "12 months", "subpartition": null, "timezone": "UTC"}'::jsonb, 'timestamptz') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;
@@ -56,7 +66,10 @@ SET LOCAL lock_timeout = 5000;
 SET LOCAL statement_timeout = 600000;
 
 -- no table lock: sets the audit columns of each written row, so writes that bypass the ORM are covered too
-CREATE OR REPLACE FUNCTION public.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
 BEGIN
@@ -93,9 +106,11 @@ BEGIN
   RETURN NEW;
 END
 $fn$;
+END
+$do$;
 
 -- SHARE ROW EXCLUSIVE on events and its partitions: brief; writes wait for it, bounded by lock_timeout; a partitioned table's partitions, later ones included, get the trigger too
-CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events FOR EACH ROW EXECUTE FUNCTION public.sqla_partition_audit_columns('app.user_id', 'bigint', 'who');
+CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events FOR EACH ROW EXECUTE FUNCTION sqla_partition.sqla_partition_audit_columns('app.user_id', 'bigint', 'who');
 
 -- SHARE UPDATE EXCLUSIVE on events: records the audit settings, for autogenerate to compare with the model
 COMMENT ON TRIGGER sqla_partition_audit ON events IS '{"audit": {"actor_setting": "app.user_id", "actor_type": "bigint", "soft_delete": false, "trail": true, "trail_retention": "12 months", "who": true}, "columns": ["id", "created_at", "body", "updated_at", "created_by", "updated_by"]}';
@@ -126,7 +141,7 @@ BEGIN
    WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped
      AND a.attname <> ALL (ARRAY['updated_at', 'updated_by']);
   EXECUTE replace(replace(replace(replace($template$
-CREATE OR REPLACE FUNCTION public.sqla_partition_audit_trail_82d50d9042de() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_trail_82d50d9042de() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
   keys text[] := TG_ARGV[1:array_upper(TG_ARGV, 1)];
@@ -138,7 +153,7 @@ BEGIN
          AND NOT attisdropped AND attname = ANY (ARRAY[@names@]::name[])) = @count@
        AND (SELECT count(*) FROM old_rows) = (SELECT count(*) FROM new_rows) THEN
       -- old and new images side by side, by position, as PostgreSQL stores them
-      INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
+      INSERT INTO sqla_partition.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
       SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor, jsonb_build_object('id', (p.o).id, 'created_at', (p.o).created_at), d.diff
         FROM (SELECT unnest(ARRAY(SELECT x::@rowtype@ FROM old_rows AS x)) AS o,
                      unnest(ARRAY(SELECT x::@rowtype@ FROM new_rows AS x)) AS n) AS p
@@ -151,7 +166,7 @@ BEGIN
     SELECT array_agg(k) INTO others
       FROM jsonb_object_keys((SELECT to_jsonb(x) FROM new_rows AS x LIMIT 1)) AS k
      WHERE k <> ALL (keys);
-    INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
+    INSERT INTO sqla_partition.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
     SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', actor, r.j - others, r.j
       FROM (SELECT to_jsonb(x) AS j FROM new_rows AS x) AS r;
     RETURN NULL;
@@ -165,7 +180,7 @@ BEGIN
   IF TG_OP = 'DELETE' OR unpaired THEN
     -- deletes; and updates whose images do not pair up (a BEFORE INSERT trigger of the
     -- partition a row moved to dropped it): each old row as it was
-    INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
+    INSERT INTO sqla_partition.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
     SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP, actor, r.j - others, r.j
       FROM (SELECT to_jsonb(x) AS j FROM old_rows AS x) AS r;
     RETURN NULL;
@@ -173,7 +188,7 @@ BEGIN
   -- the old and new images of the statement's rows are stored pairwise, in the same
   -- order, also for rows the update moved to another partition: one event per row.
   -- unnest() pairs them by position without a join, whatever the plan cache expects.
-  INSERT INTO public.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
+  INSERT INTO sqla_partition.sqla_partition_audit_trail (table_schema, table_name, operation, actor, row_key, diff)
   SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor, p.o - others, d.diff
     FROM unnest(ARRAY(SELECT to_jsonb(x) FROM old_rows AS x),
                 ARRAY(SELECT to_jsonb(x) FROM new_rows AS x)) AS p(o, n)
@@ -191,16 +206,16 @@ END
 $do$;
 
 -- no table lock: nobody else may attach the function to a table of theirs and write the trail
-REVOKE ALL ON FUNCTION public.sqla_partition_audit_trail_82d50d9042de() FROM PUBLIC;
+REVOKE ALL ON FUNCTION sqla_partition.sqla_partition_audit_trail_82d50d9042de() FROM PUBLIC;
 
 -- SHARE ROW EXCLUSIVE on events: brief; statement-level, on the table itself: each statement's rows are recorded in one insert, under the table's name
-CREATE OR REPLACE TRIGGER sqla_partition_audit_insert AFTER INSERT ON events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sqla_partition_audit_trail_82d50d9042de('app.user_id', 'id', 'created_at');
+CREATE OR REPLACE TRIGGER sqla_partition_audit_insert AFTER INSERT ON events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION sqla_partition.sqla_partition_audit_trail_82d50d9042de('app.user_id', 'id', 'created_at');
 
 -- SHARE ROW EXCLUSIVE on events: brief; statement-level, on the table itself: each statement's rows are recorded in one insert, under the table's name
-CREATE OR REPLACE TRIGGER sqla_partition_audit_update AFTER UPDATE ON events REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sqla_partition_audit_trail_82d50d9042de('app.user_id', 'id', 'created_at');
+CREATE OR REPLACE TRIGGER sqla_partition_audit_update AFTER UPDATE ON events REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION sqla_partition.sqla_partition_audit_trail_82d50d9042de('app.user_id', 'id', 'created_at');
 
 -- SHARE ROW EXCLUSIVE on events: brief; statement-level, on the table itself: each statement's rows are recorded in one insert, under the table's name
-CREATE OR REPLACE TRIGGER sqla_partition_audit_delete AFTER DELETE ON events REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.sqla_partition_audit_trail_82d50d9042de('app.user_id', 'id', 'created_at');
+CREATE OR REPLACE TRIGGER sqla_partition_audit_delete AFTER DELETE ON events REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION sqla_partition.sqla_partition_audit_trail_82d50d9042de('app.user_id', 'id', 'created_at');
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;
@@ -215,7 +230,10 @@ SET LOCAL lock_timeout = 5000;
 SET LOCAL statement_timeout = 600000;
 
 -- no table lock: sets the audit columns of each written row, so writes that bypass the ORM are covered too
-CREATE OR REPLACE FUNCTION public.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
 BEGIN
@@ -252,6 +270,8 @@ BEGIN
   RETURN NEW;
 END
 $fn$;
+END
+$do$;
 
 -- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
 DROP TRIGGER IF EXISTS sqla_partition_audit_insert ON events;
@@ -264,10 +284,10 @@ DROP TRIGGER IF EXISTS sqla_partition_audit_delete ON events;
 
 -- no table lock: the table's own trail function, unused once its triggers are gone
 -- squawk-ignore ban-drop-function
-DROP FUNCTION IF EXISTS public.sqla_partition_audit_trail_82d50d9042de();
+DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_trail_82d50d9042de();
 
 -- SHARE ROW EXCLUSIVE on events and its partitions: brief; writes wait for it, bounded by lock_timeout; a partitioned table's partitions, later ones included, get the trigger too
-CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events FOR EACH ROW EXECUTE FUNCTION public.sqla_partition_audit_columns('app.actor', 'uuid', 'who');
+CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events FOR EACH ROW EXECUTE FUNCTION sqla_partition.sqla_partition_audit_columns('app.actor', 'uuid', 'who');
 
 -- SHARE UPDATE EXCLUSIVE on events: records the audit settings, for autogenerate to compare with the model
 COMMENT ON TRIGGER sqla_partition_audit ON events IS '{"audit": {"actor_setting": "app.actor", "actor_type": "uuid", "soft_delete": false, "trail": false, "trail_retention": "12 months", "who": true}, "columns": []}';
@@ -290,9 +310,9 @@ DROP TRIGGER IF EXISTS sqla_partition_audit ON events;
 -- no table lock: nothing of sqla-partition stays behind once no table is audited
 DO $do$
 BEGIN
-  IF to_regprocedure('public.sqla_partition_audit_columns()') IS NOT NULL AND NOT EXISTS (
-      SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure('public.sqla_partition_audit_columns()')) THEN
-    DROP FUNCTION public.sqla_partition_audit_columns();
+  IF to_regprocedure('sqla_partition.sqla_partition_audit_columns()') IS NOT NULL AND NOT EXISTS (
+      SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure('sqla_partition.sqla_partition_audit_columns()')) THEN
+    DROP FUNCTION sqla_partition.sqla_partition_audit_columns();
   END IF;
 END
 $do$;

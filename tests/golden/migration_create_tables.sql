@@ -31,13 +31,23 @@ CREATE TABLE IF NOT EXISTS events_p2027_02 PARTITION OF events FOR VALUES FROM (
 CREATE TABLE IF NOT EXISTS events_default PARTITION OF events DEFAULT;
 
 -- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
-CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+END
+$do$;
 
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
-CREATE TABLE IF NOT EXISTS public.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+END
+$do$;
 
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
-INSERT INTO public.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'events', '{"archive_schema": null, "colocate_with": null, "column": "created_at", "default": true, "distributed_by": null, "interval": "1 month", "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 3, "retention": "12 months", "subpartition": null, "timezone": "UTC"}'::jsonb, 'timestamptz') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
+INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'events', '{"archive_schema": null, "colocate_with": null, "column": "created_at", "default": true, "distributed_by": null, "interval": "1 month", "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 3, "retention": "12 months", "subpartition": null, "timezone": "UTC"}'::jsonb, 'timestamptz') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;
@@ -68,13 +78,23 @@ CREATE TABLE IF NOT EXISTS metrics.readings_p2026_11_30 PARTITION OF metrics.rea
 CREATE TABLE IF NOT EXISTS metrics.readings_p2026_12_07 PARTITION OF metrics.readings FOR VALUES FROM ('2026-12-07') TO ('2026-12-14');
 
 -- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
-CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+END
+$do$;
 
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
-CREATE TABLE IF NOT EXISTS public.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+END
+$do$;
 
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
-INSERT INTO public.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES ('metrics', 'readings', '{"archive_schema": null, "colocate_with": null, "column": "day", "default": false, "distributed_by": null, "interval": "1 week", "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 2, "retention": null, "subpartition": null, "timezone": "Europe/Berlin"}'::jsonb, 'date') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
+INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES ('metrics', 'readings', '{"archive_schema": null, "colocate_with": null, "column": "day", "default": false, "distributed_by": null, "interval": "1 week", "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 2, "retention": null, "subpartition": null, "timezone": "Europe/Berlin"}'::jsonb, 'date') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;
@@ -104,13 +124,23 @@ CREATE TABLE IF NOT EXISTS blobs_p0001000000 PARTITION OF blobs FOR VALUES FROM 
 CREATE TABLE IF NOT EXISTS blobs_p0002000000 PARTITION OF blobs FOR VALUES FROM (2000000) TO (3000000);
 
 -- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
-CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+END
+$do$;
 
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
-CREATE TABLE IF NOT EXISTS public.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+END
+$do$;
 
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
-INSERT INTO public.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'blobs', '{"archive_schema": null, "colocate_with": null, "column": "id", "default": false, "distributed_by": null, "interval": 1000000, "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 2, "retention": null, "subpartition": null, "timezone": "UTC"}'::jsonb, 'integer') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
+INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'blobs', '{"archive_schema": null, "colocate_with": null, "column": "id", "default": false, "distributed_by": null, "interval": 1000000, "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 2, "retention": null, "subpartition": null, "timezone": "UTC"}'::jsonb, 'integer') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;
@@ -143,13 +173,23 @@ CREATE TABLE IF NOT EXISTS sessions_h2 PARTITION OF sessions FOR VALUES WITH (MO
 CREATE TABLE IF NOT EXISTS sessions_h3 PARTITION OF sessions FOR VALUES WITH (MODULUS 4, REMAINDER 3);
 
 -- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
-CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+END
+$do$;
 
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
-CREATE TABLE IF NOT EXISTS public.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+END
+$do$;
 
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
-INSERT INTO public.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'sessions', '{"colocate_with": null, "column": "account_id", "distributed": null, "kind": "hash", "partition_prefix": null, "partitions": 4}'::jsonb, 'hash') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
+INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'sessions', '{"colocate_with": null, "column": "account_id", "distributed": null, "kind": "hash", "partition_prefix": null, "partitions": 4}'::jsonb, 'hash') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;

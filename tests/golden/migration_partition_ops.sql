@@ -7,7 +7,12 @@ SET LOCAL lock_timeout = 5000;
 SET LOCAL statement_timeout = 600000;
 
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
-CREATE TABLE IF NOT EXISTS public.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+END
+$do$;
 
 -- ACCESS SHARE on events: only reads the parent's definition; reads and writes continue. A table that already has this name is never taken as the partition: the step stops
 -- squawk-ignore prefer-robust-stmts
@@ -27,7 +32,7 @@ WITH moved AS (DELETE FROM events_default WHERE created_at >= '2027-03-01 00:00:
 ALTER TABLE events ATTACH PARTITION events_p2027_03 FOR VALUES FROM ('2027-03-01 00:00:00+00:00') TO ('2027-04-01 00:00:00+00:00');
 
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row, in the same transaction as the partition it records
-INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'events_p2027_03', current_schema(), 'events', '2027-03-01 00:00:00+00:00', '2027-04-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'events_p2027_03', current_schema(), 'events', '2027-03-01 00:00:00+00:00', '2027-04-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;
@@ -47,10 +52,15 @@ SET LOCAL statement_timeout = 600000;
 ALTER TABLE events DETACH PARTITION events_p2026_11;
 
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
-CREATE TABLE IF NOT EXISTS public.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+END
+$do$;
 
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
-INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'events_p2026_11', current_schema(), 'events', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'events_p2026_11', current_schema(), 'events', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;
@@ -65,7 +75,12 @@ SET LOCAL lock_timeout = 5000;
 SET LOCAL statement_timeout = 600000;
 
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
-CREATE TABLE IF NOT EXISTS public.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+END
+$do$;
 
 -- ACCESS EXCLUSIVE on events_p2026_11: the table is not attached, nobody uses it; the CHECK is added again just below
 -- squawk-ignore ban-drop-constraint
@@ -89,7 +104,7 @@ WITH moved AS (DELETE FROM events_default WHERE created_at >= '2026-11-01 00:00:
 ALTER TABLE events ATTACH PARTITION events_p2026_11 FOR VALUES FROM ('2026-11-01 00:00:00+00:00') TO ('2026-12-01 00:00:00+00:00');
 
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row, in the same transaction as the partition it records
-INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'events_p2026_11', current_schema(), 'events', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'events_p2026_11', current_schema(), 'events', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;
@@ -106,10 +121,15 @@ SET lock_timeout = 5000;
 SET statement_timeout = 600000;
 
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
-CREATE TABLE IF NOT EXISTS public.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+END
+$do$;
 
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
-INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'blobs_p0000000000', current_schema(), 'blobs', '0', '1000000', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'blobs_p0000000000', current_schema(), 'blobs', '0', '1000000', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 
 -- SHARE UPDATE EXCLUSIVE on blobs, ACCESS EXCLUSIVE on blobs_p0000000000: reads and writes of blobs continue, blobs_p0000000000 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
@@ -132,10 +152,15 @@ SET lock_timeout = 5000;
 SET statement_timeout = 600000;
 
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
-CREATE TABLE IF NOT EXISTS public.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+END
+$do$;
 
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
-INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'blobs_p0000001000000', current_schema(), 'blobs', NULL, NULL, 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'blobs_p0000001000000', current_schema(), 'blobs', NULL, NULL, 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 
 -- SHARE UPDATE EXCLUSIVE on blobs, ACCESS EXCLUSIVE on blobs_p0000001000000: reads and writes of blobs continue, blobs_p0000001000000 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
@@ -160,7 +185,7 @@ SET LOCAL statement_timeout = 600000;
 DROP TABLE IF EXISTS blobs_p0000001000000;
 
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row: the table it recorded is gone
-DELETE FROM public.sqla_partition_partitions WHERE partition_schema = current_schema() AND partition_name = 'blobs_p0000001000000';
+DELETE FROM sqla_partition.sqla_partition_partitions WHERE partition_schema = current_schema() AND partition_name = 'blobs_p0000001000000';
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;
@@ -175,13 +200,23 @@ SET LOCAL lock_timeout = 5000;
 SET LOCAL statement_timeout = 600000;
 
 -- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
-CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+END
+$do$;
 
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
-CREATE TABLE IF NOT EXISTS public.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
+END
+$do$;
 
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
-INSERT INTO public.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'events', '{"archive_schema": null, "colocate_with": null, "column": "created_at", "default": true, "distributed_by": null, "interval": "1 month", "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 6, "retention": "24 months", "subpartition": null, "timezone": "UTC"}'::jsonb, 'timestamptz') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
+INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'events', '{"archive_schema": null, "colocate_with": null, "column": "created_at", "default": true, "distributed_by": null, "interval": "1 month", "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 6, "retention": "24 months", "subpartition": null, "timezone": "UTC"}'::jsonb, 'timestamptz') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 
 -- ACCESS SHARE on events; ACCESS EXCLUSIVE on events; ACCESS EXCLUSIVE on events_default; ROW EXCLUSIVE on events_default and events_p2027_06; SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_06 and events_default; ROW EXCLUSIVE on sqla_partition_partitions: makes and attaches events_p2027_06 as op.create_range_partition does (the parent held while rows move out of a DEFAULT partition), unless events_p2027_06 is a partition already
 DO $do$
@@ -192,7 +227,7 @@ BEGIN
     LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE;
     WITH moved AS (DELETE FROM events_default WHERE created_at >= '2027-06-01 00:00:00+00:00'::timestamptz AND created_at < '2027-07-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO events_p2027_06 SELECT * FROM moved;
     ALTER TABLE events ATTACH PARTITION events_p2027_06 FOR VALUES FROM ('2027-06-01 00:00:00+00:00') TO ('2027-07-01 00:00:00+00:00');
-    INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'events_p2027_06', current_schema(), 'events', '2027-06-01 00:00:00+00:00', '2027-07-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
+    INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'events_p2027_06', current_schema(), 'events', '2027-06-01 00:00:00+00:00', '2027-07-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
   END IF;
 END
 $do$;
@@ -215,10 +250,10 @@ DECLARE
   arch record;
   names text[] := '{}';
 BEGIN
-  IF to_regclass('public.sqla_partition_partitions') IS NULL THEN
+  IF to_regclass('sqla_partition.sqla_partition_partitions') IS NULL THEN
     RETURN;
   END IF;
-  FOR arch IN SELECT r.partition_schema, r.partition_name FROM public.sqla_partition_partitions AS r JOIN pg_namespace AS n ON n.nspname = r.partition_schema JOIN pg_class AS c ON c.relnamespace = n.oid AND c.relname = r.partition_name WHERE r.schema_name = current_schema() AND r.table_name = 'sessions' AND NOT c.relispartition ORDER BY r.lower_bound LOOP
+  FOR arch IN SELECT r.partition_schema, r.partition_name FROM sqla_partition.sqla_partition_partitions AS r JOIN pg_namespace AS n ON n.nspname = r.partition_schema JOIN pg_class AS c ON c.relnamespace = n.oid AND c.relname = r.partition_name WHERE r.schema_name = current_schema() AND r.table_name = 'sessions' AND NOT c.relispartition ORDER BY r.lower_bound LOOP
     names := names || format('%I.%I', arch.partition_schema, arch.partition_name);
   END LOOP;
   IF array_length(names, 1) > 0 THEN
@@ -230,10 +265,15 @@ END
 $do$;
 
 -- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
-CREATE TABLE IF NOT EXISTS public.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
+END
+$do$;
 
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; the table itself is untouched
-DELETE FROM public.sqla_partition_policy WHERE schema_name = current_schema() AND table_name = 'sessions';
+DELETE FROM sqla_partition.sqla_partition_policy WHERE schema_name = current_schema() AND table_name = 'sessions';
 
 -- ACCESS EXCLUSIVE on sessions and every partition: removes the table and all its partitions with their data, as the migration asks
 -- squawk-ignore ban-drop-table
@@ -242,8 +282,8 @@ DROP TABLE IF EXISTS sessions;
 -- ROW EXCLUSIVE on sqla_partition_partitions: the table's rows of the record; kept archives become plain tables
 DO $do$
 BEGIN
-  IF to_regclass('public.sqla_partition_partitions') IS NOT NULL THEN
-    DELETE FROM public.sqla_partition_partitions WHERE schema_name = current_schema() AND table_name = 'sessions';
+  IF to_regclass('sqla_partition.sqla_partition_partitions') IS NOT NULL THEN
+    DELETE FROM sqla_partition.sqla_partition_partitions WHERE schema_name = current_schema() AND table_name = 'sessions';
   END IF;
 END
 $do$;
@@ -251,9 +291,9 @@ $do$;
 -- no table lock: nothing of sqla-partition stays behind once no table is audited
 DO $do$
 BEGIN
-  IF to_regprocedure('public.sqla_partition_audit_columns()') IS NOT NULL AND NOT EXISTS (
-      SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure('public.sqla_partition_audit_columns()')) THEN
-    DROP FUNCTION public.sqla_partition_audit_columns();
+  IF to_regprocedure('sqla_partition.sqla_partition_audit_columns()') IS NOT NULL AND NOT EXISTS (
+      SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure('sqla_partition.sqla_partition_audit_columns()')) THEN
+    DROP FUNCTION sqla_partition.sqla_partition_audit_columns();
   END IF;
 END
 $do$;
@@ -262,12 +302,12 @@ $do$;
 -- squawk-ignore ban-drop-table
 DO $do$
 BEGIN
-  IF to_regclass('public.sqla_partition_policy') IS NOT NULL
-     AND NOT EXISTS (SELECT 1 FROM public.sqla_partition_policy) THEN
-    DROP TABLE public.sqla_partition_policy;
-    IF to_regclass('public.sqla_partition_partitions') IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM public.sqla_partition_partitions) THEN
-      DROP TABLE public.sqla_partition_partitions;
+  IF to_regclass('sqla_partition.sqla_partition_policy') IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM sqla_partition.sqla_partition_policy) THEN
+    DROP TABLE sqla_partition.sqla_partition_policy;
+    IF to_regclass('sqla_partition.sqla_partition_partitions') IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM sqla_partition.sqla_partition_partitions) THEN
+      DROP TABLE sqla_partition.sqla_partition_partitions;
     END IF;
   END IF;
 END

@@ -23,7 +23,7 @@ CREATE TABLE public.audit_log_p2027_05 (LIKE public.audit_log INCLUDING DEFAULTS
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2027_05: reads and writes of audit_log continue; audit_log_p2027_05 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it
 ALTER TABLE public.audit_log ATTACH PARTITION public.audit_log_p2027_05 FOR VALUES FROM ('2027-05-01 00:00:00+00:00') TO ('2027-06-01 00:00:00+00:00');
 -- ROW EXCLUSIVE on sqla_partition_partitions: 3 rows, in the same transaction as the partitions they record
-INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'audit_log_p2027_03', 'public', 'audit_log', '2027-03-01 00:00:00+00:00', '2027-04-01 00:00:00+00:00', 'attached', NULL), ('public', 'audit_log_p2027_04', 'public', 'audit_log', '2027-04-01 00:00:00+00:00', '2027-05-01 00:00:00+00:00', 'attached', NULL), ('public', 'audit_log_p2027_05', 'public', 'audit_log', '2027-05-01 00:00:00+00:00', '2027-06-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'audit_log_p2027_03', 'public', 'audit_log', '2027-03-01 00:00:00+00:00', '2027-04-01 00:00:00+00:00', 'attached', NULL), ('public', 'audit_log_p2027_04', 'public', 'audit_log', '2027-04-01 00:00:00+00:00', '2027-05-01 00:00:00+00:00', 'attached', NULL), ('public', 'audit_log_p2027_05', 'public', 'audit_log', '2027-05-01 00:00:00+00:00', '2027-06-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 COMMIT;
 
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
@@ -33,7 +33,7 @@ SET statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
 SET synchronous_commit = off;
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
-INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'audit_log_p2026_11', 'public', 'audit_log', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'audit_log_p2026_11', 'public', 'audit_log', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2026_11: reads and writes of audit_log continue, audit_log_p2026_11 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
 ALTER TABLE public.audit_log DETACH PARTITION public.audit_log_p2026_11 CONCURRENTLY;
@@ -55,7 +55,7 @@ SET LOCAL synchronous_commit = off;
 -- squawk-ignore ban-drop-table
 DROP TABLE IF EXISTS public.audit_log_p2026_11;
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row: the table it recorded is gone
-DELETE FROM public.sqla_partition_partitions WHERE partition_schema = 'public' AND partition_name = 'audit_log_p2026_11';
+DELETE FROM sqla_partition.sqla_partition_partitions WHERE partition_schema = 'public' AND partition_name = 'audit_log_p2026_11';
 COMMIT;
 
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
@@ -65,7 +65,7 @@ SET statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
 SET synchronous_commit = off;
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
-INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'audit_log_p2026_12', 'public', 'audit_log', '2026-12-01 00:00:00+00:00', '2027-01-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'audit_log_p2026_12', 'public', 'audit_log', '2026-12-01 00:00:00+00:00', '2027-01-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2026_12: reads and writes of audit_log continue, audit_log_p2026_12 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
 ALTER TABLE public.audit_log DETACH PARTITION public.audit_log_p2026_12 CONCURRENTLY;
@@ -87,7 +87,7 @@ SET LOCAL synchronous_commit = off;
 -- squawk-ignore ban-drop-table
 DROP TABLE IF EXISTS public.audit_log_p2026_12;
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row: the table it recorded is gone
-DELETE FROM public.sqla_partition_partitions WHERE partition_schema = 'public' AND partition_name = 'audit_log_p2026_12';
+DELETE FROM sqla_partition.sqla_partition_partitions WHERE partition_schema = 'public' AND partition_name = 'audit_log_p2026_12';
 COMMIT;
 
 -- public.clicks
@@ -110,7 +110,7 @@ CREATE TABLE public.clicks_p2027_04 (LIKE public.clicks INCLUDING DEFAULTS INCLU
 -- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2027_04: reads and writes of clicks continue; clicks_p2027_04 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it
 ALTER TABLE public.clicks ATTACH PARTITION public.clicks_p2027_04 FOR VALUES FROM ('2027-04-01 00:00:00+00:00') TO ('2027-05-01 00:00:00+00:00');
 -- ROW EXCLUSIVE on sqla_partition_partitions: 2 rows, in the same transaction as the partitions they record
-INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'clicks_p2027_03', 'public', 'clicks', '2027-03-01 00:00:00+00:00', '2027-04-01 00:00:00+00:00', 'attached', NULL), ('public', 'clicks_p2027_04', 'public', 'clicks', '2027-04-01 00:00:00+00:00', '2027-05-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'clicks_p2027_03', 'public', 'clicks', '2027-03-01 00:00:00+00:00', '2027-04-01 00:00:00+00:00', 'attached', NULL), ('public', 'clicks_p2027_04', 'public', 'clicks', '2027-04-01 00:00:00+00:00', '2027-05-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 COMMIT;
 
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
@@ -120,7 +120,7 @@ SET statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
 SET synchronous_commit = off;
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
-INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'clicks_p2026_11', 'public', 'clicks', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'clicks_p2026_11', 'public', 'clicks', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 -- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2026_11: reads and writes of clicks continue, clicks_p2026_11 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
 ALTER TABLE public.clicks DETACH PARTITION public.clicks_p2026_11 CONCURRENTLY;
@@ -156,7 +156,7 @@ $do$;
 -- squawk-ignore ban-set-schema
 ALTER TABLE public.clicks_p2026_11 SET SCHEMA archive;
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row: the archive is found where it was moved
-UPDATE public.sqla_partition_partitions SET partition_schema = 'archive' WHERE partition_schema = 'public' AND partition_name = 'clicks_p2026_11';
+UPDATE sqla_partition.sqla_partition_partitions SET partition_schema = 'archive' WHERE partition_schema = 'public' AND partition_name = 'clicks_p2026_11';
 COMMIT;
 
 -- no lock: bounds every lock wait below, so no reader or writer queues behind this DDL for longer
@@ -166,7 +166,7 @@ SET statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
 SET synchronous_commit = off;
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
-INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'clicks_p2026_12', 'public', 'clicks', '2026-12-01 00:00:00+00:00', '2027-01-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'clicks_p2026_12', 'public', 'clicks', '2026-12-01 00:00:00+00:00', '2027-01-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 -- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2026_12: reads and writes of clicks continue, clicks_p2026_12 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
 ALTER TABLE public.clicks DETACH PARTITION public.clicks_p2026_12 CONCURRENTLY;
@@ -202,7 +202,7 @@ $do$;
 -- squawk-ignore ban-set-schema
 ALTER TABLE public.clicks_p2026_12 SET SCHEMA archive;
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row: the archive is found where it was moved
-UPDATE public.sqla_partition_partitions SET partition_schema = 'archive' WHERE partition_schema = 'public' AND partition_name = 'clicks_p2026_12';
+UPDATE sqla_partition.sqla_partition_partitions SET partition_schema = 'archive' WHERE partition_schema = 'public' AND partition_name = 'clicks_p2026_12';
 COMMIT;
 
 -- public.events
@@ -227,7 +227,7 @@ LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_03 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_03 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_03 FOR VALUES FROM ('2027-03-01 00:00:00+00:00') TO ('2027-04-01 00:00:00+00:00');
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row, in the same transaction as the partition it records
-INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'events_p2027_03', 'public', 'events', '2027-03-01 00:00:00+00:00', '2027-04-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'events_p2027_03', 'public', 'events', '2027-03-01 00:00:00+00:00', '2027-04-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 COMMIT;
 
 BEGIN;
@@ -248,7 +248,7 @@ LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_04 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_04 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_04 FOR VALUES FROM ('2027-04-01 00:00:00+00:00') TO ('2027-05-01 00:00:00+00:00');
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row, in the same transaction as the partition it records
-INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'events_p2027_04', 'public', 'events', '2027-04-01 00:00:00+00:00', '2027-05-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'events_p2027_04', 'public', 'events', '2027-04-01 00:00:00+00:00', '2027-05-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 COMMIT;
 
 BEGIN;
@@ -271,7 +271,7 @@ WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-05-01
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_05 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_05 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_05 FOR VALUES FROM ('2027-05-01 00:00:00+00:00') TO ('2027-06-01 00:00:00+00:00');
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row, in the same transaction as the partition it records
-INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'events_p2027_05', 'public', 'events', '2027-05-01 00:00:00+00:00', '2027-06-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'events_p2027_05', 'public', 'events', '2027-05-01 00:00:00+00:00', '2027-06-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 COMMIT;
 
 BEGIN;
@@ -292,7 +292,7 @@ LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_06 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_06 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_06 FOR VALUES FROM ('2027-06-01 00:00:00+00:00') TO ('2027-07-01 00:00:00+00:00');
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row, in the same transaction as the partition it records
-INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'events_p2027_06', 'public', 'events', '2027-06-01 00:00:00+00:00', '2027-07-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'events_p2027_06', 'public', 'events', '2027-06-01 00:00:00+00:00', '2027-07-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 COMMIT;
 
 BEGIN;
@@ -307,7 +307,7 @@ SET LOCAL synchronous_commit = off;
 -- squawk-ignore require-concurrent-partition-detach
 ALTER TABLE public.events DETACH PARTITION public.events_p2026_11;
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
-INSERT INTO public.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'events_p2026_11', 'public', 'events', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'events_p2026_11', 'public', 'events', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 COMMIT;
 
 BEGIN;

@@ -58,6 +58,8 @@ def create_partitioned_table(operations: Operations, op: CreatePartitionedTableO
     per_table = 2 + len(table.indexes) + sum(1 for c in table.constraints if _is_index(c))
     spend_locks(operations, per_table * (len(children) + 1))
     with bounded(operations):
+        if op.schema and op.schema == sql.tool_schema() != sql.POLICY_SCHEMA:
+            run_statements(operations, [sql.create_tool_schema()])  # the trail's, say
         operations.impl.create_table(table)
         run_statements(operations, children)
         run_statements(
