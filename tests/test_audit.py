@@ -232,9 +232,10 @@ def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
     left = pg.execute(
         "SELECT relname FROM pg_class WHERE relname LIKE 'sqla_partition%' "
         "OR relname LIKE 'events%' UNION ALL "
-        "SELECT proname FROM pg_proc WHERE proname LIKE 'sqla_partition%'"
+        "SELECT proname FROM pg_proc WHERE proname LIKE 'sqla_partition%' UNION ALL "
+        "SELECT nspname FROM pg_namespace WHERE nspname = 'sqla_partition'"
     ).fetchall()
-    assert left == []  # nothing of sqla-partition stays behind
+    assert left == []  # nothing of sqla-partition stays behind, its schema included
 
 
 def test_auditing_an_existing_table_adds_columns_without_a_rewrite(project, pg, monkeypatch):

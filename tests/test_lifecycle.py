@@ -133,7 +133,8 @@ def ours(pg: psycopg.Connection) -> list[str]:
     rows = pg.execute(
         "SELECT relname FROM pg_class WHERE relname LIKE 'events%' OR relname LIKE 'users%' "
         "OR relname LIKE 'sqla_partition%' UNION ALL "
-        "SELECT proname FROM pg_proc WHERE proname LIKE 'sqla_partition%' ORDER BY 1"
+        "SELECT proname FROM pg_proc WHERE proname LIKE 'sqla_partition%' UNION ALL "
+        "SELECT nspname FROM pg_namespace WHERE nspname = 'sqla_partition' ORDER BY 1"
     ).fetchall()
     return [r[0] for r in rows]
 

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from .plpgsql import do_block
-from .policy import POLICY_TABLE, in_own_schema, policy_table, tool_schema
+from .policy import DEFAULT_TOOL_SCHEMA, POLICY_TABLE, in_own_schema, policy_table, tool_schema
 from .quoting import KeyValue, ident, qualified, regclass, string_literal, typed_literal
 from .statement import Statement
 
@@ -243,6 +243,20 @@ def forget_partitions(parent: str, schema: str | None = None) -> Statement:
     )
 
 
+def _drop_own_schema() -> str:
+    """The schema sqla-partition made for its objects goes too, once empty (one named by
+    ``SQLA_PARTITION_SCHEMA`` may be someone else's: it stays)."""
+    if tool_schema() != DEFAULT_TOOL_SCHEMA:
+        return ""
+    return (
+        "    BEGIN\n"
+        f"      DROP SCHEMA IF EXISTS {ident(DEFAULT_TOOL_SCHEMA)};\n"
+        "    EXCEPTION WHEN dependent_objects_still_exist THEN\n"
+        "      NULL;  -- something else lives there: the schema stays\n"
+        "    END;\n"
+    )
+
+
 def drop_own_tables_if_unused() -> Statement:
     """After the last managed table goes, the policy table and the record go too."""
     body = (
@@ -253,6 +267,7 @@ def drop_own_tables_if_unused() -> Statement:
         f"       AND NOT EXISTS (SELECT 1 FROM {record_table()}) THEN\n"
         f"      DROP TABLE {record_table()};\n"
         "    END IF;\n"
+        f"{_drop_own_schema()}"
         "  END IF;\n"
     )
     return Statement(

@@ -309,6 +309,11 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM sqla_partition.sqla_partition_partitions) THEN
       DROP TABLE sqla_partition.sqla_partition_partitions;
     END IF;
+    BEGIN
+      DROP SCHEMA IF EXISTS sqla_partition;
+    EXCEPTION WHEN dependent_objects_still_exist THEN
+      NULL;  -- something else lives there: the schema stays
+    END;
   END IF;
 END
 $do$;
