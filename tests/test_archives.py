@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
@@ -219,3 +221,28 @@ def test_reattach_never_takes_a_table_owned_by_another_role(db_url, pg):
     finally:
         pg.execute("DROP TABLE events_p2026_11")
         pg.execute("DROP ROLE sqlp_mallory")
+
+
+@pytest.mark.parametrize("per_transaction", [1, 5])
+def test_reattach_under_writers_into_that_period(db_url, pg, per_transaction):
+    """Writers insert into the archive's period throughout (into the DEFAULT until the
+    archive is back): no write fails, and every row of the period ends in the archive."""
+    from .test_default_race import Writer
+
+    expire_november(db_url, pg)
+    writer = Writer(pg.info.dsn, [(2026, 11)], per_transaction)
+    writer.start()
+    try:
+        time.sleep(0.3)
+        done = cli(db_url, "reattach", "events", "events_p2026_11")
+        time.sleep(0.3)
+    finally:
+        writer.stop.set()
+        writer.join(10)
+    assert done.exit_code == 0, done.output
+    assert writer.failures == [] and writer.committed > 0
+    placed = pg.execute(
+        "SELECT tableoid::regclass::text, count(*) FROM events "
+        "WHERE created_at < '2026-12-01' GROUP BY 1"
+    ).fetchall()
+    assert placed == [("events_p2026_11", writer.committed + 3)]

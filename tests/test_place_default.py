@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -101,3 +103,15 @@ def test_status_counts_coverage_without_the_placed_future(db_url, pg):
     result = CliRunner().invoke(main, ["status", "--database-url", db_url, "--now", NOW])
     # not 2030: the months between are missing
     assert "covered until 2027-03-01T00:00:00+00:00" in result.output, result.output
+
+
+def test_placing_past_retention_obeys_the_expiry_hold(db_url, pg):
+    """With the policies writable by other roles, nothing is detached: not even the
+    partitions --expired archive makes for rows past retention."""
+    stray_rows(db_url, pg)
+    pg.execute("GRANT UPDATE ON sqla_partition.sqla_partition_policy TO PUBLIC")
+    result = roll(db_url, "--now", NOW, "--place-default", "--expired", "archive", "--json")
+    out = json.loads(result.stdout)
+    assert out["tables"][0]["detached"] == [], out
+    assert any("expiry held" in n for n in out["tables"][0]["notes"]), out
+    assert "events_p2024_01" in partitions(pg)  # placed, and left attached

@@ -24,7 +24,7 @@ from ..planning.roll import Step, reattach_statements
 from ..sql.statement import inert
 from .results import LockBudgetExhausted, RollOptions, TableResult
 from .runner import Roller
-from .session import bound_session
+from .session import bound_session, one_line
 from .table_lock import take_table
 from .tables import query_of, select_tables
 from .transactions import annotated_sql
@@ -236,7 +236,7 @@ def reattach(
     except pgerrors.Error as exc:
         if conn.broken:
             raise
-        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        text = one_line(exc)
         raise SqlaPartitionError(f"{inert(rec.qualified)} was not reattached: {text}") from None
     finally:
         if not conn.closed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..catalog.snapshot import Parent
 from ..planning.roll import Step
+from ..sql.quoting import ident
 from ..sql.statement import inert
 from .results import RollOptions
 
@@ -50,7 +51,7 @@ def expired_message(parent: Parent, rows: int, cutoff: object) -> str:
 
 def privilege_message(parent: Parent, error: str) -> str:
     """A privilege the role running roll lacks, with what to grant."""
-    owner = inert(parent.owner or "the table's owner")
+    owner = inert(ident(parent.owner) if parent.owner else "the table's owner")
     return (
         f"{inert(error)}: roll makes, attaches and detaches partitions as the table's owner "
         f"({owner}); run it as that role or as a member of it (GRANT {owner} TO the roll "

@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 #: The most periods ``--place-default`` creates for one table in one run.
 MAX_PLACED_PERIODS = 1000
 
-#: What ``--expired`` may say of rows older than retention.
-EXPIRED_CHOICES = ("keep", "archive", "delete")
-
 
 def default_periods(conn: psycopg.Connection, parent: Parent) -> list[Period]:
     """The periods the DEFAULT partition's rows fall in, found one query per period (an

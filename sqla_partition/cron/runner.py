@@ -287,7 +287,8 @@ class Roller:
         """Plan the table again as it is now and run all but its creates: partitions just
         made for rows past retention are detached (and recorded) at once."""
         parent = self._reread(parent)
-        the_plan = plan_table(self.conn, parent, now, self.options.horizon, record=self.record)
+        the_plan = self._plan(parent, now)  # the expiry hold applies here too
+        result.notes.extend(n for n in the_plan.notes if n not in result.notes)
         for step in the_plan.steps:
             if step.kind != "create":
                 self.run_step(parent, step, result)

@@ -67,7 +67,9 @@ def policy_writers(conn: psycopg.Connection) -> str | None:
     if not rows:
         return None
     who = "; ".join(f"{role} may {privileges} {table}" for table, role, privileges in rows)
-    roles = ", ".join(sorted({f'"{role}"' if role != "PUBLIC" else role for _, role, _ in rows}))
+    roles = ", ".join(
+        sorted({sql.ident(role) if role != "PUBLIC" else role for _, role, _ in rows})
+    )
     return (
         f"{who}: whoever can write the policies decides what roll detaches and drops, so "
         "no partition is detached or dropped until that is revoked (REVOKE INSERT, UPDATE, "

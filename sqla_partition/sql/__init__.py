@@ -47,7 +47,6 @@ from .catalog import (
     catalog_query,
     partition_state_query,
     policy_query,
-    policy_table_name,
 )
 from .citus import (
     create_distributed_table,
@@ -157,7 +156,6 @@ from .quoting import (
 )
 from .record import (
     RECORD_TABLE,
-    STATES,
     bound_text,
     columns_query,
     count_outside_range_query,
@@ -258,7 +256,6 @@ __all__ = [
     "RETRY_VARS",
     "SEARCH_PATH_QUERY",
     "SPLIT_TRIGGER",
-    "STATES",
     "SUPERUSER_QUERY",
     "SplitTarget",
     "Statement",
@@ -344,7 +341,6 @@ __all__ = [
     "partman_config_query",
     "policy_query",
     "policy_table",
-    "policy_table_name",
     "policy_writers_query",
     "prepare_statement",
     "qualified",

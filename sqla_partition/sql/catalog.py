@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .policy import POLICY_TABLE, policy_table, tool_schema
+from .policy import POLICY_TABLE, policy_table
 from .quoting import qualified, regclass, string_literal
 
 #: Every partitioned parent (one row each, its children in arrays: far fewer values to
@@ -87,10 +87,6 @@ SELECT parts.schema_name, parts.table_name, parts.strategy, parts.key_columns,
   FROM meta LEFT JOIN parts ON true
  ORDER BY 1, 2
 """
-
-
-def policy_table_name() -> str:
-    return f"{tool_schema()}.{POLICY_TABLE}"
 
 
 def catalog_query(schema: str | None = None, table: str | None = None) -> str:

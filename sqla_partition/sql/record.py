@@ -17,9 +17,8 @@ from .statement import Statement
 
 RECORD_TABLE = "sqla_partition_partitions"
 
-#: The states a recorded partition can be in: ``attached`` (made and attached) or
-#: ``detached`` (an archive: detached by retention, or by a migration). Dropped ones go.
-STATES = ("attached", "detached")
+#: A recorded partition is ``attached`` (made and attached) or ``detached`` (an archive:
+#: detached by retention, or by a migration); dropped ones leave the record.
 
 
 def record_table() -> str:

@@ -95,7 +95,6 @@ def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> Priorit
     if ctx.dialect is None or ctx.dialect.name != "postgresql" or getattr(ctx, _SNAPSHOT, None):
         return PriorityDispatchResult.CONTINUE
     load_renderers()
-    shield_from_rewriters()
     snap = _snapshot(ctx)
     hidden = _hidden(snap)
     default_schema = _default_schema(ctx)

@@ -74,7 +74,8 @@ def back_to_session(ctx: MigrationContext, *, local: bool = False) -> list[sql.S
 
 def bound_waits(context: Any) -> None:
     """Every statement of every migration under ``lock_timeout`` and ``statement_timeout``
-    (``sqla_partition_lock_timeout``, ``sqla_partition_statement_timeout``), Alembic's own
+    (``sqla_partition_lock_timeout``, ``sqla_partition_migration_statement_timeout``, 0 for
+    none), Alembic's own
     operations included: a plain ``op.add_column`` on a busy table then gives up instead
     of queueing, with every query behind it, after a long reader. Call it in env.py after
     ``context.configure``, inside ``begin_transaction``; ``--sql`` shows the settings."""
