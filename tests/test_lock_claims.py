@@ -273,8 +273,12 @@ def test_split_and_subpartition_statements_take_no_more_than_they_claim(db_url, 
 def audit_cases() -> list[tuple[str, sql.Statement]]:
     functions = sql.create_audit_functions()
     trigger, comment = sql.create_audit_trigger("events", "public", "{}", ["app.user_id"])
+    move = sql.create_audit_trigger(
+        "events", "public", "{}", ["app.user_id", "bigint", "who", "database"]
+    )[2]
     return [
-        ("audit functions", functions[0]),
+        ("audit functions", functions[3]),
+        ("audit move trigger", move),
         ("trail function", sql.create_trail_function("events", "public", ["id"])[0]),
         ("audit trigger", trigger),
         ("audit comment", comment),

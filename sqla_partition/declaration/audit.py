@@ -22,6 +22,11 @@ class Audit:
     from the transaction's ``actor_setting`` when ``who``; ``deleted_at`` when
     ``soft_delete``. ``trail=True`` records every change, with the actor and the changed
     columns, in a range-partitioned log that ``roll`` keeps for ``trail_retention``.
+
+    The database owns the columns: values an application's INSERT or UPDATE gives are
+    replaced (a backdated ``created_at``, a rewritten ``created_by``), except for the table's
+    owner (migrations, ``roll``, imports) and rows an UPDATE moves to another partition.
+    ``trust_client=True`` keeps the values an insert gives, for tables whose writers own them.
     """
 
     actor_setting: str = "app.user_id"
@@ -30,6 +35,7 @@ class Audit:
     soft_delete: bool = False
     trail: bool = False
     trail_retention: str = "12 months"
+    trust_client: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.actor_setting, str) or not _SETTING.match(self.actor_setting):
@@ -42,7 +48,7 @@ class Audit:
             raise PolicyError(
                 f"actor_type={self.actor_type!r}: use one of {', '.join(ACTOR_TYPES)}"
             )
-        for name in ("who", "soft_delete", "trail"):
+        for name in ("who", "soft_delete", "trail", "trust_client"):
             if not isinstance(getattr(self, name), bool):
                 raise PolicyError(f"{name} must be True or False, got {getattr(self, name)!r}")
         parse_step(self.trail_retention, what="trail_retention")
@@ -67,6 +73,9 @@ class Audit:
     @classmethod
     def from_json(cls, text: str) -> Audit:
         data = json.loads(text)
+        # settings recorded before trust_client existed described triggers that kept what an
+        # insert gave: read so, autogenerate offers the change
+        data.setdefault("trust_client", True)
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

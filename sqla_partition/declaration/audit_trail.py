@@ -43,7 +43,12 @@ def trail_policy(retention: str) -> Range:
 
 
 def column_args(audit: Audit) -> list[str]:
-    return [audit.actor_setting, audit.actor_type, "who" if audit.who else "nobody"]
+    return [
+        audit.actor_setting,
+        audit.actor_type,
+        "who" if audit.who else "nobody",
+        "client" if audit.trust_client else "database",
+    ]
 
 
 def trail_args(audit: Audit, primary_key: list[str] | tuple[str, ...]) -> list[str]:

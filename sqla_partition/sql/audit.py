@@ -1,18 +1,17 @@
-"""Audit columns and the audit trail: functions, triggers and the query that reads them."""
+"""The audit trail: its functions and triggers, and the query that finds audited tables."""
 
 from __future__ import annotations
 
 import hashlib
 
+from .audit_columns import AUDIT_TRIGGER, MOVE_TRIGGER, function_text
 from .plpgsql import do_block, dollar_quote
-from .policy import in_own_schema, tool_schema
+from .policy import tool_schema
 from .quoting import ident, qualified, regclass, string_literal
 from .statement import Statement
 
-AUDIT_COLUMNS_FUNCTION = "sqla_partition_audit_columns"
 AUDIT_TRAIL_FUNCTION = "sqla_partition_audit_trail"
 TRAIL_TABLE = "sqla_partition_audit_trail"
-AUDIT_TRIGGER = "sqla_partition_audit"
 TRAIL_TRIGGERS = {
     "INSERT": ("sqla_partition_audit_insert", "REFERENCING NEW TABLE AS new_rows"),
     "UPDATE": (
@@ -23,51 +22,6 @@ TRAIL_TRIGGERS = {
 }
 #: Columns that change with every update: not part of the trail's diff.
 AUDIT_NOISE = ("updated_at", "updated_by")
-
-_AUDIT_COLUMNS_BODY = """DECLARE
-  actor text := nullif(current_setting(TG_ARGV[0], true), '');
-BEGIN
-  IF TG_ARGV[2] = 'who' AND actor IS NOT NULL THEN
-    IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
-        OR length(actor) > 18
-           AND actor::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
-      RAISE EXCEPTION 'sqla-partition: % must be an integer user id, got %', TG_ARGV[0], actor
-        USING ERRCODE = 'invalid_parameter_value',
-              HINT = 'set it per transaction: SELECT set_config(''' || TG_ARGV[0]
-                     || ''', ''42'', true)';
-    END IF;
-    IF TG_ARGV[1] = 'uuid'
-       AND actor !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
-      RAISE EXCEPTION 'sqla-partition: % must be a uuid, got %', TG_ARGV[0], actor
-        USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-  END IF;
-  IF TG_OP = 'INSERT' THEN
-    -- values the insert gives stay: imports, and rows an update moves to another
-    -- partition (their update already set updated_*; created_* are theirs)
-    NEW.created_at := coalesce(NEW.created_at, now());
-    NEW.updated_at := coalesce(NEW.updated_at, NEW.created_at);
-    IF TG_ARGV[2] = 'who' THEN
-      NEW.created_by := coalesce(NEW.created_by::text, actor);
-      NEW.updated_by := coalesce(NEW.updated_by::text, actor, NEW.created_by::text);
-    END IF;
-  ELSE
-    NEW.updated_at := now();
-    IF TG_ARGV[2] = 'who' THEN
-      NEW.updated_by := actor;
-    END IF;
-  END IF;
-  RETURN NEW;
-END"""
-
-
-def _function(name: str, body: str, extra: str = "", *, make_schema: bool = True) -> str:
-    tag = dollar_quote(body, "fn")
-    text = (
-        f"CREATE OR REPLACE FUNCTION {qualified(name, tool_schema())}() "
-        f"RETURNS trigger LANGUAGE plpgsql{extra} AS {tag}\n{body}\n{tag}"
-    )
-    return in_own_schema(text) if make_schema else text
 
 
 _TRAIL_DECLARE = """DECLARE
@@ -152,44 +106,6 @@ _TRAIL_DIFF_QUERY = """SELECT string_agg(format(
      AND a.attname <> ALL (@noise@)"""
 
 
-def create_audit_functions() -> list[Statement]:
-    """The trigger function every audited table shares (its arguments differ)."""
-    return [
-        Statement(
-            _function(
-                AUDIT_COLUMNS_FUNCTION,
-                _AUDIT_COLUMNS_BODY,
-                " SET search_path = pg_catalog, pg_temp",
-            ),
-            "no table lock",
-            "sets the audit columns of each written row, so writes that bypass the ORM are "
-            "covered too",
-        )
-    ]
-
-
-def create_audit_trigger(
-    table: str, schema: str | None, audit_json: str, args: list[str]
-) -> list[Statement]:
-    target = qualified(table, schema)
-    return [
-        Statement(
-            f"CREATE OR REPLACE TRIGGER {ident(AUDIT_TRIGGER)} BEFORE INSERT OR UPDATE ON {target} "
-            f"FOR EACH ROW EXECUTE FUNCTION {qualified(AUDIT_COLUMNS_FUNCTION, tool_schema())}"
-            f"({', '.join(string_literal(a) for a in args)})",
-            f"SHARE ROW EXCLUSIVE on {table} and its partitions",
-            "brief; writes wait for it, bounded by lock_timeout; a partitioned table's "
-            "partitions, later ones included, get the trigger too",
-        ),
-        Statement(
-            f"COMMENT ON TRIGGER {ident(AUDIT_TRIGGER)} ON {target} "
-            f"IS {string_literal(audit_json)}",
-            f"SHARE UPDATE EXCLUSIVE on {table}",
-            "records the audit settings, for autogenerate to compare with the model",
-        ),
-    ]
-
-
 def trail_function_name(table: str, schema: str | None) -> str:
     digest = hashlib.sha1(qualified(table, schema).encode("utf-8")).hexdigest()[:12]
     return f"{AUDIT_TRAIL_FUNCTION}_{digest}"
@@ -214,7 +130,7 @@ def create_trail_function(
         "@trail@", trail
     )
     body = body.replace("@noise@", noise).replace("@key@", key)
-    template = _function(
+    template = function_text(
         trail_function_name(table, schema),
         body,
         " SECURITY DEFINER SET search_path = pg_catalog, pg_temp",
@@ -273,8 +189,7 @@ def create_trail_triggers(table: str, schema: str | None, args: list[str]) -> li
     ]
 
 
-def drop_audit_triggers(table: str, schema: str | None, *, trail: bool) -> list[Statement]:
-    names = [AUDIT_TRIGGER, *([n for n, _ in TRAIL_TRIGGERS.values()] if trail else [])]
+def _drop_triggers(table: str, schema: str | None, names: list[str]) -> list[Statement]:
     return [
         Statement(
             f"DROP TRIGGER IF EXISTS {ident(name)} ON {qualified(table, schema)}",
@@ -283,6 +198,15 @@ def drop_audit_triggers(table: str, schema: str | None, *, trail: bool) -> list[
         )
         for name in names
     ]
+
+
+def drop_trail_triggers(table: str, schema: str | None) -> list[Statement]:
+    return _drop_triggers(table, schema, [n for n, _ in TRAIL_TRIGGERS.values()])
+
+
+def drop_audit_triggers(table: str, schema: str | None, *, trail: bool) -> list[Statement]:
+    stmts = _drop_triggers(table, schema, [AUDIT_TRIGGER, MOVE_TRIGGER])
+    return stmts + (drop_trail_triggers(table, schema) if trail else [])
 
 
 #: Every audited table with its recorded settings (the comment on its audit trigger) and
@@ -296,20 +220,3 @@ SELECT n.nspname, c.relname, obj_description(t.oid, 'pg_trigger'),
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE t.tgname = {string_literal(AUDIT_TRIGGER)} AND NOT t.tgisinternal AND t.tgparentid = 0
 """
-
-
-def drop_audit_functions_if_unused() -> Statement:
-    """The shared audit function goes with the last trigger that calls it."""
-    function = qualified(AUDIT_COLUMNS_FUNCTION, tool_schema())
-    signature = string_literal(f"{function}()")
-    body = (
-        f"  IF to_regprocedure({signature}) IS NOT NULL AND NOT EXISTS (\n"
-        f"      SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure({signature})) THEN\n"
-        f"    DROP FUNCTION {function}();\n"
-        "  END IF;\n"
-    )
-    return Statement(
-        do_block(body),
-        "no table lock",
-        "nothing of sqla-partition stays behind once no table is audited",
-    )

@@ -65,6 +65,20 @@ SET LOCAL lock_timeout = 5000;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
 
+-- ACCESS EXCLUSIVE on sqla_partition_audit_secret (only when it is new): the key of the digests that vouch for rows an update moves between partitions
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_audit_secret (secret text NOT NULL);
+END
+$do$;
+
+-- no table lock: only the functions' owner reads it
+REVOKE ALL ON TABLE sqla_partition.sqla_partition_audit_secret FROM PUBLIC;
+
+-- ROW EXCLUSIVE on sqla_partition_audit_secret: once per database, from the server's strong random source
+INSERT INTO sqla_partition.sqla_partition_audit_secret (secret) SELECT gen_random_uuid()::text || gen_random_uuid()::text WHERE NOT EXISTS (SELECT 1 FROM sqla_partition.sqla_partition_audit_secret);
+
 -- no table lock: sets the audit columns of each written row, so writes that bypass the ORM are covered too
 DO $do$
 BEGIN
@@ -72,6 +86,9 @@ BEGIN
   CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
+  owned boolean := coalesce(TG_ARGV[3], 'client') = 'database';  -- older triggers: 'client'
+  given boolean := false;
+  giver text;
 BEGIN
   IF TG_ARGV[2] = 'who' AND actor IS NOT NULL THEN
     IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
@@ -89,8 +106,45 @@ BEGIN
     END IF;
   END IF;
   IF TG_OP = 'INSERT' THEN
-    -- values the insert gives stay: imports, and rows an update moves to another
-    -- partition (their update already set updated_*; created_* are theirs)
+    IF owned THEN
+      -- values the insert gives, other than the ones the database would set
+      given := NEW.created_at IS NOT NULL AND NEW.created_at <> now()
+               OR NEW.updated_at IS NOT NULL
+                  AND NEW.updated_at IS DISTINCT FROM coalesce(NEW.created_at, now());
+      IF TG_ARGV[2] = 'who' THEN
+        giver := NEW.created_by::text;
+        given := given OR giver IS NOT NULL AND giver IS DISTINCT FROM actor
+                 OR NEW.updated_by IS NOT NULL
+                    AND NEW.updated_by::text IS DISTINCT FROM coalesce(giver, actor);
+      END IF;
+      -- kept for the table's owner (and its members: they could disable this trigger), and
+      -- for a row an update moves here from another partition (its update vouches for it)
+      IF given AND NOT pg_has_role((SELECT c.relowner FROM pg_class AS c
+                                     WHERE c.oid = TG_RELID), 'MEMBER')
+         AND NOT sqla_partition.sqla_partition_audit_moved(NEW.created_at, giver) THEN
+        IF NEW.created_at IS DISTINCT FROM now() AND EXISTS (
+            SELECT 1 FROM pg_partition_ancestors(TG_RELID) AS a
+              JOIN pg_partitioned_table AS p ON p.partrelid = a.relid
+              JOIN pg_attribute AS k ON k.attrelid = p.partrelid AND k.attname = 'created_at'
+             WHERE k.attnum = ANY (p.partattrs::int2[])) THEN
+          -- the row was routed by the value given: replacing it cannot move the row
+          RAISE EXCEPTION 'sqla-partition: created_at of % is set by the database',
+                pg_partition_root(TG_RELID)::regclass
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'leave created_at out of the INSERT (its default is now()); only '
+                         || 'the table''s owner may give it, or the model may declare '
+                         || 'Audit(trust_client=True)';
+        END IF;
+        NEW.created_at := now();
+        NEW.updated_at := now();
+        IF TG_ARGV[2] = 'who' THEN
+          NEW.created_by := actor;
+          NEW.updated_by := actor;
+        END IF;
+      END IF;
+    END IF;
+    -- values the insert gives stay when the client is trusted (or is the owner): imports,
+    -- and rows an update moves to another partition (their update already set updated_*)
     NEW.created_at := coalesce(NEW.created_at, now());
     NEW.updated_at := coalesce(NEW.updated_at, NEW.created_at);
     IF TG_ARGV[2] = 'who' THEN
@@ -98,6 +152,20 @@ BEGIN
       NEW.updated_by := coalesce(NEW.updated_by::text, actor, NEW.created_by::text);
     END IF;
   ELSE
+    IF owned THEN
+      given := NEW.created_at IS DISTINCT FROM OLD.created_at;
+      IF TG_ARGV[2] = 'who' THEN
+        given := given OR NEW.created_by IS DISTINCT FROM OLD.created_by;
+      END IF;
+      IF given AND NOT pg_has_role((SELECT c.relowner FROM pg_class AS c
+                                     WHERE c.oid = TG_RELID), 'MEMBER') THEN
+        -- a row's creation is history: only the owner corrects it
+        NEW.created_at := OLD.created_at;
+        IF TG_ARGV[2] = 'who' THEN
+          NEW.created_by := OLD.created_by;
+        END IF;
+      END IF;
+    END IF;
     NEW.updated_at := now();
     IF TG_ARGV[2] = 'who' THEN
       NEW.updated_by := actor;
@@ -109,11 +177,69 @@ $fn$;
 END
 $do$;
 
+-- no table lock: vouches for a row an update moves to another partition, whose insert there keeps its creation
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_move() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  giver text;
+BEGIN
+  IF TG_ARGV[0] = 'who' THEN
+    giver := NEW.created_by::text;
+  END IF;
+  PERFORM set_config('sqla_partition.audit_moving', md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), extract(epoch FROM NEW.created_at), giver)), true);
+  RETURN NEW;
+END
+$fn$;
+END
+$do$;
+
+-- no table lock: nobody may attach it to a table of theirs to vouch for rows they make up
+REVOKE ALL ON FUNCTION sqla_partition.sqla_partition_audit_move() FROM PUBLIC;
+
+-- no table lock: checks, as the owner of the key, that an insert is a moved row; answers only yes or no
+CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_moved(created timestamptz, giver text) RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  digest text := md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), extract(epoch FROM created), giver));
+BEGIN
+  IF digest IS NOT NULL AND current_setting('sqla_partition.audit_moving', true) = digest THEN
+    PERFORM set_config('sqla_partition.audit_moving', '', true);  -- once
+    RETURN true;
+  END IF;
+  RETURN false;
+END
+$fn$;
+
+-- no table lock: audited writes call one function there; no table in it grants anything
+GRANT USAGE ON SCHEMA sqla_partition TO PUBLIC;
+
 -- SHARE ROW EXCLUSIVE on events and its partitions: brief; writes wait for it, bounded by lock_timeout; a partitioned table's partitions, later ones included, get the trigger too
-CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events FOR EACH ROW EXECUTE FUNCTION sqla_partition.sqla_partition_audit_columns('app.user_id', 'bigint', 'who');
+CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events FOR EACH ROW EXECUTE FUNCTION sqla_partition.sqla_partition_audit_columns('app.user_id', 'bigint', 'who', 'database');
 
 -- SHARE UPDATE EXCLUSIVE on events: records the audit settings, for autogenerate to compare with the model
-COMMENT ON TRIGGER sqla_partition_audit ON events IS '{"audit": {"actor_setting": "app.user_id", "actor_type": "bigint", "soft_delete": false, "trail": true, "trail_retention": "12 months", "who": true}, "columns": ["id", "created_at", "body", "updated_at", "created_by", "updated_by"]}';
+COMMENT ON TRIGGER sqla_partition_audit ON events IS '{"audit": {"actor_setting": "app.user_id", "actor_type": "bigint", "soft_delete": false, "trail": true, "trail_retention": "12 months", "trust_client": false, "who": true}, "columns": ["id", "created_at", "body", "updated_at", "created_by", "updated_by"]}';
+
+-- SHARE ROW EXCLUSIVE on events and its partitions (only when partitioned): brief; fires only for updates that change the partition key: the rows they move keep their creation
+DO $do$
+DECLARE
+  target regclass := 'events'::regclass;
+  changed text;
+BEGIN
+  SELECT string_agg(DISTINCT CASE WHEN k.n = 0 THEN 'OLD.* IS DISTINCT FROM NEW.*'
+         ELSE format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', a.attname) END, ' OR ')
+    INTO changed
+    FROM pg_partition_tree(target) AS t
+    JOIN pg_partitioned_table AS p ON p.partrelid = t.relid
+   CROSS JOIN LATERAL unnest(p.partattrs::int2[]) AS k(n)
+    LEFT JOIN pg_attribute AS a ON a.attrelid = p.partrelid AND a.attnum = k.n;
+  IF changed IS NOT NULL THEN
+    EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE UPDATE ON %s FOR EACH ROW '
+                   'WHEN (%s) EXECUTE FUNCTION %s(%L)', 'sqla_partition_audit_move', target, changed,
+                   'sqla_partition.sqla_partition_audit_move', 'who');
+  END IF;
+END
+$do$;
 
 -- no table lock: writes events's trail function from its columns as they are now; it runs as its owner, so the application needs no right on the trail
 DO $do$
@@ -229,6 +355,20 @@ SET LOCAL lock_timeout = 5000;
 -- no lock: bounds how long any statement below may run
 SET LOCAL statement_timeout = 600000;
 
+-- ACCESS EXCLUSIVE on sqla_partition_audit_secret (only when it is new): the key of the digests that vouch for rows an update moves between partitions
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_audit_secret (secret text NOT NULL);
+END
+$do$;
+
+-- no table lock: only the functions' owner reads it
+REVOKE ALL ON TABLE sqla_partition.sqla_partition_audit_secret FROM PUBLIC;
+
+-- ROW EXCLUSIVE on sqla_partition_audit_secret: once per database, from the server's strong random source
+INSERT INTO sqla_partition.sqla_partition_audit_secret (secret) SELECT gen_random_uuid()::text || gen_random_uuid()::text WHERE NOT EXISTS (SELECT 1 FROM sqla_partition.sqla_partition_audit_secret);
+
 -- no table lock: sets the audit columns of each written row, so writes that bypass the ORM are covered too
 DO $do$
 BEGIN
@@ -236,6 +376,9 @@ BEGIN
   CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
+  owned boolean := coalesce(TG_ARGV[3], 'client') = 'database';  -- older triggers: 'client'
+  given boolean := false;
+  giver text;
 BEGIN
   IF TG_ARGV[2] = 'who' AND actor IS NOT NULL THEN
     IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
@@ -253,8 +396,45 @@ BEGIN
     END IF;
   END IF;
   IF TG_OP = 'INSERT' THEN
-    -- values the insert gives stay: imports, and rows an update moves to another
-    -- partition (their update already set updated_*; created_* are theirs)
+    IF owned THEN
+      -- values the insert gives, other than the ones the database would set
+      given := NEW.created_at IS NOT NULL AND NEW.created_at <> now()
+               OR NEW.updated_at IS NOT NULL
+                  AND NEW.updated_at IS DISTINCT FROM coalesce(NEW.created_at, now());
+      IF TG_ARGV[2] = 'who' THEN
+        giver := NEW.created_by::text;
+        given := given OR giver IS NOT NULL AND giver IS DISTINCT FROM actor
+                 OR NEW.updated_by IS NOT NULL
+                    AND NEW.updated_by::text IS DISTINCT FROM coalesce(giver, actor);
+      END IF;
+      -- kept for the table's owner (and its members: they could disable this trigger), and
+      -- for a row an update moves here from another partition (its update vouches for it)
+      IF given AND NOT pg_has_role((SELECT c.relowner FROM pg_class AS c
+                                     WHERE c.oid = TG_RELID), 'MEMBER')
+         AND NOT sqla_partition.sqla_partition_audit_moved(NEW.created_at, giver) THEN
+        IF NEW.created_at IS DISTINCT FROM now() AND EXISTS (
+            SELECT 1 FROM pg_partition_ancestors(TG_RELID) AS a
+              JOIN pg_partitioned_table AS p ON p.partrelid = a.relid
+              JOIN pg_attribute AS k ON k.attrelid = p.partrelid AND k.attname = 'created_at'
+             WHERE k.attnum = ANY (p.partattrs::int2[])) THEN
+          -- the row was routed by the value given: replacing it cannot move the row
+          RAISE EXCEPTION 'sqla-partition: created_at of % is set by the database',
+                pg_partition_root(TG_RELID)::regclass
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'leave created_at out of the INSERT (its default is now()); only '
+                         || 'the table''s owner may give it, or the model may declare '
+                         || 'Audit(trust_client=True)';
+        END IF;
+        NEW.created_at := now();
+        NEW.updated_at := now();
+        IF TG_ARGV[2] = 'who' THEN
+          NEW.created_by := actor;
+          NEW.updated_by := actor;
+        END IF;
+      END IF;
+    END IF;
+    -- values the insert gives stay when the client is trusted (or is the owner): imports,
+    -- and rows an update moves to another partition (their update already set updated_*)
     NEW.created_at := coalesce(NEW.created_at, now());
     NEW.updated_at := coalesce(NEW.updated_at, NEW.created_at);
     IF TG_ARGV[2] = 'who' THEN
@@ -262,6 +442,20 @@ BEGIN
       NEW.updated_by := coalesce(NEW.updated_by::text, actor, NEW.created_by::text);
     END IF;
   ELSE
+    IF owned THEN
+      given := NEW.created_at IS DISTINCT FROM OLD.created_at;
+      IF TG_ARGV[2] = 'who' THEN
+        given := given OR NEW.created_by IS DISTINCT FROM OLD.created_by;
+      END IF;
+      IF given AND NOT pg_has_role((SELECT c.relowner FROM pg_class AS c
+                                     WHERE c.oid = TG_RELID), 'MEMBER') THEN
+        -- a row's creation is history: only the owner corrects it
+        NEW.created_at := OLD.created_at;
+        IF TG_ARGV[2] = 'who' THEN
+          NEW.created_by := OLD.created_by;
+        END IF;
+      END IF;
+    END IF;
     NEW.updated_at := now();
     IF TG_ARGV[2] = 'who' THEN
       NEW.updated_by := actor;
@@ -272,6 +466,43 @@ END
 $fn$;
 END
 $do$;
+
+-- no table lock: vouches for a row an update moves to another partition, whose insert there keeps its creation
+DO $do$
+BEGIN
+  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_move() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  giver text;
+BEGIN
+  IF TG_ARGV[0] = 'who' THEN
+    giver := NEW.created_by::text;
+  END IF;
+  PERFORM set_config('sqla_partition.audit_moving', md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), extract(epoch FROM NEW.created_at), giver)), true);
+  RETURN NEW;
+END
+$fn$;
+END
+$do$;
+
+-- no table lock: nobody may attach it to a table of theirs to vouch for rows they make up
+REVOKE ALL ON FUNCTION sqla_partition.sqla_partition_audit_move() FROM PUBLIC;
+
+-- no table lock: checks, as the owner of the key, that an insert is a moved row; answers only yes or no
+CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_moved(created timestamptz, giver text) RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  digest text := md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), extract(epoch FROM created), giver));
+BEGIN
+  IF digest IS NOT NULL AND current_setting('sqla_partition.audit_moving', true) = digest THEN
+    PERFORM set_config('sqla_partition.audit_moving', '', true);  -- once
+    RETURN true;
+  END IF;
+  RETURN false;
+END
+$fn$;
+
+-- no table lock: audited writes call one function there; no table in it grants anything
+GRANT USAGE ON SCHEMA sqla_partition TO PUBLIC;
 
 -- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
 DROP TRIGGER IF EXISTS sqla_partition_audit_insert ON events;
@@ -287,10 +518,31 @@ DROP TRIGGER IF EXISTS sqla_partition_audit_delete ON events;
 DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_trail_82d50d9042de();
 
 -- SHARE ROW EXCLUSIVE on events and its partitions: brief; writes wait for it, bounded by lock_timeout; a partitioned table's partitions, later ones included, get the trigger too
-CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events FOR EACH ROW EXECUTE FUNCTION sqla_partition.sqla_partition_audit_columns('app.actor', 'uuid', 'who');
+CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events FOR EACH ROW EXECUTE FUNCTION sqla_partition.sqla_partition_audit_columns('app.actor', 'uuid', 'who', 'database');
 
 -- SHARE UPDATE EXCLUSIVE on events: records the audit settings, for autogenerate to compare with the model
-COMMENT ON TRIGGER sqla_partition_audit ON events IS '{"audit": {"actor_setting": "app.actor", "actor_type": "uuid", "soft_delete": false, "trail": false, "trail_retention": "12 months", "who": true}, "columns": []}';
+COMMENT ON TRIGGER sqla_partition_audit ON events IS '{"audit": {"actor_setting": "app.actor", "actor_type": "uuid", "soft_delete": false, "trail": false, "trail_retention": "12 months", "trust_client": false, "who": true}, "columns": []}';
+
+-- SHARE ROW EXCLUSIVE on events and its partitions (only when partitioned): brief; fires only for updates that change the partition key: the rows they move keep their creation
+DO $do$
+DECLARE
+  target regclass := 'events'::regclass;
+  changed text;
+BEGIN
+  SELECT string_agg(DISTINCT CASE WHEN k.n = 0 THEN 'OLD.* IS DISTINCT FROM NEW.*'
+         ELSE format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', a.attname) END, ' OR ')
+    INTO changed
+    FROM pg_partition_tree(target) AS t
+    JOIN pg_partitioned_table AS p ON p.partrelid = t.relid
+   CROSS JOIN LATERAL unnest(p.partattrs::int2[]) AS k(n)
+    LEFT JOIN pg_attribute AS a ON a.attrelid = p.partrelid AND a.attnum = k.n;
+  IF changed IS NOT NULL THEN
+    EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE UPDATE ON %s FOR EACH ROW '
+                   'WHEN (%s) EXECUTE FUNCTION %s(%L)', 'sqla_partition_audit_move', target, changed,
+                   'sqla_partition.sqla_partition_audit_move', 'who');
+  END IF;
+END
+$do$;
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;
@@ -307,12 +559,19 @@ SET LOCAL statement_timeout = 600000;
 -- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
 DROP TRIGGER IF EXISTS sqla_partition_audit ON events;
 
+-- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
+DROP TRIGGER IF EXISTS sqla_partition_audit_move ON events;
+
 -- no table lock: nothing of sqla-partition stays behind once no table is audited
+-- squawk-ignore ban-drop-table
 DO $do$
 BEGIN
   IF to_regprocedure('sqla_partition.sqla_partition_audit_columns()') IS NOT NULL AND NOT EXISTS (
       SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure('sqla_partition.sqla_partition_audit_columns()')) THEN
     DROP FUNCTION sqla_partition.sqla_partition_audit_columns();
+    DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_move();
+    DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(timestamptz, text);
+    DROP TABLE IF EXISTS sqla_partition.sqla_partition_audit_secret;
   END IF;
 END
 $do$;

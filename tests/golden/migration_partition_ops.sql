@@ -289,11 +289,15 @@ END
 $do$;
 
 -- no table lock: nothing of sqla-partition stays behind once no table is audited
+-- squawk-ignore ban-drop-table
 DO $do$
 BEGIN
   IF to_regprocedure('sqla_partition.sqla_partition_audit_columns()') IS NOT NULL AND NOT EXISTS (
       SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure('sqla_partition.sqla_partition_audit_columns()')) THEN
     DROP FUNCTION sqla_partition.sqla_partition_audit_columns();
+    DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_move();
+    DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(timestamptz, text);
+    DROP TABLE IF EXISTS sqla_partition.sqla_partition_audit_secret;
   END IF;
 END
 $do$;

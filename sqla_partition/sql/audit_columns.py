@@ -1,0 +1,309 @@
+"""The audit columns: the trigger that keeps them, and what vouches for rows an update moves
+between partitions."""
+
+from __future__ import annotations
+
+from .plpgsql import do_block, dollar_quote
+from .policy import POLICY_SCHEMA, in_own_schema, tool_schema
+from .quoting import ident, qualified, regclass, string_literal
+from .statement import Statement
+
+AUDIT_COLUMNS_FUNCTION = "sqla_partition_audit_columns"
+AUDIT_TRIGGER = "sqla_partition_audit"
+#: The second audit trigger of a partitioned table whose database owns the audit columns:
+#: fired only by updates that change the partition key, it vouches for the moved rows.
+MOVE_TRIGGER = "sqla_partition_audit_move"
+MOVE_FUNCTION = "sqla_partition_audit_move"
+MOVED_FUNCTION = "sqla_partition_audit_moved"
+SECRET_TABLE = "sqla_partition_audit_secret"
+
+_AUDIT_COLUMNS_BODY = """DECLARE
+  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+  owned boolean := coalesce(TG_ARGV[3], 'client') = 'database';  -- older triggers: 'client'
+  given boolean := false;
+  giver text;
+BEGIN
+  IF TG_ARGV[2] = 'who' AND actor IS NOT NULL THEN
+    IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
+        OR length(actor) > 18
+           AND actor::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
+      RAISE EXCEPTION 'sqla-partition: % must be an integer user id, got %', TG_ARGV[0], actor
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'set it per transaction: SELECT set_config(''' || TG_ARGV[0]
+                     || ''', ''42'', true)';
+    END IF;
+    IF TG_ARGV[1] = 'uuid'
+       AND actor !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+      RAISE EXCEPTION 'sqla-partition: % must be a uuid, got %', TG_ARGV[0], actor
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END IF;
+  IF TG_OP = 'INSERT' THEN
+    IF owned THEN
+      -- values the insert gives, other than the ones the database would set
+      given := NEW.created_at IS NOT NULL AND NEW.created_at <> now()
+               OR NEW.updated_at IS NOT NULL
+                  AND NEW.updated_at IS DISTINCT FROM coalesce(NEW.created_at, now());
+      IF TG_ARGV[2] = 'who' THEN
+        giver := NEW.created_by::text;
+        given := given OR giver IS NOT NULL AND giver IS DISTINCT FROM actor
+                 OR NEW.updated_by IS NOT NULL
+                    AND NEW.updated_by::text IS DISTINCT FROM coalesce(giver, actor);
+      END IF;
+      -- kept for the table's owner (and its members: they could disable this trigger), and
+      -- for a row an update moves here from another partition (its update vouches for it)
+      IF given AND NOT pg_has_role((SELECT c.relowner FROM pg_class AS c
+                                     WHERE c.oid = TG_RELID), 'MEMBER')
+         AND NOT @moved@(NEW.created_at, giver) THEN
+        IF NEW.created_at IS DISTINCT FROM now() AND EXISTS (
+            SELECT 1 FROM pg_partition_ancestors(TG_RELID) AS a
+              JOIN pg_partitioned_table AS p ON p.partrelid = a.relid
+              JOIN pg_attribute AS k ON k.attrelid = p.partrelid AND k.attname = 'created_at'
+             WHERE k.attnum = ANY (p.partattrs::int2[])) THEN
+          -- the row was routed by the value given: replacing it cannot move the row
+          RAISE EXCEPTION 'sqla-partition: created_at of % is set by the database',
+                pg_partition_root(TG_RELID)::regclass
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'leave created_at out of the INSERT (its default is now()); only '
+                         || 'the table''s owner may give it, or the model may declare '
+                         || 'Audit(trust_client=True)';
+        END IF;
+        NEW.created_at := now();
+        NEW.updated_at := now();
+        IF TG_ARGV[2] = 'who' THEN
+          NEW.created_by := actor;
+          NEW.updated_by := actor;
+        END IF;
+      END IF;
+    END IF;
+    -- values the insert gives stay when the client is trusted (or is the owner): imports,
+    -- and rows an update moves to another partition (their update already set updated_*)
+    NEW.created_at := coalesce(NEW.created_at, now());
+    NEW.updated_at := coalesce(NEW.updated_at, NEW.created_at);
+    IF TG_ARGV[2] = 'who' THEN
+      NEW.created_by := coalesce(NEW.created_by::text, actor);
+      NEW.updated_by := coalesce(NEW.updated_by::text, actor, NEW.created_by::text);
+    END IF;
+  ELSE
+    IF owned THEN
+      given := NEW.created_at IS DISTINCT FROM OLD.created_at;
+      IF TG_ARGV[2] = 'who' THEN
+        given := given OR NEW.created_by IS DISTINCT FROM OLD.created_by;
+      END IF;
+      IF given AND NOT pg_has_role((SELECT c.relowner FROM pg_class AS c
+                                     WHERE c.oid = TG_RELID), 'MEMBER') THEN
+        -- a row's creation is history: only the owner corrects it
+        NEW.created_at := OLD.created_at;
+        IF TG_ARGV[2] = 'who' THEN
+          NEW.created_by := OLD.created_by;
+        END IF;
+      END IF;
+    END IF;
+    NEW.updated_at := now();
+    IF TG_ARGV[2] = 'who' THEN
+      NEW.updated_by := actor;
+    END IF;
+  END IF;
+  RETURN NEW;
+END"""
+
+MOVE_SETTING = "sqla_partition.audit_moving"
+
+#: What vouches for a row an update moves: a digest of its creation, keyed by a secret only
+#: the functions' owner reads and bound to the statement, in a setting of the transaction
+#: (a client can set the setting, never to a digest that matches).
+_MOVE_DIGEST = (
+    "md5((SELECT s.secret FROM @secret@ AS s LIMIT 1) || '|' || concat_ws('|', "
+    "pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), "
+    "extract(epoch FROM @at@), @by@))"  # NULL without a secret: nothing is vouched for
+)
+
+_MOVE_PASS_BODY = """DECLARE
+  giver text;
+BEGIN
+  IF TG_ARGV[0] = 'who' THEN
+    giver := NEW.created_by::text;
+  END IF;
+  PERFORM set_config('@setting@', @digest@, true);
+  RETURN NEW;
+END""".replace("@digest@", _MOVE_DIGEST.replace("@at@", "NEW.created_at").replace("@by@", "giver"))
+
+_MOVED_BODY = """DECLARE
+  digest text := @digest@;
+BEGIN
+  IF digest IS NOT NULL AND current_setting('@setting@', true) = digest THEN
+    PERFORM set_config('@setting@', '', true);  -- once
+    RETURN true;
+  END IF;
+  RETURN false;
+END""".replace("@digest@", _MOVE_DIGEST.replace("@at@", "created").replace("@by@", "giver"))
+
+
+def function_text(name: str, body: str, extra: str = "", *, make_schema: bool = True) -> str:
+    tag = dollar_quote(body, "fn")
+    text = (
+        f"CREATE OR REPLACE FUNCTION {qualified(name, tool_schema())}() "
+        f"RETURNS trigger LANGUAGE plpgsql{extra} AS {tag}\n{body}\n{tag}"
+    )
+    return in_own_schema(text) if make_schema else text
+
+
+def _filled(body: str) -> str:
+    schema = tool_schema()
+    return (
+        body.replace("@secret@", qualified(SECRET_TABLE, schema))
+        .replace("@setting@", MOVE_SETTING)
+        .replace("@moved@", qualified(MOVED_FUNCTION, schema))
+    )
+
+
+def create_audit_functions() -> list[Statement]:
+    """The trigger functions every audited table shares (their arguments differ)."""
+    schema = tool_schema()
+    secret = qualified(SECRET_TABLE, schema)
+    moved_body = _filled(_MOVED_BODY)
+    tag = dollar_quote(moved_body, "fn")
+    stmts = [
+        Statement(
+            in_own_schema(f"CREATE TABLE IF NOT EXISTS {secret} (secret text NOT NULL)"),
+            f"ACCESS EXCLUSIVE on {SECRET_TABLE} (only when it is new)",
+            "the key of the digests that vouch for rows an update moves between partitions",
+        ),
+        Statement(
+            f"REVOKE ALL ON TABLE {secret} FROM PUBLIC",
+            "no table lock",
+            "only the functions' owner reads it",
+        ),
+        Statement(
+            f"INSERT INTO {secret} (secret) SELECT gen_random_uuid()::text || "
+            f"gen_random_uuid()::text WHERE NOT EXISTS (SELECT 1 FROM {secret})",
+            f"ROW EXCLUSIVE on {SECRET_TABLE}",
+            "once per database, from the server's strong random source",
+        ),
+        Statement(
+            function_text(
+                AUDIT_COLUMNS_FUNCTION,
+                _filled(_AUDIT_COLUMNS_BODY),
+                " SET search_path = pg_catalog, pg_temp",
+            ),
+            "no table lock",
+            "sets the audit columns of each written row, so writes that bypass the ORM are "
+            "covered too",
+        ),
+        Statement(
+            function_text(
+                MOVE_FUNCTION,
+                _filled(_MOVE_PASS_BODY),
+                " SECURITY DEFINER SET search_path = pg_catalog, pg_temp",
+            ),
+            "no table lock",
+            "vouches for a row an update moves to another partition, whose insert there "
+            "keeps its creation",
+        ),
+        Statement(
+            f"REVOKE ALL ON FUNCTION {qualified(MOVE_FUNCTION, schema)}() FROM PUBLIC",
+            "no table lock",
+            "nobody may attach it to a table of theirs to vouch for rows they make up",
+        ),
+        Statement(
+            f"CREATE OR REPLACE FUNCTION {qualified(MOVED_FUNCTION, schema)}"
+            "(created timestamptz, giver text) RETURNS boolean LANGUAGE plpgsql "
+            f"SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS {tag}\n"
+            f"{moved_body}\n{tag}",
+            "no table lock",
+            "checks, as the owner of the key, that an insert is a moved row; answers only yes "
+            "or no",
+        ),
+    ]
+    if schema != POLICY_SCHEMA:
+        stmts.append(
+            Statement(
+                f"GRANT USAGE ON SCHEMA {ident(schema)} TO PUBLIC",
+                "no table lock",
+                "audited writes call one function there; no table in it grants anything",
+            )
+        )
+    return stmts
+
+
+def create_audit_trigger(
+    table: str, schema: str | None, audit_json: str, args: list[str]
+) -> list[Statement]:
+    target = qualified(table, schema)
+    stmts = [
+        Statement(
+            f"CREATE OR REPLACE TRIGGER {ident(AUDIT_TRIGGER)} BEFORE INSERT OR UPDATE ON {target} "
+            f"FOR EACH ROW EXECUTE FUNCTION {qualified(AUDIT_COLUMNS_FUNCTION, tool_schema())}"
+            f"({', '.join(string_literal(a) for a in args)})",
+            f"SHARE ROW EXCLUSIVE on {table} and its partitions",
+            "brief; writes wait for it, bounded by lock_timeout; a partitioned table's "
+            "partitions, later ones included, get the trigger too",
+        ),
+        Statement(
+            f"COMMENT ON TRIGGER {ident(AUDIT_TRIGGER)} ON {target} "
+            f"IS {string_literal(audit_json)}",
+            f"SHARE UPDATE EXCLUSIVE on {table}",
+            "records the audit settings, for autogenerate to compare with the model",
+        ),
+    ]
+    if args[3:4] == ["database"]:
+        stmts.append(_create_move_trigger(table, schema, args[2]))
+    return stmts
+
+
+def _create_move_trigger(table: str, schema: str | None, who: str) -> Statement:
+    """On a partitioned table, fired only when an update changes a partition key column
+    (of any level): the condition is read from the catalog when the migration runs."""
+    function = qualified(MOVE_FUNCTION, tool_schema())
+    body = (
+        "  SELECT string_agg(DISTINCT CASE WHEN k.n = 0 THEN 'OLD.* IS DISTINCT FROM NEW.*'\n"
+        "         ELSE format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', a.attname) END, ' OR ')\n"
+        "    INTO changed\n"
+        "    FROM pg_partition_tree(target) AS t\n"
+        "    JOIN pg_partitioned_table AS p ON p.partrelid = t.relid\n"
+        "   CROSS JOIN LATERAL unnest(p.partattrs::int2[]) AS k(n)\n"
+        "    LEFT JOIN pg_attribute AS a ON a.attrelid = p.partrelid AND a.attnum = k.n;\n"
+        "  IF changed IS NOT NULL THEN\n"
+        "    EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE UPDATE ON %s FOR EACH ROW '\n"
+        "                   'WHEN (%s) EXECUTE FUNCTION %s(%L)', "
+        f"{string_literal(MOVE_TRIGGER)}, target, changed,\n"
+        f"                   {string_literal(function)}, {string_literal(who)});\n"
+        "  END IF;\n"
+    )
+    declare = f"  target regclass := {regclass(table, schema)};\n  changed text;\n"
+    return Statement(
+        do_block(body, declare),
+        f"SHARE ROW EXCLUSIVE on {table} and its partitions (only when partitioned)",
+        "brief; fires only for updates that change the partition key: the rows they move "
+        "keep their creation",
+    )
+
+
+def drop_move_trigger(table: str, schema: str | None) -> Statement:
+    return Statement(
+        f"DROP TRIGGER IF EXISTS {ident(MOVE_TRIGGER)} ON {qualified(table, schema)}",
+        f"ACCESS EXCLUSIVE on {table} and its partitions",
+        "brief, bounded by lock_timeout; values an insert gives are kept from now on",
+    )
+
+
+def drop_audit_functions_if_unused() -> Statement:
+    """The shared audit functions go with the last trigger that calls them."""
+    schema = tool_schema()
+    function = qualified(AUDIT_COLUMNS_FUNCTION, schema)
+    signature = string_literal(f"{function}()")
+    body = (
+        f"  IF to_regprocedure({signature}) IS NOT NULL AND NOT EXISTS (\n"
+        f"      SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure({signature})) THEN\n"
+        f"    DROP FUNCTION {function}();\n"
+        f"    DROP FUNCTION IF EXISTS {qualified(MOVE_FUNCTION, schema)}();\n"
+        f"    DROP FUNCTION IF EXISTS {qualified(MOVED_FUNCTION, schema)}(timestamptz, text);\n"
+        f"    DROP TABLE IF EXISTS {qualified(SECRET_TABLE, schema)};\n"
+        "  END IF;\n"
+    )
+    return Statement(
+        do_block(body),
+        "no table lock",
+        "nothing of sqla-partition stays behind once no table is audited",
+        squawk_ignore=("ban-drop-table",),
+    )
