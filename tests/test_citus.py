@@ -29,7 +29,7 @@ MODELS = textwrap.dedent(
     import sqlalchemy as sa
     from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-    from sqla_partition import Hash, Range, Reference
+    from sqla_partition import Audit, Hash, Range, Reference
 
 
     class Base(DeclarativeBase):
@@ -45,6 +45,18 @@ MODELS = textwrap.dedent(
     class Account(Base):
         __tablename__ = "accounts"
         __partitioning__ = Hash("tenant_id", partitions=int(os.environ.get("SHARDS", "16")))
+        if os.environ.get("AUDIT"):
+            __audit__ = Audit()
+        tenant_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+        id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+
+
+    class Login(Base):
+        __tablename__ = "logins"
+        __partitioning__ = Hash(
+            "tenant_id", partitions=int(os.environ.get("LOGIN_SHARDS", "16")),
+            colocate_with="accounts",
+        )
         tenant_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
         id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
 
@@ -88,7 +100,9 @@ def test_on_citus_hash_tables_become_distributed_tables(project, citus_database)
     assert "op.distribute_table('events', 'tenant_id', colocate_with='accounts')" in upgrade
     assert "op.create_table('countries'" in upgrade
     assert "op.distribute_table('countries', reference=True)" in upgrade
-    assert "op.undistribute_table('countries', reference=True)" in text.split("def downgrade")[1]
+    downgrade = text.split("def downgrade")[1]
+    assert "undistribute_table" not in downgrade  # the drop takes the shards with it
+    assert "op.drop_table('countries')" in downgrade
     sql_text = project.offline_sql()
     assert "SELECT create_distributed_table('accounts', 'tenant_id', shard_count => 16)" in sql_text
     assert "PARTITION BY HASH" not in sql_text  # the shards are the hash partitions
@@ -108,7 +122,7 @@ def test_without_citus_hash_tables_stay_local_hash_partitions(project):
     assert "distributed=True" not in text
 
 
-def test_resharding_a_distributed_table_is_refused_with_the_citus_way(
+def test_growing_a_distributed_tables_shard_count_splits_its_shards(
     project, pg, citus_database, monkeypatch
 ):
     project.revision("citus")
@@ -124,10 +138,25 @@ def test_resharding_a_distributed_table_is_refused_with_the_citus_way(
     in_sync = project.revision("in sync").split("def downgrade")[0]
     assert "('accounts'" not in in_sync  # a plain table on record as distributed: no drift
     command.stamp(project.config, "head")
+    for shards, refusal in (("24", "to a multiple of 16"), ("8", "cannot merge shards")):
+        monkeypatch.setenv("SHARDS", shards)
+        monkeypatch.setenv("LOGIN_SHARDS", shards)
+        sys.modules.pop("citus_models", None)
+        with pytest.raises(CommandError, match=refusal):
+            project.revision("reshard")
     monkeypatch.setenv("SHARDS", "32")
+    monkeypatch.setenv("LOGIN_SHARDS", "32")
     sys.modules.pop("citus_models", None)
-    with pytest.raises(CommandError, match="alter_distributed_table"):
-        project.revision("reshard")
+    text = project.revision("reshard")
+    upgrade, downgrade = text.split("def downgrade")
+    assert (
+        "op.split_shards('accounts', sqla_partition.Hash('tenant_id', partitions=32), "
+        "old_shard_count=16)" in upgrade
+    )
+    assert "old_shard_count=32)" in downgrade  # Citus cannot merge: it keeps the shards
+    sql_text = project.offline_sql()
+    assert sql_text.count("citus_split_shard_by_split_points") == 16  # one per shard
+    assert "shardminvalue = '-2147483648' AND s.shardmaxvalue = '-1879048193'" in sql_text
 
 
 def _snapshot_with_recorded(real, policy):
@@ -178,3 +207,42 @@ def test_roll_never_detaches_concurrently_on_a_distributed_table():
     local = TablePolicy("events", Range("created_at", retention="3 months"))
     detach = plan(local, parent, NOW).of_kind("detach")[0]
     assert any("CONCURRENTLY" in s.sql for s in detach.statements)
+
+
+def test_what_citus_cannot_honour_stops_autogenerate(project, citus_database, monkeypatch):
+    monkeypatch.setenv("AUDIT", "1")
+    with pytest.raises(CommandError, match="Audit\\(\\) on a Citus distributed table"):
+        project.revision("audited")
+    monkeypatch.delenv("AUDIT")
+    monkeypatch.setenv("LOGIN_SHARDS", "4")
+    sys.modules.pop("citus_models", None)
+    with pytest.raises(CommandError, match="gets its 16 shards, not partitions=4"):
+        project.revision("colocated")
+
+
+def test_tables_come_after_the_tables_they_are_colocated_with():
+    from alembic.operations import ops as alembic_ops
+
+    from sqla_partition.migration.compare.citus import in_dependency_order
+
+    def create(name):
+        return alembic_ops.CreateTableOp(name, [])
+
+    ops = [
+        create("a_metrics"),
+        DistributeTableOp("a_metrics", "tenant_id", colocate_with="tenants"),
+        alembic_ops.CreateIndexOp("ix", "a_metrics", ["at"]),
+        create("events"),
+        create("tenants"),
+        DistributeTableOp("tenants", "tenant_id", shard_count=4),
+    ]
+    deps = {("public", "a_metrics"): {("public", "tenants")}}
+    names = [(type(op).__name__, op.table_name) for op in in_dependency_order(ops, deps, "public")]
+    assert names == [
+        ("CreateTableOp", "events"),
+        ("CreateTableOp", "tenants"),
+        ("DistributeTableOp", "tenants"),
+        ("CreateTableOp", "a_metrics"),
+        ("DistributeTableOp", "a_metrics"),
+        ("CreateIndexOp", "a_metrics"),
+    ]

@@ -20,7 +20,7 @@ from .archives import reattach
 from .results import RollOptions
 from .runner import roll
 from .session import below_deadlock_timeout
-from .status import LEGEND, collect, nothing_managed, problems
+from .status import LEGEND, citus_problems, collect, nothing_managed, problems
 
 Echo = Callable[..., None]
 
@@ -73,7 +73,7 @@ def run_roll(
 
 
 def _gauges(conn: Any, now: dt.datetime, tables: Sequence[str]) -> dict[str, dict[str, float]]:
-    statuses, _, _ = collect(conn, now, tables)
+    statuses, _, _, _ = collect(conn, now, tables)
     out: dict[str, dict[str, float]] = {}
     for s in statuses:
         values: dict[str, float] = {}
@@ -139,15 +139,16 @@ def run_status(
     echo: Echo,
 ) -> None:
     with connect(database_url or "") as conn:
-        statuses, warnings, _ = collect(conn, now, tables)
+        statuses, warnings, _, citus = collect(conn, now, tables)
 
     def say(line: str) -> None:  # a name with a line break stays on its line
         echo(inert(line))
 
     if as_json:
-        echo(json.dumps([s.as_dict() for s in statuses], indent=2, default=str))
+        shown = [s.as_dict() for s in statuses] + [{"citus": c.as_dict()} for c in citus]
+        echo(json.dumps(shown, indent=2, default=str))
         return
-    if not statuses:
+    if not statuses and not citus:
         say("No range-partitioned tables are managed by sqla-partition here.")
     for s in statuses:
         say(f"{s.table}  {s.policy}")
@@ -181,6 +182,9 @@ def run_status(
             say(f"  (sqla-partition reattach {s.table} NAME puts an archive back)")
     if statuses:
         say(f"({LEGEND})")
+    for c in citus:  # on a Citus cluster: how each managed table is spread
+        say(f"{c.table}  {c.policy}" if c.declared_shards is not None else f"{c.table}")
+        say(f"  on Citus: {c.line()}")
     for w in warnings:
         echo(inert(f"warning: {w}"), err=True)
 
@@ -196,9 +200,9 @@ def run_check(
     allow_empty: bool = False,
 ) -> int:
     with connect(database_url or "") as conn:
-        statuses, warnings, parents = collect(conn, now, tables)
-        found = problems(statuses, now, max_age)
-        if not statuses and not allow_empty and nothing_managed(conn):
+        statuses, warnings, parents, citus = collect(conn, now, tables)
+        found = problems(statuses, now, max_age) + citus_problems(citus)
+        if not statuses and not citus and not allow_empty and nothing_managed(conn):
             found.append(
                 "no table is managed by sqla-partition in this database (the wrong database, "
                 "or no migration applied yet?); --allow-empty if expected"
@@ -217,7 +221,11 @@ def run_check(
         for line in found[1:]:
             echo(f"  {inert(line)}", err=True)
         return 1
-    echo(f"OK: {len(statuses)} tables covered through premake, DEFAULT empty, rolled recently")
+    spread = f"; {len(citus)} on Citus as declared" if citus else ""
+    echo(
+        f"OK: {len(statuses)} tables covered through premake, DEFAULT empty, rolled "
+        f"recently{spread}"
+    )
     return 0
 
 

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from .. import sql
-from ..catalog.snapshot import Parent, read_snapshot
+from ..catalog.snapshot import Parent, Snapshot, read_snapshot
 from ..declaration.periods import Period, local_midnight, shift_date, subtract
-from ..declaration.policies import Range
+from ..declaration.policies import Hash, Range
 from ..planning.roll import position_from_clock
 from .archives import archive_lines, read_record
 from .session import bound_session, policy_writers
@@ -61,6 +61,62 @@ class TableStatus:
             {"partition": name, "expired": day.isoformat()} for name, day in self.overdue_expiry
         ]
         return out
+
+
+@dataclass
+class CitusStatus:
+    """A managed table Citus spreads over the cluster: its shards and what shares them."""
+
+    table: str
+    policy: str
+    kind: str
+    column: str | None
+    shard_count: int
+    #: The other tables with the same shards (not partitions): joins between them stay local.
+    colocated_with: list[str]
+    #: The shard count the recorded policy declares (hash tables), to compare.
+    declared_shards: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def line(self) -> str:
+        spread = (
+            "a reference table, copied to every node"
+            if self.kind == "reference"
+            else f"distributed by {self.column}, {self.shard_count} shards"
+        )
+        if self.colocated_with:
+            spread += f", colocated with {', '.join(self.colocated_with)}"
+        return spread
+
+
+def citus_statuses(snap: Snapshot, wanted: Sequence[str] = ()) -> list[CitusStatus]:
+    """The managed tables that are Citus tables (partitions are not listed)."""
+    partitions = snap.partition_names()
+    groups: dict[int, list[str]] = {}
+    for key, table in sorted(snap.citus_tables.items()):
+        if key not in partitions and table.kind != "reference":
+            groups.setdefault(table.colocation_id, []).append(".".join(key))
+    out = []
+    for key, bound in sorted(snap.policies.items()):
+        table = snap.citus_tables.get(key)
+        name = ".".join(key)
+        if table is None or (wanted and name not in wanted and key[1] not in wanted):
+            continue
+        policy = bound.policy
+        out.append(
+            CitusStatus(
+                table=name,
+                policy=repr(policy),
+                kind=table.kind,
+                column=table.column,
+                shard_count=table.shard_count,
+                colocated_with=[t for t in groups.get(table.colocation_id, []) if t != name],
+                declared_shards=policy.partitions if isinstance(policy, Hash) else None,
+            )
+        )
+    return out
 
 
 def _rolled_at(conn: psycopg.Connection) -> dict[tuple[str, str], dt.datetime | None]:
@@ -204,11 +260,16 @@ def table_status(
 
 def collect(
     conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = ()
-) -> tuple[list[TableStatus], list[str], list[Parent]]:
-    """Each managed table's status, the warnings, and the tables themselves."""
+) -> tuple[list[TableStatus], list[str], list[Parent], list[CitusStatus]]:
+    """Each managed table's status, the warnings, the tables themselves, and the managed
+    tables Citus spreads over its cluster."""
     bound_session(conn)
     snap = read_snapshot(query_of(conn))
-    parents, warnings = select_tables(snap, tables)
+    citus = citus_statuses(snap, tables)
+    ranges = [t for t in tables if not _named(citus, t)]
+    parents, warnings = select_tables(snap, ranges)
+    if tables and not ranges:
+        parents = []  # only Citus hash tables named
     writable = policy_writers(conn)
     warnings += [writable] if writable else []
     rolled = _rolled_at(conn)
@@ -216,7 +277,24 @@ def collect(
     records = read_record(conn)
     for status, parent in zip(statuses, parents, strict=True):
         status.archives = archive_lines(records, parent.schema, parent.name)
-    return statuses, warnings, parents
+    return statuses, warnings, parents, citus
+
+
+def _named(citus: list[CitusStatus], name: str) -> bool:
+    """``name`` is a Citus hash table (no range table to roll)."""
+    return any(
+        c.declared_shards is not None and name in (c.table, c.table.split(".", 1)[1]) for c in citus
+    )
+
+
+def citus_problems(citus: Sequence[CitusStatus]) -> list[str]:
+    return [
+        f"{c.table}: {c.shard_count} shards on the cluster but the policy declares "
+        f"{c.declared_shards} (shards split outside a migration? declare partitions="
+        f"{c.shard_count} and record it with a migration)"
+        for c in citus
+        if c.declared_shards is not None and c.declared_shards != c.shard_count
+    ]
 
 
 def nothing_managed(conn: psycopg.Connection) -> bool:

@@ -26,11 +26,16 @@ def query_of(conn: psycopg.Connection) -> Callable[[str], list[tuple[Any, ...]]]
 def select_tables(snap: Snapshot, wanted: Sequence[str]) -> tuple[list[Parent], list[str]]:
     """Managed range tables to roll, and warnings; a named table that is not managed is an
     error, raised before anything changes."""
+    if snap.citus_worker:
+        raise SqlaPartitionError(
+            "this is a Citus worker: the policies are recorded on the coordinator; point "
+            "--database-url at the coordinator"
+        )
     managed = managed_range_parents(snap)
     warnings = [
         f"{s}.{t}: a policy is recorded but the table does not exist"
         for (s, t) in snap.policies
-        if (s, t) not in snap.parents
+        if (s, t) not in snap.parents and (s, t) not in snap.citus_tables
     ]
     for parent in managed:
         assert parent.policy is not None

@@ -19,12 +19,14 @@ from .ops import (
     DistributeTableOp,
     DropPartitionedTableOp,
     DropPartitionOp,
+    DroppedWithTableOp,
     EnableAuditOp,
     PartitionExistingTableOp,
     RecommendedOp,
     ReindexOp,
     SetPartitionPolicyOp,
     SplitHashPartitionsOp,
+    SplitShardsOp,
     UndistributeTableOp,
 )
 
@@ -93,6 +95,24 @@ def _split(ctx: AutogenContext, op: SplitHashPartitionsOp) -> str:
     if op.schema:
         args.append(f"schema={op.schema!r}")
     return f"{_prefix(ctx)}split_hash_partitions({', '.join(args)})"
+
+
+@renderers.dispatch_for(SplitShardsOp)
+def _split_shards(ctx: AutogenContext, op: SplitShardsOp) -> str:
+    ctx.imports.add(IMPORT)
+    args = [
+        repr(op.table_name),
+        f"sqla_partition.{op.partitioning!r}",
+        f"old_shard_count={op.old_shard_count}",
+    ]
+    if op.schema:
+        args.append(f"schema={op.schema!r}")
+    return f"{_prefix(ctx)}split_shards({', '.join(args)})"
+
+
+@renderers.dispatch_for(DroppedWithTableOp)
+def _nothing(ctx: AutogenContext, op: DroppedWithTableOp) -> list[str]:
+    return []  # the table's drop, further down, takes its shards with it
 
 
 @renderers.dispatch_for(DistributeTableOp)

@@ -59,8 +59,11 @@ from .catalog import (
     policy_query,
 )
 from .citus import (
+    CITUS_TABLES_QUERY,
     create_distributed_table,
     create_reference_table,
+    shard_range,
+    split_shard,
     undistribute_table,
 )
 from .conversion import (
@@ -239,6 +242,7 @@ __all__ = [
     "BACK_BESIDE_TABLE",
     "BOUND_CHECK",
     "Bounds",
+    "CITUS_TABLES_QUERY",
     "DEADLOCK_TIMEOUT_QUERY",
     "DEALLOCATE_ADVICE",
     "DEFAULT_TOOL_SCHEMA",
@@ -385,12 +389,14 @@ __all__ = [
     "set_lock_timeout",
     "set_schema",
     "set_statement_timeout",
+    "shard_range",
     "split_catch_up",
     "split_cleanup",
     "split_copy",
     "split_finished",
     "split_leftovers_query",
     "split_prepare",
+    "split_shard",
     "split_swap",
     "split_trigger_function",
     "string_literal",

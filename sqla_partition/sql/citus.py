@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .quoting import qualified, string_literal
+from .quoting import qualified, regclass, string_literal
 from .statement import Statement
 
 
@@ -41,4 +41,57 @@ def undistribute_table(table: str, schema: str | None = None) -> Statement:
         f"ACCESS EXCLUSIVE on {table} (Citus)",
         "Citus copies every row back to the coordinator: the table is blocked for that time, "
         "as the downgrade asks",
+    )
+
+
+#: Every Citus table with how it is spread, and whether this node is a worker (its group is
+#: not the coordinator's 0; a single-node Citus is group 0 as well).
+CITUS_TABLES_QUERY = """
+SELECT n.nspname, c.relname, t.citus_table_type, t.distribution_column, t.colocation_id,
+       t.shard_count, (SELECT groupid FROM pg_dist_local_group) <> 0
+  FROM citus_tables AS t
+  JOIN pg_class AS c ON c.oid = t.table_name
+  JOIN pg_namespace AS n ON n.oid = c.relnamespace
+ UNION ALL
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, (SELECT groupid FROM pg_dist_local_group) <> 0
+"""
+
+
+_TOKENS = 2**32
+_MIN_TOKEN = -(2**31)
+
+
+def shard_range(index: int, shard_count: int) -> tuple[int, int]:
+    """The hash range of shard ``index`` of ``shard_count``, as Citus lays them out (equal
+    integer steps, the last one ending at the top)."""
+    step = _TOKENS // shard_count
+    low = _MIN_TOKEN + index * step
+    high = 2**31 - 1 if index == shard_count - 1 else low + step - 1
+    return low, high
+
+
+def split_shard(
+    table: str, schema: str | None, index: int, old_count: int, new_count: int
+) -> Statement:
+    """Split shard ``index`` of the old layout into ``new_count // old_count`` shards on
+    the node it is on, with Citus's logical replication: writes go on during the copy and
+    wait only for the final switch. A shard no longer there with those bounds (a re-run
+    after an interruption) is skipped."""
+    low, high = shard_range(index, old_count)
+    parts = new_count // old_count
+    points = [shard_range(index * parts + j, new_count)[0] - 1 for j in range(1, parts)]
+    array = "ARRAY[" + ", ".join(string_literal(str(p)) for p in points) + "]"
+    return Statement(
+        f"SELECT citus_split_shard_by_split_points(s.shardid, {array}, "
+        f"array_fill(n.nodeid, ARRAY[{parts}]), 'auto') "
+        "FROM pg_dist_shard AS s JOIN pg_dist_placement AS p ON p.shardid = s.shardid "
+        "JOIN pg_dist_node AS n ON n.groupid = p.groupid "
+        f"WHERE s.logicalrelid = {regclass(table, schema)} "
+        f"AND s.shardminvalue = {string_literal(str(low))} "
+        f"AND s.shardmaxvalue = {string_literal(str(high))}",
+        f"writes to one shard of {table} and of the tables colocated with it wait for the "
+        "final switch (Citus)",
+        "Citus copies the shard's rows with logical replication while writes go on; the "
+        "tables colocated with it split alike",
+        transactional=False,
     )

@@ -45,7 +45,14 @@ def in_own_schema(statement: str) -> str:
     schema = tool_schema()
     if schema == POLICY_SCHEMA:
         return statement
-    return do_block(f"  CREATE SCHEMA IF NOT EXISTS {ident(schema)};\n  {statement};\n")
+    # only when missing: on Citus a schema command after a parallel operation on a
+    # distributed table (a drop, in a downgrade) fails the transaction, even IF NOT EXISTS
+    return do_block(
+        f"  IF to_regnamespace({string_literal(schema)}) IS NULL THEN\n"
+        f"    CREATE SCHEMA IF NOT EXISTS {ident(schema)};\n"
+        "  END IF;\n"
+        f"  {statement};\n"
+    )
 
 
 def create_policy_table() -> Statement:

@@ -252,6 +252,8 @@ def _drop_own_schema() -> str:
         f"      DROP SCHEMA IF EXISTS {ident(DEFAULT_TOOL_SCHEMA)};\n"
         "    EXCEPTION WHEN dependent_objects_still_exist THEN\n"
         "      NULL;  -- something else lives there: the schema stays\n"
+        "    WHEN internal_error THEN\n"
+        "      NULL;  -- Citus: no schema command after this transaction's parallel drops\n"
         "    END;\n"
     )
 

@@ -37,7 +37,9 @@ CREATE TABLE IF NOT EXISTS public.sqla_partition_audit_trail_default PARTITION O
 -- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
 DO $do$
 BEGIN
-  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
 END
 $do$;
@@ -45,7 +47,9 @@ $do$;
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
 DO $do$
 BEGIN
-  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
 END
 $do$;
@@ -68,7 +72,9 @@ SET LOCAL statement_timeout = 600000;
 -- ACCESS EXCLUSIVE on sqla_partition_audit_secret (only when it is new): the key of the digests that vouch for rows an update moves between partitions
 DO $do$
 BEGIN
-  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_audit_secret (secret text NOT NULL);
 END
 $do$;
@@ -82,7 +88,9 @@ INSERT INTO sqla_partition.sqla_partition_audit_secret (secret) SELECT gen_rando
 -- no table lock: sets the audit columns of each written row, so writes that bypass the ORM are covered too
 DO $do$
 BEGIN
-  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
   CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
@@ -180,7 +188,9 @@ $do$;
 -- no table lock: vouches for a row an update moves to another partition, whose insert there keeps its creation
 DO $do$
 BEGIN
-  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
   CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_move() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   giver text;
@@ -358,7 +368,9 @@ SET LOCAL statement_timeout = 600000;
 -- ACCESS EXCLUSIVE on sqla_partition_audit_secret (only when it is new): the key of the digests that vouch for rows an update moves between partitions
 DO $do$
 BEGIN
-  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_audit_secret (secret text NOT NULL);
 END
 $do$;
@@ -372,7 +384,9 @@ INSERT INTO sqla_partition.sqla_partition_audit_secret (secret) SELECT gen_rando
 -- no table lock: sets the audit columns of each written row, so writes that bypass the ORM are covered too
 DO $do$
 BEGIN
-  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
   CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
@@ -470,7 +484,9 @@ $do$;
 -- no table lock: vouches for a row an update moves to another partition, whose insert there keeps its creation
 DO $do$
 BEGIN
-  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
   CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_move() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   giver text;

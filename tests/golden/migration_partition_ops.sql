@@ -9,7 +9,9 @@ SET LOCAL statement_timeout = 600000;
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
 DO $do$
 BEGIN
-  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
 END
 $do$;
@@ -54,7 +56,9 @@ ALTER TABLE events DETACH PARTITION events_p2026_11;
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
 DO $do$
 BEGIN
-  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
 END
 $do$;
@@ -77,7 +81,9 @@ SET LOCAL statement_timeout = 600000;
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
 DO $do$
 BEGIN
-  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
 END
 $do$;
@@ -123,7 +129,9 @@ SET statement_timeout = 600000;
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
 DO $do$
 BEGIN
-  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
 END
 $do$;
@@ -154,7 +162,9 @@ SET statement_timeout = 600000;
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
 DO $do$
 BEGIN
-  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
 END
 $do$;
@@ -202,7 +212,9 @@ SET LOCAL statement_timeout = 600000;
 -- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
 DO $do$
 BEGIN
-  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
 END
 $do$;
@@ -210,7 +222,9 @@ $do$;
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
 DO $do$
 BEGIN
-  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
 END
 $do$;
@@ -267,7 +281,9 @@ $do$;
 -- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
 DO $do$
 BEGIN
-  CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
 END
 $do$;
@@ -317,6 +333,8 @@ BEGIN
       DROP SCHEMA IF EXISTS sqla_partition;
     EXCEPTION WHEN dependent_objects_still_exist THEN
       NULL;  -- something else lives there: the schema stays
+    WHEN internal_error THEN
+      NULL;  -- Citus: no schema command after this transaction's parallel drops
     END;
   END IF;
 END

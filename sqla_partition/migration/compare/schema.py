@@ -34,8 +34,10 @@ from ..ops import (
     PartitionExistingTableOp,
     SetPartitionPolicyOp,
     SplitHashPartitionsOp,
+    SplitShardsOp,
 )
 from ..registry import load_renderers, shield_from_rewriters
+from . import citus
 from .audit import audit_ops
 from .indexes import PREFIX, enabled_rules, recommendations
 
@@ -250,6 +252,7 @@ def _create_ops(
             shard_count=policy.shard_count,
             schema=bound.schema,
         )
+        distribute.created_with_table = True
         return [
             CreatePartitionedTableOp.from_create_table(op, policy, distributed=True),
             distribute,
@@ -267,13 +270,15 @@ def _create_ops(
     distribute = DistributeTableOp(
         bound.table, policy.distributed_by, colocate_with=policy.colocate_with, schema=bound.schema
     )
+    distribute.created_with_table = True
     return [create, distribute]
 
 
 def _split_op(
     table: sa.Table, bound: TablePolicy, recorded: Any, snap: Snapshot
-) -> SplitHashPartitionsOp | None:
-    """A hash table declared with more partitions than recorded grows by splitting."""
+) -> SplitHashPartitionsOp | SplitShardsOp | None:
+    """A hash table declared with more partitions than recorded grows by splitting (its
+    shards, on Citus)."""
     new = bound.policy
     if not (isinstance(new, Hash) and isinstance(recorded, Hash)):
         return None
@@ -286,12 +291,17 @@ def _split_op(
             "the rest in another"
         )
     if _distributed(snap, recorded):
-        raise CommandError(
-            f"{bound.table} is a Citus distributed table: change its shard count with "
-            f"SELECT alter_distributed_table({sql.string_literal(bound.qualified)}, shard_count := "
-            f"{new.partitions}) (it rewrites the table) or split shards with Citus's "
-            "rebalancer; sqla-partition splits local hash partitions only"
-        )
+        if new.partitions < recorded.partitions:
+            raise CommandError(
+                f"{bound.table}: Citus cannot merge shards; it keeps its "
+                f"{recorded.partitions} (declare partitions={recorded.partitions})"
+            )
+        try:
+            return SplitShardsOp(
+                bound.table, new, old_shard_count=recorded.partitions, schema=bound.schema
+            )
+        except PolicyError as exc:
+            raise CommandError(str(exc)) from None
     op = SplitHashPartitionsOp(
         bound.table,
         new,
@@ -383,7 +393,9 @@ def compare_schema(
             created.add(key)
             continue
         if isinstance(op, alembic_ops.CreateTableOp) and key in references:
-            kept.extend([op, DistributeTableOp(op.table_name, reference=True, schema=op.schema)])
+            reference = DistributeTableOp(op.table_name, reference=True, schema=op.schema)
+            reference.created_with_table = True
+            kept.extend([op, reference])
             continue
         if isinstance(op, (alembic_ops.DropTableOp, alembic_ops.ModifyTableOps)) and (
             key in hidden or _looks_detached(snap, *key)
@@ -396,6 +408,13 @@ def compare_schema(
             if not op.ops:
                 continue
         kept.append(op)
+    if snap.has_citus or any(isinstance(op, DistributeTableOp) for op in kept):
+        distributed = {
+            k for k, b in declared.items() if citus.is_distributed(b.policy, snap.has_citus)
+        }
+        citus.refuse_what_citus_cannot(declared, tables, distributed | references)
+        deps = citus.dependencies(ctx.sorted_tables, kept, default_schema)
+        kept = citus.in_dependency_order(kept, deps, default_schema)
     upgrade_ops.ops[:] = kept
 
     for key, bound in declared.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import TYPE_CHECKING
 
 from alembic.operations import Operations
@@ -13,6 +14,7 @@ from ...planning.hash_split import hash_split
 from ..ops import (
     DistributeTableOp,
     SplitHashPartitionsOp,
+    SplitShardsOp,
     UndistributeTableOp,
 )
 from .common import (
@@ -28,6 +30,8 @@ from .common import (
 
 if TYPE_CHECKING:
     pass
+
+log = logging.getLogger(__name__)
 
 
 @implements(SplitHashPartitionsOp)
@@ -94,3 +98,30 @@ def distribute_table(operations: Operations, op: DistributeTableOp) -> None:
 def undistribute_table(operations: Operations, op: UndistributeTableOp) -> None:
     with bounded(operations):
         run_statements(operations, [sql.undistribute_table(op.table_name, op.schema)])
+
+
+@implements(SplitShardsOp)
+def split_shards(operations: Operations, op: SplitShardsOp) -> None:
+    new, old = op.partitioning.partitions, op.old_shard_count
+    ctx = operations.migration_context
+    if new <= old:
+        log.warning(
+            "%s keeps its %d shards: Citus cannot merge shards (its policy still says %d)",
+            op.table_name,
+            old,
+            old,
+        )
+        return
+    lock = int(options_of(ctx).get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
+    with ctx.autocommit_block(), reporting(ctx):
+        # each shard in a transaction of its own: writes wait only for its switch
+        run_statements(operations, sql.timeouts(lock, 0, local=False))
+        for index in range(old):
+            run_statements(operations, [sql.split_shard(op.table_name, op.schema, index, old, new)])
+        run_statements(
+            operations,
+            [
+                sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), "hash"),
+                *sql.reset_timeouts(local=False),
+            ],
+        )

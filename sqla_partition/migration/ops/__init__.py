@@ -18,7 +18,13 @@ from .partitions import (
     DropPartitionOp,
     SetPartitionPolicyOp,
 )
-from .shards import DistributeTableOp, SplitHashPartitionsOp, UndistributeTableOp
+from .shards import (
+    DistributeTableOp,
+    DroppedWithTableOp,
+    SplitHashPartitionsOp,
+    SplitShardsOp,
+    UndistributeTableOp,
+)
 from .tables import CreatePartitionedTableOp, DropPartitionedTableOp, PartitionExistingTableOp
 
 __all__ = [
@@ -30,6 +36,7 @@ __all__ = [
     "DetachPartitionOp",
     "DisableAuditOp",
     "DistributeTableOp",
+    "DroppedWithTableOp",
     "DropPartitionOp",
     "DropPartitionedTableOp",
     "EnableAuditOp",
@@ -39,5 +46,6 @@ __all__ = [
     "ReindexOp",
     "SetPartitionPolicyOp",
     "SplitHashPartitionsOp",
+    "SplitShardsOp",
     "UndistributeTableOp",
 ]

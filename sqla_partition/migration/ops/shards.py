@@ -144,8 +144,30 @@ class DistributeTableOp(_DistributionOp):
         ``shard_count=``), or make it a reference table (``reference=True``)."""
         operations.invoke(cls(table_name, column, **kw))
 
-    def reverse(self) -> UndistributeTableOp:
+    #: The table is created by the same migration: its downgrade drops it, shards and all,
+    #: so nothing is undistributed first (that would copy every row back only to drop it,
+    #: and Citus refuses it for tables with foreign keys or identity columns).
+    created_with_table: bool = False
+
+    def reverse(self) -> MigrateOperation:
+        if self.created_with_table:
+            return DroppedWithTableOp(self)
         return UndistributeTableOp(self.table_name, self.column, **self._args())
+
+
+class DroppedWithTableOp(MigrateOperation):
+    """The reverse of distributing a table created alongside: nothing to write or run."""
+
+    def __init__(self, distributed: DistributeTableOp) -> None:
+        self.distributed = distributed
+        self.table_name = distributed.table_name
+        self.schema = distributed.schema
+
+    def reverse(self) -> MigrateOperation:
+        return self.distributed
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ()
 
 
 @Operations.register_operation("undistribute_table")
@@ -162,3 +184,48 @@ class UndistributeTableOp(_DistributionOp):
 
     def reverse(self) -> DistributeTableOp:
         return DistributeTableOp(self.table_name, self.column, **self._args())
+
+
+@Operations.register_operation("split_shards")
+class SplitShardsOp(MigrateOperation):
+    """Grow a Citus distributed table's shard count by splitting each shard into equal
+    parts, online (the tables colocated with it split alike). Citus cannot merge shards:
+    the reverse keeps them and says so."""
+
+    def __init__(
+        self,
+        table_name: str,
+        partitioning: Hash,
+        *,
+        old_shard_count: int,
+        schema: str | None = None,
+    ) -> None:
+        new = partitioning.partitions
+        if new > old_shard_count and new % old_shard_count:
+            raise PolicyError(
+                f"{table_name}: {old_shard_count} shards grow to a multiple of "
+                f"{old_shard_count} (each shard splits into equal parts), not to {new}"
+            )
+        self.table_name = table_name
+        self.partitioning = partitioning
+        self.old_shard_count = old_shard_count
+        self.schema = schema
+
+    @classmethod
+    def split_shards(
+        cls, operations: Operations, table_name: str, partitioning: Hash, **kw: Any
+    ) -> None:
+        """Split ``table_name``'s shards until it has ``partitioning.partitions``."""
+        operations.invoke(cls(table_name, partitioning, **kw))
+
+    def reverse(self) -> SplitShardsOp:
+        old = dataclasses.replace(self.partitioning, partitions=self.old_shard_count)
+        return SplitShardsOp(
+            self.table_name,
+            old,
+            old_shard_count=self.partitioning.partitions,
+            schema=self.schema,
+        )
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("split_shards", self.schema, self.table_name, self.partitioning.partitions)
