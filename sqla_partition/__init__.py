@@ -1,6 +1,6 @@
 """PostgreSQL partitioning declared on SQLAlchemy models, migrated by Alembic.
 
-``Range`` and ``Hash`` import without SQLAlchemy; the rest loads on first use, so the
+``Range``, ``Hash`` and ``List`` import without SQLAlchemy; the rest loads on first use, so the
 ``sqla-partition roll`` cron path starts fast.
 """
 
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .declaration import policies
+from .declaration import base
 from .declaration.audit import Audit
+from .declaration.lists import List
 from .declaration.policies import Hash, Range, Reference
 from .errors import CatalogError, PolicyError, SqlaPartitionError
 
@@ -19,6 +20,7 @@ __all__ = [
     "Audit",
     "CatalogError",
     "Hash",
+    "List",
     "PolicyError",
     "Range",
     "Reference",
@@ -61,7 +63,7 @@ def _bind_mapped_classes() -> None:
 
 # The declaration layer cannot import its SQLAlchemy binding (the binding imports it);
 # the package, above both, connects them.
-policies.on_declared = _bind_mapped_classes
+base.on_declared = _bind_mapped_classes
 
 
 def __getattr__(name: str) -> Any:

@@ -190,7 +190,30 @@ def convert(op: Operations) -> None:
     )
 
 
+def lists(op: Operations) -> None:
+    from sqla_partition import List
+
+    regions = List("region", partitions={"eu": ["de", "fr"], "us": ["us", "ca"]}, default=True)
+    op.create_partitioned_table(
+        "orders",
+        sa.Column("id", sa.BigInteger, nullable=False),
+        sa.Column("region", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("id", "region"),
+        partitioning=regions,
+    )
+    op.alter_list_partitions(
+        "orders",
+        List(
+            "region",
+            partitions={"eu": ["de", "fr", "nl"], "us": ["us"], "it's": ["it"]},
+            default=True,
+        ),
+        old=regions,
+    )
+
+
 MIGRATIONS = {
+    "migration_lists.sql": lists,
     "migration_create_tables.sql": create_tables,
     "migration_partition_ops.sql": partition_ops,
     "migration_hash_split.sql": hash_split,

@@ -7,7 +7,7 @@ import re
 from dataclasses import asdict, dataclass, fields
 
 from ..errors import PolicyError
-from . import policies
+from . import base
 from .periods import parse_step
 
 ACTOR_TYPES = ("bigint", "text", "uuid")
@@ -55,7 +55,7 @@ class Audit:
 
     def __set_name__(self, owner: type, name: str) -> None:
         if name == "__audit__":
-            policies.on_declared()
+            base.on_declared()
 
     @property
     def columns(self) -> tuple[str, ...]:

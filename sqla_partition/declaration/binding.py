@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapper
 from .. import sql
 from ..errors import PolicyError
 from .audit import Audit
+from .lists import List
 from .policies import Hash, Policy, Range, Reference, TablePolicy
 
 if TYPE_CHECKING:
@@ -86,6 +87,36 @@ def _check_hashable(table: Table, column: sa.Column) -> None:
         )
 
 
+def _check_listable(table: Table, column: sa.Column, policy: List) -> None:
+    """The listed values must be of the column's kind; NULL only in a nullable column."""
+    kinds = {type(v) for vs in policy.partitions.values() for v in vs if v is not None}
+    t = column.type
+    wanted: type = str
+    if isinstance(t, sa.Boolean):
+        wanted = bool
+    elif isinstance(t, sa.Integer):
+        wanted = int
+    elif isinstance(t, (sa.DateTime, sa.Float, sa.Numeric, sa.JSON, sa.LargeBinary)):
+        raise PolicyError(
+            f"{table.name}: list-partition by text, integer, boolean, date or enum columns; "
+            f"{column.name!r} is {t.compile(dialect=_pg_dialect())}"
+        )
+    if kinds - {wanted}:
+        raise PolicyError(
+            f"{table.name}: {column.name!r} holds {wanted.__name__} values, but the partitions "
+            f"list {', '.join(sorted(k.__name__ for k in kinds - {wanted}))}"
+        )
+    if isinstance(t, sa.Enum) and t.enums:
+        unknown = [v for vs in policy.partitions.values() for v in vs if v not in (*t.enums, None)]
+        if unknown:
+            raise PolicyError(
+                f"{table.name}: {unknown[0]!r} is not a label of {column.name!r} "
+                f"({', '.join(t.enums)})"
+            )
+    if not column.nullable and any(None in vs for vs in policy.partitions.values()):
+        raise PolicyError(f"{table.name}: {column.name!r} is NOT NULL; do not list None")
+
+
 def _key_column(table: Table, name: str) -> sa.Column:
     if name not in table.c:
         raise PolicyError(
@@ -97,15 +128,19 @@ def _key_column(table: Table, name: str) -> sa.Column:
 
 def bind(table: Table, policy: Policy) -> TablePolicy:
     """Validate ``policy`` against ``table`` and return the bound policy."""
-    if not isinstance(policy, (Range, Hash)):
+    if not isinstance(policy, (Range, Hash, List)):
         raise PolicyError(
-            f"{table.name}: __partitioning__ must be Range(...) or Hash(...), got {policy!r}"
+            f"{table.name}: __partitioning__ must be Range(...), Hash(...) or List(...), "
+            f"got {policy!r}"
         )
     column = _key_column(table, policy.column)
     key_type = key_type_of_column(table, column)
     if isinstance(policy, Hash):
         _check_hashable(table, column)
         key_type = "hash"
+    elif isinstance(policy, List):
+        _check_listable(table, column, policy)
+        key_type = "list"
     _check_unique_includes_key(table, policy.column)
     if isinstance(policy, Range) and policy.distributed_by is not None:
         _key_column(table, policy.distributed_by)
@@ -126,7 +161,7 @@ def partition_table(table: Table, policy: Policy) -> Table:
     """
     bound = bind(table, policy)
     _registry[table] = bound
-    strategy = "hash" if isinstance(policy, Hash) else "range"
+    strategy = policy.kind
     table.dialect_kwargs["postgresql_partition_by"] = sql.partition_by(strategy, policy.column)
     return table
 

@@ -7,56 +7,21 @@ table and its key type. Nothing here imports SQLAlchemy, so the cron path stays 
 from __future__ import annotations
 
 import functools
-import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import PolicyError
 from ..sql.names import check_identifier
+from . import base
+from .base import _Policy
 from .periods import NAMINGS, PARTITION_STEPS, CalendarStep, Stepper, parse_step
+
+if TYPE_CHECKING:
+    from .lists import List
 
 KEY_TYPES = ("timestamptz", "timestamp", "date", "integer")
 EXPIRE_MODES = ("detach", "drop")
-
-
-def _not_watched() -> None:
-    """Until the package sets the hook, declaring a policy binds nothing."""
-
-
-#: Called when a class body declares ``__partitioning__``, ``__distribution__`` or
-#: ``__audit__``: the package (``sqla_partition/__init__``) sets it to start binding mapped
-#: classes, so this module, which the cron path imports, never loads SQLAlchemy.
-on_declared: Callable[[], None] = _not_watched
-
-
-class _Policy:
-    kind: ClassVar[str]
-    #: Shown in migration files even at their default, so a later default cannot change
-    #: what an old migration means.
-    _always_shown: ClassVar[tuple[str, ...]] = ()
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        # Declarative classes are mapped right after their body runs; watch for that.
-        if name == "__partitioning__":
-            on_declared()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **asdict(self)}  # type: ignore[call-overload]
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    def __repr__(self) -> str:
-        parts = [repr(self.column)]  # type: ignore[attr-defined]
-        for f in fields(self):  # type: ignore[arg-type]
-            if f.name == "column":
-                continue
-            value = getattr(self, f.name)
-            if value != f.default or f.name in self._always_shown:
-                parts.append(f"{f.name}={value!r}")
-        return f"{type(self).__name__}({', '.join(parts)})"
 
 
 #: At most this many periods ahead: a migration creates them all in one transaction.
@@ -276,7 +241,7 @@ class Hash(_Policy):
         return self.partitions if self.colocate_with in (None, "default", "none") else None
 
 
-Policy = Range | Hash
+Policy = Union[Range, Hash, "List"]
 
 
 def _check_colocation(colocate_with: Any, distributed: bool, otherwise: str) -> None:
@@ -300,7 +265,7 @@ class Reference:
 
     def __set_name__(self, owner: type, name: str) -> None:
         if name == "__distribution__":
-            on_declared()
+            base.on_declared()
 
     def __repr__(self) -> str:
         return "Reference()"
@@ -310,7 +275,7 @@ def policy_from_dict(data: dict[str, Any]) -> Policy:
     """Rebuild a policy recorded in the database; unknown keys are a newer version's."""
     data = dict(data)
     kind = data.pop("kind", "range")
-    cls = {"range": Range, "hash": Hash}.get(kind)
+    cls: Any = {"range": Range, "hash": Hash, **base.MORE_KINDS}.get(kind)
     if cls is None:
         raise PolicyError(f"unknown policy kind {kind!r}")
     known = {f.name for f in fields(cls)}
@@ -368,6 +333,10 @@ class TablePolicy:
     def default_name(self) -> str:
         return check_identifier(f"{self.prefix}_default", f"{self.table}: partition name")
 
+    def list_name(self, partition: str) -> str:
+        """The table of list partition ``partition``: ``orders_eu``."""
+        return check_identifier(f"{self.prefix}_{partition}", f"{self.table}: partition name")
+
     def hash_name(self, remainder: int) -> str:
         assert isinstance(self.policy, Hash)
         return _hash_child(self.prefix, self.policy.partitions, remainder)
@@ -386,6 +355,9 @@ class TablePolicy:
         """The longest names this policy can generate, with the ``_pkey`` PostgreSQL adds."""
         if isinstance(self.policy, Hash):
             longest = self.hash_name(self.policy.partitions - 1)
+        elif self.policy.kind == "list":
+            names = [self.list_name(n) for n in self.policy.partitions]  # type: ignore[union-attr]
+            longest = max(names, key=lambda n: len(n.encode("utf-8")))
         else:
             longest = f"{self.prefix}_{'x' * self.stepper().suffix_width()}"
             if self.subpartition is not None:

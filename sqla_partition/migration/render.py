@@ -9,6 +9,7 @@ from alembic.autogenerate import renderers
 
 from ..sql.statement import inert
 from .ops import (
+    AlterListPartitionsOp,
     AttachPartitionOp,
     CreateIndexOnlineOp,
     CreatePartitionedIndexOp,
@@ -95,6 +96,19 @@ def _split(ctx: AutogenContext, op: SplitHashPartitionsOp) -> str:
     if op.schema:
         args.append(f"schema={op.schema!r}")
     return f"{_prefix(ctx)}split_hash_partitions({', '.join(args)})"
+
+
+@renderers.dispatch_for(AlterListPartitionsOp)
+def _alter_list(ctx: AutogenContext, op: AlterListPartitionsOp) -> str:
+    ctx.imports.add(IMPORT)
+    args = [
+        repr(op.table_name),
+        f"sqla_partition.{op.partitioning!r}",
+        f"old=sqla_partition.{op.old!r}",
+    ]
+    if op.schema:
+        args.append(f"schema={op.schema!r}")
+    return f"{_prefix(ctx)}alter_list_partitions({', '.join(args)})"
 
 
 @renderers.dispatch_for(SplitShardsOp)

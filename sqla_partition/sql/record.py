@@ -165,6 +165,11 @@ SELECT r.schema_name, r.table_name, r.partition_schema, r.partition_name,
 """
 
 
+def archive_names_query() -> str:
+    """The archives the record knows: tables autogenerate must never offer to drop."""
+    return f"SELECT partition_schema, partition_name FROM {record_table()} WHERE state = 'detached'"
+
+
 def record_exists_query() -> str:
     return (
         f"SELECT to_regclass({string_literal(record_table())}) IS NOT NULL, "

@@ -22,6 +22,7 @@ from alembic.util import CommandError, PriorityDispatchResult
 from ... import sql
 from ...catalog.snapshot import Parent, Snapshot, read_snapshot, with_bounds
 from ...declaration.binding import is_reference, policy_of
+from ...declaration.lists import List
 from ...declaration.policies import Hash, Range, TablePolicy
 from ...errors import PolicyError
 from ...planning import roll as planner
@@ -40,6 +41,7 @@ from ..registry import load_renderers, shield_from_rewriters
 from . import citus
 from .audit import audit_ops
 from .indexes import PREFIX, enabled_rules, recommendations
+from .lists import list_op
 
 if TYPE_CHECKING:
     from alembic.autogenerate.api import AutogenContext
@@ -65,6 +67,10 @@ def _snapshot(ctx: AutogenContext) -> Snapshot:
         assert conn is not None
         # names, strategies and policies are all autogenerate needs: skip bound parsing
         snap = read_snapshot(lambda q: list(conn.exec_driver_sql(q)), bounds=False)
+        if conn.exec_driver_sql(sql.record_exists_query()).fetchone()[0]:  # type: ignore[index]
+            snap.archives = {
+                (str(s), str(n)) for s, n in conn.exec_driver_sql(sql.archive_names_query())
+            }
         setattr(ctx, _SNAPSHOT, snap)
     return snap
 
@@ -77,7 +83,7 @@ def _hidden(snap: Snapshot) -> set[tuple[str, str]]:
     """Tables autogenerate must neither reflect nor drop."""
     own = tool_schema()
     hidden = snap.partition_names() | {(own, t) for t in (POLICY_TABLE, RECORD_TABLE, TRAIL_TABLE)}
-    return hidden
+    return hidden | snap.archives
 
 
 def _looks_detached(snap: Snapshot, schema: str, name: str) -> bool:
@@ -242,6 +248,8 @@ def _create_ops(
     ctx: AutogenContext, op: alembic_ops.CreateTableOp, bound: TablePolicy
 ) -> list[Any]:
     policy = bound.policy
+    if isinstance(policy, List):
+        return [CreatePartitionedTableOp.from_create_table(op, policy)]
     if isinstance(policy, Hash):
         if not _distributed(_snapshot(ctx), policy):
             return [CreatePartitionedTableOp.from_create_table(op, policy)]
@@ -436,8 +444,8 @@ def compare_schema(
                 upgrade_ops.ops.append(convert)
                 snap.converted.add(key)
             continue
-        elif parent.strategy != ("hash" if isinstance(bound.policy, Hash) else "range"):
-            expected = "hash" if isinstance(bound.policy, Hash) else "range"
+        elif parent.strategy != bound.policy.kind:
+            expected = bound.policy.kind
             log.warning(
                 "%s.%s is %s-partitioned in the database but declared %s; left unchanged",
                 key[0],
@@ -448,7 +456,7 @@ def compare_schema(
             continue
         else:
             recorded = parent.policy.policy if parent.policy else None
-        split = _split_op(tables[key], bound, recorded, snap)
+        split = _split_op(tables[key], bound, recorded, snap) or list_op(bound, recorded)
         if split is not None:
             upgrade_ops.ops.append(split)
         elif recorded != bound.policy:

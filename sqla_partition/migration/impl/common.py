@@ -110,6 +110,8 @@ def spend_locks(operations: Operations, entries: int) -> None:
 def key_type_of(op: CreatePartitionedTableOp, table: sa.Table) -> str:
     if isinstance(op.partitioning, Hash):
         return "hash"
+    if op.partitioning.kind == "list":
+        return "list"
     if op.key_type:
         return op.key_type
     column = table.c.get(op.partitioning.column)

@@ -8,9 +8,11 @@ import sqlalchemy as sa
 from alembic.operations import Operations
 
 from ... import sql
+from ...declaration.lists import List
 from ...declaration.policies import Hash, TablePolicy
 from ...errors import PolicyError
 from ...planning import roll as planner
+from ...planning.lists import new_list_table_statements
 from ..ops import (
     CreatePartitionedTableOp,
     DropPartitionedTableOp,
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
 def create_partitioned_table(operations: Operations, op: CreatePartitionedTableOp) -> sa.Table:
     table = op.to_table(operations.migration_context)
     policy = TablePolicy(op.table_name, op.partitioning, key_type_of(op, table), op.schema)
-    strategy = "hash" if isinstance(op.partitioning, Hash) else "range"
+    strategy = op.partitioning.kind
     if not (op.distributed and isinstance(op.partitioning, Hash)):
         table.dialect_kwargs["postgresql_partition_by"] = sql.partition_by(
             strategy, op.partitioning.column
@@ -46,6 +48,8 @@ def create_partitioned_table(operations: Operations, op: CreatePartitionedTableO
         children = []  # Citus shards are its hash partitions (distribute_table follows)
     elif isinstance(op.partitioning, Hash):
         children = planner.new_table_statements(policy)
+    elif isinstance(op.partitioning, List):
+        children = new_list_table_statements(policy)
     else:
         if op.start is None or op.until is None:
             raise PolicyError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ...declaration.policies import Range
 from .audit import DisableAuditOp, EnableAuditOp
 from .indexes import CreateIndexOnlineOp, CreatePartitionedIndexOp, RecommendedOp, ReindexOp
+from .lists import AlterListPartitionsOp
 from .partitions import (
     AttachPartitionOp,
     CreateRangePartitionOp,
@@ -28,6 +29,7 @@ from .shards import (
 from .tables import CreatePartitionedTableOp, DropPartitionedTableOp, PartitionExistingTableOp
 
 __all__ = [
+    "AlterListPartitionsOp",
     "AttachPartitionOp",
     "CreateIndexOnlineOp",
     "CreatePartitionedIndexOp",

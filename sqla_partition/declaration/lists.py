@@ -1,0 +1,129 @@
+"""``List``: a partition per set of values (a region, a tier, a status), as a plain value."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..errors import PolicyError
+from . import base
+from .base import _Policy
+
+#: What a listed value may be: PostgreSQL compares it with the key column's type (text,
+#: integer, boolean, date and enums as their labels); ``None`` lists NULL.
+Value = str | int | bool | None
+
+#: At most this many partitions: each statement without the key plans them all.
+MAX_LIST_PARTITIONS = 1024
+
+
+def _value(table_hint: str, value: Any) -> Value:
+    if isinstance(value, dt.datetime):
+        raise PolicyError(f"{table_hint}: list a date, not a timestamp: {value!r}")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    raise PolicyError(
+        f"{table_hint}: {value!r} cannot be listed; use text, integer, boolean, date or None"
+    )
+
+
+@dataclass(frozen=True, eq=True, repr=False)
+class List(_Policy):
+    """List partitioning: ``partitions`` maps each partition's name (the suffix of
+    ``orders_eu``) to the values it holds; ``default=True`` adds ``orders_default`` for
+    every other value, so no insert fails for want of a partition."""
+
+    kind: ClassVar[str] = "list"
+    _always_shown: ClassVar[tuple[str, ...]] = ("partitions",)
+
+    column: str
+    partitions: Mapping[str, Sequence[Value]]
+    default: bool = False
+    partition_prefix: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.column, str) or not self.column:
+            raise PolicyError(f"List() needs the partition key column name, got {self.column!r}")
+        if isinstance(self.partitions, Sequence) and not isinstance(self.partitions, str):
+            pairs = list(self.partitions)  # as recorded: [[name, [values]], ...]
+        elif isinstance(self.partitions, Mapping):
+            pairs = list(self.partitions.items())
+        else:
+            raise PolicyError(
+                f"partitions must map partition names to values, e.g. "
+                f"{{'eu': ['de', 'fr']}}, got {self.partitions!r}"
+            )
+        if not pairs:
+            raise PolicyError("List() needs at least one partition")
+        if len(pairs) > MAX_LIST_PARTITIONS:
+            raise PolicyError(
+                f"{len(pairs)} list partitions is more than {MAX_LIST_PARTITIONS}: every "
+                "statement that does not name the key plans and locks every partition"
+            )
+        normal: dict[str, tuple[Value, ...]] = {}
+        owner: dict[Any, str] = {}
+        for name, values in pairs:
+            if not isinstance(name, str) or not name or "\x00" in name:
+                raise PolicyError(f"partition names are non-empty text, got {name!r}")
+            if name == "default":
+                raise PolicyError(
+                    "'default' names the DEFAULT partition; declare default=True instead"
+                )
+            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+                raise PolicyError(f"{name!r}: list its values, e.g. [{values!r}]")
+            if not values:
+                raise PolicyError(f"{name!r}: a partition needs at least one value")
+            listed = tuple(_value(name, v) for v in values)
+            for v in listed:
+                seen = (type(v).__name__, v)
+                if seen in owner:
+                    raise PolicyError(
+                        f"{v!r} is listed by both {owner[seen]!r} and {name!r}; a value "
+                        "belongs to one partition"
+                    )
+                owner[seen] = name
+            normal[name] = listed
+        kinds = {type(v) for vs in normal.values() for v in vs if v is not None}
+        if len(kinds) > 1:
+            raise PolicyError(
+                f"the values of List({self.column!r}) mix types "
+                f"({', '.join(sorted(k.__name__ for k in kinds))}); list one type"
+            )
+        object.__setattr__(self, "partitions", normal)
+        if not isinstance(self.default, bool):
+            raise PolicyError(f"default must be True or False, got {self.default!r}")
+
+    def __hash__(self) -> int:
+        return hash((self.column, tuple(self.partitions.items()), self.default))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["partitions"] = [[n, list(vs)] for n, vs in self.partitions.items()]
+        return out
+
+    def __repr__(self) -> str:
+        shown = {n: list(vs) for n, vs in self.partitions.items()}
+        parts = [repr(self.column), f"partitions={shown!r}"]
+        if self.default:
+            parts.append("default=True")
+        if self.partition_prefix is not None:
+            parts.append(f"partition_prefix={self.partition_prefix!r}")
+        return f"List({', '.join(parts)})"
+
+    def owner_of(self, value: Value) -> str | None:
+        """The partition listing ``value``, if any."""
+        return next(
+            (
+                n
+                for n, vs in self.partitions.items()
+                if any(type(v) is type(value) and v == value for v in vs)
+            ),
+            None,
+        )
+
+
+base.MORE_KINDS["list"] = List

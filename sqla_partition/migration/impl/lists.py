@@ -1,0 +1,46 @@
+"""Changing list partitions on a live table."""
+
+from __future__ import annotations
+
+from alembic.operations import Operations
+
+from ... import sql
+from ...declaration.policies import TablePolicy
+from ...planning.lists import checks_before, list_change, locked_steps
+from ..ops import AlterListPartitionsOp
+from .common import (
+    DEFAULT_LOCK_TIMEOUT_MS,
+    bounded,
+    implements,
+    options_of,
+    reporting,
+    run_statements,
+    spend_locks,
+)
+
+
+@implements(AlterListPartitionsOp)
+def alter_list_partitions(operations: Operations, op: AlterListPartitionsOp) -> None:
+    policy = TablePolicy(op.table_name, op.partitioning, "list", op.schema)
+    change = list_change(op.table_name, op.old, op.partitioning)
+    ctx = operations.migration_context
+    checks = checks_before(policy, change)
+    if checks:
+        # each statement commits on its own: the validating scan holds no lock that
+        # writes wait for, and the migration's own transaction is not holding one yet
+        lock = int(options_of(ctx).get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
+        with ctx.autocommit_block(), reporting(ctx):
+            run_statements(operations, sql.timeouts(lock, 0, local=False))
+            run_statements(operations, checks)
+            run_statements(operations, sql.reset_timeouts(local=False))
+    steps = locked_steps(policy, change, op.old)
+    spend_locks(operations, 4 * (len(steps) + 1))
+    with bounded(operations):
+        run_statements(
+            operations,
+            [
+                *sql.merge_rows(steps),
+                sql.create_policy_table(),
+                sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), "list"),
+            ],
+        )

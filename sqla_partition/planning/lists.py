@@ -1,0 +1,164 @@
+"""What a change of a ``List`` declaration takes, step by step, on a live table.
+
+Rows never fail to insert and are never seen twice or not at all: every change that moves
+rows holds the parent's lock from before the DEFAULT partition's lock until it commits (as
+``roll`` does beside a DEFAULT); the only scan of a live partition, validating its coming
+bound, runs before that lock, while reads and writes go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import sql
+from ..declaration.lists import List, Value
+from ..declaration.policies import TablePolicy
+from ..errors import PolicyError
+from ..sql import Statement
+
+
+def new_list_table_statements(policy: TablePolicy) -> list[Statement]:
+    """Partitions of a parent created in the same transaction."""
+    p = policy.policy
+    assert isinstance(p, List)
+    out = [
+        sql.create_list_partition_of(policy.table, policy.list_name(name), values, policy.schema)
+        for name, values in p.partitions.items()
+    ]
+    if p.default:
+        out.append(
+            sql.create_default_partition_of(policy.table, policy.default_name, policy.schema)
+        )
+    return out
+
+
+@dataclass
+class ListChange:
+    """The difference between two declarations of one table, checked."""
+
+    added: dict[str, tuple[Value, ...]] = field(default_factory=dict)
+    grown: dict[str, tuple[tuple[Value, ...], tuple[Value, ...]]] = field(default_factory=dict)
+    shrunk: dict[str, tuple[tuple[Value, ...], tuple[Value, ...]]] = field(default_factory=dict)
+    removed: dict[str, tuple[Value, ...]] = field(default_factory=dict)
+    add_default: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.grown or self.shrunk or self.removed or self.add_default)
+
+
+def list_change(table: str, old: List, new: List) -> ListChange:
+    """What changes from ``old`` to ``new``; what cannot be done online is refused here,
+    with the reason, before anything runs."""
+    if old.column != new.column or old.partition_prefix != new.partition_prefix:
+        raise PolicyError(
+            f"{table}: the list key or the partition prefix changes; that is a new table, "
+            "not a change of its partitions"
+        )
+    if old.default and not new.default:
+        raise PolicyError(
+            f"{table}: default=True cannot be taken back by a migration: the DEFAULT "
+            "partition holds every unlisted row; detach it by hand once it is empty"
+        )
+    change = ListChange(add_default=new.default and not old.default)
+    for name, values in new.partitions.items():
+        before = old.partitions.get(name)
+        if before is None:
+            change.added[name] = values
+            continue
+        gained = tuple(v for v in values if not _has(before, v))
+        lost = tuple(v for v in before if not _has(values, v))
+        if lost:
+            change.shrunk[name] = (before, tuple(v for v in before if _has(values, v)))
+        if gained:
+            change.grown[name] = (tuple(v for v in before if _has(values, v)), values)
+    for name, values in old.partitions.items():
+        if name not in new.partitions:
+            change.removed[name] = values
+            moved = [v for v in values if new.owner_of(v) is not None]
+            if moved:
+                raise PolicyError(
+                    f"{table}: {moved[0]!r} leaves the removed partition {name!r} for "
+                    f"{new.owner_of(moved[0])!r}; its rows would stay behind in the archive. "
+                    "Keep the partition until its values have moved (list them elsewhere in "
+                    "one migration, remove the partition in the next)"
+                )
+    if change.shrunk and not new.default:
+        name = next(iter(change.shrunk))
+        raise PolicyError(
+            f"{table}: values leave {name!r}, and without a DEFAULT partition their rows "
+            "would have nowhere to go; declare default=True first"
+        )
+    return change
+
+
+def _has(values: tuple[Value, ...], value: Value) -> bool:
+    return any(type(v) is type(value) and v == value for v in values)
+
+
+def checks_before(policy: TablePolicy, change: ListChange) -> list[Statement]:
+    """The CHECKs of the partitions whose values grow, validated while writes go on (each
+    statement its own transaction)."""
+    p = policy.policy
+    assert isinstance(p, List)
+    out: list[Statement] = []
+    for name, (_, values) in change.grown.items():
+        out += sql.add_list_check(policy.list_name(name), p.column, values, policy.schema)
+    return out
+
+
+def locked_steps(policy: TablePolicy, change: ListChange, old: List) -> list[Statement]:
+    """The change itself, in one transaction: the parent is held first, so no write routes
+    with the partitions it saw before and no read misses a row that moves."""
+    p = policy.policy
+    assert isinstance(p, List)
+    t, s, col = policy.table, policy.schema, p.column
+    default = policy.default_name if old.default else None
+    out: list[Statement] = []
+    has_default = old.default or change.add_default
+    if has_default and (change.added or change.grown or change.shrunk):
+        out.append(sql.lock_parent_for_attach(t, policy.default_name, s, moving=True))
+        if default:
+            out.append(sql.lock_default(default, s))
+    elif change:
+        out.append(sql.lock_parent_for_attach(t, policy.default_name, s))
+    for name in change.removed:
+        child = policy.list_name(name)
+        out += [
+            sql.detach_partition(t, child, s, default=default),
+            sql.record_partition("detached", t, child, None, None, s),
+        ]
+    if change.add_default:
+        default = policy.default_name
+        out += [
+            sql.create_detached_child(t, default, s),
+            sql.attach_default_partition(t, default, s),
+        ]
+    for name, (before, after) in change.shrunk.items():
+        child = policy.list_name(name)
+        gone = tuple(v for v in before if not _has(after, v))
+        assert default is not None
+        out += [
+            sql.detach_partition(t, child, s, default=default),
+            sql.move_list_rows(child, default, col, gone, s),
+            sql.attach_list_partition(t, child, after, s, default, shrunk=True),
+        ]
+    for name, values in change.added.items():
+        child = policy.list_name(name)
+        out.append(sql.list_child_or_archive(t, child, s))
+        if default:
+            out.append(sql.move_list_rows(default, child, col, values, s))
+        out += [
+            sql.attach_list_partition(t, child, values, s, default),
+            sql.record_partition("attached", t, child, None, None, s),
+        ]
+    for name, (before, after) in change.grown.items():
+        child = policy.list_name(name)
+        gained = tuple(v for v in after if not _has(before, v))
+        out.append(sql.detach_partition(t, child, s, default=default))
+        if default:
+            out.append(sql.move_list_rows(default, child, col, gained, s))
+        out += [
+            sql.attach_list_partition(t, child, after, s, default),
+            sql.drop_list_check(child, s),
+        ]
+    return out

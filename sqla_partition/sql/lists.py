@@ -1,0 +1,146 @@
+"""List partitions: bounds, attaching beside a DEFAULT, and re-attaching with more values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .partitions import create_partition_of
+from .plpgsql import do_block
+from .quoting import ident, qualified, string_literal
+from .record import record_table
+from .roll import default_fact
+from .statement import Statement
+
+#: Spares ATTACH the scan of a list partition whose values grow (dropped right after).
+LIST_CHECK = "sqlp_list_bound"
+
+ListValue = str | int | bool | None
+
+
+def value_literal(value: ListValue) -> str:
+    """A listed value as SQL: PostgreSQL casts it to the key column's type."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(int(value))
+    return string_literal(value)
+
+
+def list_bound(values: Sequence[ListValue]) -> str:
+    return f"FOR VALUES IN ({', '.join(value_literal(v) for v in values)})"
+
+
+def list_condition(column: str, values: Sequence[ListValue]) -> str:
+    """Rows whose key is one of ``values`` (``IN`` never matches NULL: said apart)."""
+    col = ident(column)
+    known = [value_literal(v) for v in values if v is not None]
+    parts = [f"{col} IN ({', '.join(known)})"] if known else []
+    if any(v is None for v in values):
+        parts.append(f"{col} IS NULL")
+    return " OR ".join(parts) if len(parts) < 2 else f"({' OR '.join(parts)})"
+
+
+def create_list_partition_of(
+    parent: str, child: str, values: Sequence[ListValue], schema: str | None
+) -> Statement:
+    return create_partition_of(parent, child, list_bound(values), schema)
+
+
+def move_list_rows(
+    default: str, target: str, column: str, values: Sequence[ListValue], schema: str | None
+) -> Statement:
+    return Statement(
+        f"WITH moved AS (DELETE FROM {qualified(default, schema)} "
+        f"WHERE {list_condition(column, values)} RETURNING *) "
+        f"INSERT INTO {qualified(target, schema)} SELECT * FROM moved",
+        f"ROW EXCLUSIVE on {default} and {target}",
+        f"under the parent's lock above: the rows of these values leave {default} for their "
+        "partition in this transaction, never seen in both or in neither",
+    )
+
+
+def attach_list_partition(
+    parent: str,
+    child: str,
+    values: Sequence[ListValue],
+    schema: str | None = None,
+    default: str | None = None,
+    *,
+    shrunk: bool = False,
+) -> Statement:
+    lock = f"SHARE UPDATE EXCLUSIVE on {parent}, ACCESS EXCLUSIVE on {child}"
+    why = f"{child} is not in use yet: its scan reads only rows just moved in, or a CHECK spares it"
+    if shrunk:
+        why = f"{child} is read once, under the lock above, to prove its rows fit the smaller bound"
+    if default:
+        lock += f" and {default}"
+        why += f"; {default} is scanned for rows of these values, moved out just above"
+    return Statement(
+        f"ALTER TABLE {qualified(parent, schema)} ATTACH PARTITION {qualified(child, schema)} "
+        f"{list_bound(values)}",
+        lock,
+        why,
+        facts=(default_fact(parent, default),) if default else (),
+    )
+
+
+def list_child_or_archive(parent: str, child: str, schema: str | None) -> Statement:
+    """The new partition's table: its own archive, when the record says ``child`` is a
+    partition of ``parent`` that a change took away (a downgrade puts it back, rows and
+    all); otherwise a new table. A table that merely has the name stops the step."""
+    schema_expr = string_literal(schema) if schema else "current_schema()"
+    name = string_literal(qualified(child, schema))
+    body = (
+        f"  IF to_regclass({name}) IS NULL OR NOT EXISTS (\n"
+        f"      SELECT 1 FROM {record_table()} AS r\n"
+        f"       WHERE r.partition_schema = {schema_expr} AND r.partition_name = "
+        f"{string_literal(child)}\n"
+        f"         AND r.schema_name = {schema_expr} AND r.table_name = {string_literal(parent)}\n"
+        "         AND r.state = 'detached') THEN\n"
+        f"    CREATE TABLE {qualified(child, schema)} (LIKE {qualified(parent, schema)} "
+        "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS "
+        "INCLUDING GENERATED);\n"
+        "  END IF;\n"
+    )
+    return Statement(
+        do_block(body),
+        f"ACCESS SHARE on {parent}",
+        "only reads the parent's definition; a recorded archive of this partition is taken "
+        "back as it is (ATTACH then reads it once, under the lock below)",
+    )
+
+
+def add_list_check(
+    child: str, column: str, values: Sequence[ListValue], schema: str | None
+) -> list[Statement]:
+    """A CHECK for the partition's coming bound, added without a scan and validated while
+    reads and writes go on: the re-attach below then skips its scan."""
+    cond = list_condition(column, values)
+    if not any(v is None for v in values):
+        cond = f"{ident(column)} IS NOT NULL AND {cond}"
+    table = qualified(child, schema)
+    return [
+        drop_list_check(child, schema),  # one an interrupted run left
+        Statement(
+            f"ALTER TABLE {table} ADD CONSTRAINT {ident(LIST_CHECK)} CHECK ({cond}) NOT VALID",
+            f"ACCESS EXCLUSIVE on {child}",
+            "brief: NOT VALID reads no row; a re-run drops it first (just above)",
+            squawk_ignore=("prefer-robust-stmts",),
+        ),
+        Statement(
+            f"ALTER TABLE {table} VALIDATE CONSTRAINT {ident(LIST_CHECK)}",
+            f"SHARE UPDATE EXCLUSIVE on {child}",
+            "scans the partition while its reads and writes go on",
+        ),
+    ]
+
+
+def drop_list_check(child: str, schema: str | None) -> Statement:
+    return Statement(
+        f"ALTER TABLE {qualified(child, schema)} DROP CONSTRAINT IF EXISTS {ident(LIST_CHECK)}",
+        f"ACCESS EXCLUSIVE on {child}",
+        "brief; the partition's bound says the same, or it is not added yet",
+        squawk_ignore=("ban-drop-constraint",),
+    )
