@@ -107,9 +107,8 @@ def test_list_partitions_change_online_under_writers(project, pg, monkeypatch):
     )
     sql_text = project.offline_sql()
     assert "PARTITION BY LIST (region)" in sql_text
-    assert "CREATE TABLE IF NOT EXISTS orders_eu PARTITION OF orders FOR VALUES IN ('de', 'fr')" in (
-        sql_text
-    )
+    created = "CREATE TABLE IF NOT EXISTS orders_eu PARTITION OF orders FOR VALUES IN ('de', 'fr')"
+    assert created in sql_text
     project.upgrade()
     project.check()
 
@@ -217,3 +216,36 @@ def test_declaration_checks():
         partition_table(flags, List("n", partitions={"a": ["1"]}))
     with pytest.raises(PolicyError, match="63"):
         TablePolicy("t", List("r", partitions={"x" * 70: ["a"]}), "list")
+
+
+def test_status_and_check_know_list_tables(project, pg, db_url):
+    from click.testing import CliRunner
+
+    from sqla_partition.cli import main
+
+    project.revision("orders")
+    project.upgrade()
+    pg.execute("INSERT INTO orders (region) VALUES ('de'), ('jp'), ('jp'), ('sg'), (NULL)")
+    url = db_url.replace("+psycopg", "")
+
+    def run(*args):
+        result = CliRunner().invoke(main, [*args, "--database-url", url])
+        return result.exit_code, result.output
+
+    code, out = run("status")
+    assert code == 0, out
+    assert "public.orders  List('region'" in out and "2 list partitions" in out
+    assert "4 rows in DEFAULT: 'jp' 2, 'sg' 1, None 1" in out
+    code, out = run("check")
+    assert code == 0 and "1 list tables as declared" in out, out
+
+    # a partition detached by hand: its values now land in the DEFAULT
+    pg.execute("ALTER TABLE orders DETACH PARTITION orders_eu")
+    pg.execute("INSERT INTO orders (region) VALUES ('fr')")
+    code, out = run("check")
+    assert code == 1, out
+    assert "declared partitions not attached: orders_eu" in out
+    assert "rows of listed values wait in the DEFAULT ('fr')" in out
+    code, out = run("status", "--json")
+    shown = json.loads(out)
+    assert shown[0]["list"]["missing"] == ["orders_eu"]

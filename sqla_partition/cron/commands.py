@@ -17,6 +17,7 @@ from ..errors import SqlaPartitionError
 from ..sql.statement import inert
 from . import report as reporting
 from .archives import reattach
+from .list_status import list_lines, list_problems
 from .results import RollOptions
 from .runner import roll
 from .session import below_deadlock_timeout
@@ -73,7 +74,7 @@ def run_roll(
 
 
 def _gauges(conn: Any, now: dt.datetime, tables: Sequence[str]) -> dict[str, dict[str, float]]:
-    statuses, _, _, _ = collect(conn, now, tables)
+    statuses = collect(conn, now, tables).statuses
     out: dict[str, dict[str, float]] = {}
     for s in statuses:
         values: dict[str, float] = {}
@@ -139,17 +140,21 @@ def run_status(
     echo: Echo,
 ) -> None:
     with connect(database_url or "") as conn:
-        statuses, warnings, _, citus = collect(conn, now, tables)
+        statuses, warnings, _, citus, lists = collect(conn, now, tables)
 
     def say(line: str) -> None:  # a name with a line break stays on its line
         echo(inert(line))
 
     if as_json:
         shown = [s.as_dict() for s in statuses] + [{"citus": c.as_dict()} for c in citus]
+        shown += [{"list": s.as_dict()} for s in lists]
         echo(json.dumps(shown, indent=2, default=str))
         return
-    if not statuses and not citus:
-        say("No range-partitioned tables are managed by sqla-partition here.")
+    if not statuses and not citus and not lists:
+        say("No partitioned tables are managed by sqla-partition here.")
+    for s in lists:
+        for line in list_lines(s):
+            say(line)
     for s in statuses:
         say(f"{s.table}  {s.policy}")
         until = s.coverage_until.isoformat() if s.coverage_until is not None else "nothing"
@@ -200,9 +205,9 @@ def run_check(
     allow_empty: bool = False,
 ) -> int:
     with connect(database_url or "") as conn:
-        statuses, warnings, parents, citus = collect(conn, now, tables)
-        found = problems(statuses, now, max_age) + citus_problems(citus)
-        if not statuses and not citus and not allow_empty and nothing_managed(conn):
+        statuses, warnings, parents, citus, lists = collect(conn, now, tables)
+        found = problems(statuses, now, max_age) + citus_problems(citus) + list_problems(lists)
+        if not statuses and not citus and not lists and not allow_empty and nothing_managed(conn):
             found.append(
                 "no table is managed by sqla-partition in this database (the wrong database, "
                 "or no migration applied yet?); --allow-empty if expected"
@@ -222,6 +227,7 @@ def run_check(
             echo(f"  {inert(line)}", err=True)
         return 1
     spread = f"; {len(citus)} on Citus as declared" if citus else ""
+    spread += f"; {len(lists)} list tables as declared" if lists else ""
     echo(
         f"OK: {len(statuses)} tables covered through premake, DEFAULT empty, rolled "
         f"recently{spread}"

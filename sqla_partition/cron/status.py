@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -16,6 +16,7 @@ from ..declaration.periods import Period, local_midnight, shift_date, subtract
 from ..declaration.policies import Hash, Range
 from ..planning.roll import position_from_clock
 from .archives import archive_lines, read_record
+from .list_status import ListStatus, list_statuses
 from .session import bound_session, policy_writers
 from .tables import plan_table, query_of, select_tables
 
@@ -258,15 +259,23 @@ def table_status(
     )
 
 
-def collect(
-    conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = ()
-) -> tuple[list[TableStatus], list[str], list[Parent], list[CitusStatus]]:
-    """Each managed table's status, the warnings, the tables themselves, and the managed
-    tables Citus spreads over its cluster."""
+class Collected(NamedTuple):
+    statuses: list[TableStatus]
+    warnings: list[str]
+    parents: list[Parent]
+    #: Managed tables Citus spreads over its cluster.
+    citus: list[CitusStatus]
+    lists: list[ListStatus]
+
+
+def collect(conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = ()) -> Collected:
+    """Each managed table's status, the warnings, and the range tables themselves."""
     bound_session(conn)
     snap = read_snapshot(query_of(conn))
     citus = citus_statuses(snap, tables)
-    ranges = [t for t in tables if not _named(citus, t)]
+    lists = list_statuses(conn, snap, tables)
+    listed = {s.table for s in lists} | {s.table.split(".", 1)[1] for s in lists}
+    ranges = [t for t in tables if not _named(citus, t) and t not in listed]
     parents, warnings = select_tables(snap, ranges)
     if tables and not ranges:
         parents = []  # only Citus hash tables named
@@ -277,7 +286,7 @@ def collect(
     records = read_record(conn)
     for status, parent in zip(statuses, parents, strict=True):
         status.archives = archive_lines(records, parent.schema, parent.name)
-    return statuses, warnings, parents, citus
+    return Collected(statuses, warnings, parents, citus, lists)
 
 
 def _named(citus: list[CitusStatus], name: str) -> bool:

@@ -144,3 +144,12 @@ def drop_list_check(child: str, schema: str | None) -> Statement:
         "brief; the partition's bound says the same, or it is not added yet",
         squawk_ignore=("ban-drop-constraint",),
     )
+
+
+def default_values_query(default: str, column: str, schema: str | None, limit: int = 20) -> str:
+    """The values found in a list table's DEFAULT partition, the most rows first."""
+    col = ident(column)
+    return (
+        f"SELECT {col}::text, count(*) FROM {qualified(default, schema)} "
+        f"GROUP BY {col} ORDER BY count(*) DESC, {col}::text LIMIT {int(limit)}"
+    )
