@@ -249,3 +249,93 @@ def test_status_and_check_know_list_tables(project, pg, db_url):
     code, out = run("status", "--json")
     shown = json.loads(out)
     assert shown[0]["list"]["missing"] == ["orders_eu"]
+
+
+SUB_MODELS = textwrap.dedent(
+    """
+    import json
+    import os
+
+    import sqlalchemy as sa
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+    from sqla_partition import List, Range
+
+    PARTITIONS = json.loads(os.environ["REGIONS"])
+
+
+    class Base(DeclarativeBase):
+        pass
+
+
+    class Event(Base):
+        __tablename__ = "events"
+        __partitioning__ = List(
+            "region",
+            partitions=PARTITIONS,
+            default=True,
+            subpartition=Range("created_at", premake=1, retention="2 months", default=True),
+        )
+        id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+        region: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+        created_at = mapped_column(
+            sa.DateTime(timezone=True), primary_key=True, server_default=sa.func.now()
+        )
+    """
+)
+
+
+def test_list_partitions_range_partitioned_in_turn_are_rolled(tmp_path, db_url, pg, monkeypatch):
+    from click.testing import CliRunner
+
+    from sqla_partition.cli import main
+
+    monkeypatch.setenv("REGIONS", json.dumps({"eu": ["de", "fr"], "us": ["us"]}))
+    with models_project(tmp_path, db_url, monkeypatch, "sub_models", SUB_MODELS) as project:
+        text = project.revision("events")
+        assert "subpartition=Range('created_at'" in text and "start='2026-11-01'" in text
+        project.upgrade()
+        project.check()
+        tree = dict(
+            pg.execute(
+                "SELECT relid::text, parentrelid::text FROM pg_partition_tree('events')"
+            ).fetchall()
+        )
+        assert tree["events_eu_p2026_12"] == "events_eu"
+        assert tree["events_eu_default"] == "events_eu" and tree["events_default"] == "events"
+        pg.execute(
+            "INSERT INTO events (region, created_at) VALUES ('de', '2026-11-10'), "
+            "('us', '2026-12-10'), ('jp', '2026-11-10'), ('jp', '2025-01-01')"
+        )
+        url = db_url.replace("+psycopg", "")
+        result = CliRunner().invoke(
+            main, ["roll", "--database-url", url, "--now", "2027-02-05T00:00:00Z", "--json"]
+        )
+        assert result.exit_code == 0, result.output
+        rolled = {t["table"]: t for t in json.loads(result.output)["tables"]}
+        assert "events_eu_p2027_03" in rolled["public.events_eu"]["created"]
+        assert rolled["public.events_us"]["detached"] == ["events_us_p2026_11"]
+        status = CliRunner().invoke(main, ["status", "--database-url", url])
+        assert "public.events_eu  Range('created_at'" in status.output, status.output
+        assert "public.events  List('region'" in status.output
+
+        # a new list partition, range-partitioned too: its rows leave the DEFAULT, of any date
+        declare_sub = {"eu": ["de", "fr"], "us": ["us"], "asia": ["jp"]}
+        monkeypatch.setenv("REGIONS", json.dumps(declare_sub))
+        sys.modules.pop("sub_models", None)
+        text = project.revision("asia")
+        assert "key_type='list:timestamptz'" in text
+        project.upgrade()
+        assert pg.execute(
+            "SELECT tableoid::regclass::text FROM events WHERE region = 'jp' ORDER BY created_at"
+        ).fetchall() == [("events_asia_default",), ("events_asia_p2026_11",)]
+        project.check()
+
+        for path in project.versions():
+            path.write_text(path.read_text().replace("archives='refuse'", "archives='drop'"))
+        project.downgrade("base")
+        left = pg.execute(
+            "SELECT relname FROM pg_class WHERE relname LIKE 'events%' OR relname LIKE "
+            "'sqla_partition%'"
+        ).fetchall()
+        assert left == []

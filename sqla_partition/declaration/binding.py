@@ -141,6 +141,13 @@ def bind(table: Table, policy: Policy) -> TablePolicy:
     elif isinstance(policy, List):
         _check_listable(table, column, policy)
         key_type = "list"
+        if policy.subpartition is not None:
+            sub_column = _key_column(table, policy.subpartition.column)
+            _check_unique_includes_key(table, policy.subpartition.column)
+            if isinstance(policy.subpartition, Range):
+                key_type = f"list:{key_type_of_column(table, sub_column)}"
+            else:
+                _check_hashable(table, sub_column)
     _check_unique_includes_key(table, policy.column)
     if isinstance(policy, Range) and policy.distributed_by is not None:
         _key_column(table, policy.distributed_by)

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from ..errors import PolicyError
 from . import base
 from .base import _Policy
+from .policies import Hash, Range
 
 #: What a listed value may be: PostgreSQL compares it with the key column's type (text,
 #: integer, boolean, date and enums as their labels); ``None`` lists NULL.
@@ -44,6 +45,9 @@ class List(_Policy):
     partitions: Mapping[str, Sequence[Value]]
     default: bool = False
     partition_prefix: str | None = None
+    #: Each list partition partitioned in turn: ``Range`` (rolled by ``roll`` like any range
+    #: table, under its own name) or ``Hash``.
+    subpartition: Range | Hash | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.column, str) or not self.column:
@@ -96,13 +100,45 @@ class List(_Policy):
         object.__setattr__(self, "partitions", normal)
         if not isinstance(self.default, bool):
             raise PolicyError(f"default must be True or False, got {self.default!r}")
+        if isinstance(self.subpartition, dict):  # as recorded in the database
+            sub = dict(self.subpartition)
+            kind = sub.pop("kind", "range")
+            object.__setattr__(self, "subpartition", (Hash if kind == "hash" else Range)(**sub))
+        if self.subpartition is not None:
+            self._check_subpartition()
+
+    def _check_subpartition(self) -> None:
+        sub = self.subpartition
+        if not isinstance(sub, (Range, Hash)):
+            raise PolicyError(
+                f"subpartition must be Range(...) or Hash(...), got {sub!r}: each list "
+                "partition is then partitioned in turn"
+            )
+        if sub.column == self.column:
+            raise PolicyError(f"subpartition partitions by the list key {sub.column!r} again")
+        if sub.partition_prefix is not None:
+            raise PolicyError(
+                "subpartition takes no partition_prefix: its partitions are named after the "
+                "list partition they belong to"
+            )
+        if isinstance(sub, Range) and (sub.subpartition or sub.distributed_by):
+            raise PolicyError("subpartition=Range(...) takes no subpartition or distributed_by")
+        if isinstance(sub, Hash) and sub.distributed:
+            raise PolicyError("subpartition=Hash(...) is local; it cannot be distributed")
+        if isinstance(sub, Range) and self.default and not sub.default:
+            raise PolicyError(
+                "List(default=True) with subpartition=Range(...) needs Range(default=True): a "
+                "new list partition takes rows of any date out of the DEFAULT"
+            )
 
     def __hash__(self) -> int:
-        return hash((self.column, tuple(self.partitions.items()), self.default))
+        return hash((self.column, tuple(self.partitions.items()), self.default, self.subpartition))
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out["partitions"] = [[n, list(vs)] for n, vs in self.partitions.items()]
+        if self.subpartition is not None:
+            out["subpartition"] = self.subpartition.to_dict()
         return out
 
     def __repr__(self) -> str:
@@ -112,6 +148,8 @@ class List(_Policy):
             parts.append("default=True")
         if self.partition_prefix is not None:
             parts.append(f"partition_prefix={self.partition_prefix!r}")
+        if self.subpartition is not None:
+            parts.append(f"subpartition={self.subpartition!r}")
         return f"List({', '.join(parts)})"
 
     def owner_of(self, value: Value) -> str | None:

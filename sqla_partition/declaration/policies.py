@@ -337,6 +337,15 @@ class TablePolicy:
         """The table of list partition ``partition``: ``orders_eu``."""
         return check_identifier(f"{self.prefix}_{partition}", f"{self.table}: partition name")
 
+    def list_sub_policy(self, partition: str) -> TablePolicy | None:
+        """A list partition partitioned in turn, as a table of its own (``orders_eu`` by
+        ``Range``: rolled like any range table); the key type follows ``list:``."""
+        sub = getattr(self.policy, "subpartition", None)
+        if self.policy.kind != "list" or sub is None:
+            return None
+        key_type = self.key_type.split(":", 1)[1] if isinstance(sub, Range) else "hash"
+        return TablePolicy(self.list_name(partition), sub, key_type, self.schema)
+
     def hash_name(self, remainder: int) -> str:
         assert isinstance(self.policy, Hash)
         return _hash_child(self.prefix, self.policy.partitions, remainder)
@@ -358,6 +367,11 @@ class TablePolicy:
         elif self.policy.kind == "list":
             names = [self.list_name(n) for n in self.policy.partitions]  # type: ignore[union-attr]
             longest = max(names, key=lambda n: len(n.encode("utf-8")))
+            subs = [self.list_sub_policy(n) for n in self.policy.partitions]  # type: ignore[union-attr]
+            for sub in subs:
+                if sub is not None:
+                    for name in sub.names_to_check():
+                        check_identifier(name, f"{self.table}: generated name")
         else:
             longest = f"{self.prefix}_{'x' * self.stepper().suffix_width()}"
             if self.subpartition is not None:

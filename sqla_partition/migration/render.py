@@ -39,8 +39,9 @@ IMPORT = "import sqla_partition"
 
 def _policy(ctx: AutogenContext, policy: Any) -> str:
     ctx.imports.add(IMPORT)
-    if getattr(policy, "subpartition", None) is not None:
-        ctx.imports.add("from sqla_partition import Hash")  # the nested policy's repr
+    sub = getattr(policy, "subpartition", None)
+    if sub is not None:  # the nested policy's repr
+        ctx.imports.add(f"from sqla_partition import {type(sub).__name__}")
     return "None" if policy is None else f"sqla_partition.{policy!r}"
 
 
@@ -103,9 +104,13 @@ def _alter_list(ctx: AutogenContext, op: AlterListPartitionsOp) -> str:
     ctx.imports.add(IMPORT)
     args = [
         repr(op.table_name),
-        f"sqla_partition.{op.partitioning!r}",
-        f"old=sqla_partition.{op.old!r}",
+        _policy(ctx, op.partitioning),
+        f"old={_policy(ctx, op.old)}",
     ]
+    if op.key_type != "list":
+        args.append(f"key_type={op.key_type!r}")
+    if op.start is not None:
+        args += [f"start={op.start!r}", f"until={op.until!r}"]
     if op.schema:
         args.append(f"schema={op.schema!r}")
     return f"{_prefix(ctx)}alter_list_partitions({', '.join(args)})"

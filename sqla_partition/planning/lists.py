@@ -12,19 +12,60 @@ from dataclasses import dataclass, field
 
 from .. import sql
 from ..declaration.lists import List, Value
-from ..declaration.policies import TablePolicy
+from ..declaration.periods import KeyValue
+from ..declaration.policies import Range, TablePolicy
 from ..errors import PolicyError
 from ..sql import Statement
+from .roll import coerce_key, new_table_statements
 
 
-def new_list_table_statements(policy: TablePolicy) -> list[Statement]:
+def _sub(policy: TablePolicy) -> tuple[str, str] | None:
+    sub = getattr(policy.policy, "subpartition", None)
+    return (sub.kind, sub.column) if sub is not None else None
+
+
+def sub_partitions(
+    policy: TablePolicy, name: str, start: KeyValue | None, until: KeyValue | None
+) -> list[Statement]:
+    """The partitions of list partition ``name`` when it is partitioned in turn (it is new
+    in this transaction, or an archive taken back: existing ones are kept)."""
+    sub = policy.list_sub_policy(name)
+    if sub is None:
+        return []
+    if isinstance(sub.policy, Range):
+        if start is None or until is None:
+            raise PolicyError(
+                f"{policy.table}: list partitions range-partitioned in turn need start= and "
+                "until= (autogenerate fills them in)"
+            )
+        return new_table_statements(sub, coerce_key(sub, start), coerce_key(sub, until))
+    return new_table_statements(sub)
+
+
+def sub_policy_rows(policy: TablePolicy, names: list[str]) -> list[Statement]:
+    """The policy rows of range-partitioned list partitions: ``roll`` rolls each as a table
+    of its own."""
+    out = []
+    for name in names:
+        sub = policy.list_sub_policy(name)
+        if sub is not None and isinstance(sub.policy, Range):
+            out.append(sql.upsert_policy(sub.table, sub.schema, sub.policy.to_json(), sub.key_type))
+    return out
+
+
+def new_list_table_statements(
+    policy: TablePolicy, start: KeyValue | None = None, until: KeyValue | None = None
+) -> list[Statement]:
     """Partitions of a parent created in the same transaction."""
     p = policy.policy
     assert isinstance(p, List)
-    out = [
-        sql.create_list_partition_of(policy.table, policy.list_name(name), values, policy.schema)
-        for name, values in p.partitions.items()
-    ]
+    out = []
+    for name, values in p.partitions.items():
+        child = policy.list_name(name)
+        out.append(
+            sql.create_list_partition_of(policy.table, child, values, policy.schema, _sub(policy))
+        )
+        out += sub_partitions(policy, name, start, until)
     if p.default:
         out.append(
             sql.create_default_partition_of(policy.table, policy.default_name, policy.schema)
@@ -106,7 +147,13 @@ def checks_before(policy: TablePolicy, change: ListChange) -> list[Statement]:
     return out
 
 
-def locked_steps(policy: TablePolicy, change: ListChange, old: List) -> list[Statement]:
+def locked_steps(
+    policy: TablePolicy,
+    change: ListChange,
+    old: List,
+    start: KeyValue | None = None,
+    until: KeyValue | None = None,
+) -> list[Statement]:
     """The change itself, in one transaction: the parent is held first, so no write routes
     with the partitions it saw before and no read misses a row that moves."""
     p = policy.policy
@@ -127,6 +174,8 @@ def locked_steps(policy: TablePolicy, change: ListChange, old: List) -> list[Sta
             sql.detach_partition(t, child, s, default=default),
             sql.record_partition("detached", t, child, None, None, s),
         ]
+        if policy.list_sub_policy(name) is not None:
+            out.append(sql.delete_policy(child, s))  # roll leaves the archive alone
     if change.add_default:
         default = policy.default_name
         out += [
@@ -144,7 +193,8 @@ def locked_steps(policy: TablePolicy, change: ListChange, old: List) -> list[Sta
         ]
     for name, values in change.added.items():
         child = policy.list_name(name)
-        out.append(sql.list_child_or_archive(t, child, s))
+        out.append(sql.list_child_or_archive(t, child, s, _sub(policy)))
+        out += sub_partitions(policy, name, start, until)
         if default:
             out.append(sql.move_list_rows(default, child, col, values, s))
         out += [

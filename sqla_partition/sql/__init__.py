@@ -143,6 +143,7 @@ from .partitions import (
     lock_parent_for_attach,
     partition_by,
     range_bounds,
+    sub_by,
     unless_attached,
 )
 from .partman import (
@@ -162,6 +163,7 @@ from .policy import (
     POLICY_TABLE,
     create_policy_table,
     create_tool_schema,
+    delete_partition_policies,
     delete_policy,
     in_own_schema,
     policy_table,
@@ -339,6 +341,7 @@ __all__ = [
     "default_rows_query",
     "default_values_query",
     "delete_before",
+    "delete_partition_policies",
     "delete_policy",
     "detach_finalize",
     "detach_partition",
@@ -427,6 +430,7 @@ __all__ = [
     "split_swap",
     "split_trigger_function",
     "string_literal",
+    "sub_by",
     "suggested_index_name",
     "timeouts",
     "tool_schema",

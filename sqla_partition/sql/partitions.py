@@ -27,9 +27,10 @@ def range_bounds(lower: KeyValue, upper: KeyValue, key_type: str) -> str:
     return f"FOR VALUES FROM ({key_literal(lower, key_type)}) TO ({key_literal(upper, key_type)})"
 
 
-def _sub_by(hash_column: str | None) -> str:
-    """``PARTITION BY HASH (…)`` for a range partition hash-partitioned in turn."""
-    return f" PARTITION BY {partition_by('hash', hash_column)}" if hash_column else ""
+def sub_by(column: str | None, strategy: str = "hash") -> str:
+    """``PARTITION BY HASH (…)`` for a partition partitioned in turn (by range, for a list
+    partition)."""
+    return f" PARTITION BY {partition_by(strategy, column)}" if column else ""
 
 
 def create_partition_of(
@@ -40,6 +41,7 @@ def create_partition_of(
     *,
     hash_column: str | None = None,
     if_not_exists: bool = True,
+    sub_strategy: str = "hash",
 ) -> Statement:
     """``PARTITION OF``: only for a parent created in the same transaction. ``IF NOT
     EXISTS`` lets a migration that stopped between its transactions run again; a table
@@ -47,7 +49,7 @@ def create_partition_of(
     guard = "IF NOT EXISTS " if if_not_exists else ""
     return Statement(
         f"CREATE TABLE {guard}{qualified(child, schema)} "
-        f"PARTITION OF {qualified(parent, schema)} {bounds}{_sub_by(hash_column)}",
+        f"PARTITION OF {qualified(parent, schema)} {bounds}{sub_by(hash_column, sub_strategy)}",
         f"ACCESS EXCLUSIVE on {parent}",
         "the parent is new in this transaction, nobody else can see it yet",
         squawk_ignore=() if if_not_exists else ("prefer-robust-stmts",),
@@ -90,7 +92,12 @@ def create_hash_partition_of(
 
 
 def create_detached_child(
-    parent: str, child: str, schema: str | None = None, *, hash_column: str | None = None
+    parent: str,
+    child: str,
+    schema: str | None = None,
+    *,
+    hash_column: str | None = None,
+    sub_strategy: str = "hash",
 ) -> Statement:
     """A table shaped like the parent (hash-partitioned itself with ``hash_column``), to be
     attached once it is ready, in the same transaction.
@@ -100,7 +107,8 @@ def create_detached_child(
     return Statement(
         f"CREATE TABLE {qualified(child, schema)} "
         f"(LIKE {qualified(parent, schema)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
-        f"INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED){_sub_by(hash_column)}",
+        f"INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED)"
+        f"{sub_by(hash_column, sub_strategy)}",
         f"ACCESS SHARE on {parent}",
         "only reads the parent's definition; reads and writes continue. A table that "
         "already has this name is never taken as the partition: the step stops",

@@ -94,6 +94,19 @@ def delete_policy(table: str, schema: str | None) -> Statement:
     )
 
 
+def delete_partition_policies(table: str, schema: str | None) -> Statement:
+    """The policies of a table's partitions (list partitions range-partitioned in turn,
+    rolled as tables of their own), before the table is dropped."""
+    return Statement(
+        f"DELETE FROM {policy_table()} AS p USING pg_inherits AS i, pg_class AS c, "
+        "pg_namespace AS n WHERE i.inhparent = to_regclass("
+        f"{string_literal(qualified(table, schema))}) AND c.oid = i.inhrelid "
+        "AND n.oid = c.relnamespace AND p.schema_name = n.nspname AND p.table_name = c.relname",
+        f"ROW EXCLUSIVE on {POLICY_TABLE}",
+        "the rows of the table's partitions, if any; the tables go with the drop below",
+    )
+
+
 #: Roles other than the owner that may change the recorded policies or the record of
 #: partitions (PUBLIC included): whoever can write them decides what roll detaches and drops.
 def policy_writers_query() -> str:

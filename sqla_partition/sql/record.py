@@ -177,14 +177,27 @@ def record_exists_query() -> str:
     )
 
 
+def _of_table(parent: str, schema: str | None, alias: str = "") -> str:
+    """Record rows of ``parent`` and of its partitions (list partitions range-partitioned in
+    turn are rolled, and their archives recorded, under their own names)."""
+    a = f"{alias}." if alias else ""
+    return (
+        f"({a}schema_name, {a}table_name) IN (SELECT {_schema_expr(schema)}, "
+        f"{string_literal(parent)} UNION ALL SELECT cn.nspname::text, cc.relname::text "
+        "FROM pg_inherits AS ci JOIN pg_class AS cc ON cc.oid = ci.inhrelid "
+        "JOIN pg_namespace AS cn ON cn.oid = cc.relnamespace WHERE ci.inhparent = "
+        f"to_regclass({string_literal(qualified(parent, schema))}))"
+    )
+
+
 def _archives_of(parent: str, schema: str | None) -> str:
     """The loop over a parent's recorded archives that exist (plpgsql ``FOR … IN``)."""
     return (
         f"SELECT r.partition_schema, r.partition_name FROM {record_table()} AS r "
         "JOIN pg_namespace AS n ON n.nspname = r.partition_schema "
         "JOIN pg_class AS c ON c.relnamespace = n.oid AND c.relname = r.partition_name "
-        f"WHERE r.schema_name = {_schema_expr(schema)} AND r.table_name = "
-        f"{string_literal(parent)} AND NOT c.relispartition ORDER BY r.lower_bound"
+        f"WHERE {_of_table(parent, schema, 'r')} AND NOT c.relispartition "
+        "ORDER BY r.lower_bound"
     )
 
 
@@ -220,8 +233,7 @@ def drop_archives(parent: str, schema: str | None = None) -> Statement:
         "    EXECUTE format('DROP TABLE IF EXISTS %I.%I', arch.partition_schema, "
         "arch.partition_name);\n"
         "  END LOOP;\n"
-        f"  DELETE FROM {record_table()} WHERE schema_name = {_schema_expr(schema)} "
-        f"AND table_name = {string_literal(parent)};\n"
+        f"  DELETE FROM {record_table()} WHERE {_of_table(parent, schema)};\n"
     )
     return Statement(
         do_block(body, "  arch record;\n"),
@@ -236,8 +248,7 @@ def forget_partitions(parent: str, schema: str | None = None) -> Statement:
     """The table is gone (its archives kept as plain tables, or dropped): its rows go."""
     body = (
         f"  IF to_regclass({string_literal(record_table())}) IS NOT NULL THEN\n"
-        f"    DELETE FROM {record_table()} WHERE schema_name = {_schema_expr(schema)} "
-        f"AND table_name = {string_literal(parent)};\n"
+        f"    DELETE FROM {record_table()} WHERE {_of_table(parent, schema)};\n"
         "  END IF;\n"
     )
     return Statement(

@@ -43,7 +43,7 @@ END
 $do$;
 
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
-INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'orders', '{"column": "region", "default": true, "kind": "list", "partition_prefix": null, "partitions": [["eu", ["de", "fr"]], ["us", ["us", "ca"]]]}'::jsonb, 'list') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
+INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'orders', '{"column": "region", "default": true, "kind": "list", "partition_prefix": null, "partitions": [["eu", ["de", "fr"]], ["us", ["us", "ca"]]], "subpartition": null}'::jsonb, 'list') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;
@@ -59,16 +59,38 @@ SET lock_timeout = 5000;
 -- no lock: bounds how long any statement below may run
 SET statement_timeout = 0;
 
--- ACCESS EXCLUSIVE on orders_eu: brief; the partition's bound says the same, or it is not added yet
--- squawk-ignore ban-drop-constraint
-ALTER TABLE orders_eu DROP CONSTRAINT IF EXISTS sqlp_list_bound;
+-- ACCESS EXCLUSIVE on each leaf of orders_eu: brief; the partition's bound says the same, or it is not added yet
+DO $do$
+DECLARE
+  leaf regclass;
+BEGIN
+  FOR leaf IN SELECT relid FROM pg_partition_tree('orders_eu'::regclass) WHERE isleaf LOOP
+    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS sqlp_list_bound', leaf);
+  END LOOP;
+END
+$do$;
 
--- ACCESS EXCLUSIVE on orders_eu: brief: NOT VALID reads no row; a re-run drops it first (just above)
--- squawk-ignore prefer-robust-stmts
-ALTER TABLE orders_eu ADD CONSTRAINT sqlp_list_bound CHECK (region IS NOT NULL AND region IN ('de', 'fr', 'nl')) NOT VALID;
+-- ACCESS EXCLUSIVE on each leaf of orders_eu: brief: NOT VALID reads no row; a re-run drops it first (just above)
+DO $do$
+DECLARE
+  leaf regclass;
+BEGIN
+  FOR leaf IN SELECT relid FROM pg_partition_tree('orders_eu'::regclass) WHERE isleaf LOOP
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT sqlp_list_bound CHECK (region IS NOT NULL AND region IN (''de'', ''fr'', ''nl'')) NOT VALID', leaf);
+  END LOOP;
+END
+$do$;
 
--- SHARE UPDATE EXCLUSIVE on orders_eu: scans the partition while its reads and writes go on
-ALTER TABLE orders_eu VALIDATE CONSTRAINT sqlp_list_bound;
+-- SHARE UPDATE EXCLUSIVE on each leaf of orders_eu: scans the partition while its reads and writes go on
+DO $do$
+DECLARE
+  leaf regclass;
+BEGIN
+  FOR leaf IN SELECT relid FROM pg_partition_tree('orders_eu'::regclass) WHERE isleaf LOOP
+    EXECUTE format('ALTER TABLE %s VALIDATE CONSTRAINT sqlp_list_bound', leaf);
+  END LOOP;
+END
+$do$;
 
 -- no lock: back to the role's setting
 RESET lock_timeout;
@@ -134,9 +156,16 @@ WITH moved AS (DELETE FROM orders_default WHERE region IN ('nl') RETURNING *) IN
 -- SHARE UPDATE EXCLUSIVE on orders, ACCESS EXCLUSIVE on orders_eu and orders_default: orders_eu is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; orders_default is scanned for rows of these values, moved out just above
 ALTER TABLE orders ATTACH PARTITION orders_eu FOR VALUES IN ('de', 'fr', 'nl');
 
--- ACCESS EXCLUSIVE on orders_eu: brief; the partition's bound says the same, or it is not added yet
--- squawk-ignore ban-drop-constraint
-ALTER TABLE orders_eu DROP CONSTRAINT IF EXISTS sqlp_list_bound;
+-- ACCESS EXCLUSIVE on each leaf of orders_eu: brief; the partition's bound says the same, or it is not added yet
+DO $do$
+DECLARE
+  leaf regclass;
+BEGIN
+  FOR leaf IN SELECT relid FROM pg_partition_tree('orders_eu'::regclass) WHERE isleaf LOOP
+    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS sqlp_list_bound', leaf);
+  END LOOP;
+END
+$do$;
 
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row, in the same transaction as the partition it records
 INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'orders_it''s', current_schema(), 'orders', NULL, NULL, 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
@@ -152,7 +181,7 @@ END
 $do$;
 
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
-INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'orders', '{"column": "region", "default": true, "kind": "list", "partition_prefix": null, "partitions": [["eu", ["de", "fr", "nl"]], ["us", ["us"]], ["it''s", ["it"]]]}'::jsonb, 'list') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
+INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'orders', '{"column": "region", "default": true, "kind": "list", "partition_prefix": null, "partitions": [["eu", ["de", "fr", "nl"]], ["us", ["us"]], ["it''s", ["it"]]], "subpartition": null}'::jsonb, 'list') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;

@@ -267,7 +267,7 @@ BEGIN
   IF to_regclass('sqla_partition.sqla_partition_partitions') IS NULL THEN
     RETURN;
   END IF;
-  FOR arch IN SELECT r.partition_schema, r.partition_name FROM sqla_partition.sqla_partition_partitions AS r JOIN pg_namespace AS n ON n.nspname = r.partition_schema JOIN pg_class AS c ON c.relnamespace = n.oid AND c.relname = r.partition_name WHERE r.schema_name = current_schema() AND r.table_name = 'sessions' AND NOT c.relispartition ORDER BY r.lower_bound LOOP
+  FOR arch IN SELECT r.partition_schema, r.partition_name FROM sqla_partition.sqla_partition_partitions AS r JOIN pg_namespace AS n ON n.nspname = r.partition_schema JOIN pg_class AS c ON c.relnamespace = n.oid AND c.relname = r.partition_name WHERE (r.schema_name, r.table_name) IN (SELECT current_schema(), 'sessions' UNION ALL SELECT cn.nspname::text, cc.relname::text FROM pg_inherits AS ci JOIN pg_class AS cc ON cc.oid = ci.inhrelid JOIN pg_namespace AS cn ON cn.oid = cc.relnamespace WHERE ci.inhparent = to_regclass('sessions')) AND NOT c.relispartition ORDER BY r.lower_bound LOOP
     names := names || format('%I.%I', arch.partition_schema, arch.partition_name);
   END LOOP;
   IF array_length(names, 1) > 0 THEN
@@ -291,18 +291,21 @@ $do$;
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; the table itself is untouched
 DELETE FROM sqla_partition.sqla_partition_policy WHERE schema_name = current_schema() AND table_name = 'sessions';
 
--- ACCESS EXCLUSIVE on sessions and every partition: removes the table and all its partitions with their data, as the migration asks
--- squawk-ignore ban-drop-table
-DROP TABLE IF EXISTS sessions;
+-- ROW EXCLUSIVE on sqla_partition_policy: the rows of the table's partitions, if any; the tables go with the drop below
+DELETE FROM sqla_partition.sqla_partition_policy AS p USING pg_inherits AS i, pg_class AS c, pg_namespace AS n WHERE i.inhparent = to_regclass('sessions') AND c.oid = i.inhrelid AND n.oid = c.relnamespace AND p.schema_name = n.nspname AND p.table_name = c.relname;
 
 -- ROW EXCLUSIVE on sqla_partition_partitions: the table's rows of the record; kept archives become plain tables
 DO $do$
 BEGIN
   IF to_regclass('sqla_partition.sqla_partition_partitions') IS NOT NULL THEN
-    DELETE FROM sqla_partition.sqla_partition_partitions WHERE schema_name = current_schema() AND table_name = 'sessions';
+    DELETE FROM sqla_partition.sqla_partition_partitions WHERE (schema_name, table_name) IN (SELECT current_schema(), 'sessions' UNION ALL SELECT cn.nspname::text, cc.relname::text FROM pg_inherits AS ci JOIN pg_class AS cc ON cc.oid = ci.inhrelid JOIN pg_namespace AS cn ON cn.oid = cc.relnamespace WHERE ci.inhparent = to_regclass('sessions'));
   END IF;
 END
 $do$;
+
+-- ACCESS EXCLUSIVE on sessions and every partition: removes the table and all its partitions with their data, as the migration asks
+-- squawk-ignore ban-drop-table
+DROP TABLE IF EXISTS sessions;
 
 -- no table lock: nothing of sqla-partition stays behind once no table is audited
 -- squawk-ignore ban-drop-table

@@ -41,7 +41,7 @@ from ..registry import load_renderers, shield_from_rewriters
 from . import citus
 from .audit import audit_ops
 from .indexes import PREFIX, enabled_rules, recommendations
-from .lists import list_op
+from .lists import list_op, list_window
 
 if TYPE_CHECKING:
     from alembic.autogenerate.api import AutogenContext
@@ -249,7 +249,8 @@ def _create_ops(
 ) -> list[Any]:
     policy = bound.policy
     if isinstance(policy, List):
-        return [CreatePartitionedTableOp.from_create_table(op, policy)]
+        window = list_window(bound, _now(ctx), _as_text)
+        return [CreatePartitionedTableOp.from_create_table(op, policy, *window)]
     if isinstance(policy, Hash):
         if not _distributed(_snapshot(ctx), policy):
             return [CreatePartitionedTableOp.from_create_table(op, policy)]
@@ -456,7 +457,8 @@ def compare_schema(
             continue
         else:
             recorded = parent.policy.policy if parent.policy else None
-        split = _split_op(tables[key], bound, recorded, snap) or list_op(bound, recorded)
+        window = list_window(bound, _now(ctx), _as_text)
+        split = _split_op(tables[key], bound, recorded, snap) or list_op(bound, recorded, window)
         if split is not None:
             upgrade_ops.ops.append(split)
         elif recorded != bound.policy:

@@ -111,7 +111,10 @@ def key_type_of(op: CreatePartitionedTableOp, table: sa.Table) -> str:
     if isinstance(op.partitioning, Hash):
         return "hash"
     if op.partitioning.kind == "list":
-        return "list"
+        sub = op.partitioning.subpartition  # type: ignore[union-attr]
+        if sub is None or sub.kind != "range":
+            return "list"
+        return f"list:{key_type_of_column(table, table.c[sub.column])}"
     if op.key_type:
         return op.key_type
     column = table.c.get(op.partitioning.column)

@@ -6,7 +6,7 @@ from alembic.operations import Operations
 
 from ... import sql
 from ...declaration.policies import TablePolicy
-from ...planning.lists import checks_before, list_change, locked_steps
+from ...planning.lists import checks_before, list_change, locked_steps, sub_policy_rows
 from ..ops import AlterListPartitionsOp
 from .common import (
     DEFAULT_LOCK_TIMEOUT_MS,
@@ -21,7 +21,7 @@ from .common import (
 
 @implements(AlterListPartitionsOp)
 def alter_list_partitions(operations: Operations, op: AlterListPartitionsOp) -> None:
-    policy = TablePolicy(op.table_name, op.partitioning, "list", op.schema)
+    policy = TablePolicy(op.table_name, op.partitioning, op.key_type, op.schema)
     change = list_change(op.table_name, op.old, op.partitioning)
     ctx = operations.migration_context
     checks = checks_before(policy, change)
@@ -33,7 +33,7 @@ def alter_list_partitions(operations: Operations, op: AlterListPartitionsOp) -> 
             run_statements(operations, sql.timeouts(lock, 0, local=False))
             run_statements(operations, checks)
             run_statements(operations, sql.reset_timeouts(local=False))
-    steps = locked_steps(policy, change, op.old)
+    steps = locked_steps(policy, change, op.old, op.start, op.until)
     spend_locks(operations, 4 * (len(steps) + 1))
     with bounded(operations):
         run_statements(
@@ -41,6 +41,7 @@ def alter_list_partitions(operations: Operations, op: AlterListPartitionsOp) -> 
             [
                 *sql.merge_rows(steps),
                 sql.create_policy_table(),
-                sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), "list"),
+                sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), op.key_type),
+                *sub_policy_rows(policy, list(change.added)),
             ],
         )

@@ -12,7 +12,7 @@ from ...declaration.lists import List
 from ...declaration.policies import Hash, TablePolicy
 from ...errors import PolicyError
 from ...planning import roll as planner
-from ...planning.lists import new_list_table_statements
+from ...planning.lists import new_list_table_statements, sub_policy_rows
 from ..ops import (
     CreatePartitionedTableOp,
     DropPartitionedTableOp,
@@ -49,7 +49,7 @@ def create_partitioned_table(operations: Operations, op: CreatePartitionedTableO
     elif isinstance(op.partitioning, Hash):
         children = planner.new_table_statements(policy)
     elif isinstance(op.partitioning, List):
-        children = new_list_table_statements(policy)
+        children = new_list_table_statements(policy, op.start, op.until)
     else:
         if op.start is None or op.until is None:
             raise PolicyError(
@@ -73,6 +73,11 @@ def create_partitioned_table(operations: Operations, op: CreatePartitionedTableO
                 sql.create_record_table(),
                 sql.upsert_policy(
                     op.table_name, op.schema, op.partitioning.to_json(), policy.key_type
+                ),
+                *(
+                    sub_policy_rows(policy, list(op.partitioning.partitions))
+                    if isinstance(op.partitioning, List)
+                    else ()
                 ),
             ],
         )
@@ -98,8 +103,9 @@ def drop_partitioned_table(operations: Operations, op: DropPartitionedTableOp) -
                 *archives,  # first: a refusal changes nothing
                 sql.create_policy_table(),
                 sql.delete_policy(t, s),
+                sql.delete_partition_policies(t, s),
+                sql.forget_partitions(t, s),  # while its partitions still name theirs
                 sql.drop_partitioned_table(t, s),
-                sql.forget_partitions(t, s),
                 sql.drop_audit_functions_if_unused(),
                 sql.drop_own_tables_if_unused(),
             ],

@@ -22,6 +22,9 @@ class AlterListPartitionsOp(MigrateOperation):
         partitioning: List,
         *,
         old: List,
+        key_type: str = "list",
+        start: str | None = None,
+        until: str | None = None,
         schema: str | None = None,
     ) -> None:
         if not isinstance(partitioning, List) or not isinstance(old, List):
@@ -29,6 +32,11 @@ class AlterListPartitionsOp(MigrateOperation):
         self.table_name = table_name
         self.partitioning = partitioning
         self.old = old
+        #: ``list:timestamptz`` for list partitions range-partitioned in turn; ``start`` and
+        #: ``until``: the periods a new one of them gets (autogenerate fills them in).
+        self.key_type = key_type
+        self.start = start
+        self.until = until
         self.schema = schema
 
     @classmethod
@@ -40,7 +48,13 @@ class AlterListPartitionsOp(MigrateOperation):
 
     def reverse(self) -> AlterListPartitionsOp:
         return AlterListPartitionsOp(
-            self.table_name, self.old, old=self.partitioning, schema=self.schema
+            self.table_name,
+            self.old,
+            old=self.partitioning,
+            key_type=self.key_type,
+            start=self.start,
+            until=self.until,
+            schema=self.schema,
         )
 
     def to_diff_tuple(self) -> tuple[Any, ...]:
