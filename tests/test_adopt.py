@@ -4,6 +4,7 @@ a baseline that changes no partition, then roll going on with the set's own name
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import textwrap
 
 import psycopg
@@ -139,3 +140,61 @@ def test_a_table_with_a_dot_in_its_name_is_named_as_sql_names_it(db_url, pg):
     assert "Range('d', interval='1 week'" in result.output
     bad = CliRunner().invoke(main, ["adopt", 'public."unclosed', "--database-url", db_url])
     assert bad.exit_code == 2 and "is not a table name" in bad.output
+
+
+LIST_MODELS = textwrap.dedent(
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+    from sqla_partition import List
+
+
+    class Base(DeclarativeBase):
+        pass
+
+
+    class Order(Base):
+        __tablename__ = "orders"
+        __partitioning__ = {declaration}
+        id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+        tier: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    """
+)
+
+
+def test_a_hand_made_list_set_is_adopted_and_changed_online(tmp_path, db_url, pg, monkeypatch):
+    pg.execute(
+        "CREATE TABLE orders (id bigint, tier int, PRIMARY KEY (id, tier)) PARTITION BY LIST (tier)"
+    )
+    pg.execute("CREATE TABLE orders_free PARTITION OF orders FOR VALUES IN (0)")
+    pg.execute("CREATE TABLE orders_paid PARTITION OF orders FOR VALUES IN (1, 2)")
+    pg.execute("CREATE TABLE orders_default PARTITION OF orders DEFAULT")
+    pg.execute("INSERT INTO orders SELECT g, g % 5 FROM generate_series(1, 50) g")
+    result = CliRunner().invoke(main, ["adopt", "orders", "--database-url", db_url])
+    assert result.exit_code == 0, result.output
+    declaration = "List('tier', partitions={'free': [0], 'paid': [1, 2]}, default=True)"
+    assert f"__partitioning__ = {declaration}" in result.output
+
+    source = LIST_MODELS.replace("{declaration}", declaration)
+    with models_project(tmp_path, db_url, monkeypatch, "adopt_list_models", source) as project:
+        text = project.revision("adopt").split("def downgrade")[0]
+        assert "op.set_partition_policy('orders', sqla_partition." + declaration in text
+        project.upgrade()
+        project.check()
+        grown = declaration.replace("'paid': [1, 2]", "'paid': [1, 2], 'gold': [3, 4]")
+        (tmp_path / "adopt_list_models.py").write_text(LIST_MODELS.replace("{declaration}", grown))
+        sys.modules.pop("adopt_list_models", None)
+        assert "alter_list_partitions" in project.revision("gold")
+        project.upgrade()
+        assert pg.execute(
+            "SELECT count(*), bool_and(tier IN (3, 4)) FROM orders_gold"
+        ).fetchone() == (20, True)
+        assert pg.execute("SELECT count(*) FROM orders_default").fetchone() == (0,)
+
+    pg.execute("CREATE TABLE odd (k text) PARTITION BY LIST (k)")
+    pg.execute("CREATE TABLE odd_a PARTITION OF odd FOR VALUES IN ('a')")
+    pg.execute("CREATE TABLE spare PARTITION OF odd DEFAULT")
+    refused = CliRunner().invoke(main, ["adopt", "odd", "--database-url", db_url])
+    assert refused.exit_code == 2
+    assert "expects odd_default: ALTER TABLE public.spare RENAME TO odd_default" in refused.output

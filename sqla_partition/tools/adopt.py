@@ -8,6 +8,7 @@ to expired partitions come from pg_partman's ``part_config`` when the set is pg_
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -113,8 +114,12 @@ def adopt(conn: Any, table: str, schema: str = "public", tz: str = "UTC") -> Ado
             f"{schema}.{table} is not a partitioned table; a plain table is converted by a "
             "migration (see the README, 'Existing tables')"
         )
+    if parent.strategy == "list":
+        return adopt_list(parent, table, schema)
     if parent.strategy != "range":
-        raise SqlaPartitionError(f"{schema}.{table} is {parent.strategy}-partitioned, not range")
+        raise SqlaPartitionError(
+            f"{schema}.{table} is {parent.strategy}-partitioned; adopt reads range and list sets"
+        )
     step, naming, prefix = infer(parent, tz)
     partman = _partman(conn, parent)
     notes: list[str] = []
@@ -152,4 +157,75 @@ def _retention_text(text: str) -> str:
     return re.sub(r"\bmons?\b", lambda m: "months" if m.group(0) == "mons" else "month", text)
 
 
-__all__ = ["Adoption", "adopt", "infer"]
+_LIST_BOUND = re.compile(r"^FOR VALUES IN \((?P<values>.*)\)$", re.S)
+_TOKEN = re.compile(
+    r"\s*(?:'((?:[^']|'')*)'(?:::[\w. \"]+)?|(-?\d+)|(true|false|NULL))\s*(,|$)", re.I
+)
+
+
+def list_values(bound: str) -> list[Any]:
+    """The values of a ``FOR VALUES IN (...)`` bound as PostgreSQL prints it."""
+    m = _LIST_BOUND.match(bound)
+    if m is None:
+        raise SqlaPartitionError(f"cannot read the list bound {bound!r}")
+    text, out, pos = m.group("values"), [], 0
+    while pos < len(text):
+        t = _TOKEN.match(text, pos)
+        if t is None or t.end() == pos:
+            raise SqlaPartitionError(f"cannot read the list bound {bound!r}")
+        quoted, number, word, _ = t.groups()
+        if quoted is not None:
+            out.append(quoted.replace("''", "'"))
+        elif number is not None:
+            out.append(int(number))
+        else:
+            out.append(None if word.upper() == "NULL" else word.lower() == "true")
+        pos = t.end()
+    return out
+
+
+def adopt_list(parent: Parent, table: str, schema: str) -> Adoption:
+    """The ``List`` that describes a list set: partitions named ``<prefix>_<name>``."""
+    from ..declaration.lists import List
+
+    children = [c for c in parent.children if not c.is_default]
+    nested = [c.name for c in children if c.is_partitioned]
+    if nested:
+        raise SqlaPartitionError(
+            f"{schema}.{table}: {nested[0]} is partitioned in turn; adopt reads list sets "
+            "whose partitions are plain tables"
+        )
+    if not children:
+        raise SqlaPartitionError(f"{schema}.{table} has no list partitions to describe")
+    names = [c.name for c in children]
+    prefix = table if all(n.startswith(table + "_") for n in names) else _common_prefix(names)
+    if not prefix:
+        raise SqlaPartitionError(
+            f"{schema}.{table}: its partitions ({', '.join(names[:3])}, …) share no prefix "
+            "ending in '_'; sqla-partition names list partitions <prefix>_<name>: rename them"
+        )
+    partitions = {c.name[len(prefix) + 1 :]: list_values(c.bound) for c in children}
+    policy = List(
+        parent.key_columns[0],
+        partitions=partitions,
+        default=parent.default is not None,
+        partition_prefix=prefix if prefix != table else None,
+    )
+    bound = TablePolicy(table, policy, "list", None if schema == "public" else schema)
+    default = parent.default
+    if default is not None and default.name != bound.default_name:
+        raise SqlaPartitionError(
+            f"{schema}.{table}: its DEFAULT partition is {default.name}; sqla-partition "
+            f"expects {bound.default_name}: ALTER TABLE {sql.qualified(default.name, schema)} "
+            f"RENAME TO {sql.ident(bound.default_name)}"
+        )
+    return Adoption(bound, "by hand")
+
+
+def _common_prefix(names: list[str]) -> str:
+    common = os.path.commonprefix(names)
+    cut = common.rfind("_")
+    return common[:cut] if cut > 0 else ""
+
+
+__all__ = ["Adoption", "adopt", "adopt_list", "infer", "list_values"]
