@@ -76,14 +76,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import os
 import random
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import psycopg
-from alembic.operations import Operations
+# the trail and the audit functions live in public here, where the queries below name them
+# without a schema (a new database would put them in the schema sqla_partition)
+os.environ.setdefault("SQLA_PARTITION_SCHEMA", "public")
+
+import psycopg  # noqa: E402
+from alembic.operations import Operations  # noqa: E402
 from psycopg import sql
 
 import sqla_partition

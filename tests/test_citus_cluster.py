@@ -244,3 +244,78 @@ def test_scale_out_on_a_real_cluster(project, cluster_url, monkeypatch):
             "coalesce(to_regnamespace('sqla_partition'), 0)"
         ).fetchone() == (0,)  # (the empty schema stays: Citus refuses schema commands after
         # the parallel drops of the same transaction)
+
+
+LIST_MODELS = textwrap.dedent(
+    """
+    import json
+    import os
+
+    import sqlalchemy as sa
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+    from sqla_partition import List
+
+
+    class Base(DeclarativeBase):
+        pass
+
+
+    class Order(Base):
+        __tablename__ = "orders"
+        __partitioning__ = List(
+            "region",
+            partitions=json.loads(os.environ["REGIONS"]),
+            default=True,
+            distributed_by="tenant_id",
+        )
+        tenant_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+        id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+        region: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    """
+)
+
+
+def test_a_distributed_list_table_changes_online(tmp_path, cluster_url, monkeypatch):
+    url = libpq(cluster_url)
+    monkeypatch.setenv("REGIONS", json.dumps({"eu": ["de", "fr"]}))
+    with models_project(tmp_path, cluster_url, monkeypatch, "list_cx", LIST_MODELS) as project:
+        assert "op.distribute_table('orders', 'tenant_id')" in project.revision("orders")
+        project.upgrade()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO orders SELECT g % 7, g, (ARRAY['de', 'jp', 'sg'])[g % 3 + 1] "
+                "FROM generate_series(1, 300) g"
+            )
+        monkeypatch.setenv("REGIONS", json.dumps({"eu": ["de", "fr"], "asia": ["jp", "sg"]}))
+        sys.modules.pop("list_cx", None)
+        assert "alter_list_partitions" in project.revision("asia")
+        project.upgrade()
+        project.check()
+        with psycopg.connect(url, autocommit=True) as conn:
+            placed = dict(
+                conn.execute(
+                    "SELECT region, count(*) FROM orders WHERE tableoid <> 0 GROUP BY region"
+                ).fetchall()
+            )
+            assert placed == {"de": 100, "jp": 100, "sg": 100}
+            assert conn.execute("SELECT count(*) FROM orders_default").fetchone() == (0,)
+            assert conn.execute("SELECT count(*) FROM orders_asia").fetchone() == (200,)
+            tables = spread(conn)
+            assert tables["orders_asia"][0] == "distributed"
+            assert tables["orders_asia"][1] == tables["orders"][1]
+            local = conn.execute("SELECT pg_relation_size('orders_asia'::regclass)").fetchone()[0]
+            assert local == 0  # the rows moved in live on the shards only
+            conn.execute("INSERT INTO orders VALUES (1, 1000, 'jp')")
+            assert conn.execute("SELECT count(*) FROM orders WHERE region = 'jp'").fetchone() == (
+                101,
+            )
+        project.downgrade("-1")  # asia goes: detached, kept as an archive, rows and all
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM orders_asia").fetchone() == (201,)
+            assert conn.execute("SELECT count(*) FROM orders").fetchone() == (100,)
+        for path in project.versions():
+            path.write_text(path.read_text().replace("archives='refuse'", "archives='drop'"))
+        project.downgrade("base")
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert spread(conn) == {}

@@ -275,7 +275,7 @@ def audit_cases() -> list[tuple[str, sql.Statement]]:
     trigger, comment = sql.create_audit_trigger("events", "public", "{}", ["app.user_id"])
     move = sql.create_audit_trigger(
         "events", "public", "{}", ["app.user_id", "bigint", "who", "database"]
-    )[2]
+    )[-1]
     return [
         ("audit functions", functions[3]),
         ("audit move trigger", move),
@@ -307,6 +307,45 @@ def test_audit_statements_take_no_more_than_they_claim(db_url, pg, case):
     locks, existed = run_and_probe(pg, setup, stmt)
     if "and its partitions" in stmt.lock:  # every partition, the same mode as the table
         locks = {t: m for t, m in locks.items() if not t.startswith("events_")}
+    if stmt.lock != "no table lock":
+        assert locks, f"{name}: no table lock seen, the probe is not looking"
+    assert_within_claim(stmt, locks, existed)
+
+
+def list_cases() -> list[tuple[str, list[str], sql.Statement]]:
+    """List statements on ``orders`` (eu: de, fr; DEFAULT), rows of 'jp' in the DEFAULT."""
+    asia = sql.create_detached_child("orders", "orders_asia", "public").sql
+    checks = sql.add_list_check("orders_eu", "region", ["de", "fr", "nl"], "public")
+    return [
+        ("list child or archive", [], sql.list_child_or_archive("orders", "orders_asia", "public")),
+        (
+            "move list rows",
+            [asia],
+            sql.move_list_rows("orders_default", "orders_asia", "region", ["jp"], "public"),
+        ),
+        (
+            "attach list partition beside default",
+            [asia],
+            sql.attach_list_partition("orders", "orders_asia", ["sg"], "public", "orders_default"),
+        ),
+        ("add list check", [], checks[1]),
+        ("validate list check", [checks[1].sql], checks[2]),
+        ("drop list check", [checks[1].sql], sql.drop_list_check("orders_eu", "public")),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(list_cases())), ids=[c[0] for c in list_cases()])
+def test_list_statements_take_no_more_than_they_claim(pg, case):
+    pg.execute(
+        "CREATE TABLE orders (id bigint, region text NOT NULL, PRIMARY KEY (id, region)) "
+        "PARTITION BY LIST (region)"
+    )
+    pg.execute("CREATE TABLE orders_eu PARTITION OF orders FOR VALUES IN ('de', 'fr')")
+    pg.execute("CREATE TABLE orders_default PARTITION OF orders DEFAULT")
+    pg.execute("INSERT INTO orders VALUES (1, 'de'), (2, 'jp')")
+    pg.execute(sql.create_record_table().sql)
+    name, setup, stmt = list_cases()[case]
+    locks, existed = run_and_probe(pg, setup, stmt)
     if stmt.lock != "no table lock":
         assert locks, f"{name}: no table lock seen, the probe is not looking"
     assert_within_claim(stmt, locks, existed)

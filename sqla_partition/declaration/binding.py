@@ -149,7 +149,7 @@ def bind(table: Table, policy: Policy) -> TablePolicy:
             else:
                 _check_hashable(table, sub_column)
     _check_unique_includes_key(table, policy.column)
-    if isinstance(policy, Range) and policy.distributed_by is not None:
+    if isinstance(policy, (Range, List)) and policy.distributed_by is not None:
         _key_column(table, policy.distributed_by)
         _check_unique_includes_key(table, policy.distributed_by, "distribution column")
     sub = policy.subpartition if isinstance(policy, Range) else None

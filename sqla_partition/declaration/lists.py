@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from ..errors import PolicyError
 from . import base
 from .base import _Policy
-from .policies import Hash, Range
+from .policies import Hash, Range, _check_colocation
 
 #: What a listed value may be: PostgreSQL compares it with the key column's type (text,
 #: integer, boolean, date and enums as their labels); ``None`` lists NULL.
@@ -48,6 +48,10 @@ class List(_Policy):
     #: Each list partition partitioned in turn: ``Range`` (rolled by ``roll`` like any range
     #: table, under its own name) or ``Hash``.
     subpartition: Range | Hash | None = None
+    #: On Citus, the column the table is distributed by (``create_distributed_table``); its
+    #: list partitions, later ones included, are distributed and colocated with it.
+    distributed_by: str | None = None
+    colocate_with: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.column, str) or not self.column:
@@ -106,6 +110,17 @@ class List(_Policy):
             object.__setattr__(self, "subpartition", (Hash if kind == "hash" else Range)(**sub))
         if self.subpartition is not None:
             self._check_subpartition()
+        if self.distributed_by is not None:
+            if not isinstance(self.distributed_by, str) or not self.distributed_by:
+                raise PolicyError(
+                    f"distributed_by must be a column name, got {self.distributed_by!r}"
+                )
+            if self.subpartition is not None:
+                raise PolicyError(
+                    "Citus does not distribute multi-level partitioned tables: use "
+                    "distributed_by or subpartition, not both"
+                )
+        _check_colocation(self.colocate_with, self.distributed_by is not None, "a local table")
 
     def _check_subpartition(self) -> None:
         sub = self.subpartition
@@ -132,7 +147,9 @@ class List(_Policy):
             )
 
     def __hash__(self) -> int:
-        return hash((self.column, tuple(self.partitions.items()), self.default, self.subpartition))
+        return hash(
+            (self.column, tuple(self.partitions.items()), self.default, self.distributed_by)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
@@ -150,6 +167,9 @@ class List(_Policy):
             parts.append(f"partition_prefix={self.partition_prefix!r}")
         if self.subpartition is not None:
             parts.append(f"subpartition={self.subpartition!r}")
+        for name in ("distributed_by", "colocate_with"):
+            if getattr(self, name) is not None:
+                parts.append(f"{name}={getattr(self, name)!r}")
         return f"List({', '.join(parts)})"
 
     def owner_of(self, value: Value) -> str | None:

@@ -193,14 +193,23 @@ def locked_steps(
         ]
     for name, values in change.added.items():
         child = policy.list_name(name)
-        out.append(sql.list_child_or_archive(t, child, s, _sub(policy)))
-        out += sub_partitions(policy, name, start, until)
-        if default:
-            out.append(sql.move_list_rows(default, child, col, values, s))
-        out += [
-            sql.attach_list_partition(t, child, values, s, default),
-            sql.record_partition("attached", t, child, None, None, s),
-        ]
+        if _sub(policy) is not None:  # partitioned in turn: attached first, then its partitions
+            held = sql.hold_rows(t, default, sql.list_condition(col, values), s) if default else []
+            out += [
+                *held,
+                sql.list_child_or_archive(t, child, s, _sub(policy)),
+                sql.attach_list_partition(t, child, values, s, default),
+                *sub_partitions(policy, name, start, until),
+                *(sql.release_rows(child, s) if held else []),
+            ]
+        else:
+            out.append(sql.list_child_or_archive(t, child, s))
+            if default:
+                out.append(sql.move_list_rows(default, child, col, values, s))
+            out.append(sql.attach_list_partition(t, child, values, s, default))
+        if p.distributed_by and default:  # Citus distributed the rows moved in
+            out.append(sql.truncate_local_data(child, s))
+        out.append(sql.record_partition("attached", t, child, None, None, s))
     for name, (before, after) in change.grown.items():
         child = policy.list_name(name)
         gained = tuple(v for v in after if not _has(before, v))

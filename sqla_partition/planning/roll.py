@@ -196,9 +196,26 @@ def attach_statements(
             sql.move_rows(default, name, col, period.lower, period.upper, k, s),
         )
     sub = policy.subpartition
+    if sub is not None:  # partitioned in turn: attached first, then its partitions
+        where = sql.in_range(col, period.lower, period.upper, k)
+        held = () if quiet or not default else tuple(sql.hold_rows(t, default, where, s))
+        return (
+            *rescue[:2],
+            *held,
+            sql.create_detached_child(t, name, s, hash_column=sub.column),
+            sql.attach_range_partition(
+                t, name, period.lower, period.upper, k, s, default, subpartitioned=True
+            ),
+            *_sub_partitions(policy, name, strict=True),
+            *(tuple(sql.release_rows(name, s)) if held else ()),
+            *(
+                (sql.record_partition("attached", t, name, period.lower, period.upper, s),)
+                if record
+                else ()
+            ),
+        )
     return (
-        sql.create_detached_child(t, name, s, hash_column=sub.column if sub else None),
-        *(_sub_partitions(policy, name, strict=True) if sub else ()),
+        sql.create_detached_child(t, name, s),
         *rescue,
         sql.attach_range_partition(
             t, name, period.lower, period.upper, k, s, default, subpartitioned=sub is not None

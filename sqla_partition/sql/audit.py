@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .audit_columns import AUDIT_TRIGGER, MOVE_TRIGGER, function_text
+from .audit_columns import AUDIT_TRIGGER, GUARD_TRIGGERS, MOVE_TRIGGER, function_text
 from .plpgsql import do_block, dollar_quote
 from .policy import tool_schema
 from .quoting import ident, qualified, regclass, string_literal
@@ -205,7 +205,7 @@ def drop_trail_triggers(table: str, schema: str | None) -> list[Statement]:
 
 
 def drop_audit_triggers(table: str, schema: str | None, *, trail: bool) -> list[Statement]:
-    stmts = _drop_triggers(table, schema, [AUDIT_TRIGGER, MOVE_TRIGGER])
+    stmts = _drop_triggers(table, schema, [AUDIT_TRIGGER, *GUARD_TRIGGERS, MOVE_TRIGGER])
     return stmts + (drop_trail_triggers(table, schema) if trail else [])
 
 

@@ -13,15 +13,16 @@ AUDIT_TRIGGER = "sqla_partition_audit"
 #: The second audit trigger of a partitioned table whose database owns the audit columns:
 #: fired only by updates that change the partition key, it vouches for the moved rows.
 MOVE_TRIGGER = "sqla_partition_audit_move"
+#: Where the database owns the audit columns: fired after the columns trigger, by a WHEN
+#: that lets through only rows whose values are not the database's own.
+GUARD_TRIGGERS = ("sqla_partition_audit_guard_insert", "sqla_partition_audit_guard_update")
+GUARD_FUNCTION = "sqla_partition_audit_guard"
 MOVE_FUNCTION = "sqla_partition_audit_move"
 MOVED_FUNCTION = "sqla_partition_audit_moved"
 SECRET_TABLE = "sqla_partition_audit_secret"
 
 _AUDIT_COLUMNS_BODY = """DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
-  owned boolean := coalesce(TG_ARGV[3], 'client') = 'database';  -- older triggers: 'client'
-  given boolean := false;
-  giver text;
 BEGIN
   IF TG_ARGV[2] = 'who' AND actor IS NOT NULL THEN
     IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
@@ -39,45 +40,8 @@ BEGIN
     END IF;
   END IF;
   IF TG_OP = 'INSERT' THEN
-    IF owned THEN
-      -- values the insert gives, other than the ones the database would set
-      given := NEW.created_at IS NOT NULL AND NEW.created_at <> now()
-               OR NEW.updated_at IS NOT NULL
-                  AND NEW.updated_at IS DISTINCT FROM coalesce(NEW.created_at, now());
-      IF TG_ARGV[2] = 'who' THEN
-        giver := NEW.created_by::text;
-        given := given OR giver IS NOT NULL AND giver IS DISTINCT FROM actor
-                 OR NEW.updated_by IS NOT NULL
-                    AND NEW.updated_by::text IS DISTINCT FROM coalesce(giver, actor);
-      END IF;
-      -- kept for the table's owner (and its members: they could disable this trigger), and
-      -- for a row an update moves here from another partition (its update vouches for it)
-      IF given AND NOT pg_has_role((SELECT c.relowner FROM pg_class AS c
-                                     WHERE c.oid = TG_RELID), 'MEMBER')
-         AND NOT @moved@(NEW.created_at, giver) THEN
-        IF NEW.created_at IS DISTINCT FROM now() AND EXISTS (
-            SELECT 1 FROM pg_partition_ancestors(TG_RELID) AS a
-              JOIN pg_partitioned_table AS p ON p.partrelid = a.relid
-              JOIN pg_attribute AS k ON k.attrelid = p.partrelid AND k.attname = 'created_at'
-             WHERE k.attnum = ANY (p.partattrs::int2[])) THEN
-          -- the row was routed by the value given: replacing it cannot move the row
-          RAISE EXCEPTION 'sqla-partition: created_at of % is set by the database',
-                pg_partition_root(TG_RELID)::regclass
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'leave created_at out of the INSERT (its default is now()); only '
-                         || 'the table''s owner may give it, or the model may declare '
-                         || 'Audit(trust_client=True)';
-        END IF;
-        NEW.created_at := now();
-        NEW.updated_at := now();
-        IF TG_ARGV[2] = 'who' THEN
-          NEW.created_by := actor;
-          NEW.updated_by := actor;
-        END IF;
-      END IF;
-    END IF;
-    -- values the insert gives stay when the client is trusted (or is the owner): imports,
-    -- and rows an update moves to another partition (their update already set updated_*)
+    -- values the insert gives stay here: where the database owns the columns, the guard
+    -- triggers after this one replace them (their WHEN finds them cheaply, in C)
     NEW.created_at := coalesce(NEW.created_at, now());
     NEW.updated_at := coalesce(NEW.updated_at, NEW.created_at);
     IF TG_ARGV[2] = 'who' THEN
@@ -85,24 +49,55 @@ BEGIN
       NEW.updated_by := coalesce(NEW.updated_by::text, actor, NEW.created_by::text);
     END IF;
   ELSE
-    IF owned THEN
-      given := NEW.created_at IS DISTINCT FROM OLD.created_at;
-      IF TG_ARGV[2] = 'who' THEN
-        given := given OR NEW.created_by IS DISTINCT FROM OLD.created_by;
-      END IF;
-      IF given AND NOT pg_has_role((SELECT c.relowner FROM pg_class AS c
-                                     WHERE c.oid = TG_RELID), 'MEMBER') THEN
-        -- a row's creation is history: only the owner corrects it
-        NEW.created_at := OLD.created_at;
-        IF TG_ARGV[2] = 'who' THEN
-          NEW.created_by := OLD.created_by;
-        END IF;
-      END IF;
-    END IF;
     NEW.updated_at := now();
     IF TG_ARGV[2] = 'who' THEN
       NEW.updated_by := actor;
     END IF;
+  END IF;
+  RETURN NEW;
+END"""
+
+#: Fired (after the columns trigger) only for rows whose audit values are not the
+#: database's own: an insert that gave some, an update that changed a row's creation.
+_GUARD_BODY = """DECLARE
+  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+  giver text;
+BEGIN
+  -- the table's owner, and its members, keep what they give: they could disable this
+  IF pg_has_role((SELECT c.relowner FROM pg_class AS c WHERE c.oid = TG_RELID), 'MEMBER') THEN
+    RETURN NEW;
+  END IF;
+  IF TG_OP = 'UPDATE' THEN  -- a row's creation is history
+    NEW.created_at := OLD.created_at;
+    IF TG_ARGV[2] = 'who' THEN
+      NEW.created_by := OLD.created_by;
+    END IF;
+    RETURN NEW;
+  END IF;
+  IF TG_ARGV[2] = 'who' THEN
+    giver := NEW.created_by::text;
+  END IF;
+  IF @moved@(NEW.created_at, giver) THEN
+    RETURN NEW;  -- a row an update moves here from another partition: its update vouched
+  END IF;
+  IF NEW.created_at IS DISTINCT FROM now() AND EXISTS (
+      SELECT 1 FROM pg_partition_ancestors(TG_RELID) AS a
+        JOIN pg_partitioned_table AS p ON p.partrelid = a.relid
+        JOIN pg_attribute AS k ON k.attrelid = p.partrelid AND k.attname = 'created_at'
+       WHERE k.attnum = ANY (p.partattrs::int2[])) THEN
+    -- the row was routed by the value given: replacing it cannot move the row
+    RAISE EXCEPTION 'sqla-partition: created_at of % is set by the database',
+          pg_partition_root(TG_RELID)::regclass
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'leave created_at out of the INSERT (its default is now()); only the '
+                   || 'table''s owner may give it, or the model may declare '
+                   || 'Audit(trust_client=True)';
+  END IF;
+  NEW.created_at := now();
+  NEW.updated_at := now();
+  IF TG_ARGV[2] = 'who' THEN
+    NEW.created_by := actor;
+    NEW.updated_by := actor;
   END IF;
   RETURN NEW;
 END"""
@@ -192,6 +187,15 @@ def create_audit_functions() -> list[Statement]:
         ),
         Statement(
             function_text(
+                GUARD_FUNCTION,
+                _filled(_GUARD_BODY),
+                " SET search_path = pg_catalog, pg_temp",
+            ),
+            "no table lock",
+            "replaces the audit values an application gives where the database owns them",
+        ),
+        Statement(
+            function_text(
                 MOVE_FUNCTION,
                 _filled(_MOVE_PASS_BODY),
                 " SECURITY DEFINER SET search_path = pg_catalog, pg_temp",
@@ -247,8 +251,39 @@ def create_audit_trigger(
         ),
     ]
     if args[3:4] == ["database"]:
+        stmts += _create_guard_triggers(table, schema, args)
         stmts.append(_create_move_trigger(table, schema, args[2]))
     return stmts
+
+
+def _create_guard_triggers(table: str, schema: str | None, args: list[str]) -> list[Statement]:
+    """The guard, behind WHEN conditions PostgreSQL evaluates without calling a function:
+    rows whose audit values are the database's own (nearly all) pay nothing more."""
+    actor = f"nullif(current_setting({string_literal(args[0])}, true), '')"
+    on_insert = "NEW.created_at <> now() OR NEW.updated_at <> NEW.created_at"
+    on_update = "NEW.created_at IS DISTINCT FROM OLD.created_at"
+    if args[2] == "who":
+        on_insert += (
+            f" OR NEW.created_by::text IS DISTINCT FROM {actor}"
+            " OR NEW.updated_by IS DISTINCT FROM NEW.created_by"
+        )
+        on_update += " OR NEW.created_by IS DISTINCT FROM OLD.created_by"
+    target = qualified(table, schema)
+    call = (
+        f"{qualified(GUARD_FUNCTION, tool_schema())}({', '.join(string_literal(a) for a in args)})"
+    )
+    return [
+        Statement(
+            f"CREATE OR REPLACE TRIGGER {ident(name)} BEFORE {event} ON {target} FOR EACH ROW "
+            f"WHEN ({when}) EXECUTE FUNCTION {call}",
+            f"SHARE ROW EXCLUSIVE on {table} and its partitions",
+            "brief; writes wait for it, bounded by lock_timeout",
+        )
+        for name, event, when in (
+            (GUARD_TRIGGERS[0], "INSERT", on_insert),
+            (GUARD_TRIGGERS[1], "UPDATE", on_update),
+        )
+    ]
 
 
 def _create_move_trigger(table: str, schema: str | None, who: str) -> Statement:
@@ -279,12 +314,16 @@ def _create_move_trigger(table: str, schema: str | None, who: str) -> Statement:
     )
 
 
-def drop_move_trigger(table: str, schema: str | None) -> Statement:
-    return Statement(
-        f"DROP TRIGGER IF EXISTS {ident(MOVE_TRIGGER)} ON {qualified(table, schema)}",
-        f"ACCESS EXCLUSIVE on {table} and its partitions",
-        "brief, bounded by lock_timeout; values an insert gives are kept from now on",
-    )
+def drop_move_trigger(table: str, schema: str | None) -> list[Statement]:
+    """The guard and move triggers, when the table's writers are trusted from now on."""
+    return [
+        Statement(
+            f"DROP TRIGGER IF EXISTS {ident(name)} ON {qualified(table, schema)}",
+            f"ACCESS EXCLUSIVE on {table} and its partitions",
+            "brief, bounded by lock_timeout; values an insert gives are kept from now on",
+        )
+        for name in (*GUARD_TRIGGERS, MOVE_TRIGGER)
+    ]
 
 
 def drop_audit_functions_if_unused() -> Statement:
@@ -297,6 +336,7 @@ def drop_audit_functions_if_unused() -> Statement:
         f"      SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure({signature})) THEN\n"
         f"    DROP FUNCTION {function}();\n"
         f"    DROP FUNCTION IF EXISTS {qualified(MOVE_FUNCTION, schema)}();\n"
+        f"    DROP FUNCTION IF EXISTS {qualified(GUARD_FUNCTION, schema)}();\n"
         f"    DROP FUNCTION IF EXISTS {qualified(MOVED_FUNCTION, schema)}(timestamptz, text);\n"
         f"    DROP TABLE IF EXISTS {qualified(SECRET_TABLE, schema)};\n"
         "  END IF;\n"

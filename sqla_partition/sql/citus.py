@@ -95,3 +95,13 @@ def split_shard(
         "tables colocated with it split alike",
         transactional=False,
     )
+
+
+def truncate_local_data(table: str, schema: str | None = None) -> Statement:
+    return Statement(
+        "SELECT truncate_local_data_after_distributing_table("
+        f"{string_literal(qualified(table, schema))})",
+        f"ACCESS EXCLUSIVE on {table} (Citus)",
+        "Citus copied the rows moved in to the shards as the partition was attached; the "
+        "local copy it leaves on the coordinator goes",
+    )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from .partitions import create_partition_of, sub_by
 from .plpgsql import do_block
 from .quoting import ident, qualified, string_literal
-from .record import record_table
+from .record import RECORD_TABLE, record_table
 from .roll import default_fact
 from .statement import Statement
 
@@ -116,7 +116,7 @@ def list_child_or_archive(
     )
     return Statement(
         do_block(body),
-        f"ACCESS SHARE on {parent}",
+        f"ACCESS SHARE on {parent} and {RECORD_TABLE}",
         "only reads the parent's definition; a recorded archive of this partition is taken "
         "back as it is (ATTACH then reads it once, under the lock below)",
     )
@@ -151,12 +151,12 @@ def add_list_check(
         drop_list_check(child, schema),  # one an interrupted run left
         Statement(
             _each_leaf(child, schema, add),
-            f"ACCESS EXCLUSIVE on each leaf of {child}",
+            f"ACCESS EXCLUSIVE on {child} (each of its leaves, when partitioned)",
             "brief: NOT VALID reads no row; a re-run drops it first (just above)",
         ),
         Statement(
             _each_leaf(child, schema, f"ALTER TABLE %s VALIDATE CONSTRAINT {name}"),
-            f"SHARE UPDATE EXCLUSIVE on each leaf of {child}",
+            f"SHARE UPDATE EXCLUSIVE on {child} (each of its leaves, when partitioned)",
             "scans the partition while its reads and writes go on",
         ),
     ]
@@ -165,7 +165,7 @@ def add_list_check(
 def drop_list_check(child: str, schema: str | None) -> Statement:
     return Statement(
         _each_leaf(child, schema, f"ALTER TABLE %s DROP CONSTRAINT IF EXISTS {ident(LIST_CHECK)}"),
-        f"ACCESS EXCLUSIVE on each leaf of {child}",
+        f"ACCESS EXCLUSIVE on {child} (each of its leaves, when partitioned)",
         "brief; the partition's bound says the same, or it is not added yet",
     )
 

@@ -333,3 +333,49 @@ def drop_partitioned_table(name: str, schema: str | None = None) -> Statement:
         "removes the table and all its partitions with their data, as the migration asks",
         squawk_ignore=("ban-drop-table",),
     )
+
+
+#: Where rows wait, within one transaction, for a partition partitioned in turn to be
+#: attached before its own partitions are made (see :func:`hold_rows`).
+HOLDING = "sqlp_moving"
+
+
+def hold_rows(parent: str, default: str, where: str, schema: str | None) -> list[Statement]:
+    """Rows of a new partition that is partitioned in turn, taken out of the DEFAULT into a
+    temporary table of this transaction. PostgreSQL 17 and later give an identity column to
+    the partitions of a partition only when they are made after it is attached (made
+    before, a later DETACH fails: "is not an identity column"); attached first, the new
+    partition must be empty of them, so they wait here, under the parent's lock."""
+    return [
+        Statement(
+            f"CREATE TEMP TABLE {HOLDING} (LIKE {qualified(parent, schema)}) ON COMMIT DROP",
+            f"ACCESS SHARE on {parent}",
+            "this transaction's own table; it goes at COMMIT",
+            squawk_ignore=("prefer-robust-stmts",),
+        ),
+        Statement(
+            f"WITH moved AS (DELETE FROM {qualified(default, schema)} WHERE {where} "
+            f"RETURNING *) INSERT INTO pg_temp.{HOLDING} SELECT * FROM moved",
+            f"ROW EXCLUSIVE on {default}",
+            "under the parent's lock: the rows are out of nobody's sight before COMMIT",
+            moves_rows=True,
+        ),
+    ]
+
+
+def release_rows(child: str, schema: str | None) -> list[Statement]:
+    """The held rows into the new partition, now attached and partitioned."""
+    return [
+        Statement(
+            f"INSERT INTO {qualified(child, schema)} OVERRIDING SYSTEM VALUE "
+            f"SELECT * FROM pg_temp.{HOLDING}",
+            f"ROW EXCLUSIVE on {child}",
+            "the rows taken out of the DEFAULT above, in the same transaction",
+        ),
+        Statement(
+            f"DROP TABLE pg_temp.{HOLDING}",
+            "no table lock",
+            "this transaction's own table",
+            squawk_ignore=("ban-drop-table",),
+        ),
+    ]

@@ -59,7 +59,7 @@ def max_key_query(table: str, column: str, schema: str) -> str:
     return f"SELECT max({ident(column)}) FROM {qualified(table, schema)}"
 
 
-def _in_range(column: str, lower: KeyValue, upper: KeyValue, key_type: str) -> str:
+def in_range(column: str, lower: KeyValue, upper: KeyValue, key_type: str) -> str:
     col = ident(column)
     return f"{col} >= {typed_literal(lower, key_type)} AND {col} < {typed_literal(upper, key_type)}"
 
@@ -69,7 +69,7 @@ def count_in_range_query(
 ) -> str:
     return (
         f"SELECT count(*) FROM {qualified(table, schema)} "
-        f"WHERE {_in_range(column, lower, upper, key_type)}"
+        f"WHERE {in_range(column, lower, upper, key_type)}"
     )
 
 
@@ -102,7 +102,7 @@ def move_rows(
 ) -> Statement:
     """Move the rows of a range from the DEFAULT partition into the new partition, in the
     transaction that attaches it: they are never out of sight of the parent's readers."""
-    where = _in_range(column, lower, upper, key_type)
+    where = in_range(column, lower, upper, key_type)
     return Statement(
         f"WITH moved AS (DELETE FROM {qualified(source, schema)} WHERE {where} RETURNING *) "
         f"INSERT INTO {qualified(target, schema)} SELECT * FROM moved",

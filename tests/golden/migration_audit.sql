@@ -94,9 +94,6 @@ BEGIN
   CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
-  owned boolean := coalesce(TG_ARGV[3], 'client') = 'database';  -- older triggers: 'client'
-  given boolean := false;
-  giver text;
 BEGIN
   IF TG_ARGV[2] = 'who' AND actor IS NOT NULL THEN
     IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
@@ -114,45 +111,8 @@ BEGIN
     END IF;
   END IF;
   IF TG_OP = 'INSERT' THEN
-    IF owned THEN
-      -- values the insert gives, other than the ones the database would set
-      given := NEW.created_at IS NOT NULL AND NEW.created_at <> now()
-               OR NEW.updated_at IS NOT NULL
-                  AND NEW.updated_at IS DISTINCT FROM coalesce(NEW.created_at, now());
-      IF TG_ARGV[2] = 'who' THEN
-        giver := NEW.created_by::text;
-        given := given OR giver IS NOT NULL AND giver IS DISTINCT FROM actor
-                 OR NEW.updated_by IS NOT NULL
-                    AND NEW.updated_by::text IS DISTINCT FROM coalesce(giver, actor);
-      END IF;
-      -- kept for the table's owner (and its members: they could disable this trigger), and
-      -- for a row an update moves here from another partition (its update vouches for it)
-      IF given AND NOT pg_has_role((SELECT c.relowner FROM pg_class AS c
-                                     WHERE c.oid = TG_RELID), 'MEMBER')
-         AND NOT sqla_partition.sqla_partition_audit_moved(NEW.created_at, giver) THEN
-        IF NEW.created_at IS DISTINCT FROM now() AND EXISTS (
-            SELECT 1 FROM pg_partition_ancestors(TG_RELID) AS a
-              JOIN pg_partitioned_table AS p ON p.partrelid = a.relid
-              JOIN pg_attribute AS k ON k.attrelid = p.partrelid AND k.attname = 'created_at'
-             WHERE k.attnum = ANY (p.partattrs::int2[])) THEN
-          -- the row was routed by the value given: replacing it cannot move the row
-          RAISE EXCEPTION 'sqla-partition: created_at of % is set by the database',
-                pg_partition_root(TG_RELID)::regclass
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'leave created_at out of the INSERT (its default is now()); only '
-                         || 'the table''s owner may give it, or the model may declare '
-                         || 'Audit(trust_client=True)';
-        END IF;
-        NEW.created_at := now();
-        NEW.updated_at := now();
-        IF TG_ARGV[2] = 'who' THEN
-          NEW.created_by := actor;
-          NEW.updated_by := actor;
-        END IF;
-      END IF;
-    END IF;
-    -- values the insert gives stay when the client is trusted (or is the owner): imports,
-    -- and rows an update moves to another partition (their update already set updated_*)
+    -- values the insert gives stay here: where the database owns the columns, the guard
+    -- triggers after this one replace them (their WHEN finds them cheaply, in C)
     NEW.created_at := coalesce(NEW.created_at, now());
     NEW.updated_at := coalesce(NEW.updated_at, NEW.created_at);
     IF TG_ARGV[2] = 'who' THEN
@@ -160,24 +120,63 @@ BEGIN
       NEW.updated_by := coalesce(NEW.updated_by::text, actor, NEW.created_by::text);
     END IF;
   ELSE
-    IF owned THEN
-      given := NEW.created_at IS DISTINCT FROM OLD.created_at;
-      IF TG_ARGV[2] = 'who' THEN
-        given := given OR NEW.created_by IS DISTINCT FROM OLD.created_by;
-      END IF;
-      IF given AND NOT pg_has_role((SELECT c.relowner FROM pg_class AS c
-                                     WHERE c.oid = TG_RELID), 'MEMBER') THEN
-        -- a row's creation is history: only the owner corrects it
-        NEW.created_at := OLD.created_at;
-        IF TG_ARGV[2] = 'who' THEN
-          NEW.created_by := OLD.created_by;
-        END IF;
-      END IF;
-    END IF;
     NEW.updated_at := now();
     IF TG_ARGV[2] = 'who' THEN
       NEW.updated_by := actor;
     END IF;
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+END
+$do$;
+
+-- no table lock: replaces the audit values an application gives where the database owns them
+DO $do$
+BEGIN
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
+  CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_guard() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+  giver text;
+BEGIN
+  -- the table's owner, and its members, keep what they give: they could disable this
+  IF pg_has_role((SELECT c.relowner FROM pg_class AS c WHERE c.oid = TG_RELID), 'MEMBER') THEN
+    RETURN NEW;
+  END IF;
+  IF TG_OP = 'UPDATE' THEN  -- a row's creation is history
+    NEW.created_at := OLD.created_at;
+    IF TG_ARGV[2] = 'who' THEN
+      NEW.created_by := OLD.created_by;
+    END IF;
+    RETURN NEW;
+  END IF;
+  IF TG_ARGV[2] = 'who' THEN
+    giver := NEW.created_by::text;
+  END IF;
+  IF sqla_partition.sqla_partition_audit_moved(NEW.created_at, giver) THEN
+    RETURN NEW;  -- a row an update moves here from another partition: its update vouched
+  END IF;
+  IF NEW.created_at IS DISTINCT FROM now() AND EXISTS (
+      SELECT 1 FROM pg_partition_ancestors(TG_RELID) AS a
+        JOIN pg_partitioned_table AS p ON p.partrelid = a.relid
+        JOIN pg_attribute AS k ON k.attrelid = p.partrelid AND k.attname = 'created_at'
+       WHERE k.attnum = ANY (p.partattrs::int2[])) THEN
+    -- the row was routed by the value given: replacing it cannot move the row
+    RAISE EXCEPTION 'sqla-partition: created_at of % is set by the database',
+          pg_partition_root(TG_RELID)::regclass
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'leave created_at out of the INSERT (its default is now()); only the '
+                   || 'table''s owner may give it, or the model may declare '
+                   || 'Audit(trust_client=True)';
+  END IF;
+  NEW.created_at := now();
+  NEW.updated_at := now();
+  IF TG_ARGV[2] = 'who' THEN
+    NEW.created_by := actor;
+    NEW.updated_by := actor;
   END IF;
   RETURN NEW;
 END
@@ -229,6 +228,12 @@ CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events
 
 -- SHARE UPDATE EXCLUSIVE on events: records the audit settings, for autogenerate to compare with the model
 COMMENT ON TRIGGER sqla_partition_audit ON events IS '{"audit": {"actor_setting": "app.user_id", "actor_type": "bigint", "soft_delete": false, "trail": true, "trail_retention": "12 months", "trust_client": false, "who": true}, "columns": ["id", "created_at", "body", "updated_at", "created_by", "updated_by"]}';
+
+-- SHARE ROW EXCLUSIVE on events and its partitions: brief; writes wait for it, bounded by lock_timeout
+CREATE OR REPLACE TRIGGER sqla_partition_audit_guard_insert BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.created_at <> now() OR NEW.updated_at <> NEW.created_at OR NEW.created_by::text IS DISTINCT FROM nullif(current_setting('app.user_id', true), '') OR NEW.updated_by IS DISTINCT FROM NEW.created_by) EXECUTE FUNCTION sqla_partition.sqla_partition_audit_guard('app.user_id', 'bigint', 'who', 'database');
+
+-- SHARE ROW EXCLUSIVE on events and its partitions: brief; writes wait for it, bounded by lock_timeout
+CREATE OR REPLACE TRIGGER sqla_partition_audit_guard_update BEFORE UPDATE ON events FOR EACH ROW WHEN (NEW.created_at IS DISTINCT FROM OLD.created_at OR NEW.created_by IS DISTINCT FROM OLD.created_by) EXECUTE FUNCTION sqla_partition.sqla_partition_audit_guard('app.user_id', 'bigint', 'who', 'database');
 
 -- SHARE ROW EXCLUSIVE on events and its partitions (only when partitioned): brief; fires only for updates that change the partition key: the rows they move keep their creation
 DO $do$
@@ -390,9 +395,6 @@ BEGIN
   CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
-  owned boolean := coalesce(TG_ARGV[3], 'client') = 'database';  -- older triggers: 'client'
-  given boolean := false;
-  giver text;
 BEGIN
   IF TG_ARGV[2] = 'who' AND actor IS NOT NULL THEN
     IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
@@ -410,45 +412,8 @@ BEGIN
     END IF;
   END IF;
   IF TG_OP = 'INSERT' THEN
-    IF owned THEN
-      -- values the insert gives, other than the ones the database would set
-      given := NEW.created_at IS NOT NULL AND NEW.created_at <> now()
-               OR NEW.updated_at IS NOT NULL
-                  AND NEW.updated_at IS DISTINCT FROM coalesce(NEW.created_at, now());
-      IF TG_ARGV[2] = 'who' THEN
-        giver := NEW.created_by::text;
-        given := given OR giver IS NOT NULL AND giver IS DISTINCT FROM actor
-                 OR NEW.updated_by IS NOT NULL
-                    AND NEW.updated_by::text IS DISTINCT FROM coalesce(giver, actor);
-      END IF;
-      -- kept for the table's owner (and its members: they could disable this trigger), and
-      -- for a row an update moves here from another partition (its update vouches for it)
-      IF given AND NOT pg_has_role((SELECT c.relowner FROM pg_class AS c
-                                     WHERE c.oid = TG_RELID), 'MEMBER')
-         AND NOT sqla_partition.sqla_partition_audit_moved(NEW.created_at, giver) THEN
-        IF NEW.created_at IS DISTINCT FROM now() AND EXISTS (
-            SELECT 1 FROM pg_partition_ancestors(TG_RELID) AS a
-              JOIN pg_partitioned_table AS p ON p.partrelid = a.relid
-              JOIN pg_attribute AS k ON k.attrelid = p.partrelid AND k.attname = 'created_at'
-             WHERE k.attnum = ANY (p.partattrs::int2[])) THEN
-          -- the row was routed by the value given: replacing it cannot move the row
-          RAISE EXCEPTION 'sqla-partition: created_at of % is set by the database',
-                pg_partition_root(TG_RELID)::regclass
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'leave created_at out of the INSERT (its default is now()); only '
-                         || 'the table''s owner may give it, or the model may declare '
-                         || 'Audit(trust_client=True)';
-        END IF;
-        NEW.created_at := now();
-        NEW.updated_at := now();
-        IF TG_ARGV[2] = 'who' THEN
-          NEW.created_by := actor;
-          NEW.updated_by := actor;
-        END IF;
-      END IF;
-    END IF;
-    -- values the insert gives stay when the client is trusted (or is the owner): imports,
-    -- and rows an update moves to another partition (their update already set updated_*)
+    -- values the insert gives stay here: where the database owns the columns, the guard
+    -- triggers after this one replace them (their WHEN finds them cheaply, in C)
     NEW.created_at := coalesce(NEW.created_at, now());
     NEW.updated_at := coalesce(NEW.updated_at, NEW.created_at);
     IF TG_ARGV[2] = 'who' THEN
@@ -456,24 +421,63 @@ BEGIN
       NEW.updated_by := coalesce(NEW.updated_by::text, actor, NEW.created_by::text);
     END IF;
   ELSE
-    IF owned THEN
-      given := NEW.created_at IS DISTINCT FROM OLD.created_at;
-      IF TG_ARGV[2] = 'who' THEN
-        given := given OR NEW.created_by IS DISTINCT FROM OLD.created_by;
-      END IF;
-      IF given AND NOT pg_has_role((SELECT c.relowner FROM pg_class AS c
-                                     WHERE c.oid = TG_RELID), 'MEMBER') THEN
-        -- a row's creation is history: only the owner corrects it
-        NEW.created_at := OLD.created_at;
-        IF TG_ARGV[2] = 'who' THEN
-          NEW.created_by := OLD.created_by;
-        END IF;
-      END IF;
-    END IF;
     NEW.updated_at := now();
     IF TG_ARGV[2] = 'who' THEN
       NEW.updated_by := actor;
     END IF;
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+END
+$do$;
+
+-- no table lock: replaces the audit values an application gives where the database owns them
+DO $do$
+BEGIN
+  IF to_regnamespace('sqla_partition') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  END IF;
+  CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_guard() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+  giver text;
+BEGIN
+  -- the table's owner, and its members, keep what they give: they could disable this
+  IF pg_has_role((SELECT c.relowner FROM pg_class AS c WHERE c.oid = TG_RELID), 'MEMBER') THEN
+    RETURN NEW;
+  END IF;
+  IF TG_OP = 'UPDATE' THEN  -- a row's creation is history
+    NEW.created_at := OLD.created_at;
+    IF TG_ARGV[2] = 'who' THEN
+      NEW.created_by := OLD.created_by;
+    END IF;
+    RETURN NEW;
+  END IF;
+  IF TG_ARGV[2] = 'who' THEN
+    giver := NEW.created_by::text;
+  END IF;
+  IF sqla_partition.sqla_partition_audit_moved(NEW.created_at, giver) THEN
+    RETURN NEW;  -- a row an update moves here from another partition: its update vouched
+  END IF;
+  IF NEW.created_at IS DISTINCT FROM now() AND EXISTS (
+      SELECT 1 FROM pg_partition_ancestors(TG_RELID) AS a
+        JOIN pg_partitioned_table AS p ON p.partrelid = a.relid
+        JOIN pg_attribute AS k ON k.attrelid = p.partrelid AND k.attname = 'created_at'
+       WHERE k.attnum = ANY (p.partattrs::int2[])) THEN
+    -- the row was routed by the value given: replacing it cannot move the row
+    RAISE EXCEPTION 'sqla-partition: created_at of % is set by the database',
+          pg_partition_root(TG_RELID)::regclass
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'leave created_at out of the INSERT (its default is now()); only the '
+                   || 'table''s owner may give it, or the model may declare '
+                   || 'Audit(trust_client=True)';
+  END IF;
+  NEW.created_at := now();
+  NEW.updated_at := now();
+  IF TG_ARGV[2] = 'who' THEN
+    NEW.created_by := actor;
+    NEW.updated_by := actor;
   END IF;
   RETURN NEW;
 END
@@ -539,6 +543,12 @@ CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events
 -- SHARE UPDATE EXCLUSIVE on events: records the audit settings, for autogenerate to compare with the model
 COMMENT ON TRIGGER sqla_partition_audit ON events IS '{"audit": {"actor_setting": "app.actor", "actor_type": "uuid", "soft_delete": false, "trail": false, "trail_retention": "12 months", "trust_client": false, "who": true}, "columns": []}';
 
+-- SHARE ROW EXCLUSIVE on events and its partitions: brief; writes wait for it, bounded by lock_timeout
+CREATE OR REPLACE TRIGGER sqla_partition_audit_guard_insert BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.created_at <> now() OR NEW.updated_at <> NEW.created_at OR NEW.created_by::text IS DISTINCT FROM nullif(current_setting('app.actor', true), '') OR NEW.updated_by IS DISTINCT FROM NEW.created_by) EXECUTE FUNCTION sqla_partition.sqla_partition_audit_guard('app.actor', 'uuid', 'who', 'database');
+
+-- SHARE ROW EXCLUSIVE on events and its partitions: brief; writes wait for it, bounded by lock_timeout
+CREATE OR REPLACE TRIGGER sqla_partition_audit_guard_update BEFORE UPDATE ON events FOR EACH ROW WHEN (NEW.created_at IS DISTINCT FROM OLD.created_at OR NEW.created_by IS DISTINCT FROM OLD.created_by) EXECUTE FUNCTION sqla_partition.sqla_partition_audit_guard('app.actor', 'uuid', 'who', 'database');
+
 -- SHARE ROW EXCLUSIVE on events and its partitions (only when partitioned): brief; fires only for updates that change the partition key: the rows they move keep their creation
 DO $do$
 DECLARE
@@ -576,6 +586,12 @@ SET LOCAL statement_timeout = 600000;
 DROP TRIGGER IF EXISTS sqla_partition_audit ON events;
 
 -- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
+DROP TRIGGER IF EXISTS sqla_partition_audit_guard_insert ON events;
+
+-- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
+DROP TRIGGER IF EXISTS sqla_partition_audit_guard_update ON events;
+
+-- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
 DROP TRIGGER IF EXISTS sqla_partition_audit_move ON events;
 
 -- no table lock: nothing of sqla-partition stays behind once no table is audited
@@ -586,6 +602,7 @@ BEGIN
       SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure('sqla_partition.sqla_partition_audit_columns()')) THEN
     DROP FUNCTION sqla_partition.sqla_partition_audit_columns();
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_move();
+    DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_guard();
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(timestamptz, text);
     DROP TABLE IF EXISTS sqla_partition.sqla_partition_audit_secret;
   END IF;

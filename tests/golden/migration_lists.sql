@@ -43,7 +43,7 @@ END
 $do$;
 
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
-INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'orders', '{"column": "region", "default": true, "kind": "list", "partition_prefix": null, "partitions": [["eu", ["de", "fr"]], ["us", ["us", "ca"]]], "subpartition": null}'::jsonb, 'list') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
+INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'orders', '{"colocate_with": null, "column": "region", "default": true, "distributed_by": null, "kind": "list", "partition_prefix": null, "partitions": [["eu", ["de", "fr"]], ["us", ["us", "ca"]]], "subpartition": null}'::jsonb, 'list') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;
@@ -59,7 +59,7 @@ SET lock_timeout = 5000;
 -- no lock: bounds how long any statement below may run
 SET statement_timeout = 0;
 
--- ACCESS EXCLUSIVE on each leaf of orders_eu: brief; the partition's bound says the same, or it is not added yet
+-- ACCESS EXCLUSIVE on orders_eu (each of its leaves, when partitioned): brief; the partition's bound says the same, or it is not added yet
 DO $do$
 DECLARE
   leaf regclass;
@@ -70,7 +70,7 @@ BEGIN
 END
 $do$;
 
--- ACCESS EXCLUSIVE on each leaf of orders_eu: brief: NOT VALID reads no row; a re-run drops it first (just above)
+-- ACCESS EXCLUSIVE on orders_eu (each of its leaves, when partitioned): brief: NOT VALID reads no row; a re-run drops it first (just above)
 DO $do$
 DECLARE
   leaf regclass;
@@ -81,7 +81,7 @@ BEGIN
 END
 $do$;
 
--- SHARE UPDATE EXCLUSIVE on each leaf of orders_eu: scans the partition while its reads and writes go on
+-- SHARE UPDATE EXCLUSIVE on orders_eu (each of its leaves, when partitioned): scans the partition while its reads and writes go on
 DO $do$
 DECLARE
   leaf regclass;
@@ -124,7 +124,7 @@ WITH moved AS (DELETE FROM orders_us WHERE region IN ('ca') RETURNING *) INSERT 
 -- SHARE UPDATE EXCLUSIVE on orders, ACCESS EXCLUSIVE on orders_us and orders_default: orders_us is read once, under the lock above, to prove its rows fit the smaller bound; orders_default is scanned for rows of these values, moved out just above
 ALTER TABLE orders ATTACH PARTITION orders_us FOR VALUES IN ('us');
 
--- ACCESS SHARE on orders: only reads the parent's definition; a recorded archive of this partition is taken back as it is (ATTACH then reads it once, under the lock below)
+-- ACCESS SHARE on orders and sqla_partition_partitions: only reads the parent's definition; a recorded archive of this partition is taken back as it is (ATTACH then reads it once, under the lock below)
 DO $do$
 BEGIN
   IF to_regclass('"orders_it''s"') IS NULL OR NOT EXISTS (
@@ -156,7 +156,7 @@ WITH moved AS (DELETE FROM orders_default WHERE region IN ('nl') RETURNING *) IN
 -- SHARE UPDATE EXCLUSIVE on orders, ACCESS EXCLUSIVE on orders_eu and orders_default: orders_eu is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; orders_default is scanned for rows of these values, moved out just above
 ALTER TABLE orders ATTACH PARTITION orders_eu FOR VALUES IN ('de', 'fr', 'nl');
 
--- ACCESS EXCLUSIVE on each leaf of orders_eu: brief; the partition's bound says the same, or it is not added yet
+-- ACCESS EXCLUSIVE on orders_eu (each of its leaves, when partitioned): brief; the partition's bound says the same, or it is not added yet
 DO $do$
 DECLARE
   leaf regclass;
@@ -181,7 +181,7 @@ END
 $do$;
 
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
-INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'orders', '{"column": "region", "default": true, "kind": "list", "partition_prefix": null, "partitions": [["eu", ["de", "fr", "nl"]], ["us", ["us"]], ["it''s", ["it"]]], "subpartition": null}'::jsonb, 'list') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
+INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'orders', '{"colocate_with": null, "column": "region", "default": true, "distributed_by": null, "kind": "list", "partition_prefix": null, "partitions": [["eu", ["de", "fr", "nl"]], ["us", ["us"]], ["it''s", ["it"]]], "subpartition": null}'::jsonb, 'list') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;

@@ -315,6 +315,7 @@ BEGIN
       SELECT 1 FROM pg_trigger WHERE tgfoid = to_regprocedure('sqla_partition.sqla_partition_audit_columns()')) THEN
     DROP FUNCTION sqla_partition.sqla_partition_audit_columns();
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_move();
+    DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_guard();
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(timestamptz, text);
     DROP TABLE IF EXISTS sqla_partition.sqla_partition_audit_secret;
   END IF;

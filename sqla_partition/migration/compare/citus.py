@@ -11,7 +11,7 @@ from alembic.operations import ops as alembic_ops
 from alembic.util import CommandError
 
 from ...declaration.binding import audit_of
-from ...declaration.policies import Hash, Range, TablePolicy
+from ...declaration.policies import Hash, TablePolicy
 from ..ops import CreatePartitionedTableOp, DistributeTableOp
 
 Key = tuple[str, str]
@@ -132,7 +132,7 @@ def refuse_what_citus_cannot(
 def is_distributed(policy: Any, has_citus: bool) -> bool:
     if isinstance(policy, Hash):
         return has_citus if policy.distributed is None else bool(policy.distributed)
-    return isinstance(policy, Range) and policy.distributed_by is not None
+    return getattr(policy, "distributed_by", None) is not None
 
 
 def checked_and_ordered(
@@ -150,3 +150,15 @@ def checked_and_ordered(
     refuse_what_citus_cannot(declared, every | tables, distributed | references)
     deps = dependencies(all_tables, ops, default_schema)
     return in_dependency_order(ops, deps, default_schema)
+
+
+def distributed_after(create: CreatePartitionedTableOp, bound: TablePolicy) -> list[Any]:
+    """The new table, then ``create_distributed_table`` when it declares ``distributed_by``
+    (the drop in its downgrade takes the shards with it)."""
+    column = getattr(bound.policy, "distributed_by", None)
+    if column is None:
+        return [create]
+    colocate = getattr(bound.policy, "colocate_with", None)
+    distribute = DistributeTableOp(bound.table, column, colocate_with=colocate, schema=bound.schema)
+    distribute.created_with_table = True
+    return [create, distribute]

@@ -31,6 +31,7 @@ from ...sql import POLICY_TABLE, RECORD_TABLE, TRAIL_TABLE, tool_schema
 from ..ops import (
     CreatePartitionedIndexOp,
     CreatePartitionedTableOp,
+    DisableAuditOp,
     DistributeTableOp,
     PartitionExistingTableOp,
     SetPartitionPolicyOp,
@@ -250,7 +251,9 @@ def _create_ops(
     policy = bound.policy
     if isinstance(policy, List):
         window = list_window(bound, _now(ctx), _as_text)
-        return [CreatePartitionedTableOp.from_create_table(op, policy, *window)]
+        return citus.distributed_after(
+            CreatePartitionedTableOp.from_create_table(op, policy, *window), bound
+        )
     if isinstance(policy, Hash):
         if not _distributed(_snapshot(ctx), policy):
             return [CreatePartitionedTableOp.from_create_table(op, policy)]
@@ -274,13 +277,7 @@ def _create_ops(
     create = CreatePartitionedTableOp.from_create_table(
         op, policy, _as_text(bound, start), _as_text(bound, until)
     )
-    if policy.distributed_by is None:
-        return [create]
-    distribute = DistributeTableOp(
-        bound.table, policy.distributed_by, colocate_with=policy.colocate_with, schema=bound.schema
-    )
-    distribute.created_with_table = True
-    return [create, distribute]
+    return citus.distributed_after(create, bound)
 
 
 def _split_op(
@@ -472,7 +469,11 @@ def compare_schema(
                     partitions=_needed_now(ctx, bound, parent),
                 )
             )
-    upgrade_ops.ops.extend(audit_ops(ctx, snap, default_schema, _now(ctx)))
+    audited = audit_ops(ctx, snap, default_schema, _now(ctx))
+    # auditing stops before the audit columns go: the guard triggers' WHEN names them
+    first = [op for op in audited if isinstance(op, DisableAuditOp)]
+    upgrade_ops.ops[:0] = first
+    upgrade_ops.ops.extend(op for op in audited if not isinstance(op, DisableAuditOp))
     try:
         rules = enabled_rules(ctx.opts.get("sqla_partition_recommend"))
     except ValueError as exc:

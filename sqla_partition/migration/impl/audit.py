@@ -26,7 +26,7 @@ def enable_audit(operations: Operations, op: EnableAuditOp) -> None:
         stmts += sql.drop_trail_triggers(t, s)
         stmts.append(sql.drop_trail_function(t, s))
     if op.old is not None and not op.old.trust_client and audit.trust_client:
-        stmts.append(sql.drop_move_trigger(t, s))
+        stmts += sql.drop_move_trigger(t, s)
     recorded = audit_sql.recorded_settings(audit, op.columns)
     stmts += sql.create_audit_trigger(t, s, recorded, audit_sql.column_args(audit))
     if audit.trail:
