@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -169,6 +170,13 @@ def lint(files: tuple[str, ...], database_url: str | None, as_json: bool) -> Non
     "runs the functions a statement calls with the planning role's rights, so advise never "
     "plans as a superuser: connected as one, --role is required.",
 )
+@click.option(
+    "--pruning",
+    is_flag=True,
+    help="Report the statements that read every partition of a partitioned table (the "
+    "planner could not prune), with the reason and the fix, instead of indexes. Needs no "
+    "hypopg.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of operations.")
 @user_errors
 def advise(
@@ -177,6 +185,7 @@ def advise(
     min_calls: int,
     limit: int,
     role: str | None,
+    pruning: bool,
     as_json: bool,
 ) -> None:
     """Propose the indexes that halve the planned cost of frequent queries.
@@ -201,12 +210,15 @@ def advise(
     with connect(database_url, application_name="sqla-partition advise") as conn:
         bound_session(conn)  # planning waits for no lock longer than roll would
         advisor = Advisor(conn)
-        advisor.check(statements=queries_file is None)
+        advisor.check(statements=queries_file is None, hypothetical=not pruning)
         if queries_file is not None:
             workload = read_queries(read_limited(queries_file))
         else:
             workload = advisor.workload(min_calls, limit)
         advisor.plan_as(role)
+        if pruning:
+            _report_pruning(workload, advisor.pruning(workload), as_json)
+            return
         advice = advisor.advise(workload)
     if as_json:
         click.echo(
@@ -241,6 +253,23 @@ def advise(
         kind = "create_partitioned_index" if c.partitioned else "create_index_online"
         schema = f", schema={c.schema!r}" if c.schema != "public" else ""
         click.echo(f"op.{kind}({c.name!r}, {c.table!r}, {list(c.columns)!r}{schema})")
+
+
+def _report_pruning(workload: list[Any], found: list[Any], as_json: bool) -> None:
+    import json
+
+    if as_json:
+        rows = [{"query": q.text, "calls": q.calls, **u.as_dict()} for q, u in found]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(
+        f"-- {len(workload)} statements planned; {len(found)} read every partition of a "
+        "partitioned table"
+    )
+    for query, u in found:
+        text = " ".join(query.text.split())[:100]
+        click.echo(f"# {query.calls} calls: {inert(text)}")
+        click.echo(f"#   {inert(u.line())}")
 
 
 @click.command()

@@ -75,3 +75,23 @@ def hypothetical_index(schema: str, table: str, columns: tuple[str, ...]) -> str
 
 #: Whether the session's current role is a superuser.
 SUPERUSER_QUERY = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+
+
+#: Each leaf partition with the partitioned table at the top of its tree, and that table's
+#: key columns at every level (a list partition partitioned by month: region, created_at).
+PARTITION_LEAVES_QUERY = """
+SELECT rn.nspname, r.relname, ln.nspname, l.relname,
+       ARRAY(SELECT a.attname::text
+               FROM pg_partition_tree(r.oid) AS s
+               JOIN pg_partitioned_table AS sp ON sp.partrelid = s.relid
+               CROSS JOIN LATERAL unnest(sp.partattrs::int2[]) WITH ORDINALITY AS k(n, o)
+               JOIN pg_attribute AS a ON a.attrelid = s.relid AND a.attnum = k.n
+              ORDER BY s.level, k.o) AS keys
+  FROM pg_partitioned_table AS pt
+  JOIN pg_class AS r ON r.oid = pt.partrelid AND NOT r.relispartition
+  JOIN pg_namespace AS rn ON rn.oid = r.relnamespace
+ CROSS JOIN LATERAL pg_partition_tree(r.oid) AS t
+  JOIN pg_class AS l ON l.oid = t.relid
+  JOIN pg_namespace AS ln ON ln.oid = l.relnamespace
+ WHERE t.isleaf AND rn.nspname NOT IN ('pg_catalog', 'information_schema')
+"""

@@ -7,6 +7,7 @@ of a partitioned table, and the planner's estimate decides. Nothing is built.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from pglast import ast
 
 from .. import sql
 from ..errors import SqlaPartitionError
+from .pruning import PartitionMap, Unpruned, as_select, unpruned
 
 RANGE_OPS = {"<", ">", "<=", ">="}
 
@@ -137,10 +139,10 @@ class Advisor:
     def __init__(self, conn: Any) -> None:
         self.conn = conn
 
-    def check(self, *, statements: bool) -> None:
+    def check(self, *, statements: bool, hypothetical: bool = True) -> None:
         row = self.conn.execute(sql.ADVICE_READY_QUERY).fetchone()
         has_hypopg, hypopg_available, has_statements, can_read = row
-        if not has_hypopg:
+        if hypothetical and not has_hypopg:
             where = (
                 "it is installed on the server: run CREATE EXTENSION hypopg in this database"
                 if hypopg_available
@@ -195,7 +197,9 @@ class Advisor:
                 out.add((table, tuple(columns[:n])))
         return out
 
-    def cost(self, query: Query) -> float | None:
+    def plan(self, query: Query) -> Any:
+        """The statement's plan as JSON (the generic plan of a normalized statement), or
+        ``None`` when it cannot be planned here."""
         try:
             with self.conn.transaction(force_rollback=True):  # plans only, nothing kept
                 if query.parameters:
@@ -207,8 +211,22 @@ class Advisor:
                     plan = self.conn.execute(sql.explain(query.text)).fetchone()
         except Exception:  # a statement that cannot be planned here is simply not advised on
             return None
-        data = plan[0] if not isinstance(plan[0], str) else json.loads(plan[0])
-        return float(data[0]["Plan"]["Total Cost"])
+        return plan[0] if not isinstance(plan[0], str) else json.loads(plan[0])
+
+    def cost(self, query: Query) -> float | None:
+        data = self.plan(query)
+        return None if data is None else float(data[0]["Plan"]["Total Cost"])
+
+    def pruning(self, queries: list[Query]) -> list[tuple[Query, Unpruned]]:
+        """The statements that read every partition of a partitioned table, most calls
+        first."""
+        partitions = PartitionMap.read(self.conn)
+        out = []
+        for query in queries:
+            data = self.plan(dataclasses.replace(query, text=as_select(query.text)))
+            if data is not None:
+                out += [(query, found) for found in unpruned(data, query.text, partitions)]
+        return sorted(out, key=lambda pair: -pair[0].calls)
 
     def trial(self, candidate: Candidate, leaves: Sequence[tuple[str, str]]) -> None:
         targets = leaves if candidate.partitioned else [(candidate.schema, candidate.table)]

@@ -1,0 +1,211 @@
+"""Statements on partitioned tables that read every partition: the planner could not prune.
+
+The plan says how many partitions a statement reads; its filters and the statement's own
+text say why it could not read fewer (the key not filtered, wrapped in a function or a
+cast, compared with a value of another type, or in an OR with other columns), so the
+report gives the fix in words. Used by ``sqla-partition advise --pruning`` and by the test
+suite guard of :mod:`sqla_partition.testing`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pglast
+from pglast import ast, enums
+
+from .. import sql
+
+
+@dataclass(frozen=True)
+class Unpruned:
+    """A statement that reads every partition of ``table``."""
+
+    table: str
+    read: int
+    partitions: int
+    reason: str
+    fix: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        return (
+            f"{self.table}: reads {self.read} of {self.partitions} partitions; "
+            f"{self.reason}; {self.fix}"
+        )
+
+
+class PartitionMap:
+    """Which partitioned table each leaf belongs to, read once."""
+
+    def __init__(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        self.root_of: dict[tuple[str, str], str] = {}
+        self.leaves: dict[str, int] = {}
+        self.keys: dict[str, list[str]] = {}
+        for root_schema, root, leaf_schema, leaf, keys in rows:
+            name = f"{root_schema}.{root}"
+            self.root_of[(leaf_schema, leaf)] = name
+            self.leaves[name] = self.leaves.get(name, 0) + 1
+            self.keys[name] = list(dict.fromkeys(keys or ()))  # the top level's first
+
+    @classmethod
+    def read(cls, conn: Any) -> PartitionMap:
+        return cls(conn.execute(sql.PARTITION_LEAVES_QUERY).fetchall())
+
+    def names(self) -> set[str]:
+        """The partitioned tables' own names, to spot them in a statement's text."""
+        return {name.split(".", 1)[1] for name in self.leaves}
+
+
+def _nodes(plan: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from _nodes(child)
+
+
+def unpruned(plan_json: Any, statement: str, partitions: PartitionMap) -> list[Unpruned]:
+    """The partitioned tables the plan reads in full, each with the reason and the fix."""
+    data = json.loads(plan_json) if isinstance(plan_json, str) else plan_json
+    read: dict[str, int] = {}
+    filters: dict[str, list[str]] = {}
+    for node in _nodes(data[0]["Plan"]):
+        relation = node.get("Relation Name")
+        if relation is None:
+            continue
+        root = partitions.root_of.get((node.get("Schema", "public"), relation))
+        if root is None:
+            continue
+        read[root] = read.get(root, 0) + 1
+        for key in ("Filter", "Index Cond", "Recheck Cond"):
+            if node.get(key):
+                filters.setdefault(root, []).append(node[key])
+    out = []
+    for root, count in sorted(read.items()):
+        total = partitions.leaves[root]
+        if total < 2 or count < total:
+            continue
+        why = _why(statement, partitions.keys.get(root, []), filters.get(root, []))
+        if why is not None:
+            out.append(Unpruned(root, count, total, *why))
+    return out
+
+
+def _why(statement: str, keys: list[str], filters: list[str]) -> tuple[str, str] | None:
+    """Why no partition could be left out, and what to write instead; ``None`` when the key
+    is compared as it is (a range that covers every partition: nothing to fix)."""
+    key = keys[0] if keys else "the key"
+    uses = _key_uses(statement, keys)
+    text = " ".join(filters)
+    if "or" in uses:
+        return (
+            f"{key} is compared inside an OR with other columns",
+            f"split the OR into a UNION ALL of statements that each compare {key}",
+        )
+    if "function" in uses:
+        name = uses["function"]
+        return (
+            f"{key} is wrapped in {name}()",
+            f"compare {key} itself: instead of {name}({key}) = x, write {key} >= x AND "
+            f"{key} < the next x",
+        )
+    if "cast" in uses:
+        return (
+            f"{key} is cast to another type",
+            f"compare {key} directly and cast the value instead",
+        )
+    casted = next((k for k in keys if re.search(rf"\(\(?{re.escape(k)}\)::", text)), None)
+    if casted is not None:
+        return (
+            f"{casted} is compared with a value of another type, so PostgreSQL casts the key",
+            f"compare {casted} with a value of its own type (cast the value, not the column)",
+        )
+    if "bare" in uses:
+        return None  # compared as it is: the values asked for span every partition
+    return (
+        f"{key} is not filtered",
+        f"add a condition on {key} (e.g. {key} >= … AND {key} < …) so only the partitions "
+        "it names are read",
+    )
+
+
+def as_select(statement: str) -> str:
+    """An UPDATE or DELETE as the SELECT of the rows it would touch: the same partitions are
+    read, and a role that may only read (as ``advise`` plans) may plan it."""
+    try:
+        (raw,) = pglast.parse_sql(statement)
+    except (pglast.parser.ParseError, ValueError):
+        return statement
+    stmt = raw.stmt
+    if not isinstance(stmt, (ast.UpdateStmt, ast.DeleteStmt)):
+        return statement
+    from pglast.stream import RawStream
+
+    text = f"SELECT 1 FROM {RawStream()(stmt.relation)}"
+    if stmt.whereClause is not None:
+        text += f" WHERE {RawStream()(stmt.whereClause)}"
+    return text
+
+
+def _key_uses(statement: str, keys: list[str]) -> dict[str, str]:
+    """How the statement's WHERE clauses use the key columns: ``bare`` (compared as they
+    are), ``function`` (its name), ``cast``, ``or`` (beside other columns)."""
+    try:
+        parsed = pglast.parse_sql(statement)
+    except (pglast.parser.ParseError, ValueError):
+        return {}
+    found: dict[str, str] = {}
+    for raw in parsed:
+        for node in _walk(raw.stmt):
+            where = getattr(node, "whereClause", None)
+            if where is not None:
+                _scan(where, set(keys), found, inside=None)
+    return found
+
+
+def _column(node: Any) -> str | None:
+    if isinstance(node, ast.ColumnRef):
+        names = [f.sval for f in node.fields if isinstance(f, ast.String)]
+        return names[-1] if names else None
+    return None
+
+
+def _scan(node: Any, keys: set[str], found: dict[str, str], inside: str | None) -> None:
+    if isinstance(node, ast.BoolExpr) and node.boolop == enums.BoolExprType.OR_EXPR:
+        columns = {c for arm in node.args for c in _columns_in(arm)}
+        if columns & keys and columns - keys:
+            found["or"] = "or"
+    if isinstance(node, ast.FuncCall) and any(_columns_in(a) & keys for a in node.args or ()):
+        found.setdefault("function", node.funcname[-1].sval)
+        return
+    if isinstance(node, ast.TypeCast) and _columns_in(node.arg) & keys:
+        found.setdefault("cast", "cast")
+        return
+    if _column(node) in keys:
+        found.setdefault("bare", "bare")
+        return
+    if isinstance(node, ast.Node):
+        for name in node:
+            _scan(getattr(node, name), keys, found, inside)
+    elif isinstance(node, (list, tuple)):
+        for item in node:
+            _scan(item, keys, found, inside)
+
+
+def _columns_in(node: Any) -> set[str]:
+    return {c for n in _walk(node) if (c := _column(n)) is not None}
+
+
+def _walk(node: Any) -> Iterable[Any]:
+    if isinstance(node, ast.Node):
+        yield node
+        for name in node:
+            yield from _walk(getattr(node, name))
+    elif isinstance(node, (list, tuple)):
+        for item in node:
+            yield from _walk(item)

@@ -1,0 +1,138 @@
+"""Statements that read every partition: ``advise --pruning`` names them with the reason
+and the fix; pruned ones (plan time, or at execution for parameters) are never reported."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from sqla_partition.cli import main
+
+from .test_advise import planner  # noqa: F401  (a fixture)
+
+TABLES = [
+    "CREATE TABLE events (id bigint, created_at timestamptz NOT NULL, note text) "
+    "PARTITION BY RANGE (created_at)",
+    *(
+        f"CREATE TABLE events_p2026_{m:02d} PARTITION OF events FOR VALUES FROM "
+        f"('2026-{m:02d}-01') TO ('{2026 + m // 12}-{m % 12 + 1:02d}-01')"
+        for m in range(7, 13)
+    ),
+    "CREATE TABLE accounts (tenant_id int NOT NULL, name text) PARTITION BY HASH (tenant_id)",
+    *(
+        f"CREATE TABLE accounts_h{r} PARTITION OF accounts FOR VALUES WITH "
+        f"(MODULUS 4, REMAINDER {r})"
+        for r in range(4)
+    ),
+    "CREATE TABLE orders (id int, region text, note text) PARTITION BY LIST (region)",
+    "CREATE TABLE orders_eu PARTITION OF orders FOR VALUES IN ('de', 'fr')",
+    "CREATE TABLE orders_us PARTITION OF orders FOR VALUES IN ('us')",
+    "CREATE TABLE orders_default PARTITION OF orders DEFAULT",
+    "CREATE TABLE ids (id int NOT NULL) PARTITION BY RANGE (id)",
+    "CREATE TABLE ids_0 PARTITION OF ids FOR VALUES FROM (0) TO (100)",
+    "CREATE TABLE ids_1 PARTITION OF ids FOR VALUES FROM (100) TO (200)",
+    # a list partition partitioned by month in turn
+    "CREATE TABLE metrics (region text NOT NULL, at timestamptz NOT NULL, v int) "
+    "PARTITION BY LIST (region)",
+    "CREATE TABLE metrics_eu PARTITION OF metrics FOR VALUES IN ('de') PARTITION BY RANGE (at)",
+    "CREATE TABLE metrics_eu_a PARTITION OF metrics_eu FOR VALUES FROM ('2026-01-01') "
+    "TO ('2026-02-01')",
+    "CREATE TABLE metrics_eu_b PARTITION OF metrics_eu FOR VALUES FROM ('2026-02-01') "
+    "TO ('2026-03-01')",
+    "CREATE TABLE metrics_us PARTITION OF metrics FOR VALUES IN ('us')",
+]
+
+#: (statement, the reason reported, or None when it is pruned)
+CASES = [
+    (
+        "SELECT count(*) FROM events WHERE created_at >= '2026-11-01' "
+        "AND created_at < '2026-12-01'",
+        None,
+    ),
+    ("SELECT count(*) FROM events WHERE created_at >= $1 AND created_at < $2", None),
+    ("SELECT count(*) FROM events WHERE note = 'x'", "created_at is not filtered"),
+    ("UPDATE events SET note = 'y' WHERE note = 'x'", "created_at is not filtered"),
+    (
+        "SELECT count(*) FROM events WHERE date_trunc('month', created_at) = '2026-11-01'",
+        "created_at is wrapped in date_trunc()",
+    ),
+    (
+        "SELECT count(*) FROM events WHERE date_trunc('day', created_at) = $1",
+        "created_at is wrapped in date_trunc()",
+    ),
+    (
+        "SELECT count(*) FROM events WHERE created_at::date = '2026-11-05'",
+        "created_at is cast to another type",
+    ),
+    (
+        "SELECT count(*) FROM ids WHERE id = 5.0",
+        "id is compared with a value of another type",
+    ),
+    ("SELECT count(*) FROM ids WHERE id = 5", None),
+    ("SELECT * FROM accounts WHERE tenant_id = 7", None),
+    ("SELECT * FROM accounts WHERE tenant_id = $1", None),
+    ("SELECT * FROM accounts WHERE name = 'x'", "tenant_id is not filtered"),
+    (
+        "SELECT * FROM orders WHERE region = 'de' OR note = 'x'",
+        "region is compared inside an OR with other columns",
+    ),
+    ("SELECT * FROM orders WHERE region = 'de'", None),
+    ("SELECT * FROM metrics WHERE region = 'de'", None),
+    ("SELECT * FROM metrics WHERE v = 1", "region is not filtered"),
+    (
+        "SELECT * FROM events WHERE created_at >= '2026-01-01' AND created_at < '2027-06-01'",
+        None,  # compared as it is: the range asked for spans every partition
+    ),
+]
+
+
+@pytest.fixture
+def workload(pg, tmp_path):
+    for statement in TABLES:
+        pg.execute(statement)
+    path = tmp_path / "workload.sql"
+    path.write_text(";\n".join(text for text, _ in CASES) + ";\n")
+    return path
+
+
+def test_unpruned_statements_are_named_with_the_reason_and_the_fix(
+    db_url,
+    workload,
+    planner,  # noqa: F811
+):
+    args = ["advise", "--pruning", "--queries", str(workload), "--role", planner]
+    result = CliRunner().invoke(main, [*args, "--database-url", db_url, "--json"])
+    assert result.exit_code == 0, result.output
+    found = {row["query"]: row for row in json.loads(result.output)}
+    for text, reason in CASES:
+        if reason is None:
+            assert text not in found, f"reported although pruned: {text}"
+        else:
+            assert text in found, f"not reported: {text}"
+            assert found[text]["reason"].startswith(reason), found[text]
+            assert found[text]["read"] == found[text]["partitions"]
+    assert found["SELECT count(*) FROM events WHERE note = 'x'"]["partitions"] == 6
+    assert "SELECT * FROM metrics WHERE v = 1" in found
+    assert found["SELECT * FROM metrics WHERE v = 1"]["partitions"] == 3
+    fix = found["SELECT count(*) FROM events WHERE created_at::date = '2026-11-05'"]["fix"]
+    assert fix == "compare created_at directly and cast the value instead"
+
+    text = CliRunner().invoke(main, [*args, "--database-url", db_url])
+    assert text.exit_code == 0, text.output
+    assert f"-- {len(CASES)} statements planned; {len(found)} read every partition" in (text.output)
+    assert "public.events: reads 6 of 6 partitions; created_at is not filtered" in text.output
+
+
+def test_pruning_needs_no_hypopg_and_bad_input_is_one_line(db_url, workload, tmp_path):
+    bad = tmp_path / "bad.sql"
+    bad.write_text("SELEC nope")
+    result = CliRunner().invoke(
+        main, ["advise", "--pruning", "--queries", str(bad), "--database-url", db_url]
+    )
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    superuser = CliRunner().invoke(
+        main, ["advise", "--pruning", "--queries", str(workload), "--database-url", db_url]
+    )
+    assert superuser.exit_code == 2 and "does not plan as a superuser" in superuser.output
