@@ -26,6 +26,7 @@ LAYERS = {
     "actor": 5,
     "tools": 6,
     "cli": 7,
+    "testing": 7,  # the pruning guard for applications' test suites
     "": 8,  # the package itself: the public surface, above everything
 }
 #: Modules the cron path loads: none of them may import SQLAlchemy or Alembic at all.

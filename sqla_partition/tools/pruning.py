@@ -155,6 +155,8 @@ def as_select(statement: str) -> str:
 def _key_uses(statement: str, keys: list[str]) -> dict[str, str]:
     """How the statement's WHERE clauses use the key columns: ``bare`` (compared as they
     are), ``function`` (its name), ``cast``, ``or`` (beside other columns)."""
+    # DBAPI placeholders (%(name)s, %s) as PostgreSQL's own, for the parser
+    statement = re.sub(r"%\(\w+\)s|%s", "$1", statement).replace("%%", "%")
     try:
         parsed = pglast.parse_sql(statement)
     except (pglast.parser.ParseError, ValueError):

@@ -1,0 +1,121 @@
+"""The pruning guard in an application's test suite: statements that read every partition
+fail (or warn) with the statement, the test and the fix; pruned ones, parameters
+included, pass; a marker or a block with a reason allows a full scan; each distinct
+statement is planned once."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import sqlalchemy as sa
+
+from sqla_partition.testing import (
+    UnprunedStatement,
+    UnprunedWarning,
+    allow_full_scans,
+    guard_pruning,
+)
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def engine(db_url, pg):
+    pg.execute(
+        "CREATE TABLE events (id bigint, created_at timestamptz NOT NULL, note text) "
+        "PARTITION BY RANGE (created_at)"
+    )
+    for m in range(9, 13):
+        pg.execute(
+            f"CREATE TABLE events_p2026_{m:02d} PARTITION OF events FOR VALUES FROM "
+            f"('2026-{m:02d}-01') TO ('{2026 + m // 12}-{m % 12 + 1:02d}-01')"
+        )
+    pg.execute("CREATE TABLE notes (id int, note text)")
+    engine = sa.create_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def test_unpruned_statements_fail_and_pruned_ones_pass(engine):
+    pruned = sa.text("SELECT count(*) FROM events WHERE created_at >= :a AND created_at < :b")
+    with guard_pruning(engine) as guard, engine.begin() as conn:
+        for _ in range(3):
+            conn.execute(pruned, {"a": "2026-11-01", "b": "2026-12-01"})
+        conn.execute(sa.text("SELECT count(*) FROM notes WHERE note = 'x'"))
+        with pytest.raises(UnprunedStatement) as caught:
+            conn.execute(sa.text("SELECT count(*) FROM events WHERE note = :n"), {"n": "x"})
+        assert "reads 4 of 4 partitions; created_at is not filtered" in str(caught.value)
+        assert "scans_all_partitions(reason=...)" in str(caught.value)
+    assert guard.planned == 2  # the pruned statement once, the unpruned one once
+    with guard_pruning(engine) as guard, engine.begin() as conn:
+        # the transaction goes on after a guarded statement: the plan ran in a savepoint
+        conn.execute(sa.text("INSERT INTO notes VALUES (1, 'x')"))
+        with allow_full_scans("counting every event once"):
+            conn.execute(sa.text("SELECT count(*) FROM events"))
+        with pytest.raises(UnprunedStatement, match="wrapped in date_trunc"):
+            conn.execute(
+                sa.text("UPDATE events SET note = 'y' WHERE date_trunc('day', created_at) = :d"),
+                {"d": "2026-11-05"},
+            )
+    warned = pytest.warns(UnprunedWarning, match="created_at is not filtered")
+    with guard_pruning(engine, mode="warn"), engine.begin() as conn, warned:
+        conn.execute(sa.text("SELECT count(*) FROM events"))
+    with pytest.raises(ValueError, match="needs the reason"), allow_full_scans(""):
+        pass
+
+
+def test_the_pytest_plugin_names_the_test_and_honours_the_marker(pytester, db_url, engine):
+    pytester.makeconftest(
+        textwrap.dedent(
+            f"""
+            import pytest
+            import sqlalchemy as sa
+
+            from sqla_partition.testing import guard_pruning
+
+            pytest_plugins = ["sqla_partition.testing"]
+
+
+            @pytest.fixture(scope="session")
+            def engine():
+                return sa.create_engine({db_url!r})
+
+
+            @pytest.fixture(scope="session", autouse=True)
+            def _pruning(engine):
+                with guard_pruning(engine):
+                    yield
+            """
+        )
+    )
+    pytester.makepyfile(
+        test_app=textwrap.dedent(
+            """
+            import pytest
+            import sqlalchemy as sa
+
+
+            def test_report(engine):
+                with engine.connect() as conn:
+                    conn.execute(sa.text("SELECT count(*) FROM events WHERE note = 'a'"))
+
+
+            @pytest.mark.scans_all_partitions(reason="the yearly report")
+            def test_yearly(engine):
+                with engine.connect() as conn:
+                    conn.execute(sa.text("SELECT count(*) FROM events WHERE note = 'b'"))
+
+
+            def test_pruned(engine):
+                with engine.connect() as conn:
+                    conn.execute(sa.text(
+                        "SELECT count(*) FROM events WHERE created_at >= '2026-11-01'"
+                        " AND created_at < '2026-12-01'"
+                    ))
+            """
+        )
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*test_app.py::test_report: SELECT count(*) FROM events*"])
