@@ -80,18 +80,27 @@ SUPERUSER_QUERY = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
 #: Each leaf partition with the partitioned table at the top of its tree, and that table's
 #: key columns at every level (a list partition partitioned by month: region, created_at).
 PARTITION_LEAVES_QUERY = """
-SELECT rn.nspname, r.relname, ln.nspname, l.relname,
-       ARRAY(SELECT a.attname::text
-               FROM pg_partition_tree(r.oid) AS s
-               JOIN pg_partitioned_table AS sp ON sp.partrelid = s.relid
-               CROSS JOIN LATERAL unnest(sp.partattrs::int2[]) WITH ORDINALITY AS k(n, o)
-               JOIN pg_attribute AS a ON a.attrelid = s.relid AND a.attnum = k.n
-              ORDER BY s.level, k.o) AS keys
-  FROM pg_partitioned_table AS pt
-  JOIN pg_class AS r ON r.oid = pt.partrelid AND NOT r.relispartition
-  JOIN pg_namespace AS rn ON rn.oid = r.relnamespace
- CROSS JOIN LATERAL pg_partition_tree(r.oid) AS t
-  JOIN pg_class AS l ON l.oid = t.relid
+WITH RECURSIVE tree AS (
+    SELECT c.oid AS root, c.oid AS relid, 0 AS level
+      FROM pg_class AS c
+     WHERE c.relkind = 'p' AND NOT c.relispartition
+    UNION ALL
+    SELECT t.root, i.inhrelid, t.level + 1
+      FROM tree AS t JOIN pg_inherits AS i ON i.inhparent = t.relid
+), keys AS (
+    SELECT t.root, array_agg(a.attname::text ORDER BY t.level, k.o) AS names
+      FROM tree AS t
+      JOIN pg_partitioned_table AS p ON p.partrelid = t.relid
+     CROSS JOIN LATERAL unnest(p.partattrs::int2[]) WITH ORDINALITY AS k(n, o)
+      JOIN pg_attribute AS a ON a.attrelid = t.relid AND a.attnum = k.n
+     GROUP BY t.root
+)
+SELECT rn.nspname, r.relname, ln.nspname, l.relname, keys.names
+  FROM tree AS t
+  JOIN pg_class AS l ON l.oid = t.relid AND l.relkind <> 'p'
   JOIN pg_namespace AS ln ON ln.oid = l.relnamespace
- WHERE t.isleaf AND rn.nspname NOT IN ('pg_catalog', 'information_schema')
+  JOIN pg_class AS r ON r.oid = t.root
+  JOIN pg_namespace AS rn ON rn.oid = r.relnamespace
+  JOIN keys ON keys.root = t.root
+ WHERE rn.nspname NOT IN ('pg_catalog', 'information_schema')
 """
