@@ -29,7 +29,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from . import sql
 from .tools.pruning import PartitionMap, Unpruned, unpruned
 
 _ALLOWED: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -47,6 +46,17 @@ class UnprunedStatement(AssertionError):
 
 class UnprunedWarning(UserWarning):
     """The same, where the guard only warns."""
+
+
+class _Cursor:
+    """A DBAPI cursor as ``PartitionMap.read`` queries a connection."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    def execute(self, query: str) -> Any:
+        self.cursor.execute(query)
+        return self.cursor
 
 
 class PruningGuard:
@@ -92,8 +102,7 @@ class PruningGuard:
         try:
             if nested:
                 cursor.execute("SAVEPOINT sqla_partition_guard")
-            cursor.execute(sql.PARTITION_LEAVES_QUERY)
-            partitions = PartitionMap(cursor.fetchall())
+            partitions = PartitionMap.read(_Cursor(cursor))
             if not any(name in statement for name in partitions.names()):
                 return []
             cursor.execute(f"EXPLAIN (FORMAT JSON) {statement}", parameters)

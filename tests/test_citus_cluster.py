@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 
 import psycopg
 import pytest
@@ -319,3 +320,64 @@ def test_a_distributed_list_table_changes_online(tmp_path, cluster_url, monkeypa
         project.downgrade("base")
         with psycopg.connect(url, autocommit=True) as conn:
             assert spread(conn) == {}
+
+
+def test_statements_sent_to_every_shard_are_reported(cluster_url, tmp_path):
+    url = libpq(cluster_url)
+    reader = f"cx_reader_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE accounts (tenant_id bigint PRIMARY KEY, name text)")
+        conn.execute("SELECT create_distributed_table('accounts', 'tenant_id', shard_count => 4)")
+        conn.execute(
+            "CREATE TABLE visits (tenant_id bigint NOT NULL, at timestamptz NOT NULL) "
+            "PARTITION BY RANGE (at)"
+        )
+        conn.execute(
+            "CREATE TABLE visits_a PARTITION OF visits FOR VALUES FROM ('2026-01-01') "
+            "TO ('2026-02-01')"
+        )
+        conn.execute("SELECT create_distributed_table('visits', 'tenant_id', shard_count => 4)")
+        conn.execute(f"CREATE ROLE {reader}")
+        # (Citus propagates grants on distributed tables to their shards; pg_read_all_data
+        # on the coordinator alone does not reach the workers)
+        conn.execute(f"GRANT SELECT ON accounts, visits TO {reader}")
+    queries = tmp_path / "q.sql"
+    queries.write_text(
+        "SELECT * FROM accounts WHERE name = 'x';\n"
+        "SELECT * FROM accounts WHERE tenant_id = 3;\n"
+        "SELECT count(*) FROM visits WHERE at >= '2026-01-05';\n"
+        "SELECT count(*) FROM visits WHERE tenant_id = $1;\n"
+    )
+    try:
+        code, out = cli(
+            "advise",
+            "--pruning",
+            "--queries",
+            str(queries),
+            "--role",
+            reader,
+            "--database-url",
+            url,
+            "--json",
+        )
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {reader}")
+            conn.execute(f"DROP ROLE {reader}")
+    assert code == 0, out
+    found = {row["query"]: row for row in json.loads(out)}
+    assert set(found) == {
+        "SELECT * FROM accounts WHERE name = 'x'",
+        "SELECT count(*) FROM visits WHERE at >= '2026-01-05'",
+    }
+    row = found["SELECT * FROM accounts WHERE name = 'x'"]
+    assert (row["table"], row["read"], row["partitions"], row["unit"]) == (
+        "public.accounts",
+        4,
+        4,
+        "shards",
+    )
+    assert row["reason"] == "tenant_id is not filtered"
+    assert found["SELECT count(*) FROM visits WHERE at >= '2026-01-05'"]["table"] == (
+        "public.visits"
+    )

@@ -104,3 +104,18 @@ SELECT rn.nspname, r.relname, ln.nspname, l.relname, keys.names
   JOIN keys ON keys.root = t.root
  WHERE rn.nspname NOT IN ('pg_catalog', 'information_schema')
 """
+
+
+#: Citus's distributed tables with their shard count and distribution column (run only
+#: where the citus extension is installed; its catalog, not the citus_tables view, which
+#: shows a role only the tables it owns).
+CITUS_DISTRIBUTED_QUERY = """
+SELECT n.nspname, c.relname,
+       (SELECT count(*) FROM pg_dist_shard AS s WHERE s.logicalrelid = p.logicalrelid),
+       column_to_column_name(p.logicalrelid, p.partkey)
+  FROM pg_dist_partition AS p
+  JOIN pg_class AS c ON c.oid = p.logicalrelid
+  JOIN pg_namespace AS n ON n.oid = c.relnamespace
+ WHERE p.partmethod = 'h'
+"""
+HAS_CITUS_QUERY = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"

@@ -30,13 +30,15 @@ class Unpruned:
     partitions: int
     reason: str
     fix: str
+    #: ``shards`` for a Citus table whose statement goes to every shard.
+    unit: str = "partitions"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def line(self) -> str:
         return (
-            f"{self.table}: reads {self.read} of {self.partitions} partitions; "
+            f"{self.table}: reads {self.read} of {self.partitions} {self.unit}; "
             f"{self.reason}; {self.fix}"
         )
 
@@ -44,10 +46,17 @@ class Unpruned:
 class PartitionMap:
     """Which partitioned table each leaf belongs to, read once."""
 
-    def __init__(self, rows: Iterable[tuple[Any, ...]]) -> None:
+    def __init__(
+        self, rows: Iterable[tuple[Any, ...]], distributed: Iterable[tuple[Any, ...]] = ()
+    ) -> None:
         self.root_of: dict[tuple[str, str], str] = {}
         self.leaves: dict[str, int] = {}
         self.keys: dict[str, list[str]] = {}
+        #: Citus: each distributed table (by its name alone, as shards are named) with its
+        #: shard count and distribution column.
+        self.shards: dict[str, tuple[str, int, str]] = {}
+        for schema, table, count, column in distributed:
+            self.shards[table] = (f"{schema}.{table}", int(count), column)
         for root_schema, root, leaf_schema, leaf, keys in rows:
             name = f"{root_schema}.{root}"
             self.root_of[(leaf_schema, leaf)] = name
@@ -56,11 +65,23 @@ class PartitionMap:
 
     @classmethod
     def read(cls, conn: Any) -> PartitionMap:
-        return cls(conn.execute(sql.PARTITION_LEAVES_QUERY).fetchall())
+        distributed = []
+        if conn.execute(sql.HAS_CITUS_QUERY).fetchone()[0]:
+            distributed = conn.execute(sql.CITUS_DISTRIBUTED_QUERY).fetchall()
+        return cls(conn.execute(sql.PARTITION_LEAVES_QUERY).fetchall(), distributed)
 
     def names(self) -> set[str]:
         """The partitioned tables' own names, to spot them in a statement's text."""
-        return {name.split(".", 1)[1] for name in self.leaves}
+        return {name.split(".", 1)[1] for name in self.leaves} | set(self.shards)
+
+    def distributed_of(self, shard: str) -> tuple[str, int, str] | None:
+        """The distributed table a shard (``accounts_102008``) belongs to; a shard of a
+        partition answers for the partitioned table at the top."""
+        table = re.sub(r"_\d+$", "", shard)
+        if table in self.shards:
+            return self.shards[table]
+        root = next((r for (_, leaf), r in self.root_of.items() if leaf == table), None)
+        return self.shards.get(root.split(".", 1)[1]) if root else None
 
 
 def _nodes(plan: dict[str, Any]) -> Iterable[dict[str, Any]]:
@@ -85,7 +106,7 @@ def unpruned(plan_json: Any, statement: str, partitions: PartitionMap) -> list[U
         for key in ("Filter", "Index Cond", "Recheck Cond"):
             if node.get(key):
                 filters.setdefault(root, []).append(node[key])
-    out = []
+    out = _fanned_out(data[0]["Plan"], statement, partitions)
     for root, count in sorted(read.items()):
         total = partitions.leaves[root]
         if total < 2 or count < total:
@@ -94,6 +115,55 @@ def unpruned(plan_json: Any, statement: str, partitions: PartitionMap) -> list[U
         if why is not None:
             out.append(Unpruned(root, count, total, *why))
     return out
+
+
+def _fanned_out(plan: dict[str, Any], statement: str, partitions: PartitionMap) -> list[Unpruned]:
+    """Citus: a statement on a table distributed by tenant that goes to every shard (the
+    same mistake at cluster scale) rather than to one."""
+    out = []
+    for node in _nodes(plan):
+        job = (node.get("Distributed Query") or {}).get("Job") or {}
+        tasks = job.get("Task Count")
+        shard = next(
+            (
+                n["Relation Name"]
+                for task in job.get("Tasks", ())
+                for remote in task.get("Remote Plan", ())
+                for top in remote
+                for n in _nodes(top["Plan"])
+                if n.get("Relation Name")
+            ),
+            None,
+        )
+        # (planned as a role that may not plan on the workers, the task shows no shard:
+        # the distributed table the statement names then tells)
+        table = (
+            partitions.distributed_of(shard) if shard else _named_distributed(statement, partitions)
+        )
+        if table is None or not tasks or tasks < table[1] or table[1] < 2:
+            continue
+        column = table[2]
+        why = _why(statement, [column], [])
+        if why is not None:
+            reason, fix = why
+            out.append(Unpruned(table[0], tasks, table[1], reason, fix, unit="shards"))
+    return out
+
+
+def _named_distributed(statement: str, partitions: PartitionMap) -> tuple[str, int, str] | None:
+    """The one distributed table a statement names, if it names exactly one."""
+    try:
+        parsed = pglast.parse_sql(re.sub(r"%\(\w+\)s|%s", "$1", statement))
+    except (pglast.parser.ParseError, ValueError):
+        return None
+    named = {
+        found
+        for raw in parsed
+        for node in _walk(raw.stmt)
+        if isinstance(node, ast.RangeVar)
+        and (found := partitions.distributed_of(node.relname)) is not None
+    }
+    return named.pop() if len(named) == 1 else None
 
 
 def _why(statement: str, keys: list[str], filters: list[str]) -> tuple[str, str] | None:
