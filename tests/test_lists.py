@@ -339,3 +339,29 @@ def test_list_partitions_range_partitioned_in_turn_are_rolled(tmp_path, db_url, 
             "'sqla_partition%'"
         ).fetchall()
         assert left == []
+
+
+def test_list_partitions_hashed_in_turn(tmp_path, db_url, pg, monkeypatch):
+    source = SUB_MODELS.replace(
+        'subpartition=Range("created_at", premake=1, retention="2 months", default=True)',
+        'subpartition=Hash("id", partitions=2)',
+    ).replace("from sqla_partition import List, Range", "from sqla_partition import Hash, List")
+    monkeypatch.setenv("REGIONS", json.dumps({"eu": ["de"]}))
+    with models_project(tmp_path, db_url, monkeypatch, "hash_sub_models", source) as project:
+        assert "subpartition=Hash('id', partitions=2)" in project.revision("events")
+        project.upgrade()
+        pg.execute("INSERT INTO events (region) SELECT 'jp' FROM generate_series(1, 10)")
+        monkeypatch.setenv("REGIONS", json.dumps({"eu": ["de"], "asia": ["jp"]}))
+        sys.modules.pop("hash_sub_models", None)
+        project.revision("asia")
+        project.upgrade()
+        placed = dict(
+            pg.execute(
+                "SELECT tableoid::regclass::text, count(*) FROM events GROUP BY 1"
+            ).fetchall()
+        )
+        assert set(placed) == {"events_asia_h0", "events_asia_h1"}
+        assert sum(placed.values()) == 10
+        project.check()
+        project.downgrade("-1")  # detached again (PostgreSQL 18: identity on its partitions)
+        assert pg.execute("SELECT count(*) FROM events_asia").fetchone() == (10,)
