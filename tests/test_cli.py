@@ -43,6 +43,39 @@ def test_init_writes_a_wired_environment(tmp_path):
     assert (tmp_path / "migrations" / "versions").is_dir()
 
 
+def test_without_a_url_alembic_says_what_to_set(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    result = CliRunner().invoke(main, ["init", str(tmp_path / "migrations")])
+    assert result.exit_code == 0, result.output
+    ini = (tmp_path / "alembic.ini").read_text()
+    assert "sqlalchemy.url =\n" in ini  # never the maintenance database by default
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    env = {k: v for k, v in __import__("os").environ.items() if k != "DATABASE_URL"}
+    run = subprocess.run(
+        [sys.executable, "-m", "alembic", "current"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert run.returncode != 0
+    assert run.stderr.strip().splitlines()[-1].startswith("error: no database: set DATABASE_URL")
+    assert "Traceback" not in run.stderr
+    env["DATABASE_URL"] = "postgresql://nobody@127.0.0.1:1/none"
+    run = subprocess.run(
+        [sys.executable, "-m", "alembic", "current"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: alembic.ini: target_metadata = myapp.models:Base.metadata")
+    assert "no module 'myapp'" in last and "Traceback" not in run.stderr
+
+
 def test_init_refuses_to_overwrite(tmp_path):
     (tmp_path / "migrations").mkdir()
     (tmp_path / "migrations" / "env.py").write_text("# mine")

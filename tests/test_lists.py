@@ -237,7 +237,7 @@ def test_status_and_check_know_list_tables(project, pg, db_url):
     assert "public.orders  List('region'" in out and "2 list partitions" in out
     assert "4 rows in DEFAULT: 'jp' 2, 'sg' 1, None 1" in out
     code, out = run("check")
-    assert code == 0 and "1 list tables as declared" in out, out
+    assert code == 0 and "1 list table as declared" in out, out
 
     # a partition detached by hand: its values now land in the DEFAULT
     pg.execute("ALTER TABLE orders DETACH PARTITION orders_eu")

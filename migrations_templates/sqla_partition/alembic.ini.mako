@@ -8,9 +8,10 @@ path_separator = os
 # Your models' MetaData, as module:attribute (e.g. myapp.models:Base.metadata).
 target_metadata = myapp.models:Base.metadata
 
-# Used when DATABASE_URL is not set. postgresql://, postgresql+psycopg://,
+# Used when DATABASE_URL is not set (empty: every command says to set one, rather than
+# work on a database nobody chose). postgresql://, postgresql+psycopg://,
 # postgresql+asyncpg:// and postgresql+psycopg_async:// are accepted.
-sqlalchemy.url = postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+sqlalchemy.url =
 
 # Longest wait for a lock by any statement of a migration, in milliseconds: one that
 # waits longer gives up (run the migration again) instead of blocking every query queued

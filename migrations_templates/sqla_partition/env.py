@@ -29,7 +29,15 @@ def load_metadata():
             "alembic.ini: set target_metadata to your MetaData as module:attribute, "
             "e.g. myapp.models:Base.metadata"
         )
-    obj = importlib.import_module(module_name)
+    try:
+        obj = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):  # the module itself, not inside it
+            raise SystemExit(
+                f"error: alembic.ini: target_metadata = {target}: no module {exc.name!r} "
+                "(run alembic from your project, or set target_metadata to your MetaData)"
+            ) from None
+        raise
     for part in attribute.split("."):
         obj = getattr(obj, part)
     return obj
@@ -38,13 +46,18 @@ def load_metadata():
 def database_url():
     url = os.environ.get("DATABASE_URL") or config.get_main_option("sqlalchemy.url")
     if not url:
-        raise SystemExit("set DATABASE_URL or sqlalchemy.url in alembic.ini")
+        raise SystemExit(
+            "error: no database: set DATABASE_URL (e.g. postgresql://app@db:5432/app) or "
+            "sqlalchemy.url in alembic.ini"
+        )
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
 
 
+if config.attributes.get("connection") is None:
+    database_url()  # before anything else: no URL is the first thing a new project meets
 with one_line_errors():  # a declaration mistake is one line, as Alembic's own errors
     target_metadata = load_metadata()
 CONFIGURE = {

@@ -227,9 +227,10 @@ def run_check(
             echo(f"  {inert(line)}", err=True)
         return 1
     spread = f"; {len(citus)} on Citus as declared" if citus else ""
-    spread += f"; {len(lists)} list tables as declared" if lists else ""
+    spread += f"; {len(lists)} list table{'s' * (len(lists) != 1)} as declared" if lists else ""
     echo(
-        f"OK: {len(statuses)} tables covered through premake, DEFAULT empty, rolled "
+        f"OK: {len(statuses)} table{'s' * (len(statuses) != 1)} covered through premake, "
+        "DEFAULT empty, rolled "
         f"recently{spread}"
     )
     return 0

