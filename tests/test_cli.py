@@ -110,6 +110,10 @@ def test_demo_on_the_embedded_server(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Starting an embedded PostgreSQL" in proc.stdout
     assert "events_default" in proc.stdout and "_p20" in proc.stdout
+    assert "Warning" not in proc.stdout + proc.stderr  # no dependency's warning
+    # the SQL excerpt shows whole statements: the parent's begins with CREATE TABLE
+    excerpt = proc.stdout.split("(excerpt)")[1].split("$ alembic upgrade head\n")[0]
+    assert excerpt.lstrip().startswith("CREATE TABLE events (")
 
 
 @pytest.mark.parametrize(

