@@ -18,7 +18,7 @@ from .tools import adopt, advise, demo, init, lint, split_legacy_command
 def main() -> None:
     """PostgreSQL partitioning for SQLAlchemy and Alembic.
 
-    Declare Range(...) or Hash(...) as __partitioning__ on a model, let
+    Declare Range(...), Hash(...) or List(...) as __partitioning__ on a model, let
     `alembic revision --autogenerate` write the migration, and review it with
     `alembic upgrade head --sql`.
     """
