@@ -112,6 +112,9 @@ class Parent:
     #: Its DEFAULT partition has no pages at all, so no rows (a DEFAULT that had rows keeps
     #: its pages until VACUUM: then it is read).
     default_empty: bool = False
+    #: The columns rows move by, when the table has stored generated columns (which an
+    #: INSERT may not give); ``None``: all of them.
+    insert_columns: tuple[str, ...] | None = None
 
     @property
     def default(self) -> Child | None:
@@ -259,6 +262,7 @@ def parse_catalog(rows: Sequence[Sequence[Any]], bounds: bool = True) -> Snapsho
             owner=rest[1] if len(rest) > 1 else None,
             act_as=rest[1] if len(rest) > 2 and rest[1] != rest[2] else None,
             default_empty=len(rest) > 3 and rest[3] == 0,
+            insert_columns=tuple(rest[4]) if len(rest) > 4 and rest[4] else None,
         )
     return snap
 

@@ -207,7 +207,12 @@ def reattach(
     period = check_reattach(conn, parent, rec)
     default = parent.default.name if parent.default else None
     statements = reattach_statements(
-        parent.policy, rec.name, period, default, from_schema=rec.partition_schema
+        parent.policy,
+        rec.name,
+        period,
+        default,
+        from_schema=rec.partition_schema,
+        columns=parent.insert_columns,
     )
     step = Step("reattach", rec.name, statements, period.lower, period.upper)
     out = Reattached(rec.qualified, [annotated_sql(step, options, parent.act_as)])

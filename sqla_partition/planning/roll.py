@@ -170,6 +170,7 @@ def attach_statements(
     *,
     quiet: bool = False,
     record: bool = True,
+    columns: tuple[str, ...] | None = None,
 ) -> tuple[Statement, ...]:
     """A new partition of a live parent: a plain table, then ATTACH, in one transaction.
 
@@ -193,7 +194,7 @@ def attach_statements(
         rescue = (
             sql.lock_parent_for_attach(t, default, s, moving=True),
             sql.lock_default(default, s),
-            sql.move_rows(default, name, col, period.lower, period.upper, k, s),
+            sql.move_rows(default, name, col, period.lower, period.upper, k, s, columns),
         )
     sub = policy.subpartition
     if sub is not None:  # partitioned in turn: attached first, then its partitions
@@ -228,13 +229,21 @@ def attach_statements(
     )
 
 
-def _create_step(policy: TablePolicy, period: Period, default: Child | None, record: bool) -> Step:
+def _create_step(
+    policy: TablePolicy,
+    period: Period,
+    default: Child | None,
+    record: bool,
+    columns: tuple[str, ...] | None = None,
+) -> Step:
     name = policy.partition_name(period.suffix)
     dflt = default.name if default else None
-    stmts = attach_statements(policy, name, period, dflt, record=record)
+    stmts = attach_statements(policy, name, period, dflt, record=record, columns=columns)
     quiet: tuple[Statement, ...] = ()
     if dflt:
-        quiet = attach_statements(policy, name, period, dflt, quiet=True, record=record)
+        quiet = attach_statements(
+            policy, name, period, dflt, quiet=True, record=record, columns=columns
+        )
     return Step("create", name, stmts, period.lower, period.upper, quiet)
 
 
@@ -343,7 +352,7 @@ def plan(
             continue
         clash = [c for c in ranges if _overlaps(period, c)]
         if not expired and not clash:
-            steps.append(_create_step(policy_here, period, default, record))
+            steps.append(_create_step(policy_here, period, default, record, parent.insert_columns))
         elif not expired and not any(
             c.lower is not None
             and c.upper is not None
@@ -366,7 +375,7 @@ def plan(
         if any(_overlaps(period, c) for c in ranges):
             continue
         planned.add(name)
-        steps.append(_create_step(policy_here, period, default, record))
+        steps.append(_create_step(policy_here, period, default, record, parent.insert_columns))
 
     if p.default and default is None:
         steps.append(
@@ -446,6 +455,7 @@ def reattach_statements(
     default: str | None,
     *,
     from_schema: str | None = None,
+    columns: tuple[str, ...] | None = None,
 ) -> tuple[Statement, ...]:
     """An archive the tool detached, attached again over ``period`` in one transaction.
 
@@ -471,7 +481,7 @@ def reattach_statements(
         out += [
             sql.lock_parent_for_attach(t, default, s, moving=True),
             sql.lock_default(default, s),
-            sql.move_rows(default, name, col, period.lower, period.upper, k, s),
+            sql.move_rows(default, name, col, period.lower, period.upper, k, s, columns),
         ]
     out += [
         sql.attach_range_partition(t, name, period.lower, period.upper, k, s, default),

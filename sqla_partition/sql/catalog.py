@@ -41,7 +41,13 @@ WITH meta AS MATERIALIZED (
            pg_get_userbyid(pc.relowner) AS owner,
            -- an empty DEFAULT has no pages: a run need not look for rows in it
            (SELECT pg_relation_size(d.oid) FROM pg_class d
-             WHERE d.oid = pt.partdefid AND d.relkind = 'r') AS default_bytes
+             WHERE d.oid = pt.partdefid AND d.relkind = 'r') AS default_bytes,
+           -- with stored generated columns, rows move by the other columns only
+           CASE WHEN EXISTS (SELECT 1 FROM pg_attribute g WHERE g.attrelid = pc.oid
+                              AND g.attnum > 0 AND NOT g.attisdropped AND g.attgenerated <> '')
+                THEN ARRAY(SELECT g.attname::text FROM pg_attribute g
+                            WHERE g.attrelid = pc.oid AND g.attnum > 0 AND NOT g.attisdropped
+                              AND g.attgenerated = '' ORDER BY g.attnum) END AS insert_columns
       FROM pg_partitioned_table pt
       JOIN pg_class pc ON pc.oid = pt.partrelid
       JOIN pg_namespace pn ON pn.oid = pc.relnamespace
@@ -87,7 +93,7 @@ SELECT parts.schema_name, parts.table_name, parts.strategy, parts.key_columns,
        parts.key_type, parts.child_names, parts.child_schemas, parts.bounds, parts.child_kinds,
        parts.detach_pending, meta.policy_schemas, meta.datestyle, meta.read_only,
        parts.sub_names, parts.sub_schemas, meta.has_citus, parts.has_foreign_keys,
-       parts.owner, meta.me, parts.default_bytes
+       parts.owner, meta.me, parts.default_bytes, parts.insert_columns
   FROM meta LEFT JOIN parts ON true
  ORDER BY 1, 2
 """

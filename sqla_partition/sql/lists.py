@@ -8,7 +8,7 @@ from .partitions import create_partition_of, sub_by
 from .plpgsql import do_block
 from .quoting import ident, qualified, string_literal
 from .record import RECORD_TABLE, record_table
-from .roll import default_fact
+from .roll import default_fact, insert_by_name
 from .statement import Statement
 
 #: Spares ATTACH the scan of a list partition whose values grow (dropped right after).
@@ -59,10 +59,12 @@ def create_list_partition_of(
 def move_list_rows(
     default: str, target: str, column: str, values: Sequence[ListValue], schema: str | None
 ) -> Statement:
-    return Statement(
+    head = (
         f"WITH moved AS (DELETE FROM {qualified(default, schema)} "
-        f"WHERE {list_condition(column, values)} RETURNING *) "
-        f"INSERT INTO {qualified(target, schema)} SELECT * FROM moved",
+        f"WHERE {list_condition(column, values)} RETURNING *)"
+    )
+    return Statement(
+        insert_by_name(head, target, schema),
         f"ROW EXCLUSIVE on {default} and {target}",
         f"under the parent's lock above: the rows of these values leave {default} for their "
         "partition in this transaction, never seen in both or in neither",

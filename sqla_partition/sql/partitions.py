@@ -12,7 +12,7 @@ from .quoting import (
     string_literal,
     typed_literal,
 )
-from .roll import default_fact
+from .roll import default_fact, insert_by_name
 from .statement import Statement
 
 BOUND_CHECK = "sqla_partition_bound"
@@ -367,8 +367,7 @@ def release_rows(child: str, schema: str | None) -> list[Statement]:
     """The held rows into the new partition, now attached and partitioned."""
     return [
         Statement(
-            f"INSERT INTO {qualified(child, schema)} OVERRIDING SYSTEM VALUE "
-            f"SELECT * FROM pg_temp.{HOLDING}",
+            insert_by_name("", child, schema, f"pg_temp.{HOLDING}"),
             f"ROW EXCLUSIVE on {child}",
             "the rows taken out of the DEFAULT above, in the same transaction",
         ),

@@ -91,6 +91,32 @@ def lock_default(default: str, schema: str | None, *, moving: bool = True) -> St
     )
 
 
+def insert_moved(target: str, schema: str | None, columns: tuple[str, ...] | None) -> str:
+    """``INSERT`` of the rows a ``moved`` CTE returns: by name when the table has stored
+    generated columns (``columns`` are the others), which an INSERT may not give."""
+    if not columns:
+        return f"INSERT INTO {qualified(target, schema)} SELECT * FROM moved"
+    names = ", ".join(ident(c) for c in columns)
+    return f"INSERT INTO {qualified(target, schema)} ({names}) SELECT {names} FROM moved"
+
+
+def insert_by_name(head: str, target: str, schema: str | None, source: str = "moved") -> str:
+    """A DO block: ``head`` (a ``WITH moved AS (...)``, or nothing), then the INSERT of
+    ``source``'s rows into ``target`` by the names of its columns that are not stored
+    generated ones, read when it runs (a migration is written before the table's columns
+    are known to it; an INSERT may not give a generated column, and gives an identity
+    column ``GENERATED ALWAYS`` only overriding it)."""
+    reg = string_literal(qualified(target, schema))
+    body = (
+        "  SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols\n"
+        f"    FROM pg_attribute WHERE attrelid = {reg}::regclass AND attnum > 0\n"
+        "     AND NOT attisdropped AND attgenerated = '';\n"
+        "  EXECUTE format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s "
+        f"FROM {source}', {string_literal(head)}, {reg}::regclass, cols, cols);\n"
+    )
+    return do_block(body, "  cols text;\n")
+
+
 def move_rows(
     source: str,
     target: str,
@@ -99,13 +125,19 @@ def move_rows(
     upper: KeyValue,
     key_type: str,
     schema: str | None,
+    columns: tuple[str, ...] | None = None,
+    *,
+    by_name: bool = False,
 ) -> Statement:
     """Move the rows of a range from the DEFAULT partition into the new partition, in the
-    transaction that attaches it: they are never out of sight of the parent's readers."""
+    transaction that attaches it: they are never out of sight of the parent's readers.
+    ``by_name``: the columns are read when it runs (a migration)."""
     where = in_range(column, lower, upper, key_type)
+    head = f"WITH moved AS (DELETE FROM {qualified(source, schema)} WHERE {where} RETURNING *)"
     return Statement(
-        f"WITH moved AS (DELETE FROM {qualified(source, schema)} WHERE {where} RETURNING *) "
-        f"INSERT INTO {qualified(target, schema)} SELECT * FROM moved",
+        insert_by_name(head, target, schema)
+        if by_name
+        else f"{head} {insert_moved(target, schema, columns)}",
         f"ROW EXCLUSIVE on {source} and {target}",
         "moves rows of the new range out of the DEFAULT partition, atomically; writes to the "
         "parent wait meanwhile (roll's --max-move-rows bounds how many rows that is)",

@@ -118,7 +118,16 @@ LOCK TABLE orders_default IN ACCESS EXCLUSIVE MODE;
 ALTER TABLE orders DETACH PARTITION orders_us;
 
 -- ROW EXCLUSIVE on orders_us and orders_default: under the parent's lock above: the rows of these values leave orders_us for their partition in this transaction, never seen in both or in neither
-WITH moved AS (DELETE FROM orders_us WHERE region IN ('ca') RETURNING *) INSERT INTO orders_default SELECT * FROM moved;
+DO $do$
+DECLARE
+  cols text;
+BEGIN
+  SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+    FROM pg_attribute WHERE attrelid = 'orders_default'::regclass AND attnum > 0
+     AND NOT attisdropped AND attgenerated = '';
+  EXECUTE format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM orders_us WHERE region IN (''ca'') RETURNING *)', 'orders_default'::regclass, cols, cols);
+END
+$do$;
 
 -- sqla-partition: orders has DEFAULT partition orders_default
 -- SHARE UPDATE EXCLUSIVE on orders, ACCESS EXCLUSIVE on orders_us and orders_default: orders_us is read once, under the lock above, to prove its rows fit the smaller bound; orders_default is scanned for rows of these values, moved out just above
@@ -138,7 +147,16 @@ END
 $do$;
 
 -- ROW EXCLUSIVE on orders_default and orders_it's: under the parent's lock above: the rows of these values leave orders_default for their partition in this transaction, never seen in both or in neither
-WITH moved AS (DELETE FROM orders_default WHERE region IN ('it') RETURNING *) INSERT INTO "orders_it's" SELECT * FROM moved;
+DO $do$
+DECLARE
+  cols text;
+BEGIN
+  SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+    FROM pg_attribute WHERE attrelid = '"orders_it''s"'::regclass AND attnum > 0
+     AND NOT attisdropped AND attgenerated = '';
+  EXECUTE format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM orders_default WHERE region IN (''it'') RETURNING *)', '"orders_it''s"'::regclass, cols, cols);
+END
+$do$;
 
 -- sqla-partition: orders has DEFAULT partition orders_default
 -- SHARE UPDATE EXCLUSIVE on orders, ACCESS EXCLUSIVE on orders_it's and orders_default: orders_it's is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; orders_default is scanned for rows of these values, moved out just above
@@ -150,7 +168,16 @@ ALTER TABLE orders ATTACH PARTITION "orders_it's" FOR VALUES IN ('it');
 ALTER TABLE orders DETACH PARTITION orders_eu;
 
 -- ROW EXCLUSIVE on orders_default and orders_eu: under the parent's lock above: the rows of these values leave orders_default for their partition in this transaction, never seen in both or in neither
-WITH moved AS (DELETE FROM orders_default WHERE region IN ('nl') RETURNING *) INSERT INTO orders_eu SELECT * FROM moved;
+DO $do$
+DECLARE
+  cols text;
+BEGIN
+  SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+    FROM pg_attribute WHERE attrelid = 'orders_eu'::regclass AND attnum > 0
+     AND NOT attisdropped AND attgenerated = '';
+  EXECUTE format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM orders_default WHERE region IN (''nl'') RETURNING *)', 'orders_eu'::regclass, cols, cols);
+END
+$do$;
 
 -- sqla-partition: orders has DEFAULT partition orders_default
 -- SHARE UPDATE EXCLUSIVE on orders, ACCESS EXCLUSIVE on orders_eu and orders_default: orders_eu is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; orders_default is scanned for rows of these values, moved out just above

@@ -27,7 +27,16 @@ LOCK TABLE ONLY events IN ACCESS EXCLUSIVE MODE;
 LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE;
 
 -- ROW EXCLUSIVE on events_default and events_p2027_03: moves rows of the new range out of the DEFAULT partition, atomically; writes to the parent wait meanwhile (roll's --max-move-rows bounds how many rows that is)
-WITH moved AS (DELETE FROM events_default WHERE created_at >= '2027-03-01 00:00:00+00:00'::timestamptz AND created_at < '2027-04-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO events_p2027_03 SELECT * FROM moved;
+DO $do$
+DECLARE
+  cols text;
+BEGIN
+  SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+    FROM pg_attribute WHERE attrelid = 'events_p2027_03'::regclass AND attnum > 0
+     AND NOT attisdropped AND attgenerated = '';
+  EXECUTE format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM events_default WHERE created_at >= ''2027-03-01 00:00:00+00:00''::timestamptz AND created_at < ''2027-04-01 00:00:00+00:00''::timestamptz RETURNING *)', 'events_p2027_03'::regclass, cols, cols);
+END
+$do$;
 
 -- sqla-partition: events has DEFAULT partition events_default
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_03 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_03 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; events_default is scanned for rows of this range, kept small by moving them out
@@ -103,7 +112,16 @@ LOCK TABLE ONLY events IN ACCESS EXCLUSIVE MODE;
 LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE;
 
 -- ROW EXCLUSIVE on events_default and events_p2026_11: moves rows of the new range out of the DEFAULT partition, atomically; writes to the parent wait meanwhile (roll's --max-move-rows bounds how many rows that is)
-WITH moved AS (DELETE FROM events_default WHERE created_at >= '2026-11-01 00:00:00+00:00'::timestamptz AND created_at < '2026-12-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO events_p2026_11 SELECT * FROM moved;
+DO $do$
+DECLARE
+  cols text;
+BEGIN
+  SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+    FROM pg_attribute WHERE attrelid = 'events_p2026_11'::regclass AND attnum > 0
+     AND NOT attisdropped AND attgenerated = '';
+  EXECUTE format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM events_default WHERE created_at >= ''2026-11-01 00:00:00+00:00''::timestamptz AND created_at < ''2026-12-01 00:00:00+00:00''::timestamptz RETURNING *)', 'events_p2026_11'::regclass, cols, cols);
+END
+$do$;
 
 -- sqla-partition: events has DEFAULT partition events_default
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2026_11 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2026_11 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; events_default is scanned for rows of this range, kept small by moving them out
@@ -233,18 +251,27 @@ $do$;
 INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'events', '{"archive_schema": null, "colocate_with": null, "column": "created_at", "default": true, "distributed_by": null, "interval": "1 month", "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 6, "retention": "24 months", "subpartition": null, "timezone": "UTC"}'::jsonb, 'timestamptz') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 
 -- ACCESS SHARE on events; ACCESS EXCLUSIVE on events; ACCESS EXCLUSIVE on events_default; ROW EXCLUSIVE on events_default and events_p2027_06; SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_06 and events_default; ROW EXCLUSIVE on sqla_partition_partitions: makes and attaches events_p2027_06 as op.create_range_partition does (the parent held while rows move out of a DEFAULT partition), unless events_p2027_06 is a partition already
-DO $do$
+DO $do1$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = 'events'::regclass AND inhrelid = to_regclass('events_p2027_06')) THEN
     CREATE TABLE events_p2027_06 (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
     LOCK TABLE ONLY events IN ACCESS EXCLUSIVE MODE;
     LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE;
-    WITH moved AS (DELETE FROM events_default WHERE created_at >= '2027-06-01 00:00:00+00:00'::timestamptz AND created_at < '2027-07-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO events_p2027_06 SELECT * FROM moved;
+    DO $do$
+DECLARE
+  cols text;
+BEGIN
+  SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+    FROM pg_attribute WHERE attrelid = 'events_p2027_06'::regclass AND attnum > 0
+     AND NOT attisdropped AND attgenerated = '';
+  EXECUTE format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM events_default WHERE created_at >= ''2027-06-01 00:00:00+00:00''::timestamptz AND created_at < ''2027-07-01 00:00:00+00:00''::timestamptz RETURNING *)', 'events_p2027_06'::regclass, cols, cols);
+END
+$do$;
     ALTER TABLE events ATTACH PARTITION events_p2027_06 FOR VALUES FROM ('2027-06-01 00:00:00+00:00') TO ('2027-07-01 00:00:00+00:00');
     INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'events_p2027_06', current_schema(), 'events', '2027-06-01 00:00:00+00:00', '2027-07-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
   END IF;
 END
-$do$;
+$do1$;
 
 -- no lock: back to the session's setting
 SET LOCAL lock_timeout TO DEFAULT;

@@ -49,7 +49,7 @@ def _attach_statements(op: Any, new: bool) -> list[sql.Statement]:
         stmts += [
             sql.lock_parent_for_attach(t, op.default_partition, s, moving=True),
             sql.lock_default(op.default_partition, s),
-            sql.move_rows(op.default_partition, p, op.column, lower, upper, k, s),  # type: ignore[arg-type]
+            sql.move_rows(op.default_partition, p, op.column, lower, upper, k, s, by_name=True),  # type: ignore[arg-type]
         ]
     stmts.append(sql.attach_range_partition(t, p, lower, upper, k, s, op.default_partition))
     stmts.append(sql.record_partition("attached", t, p, lower, upper, s))
