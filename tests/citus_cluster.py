@@ -41,7 +41,8 @@ def _reachable() -> str | None:
 def _trust_citus_output_plugin(conn: psycopg.Connection) -> None:
     """Citus's online shard split decodes changes with its own output plugin; PostgreSQL
     releases with ``output_plugin_libraries`` load only the plugins it names. An operator
-    adds citus on every node once (the README says so); the test cluster gets it here."""
+    adds citus on every node once (docs/hash-and-citus.md says so); the test cluster gets
+    it here."""
     row = conn.execute(
         "SELECT setting FROM pg_settings WHERE name = 'output_plugin_libraries'"
     ).fetchone()

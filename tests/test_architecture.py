@@ -2,7 +2,7 @@
 no module imports itself back through others, and no module grows past what a reader holds.
 
 Read from the source with ``ast`` (nothing is imported), so a violation names the file and
-line that must change. The layers are documented in the README's "Architecture" section.
+line that must change. The layers are documented in docs/development.md, "Architecture".
 """
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
     ).fetchone()
     assert row == (7, 8, True, True)
 
-    # the web-app pattern from the README: the actor is set as each transaction begins
+    # the web-app pattern from docs/audit.md: the actor is set as each transaction begins
     factory = sessionmaker(engine)
     current_user = {"id": 11}
 

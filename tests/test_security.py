@@ -78,7 +78,7 @@ def test_init_keeps_a_password_to_its_owner(tmp_path):
 
 @pytest.fixture
 def roles(db_url, pg):
-    """The least-privilege recipe of the README: an owner that runs the migrations, a roll
+    """The least-privilege recipe of docs/security.md: an owner that runs the migrations, a roll
     role that is a member of it, an application role with DML only, a monitoring role."""
     suffix = uuid.uuid4().hex[:6]
     names = {kind: f"sqlp_{kind}_{suffix}" for kind in ("owner", "roll", "app", "monitor")}

@@ -56,5 +56,5 @@ def privilege_message(parent: Parent, error: str) -> str:
         f"{inert(error)}: roll makes, attaches and detaches partitions as the table's owner "
         f"({owner}); run it as that role or as a member of it (GRANT {owner} TO the roll "
         "role), with the owner allowed to write sqla_partition_policy and "
-        "sqla_partition_partitions (README: Security and privileges)"
+        "sqla_partition_partitions (docs/security.md: Security and privileges)"
     )

@@ -112,7 +112,7 @@ def adopt(conn: Any, table: str, schema: str = "public", tz: str = "UTC") -> Ado
     if parent is None:
         raise SqlaPartitionError(
             f"{schema}.{table} is not a partitioned table; a plain table is converted by a "
-            "migration (see the README, 'Existing tables')"
+            "migration (see docs/existing-tables.md)"
         )
     if parent.strategy == "list":
         return adopt_list(parent, table, schema)
