@@ -55,7 +55,7 @@ def known_error(exc: Exception) -> str | None:
     if module.startswith(("sqlalchemy", "psycopg", "alembic")) or name == "CommandError":
         text = str(exc).splitlines()[0] if str(exc) else name
         if "permission denied" in text or "must be owner" in text:
-            text += " (docs/security.md says what each command needs)"
+            text += " (Security and privileges, docs/security.md, says what each command needs)"
         return text
     return None
 
