@@ -117,7 +117,7 @@ def test_nothing_a_client_can_set_vouches_for_a_made_up_row(docs, pg):
         )
     # the check answers yes or no, and no to anything made up
     assert app.execute(
-        "SELECT sqla_partition.sqla_partition_audit_moved('2001-01-01', '1')"
+        "SELECT sqla_partition.sqla_partition_audit_moved('2001-01-01', '1', '10|draft')"
     ).fetchone() == (False,)
     # a move in one statement does not vouch for a row inserted by the next
     with app.transaction():
@@ -206,3 +206,60 @@ def test_settings_recorded_before_trust_client_read_as_trusting():
     assert read_settings(recorded_settings(Audit(), ["id"]))[0] == Audit()
     with pytest.raises(Exception, match="trust_client"):
         Audit(trust_client="yes")
+
+
+def test_an_update_that_stays_vouches_for_no_other_row(roles, pg):  # noqa: F811
+    """A key change that keeps the row in its partition (two statuses in one partition, or
+    the DEFAULT) must not let a later insert of the same statement borrow a creation; and
+    a ``timestamp without time zone`` created_at keeps its creation under any TimeZone."""
+    names, urls = roles
+    with psycopg.connect(_libpq(urls["owner"]), autocommit=True) as owner:
+        owner.execute(
+            "CREATE TABLE docs (id bigint NOT NULL, status text NOT NULL, "
+            "created_at timestamp NOT NULL DEFAULT now(), updated_at timestamp NOT NULL "
+            "DEFAULT now(), created_by bigint, updated_by bigint, PRIMARY KEY (id, status)) "
+            "PARTITION BY LIST (status)"
+        )
+        owner.execute("CREATE TABLE docs_open PARTITION OF docs FOR VALUES IN ('draft', 'review')")
+        owner.execute("CREATE TABLE docs_done PARTITION OF docs FOR VALUES IN ('done')")
+        owner.execute("CREATE TABLE docs_other PARTITION OF docs DEFAULT")
+        owner.execute(
+            "INSERT INTO docs (id, status, created_at, created_by) "
+            "VALUES (1, 'draft', '2001-02-03', 7), (2, 'x', '2001-02-03', 7)"
+        )
+    run_op(urls["owner"], lambda op: op.enable_audit("docs", Audit(), columns=["id"]))
+    pg.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON docs TO "{names["app"]}"')
+    forged = (
+        "WITH u AS (UPDATE docs SET status = 'review' WHERE id = 1 "
+        "RETURNING created_at, created_by) "
+        "INSERT INTO docs (id, status, created_at, created_by) "
+        "SELECT 11, 'done', created_at, created_by FROM u"
+    )
+    with psycopg.connect(_libpq(urls["app"]), autocommit=True) as app:
+        as_actor(app, 50, forged)
+        as_actor(
+            app,
+            50,
+            "INSERT INTO docs (id, status, created_at, created_by) "
+            "VALUES (1, 'review', now(), 50), (14, 'done', '2001-02-03', 7) "
+            "ON CONFLICT (id, status) DO UPDATE SET status = 'draft'",
+        )
+        as_actor(
+            app,
+            50,
+            "WITH u AS (UPDATE docs SET status = 'y' WHERE id = 2 RETURNING created_at) "
+            "INSERT INTO docs (id, status, created_at, created_by) "
+            "SELECT 15, 'done', created_at, 7 FROM u",
+        )  # a key change inside the DEFAULT
+        for key in (11, 14, 15):
+            row = pg.execute(
+                "SELECT created_by, created_at > '2020-01-01' FROM docs WHERE id = %s", (key,)
+            ).fetchone()
+            assert row == (50, True), (key, row)
+        # a real move keeps the creation, whatever the session's time zone
+        app.execute("SET TimeZone = 'America/New_York'")
+        as_actor(app, 51, "UPDATE docs SET status = 'done' WHERE id = 1")
+    assert pg.execute(
+        "SELECT tableoid::regclass::text, created_at::date::text, created_by, updated_by "
+        "FROM docs WHERE id = 1"
+    ).fetchone() == ("docs_done", "2001-02-03", 7, 51)

@@ -62,6 +62,7 @@ END"""
 _GUARD_BODY = """DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
   giver text;
+  row_key text;
 BEGIN
   -- the table's owner, and its members, keep what they give: they could disable this
   IF pg_has_role((SELECT c.relowner FROM pg_class AS c WHERE c.oid = TG_RELID), 'MEMBER') THEN
@@ -77,7 +78,7 @@ BEGIN
   IF TG_ARGV[2] = 'who' THEN
     giver := NEW.created_by::text;
   END IF;
-  IF @moved@(NEW.created_at, giver) THEN
+@row_key@  IF @moved@(NEW.created_at::text, giver, row_key) THEN
     RETURN NEW;  -- a row an update moves here from another partition: its update vouched
   END IF;
   IF NEW.created_at IS DISTINCT FROM now() AND EXISTS (
@@ -109,19 +110,40 @@ MOVE_SETTING = "sqla_partition.audit_moving"
 #: (a client can set the setting, never to a digest that matches).
 _MOVE_DIGEST = (
     "md5((SELECT s.secret FROM @secret@ AS s LIMIT 1) || '|' || concat_ws('|', "
-    "pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), "
-    "extract(epoch FROM @at@), @by@))"  # NULL without a secret: nothing is vouched for
-)
+    "pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), @at@, @by@, @key@))"
+)  # NULL without a secret: nothing is vouched for
 
-_MOVE_PASS_BODY = """DECLARE
+#: Which row a digest is for: its primary key (the whole row but the audit columns, for a
+#: table without one), so that an insert of another row cannot borrow it.
+_ROW_KEY = """  SELECT string_agg(coalesce(to_jsonb(NEW) ->> a.attname, ''), '|' ORDER BY a.attnum)
+    INTO row_key
+    FROM pg_index AS i
+    JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+   WHERE i.indrelid = TG_RELID AND i.indisprimary;
+  IF row_key IS NULL THEN
+    row_key := (to_jsonb(NEW) - 'created_at' - 'created_by' - 'updated_at' - 'updated_by')::text;
+  END IF;
+"""
+
+_MOVE_PASS_BODY = (
+    """DECLARE
   giver text;
+  row_key text;
 BEGIN
   IF TG_ARGV[0] = 'who' THEN
     giver := NEW.created_by::text;
   END IF;
-  PERFORM set_config('@setting@', @digest@, true);
+"""
+    + _ROW_KEY
+    + """  PERFORM set_config('@setting@', @digest@, true);
   RETURN NEW;
-END""".replace("@digest@", _MOVE_DIGEST.replace("@at@", "NEW.created_at").replace("@by@", "giver"))
+END"""
+).replace(
+    "@digest@",
+    _MOVE_DIGEST.replace("@at@", "NEW.created_at::text")
+    .replace("@by@", "giver")
+    .replace("@key@", "row_key"),
+)
 
 _MOVED_BODY = """DECLARE
   digest text := @digest@;
@@ -131,7 +153,10 @@ BEGIN
     RETURN true;
   END IF;
   RETURN false;
-END""".replace("@digest@", _MOVE_DIGEST.replace("@at@", "created").replace("@by@", "giver"))
+END""".replace(
+    "@digest@",
+    _MOVE_DIGEST.replace("@at@", "created").replace("@by@", "giver").replace("@key@", "row_key"),
+)
 
 
 def function_text(name: str, body: str, extra: str = "", *, make_schema: bool = True) -> str:
@@ -146,7 +171,8 @@ def function_text(name: str, body: str, extra: str = "", *, make_schema: bool = 
 def _filled(body: str) -> str:
     schema = tool_schema()
     return (
-        body.replace("@secret@", qualified(SECRET_TABLE, schema))
+        body.replace("@row_key@", _ROW_KEY)
+        .replace("@secret@", qualified(SECRET_TABLE, schema))
         .replace("@setting@", MOVE_SETTING)
         .replace("@moved@", qualified(MOVED_FUNCTION, schema))
     )
@@ -211,7 +237,7 @@ def create_audit_functions() -> list[Statement]:
         ),
         Statement(
             f"CREATE OR REPLACE FUNCTION {qualified(MOVED_FUNCTION, schema)}"
-            "(created timestamptz, giver text) RETURNS boolean LANGUAGE plpgsql "
+            "(created text, giver text, row_key text) RETURNS boolean LANGUAGE plpgsql "
             f"SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS {tag}\n"
             f"{moved_body}\n{tag}",
             "no table lock",
@@ -337,6 +363,7 @@ def drop_audit_functions_if_unused() -> Statement:
         f"    DROP FUNCTION {function}();\n"
         f"    DROP FUNCTION IF EXISTS {qualified(MOVE_FUNCTION, schema)}();\n"
         f"    DROP FUNCTION IF EXISTS {qualified(GUARD_FUNCTION, schema)}();\n"
+        f"    DROP FUNCTION IF EXISTS {qualified(MOVED_FUNCTION, schema)}(text, text, text);\n"
         f"    DROP FUNCTION IF EXISTS {qualified(MOVED_FUNCTION, schema)}(timestamptz, text);\n"
         f"    DROP TABLE IF EXISTS {qualified(SECRET_TABLE, schema)};\n"
         "  END IF;\n"
