@@ -98,25 +98,30 @@ class PruningGuard:
             self._report(statement, verdict)
 
     def _plan(self, conn: Any, cursor: Any, statement: str, parameters: Any) -> list[Unpruned]:
-        nested = conn.in_transaction()
+        dbapi = cursor.connection
+        own = dbapi.cursor()  # a client-side cursor of its own: the application's may be named
+        nested = not getattr(dbapi, "autocommit", False)  # a transaction is open, or opens now
         try:
             if nested:
-                cursor.execute("SAVEPOINT sqla_partition_guard")
-            partitions = PartitionMap.read(_Cursor(cursor))
+                own.execute("SAVEPOINT sqla_partition_guard")
+            partitions = PartitionMap.read(_Cursor(own))
             if not any(name in statement for name in partitions.names()):
                 return []
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {statement}", parameters)
-            plan = cursor.fetchone()[0]
+            own.execute(f"EXPLAIN (FORMAT JSON, VERBOSE) {statement}", parameters)
+            plan = own.fetchone()[0]
             self.planned += 1
             return unpruned(plan, statement, partitions)
         except Exception:  # not plannable here (it fails on its own just after): no verdict
             if nested:
-                cursor.execute("ROLLBACK TO SAVEPOINT sqla_partition_guard")
+                with contextlib.suppress(Exception):
+                    own.execute("ROLLBACK TO SAVEPOINT sqla_partition_guard")
             return []
         finally:
             if nested:
                 with contextlib.suppress(Exception):
-                    cursor.execute("RELEASE SAVEPOINT sqla_partition_guard")
+                    own.execute("RELEASE SAVEPOINT sqla_partition_guard")
+            with contextlib.suppress(Exception):
+                own.close()
 
     def _report(self, statement: str, verdict: list[Unpruned]) -> None:
         test = _TEST.get()

@@ -365,3 +365,19 @@ def test_list_partitions_hashed_in_turn(tmp_path, db_url, pg, monkeypatch):
         project.check()
         project.downgrade("-1")  # detached again (PostgreSQL 18: identity on its partitions)
         assert pg.execute("SELECT count(*) FROM events_asia").fetchone() == (10,)
+
+
+def test_a_partition_that_gains_and_loses_values_in_one_change(project, pg, monkeypatch):
+    project.revision("orders")
+    project.upgrade()
+    pg.execute("INSERT INTO orders (region) VALUES ('de'), ('fr'), ('nl'), ('us')")
+    declare(monkeypatch, {"eu": ["de", "nl"], "us": ["us", "ca"]})
+    project.revision("fr out, nl in")
+    project.upgrade()
+    placed = where(pg)
+    assert placed["fr"] == {"orders_default"} and placed["nl"] == {"orders_eu"}
+    checks = pg.execute(
+        "SELECT count(*) FROM pg_constraint WHERE conname = 'sqlp_list_bound'"
+    ).fetchone()
+    assert checks == (0,)
+    pg.execute("INSERT INTO orders (region) VALUES ('de'), ('nl'), ('fr')")  # writes go on

@@ -54,6 +54,16 @@ CASES = [
     ("SELECT count(*) FROM events WHERE created_at >= $1 AND created_at < $2", None),
     ("SELECT count(*) FROM events WHERE note = 'x'", "created_at is not filtered"),
     ("UPDATE events SET note = 'y' WHERE note = 'x'", "created_at is not filtered"),
+    ("UPDATE events SET note = $1 WHERE id = $2", "created_at is not filtered"),
+    (
+        "UPDATE events e SET note = a.name FROM accounts a WHERE a.tenant_id = e.id "
+        "AND a.tenant_id = 3",
+        "created_at is not filtered",
+    ),
+    (
+        "WITH t AS (SELECT 1 AS one) DELETE FROM events USING t WHERE events.id = t.one",
+        "created_at is not filtered",
+    ),
     (
         "SELECT count(*) FROM events WHERE date_trunc('month', created_at) = '2026-11-01'",
         "created_at is wrapped in date_trunc()",

@@ -119,3 +119,44 @@ def test_the_pytest_plugin_names_the_test_and_honours_the_marker(pytester, db_ur
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*test_app.py::test_report: SELECT count(*) FROM events*"])
+
+
+def test_the_guard_never_disturbs_the_applications_statements(db_url, engine, pg):
+    pg.execute("CREATE SCHEMA app")
+    pg.execute(
+        "CREATE TABLE app.visits (tenant int NOT NULL, at date NOT NULL) PARTITION BY HASH (tenant)"
+    )
+    for r in range(2):
+        pg.execute(
+            f"CREATE TABLE app.visits_h{r} PARTITION OF app.visits "
+            f"FOR VALUES WITH (MODULUS 2, REMAINDER {r})"
+        )
+    pg.execute("CREATE TABLE users (id int, email text)")
+    autocommit = sa.create_engine(db_url, isolation_level="AUTOCOMMIT")
+    try:
+        with guard_pruning(autocommit), autocommit.connect() as conn:
+            conn.execute(sa.text("SELECT count(*) FROM notes"))
+            with pytest.raises(UnprunedStatement, match="app.visits: reads 2 of 2"):
+                conn.execute(sa.text("SELECT count(*) FROM app.visits WHERE at = '2026-01-01'"))
+    finally:
+        autocommit.dispose()
+    with guard_pruning(engine), engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO notes VALUES (7, 'kept')"))
+        streamed = conn.execution_options(stream_results=True)  # a server-side cursor
+        list(streamed.execute(sa.text("SELECT * FROM notes")))
+        # pruned at run time through the join, and in each branch of a UNION ALL
+        conn.execute(
+            sa.text(
+                "SELECT count(*) FROM users u JOIN app.visits v ON v.tenant = u.id "
+                "WHERE u.email = :e"
+            ),
+            {"e": "x"},
+        )
+        conn.execute(
+            sa.text(
+                "SELECT count(*) FROM events WHERE created_at >= '2026-09-01' "
+                "AND created_at < '2026-11-01' UNION ALL SELECT count(*) FROM events "
+                "WHERE created_at >= '2026-11-01' AND created_at < '2027-01-01'"
+            )
+        )
+    assert pg.execute("SELECT note FROM notes WHERE id = 7").fetchone() == ("kept",)

@@ -217,7 +217,7 @@ def advise(
             workload = advisor.workload(min_calls, limit)
         advisor.plan_as(role)
         if pruning:
-            _report_pruning(workload, advisor.pruning(workload), as_json)
+            _report_pruning(workload, advisor.pruning(workload), advisor.unplanned, as_json)
             return
         advice = advisor.advise(workload)
     if as_json:
@@ -255,16 +255,17 @@ def advise(
         click.echo(f"op.{kind}({c.name!r}, {c.table!r}, {list(c.columns)!r}{schema})")
 
 
-def _report_pruning(workload: list[Any], found: list[Any], as_json: bool) -> None:
+def _report_pruning(workload: list[Any], found: list[Any], unplanned: int, as_json: bool) -> None:
     import json
 
     if as_json:
         rows = [{"query": q.text, "calls": q.calls, **u.as_dict()} for q, u in found]
         click.echo(json.dumps(rows, indent=2))
         return
+    skipped = f" ({unplanned} could not be planned here)" if unplanned else ""
     click.echo(
-        f"-- {len(workload)} statements planned; {len(found)} read every partition of a "
-        "partitioned table"
+        f"-- {len(workload) - unplanned} statements planned{skipped}; {len(found)} read every "
+        "partition of a partitioned table"
     )
     for query, u in found:
         text = " ".join(query.text.split())[:100]

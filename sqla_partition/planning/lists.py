@@ -143,6 +143,9 @@ def checks_before(policy: TablePolicy, change: ListChange) -> list[Statement]:
     assert isinstance(p, List)
     out: list[Statement] = []
     for name, (_, values) in change.grown.items():
+        if name in change.shrunk:  # its departing values' rows are still there: allowed too
+            before = change.shrunk[name][0]
+            values = (*before, *(v for v in values if not _has(before, v)))
         out += sql.add_list_check(policy.list_name(name), p.column, values, policy.schema)
     return out
 

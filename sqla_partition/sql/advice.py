@@ -55,7 +55,7 @@ def workload_query(min_calls: int, limit: int) -> str:
 
 def explain(statement: str) -> str:
     """The plan of a workload statement (EXPLAIN only plans it: nothing runs)."""
-    return f"EXPLAIN (FORMAT JSON) {statement}"
+    return f"EXPLAIN (FORMAT JSON, VERBOSE) {statement}"
 
 
 def prepare_statement(statement: str) -> str:
@@ -65,7 +65,7 @@ def prepare_statement(statement: str) -> str:
 def explain_prepared(parameters: int) -> str:
     """The generic plan of a normalized statement: the values do not matter to it."""
     values = ", ".join(["NULL"] * int(parameters))
-    return f"EXPLAIN (FORMAT JSON) EXECUTE {ADVICE_PREPARED}({values})"
+    return f"EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE {ADVICE_PREPARED}({values})"
 
 
 def hypothetical_index(schema: str, table: str, columns: tuple[str, ...]) -> str:

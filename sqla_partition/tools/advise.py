@@ -138,6 +138,8 @@ class Advisor:
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
+        #: Statements ``pruning`` could not plan here (a table or right missing).
+        self.unplanned = 0
 
     def check(self, *, statements: bool, hypothetical: bool = True) -> None:
         row = self.conn.execute(sql.ADVICE_READY_QUERY).fetchone()
@@ -222,8 +224,10 @@ class Advisor:
         first."""
         partitions = PartitionMap.read(self.conn)
         out = []
+        self.unplanned = 0
         for query in queries:
             data = self.plan(dataclasses.replace(query, text=as_select(query.text)))
+            self.unplanned += data is None
             if data is not None:
                 out += [(query, found) for found in unpruned(data, query.text, partitions)]
         return sorted(out, key=lambda pair: -pair[0].calls)

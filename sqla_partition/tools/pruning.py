@@ -93,21 +93,23 @@ def _nodes(plan: dict[str, Any]) -> Iterable[dict[str, Any]]:
 def unpruned(plan_json: Any, statement: str, partitions: PartitionMap) -> list[Unpruned]:
     """The partitioned tables the plan reads in full, each with the reason and the fix."""
     data = json.loads(plan_json) if isinstance(plan_json, str) else plan_json
-    read: dict[str, int] = {}
+    read: dict[str, set[tuple[str, str]]] = {}
     filters: dict[str, list[str]] = {}
     for node in _nodes(data[0]["Plan"]):
         relation = node.get("Relation Name")
         if relation is None:
             continue
-        root = partitions.root_of.get((node.get("Schema", "public"), relation))
+        leaf = (node.get("Schema", "public"), relation)  # EXPLAIN VERBOSE names the schema
+        root = partitions.root_of.get(leaf)
         if root is None:
             continue
-        read[root] = read.get(root, 0) + 1
+        read.setdefault(root, set()).add(leaf)  # a partition read twice counts once
         for key in ("Filter", "Index Cond", "Recheck Cond"):
             if node.get(key):
                 filters.setdefault(root, []).append(node[key])
     out = _fanned_out(data[0]["Plan"], statement, partitions)
-    for root, count in sorted(read.items()):
+    for root, leaves in sorted(read.items()):
+        count = len(leaves)
         total = partitions.leaves[root]
         if total < 2 or count < total:
             continue
@@ -189,7 +191,8 @@ def _why(statement: str, keys: list[str], filters: list[str]) -> tuple[str, str]
             f"{key} is cast to another type",
             f"compare {key} directly and cast the value instead",
         )
-    casted = next((k for k in keys if re.search(rf"\(\(?{re.escape(k)}\)::", text)), None)
+    # the plan's filter shows the key cast: (id)::numeric, or ids_0.id)::numeric (VERBOSE)
+    casted = next((k for k in keys if re.search(rf"[(.]\"?{re.escape(k)}\"?\)::", text)), None)
     if casted is not None:
         return (
             f"{casted} is compared with a value of another type, so PostgreSQL casts the key",
@@ -205,8 +208,10 @@ def _why(statement: str, keys: list[str], filters: list[str]) -> tuple[str, str]
 
 
 def as_select(statement: str) -> str:
-    """An UPDATE or DELETE as the SELECT of the rows it would touch: the same partitions are
-    read, and a role that may only read (as ``advise`` plans) may plan it."""
+    """An UPDATE or DELETE as the SELECT of the rows it would touch, with its WITH, its
+    other tables (FROM, USING) and the values it sets (so every parameter is still used):
+    the same partitions are read, and a role that may only read (as ``advise`` plans) may
+    plan it."""
     try:
         (raw,) = pglast.parse_sql(statement)
     except (pglast.parser.ParseError, ValueError):
@@ -216,9 +221,19 @@ def as_select(statement: str) -> str:
         return statement
     from pglast.stream import RawStream
 
-    text = f"SELECT 1 FROM {RawStream()(stmt.relation)}"
-    if stmt.whereClause is not None:
-        text += f" WHERE {RawStream()(stmt.whereClause)}"
+    def out(node: Any) -> str:
+        return str(RawStream()(node))  # a stream a piece: it accumulates what it prints
+
+    try:
+        head = f"WITH {out(stmt.withClause)} " if stmt.withClause else ""
+        values = [out(t.val) for t in getattr(stmt, "targetList", None) or ()]
+        others = getattr(stmt, "fromClause", None) or getattr(stmt, "usingClause", None) or ()
+        tables = [out(stmt.relation), *(out(t) for t in others)]
+        text = f"{head}SELECT {', '.join(values) or '1'} FROM {', '.join(tables)}"
+        if stmt.whereClause is not None:
+            text += f" WHERE {out(stmt.whereClause)}"
+    except Exception:  # a construct the deparser does not know: planned as written
+        return statement
     return text
 
 
@@ -237,6 +252,8 @@ def _key_uses(statement: str, keys: list[str]) -> dict[str, str]:
             where = getattr(node, "whereClause", None)
             if where is not None:
                 _scan(where, set(keys), found, inside=None)
+            if isinstance(node, ast.JoinExpr) and node.quals is not None:
+                _scan(node.quals, set(keys), found, inside=None)  # JOIN … ON prunes at run time
     return found
 
 
