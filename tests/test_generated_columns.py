@@ -59,3 +59,34 @@ def test_list_partitions_move_rows_of_a_table_with_generated_columns(db_url, pg)
         "SELECT region, tableoid::regclass::text, doubled FROM orders ORDER BY region"
     ).fetchall()
     assert rows == [("de", "orders_eu", 14), ("fr", "orders_eu", 10), ("jp", "orders_asia", 6)]
+
+
+def test_rows_move_by_name_from_a_default_that_orders_its_columns_otherwise(db_url, pg):
+    def create(op):
+        op.create_partitioned_table(
+            "people",
+            sa.Column("id", sa.BigInteger, nullable=False),
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("first_name", sa.Text),
+            sa.Column("last_name", sa.Text),
+            sa.PrimaryKeyConstraint("id", "created_at"),
+            partitioning=Range("created_at", premake=1),
+            start="2026-11-01",
+            until="2027-01-01",
+        )
+
+    run_op(db_url, create)
+    # a DEFAULT made by hand, its columns in another order
+    pg.execute(
+        "CREATE TABLE people_default (id bigint NOT NULL, created_at timestamptz NOT NULL, "
+        "last_name text, first_name text, PRIMARY KEY (id, created_at))"
+    )
+    pg.execute("ALTER TABLE people ATTACH PARTITION people_default DEFAULT")
+    pg.execute("INSERT INTO people VALUES (1, '2027-02-10', 'Ada', 'Lovelace')")
+    result = CliRunner().invoke(
+        main, ["roll", "--database-url", db_url, "--now", "2027-01-15T00:00:00Z"]
+    )
+    assert result.exit_code == 0, result.output
+    assert pg.execute(
+        "SELECT tableoid::regclass::text, first_name, last_name FROM people"
+    ).fetchone() == ("people_p2027_02", "Ada", "Lovelace")

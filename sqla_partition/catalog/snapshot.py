@@ -112,8 +112,8 @@ class Parent:
     #: Its DEFAULT partition has no pages at all, so no rows (a DEFAULT that had rows keeps
     #: its pages until VACUUM: then it is read).
     default_empty: bool = False
-    #: The columns rows move by, when the table has stored generated columns (which an
-    #: INSERT may not give); ``None``: all of them.
+    #: The columns rows move by, by name: all but stored generated ones (which an INSERT
+    #: may not give); ``None``: unknown, all of them in order.
     insert_columns: tuple[str, ...] | None = None
 
     @property

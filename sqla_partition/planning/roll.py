@@ -199,7 +199,7 @@ def attach_statements(
     sub = policy.subpartition
     if sub is not None:  # partitioned in turn: attached first, then its partitions
         where = sql.in_range(col, period.lower, period.upper, k)
-        held = () if quiet or not default else tuple(sql.hold_rows(t, default, where, s))
+        held = () if quiet or not default else tuple(sql.hold_rows(t, default, where, s, columns))
         return (
             *rescue[:2],
             *held,

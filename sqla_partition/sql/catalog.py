@@ -42,12 +42,11 @@ WITH meta AS MATERIALIZED (
            -- an empty DEFAULT has no pages: a run need not look for rows in it
            (SELECT pg_relation_size(d.oid) FROM pg_class d
              WHERE d.oid = pt.partdefid AND d.relkind = 'r') AS default_bytes,
-           -- with stored generated columns, rows move by the other columns only
-           CASE WHEN EXISTS (SELECT 1 FROM pg_attribute g WHERE g.attrelid = pc.oid
-                              AND g.attnum > 0 AND NOT g.attisdropped AND g.attgenerated <> '')
-                THEN ARRAY(SELECT g.attname::text FROM pg_attribute g
-                            WHERE g.attrelid = pc.oid AND g.attnum > 0 AND NOT g.attisdropped
-                              AND g.attgenerated = '' ORDER BY g.attnum) END AS insert_columns
+           -- rows move by name (a DEFAULT attached by hand may order its columns otherwise),
+           -- and not by stored generated columns, which an INSERT may not give
+           ARRAY(SELECT g.attname::text FROM pg_attribute g
+                  WHERE g.attrelid = pc.oid AND g.attnum > 0 AND NOT g.attisdropped
+                    AND g.attgenerated = '' ORDER BY g.attnum) AS insert_columns
       FROM pg_partitioned_table pt
       JOIN pg_class pc ON pc.oid = pt.partrelid
       JOIN pg_namespace pn ON pn.oid = pc.relnamespace

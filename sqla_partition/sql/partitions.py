@@ -12,7 +12,7 @@ from .quoting import (
     string_literal,
     typed_literal,
 )
-from .roll import default_fact, insert_by_name
+from .roll import default_fact, insert_by_name, insert_moved
 from .statement import Statement
 
 BOUND_CHECK = "sqla_partition_bound"
@@ -340,12 +340,19 @@ def drop_partitioned_table(name: str, schema: str | None = None) -> Statement:
 HOLDING = "sqlp_moving"
 
 
-def hold_rows(parent: str, default: str, where: str, schema: str | None) -> list[Statement]:
+def hold_rows(
+    parent: str,
+    default: str,
+    where: str,
+    schema: str | None,
+    columns: tuple[str, ...] | None = None,
+) -> list[Statement]:
     """Rows of a new partition that is partitioned in turn, taken out of the DEFAULT into a
     temporary table of this transaction. PostgreSQL 17 and later give an identity column to
     the partitions of a partition only when they are made after it is attached (made
     before, a later DETACH fails: "is not an identity column"); attached first, the new
     partition must be empty of them, so they wait here, under the parent's lock."""
+    head = f"WITH moved AS (DELETE FROM {qualified(default, schema)} WHERE {where} RETURNING *)"
     return [
         Statement(
             f"CREATE TEMP TABLE {HOLDING} (LIKE {qualified(parent, schema)}) ON COMMIT DROP",
@@ -354,8 +361,11 @@ def hold_rows(parent: str, default: str, where: str, schema: str | None) -> list
             squawk_ignore=("prefer-robust-stmts",),
         ),
         Statement(
-            f"WITH moved AS (DELETE FROM {qualified(default, schema)} WHERE {where} "
-            f"RETURNING *) INSERT INTO pg_temp.{HOLDING} SELECT * FROM moved",
+            (
+                f"{head} {insert_moved(HOLDING, 'pg_temp', columns)}"
+                if columns
+                else insert_by_name(head, HOLDING, "pg_temp")
+            ),
             f"ROW EXCLUSIVE on {default}",
             "under the parent's lock: the rows are out of nobody's sight before COMMIT",
             moves_rows=True,

@@ -92,8 +92,9 @@ def lock_default(default: str, schema: str | None, *, moving: bool = True) -> St
 
 
 def insert_moved(target: str, schema: str | None, columns: tuple[str, ...] | None) -> str:
-    """``INSERT`` of the rows a ``moved`` CTE returns: by name when the table has stored
-    generated columns (``columns`` are the others), which an INSERT may not give."""
+    """``INSERT`` of the rows a ``moved`` CTE returns, by the names of ``columns`` when
+    they are known: the source (a DEFAULT attached by hand) may order its columns otherwise,
+    and stored generated columns may not be given."""
     if not columns:
         return f"INSERT INTO {qualified(target, schema)} SELECT * FROM moved"
     names = ", ".join(ident(c) for c in columns)

@@ -141,6 +141,7 @@ BEGIN
 DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
   giver text;
+  row_key text;
 BEGIN
   -- the table's owner, and its members, keep what they give: they could disable this
   IF pg_has_role((SELECT c.relowner FROM pg_class AS c WHERE c.oid = TG_RELID), 'MEMBER') THEN
@@ -156,7 +157,15 @@ BEGIN
   IF TG_ARGV[2] = 'who' THEN
     giver := NEW.created_by::text;
   END IF;
-  IF sqla_partition.sqla_partition_audit_moved(NEW.created_at, giver) THEN
+  SELECT string_agg(coalesce(to_jsonb(NEW) ->> a.attname, ''), '|' ORDER BY a.attnum)
+    INTO row_key
+    FROM pg_index AS i
+    JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+   WHERE i.indrelid = TG_RELID AND i.indisprimary;
+  IF row_key IS NULL THEN
+    row_key := (to_jsonb(NEW) - 'created_at' - 'created_by' - 'updated_at' - 'updated_by')::text;
+  END IF;
+  IF sqla_partition.sqla_partition_audit_moved(NEW.created_at::text, giver, row_key) THEN
     RETURN NEW;  -- a row an update moves here from another partition: its update vouched
   END IF;
   IF NEW.created_at IS DISTINCT FROM now() AND EXISTS (
@@ -193,11 +202,20 @@ BEGIN
   CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_move() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   giver text;
+  row_key text;
 BEGIN
   IF TG_ARGV[0] = 'who' THEN
     giver := NEW.created_by::text;
   END IF;
-  PERFORM set_config('sqla_partition.audit_moving', md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), extract(epoch FROM NEW.created_at), giver)), true);
+  SELECT string_agg(coalesce(to_jsonb(NEW) ->> a.attname, ''), '|' ORDER BY a.attnum)
+    INTO row_key
+    FROM pg_index AS i
+    JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+   WHERE i.indrelid = TG_RELID AND i.indisprimary;
+  IF row_key IS NULL THEN
+    row_key := (to_jsonb(NEW) - 'created_at' - 'created_by' - 'updated_at' - 'updated_by')::text;
+  END IF;
+  PERFORM set_config('sqla_partition.audit_moving', md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), NEW.created_at::text, giver, row_key)), true);
   RETURN NEW;
 END
 $fn$;
@@ -208,9 +226,9 @@ $do$;
 REVOKE ALL ON FUNCTION sqla_partition.sqla_partition_audit_move() FROM PUBLIC;
 
 -- no table lock: checks, as the owner of the key, that an insert is a moved row; answers only yes or no
-CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_moved(created timestamptz, giver text) RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_moved(created text, giver text, row_key text) RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
-  digest text := md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), extract(epoch FROM created), giver));
+  digest text := md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), created, giver, row_key));
 BEGIN
   IF digest IS NOT NULL AND current_setting('sqla_partition.audit_moving', true) = digest THEN
     PERFORM set_config('sqla_partition.audit_moving', '', true);  -- once
@@ -442,6 +460,7 @@ BEGIN
 DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
   giver text;
+  row_key text;
 BEGIN
   -- the table's owner, and its members, keep what they give: they could disable this
   IF pg_has_role((SELECT c.relowner FROM pg_class AS c WHERE c.oid = TG_RELID), 'MEMBER') THEN
@@ -457,7 +476,15 @@ BEGIN
   IF TG_ARGV[2] = 'who' THEN
     giver := NEW.created_by::text;
   END IF;
-  IF sqla_partition.sqla_partition_audit_moved(NEW.created_at, giver) THEN
+  SELECT string_agg(coalesce(to_jsonb(NEW) ->> a.attname, ''), '|' ORDER BY a.attnum)
+    INTO row_key
+    FROM pg_index AS i
+    JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+   WHERE i.indrelid = TG_RELID AND i.indisprimary;
+  IF row_key IS NULL THEN
+    row_key := (to_jsonb(NEW) - 'created_at' - 'created_by' - 'updated_at' - 'updated_by')::text;
+  END IF;
+  IF sqla_partition.sqla_partition_audit_moved(NEW.created_at::text, giver, row_key) THEN
     RETURN NEW;  -- a row an update moves here from another partition: its update vouched
   END IF;
   IF NEW.created_at IS DISTINCT FROM now() AND EXISTS (
@@ -494,11 +521,20 @@ BEGIN
   CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_move() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   giver text;
+  row_key text;
 BEGIN
   IF TG_ARGV[0] = 'who' THEN
     giver := NEW.created_by::text;
   END IF;
-  PERFORM set_config('sqla_partition.audit_moving', md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), extract(epoch FROM NEW.created_at), giver)), true);
+  SELECT string_agg(coalesce(to_jsonb(NEW) ->> a.attname, ''), '|' ORDER BY a.attnum)
+    INTO row_key
+    FROM pg_index AS i
+    JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+   WHERE i.indrelid = TG_RELID AND i.indisprimary;
+  IF row_key IS NULL THEN
+    row_key := (to_jsonb(NEW) - 'created_at' - 'created_by' - 'updated_at' - 'updated_by')::text;
+  END IF;
+  PERFORM set_config('sqla_partition.audit_moving', md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), NEW.created_at::text, giver, row_key)), true);
   RETURN NEW;
 END
 $fn$;
@@ -509,9 +545,9 @@ $do$;
 REVOKE ALL ON FUNCTION sqla_partition.sqla_partition_audit_move() FROM PUBLIC;
 
 -- no table lock: checks, as the owner of the key, that an insert is a moved row; answers only yes or no
-CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_moved(created timestamptz, giver text) RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_moved(created text, giver text, row_key text) RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
-  digest text := md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), extract(epoch FROM created), giver));
+  digest text := md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), created, giver, row_key));
 BEGIN
   IF digest IS NOT NULL AND current_setting('sqla_partition.audit_moving', true) = digest THEN
     PERFORM set_config('sqla_partition.audit_moving', '', true);  -- once
@@ -603,6 +639,7 @@ BEGIN
     DROP FUNCTION sqla_partition.sqla_partition_audit_columns();
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_move();
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_guard();
+    DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(text, text, text);
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(timestamptz, text);
     DROP TABLE IF EXISTS sqla_partition.sqla_partition_audit_secret;
   END IF;

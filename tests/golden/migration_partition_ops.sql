@@ -343,6 +343,7 @@ BEGIN
     DROP FUNCTION sqla_partition.sqla_partition_audit_columns();
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_move();
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_guard();
+    DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(text, text, text);
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(timestamptz, text);
     DROP TABLE IF EXISTS sqla_partition.sqla_partition_audit_secret;
   END IF;

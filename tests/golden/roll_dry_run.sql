@@ -266,7 +266,7 @@ LOCK TABLE ONLY public.events IN ACCESS EXCLUSIVE MODE;
 -- ACCESS EXCLUSIVE on events_default: ATTACH below needs it anyway; taken first so no row of the new range slips in between the move and the ATTACH
 LOCK TABLE public.events_default IN ACCESS EXCLUSIVE MODE;
 -- ROW EXCLUSIVE on events_default and events_p2027_05: moves rows of the new range out of the DEFAULT partition, atomically; writes to the parent wait meanwhile (roll's --max-move-rows bounds how many rows that is)
-WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-05-01 00:00:00+00:00'::timestamptz AND created_at < '2027-06-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO public.events_p2027_05 SELECT * FROM moved;
+WITH moved AS (DELETE FROM public.events_default WHERE created_at >= '2027-05-01 00:00:00+00:00'::timestamptz AND created_at < '2027-06-01 00:00:00+00:00'::timestamptz RETURNING *) INSERT INTO public.events_p2027_05 (id, created_at, note, account_id) SELECT id, created_at, note, account_id FROM moved;
 -- sqla-partition: events has DEFAULT partition events_default
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_05 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2027_05 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE public.events ATTACH PARTITION public.events_p2027_05 FOR VALUES FROM ('2027-05-01 00:00:00+00:00') TO ('2027-06-01 00:00:00+00:00');
