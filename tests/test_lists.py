@@ -381,3 +381,46 @@ def test_a_partition_that_gains_and_loses_values_in_one_change(project, pg, monk
     ).fetchone()
     assert checks == (0,)
     pg.execute("INSERT INTO orders (region) VALUES ('de'), ('nl'), ('fr')")  # writes go on
+
+
+def test_a_key_column_named_with_percent_signs_and_quotes(db_url, pg):
+    import io
+
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    from sqla_partition import Range
+
+    key = "re%gi\"o'n"
+    for name, policy in (
+        ("by_list", List(key, partitions={"a": ["x"]}, default=True)),
+        ("by_range", Range(key, premake=1)),
+    ):
+        kind = sa.Text if name == "by_list" else sa.DateTime(timezone=True)
+        columns = [sa.Column(key, kind, nullable=False)]
+        window = {} if name == "by_list" else {"start": "2026-11-01", "until": "2027-01-01"}
+        engine = sa.create_engine(db_url)
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(conn)
+            with ctx.begin_transaction():
+                Operations(ctx).create_partitioned_table(
+                    name, *columns, partitioning=policy, **window
+                )
+            conn.commit()
+        engine.dispose()
+        assert (
+            pg.execute("SELECT pg_get_partkeydef(%s::regclass)", (name,))
+            .fetchone()[0]
+            .endswith('("re%gi""o\'n")')
+        )
+        buf = io.StringIO()
+        offline = MigrationContext.configure(
+            dialect_name="postgresql",
+            dialect_opts={"paramstyle": "named"},
+            opts={"as_sql": True, "output_buffer": buf, "literal_binds": True},
+        )
+        with offline.begin_transaction():
+            Operations(offline).create_partitioned_table(
+                name, *[sa.Column(key, kind, nullable=False)], partitioning=policy, **window
+            )
+        assert "PARTITION BY" in buf.getvalue() and '("re%gi""o\'n")' in buf.getvalue()

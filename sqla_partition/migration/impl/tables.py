@@ -41,9 +41,11 @@ def create_partitioned_table(operations: Operations, op: CreatePartitionedTableO
     policy = TablePolicy(op.table_name, op.partitioning, key_type_of(op, table), op.schema)
     strategy = op.partitioning.kind
     if not (op.distributed and isinstance(op.partitioning, Hash)):
-        table.dialect_kwargs["postgresql_partition_by"] = sql.partition_by(
-            strategy, op.partitioning.column
-        )
+        by = sql.partition_by(strategy, op.partitioning.column)
+        ctx = operations.migration_context
+        if not ctx.as_sql and ctx.dialect.paramstyle in ("format", "pyformat"):
+            by = by.replace("%", "%%")  # as the column's own name in the same statement is
+        table.dialect_kwargs["postgresql_partition_by"] = by
     if isinstance(op.partitioning, Hash) and op.distributed:
         children = []  # Citus shards are its hash partitions (distribute_table follows)
     elif isinstance(op.partitioning, Hash):
