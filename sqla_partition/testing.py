@@ -29,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from . import sql
 from .tools.pruning import PartitionMap, Unpruned, unpruned
 
 _ALLOWED: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -103,23 +104,23 @@ class PruningGuard:
         nested = not getattr(dbapi, "autocommit", False)  # a transaction is open, or opens now
         try:
             if nested:
-                own.execute("SAVEPOINT sqla_partition_guard")
+                own.execute(sql.GUARD_SAVEPOINT)
             partitions = PartitionMap.read(_Cursor(own))
             if not any(name in statement for name in partitions.names()):
                 return []
-            own.execute(f"EXPLAIN (FORMAT JSON, VERBOSE) {statement}", parameters)
+            own.execute(sql.explain(statement), parameters)
             plan = own.fetchone()[0]
             self.planned += 1
             return unpruned(plan, statement, partitions)
         except Exception:  # not plannable here (it fails on its own just after): no verdict
             if nested:
                 with contextlib.suppress(Exception):
-                    own.execute("ROLLBACK TO SAVEPOINT sqla_partition_guard")
+                    own.execute(sql.GUARD_ROLLBACK)
             return []
         finally:
             if nested:
                 with contextlib.suppress(Exception):
-                    own.execute("RELEASE SAVEPOINT sqla_partition_guard")
+                    own.execute(sql.GUARD_RELEASE)
             with contextlib.suppress(Exception):
                 own.close()
 

@@ -325,10 +325,37 @@ def test_list_partitions_range_partitioned_in_turn_are_rolled(tmp_path, db_url, 
         sys.modules.pop("sub_models", None)
         text = project.revision("asia")
         assert "key_type='list:timestamptz'" in text
+        stop, written, failed = threading.Event(), [0], []
+
+        def write() -> None:  # every region, through the change, rows of now
+            with psycopg.connect(pg.info.dsn, autocommit=True) as conn:
+                while not stop.is_set():
+                    for region in ("de", "jp", "us", "xx"):
+                        try:
+                            conn.execute("INSERT INTO events (region) VALUES (%s)", (region,))
+                            written[0] += 1
+                        except psycopg.Error as exc:
+                            failed.append(str(exc).splitlines()[0])
+                    time.sleep(0.002)
+
+        before = pg.execute("SELECT count(*) FROM events").fetchone()[0]
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        time.sleep(0.2)
         project.upgrade()
-        assert pg.execute(
-            "SELECT tableoid::regclass::text FROM events WHERE region = 'jp' ORDER BY created_at"
-        ).fetchall() == [("events_asia_default",), ("events_asia_p2026_11",)]
+        time.sleep(0.2)
+        stop.set()
+        writer.join()
+        assert failed == [] and written[0] > 0
+        assert pg.execute("SELECT count(*) FROM events").fetchone()[0] == before + written[0]
+        placed = pg.execute(
+            "SELECT DISTINCT tableoid::regclass::text FROM events WHERE region = 'jp' "
+            "AND created_at < '2026-11-20'"
+        ).fetchall()
+        assert sorted(placed) == [("events_asia_default",), ("events_asia_p2026_11",)]
+        assert pg.execute("SELECT count(*) FROM events_default WHERE region = 'jp'").fetchone() == (
+            0,
+        )
         project.check()
 
         for path in project.versions():
@@ -424,3 +451,29 @@ def test_a_key_column_named_with_percent_signs_and_quotes(db_url, pg):
                 name, *[sa.Column(key, kind, nullable=False)], partitioning=policy, **window
             )
         assert "PARTITION BY" in buf.getvalue() and '("re%gi""o\'n")' in buf.getvalue()
+
+
+def test_a_table_another_role_made_under_an_archives_name_is_never_attached(
+    project, pg, monkeypatch
+):
+    import uuid
+
+    project.revision("orders")
+    project.upgrade()
+    declare(monkeypatch, {"eu": ["de", "fr"]})
+    project.revision("us goes")
+    project.upgrade()  # orders_us is a recorded archive now
+    other = f"sqlp_other_{uuid.uuid4().hex[:6]}"
+    pg.execute(f'CREATE ROLE "{other}"')
+    try:
+        pg.execute("DROP TABLE orders_us")
+        pg.execute("CREATE TABLE orders_us (LIKE orders)")
+        pg.execute(f'ALTER TABLE orders_us OWNER TO "{other}"')
+        with pytest.raises(Exception, match='relation "orders_us" already exists'):
+            project.downgrade("-1")  # would take the archive back: this is not it
+        assert pg.execute(
+            "SELECT count(*) FROM pg_inherits WHERE inhrelid = 'orders_us'::regclass"
+        ).fetchone() == (0,)
+    finally:
+        pg.execute("DROP TABLE IF EXISTS orders_us")
+        pg.execute(f'DROP ROLE "{other}"')

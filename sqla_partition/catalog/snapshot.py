@@ -298,10 +298,10 @@ def read_snapshot(
     if snap.has_citus:
         for schema, name, kind, column, colocation, shards, worker in query(sql.CITUS_TABLES_QUERY):
             snap.citus_worker = bool(worker)
-            if name is not None:
+            if name is not None and kind != "local":
                 snap.citus_tables[(schema, name)] = CitusTable(
                     kind=kind,
-                    column=None if column == "<none>" else column,
+                    column=column,
                     colocation_id=int(colocation),
                     shard_count=int(shards or 0),
                 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .quoting import ident, qualified, string_literal
 
 ADVICE_PREPARED = "sqla_partition_advice"
@@ -106,16 +108,42 @@ SELECT rn.nspname, r.relname, ln.nspname, l.relname, keys.names
 """
 
 
-#: Citus's distributed tables with their shard count and distribution column (run only
-#: where the citus extension is installed; its catalog, not the citus_tables view, which
-#: shows a role only the tables it owns).
-CITUS_DISTRIBUTED_QUERY = """
-SELECT n.nspname, c.relname,
-       (SELECT count(*) FROM pg_dist_shard AS s WHERE s.logicalrelid = p.logicalrelid),
-       column_to_column_name(p.logicalrelid, p.partkey)
-  FROM pg_dist_partition AS p
-  JOIN pg_class AS c ON c.oid = p.logicalrelid
-  JOIN pg_namespace AS n ON n.oid = c.relnamespace
- WHERE p.partmethod = 'h'
-"""
+#: The pruning guard plans an application's statement inside its transaction: a failed
+#: plan must not abort it.
+GUARD_SAVEPOINT = "SAVEPOINT sqla_partition_guard"
+GUARD_ROLLBACK = "ROLLBACK TO SAVEPOINT sqla_partition_guard"
+GUARD_RELEASE = "RELEASE SAVEPOINT sqla_partition_guard"
 HAS_CITUS_QUERY = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"
+
+
+def as_select(statement: str) -> str:
+    """An UPDATE or DELETE as the SELECT of the rows it would touch, with its WITH, its
+    other tables (FROM, USING) and the values it sets (so every parameter is still used):
+    the same partitions are read, and a role that may only read (as ``advise`` plans) may
+    plan it."""
+    import pglast  # only advise plans statements: the cron path never loads the parser
+    from pglast import ast
+    from pglast.stream import RawStream
+
+    try:
+        (raw,) = pglast.parse_sql(statement)
+    except (pglast.parser.ParseError, ValueError):
+        return statement
+    stmt = raw.stmt
+    if not isinstance(stmt, (ast.UpdateStmt, ast.DeleteStmt)):
+        return statement
+
+    def out(node: Any) -> str:
+        return str(RawStream()(node))  # a stream a piece: it accumulates what it prints
+
+    try:
+        head = f"WITH {out(stmt.withClause)} " if stmt.withClause else ""
+        values = [out(t.val) for t in getattr(stmt, "targetList", None) or ()]
+        others = getattr(stmt, "fromClause", None) or getattr(stmt, "usingClause", None) or ()
+        tables = [out(stmt.relation), *(out(t) for t in others)]
+        text = f"{head}SELECT {', '.join(values) or '1'} FROM {', '.join(tables)}"
+        if stmt.whereClause is not None:
+            text += f" WHERE {out(stmt.whereClause)}"
+    except Exception:  # a construct the deparser does not know: planned as written
+        return statement
+    return text

@@ -45,12 +45,17 @@ def undistribute_table(table: str, schema: str | None = None) -> Statement:
 
 
 #: Every Citus table with how it is spread, and whether this node is a worker (its group is
-#: not the coordinator's 0; a single-node Citus is group 0 as well).
+#: not the coordinator's 0; a single-node Citus is group 0 as well). Citus's own catalog,
+#: not the citus_tables view, which shows a role only the tables it owns.
 CITUS_TABLES_QUERY = """
-SELECT n.nspname, c.relname, t.citus_table_type, t.distribution_column, t.colocation_id,
-       t.shard_count, (SELECT groupid FROM pg_dist_local_group) <> 0
-  FROM citus_tables AS t
-  JOIN pg_class AS c ON c.oid = t.table_name
+SELECT n.nspname, c.relname,
+       CASE WHEN p.partmethod = 'h' THEN 'distributed'
+            WHEN p.repmodel = 't' THEN 'reference' ELSE 'local' END,
+       column_to_column_name(p.logicalrelid, p.partkey), p.colocationid,
+       (SELECT count(*) FROM pg_dist_shard AS s WHERE s.logicalrelid = p.logicalrelid),
+       (SELECT groupid FROM pg_dist_local_group) <> 0
+  FROM pg_dist_partition AS p
+  JOIN pg_class AS c ON c.oid = p.logicalrelid
   JOIN pg_namespace AS n ON n.oid = c.relnamespace
  UNION ALL
 SELECT NULL, NULL, NULL, NULL, NULL, NULL, (SELECT groupid FROM pg_dist_local_group) <> 0

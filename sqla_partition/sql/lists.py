@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .partitions import create_partition_of, sub_by
+from .partitions import create_like, create_partition_of
 from .plpgsql import do_block
 from .quoting import ident, qualified, string_literal
 from .record import RECORD_TABLE, record_table
@@ -101,19 +101,22 @@ def list_child_or_archive(
 ) -> Statement:
     """The new partition's table: its own archive, when the record says ``child`` is a
     partition of ``parent`` that a change took away (a downgrade puts it back, rows and
-    all); otherwise a new table. A table that merely has the name stops the step."""
+    all) and it is still the parent owner's; otherwise a new table. A table that merely has
+    the name (another role's, made since) stops the step."""
     schema_expr = string_literal(schema) if schema else "current_schema()"
     name = string_literal(qualified(child, schema))
+    owner = "(SELECT c.relowner FROM pg_class AS c WHERE c.oid = to_regclass({}))"
+    sub_column, strategy = (sub[1], sub[0]) if sub else (None, "hash")
     body = (
         f"  IF to_regclass({name}) IS NULL OR NOT EXISTS (\n"
         f"      SELECT 1 FROM {record_table()} AS r\n"
         f"       WHERE r.partition_schema = {schema_expr} AND r.partition_name = "
         f"{string_literal(child)}\n"
         f"         AND r.schema_name = {schema_expr} AND r.table_name = {string_literal(parent)}\n"
-        "         AND r.state = 'detached') THEN\n"
-        f"    CREATE TABLE {qualified(child, schema)} (LIKE {qualified(parent, schema)} "
-        "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS "
-        f"INCLUDING GENERATED){sub_by(sub[1], sub[0]) if sub else ''};\n"
+        "         AND r.state = 'detached')\n"
+        f"     OR {owner.format(name)}\n"
+        f"        IS DISTINCT FROM {owner.format(string_literal(qualified(parent, schema)))} THEN\n"
+        f"    {create_like(parent, child, schema, sub_column, strategy)};\n"
         "  END IF;\n"
     )
     return Statement(

@@ -91,6 +91,22 @@ def create_hash_partition_of(
     return create_partition_of(parent, child, bound, schema, if_not_exists=if_not_exists)
 
 
+def create_like(
+    parent: str,
+    child: str,
+    schema: str | None,
+    sub_column: str | None = None,
+    sub_strategy: str = "hash",
+) -> str:
+    """``CREATE TABLE child (LIKE parent …)``, partitioned in turn by ``sub_column``."""
+    return (
+        f"CREATE TABLE {qualified(child, schema)} "
+        f"(LIKE {qualified(parent, schema)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+        f"INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED)"
+        f"{sub_by(sub_column, sub_strategy)}"
+    )
+
+
 def create_detached_child(
     parent: str,
     child: str,
@@ -105,10 +121,7 @@ def create_detached_child(
     Never ``IF NOT EXISTS``: a table that already has the name (a detached archive, someone
     else's table) is not taken as the new partition; the step stops instead."""
     return Statement(
-        f"CREATE TABLE {qualified(child, schema)} "
-        f"(LIKE {qualified(parent, schema)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
-        f"INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED)"
-        f"{sub_by(hash_column, sub_strategy)}",
+        create_like(parent, child, schema, hash_column, sub_strategy),
         f"ACCESS SHARE on {parent}",
         "only reads the parent's definition; reads and writes continue. A table that "
         "already has this name is never taken as the partition: the step stops",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ from pglast import ast
 
 from .. import sql
 from ..errors import SqlaPartitionError
-from .pruning import PartitionMap, Unpruned, as_select, unpruned
+from .pruning import PartitionMap, Unpruned, unpruned, walk
 
 RANGE_OPS = {"<", ">", "<=", ">="}
 
@@ -81,7 +81,7 @@ def _where_and_tables(text: str) -> tuple[dict[str, str], list[tuple[str | None,
         return {}, []
     stmt = raw.stmt
     tables: dict[str, str] = {}
-    for node in _walk(stmt):
+    for node in walk(stmt):
         if isinstance(node, ast.RangeVar):
             tables[node.alias.aliasname if node.alias else node.relname] = node.relname
     found: list[tuple[str | None, str, str]] = []
@@ -94,16 +94,6 @@ def _where_and_tables(text: str) -> tuple[dict[str, str], list[tuple[str | None,
             if names:
                 found.append((names[-2] if len(names) > 1 else None, names[-1], "sort"))
     return tables, found
-
-
-def _walk(node: Any) -> Iterable[Any]:
-    if isinstance(node, ast.Node):
-        yield node
-        for name in node:
-            yield from _walk(getattr(node, name))
-    elif isinstance(node, (list, tuple)):
-        for item in node:
-            yield from _walk(item)
 
 
 def candidates(text: str, columns_of: dict[str, tuple[str, set[str], bool]]) -> list[Candidate]:
@@ -226,7 +216,7 @@ class Advisor:
         out = []
         self.unplanned = 0
         for query in queries:
-            data = self.plan(dataclasses.replace(query, text=as_select(query.text)))
+            data = self.plan(dataclasses.replace(query, text=sql.as_select(query.text)))
             self.unplanned += data is None
             if data is not None:
                 out += [(query, found) for found in unpruned(data, query.text, partitions)]

@@ -67,7 +67,13 @@ class PartitionMap:
     def read(cls, conn: Any) -> PartitionMap:
         distributed = []
         if conn.execute(sql.HAS_CITUS_QUERY).fetchone()[0]:
-            distributed = conn.execute(sql.CITUS_DISTRIBUTED_QUERY).fetchall()
+            distributed = [
+                (schema, table, shards, column)
+                for schema, table, kind, column, _, shards, _ in conn.execute(
+                    sql.CITUS_TABLES_QUERY
+                ).fetchall()
+                if kind == "distributed"
+            ]
         return cls(conn.execute(sql.PARTITION_LEAVES_QUERY).fetchall(), distributed)
 
     def names(self) -> set[str]:
@@ -161,7 +167,7 @@ def _named_distributed(statement: str, partitions: PartitionMap) -> tuple[str, i
     named = {
         found
         for raw in parsed
-        for node in _walk(raw.stmt)
+        for node in walk(raw.stmt)
         if isinstance(node, ast.RangeVar)
         and (found := partitions.distributed_of(node.relname)) is not None
     }
@@ -207,36 +213,6 @@ def _why(statement: str, keys: list[str], filters: list[str]) -> tuple[str, str]
     )
 
 
-def as_select(statement: str) -> str:
-    """An UPDATE or DELETE as the SELECT of the rows it would touch, with its WITH, its
-    other tables (FROM, USING) and the values it sets (so every parameter is still used):
-    the same partitions are read, and a role that may only read (as ``advise`` plans) may
-    plan it."""
-    try:
-        (raw,) = pglast.parse_sql(statement)
-    except (pglast.parser.ParseError, ValueError):
-        return statement
-    stmt = raw.stmt
-    if not isinstance(stmt, (ast.UpdateStmt, ast.DeleteStmt)):
-        return statement
-    from pglast.stream import RawStream
-
-    def out(node: Any) -> str:
-        return str(RawStream()(node))  # a stream a piece: it accumulates what it prints
-
-    try:
-        head = f"WITH {out(stmt.withClause)} " if stmt.withClause else ""
-        values = [out(t.val) for t in getattr(stmt, "targetList", None) or ()]
-        others = getattr(stmt, "fromClause", None) or getattr(stmt, "usingClause", None) or ()
-        tables = [out(stmt.relation), *(out(t) for t in others)]
-        text = f"{head}SELECT {', '.join(values) or '1'} FROM {', '.join(tables)}"
-        if stmt.whereClause is not None:
-            text += f" WHERE {out(stmt.whereClause)}"
-    except Exception:  # a construct the deparser does not know: planned as written
-        return statement
-    return text
-
-
 def _key_uses(statement: str, keys: list[str]) -> dict[str, str]:
     """How the statement's WHERE clauses use the key columns: ``bare`` (compared as they
     are), ``function`` (its name), ``cast``, ``or`` (beside other columns)."""
@@ -248,7 +224,7 @@ def _key_uses(statement: str, keys: list[str]) -> dict[str, str]:
         return {}
     found: dict[str, str] = {}
     for raw in parsed:
-        for node in _walk(raw.stmt):
+        for node in walk(raw.stmt):
             where = getattr(node, "whereClause", None)
             if where is not None:
                 _scan(where, set(keys), found, inside=None)
@@ -287,14 +263,15 @@ def _scan(node: Any, keys: set[str], found: dict[str, str], inside: str | None) 
 
 
 def _columns_in(node: Any) -> set[str]:
-    return {c for n in _walk(node) if (c := _column(n)) is not None}
+    return {c for n in walk(node) if (c := _column(n)) is not None}
 
 
-def _walk(node: Any) -> Iterable[Any]:
+def walk(node: Any) -> Iterable[Any]:
+    """Every node of a pglast tree, depth first."""
     if isinstance(node, ast.Node):
         yield node
         for name in node:
-            yield from _walk(getattr(node, name))
+            yield from walk(getattr(node, name))
     elif isinstance(node, (list, tuple)):
         for item in node:
-            yield from _walk(item)
+            yield from walk(item)

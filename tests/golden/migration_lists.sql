@@ -140,7 +140,9 @@ BEGIN
       SELECT 1 FROM sqla_partition.sqla_partition_partitions AS r
        WHERE r.partition_schema = current_schema() AND r.partition_name = 'orders_it''s'
          AND r.schema_name = current_schema() AND r.table_name = 'orders'
-         AND r.state = 'detached') THEN
+         AND r.state = 'detached')
+     OR (SELECT c.relowner FROM pg_class AS c WHERE c.oid = to_regclass('"orders_it''s"'))
+        IS DISTINCT FROM (SELECT c.relowner FROM pg_class AS c WHERE c.oid = to_regclass('orders')) THEN
     CREATE TABLE "orders_it's" (LIKE orders INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
   END IF;
 END
