@@ -60,9 +60,10 @@ NOW = "2026-11-27T10:00:00+00:00"
 
 @contextlib.contextmanager
 def models_project(
-    root: Path, url: str, monkeypatch: Any, module: str, source: str
+    root: Path, url: str, monkeypatch: Any, module: str, source: str, now: str = NOW
 ) -> Iterator[Project]:
-    """A project around models written to ``root/module.py``, with the clock fixed.
+    """A project around models written to ``root/module.py``, autogenerate's clock set to
+    ``now`` (a fixed date, or the test clock's ``NOW`` for tests whose rows follow it).
 
     The module is imported afresh by each Alembic command (tests edit it or the
     environment variables it reads between commands).
@@ -70,7 +71,7 @@ def models_project(
     (root / f"{module}.py").write_text(source)
     monkeypatch.syspath_prepend(str(root))
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setenv("SQLA_PARTITION_NOW", NOW)
+    monkeypatch.setenv("SQLA_PARTITION_NOW", now)
     sys.modules.pop(module, None)
     try:
         yield make_project(root, url, metadata=f"{module}:Base.metadata")

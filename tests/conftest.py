@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,23 +27,67 @@ def _libpq(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+class Server:
+    """The test server. An embedded one that died (under load, say) is started again by
+    the next test that needs it: one test fails, not every test after it."""
+
+    def __init__(self, url: str | None, data_dir: Path) -> None:
+        self.embedded = url is None
+        self.data_dir = data_dir
+        self.url = url or self._start()
+
+    def _start(self) -> str:
+        from sqla_partition.tools.embedded import start_embedded
+
+        return start_embedded(self.data_dir)
+
+    def alive(self, wait: float = 0.0) -> bool:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                with psycopg.connect(_libpq(self.url), connect_timeout=5) as conn:
+                    conn.execute("SELECT 1")
+                return True
+            except psycopg.OperationalError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.5)  # a crashed backend: the postmaster is recovering
+
+    def ensure(self) -> str:
+        if not self.embedded or self.alive(wait=30):
+            return self.url
+        log = self.data_dir / "log"
+        tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+        warnings.warn(
+            "the embedded test server died and is started again; its log ended:\n"
+            + "\n".join(tail),
+            stacklevel=1,
+        )
+        for attempt in range(5):  # the old postmaster's processes may still be exiting
+            try:
+                self.url = self._start()
+                break
+            except Exception:
+                if attempt == 4:
+                    raise
+                time.sleep(2)
+        return self.url
+
+
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
     url = os.environ.get("SQLA_PARTITION_TEST_URL")
     if url:
         u = make_url(url)
         if u.drivername in ("postgresql", "postgres"):
             u = u.set(drivername="postgresql+psycopg")
-        return u.render_as_string(hide_password=False)
-    from sqla_partition.tools.embedded import start_embedded
-
-    return start_embedded(tmp_path_factory.mktemp("embedded") / "pgdata")
+        url = u.render_as_string(hide_password=False)
+    return Server(url, tmp_path_factory.mktemp("embedded") / "pgdata")
 
 
-@pytest.fixture(scope="session")
-def server_version(server_url: str) -> int:
-    with psycopg.connect(_libpq(server_url)) as conn:
-        return conn.info.server_version // 10000
+@pytest.fixture
+def server_url(server: Server) -> str:
+    return server.ensure()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from sqla_partition.cli import main
 from sqla_partition.cron.runner import roll
 from sqla_partition.tools.adopt import adopt
 
+from . import clock
 from .alembic_project import models_project
 
 UTC = dt.timezone.utc
@@ -88,16 +89,20 @@ def test_a_pg_partman_set_is_adopted_and_rolled_on(tmp_path, db_url, pg, monkeyp
         "PARTITION BY RANGE (created_at)"
     )
     pg.execute("SET TimeZone = 'UTC'")
+    # pg_partman reads the server's clock: so does this test, for what it expects
+    (server_now,) = pg.execute("SELECT now()").fetchone()
     pg.execute(
         "SELECT partman.create_parent('public.events', 'created_at', 'native', 'monthly', "
-        "p_premake := 4, p_start_partition := '2026-09-01')"
+        "p_premake := 4, p_start_partition := %s)",
+        (clock.day(-2, server_now),),
     )
     pg.execute(
         "UPDATE partman.part_config SET retention = '12 months', retention_keep_table = true "
         "WHERE parent_table = 'public.events'"
     )
     before = partitions(pg, "events")
-    assert "events_p2026_11" in before and "events_default" in before
+    made = [f"events_{clock.suffix(n, server_now)}" for n in range(-2, 5)]
+    assert before == sorted([*made, "events_default"])
 
     result = CliRunner().invoke(main, ["adopt", "events", "--database-url", db_url])
     assert result.exit_code == 0, result.output
@@ -118,10 +123,11 @@ def test_a_pg_partman_set_is_adopted_and_rolled_on(tmp_path, db_url, pg, monkeyp
         project.check()
 
         with psycopg.connect(pg.info.dsn, autocommit=True) as conn:
-            report = roll(conn, dt.datetime(2027, 1, 10, tzinfo=UTC))
+            report = roll(conn, clock.month(2, server_now) + dt.timedelta(days=9))
         (result,) = report.tables
-        assert result.created == ["events_p2027_04", "events_p2027_05"]
-        assert partitions(pg, "events")[-2:] == ["events_p2027_04", "events_p2027_05"]
+        ahead = [f"events_{clock.suffix(n, server_now)}" for n in (5, 6)]
+        assert result.created == ahead
+        assert partitions(pg, "events")[-2:] == ahead
         project.check()  # roll's partitions, named as pg_partman names them, are no drift
 
 

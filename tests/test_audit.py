@@ -3,6 +3,7 @@ actor, updates that move rows between partitions, and the trail rolled like any 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 import textwrap
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqla_partition import Audit, PolicyError, audit_table, set_actor
 from sqla_partition.cli import main
 
+from . import clock
 from .alembic_project import models_project
 
 MODELS = textwrap.dedent(
@@ -57,7 +59,8 @@ MODELS = textwrap.dedent(
 @pytest.fixture
 def project(tmp_path, db_url, monkeypatch):
     monkeypatch.delenv("AUDIT_NOTES", raising=False)
-    with models_project(tmp_path, db_url, monkeypatch, "audit_models", MODELS) as project:
+    now = clock.NOW.isoformat()
+    with models_project(tmp_path, db_url, monkeypatch, "audit_models", MODELS, now) as project:
         yield project
 
 
@@ -81,6 +84,7 @@ def roll(db_url, now):
     return json.loads(result.output)
 
 
+@pytest.mark.clock
 def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
     text = project.revision("audited")
     upgrade = text.split("def downgrade")[0]
@@ -96,19 +100,21 @@ def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
     project.check()  # the trail and the triggers are in sync: nothing to generate
 
     m = models()
+    now = clock.NOW  # every row is dated by the test clock (the suite's owner may give it)
     engine = sa.create_engine(db_url)
     with Session(engine) as session, session.begin():
         set_actor(session, 7)
-        session.add(m.Event(body="orm"))
+        session.add(m.Event(body="orm", created_at=now))
     with Session(engine) as session, session.begin():
         set_actor(session, 8)
         event = session.scalars(sa.select(m.Event)).one()
         event.body = "orm, edited"
     row = pg.execute(
-        "SELECT created_by, updated_by, created_at IS NOT NULL, updated_at > created_at "
-        "FROM events WHERE body = 'orm, edited'"
+        "SELECT created_by, updated_by, created_at = %s, updated_at <> created_at "
+        "FROM events WHERE body = 'orm, edited'",
+        (now,),
     ).fetchone()
-    assert row == (7, 8, True, True)
+    assert row == (7, 8, True, True)  # the update stamped updated_at, kept the creation
 
     # the web-app pattern from docs/audit.md: the actor is set as each transaction begins
     factory = sessionmaker(engine)
@@ -119,10 +125,10 @@ def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
         set_actor(connection, current_user["id"])
 
     with factory() as session, session.begin():
-        session.add(m.Event(body="from a request"))
+        session.add(m.Event(body="from a request", created_at=now))
     current_user["id"] = None  # a background job: no actor
     with factory() as session, session.begin():
-        session.add(m.Event(body="from a job"))
+        session.add(m.Event(body="from a job", created_at=now))
     assert pg.execute(
         "SELECT body, created_by FROM events WHERE body LIKE 'from %' ORDER BY body"
     ).fetchall() == [("from a job", None), ("from a request", 11)]
@@ -131,7 +137,8 @@ def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
         "DELETE FROM sqla_partition.sqla_partition_audit_trail WHERE diff->>'body' LIKE 'from %'"
     )
 
-    # raw SQL, no actor: the database still keeps the timestamps
+    # raw SQL, no actor: the database still keeps the timestamps (dated by the server's
+    # clock, so the row is deleted below, before the test clock's months are rolled)
     pg.execute("INSERT INTO events (body) VALUES ('raw')")
     assert pg.execute(
         "SELECT created_by, updated_at = created_at FROM events WHERE body = 'raw'"
@@ -144,7 +151,7 @@ def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
     refused = pytest.raises(psycopg.errors.InvalidParameterValue, match="integer user id")
     with refused, pg.transaction():
         pg.execute("SELECT set_config('app.user_id', 'alice', true)")
-        pg.execute("INSERT INTO events (body) VALUES ('refused')")
+        pg.execute("INSERT INTO events (created_at, body) VALUES (%s, 'refused')", (now,))
 
     events = trail(pg)
     assert [(op, actor) for op, actor, _, _ in events] == [
@@ -155,20 +162,22 @@ def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
     ]
     assert events[1][3] == {"body": ["orm", "orm, edited"]}  # only what changed
     assert set(events[1][2]) == {"id", "created_at"}
+    pg.execute("DELETE FROM events WHERE body = 'raw, edited'")
 
     # one statement, several rows, some of them moving to next month's partition
     pg.execute(
         "INSERT INTO events (created_at, body) "
-        "SELECT timestamptz '2026-11-10' + g * interval '1 hour', 'b' || g "
-        "FROM generate_series(1, 6) g"
+        "SELECT %s + g * interval '1 hour', 'b' || g FROM generate_series(1, 6) g",
+        (clock.month(0) + dt.timedelta(days=9),),
     )
     before = len(trail(pg))
     pg.execute(
         "UPDATE events SET body = body || '!', created_at = CASE WHEN body IN ('b2', 'b4') "
         "THEN created_at + interval '1 month' ELSE created_at END WHERE body LIKE 'b_'"
     )
+    next_month = f"events_{clock.suffix(1)}"
     moved = pg.execute(
-        "SELECT count(*) FROM events WHERE tableoid = 'events_p2026_12'::regclass"
+        "SELECT count(*) FROM events WHERE tableoid = %s::regclass", (next_month,)
     ).fetchone()
     assert moved == (2,)
     updates = trail(pg)[before:]
@@ -187,7 +196,7 @@ def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
     assert pg.execute(
         "SELECT created_by, updated_by, tableoid::regclass::text FROM events "
         "WHERE body = 'orm, edited'"
-    ).fetchone() == (7, 8, "events_p2026_12")
+    ).fetchone() == (7, 8, next_month)
 
     pg.execute("DELETE FROM events WHERE body = 'b1!'")
     op, _, key, diff = trail(pg)[-1]
@@ -198,23 +207,27 @@ def test_audit_columns_and_trail_end_to_end(project, db_url, pg, monkeypatch):
     ).fetchone() == (0,)  # events are named by the parent, never by a partition
 
     # roll: new months of events get the audit trigger; the trail is rolled too
-    out = roll(db_url, "2027-01-15T00:00:00Z")
+    out = roll(db_url, (clock.month(2) + dt.timedelta(days=14)).isoformat())
     created = {t["table"]: t["created"] for t in out["tables"]}
-    assert created["public.events"] == ["events_p2027_02", "events_p2027_03"]
+    assert created["public.events"] == [f"events_{clock.suffix(3)}", f"events_{clock.suffix(4)}"]
     assert (
-        "sqla_partition_audit_trail_p2027_03"
+        f"sqla_partition_audit_trail_{clock.suffix(4)}"
         in created["sqla_partition.sqla_partition_audit_trail"]
     )
-    pg.execute("INSERT INTO events (created_at, body) VALUES ('2027-03-02', 'future')")
+    pg.execute(
+        "INSERT INTO events (created_at, body) VALUES (%s, 'future')",
+        (clock.month(4) + dt.timedelta(days=1),),
+    )
     assert pg.execute(
         "SELECT tableoid::regclass::text, updated_at IS NOT NULL FROM events WHERE body = 'future'"
-    ).fetchone() == ("events_p2027_03", True)
+    ).fetchone() == (f"events_{clock.suffix(4)}", True)
     project.check()
 
-    out = roll(db_url, "2028-03-05T00:00:00Z")  # trail months past 12 months are detached
+    # trail months past 12 months are detached
+    out = roll(db_url, (clock.month(16) + dt.timedelta(days=4)).isoformat())
     detached = {t["table"]: t["detached"] for t in out["tables"]}
     assert (
-        "sqla_partition_audit_trail_p2026_11"
+        f"sqla_partition_audit_trail_{clock.suffix(0)}"
         in detached["sqla_partition.sqla_partition_audit_trail"]
     )
     project.check()

@@ -12,6 +12,8 @@ from click.testing import CliRunner
 from sqla_partition.catalog.snapshot import read_snapshot
 from sqla_partition.cli import main
 
+from . import clock
+
 
 def test_help_explains_the_commands():
     result = CliRunner().invoke(main, ["--help"])
@@ -85,8 +87,10 @@ def test_init_refuses_to_overwrite(tmp_path):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.clock
 def test_demo_against_a_server(tmp_path, db_url):
-    result = CliRunner().invoke(main, ["demo", "--database-url", db_url, "--dir", str(tmp_path)])
+    args = ["--database-url", db_url, "--dir", str(tmp_path), "--now", clock.NOW.isoformat()]
+    result = CliRunner().invoke(main, ["demo", *args])
     assert result.exit_code == 0, result.output
     assert "op.create_partitioned_table('events'" in result.output
     assert "No new upgrade operations detected." in result.output
@@ -96,7 +100,8 @@ def test_demo_against_a_server(tmp_path, db_url):
     engine.dispose()
     events = snap.parents[("public", "events")]
     assert len(events.ranges()) == 8 and events.default is not None  # rolled 4 months on
-    assert "moved 1 row out of DEFAULT" in result.output
+    assert "moved 1 row out of DEFAULT" in result.output  # the demo's story, on any day
+    assert f"events_{clock.suffix(4)}" in result.output.split("sqla-partition roll")[-1]
 
 
 def test_demo_on_the_embedded_server(tmp_path):
@@ -110,6 +115,7 @@ def test_demo_on_the_embedded_server(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Starting an embedded PostgreSQL" in proc.stdout
     assert "events_default" in proc.stdout and "_p20" in proc.stdout
+    assert "moved 1 row out of DEFAULT" in proc.stdout  # by the real clock, as users see it
     assert "Warning" not in proc.stdout + proc.stderr  # no dependency's warning
     # the SQL excerpt shows whole statements: the parent's begins with CREATE TABLE
     excerpt = proc.stdout.split("(excerpt)")[1].split("$ alembic upgrade head\n")[0]

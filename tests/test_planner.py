@@ -13,11 +13,10 @@ from sqla_partition.catalog.snapshot import Child, Parent
 from sqla_partition.declaration.policies import Hash, Range, TablePolicy
 from sqla_partition.errors import PolicyError
 from sqla_partition.planning.hash_split import hash_split
+from sqla_partition.planning.new_tables import new_table_statements, periods_between
 from sqla_partition.planning.roll import (
     coerce_key,
     initial_window,
-    new_table_statements,
-    periods_between,
     plan,
     position_from_clock,
 )
@@ -296,7 +295,10 @@ def test_a_detached_partition_has_its_foreign_keys_dropped_unless_kept():
     kinds = [(s.kind, s.partition) for s in steps if s.kind in ("detach", "unlink")]
     assert kinds == [("detach", "events_p2025_01"), ("unlink", "events_p2025_01")]
     unlink = next(s for s in steps if s.kind == "unlink").statements[0]
-    assert "DROP CONSTRAINT" in unlink.sql and "NOT EXISTS (SELECT 1 FROM pg_inherits" in unlink.sql
+    assert (
+        "DROP CONSTRAINT" in unlink.sql
+        and "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits" in unlink.sql
+    )
     kept = plan(policy(retention="3 months", keep_foreign_keys=True), parent_with(months), NOW)
     assert kept.of_kind("unlink") == [] and len(kept.of_kind("detach")) == 1
     dropped = plan(policy(retention="3 months", on_expire="drop"), parent_with(months), NOW)

@@ -18,6 +18,8 @@ from sqla_partition import Range
 from sqla_partition.catalog.snapshot import read_snapshot
 from sqla_partition.cli import main
 
+from . import clock
+
 sqla_partition.register()
 
 
@@ -406,6 +408,7 @@ def test_policy_the_database_disagrees_with_changes_nothing(db_url, pg):
     assert partitions(pg)[-1] == "events_p2027_02"
 
 
+@pytest.mark.clock
 def test_status_and_check(db_url, pg):
     runner = CliRunner()
     # nothing managed here: monitoring pointed at the wrong database must not stay green
@@ -424,21 +427,27 @@ def test_status_and_check(db_url, pg):
         main, ["check", "--database-url", db_url, "--now", "2026-11-27T10:00:00Z"]
     )
     assert check.exit_code == 1 and "never rolled" in check.output
-    assert roll(db_url).exit_code == 0
-    pg.execute("INSERT INTO events (created_at) VALUES ('2031-01-01')")
+    # rolled and checked by the test clock; the record of the run keeps the server's time
+    # of it, so the age check allows for the distance between the two clocks
+    apart = abs((clock.NOW - clock.wall()).total_seconds()) / 3600
+    now = ["--now", clock.NOW.isoformat(), "--max-age", f"{apart + 25:.0f}h"]
+    assert roll(db_url, *now[:2]).exit_code == 0
+    pg.execute("INSERT INTO events (created_at) VALUES (%s)", (clock.month(60),))  # far ahead
     pg.execute("INSERT INTO events (created_at) VALUES ('2020-05-01'), ('2020-06-01')")
     where = runner.invoke(
         main, ["status", "--database-url", db_url, "--now", "2026-11-27T10:00:00Z"]
     )
     assert "rows in DEFAULT by period: 2 before p2026_05, 1 after the timeline" in where.output
     pg.execute("DELETE FROM events WHERE created_at < '2021-01-01'")
-    check = runner.invoke(main, ["check", "--database-url", db_url])
+    check = runner.invoke(main, ["check", "--database-url", db_url, *now])
     assert check.exit_code == 1
     assert check.output.startswith("CRITICAL: public.events: 1 rows in the DEFAULT partition")
     pg.execute("DELETE FROM events_default")
-    check = runner.invoke(main, ["check", "--database-url", db_url])
+    check = runner.invoke(main, ["check", "--database-url", db_url, *now])
     assert check.exit_code == 0 and check.output.startswith("OK:")
-    sparse = runner.invoke(main, ["check", "--database-url", db_url, "--schedule", "0 0 1 */6 *"])
+    sparse = runner.invoke(
+        main, ["check", "--database-url", db_url, "--schedule", "0 0 1 */6 *", *now]
+    )
     assert sparse.exit_code == 1 and "run more often" in sparse.output
 
 

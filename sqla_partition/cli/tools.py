@@ -11,7 +11,7 @@ import click
 
 from ..errors import SqlaPartitionError
 from ..sql.statement import inert
-from .options import parse_duration_ms, split_table_name, user_errors
+from .options import parse_duration_ms, parse_now, split_table_name, user_errors
 
 
 @click.command()
@@ -61,16 +61,23 @@ def init(directory: Path, metadata: str | None, url: str | None, ini: Path | Non
     type=click.Path(path_type=Path, file_okay=False),
     help="Where to write the sample project (default: a new temporary directory).",
 )
+@click.option(
+    "--now",
+    metavar="ISO",
+    help="Pretend it is this time: the migration, the rows and the roll follow it "
+    "(default: the clock, UTC if no offset).",
+)
 @user_errors
-def demo(database_url: str | None, directory: Path | None) -> None:
+def demo(database_url: str | None, directory: Path | None, now: str | None) -> None:
     """Run the whole flow on a sample project: no server needed.
 
     Starts an embedded PostgreSQL, writes a model partitioned by month, autogenerates
-    and applies its migration, and shows the partitions it made.
+    and applies its migration, shows the partitions it made, then rolls months ahead and
+    moves a row out of the DEFAULT partition.
     """
     from ..tools.demo import run_demo
 
-    run_demo(click.echo, database_url, directory)
+    run_demo(click.echo, database_url, directory, parse_now(now))
 
 
 @click.command()
@@ -284,24 +291,42 @@ def _report_pruning(workload: list[Any], found: list[Any], unplanned: int, as_js
     show_default=True,
     help="Where the set's period boundaries fall (an IANA name).",
 )
+@click.option(
+    "--partition",
+    "partitions",
+    multiple=True,
+    metavar="NAME",
+    help="Instead: record this attached partition of a managed table as sqla-partition's, "
+    "so that retention may expire it (repeatable). Run it as the table's owner.",
+)
 @user_errors
-def adopt(table: str, database_url: str | None, timezone: str) -> None:
+def adopt(table: str, database_url: str | None, timezone: str, partitions: tuple[str, ...]) -> None:
     """Take over a partition set made by hand or by pg_partman, changing nothing.
 
     Reads the table's partitions (and pg_partman's part_config, if it made them) and
     prints the __partitioning__ declaration that describes the set as it is, and the
     operation of a baseline migration that records it. After that migration, roll
     manages the set, naming new partitions as the set does, and autogenerate is empty.
+
+    With --partition, records partitions someone else attached to a managed table as
+    the tool's: retention expires only partitions the tool made or adopted (status
+    and check name the others once they are past retention).
     """
     from ..catalog.connect import connect
     from ..cron.session import bound_session
     from ..tools.adopt import adopt as read_set
+    from ..tools.adopt import adopt_partitions
 
     if not database_url:
         raise SqlaPartitionError("no database: pass --database-url or set DATABASE_URL")
     schema, name = split_table_name(table)
     with connect(database_url, application_name="sqla-partition adopt") as conn:
         bound_session(conn)
+        if partitions:
+            done = adopt_partitions(conn, name, schema or "public", partitions)
+            where = f"{schema or 'public'}.{name}"
+            click.echo(f"{inert(where)}: recorded as sqla-partition's: {inert(', '.join(done))}")
+            return
         adoption = read_set(conn, name, schema or "public", timezone)
     where = inert(f"{schema or 'public'}.{name}")
     click.echo(f"# {where}, partitioned {adoption.source}; on the model:")

@@ -157,9 +157,9 @@ def run_status(
             say(line)
     for s in statuses:
         say(f"{s.table}  {s.policy}")
-        until = s.coverage_until.isoformat() if s.coverage_until is not None else "nothing"
+        until = _key_text(s.coverage_until) if s.coverage_until is not None else "nothing"
         default = "no DEFAULT" if s.default_rows is None else f"{s.default_rows} rows in DEFAULT"
-        expiry = s.next_expiry.isoformat() if s.next_expiry is not None else "never"
+        expiry = _key_text(s.next_expiry) if s.next_expiry is not None else "never"
         rolled = s.rolled_at.isoformat(timespec="seconds") if s.rolled_at else "never"
         say(f"  {s.partitions} partitions, covered until {until}, {default}")
         say(f"  next expiry {expiry}, last rolled {rolled}")
@@ -172,6 +172,11 @@ def run_status(
             where += [f"{before} before {s.timeline_start}"] if before else []
             where += [f"{after} after the timeline"] if after else []
             say(f"  rows in DEFAULT by period: {', '.join(where)}")
+        if s.foreign_expired:
+            say(
+                f"  past retention, not made by sqla-partition (left attached): "
+                f"{', '.join(s.foreign_expired)}"
+            )
         if s.pending_detach:
             say(f"  detach pending (interrupted; roll finishes it): {', '.join(s.pending_detach)}")
         if s.overdue_expiry:
@@ -192,6 +197,11 @@ def run_status(
         say(f"  on Citus: {c.line()}")
     for w in warnings:
         echo(inert(f"warning: {w}"), err=True)
+
+
+def _key_text(value: Any) -> str:
+    """A key as status shows it: ISO for times and dates, digits for integer keys."""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def run_check(

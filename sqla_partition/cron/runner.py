@@ -25,6 +25,7 @@ from .messages import backlog_message, not_ours, privilege_message
 from .placing import after_placing
 from .results import LockBudgetExhausted, RollOptions, RollReport, TableResult
 from .session import (
+    backfill,
     below_deadlock_timeout,
     bound_session,
     ensure_record,
@@ -32,7 +33,7 @@ from .session import (
     policy_writers,
 )
 from .table_lock import take_table
-from .tables import plan_table, query_of, select_tables, waiting_since
+from .tables import owned_partitions, plan_table, query_of, select_tables, waiting_since
 from .transactions import (
     EXPIRE_KINDS,
     annotated_sql,
@@ -63,6 +64,8 @@ class Roller:
         self.expire = True
         #: The oldest key waiting in each table's DEFAULT partition, read for all at once.
         self.since: dict[tuple[str, str], Any] = {}
+        #: The partitions the record says the tool made: the only ones retention expires.
+        self.owned: frozenset[tuple[str, str]] = frozenset()
 
     # -- statement execution -----------------------------------------------------------
 
@@ -287,6 +290,7 @@ class Roller:
         """Plan the table again as it is now and run all but its creates: partitions just
         made for rows past retention are detached (and recorded) at once."""
         parent = self._reread(parent)
+        self.owned = owned_partitions(self.conn)  # with the partitions just made
         the_plan = self._plan(parent, now)  # the expiry hold applies here too
         result.notes.extend(n for n in the_plan.notes if n not in result.notes)
         for step in the_plan.steps:
@@ -323,7 +327,14 @@ class Roller:
         key = (parent.schema, parent.name)
         known = {"since": self.since[key]} if first and key in self.since else {}
         the_plan = plan_table(
-            self.conn, parent, now, opts.horizon, record=self.record, place=opts.place, **known
+            self.conn,
+            parent,
+            now,
+            opts.horizon,
+            record=self.record,
+            place=opts.place,
+            owned=self.owned,
+            **known,
         )
         held = [s for s in the_plan.steps if s.kind in EXPIRE_KINDS]
         if self.expire or not held:
@@ -431,6 +442,9 @@ def roll(
     roller = Roller(conn, options, log)
     if parents and not options.dry_run:
         roller.record = ensure_record(conn, report.warnings)
+        if roller.record:
+            backfill(conn, parents, report.warnings)
+    roller.owned = owned_partitions(conn)
     writable = policy_writers(conn)
     if writable:
         report.warnings.append(writable)

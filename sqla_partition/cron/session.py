@@ -4,10 +4,12 @@ the record of partitions in place."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import psycopg
 
 from .. import sql
+from ..catalog.snapshot import Parent
 from .results import RollOptions
 
 
@@ -45,6 +47,24 @@ def ensure_record(conn: psycopg.Connection, warnings: list[str]) -> bool:
             "without it. Run the migrations (alembic upgrade head) as the tables' owner"
         )
         return False
+
+
+def backfill(conn: psycopg.Connection, parents: Sequence[Parent], warnings: list[str]) -> None:
+    """Partitions made before the record kept every one are recorded where the catalog
+    proves the tool made them (:func:`sql.backfill_record`), as the record's owner."""
+    try:
+        with conn.transaction():
+            owner = conn.execute(  # type: ignore[call-overload,index]
+                sql.owner_query(sql.RECORD_TABLE, sql.tool_schema())
+            ).fetchone()[0]
+            conn.execute(sql.act_as(owner).sql)  # type: ignore[call-overload]
+            keys = [(p.schema, p.name) for p in parents]
+            conn.execute(sql.backfill_record(keys).sql)  # type: ignore[call-overload]
+    except psycopg.Error as exc:
+        warnings.append(
+            f"could not record the partitions made before the record kept every one "
+            f"({one_line(exc)}); retention leaves them alone until a run can"
+        )
 
 
 def bound_session(conn: psycopg.Connection, options: RollOptions | None = None) -> None:

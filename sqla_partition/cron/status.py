@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ from ..planning.roll import position_from_clock
 from .archives import archive_lines, read_record
 from .list_status import ListStatus, list_statuses
 from .session import bound_session, policy_writers
-from .tables import plan_table, query_of, select_tables
+from .tables import integer_position, owned_partitions, plan_table, query_of, select_tables
 
 #: Timeline cells: present, missing, present but past retention, missing with rows waiting
 #: in the DEFAULT partition.
@@ -49,6 +49,8 @@ class TableStatus:
     #: the rows before and after the timeline.
     default_by_period: list[tuple[str, int]] = field(default_factory=list)
     default_outside: tuple[int, int] = (0, 0)
+    #: Partitions past retention the tool did not make: left attached, named for adoption.
+    foreign_expired: tuple[str, ...] = ()
     #: Partitions retention detached that the record of partitions knows (``reattach``
     #: puts one back).
     archives: list[dict[str, Any]] = field(default_factory=list)
@@ -172,7 +174,11 @@ def _covered_until(ranges: Sequence[Any], policy: Any, now: dt.datetime) -> Any:
 
 
 def table_status(
-    conn: psycopg.Connection, parent: Parent, now: dt.datetime, rolled_at: dt.datetime | None
+    conn: psycopg.Connection,
+    parent: Parent,
+    now: dt.datetime,
+    rolled_at: dt.datetime | None,
+    owned: Collection[tuple[str, str]] = frozenset(),
 ) -> TableStatus:
     assert parent.policy is not None and isinstance(parent.policy.policy, Range)
     policy = parent.policy
@@ -185,7 +191,7 @@ def table_status(
     cutoff = None
     if p.retention_step is not None and policy.key_type != "integer":
         cutoff = subtract(position_from_clock(policy, now), p.retention_step, p.timezone)
-    the_plan = plan_table(conn, parent, now, None)
+    the_plan = plan_table(conn, parent, now, None, owned=owned)
     missing = [s.partition for s in the_plan.of_kind("create")]
     pending = [c.name for c in parent.children if c.detach_pending]
     overdue = []
@@ -198,11 +204,8 @@ def table_status(
         expired = local_midnight(shift_date(day, p.retention_step, 1), tz)  # type: ignore[arg-type]
         overdue.append((step.partition, expired))
     stepper = policy.stepper()
-    if policy.key_type == "integer":
-        centre = stepper.period_of(the_plan.steps[0].lower) if the_plan.steps else None
-        if centre is None and ranges and ranges[-1].lower is not None:
-            centre = stepper.period_of(ranges[-1].lower)
-        centre = centre or stepper.period_of(0)
+    if policy.key_type == "integer":  # where the rows of its partitions have reached
+        centre = stepper.period_of(integer_position(conn, parent))
     else:
         centre = stepper.period_of(position_from_clock(policy, now))
     cells = []
@@ -256,6 +259,7 @@ def table_status(
         overdue_expiry=overdue,
         default_by_period=by_period,
         default_outside=outside,
+        foreign_expired=the_plan.foreign_expired,
     )
 
 
@@ -282,7 +286,8 @@ def collect(conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = 
     writable = policy_writers(conn)
     warnings += [writable] if writable else []
     rolled = _rolled_at(conn)
-    statuses = [table_status(conn, p, now, rolled.get((p.schema, p.name))) for p in parents]
+    owned = owned_partitions(conn)
+    statuses = [table_status(conn, p, now, rolled.get((p.schema, p.name)), owned) for p in parents]
     records = read_record(conn)
     for status, parent in zip(statuses, parents, strict=True):
         status.archives = archive_lines(records, parent.schema, parent.name)
@@ -331,6 +336,13 @@ def problems(statuses: Sequence[TableStatus], now: dt.datetime, max_age: dt.time
                 f"{s.table}: {s.default_rows} rows in the DEFAULT partition (status shows "
                 "their periods; roll moves those of its periods into their partitions, "
                 f"sqla-partition roll --table {s.table} --place-default places the others)"
+            )
+        if s.foreign_expired:
+            out.append(
+                f"{s.table}: past retention but not made by sqla-partition, so left attached: "
+                f"{', '.join(s.foreign_expired[:4])}{', …' * (len(s.foreign_expired) > 4)} "
+                f"(detach it by hand, or sqla-partition adopt {s.table} --partition NAME to "
+                "let roll expire it)"
             )
         if s.pending_detach:
             out.append(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import psycopg
@@ -104,6 +104,49 @@ def waiting_since(conn: psycopg.Connection, parents: Sequence[Parent]) -> dict[A
 _ASK = object()
 
 
+def owned_partitions(conn: psycopg.Connection) -> frozenset[tuple[str, str]]:
+    """``(schema, name)`` of every partition the record says the tool made and attached;
+    none where the record does not exist."""
+    exists = conn.execute(sql.record_exists_query()).fetchone()  # type: ignore[arg-type]
+    if not exists or not exists[0]:
+        return frozenset()
+    rows = conn.execute(sql.attached_names_query()).fetchall()  # type: ignore[arg-type]
+    return frozenset((s, n) for s, n in rows)
+
+
+def integer_position(conn: psycopg.Connection, parent: Parent) -> Any:
+    """An integer key's "now": the largest key in the run of adjoining partitions that roll
+    keeps (the one holding its highest partition not made by ``--place-default``).
+
+    Rows in the DEFAULT never count (pg_partman does the same), nor do partitions placed
+    for them far away: a stray id far ahead would otherwise create empty partitions up to
+    it, and retention would then expire every partition of real rows. With no row in that
+    run, its lowest partition's start (0 without partitions)."""
+    assert parent.policy is not None and isinstance(parent.policy.policy, Range)
+    ranges = sorted(
+        (c for c in parent.ranges() if c.lower is not None and c.upper is not None),
+        key=lambda c: c.lower,
+    )
+    if not ranges:
+        return 0
+    runs: list[list[Any]] = [[ranges[0]]]
+    for child in ranges[1:]:
+        if child.lower == runs[-1][-1].upper:
+            runs[-1].append(child)
+        else:
+            runs.append([child])
+    placed = set()
+    if len(runs) > 1:
+        query = sql.placed_partitions_query(parent.name, parent.schema)
+        placed = {name for (name,) in conn.execute(query).fetchall()}  # type: ignore[call-overload]
+    kept = [run for run in runs if any(c.name not in placed for c in run)] or runs
+    run = kept[-1]
+    newest_first = [c.name for c in reversed(run)]
+    query = sql.max_key_query(newest_first, parent.policy.policy.column, parent.schema)
+    row = conn.execute(query).fetchone()  # type: ignore[call-overload]
+    return row[0] if row and row[0] is not None else run[0].lower
+
+
 def plan_table(
     conn: psycopg.Connection,
     parent: Parent,
@@ -113,24 +156,22 @@ def plan_table(
     record: bool = True,
     place: str | None = None,
     since: Any = _ASK,
+    owned: Collection[tuple[str, str]] = frozenset(),
 ) -> Plan:
     """The table's plan as the database is now; ``since``: see :func:`waiting_since`
-    (asked here unless given)."""
+    (asked here unless given); ``owned``: the partitions the record says the tool made
+    (:func:`owned_partitions`), the only ones retention expires."""
     assert parent.policy is not None and isinstance(parent.policy.policy, Range)
     policy = parent.policy
-    column = policy.policy.column
     if since is _ASK:
         query = _since_query(parent)
         row = conn.execute(query).fetchone() if query else None  # type: ignore[call-overload]
         since = row[0] if row else None
     if policy.key_type == "integer":
-        row = conn.execute(  # type: ignore[call-overload]
-            sql.max_key_query(parent.name, column, parent.schema)
-        ).fetchone()
-        position: Any = row[0] if row and row[0] is not None else 0
-        return plan(policy, parent, position, since=since, record=record)
-    position = position_from_clock(policy, now)
-    limit = position_from_clock(policy, horizon) if horizon is not None else None
+        position, limit = integer_position(conn, parent), None
+    else:
+        position = position_from_clock(policy, now)
+        limit = position_from_clock(policy, horizon) if horizon is not None else None
     extra = default_periods(conn, parent) if place else []
     return plan(
         policy,
@@ -141,4 +182,5 @@ def plan_table(
         record=record,
         extra=extra,
         extra_expired=place == "archive",
+        owned=owned,
     )

@@ -16,7 +16,8 @@ from ..declaration.periods import KeyValue
 from ..declaration.policies import Range, TablePolicy
 from ..errors import PolicyError
 from ..sql import Statement
-from .roll import coerce_key, new_table_statements
+from .new_tables import new_table_records, new_table_statements
+from .roll import coerce_key
 
 
 def _sub(policy: TablePolicy) -> tuple[str, str] | None:
@@ -40,6 +41,29 @@ def sub_partitions(
             )
         return new_table_statements(sub, coerce_key(sub, start), coerce_key(sub, until))
     return new_table_statements(sub)
+
+
+def new_list_table_records(
+    policy: TablePolicy, start: KeyValue | None = None, until: KeyValue | None = None
+) -> list[Statement]:
+    """The record rows of what :func:`new_list_table_statements` makes: the list
+    partitions, the DEFAULT, and the partitions of those partitioned in turn."""
+    p = policy.policy
+    assert isinstance(p, List)
+    t, s = policy.table, policy.schema
+    out = []
+    for name in p.partitions:
+        out.append(sql.record_partition("attached", t, policy.list_name(name), None, None, s))
+        sub = policy.list_sub_policy(name)
+        if sub is not None and isinstance(sub.policy, Range):
+            if start is not None and until is not None:
+                lower, upper = coerce_key(sub, start), coerce_key(sub, until)
+                out += new_table_records(sub, lower, upper)
+        elif sub is not None:
+            out += new_table_records(sub)
+    if p.default:
+        out.append(sql.record_partition("attached", t, policy.default_name, None, None, s))
+    return out
 
 
 def sub_policy_rows(policy: TablePolicy, names: list[str]) -> list[Statement]:
@@ -176,6 +200,7 @@ def locked_steps(
         out += [
             sql.detach_partition(t, child, s, default=default),
             sql.record_partition("detached", t, child, None, None, s),
+            sql.drop_archive_foreign_keys(child, s),  # an archive references nothing
         ]
         if policy.list_sub_policy(name) is not None:
             out.append(sql.delete_policy(child, s))  # roll leaves the archive alone

@@ -7,15 +7,16 @@ rolling) both ask this module, so the two can never disagree about names or boun
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 
 from .. import sql
 from ..catalog.snapshot import Child, Parent
 from ..declaration.periods import KeyValue, Period, subtract
-from ..declaration.policies import Hash, Range, TablePolicy
+from ..declaration.policies import Range, TablePolicy
 from ..errors import PolicyError
 from ..sql import Statement
+from .new_tables import sub_partitions_of
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Plan:
     policy: TablePolicy
     steps: tuple[Step, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    #: Partitions past retention that the record does not say the tool made: left alone.
+    foreign_expired: tuple[str, ...] = ()
 
     def of_kind(self, kind: str) -> list[Step]:
         return [s for s in self.steps if s.kind == kind]
@@ -91,17 +94,6 @@ def coerce_key(policy: TablePolicy, value: KeyValue | str) -> KeyValue:
     return value if policy.key_type == "timestamp" else value.date()
 
 
-def periods_between(policy: TablePolicy, start: KeyValue, until: KeyValue) -> list[Period]:
-    """Consecutive periods from the one containing ``start`` while they begin before ``until``."""
-    stepper = policy.stepper()
-    out: list[Period] = []
-    period = stepper.period_of(start)
-    while period.lower < until:  # type: ignore[operator]
-        out.append(period)
-        period = stepper.following(period)
-    return out
-
-
 def initial_window(policy: TablePolicy, position: KeyValue) -> tuple[KeyValue, KeyValue]:
     """``(start, until)`` for a new table: the current period through ``premake`` ahead."""
     assert isinstance(policy.policy, Range)
@@ -109,57 +101,6 @@ def initial_window(policy: TablePolicy, position: KeyValue) -> tuple[KeyValue, K
     current = stepper.period_of(position)
     last = stepper.following(current, policy.policy.premake)
     return current.lower, last.upper
-
-
-def new_table_statements(
-    policy: TablePolicy, start: KeyValue | None = None, until: KeyValue | None = None
-) -> list[Statement]:
-    """Partitions of a parent created in the same transaction (``PARTITION OF`` is safe)."""
-    p, schema = policy.policy, policy.schema
-    out: list[Statement] = []
-    if isinstance(p, Hash):
-        for r in range(p.partitions):
-            out.append(
-                sql.create_hash_partition_of(
-                    policy.table, policy.hash_name(r), p.partitions, r, schema
-                )
-            )
-        return out
-    assert start is not None and until is not None
-    sub = p.subpartition
-    for period in periods_between(policy, start, until):
-        name = policy.partition_name(period.suffix)
-        out.append(
-            sql.create_range_partition_of(
-                policy.table,
-                name,
-                period.lower,
-                period.upper,
-                policy.key_type,
-                schema,
-                hash_column=sub.column if sub else None,
-            )
-        )
-        if sub:
-            out += _sub_partitions(policy, name)
-    if p.default:
-        out.append(sql.create_default_partition_of(policy.table, policy.default_name, schema))
-    return out
-
-
-def _sub_partitions(
-    policy: TablePolicy, partition: str, *, strict: bool = False
-) -> list[Statement]:
-    """The hash partitions of a range partition that is new in this transaction;
-    ``strict``: a table already named like one stops the step."""
-    sub = policy.subpartition
-    assert sub is not None
-    return [
-        sql.create_hash_partition_of(
-            partition, name, sub.partitions, r, policy.schema, if_not_exists=not strict
-        )
-        for r, name in policy.sub_names(partition)
-    ]
 
 
 def attach_statements(
@@ -207,7 +148,7 @@ def attach_statements(
             sql.attach_range_partition(
                 t, name, period.lower, period.upper, k, s, default, subpartitioned=True
             ),
-            *_sub_partitions(policy, name, strict=True),
+            *sub_partitions_of(policy, name, strict=True),
             *(tuple(sql.release_rows(name, s)) if held else ()),
             *(
                 (sql.record_partition("attached", t, name, period.lower, period.upper, s),)
@@ -284,6 +225,7 @@ def plan(
     record: bool = True,
     extra: Sequence[Period] = (),
     extra_expired: bool = False,
+    owned: Collection[tuple[str, str]] | None = None,
 ) -> Plan:
     """The steps that bring an existing range table in line with its policy at ``position``.
 
@@ -296,7 +238,9 @@ def plan(
     clock passed their period. ``record``: each change is written into the record of
     partitions (off only where that table is missing and cannot be made). ``extra``: more
     periods to create wherever they fall (those DEFAULT rows fall in, for
-    ``roll --place-default``); past retention only with ``extra_expired``.
+    ``roll --place-default``); past retention only with ``extra_expired``. ``owned``:
+    ``(schema, name)`` of the partitions the record says the tool made; retention expires
+    only those (``None``: every partition, for callers that never expire).
     """
     p = policy.policy
     if not isinstance(p, Range):
@@ -375,7 +319,15 @@ def plan(
         if any(_overlaps(period, c) for c in ranges):
             continue
         planned.add(name)
-        steps.append(_create_step(policy_here, period, default, record, parent.insert_columns))
+        step = _create_step(policy_here, period, default, record, parent.insert_columns)
+        mark = sql.mark_placed(name, schema)
+        steps.append(
+            replace(
+                step,
+                statements=(*step.statements, mark),
+                quiet=(*step.quiet, mark) if step.quiet else (),
+            )
+        )
 
     if p.default and default is None:
         steps.append(
@@ -389,11 +341,15 @@ def plan(
             )
         )
 
+    foreign: list[str] = []
     if cutoff is not None:
         for child in ranges:
             if child.detach_pending or child.upper is None or child.lower is None:
                 continue
             if not child.upper <= cutoff:  # type: ignore[operator]
+                continue
+            if owned is not None and (child.schema, child.name) not in owned:
+                foreign.append(child.name)  # someone else's table: theirs to expire
                 continue
             # Citus refuses DETACH … CONCURRENTLY on distributed tables
             concurrently = default is None and p.distributed_by is None
@@ -445,7 +401,13 @@ def plan(
                         child.upper,
                     )
                 )
-    return Plan(policy, tuple(steps), tuple(notes))
+    if foreign:
+        notes.append(
+            f"{policy.qualified}: past retention but not made by sqla-partition, left "
+            f"attached: {', '.join(foreign)} (sqla-partition adopt {policy.qualified} "
+            "--partition NAME makes one the tool's to expire)"
+        )
+    return Plan(policy, tuple(steps), tuple(notes), tuple(foreign))
 
 
 def reattach_statements(

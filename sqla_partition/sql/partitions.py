@@ -280,16 +280,21 @@ def detach_partition(
 
 def drop_archive_foreign_keys(child: str, schema: str | None = None) -> Statement:
     """A detached partition keeps the foreign keys it inherited: the rows it references could
-    no longer be deleted, and a downgrade that drops those tables would stop. They go, once
-    the table is no partition any more (a detach still pending leaves them)."""
+    no longer be deleted (or, ``ON DELETE CASCADE``, would delete archived rows), and a
+    downgrade that drops those tables would stop. They go, once the table is no partition
+    any more (a detach still pending leaves them). A key that references a partitioned
+    table has a clone per referenced partition (``conparentid`` set): dropping the key
+    drops its clones, so only the keys themselves are dropped."""
     reg = string_literal(qualified(child, schema))
     return Statement(
         do_block(
-            "  FOR fk IN SELECT c.conname FROM pg_constraint c\n"
-            f"             WHERE c.conrelid = to_regclass({reg}) AND c.contype = 'f'\n"
-            "               AND NOT EXISTS (SELECT 1 FROM pg_inherits i "
+            "  FOR fk IN SELECT c.conname FROM pg_catalog.pg_constraint c\n"
+            f"             WHERE c.conrelid = pg_catalog.to_regclass({reg}) AND c.contype = 'f'\n"
+            "               AND c.conparentid = 0\n"
+            "               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i "
             "WHERE i.inhrelid = c.conrelid) LOOP\n"
-            f"    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', {reg}, fk.conname);\n"
+            "    EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', "
+            f"{reg}, fk.conname);\n"
             "  END LOOP;\n",
             "  fk record;\n",
         ),

@@ -165,6 +165,80 @@ SELECT r.schema_name, r.table_name, r.partition_schema, r.partition_name,
 """
 
 
+def attached_names_query() -> str:
+    """The partitions the record says the tool made and attached: the only ones retention
+    may expire."""
+    return (
+        f"SELECT partition_schema, partition_name FROM {record_table()} "
+        "WHERE state OPERATOR(pg_catalog.=) 'attached'"
+    )
+
+
+def _children_rows(where: str) -> str:
+    """Record rows (as attached, bounds unknown) of the partitions ``where`` selects, over
+    ``pg_inherits AS i`` joined to the child ``cc``/``cn`` and the parent ``pc``/``pn``."""
+    return (
+        f"INSERT INTO {record_table()} (partition_schema, partition_name, schema_name, "
+        "table_name, lower_bound, upper_bound, state, detached_at) "
+        "SELECT cn.nspname, cc.relname, pn.nspname, pc.relname, NULL, NULL, 'attached', NULL "
+        "FROM pg_catalog.pg_inherits AS i "
+        "JOIN pg_catalog.pg_class AS cc ON cc.oid = i.inhrelid "
+        "JOIN pg_catalog.pg_namespace AS cn ON cn.oid = cc.relnamespace "
+        "JOIN pg_catalog.pg_class AS pc ON pc.oid = i.inhparent "
+        "JOIN pg_catalog.pg_namespace AS pn ON pn.oid = pc.relnamespace "
+        f"WHERE {where} ON CONFLICT (partition_schema, partition_name) DO NOTHING"
+    )
+
+
+def backfill_record(parents: Sequence[tuple[str, str]]) -> Statement:
+    """The partitions a database migrated by an earlier version holds without a record row,
+    recorded where the catalog proves the tool made them: created in the transaction that
+    made their parent partitioned (``create_partitioned_table``, a conversion), so their
+    catalog row's xmin is that of the parent's ``pg_partitioned_table`` row. A partition
+    attached later by anyone else, or whose proof a later ALTER erased, stays unrecorded:
+    retention leaves it alone and ``check`` names it."""
+    targets = ", ".join(f"{regclass(t, s)}" for s, t in parents) or "NULL"
+    where = (
+        f"i.inhparent IN ({targets}) AND cc.xmin OPERATOR(pg_catalog.=) ("
+        "SELECT pt.xmin FROM pg_catalog.pg_partitioned_table AS pt "
+        "WHERE pt.partrelid = i.inhparent)"
+    )
+    return Statement(
+        _children_rows(where),
+        f"ROW EXCLUSIVE on {RECORD_TABLE}",
+        "records the partitions made with their tables before the record kept every one",
+    )
+
+
+def record_existing_partitions(parent: str, schema: str | None) -> Statement:
+    """A set adopted by its first policy: every partition it holds then is the tool's from
+    now on (the migration that records the policy is the owner's decision)."""
+    where = (
+        f"i.inhparent = {regclass(parent, schema)} AND NOT EXISTS (SELECT 1 FROM "
+        f"{policy_table()} AS p WHERE p.schema_name = {_schema_expr(schema)} "
+        f"AND p.table_name = {string_literal(parent)})"
+    )
+    return Statement(
+        _children_rows(where),
+        f"ROW EXCLUSIVE on {RECORD_TABLE}",
+        "a table's first policy adopts the partitions it has (nothing when a policy exists)",
+    )
+
+
+def record_adopted(parent: str, schema: str, children: Sequence[str]) -> Statement:
+    """Partitions an operator names as the tool's (``sqla-partition adopt --partition``)."""
+    names = ", ".join(string_literal(c) for c in children)
+    where = (
+        f"i.inhparent = {regclass(parent, schema)} "
+        f"AND cc.relname OPERATOR(pg_catalog.=) ANY (ARRAY[{names}]::pg_catalog.name[])"
+    )
+    return Statement(
+        _children_rows(where).replace("DO NOTHING", "DO UPDATE SET state = 'attached'"),
+        f"ROW EXCLUSIVE on {RECORD_TABLE}",
+        "the partitions named become the tool's: retention may expire them",
+    )
+
+
 def archive_names_query() -> str:
     """The archives the record knows: tables autogenerate must never offer to drop."""
     return f"SELECT partition_schema, partition_name FROM {record_table()} WHERE state = 'detached'"

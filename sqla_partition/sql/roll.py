@@ -3,6 +3,8 @@ partition, archives, and the record of when each table was rolled."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .plpgsql import do_block
 from .policy import POLICY_TABLE, policy_table
 from .quoting import KeyValue, ident, qualified, string_literal, typed_literal
@@ -55,8 +57,41 @@ DEADLOCK_TIMEOUT_QUERY = (
 READ_ONLY_QUERY = "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean"
 
 
-def max_key_query(table: str, column: str, schema: str) -> str:
-    return f"SELECT max({ident(column)}) FROM {qualified(table, schema)}"
+def max_key_query(partitions: Sequence[str], column: str, schema: str) -> str:
+    """The largest key in ``partitions`` (newest first), never in the DEFAULT partition: a
+    stray row there must not move an integer key's position (and with it retention).
+
+    Each partition's ``max`` is an InitPlan, evaluated only when COALESCE reaches it, so
+    the query reads the newest partitions down to the first that holds a row."""
+    col = ident(column)
+    if not partitions:
+        return "SELECT NULL"
+    terms = ", ".join(f"(SELECT max({col}) FROM {qualified(p, schema)})" for p in partitions)
+    return f"SELECT COALESCE({terms})" if len(partitions) > 1 else f"SELECT {terms[1:-1]}"
+
+
+#: The comment on a partition ``roll --place-default`` made for rows of the DEFAULT.
+PLACED_MARK = "sqla-partition: placed by roll --place-default for rows that were in the DEFAULT"
+
+
+def mark_placed(partition: str, schema: str | None) -> Statement:
+    return Statement(
+        f"COMMENT ON TABLE {qualified(partition, schema)} IS {string_literal(PLACED_MARK)}",
+        f"SHARE UPDATE EXCLUSIVE on {partition} (new in this transaction)",
+        "marks a partition made for outliers: an integer key's position never counts it",
+    )
+
+
+def placed_partitions_query(parent: str, schema: str) -> str:
+    """The partitions of ``parent`` that ``--place-default`` made (see :func:`mark_placed`)."""
+    return (
+        "SELECT c.relname FROM pg_catalog.pg_inherits AS i "
+        "JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid "
+        "JOIN pg_catalog.pg_description AS d ON d.objoid = c.oid "
+        "AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0 "
+        f"WHERE i.inhparent = {string_literal(qualified(parent, schema))}::pg_catalog.regclass "
+        f"AND d.description OPERATOR(pg_catalog.=) {string_literal(PLACED_MARK)}"
+    )
 
 
 def in_range(column: str, lower: KeyValue, upper: KeyValue, key_type: str) -> str:

@@ -229,3 +229,25 @@ def _common_prefix(names: list[str]) -> str:
 
 
 __all__ = ["Adoption", "adopt", "adopt_list", "infer", "list_values"]
+
+
+def adopt_partitions(conn: Any, table: str, schema: str, names: tuple[str, ...]) -> list[str]:
+    """Record attached partitions of a managed table as the tool's, so that retention may
+    expire them; each must be a partition of that table now."""
+    snap = read_snapshot(lambda q: conn.execute(q).fetchall(), table=(schema, table))
+    parent = snap.parents.get((schema, table))
+    if parent is None or parent.policy is None:
+        raise SqlaPartitionError(
+            f"{schema}.{table} is not a partitioned table managed by sqla-partition"
+        )
+    children = {c.name for c in parent.children}
+    unknown = [n for n in names if n not in children]
+    if unknown:
+        raise SqlaPartitionError(
+            f"{schema}.{table} has no partition named {', '.join(unknown)}; its partitions: "
+            f"{', '.join(sorted(children)) or 'none'}"
+        )
+    with conn.transaction():
+        conn.execute(sql.create_record_table().sql)
+        conn.execute(sql.record_adopted(table, schema, names).sql)
+    return list(dict.fromkeys(names))

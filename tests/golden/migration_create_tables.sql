@@ -50,6 +50,9 @@ BEGIN
 END
 $do$;
 
+-- ROW EXCLUSIVE on sqla_partition_partitions: 5 rows, in the same transaction as the partitions they record
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'events_p2026_11', current_schema(), 'events', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'attached', NULL), (current_schema(), 'events_p2026_12', current_schema(), 'events', '2026-12-01 00:00:00+00:00', '2027-01-01 00:00:00+00:00', 'attached', NULL), (current_schema(), 'events_p2027_01', current_schema(), 'events', '2027-01-01 00:00:00+00:00', '2027-02-01 00:00:00+00:00', 'attached', NULL), (current_schema(), 'events_p2027_02', current_schema(), 'events', '2027-02-01 00:00:00+00:00', '2027-03-01 00:00:00+00:00', 'attached', NULL), (current_schema(), 'events_default', current_schema(), 'events', NULL, NULL, 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
+
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
 INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'events', '{"archive_schema": null, "colocate_with": null, "column": "created_at", "default": true, "distributed_by": null, "interval": "1 month", "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 3, "retention": "12 months", "subpartition": null, "timezone": "UTC"}'::jsonb, 'timestamptz') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 
@@ -101,6 +104,9 @@ BEGIN
 END
 $do$;
 
+-- ROW EXCLUSIVE on sqla_partition_partitions: 3 rows, in the same transaction as the partitions they record
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('metrics', 'readings_p2026_11_23', 'metrics', 'readings', '2026-11-23', '2026-11-30', 'attached', NULL), ('metrics', 'readings_p2026_11_30', 'metrics', 'readings', '2026-11-30', '2026-12-07', 'attached', NULL), ('metrics', 'readings_p2026_12_07', 'metrics', 'readings', '2026-12-07', '2026-12-14', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
+
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
 INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES ('metrics', 'readings', '{"archive_schema": null, "colocate_with": null, "column": "day", "default": false, "distributed_by": null, "interval": "1 week", "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 2, "retention": null, "subpartition": null, "timezone": "Europe/Berlin"}'::jsonb, 'date') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 
@@ -150,6 +156,9 @@ BEGIN
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
 END
 $do$;
+
+-- ROW EXCLUSIVE on sqla_partition_partitions: 3 rows, in the same transaction as the partitions they record
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'blobs_p0000000000', current_schema(), 'blobs', '0', '1000000', 'attached', NULL), (current_schema(), 'blobs_p0001000000', current_schema(), 'blobs', '1000000', '2000000', 'attached', NULL), (current_schema(), 'blobs_p0002000000', current_schema(), 'blobs', '2000000', '3000000', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
 INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'blobs', '{"archive_schema": null, "colocate_with": null, "column": "id", "default": false, "distributed_by": null, "interval": 1000000, "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 2, "retention": null, "subpartition": null, "timezone": "UTC"}'::jsonb, 'integer') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
@@ -203,6 +212,9 @@ BEGIN
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
 END
 $do$;
+
+-- ROW EXCLUSIVE on sqla_partition_partitions: 4 rows, in the same transaction as the partitions they record
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'sessions_h0', current_schema(), 'sessions', NULL, NULL, 'attached', NULL), (current_schema(), 'sessions_h1', current_schema(), 'sessions', NULL, NULL, 'attached', NULL), (current_schema(), 'sessions_h2', current_schema(), 'sessions', NULL, NULL, 'attached', NULL), (current_schema(), 'sessions_h3', current_schema(), 'sessions', NULL, NULL, 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
 INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'sessions', '{"colocate_with": null, "column": "account_id", "distributed": null, "kind": "hash", "partition_prefix": null, "partitions": 4}'::jsonb, 'hash') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();

@@ -42,6 +42,9 @@ BEGIN
 END
 $do$;
 
+-- ROW EXCLUSIVE on sqla_partition_partitions: 3 rows, in the same transaction as the partitions they record
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'orders_eu', current_schema(), 'orders', NULL, NULL, 'attached', NULL), (current_schema(), 'orders_us', current_schema(), 'orders', NULL, NULL, 'attached', NULL), (current_schema(), 'orders_default', current_schema(), 'orders', NULL, NULL, 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
+
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
 INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'orders', '{"colocate_with": null, "column": "region", "default": true, "distributed_by": null, "kind": "list", "partition_prefix": null, "partitions": [["eu", ["de", "fr"]], ["us", ["us", "ca"]]], "subpartition": null}'::jsonb, 'list') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 

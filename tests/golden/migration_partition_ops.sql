@@ -247,6 +247,9 @@ BEGIN
 END
 $do$;
 
+-- ROW EXCLUSIVE on sqla_partition_partitions: a table's first policy adopts the partitions it has (nothing when a policy exists)
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) SELECT cn.nspname, cc.relname, pn.nspname, pc.relname, NULL, NULL, 'attached', NULL FROM pg_catalog.pg_inherits AS i JOIN pg_catalog.pg_class AS cc ON cc.oid = i.inhrelid JOIN pg_catalog.pg_namespace AS cn ON cn.oid = cc.relnamespace JOIN pg_catalog.pg_class AS pc ON pc.oid = i.inhparent JOIN pg_catalog.pg_namespace AS pn ON pn.oid = pc.relnamespace WHERE i.inhparent = 'events'::regclass AND NOT EXISTS (SELECT 1 FROM sqla_partition.sqla_partition_policy AS p WHERE p.schema_name = current_schema() AND p.table_name = 'events') ON CONFLICT (partition_schema, partition_name) DO NOTHING;
+
 -- ROW EXCLUSIVE on sqla_partition_policy: one row; other tables' policies are untouched
 INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, policy, key_type) VALUES (current_schema(), 'events', '{"archive_schema": null, "colocate_with": null, "column": "created_at", "default": true, "distributed_by": null, "interval": "1 month", "keep_foreign_keys": false, "kind": "range", "naming": "sqla", "on_expire": "detach", "partition_prefix": null, "premake": 6, "retention": "24 months", "subpartition": null, "timezone": "UTC"}'::jsonb, 'timestamptz') ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, key_type = EXCLUDED.key_type, updated_at = now();
 

@@ -322,10 +322,11 @@ DO $do$
 DECLARE
   fk record;
 BEGIN
-  FOR fk IN SELECT c.conname FROM pg_constraint c
-             WHERE c.conrelid = to_regclass('public.events_p2026_11') AND c.contype = 'f'
-               AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.conrelid) LOOP
-    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', 'public.events_p2026_11', fk.conname);
+  FOR fk IN SELECT c.conname FROM pg_catalog.pg_constraint c
+             WHERE c.conrelid = pg_catalog.to_regclass('public.events_p2026_11') AND c.contype = 'f'
+               AND c.conparentid = 0
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.conrelid) LOOP
+    EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', 'public.events_p2026_11', fk.conname);
   END LOOP;
 END
 $do$;

@@ -139,9 +139,10 @@ def set_partition_policy(operations: Operations, op: SetPartitionPolicyOp) -> No
     if bound is None:
         stmts.append(sql.delete_policy(op.table_name, op.schema))
     else:
-        stmts.append(
-            sql.upsert_policy(op.table_name, op.schema, bound.policy.to_json(), bound.key_type)
-        )
+        stmts += [
+            sql.record_existing_partitions(op.table_name, op.schema),  # before the policy
+            sql.upsert_policy(op.table_name, op.schema, bound.policy.to_json(), bound.key_type),
+        ]
     policy = bound.policy if bound is not None else None
     for name, lower, upper in op.partitions if isinstance(policy, Range) else ():
         create = CreateRangePartitionOp(

@@ -11,8 +11,13 @@ from ... import sql
 from ...declaration.lists import List
 from ...declaration.policies import Hash, TablePolicy
 from ...errors import PolicyError
+from ...planning import new_tables
 from ...planning import roll as planner
-from ...planning.lists import new_list_table_statements, sub_policy_rows
+from ...planning.lists import (
+    new_list_table_records,
+    new_list_table_statements,
+    sub_policy_rows,
+)
 from ..ops import (
     CreatePartitionedTableOp,
     DropPartitionedTableOp,
@@ -46,12 +51,15 @@ def create_partitioned_table(operations: Operations, op: CreatePartitionedTableO
         if not ctx.as_sql and ctx.dialect.paramstyle in ("format", "pyformat"):
             by = by.replace("%", "%%")  # as the column's own name in the same statement is
         table.dialect_kwargs["postgresql_partition_by"] = by
+    records: list[sql.Statement] = []
     if isinstance(op.partitioning, Hash) and op.distributed:
         children = []  # Citus shards are its hash partitions (distribute_table follows)
     elif isinstance(op.partitioning, Hash):
-        children = planner.new_table_statements(policy)
+        children = new_tables.new_table_statements(policy)
+        records = new_tables.new_table_records(policy)
     elif isinstance(op.partitioning, List):
         children = new_list_table_statements(policy, op.start, op.until)
+        records = new_list_table_records(policy, op.start, op.until)
     else:
         if op.start is None or op.until is None:
             raise PolicyError(
@@ -60,7 +68,8 @@ def create_partitioned_table(operations: Operations, op: CreatePartitionedTableO
             )
         start = planner.coerce_key(policy, op.start)
         until = planner.coerce_key(policy, op.until)
-        children = planner.new_table_statements(policy, start, until)
+        children = new_tables.new_table_statements(policy, start, until)
+        records = new_tables.new_table_records(policy, start, until)
     per_table = 2 + len(table.indexes) + sum(1 for c in table.constraints if _is_index(c))
     spend_locks(operations, per_table * (len(children) + 1))
     with bounded(operations):
@@ -73,6 +82,7 @@ def create_partitioned_table(operations: Operations, op: CreatePartitionedTableO
             [
                 sql.create_policy_table(),
                 sql.create_record_table(),
+                *sql.merge_rows(records),  # the partitions just made are the tool's
                 sql.upsert_policy(
                     op.table_name, op.schema, op.partitioning.to_json(), policy.key_type
                 ),
@@ -124,7 +134,7 @@ def partition_existing_table(operations: Operations, op: PartitionExistingTableO
         )
     lower = planner.coerce_key(policy, op.legacy_until)
     upper = planner.coerce_key(policy, op.until)
-    children = planner.new_table_statements(policy, lower, upper)
+    children = new_tables.new_table_statements(policy, lower, upper)
     ctx = operations.migration_context
     opts = options_of(ctx)
     lock = int(opts.get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
@@ -152,6 +162,11 @@ def partition_existing_table(operations: Operations, op: PartitionExistingTableO
             [
                 sql.create_policy_table(),
                 sql.create_record_table(),
+                *sql.merge_rows(
+                    new_tables.new_table_records(
+                        policy, lower, upper, legacy=(t + sql.LEGACY_SUFFIX, lower)
+                    )
+                ),
                 sql.upsert_policy(t, s, op.partitioning.to_json(), op.key_type),
                 *back_to_session(operations.migration_context),
             ],
