@@ -158,6 +158,14 @@ class Snapshot:
     converted: set[tuple[str, str]] = field(default_factory=set)
     #: Recorded policies, including those whose table no longer exists.
     policies: dict[tuple[str, str], TablePolicy] = field(default_factory=dict)
+    #: The schemas holding a table named like the record of partitions.
+    record_schemas: list[str] = field(default_factory=list)
+    #: The schemas the session's search_path names, in order (those that exist).
+    search_path: list[str] = field(default_factory=list)
+    #: Some foreign key is a clone PostgreSQL made (``conparentid``): partitions exist.
+    has_foreign_key_clones: bool = True
+    #: Some table has the audit trigger.
+    has_audit: bool = True
 
     def get(
         self, table: str, schema: str | None = None, default_schema: str = "public"
@@ -217,6 +225,11 @@ def parse_catalog(rows: Sequence[Sequence[Any]], bounds: bool = True) -> Snapsho
         snap.policy_schemas = list(row[10] or [])
         snap.read_only = bool(row[12])
         snap.has_citus = bool(row[15])
+        if len(row) > 24:
+            snap.record_schemas = list(row[21] or [])
+            snap.search_path = list(row[22] or [])
+            snap.has_foreign_key_clones = bool(row[23])
+            snap.has_audit = bool(row[24])
         if not str(row[11]).upper().startswith("ISO"):
             raise CatalogError(
                 f"DateStyle is {row[11]!r}; sqla-partition reads partition bounds in ISO style. "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from .audit_columns import AUDIT_TRIGGER
 from .policy import POLICY_TABLE, policy_table
 from .quoting import qualified, regclass, string_literal
+from .record import RECORD_TABLE
 
 #: Every partitioned parent (one row each, its children in arrays: far fewer values to
 #: convert than a row per child) with the children's bounds, in one round trip, with
@@ -18,7 +20,18 @@ WITH meta AS MATERIALIZED (
                   ORDER BY 1) AS policy_schemas,
            pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean AS read_only,
            EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS has_citus,
-           current_user AS me
+           current_user AS me,
+           -- what autogenerate would otherwise ask in round trips of their own, so that a
+           -- database with nothing partitioned costs it one query
+           ARRAY(SELECT n.nspname::text FROM pg_class c
+                   JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.relname = {record_table_name} AND c.relkind = 'r'
+                  ORDER BY 1) AS record_schemas,
+           current_schemas(false)::text[] AS search_path,
+           EXISTS (SELECT 1 FROM pg_constraint
+                    WHERE contype = 'f' AND conparentid <> 0) AS has_foreign_key_clones,
+           EXISTS (SELECT 1 FROM pg_trigger
+                    WHERE tgname = {audit_trigger_name} AND NOT tgisinternal) AS has_audit
 ), parts AS (
     SELECT pn.nspname AS schema_name,
            pc.relname AS table_name,
@@ -92,7 +105,8 @@ SELECT parts.schema_name, parts.table_name, parts.strategy, parts.key_columns,
        parts.key_type, parts.child_names, parts.child_schemas, parts.bounds, parts.child_kinds,
        parts.detach_pending, meta.policy_schemas, meta.datestyle, meta.read_only,
        parts.sub_names, parts.sub_schemas, meta.has_citus, parts.has_foreign_keys,
-       parts.owner, meta.me, parts.default_bytes, parts.insert_columns
+       parts.owner, meta.me, parts.default_bytes, parts.insert_columns,
+       meta.record_schemas, meta.search_path, meta.has_foreign_key_clones, meta.has_audit
   FROM meta LEFT JOIN parts ON true
  ORDER BY 1, 2
 """
@@ -101,8 +115,11 @@ SELECT parts.schema_name, parts.table_name, parts.strategy, parts.key_columns,
 def catalog_query(schema: str | None = None, table: str | None = None) -> str:
     """Every partitioned table, or one (read again under its advisory lock)."""
     only = f"AND pc.oid = {regclass(table, schema)}" if table else ""
-    return _CATALOG_QUERY.replace("{policy_table_name}", string_literal(POLICY_TABLE)).replace(
-        "{only}", only
+    return (
+        _CATALOG_QUERY.replace("{policy_table_name}", string_literal(POLICY_TABLE))
+        .replace("{record_table_name}", string_literal(RECORD_TABLE))
+        .replace("{audit_trigger_name}", string_literal(AUDIT_TRIGGER))
+        .replace("{only}", only)
     )
 
 

@@ -74,7 +74,7 @@ def audit_ops(
     ctx: AutogenContext, snap: Snapshot, default_schema: str, now: dt.datetime
 ) -> list[Any]:
     """Operations that bring the audit triggers and the trail in line with the models."""
-    recorded = recorded_audits(ctx)
+    recorded = recorded_audits(ctx) if snap.has_audit else {}
     wanted: list[tuple[str, Audit]] = []
     out: list[Any] = []
     for table in ctx.sorted_tables:

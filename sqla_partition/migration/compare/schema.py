@@ -68,7 +68,7 @@ def _snapshot(ctx: AutogenContext) -> Snapshot:
         assert conn is not None
         # names, strategies and policies are all autogenerate needs: skip bound parsing
         snap = read_snapshot(lambda q: list(conn.exec_driver_sql(q)), bounds=False)
-        if conn.exec_driver_sql(sql.record_exists_query()).fetchone()[0]:  # type: ignore[index]
+        if tool_schema() in snap.record_schemas:
             snap.archives = {
                 (str(s), str(n)) for s, n in conn.exec_driver_sql(sql.archive_names_query())
             }
@@ -110,10 +110,12 @@ def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> Priorit
 
     conn = ctx.connection
     assert conn is not None
-    clones = {tuple(r) for r in conn.exec_driver_sql(sql.FOREIGN_KEY_CLONES_QUERY)}
+    clones: set[tuple[Any, ...]] = set()
+    if snap.has_foreign_key_clones:
+        clones = {tuple(r) for r in conn.exec_driver_sql(sql.FOREIGN_KEY_CLONES_QUERY)}
     # a table reflected without a schema is one the search_path shows, from whichever
     # schema on it holds it (the tool's tables in public behind an application schema)
-    visible = [default_schema, *conn.exec_driver_sql(sql.SEARCH_PATH_QUERY).scalar()]
+    visible = [default_schema, *snap.search_path]
     metadatas = ctx.metadata if isinstance(ctx.metadata, (list, tuple)) else [ctx.metadata]
     declared = {
         ix.name
