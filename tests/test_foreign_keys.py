@@ -91,3 +91,40 @@ def test_a_removed_list_partition_keeps_no_foreign_key(db_url, pg):
     pg.execute("INSERT INTO regions VALUES ('us')")
     run_online(db_url, lambda op: op.alter_list_partitions("orders", before, old=after))
     assert foreign_keys(pg, "orders_us") == 1  # taken back: the parent's key with it
+
+
+def test_a_partition_other_tables_refer_to_is_skipped_and_named(db_url, pg):
+    from .test_record import events
+
+    events(db_url, Range("created_at", premake=1, retention="1 month", on_expire="drop"))
+    pg.execute("INSERT INTO events VALUES (1, '2026-11-15'), (2, '2026-12-15')")
+    # a key to one partition itself, and a key to the table that a row of another holds
+    pg.execute(
+        "CREATE TABLE notes (e_id bigint, e_at timestamptz, "
+        "FOREIGN KEY (e_id, e_at) REFERENCES events_p2026_11 (id, created_at))"
+    )
+    pg.execute(
+        "CREATE TABLE links (e_id bigint, e_at timestamptz, "
+        "FOREIGN KEY (e_id, e_at) REFERENCES events (id, created_at))"
+    )
+    pg.execute("INSERT INTO notes VALUES (1, '2026-11-15')")
+    pg.execute("INSERT INTO links VALUES (2, '2026-12-15')")
+    roll = ["roll", "--database-url", db_url, "--json", "--now"]
+
+    def run(now: str) -> tuple[dict, str]:
+        result = CliRunner().invoke(main, [*roll, now])
+        assert result.exit_code == 0, result.output
+        (table,) = json.loads(result.output)["tables"]
+        assert table["status"] == "ok" and table["errors"] == []
+        return table, " ".join(table["notes"])
+
+    table, notes = run("2027-01-10T00:00:00Z")  # November expires: notes refers to it
+    assert table["detached"] == ["events_p2026_11"] and table["dropped"] == []
+    assert "events_p2026_11 is past retention and detached, but not dropped" in notes
+    assert "constraint notes_e_id_e_at_fkey on table notes" in notes  # who refers to it
+
+    table, notes = run("2027-03-10T00:00:00Z")  # December (a row links refers to), January
+    assert table["dropped"] == ["events_p2027_01"]  # the one nothing refers to
+    assert "events_p2026_12 is past retention but another table refers to its rows" in notes
+    assert pg.execute("SELECT count(*) FROM events_p2026_11").fetchone() == (1,)
+    assert pg.execute("SELECT count(*) FROM events WHERE id = 2").fetchone() == (1,)

@@ -58,3 +58,25 @@ def privilege_message(parent: Parent, error: str) -> str:
         "role), with the owner allowed to write sqla_partition_policy and "
         "sqla_partition_partitions (docs/security.md: Security and privileges)"
     )
+
+
+def still_referenced(parent: Parent, step: Step, error: BaseException) -> str:
+    """An expired partition another table still refers to: it is left, the others expire."""
+    found = getattr(getattr(error, "diag", None), "message_primary", None) or str(error)
+    detail = getattr(getattr(error, "diag", None), "message_detail", None)
+    why = inert(found) + (f" ({inert(detail.splitlines()[0])})" if detail else "")
+    name = f"{inert(parent.schema)}.{inert(step.partition)}"
+    if step.kind == "detach":
+        return (
+            f"{name} is past retention but another table refers to its rows, so it stays "
+            f"attached: {why}. Its other periods expired; a later run detaches it once "
+            "nothing refers to its rows"
+        )
+    undone = {"drop": "dropped", "archive": "moved to its archive schema"}.get(
+        step.kind, "unlinked"
+    )
+    return (
+        f"{name} is past retention and detached, but not {undone}: {why}. It is kept "
+        "as an archive (status lists it); its other periods expired. Once nothing refers "
+        "to it, drop it by hand"
+    )

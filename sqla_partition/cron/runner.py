@@ -21,7 +21,7 @@ from .. import sql
 from ..catalog.snapshot import Parent, parse_catalog, read_snapshot
 from ..declaration.policies import Range
 from ..planning.roll import Plan, Step
-from .messages import backlog_message, not_ours, privilege_message
+from .messages import backlog_message, not_ours, privilege_message, still_referenced
 from .placing import after_placing
 from .results import LockBudgetExhausted, RollOptions, RollReport, TableResult
 from .session import (
@@ -66,6 +66,8 @@ class Roller:
         self.since: dict[tuple[str, str], Any] = {}
         #: The partitions the record says the tool made: the only ones retention expires.
         self.owned: frozenset[tuple[str, str]] = frozenset()
+        #: Expired partitions still referenced by another table: left for a later run.
+        self.kept: set[tuple[str, str]] = set()
 
     # -- statement execution -----------------------------------------------------------
 
@@ -200,12 +202,20 @@ class Roller:
                     result.status = "backlog"
                 result.errors.append(backlog_message(parent, step, waiting, self.options))
                 return
+        if step.kind in EXPIRE_KINDS and (parent.schema, step.partition) in self.kept:
+            return  # still referenced: its detach or drop failed above; the rest is moot
         retry = self._detach_retry(parent, step) if step.kind == "detach" else None
         try:
             self.run_statements(statements, result, retry)
         except pgerrors.DuplicateTable as exc:  # this period only: the other steps go on
             result.status = "failed"
             result.errors.append(not_ours(parent, step, exc))
+            return
+        except (pgerrors.ForeignKeyViolation, pgerrors.DependentObjectsStillExist) as exc:
+            if step.kind not in EXPIRE_KINDS or self.conn.broken:
+                raise
+            self.kept.add((parent.schema, step.partition))  # skipped and named
+            result.notes.append(still_referenced(parent, step, exc))
             return
         result.record(step)
 
