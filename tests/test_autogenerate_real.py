@@ -283,6 +283,42 @@ def test_geoalchemy2s_writer_keeps_the_partitioning(tmp_path, db_url, monkeypatc
         assert "op.drop_partitioned_table('sightings'" in text
 
 
+def test_geoalchemy2s_spatial_index_is_made_once(tmp_path, db_url, pg, monkeypatch):
+    """A Geometry column with its default spatial index, geoalchemy2's helpers as its docs
+    set them: the migration's own create_geospatial_index makes the index, the table's
+    creation does not (it did too: DuplicateTable), and it all reverts."""
+    pytest.importorskip("geoalchemy2")
+    if not pg.execute(
+        "SELECT count(*) FROM pg_available_extensions WHERE name = 'postgis'"
+    ).fetchone()[0]:
+        pytest.skip("PostGIS is not installed on this server (.ci/run installs it on Debian)")
+    pg.execute("CREATE EXTENSION postgis")
+    source = GEO_MODELS.replace(", spatial_index=False", "")
+    with models_project(tmp_path, db_url, monkeypatch, "geo_index_models", source) as project:
+        env = project.root / "migrations" / "env.py"
+        helpers = '__import__("geoalchemy2.alembic_helpers", fromlist=["writer"])'
+        env.write_text(
+            env.read_text().replace(
+                '    "compare_type": True,',
+                '    "compare_type": True,\n'
+                f'    "process_revision_directives": {helpers}.writer,\n'
+                f'    "render_item": {helpers}.render_item,\n'
+                f'    "include_object": {helpers}.include_object,',
+            )
+        )
+        text = project.revision("sightings")
+        assert "op.create_partitioned_table('sightings'" in text
+        assert "op.create_geospatial_index('idx_sightings_place'" in text
+        project.upgrade()
+        indexes = pg.execute(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_sightings_place'"
+        ).fetchone()
+        assert indexes == (1,)
+        project.check()
+        project.downgrade("base")
+        assert pg.execute("SELECT to_regclass('sightings')").fetchone() == (None,)
+
+
 APP_MODELS = textwrap.dedent(
     """
     import os

@@ -40,9 +40,25 @@ if TYPE_CHECKING:
     pass
 
 
+def _no_implicit_spatial_indexes(table: sa.Table) -> None:
+    """geoalchemy2 creates a spatial index after CREATE TABLE for each column declared with
+    ``spatial_index=True``, while autogenerate (its writer or not) writes that index as an
+    operation of its own: as its ``create_geospatial_table`` does, the table is made without
+    it, so the migration's own operation makes it once."""
+    for column in table.columns:
+        if getattr(column.type, "spatial_index", False) is not True:
+            continue
+        column.type.spatial_index = False  # type: ignore[attr-defined]
+        implicit = f"idx_{table.name}_{column.name}"  # the Index geoalchemy2 attached
+        for index in list(table.indexes):
+            if index.name == implicit and column in index.columns.values():
+                table.indexes.remove(index)
+
+
 @implements(CreatePartitionedTableOp)
 def create_partitioned_table(operations: Operations, op: CreatePartitionedTableOp) -> sa.Table:
     table = op.to_table(operations.migration_context)
+    _no_implicit_spatial_indexes(table)
     policy = TablePolicy(op.table_name, op.partitioning, key_type_of(op, table), op.schema)
     strategy = op.partitioning.kind
     if not (op.distributed and isinstance(op.partitioning, Hash)):
