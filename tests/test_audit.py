@@ -284,6 +284,25 @@ def test_auditing_an_existing_table_adds_columns_without_a_rewrite(project, pg, 
     ).fetchone() == (0,)
 
 
+def test_the_tools_own_tables_are_never_proposed_for_dropping(project, pg):
+    """With include_schemas=True (which distributed schemas and multi-schema apps need),
+    the tool's schema is reflected too: its tables, the audit secret's included, are
+    hidden from autogenerate (it proposed dropping the secret, and every update that
+    moves a row then failed)."""
+    env = project.root / "migrations" / "env.py"
+    env.write_text(
+        env.read_text().replace(
+            '    "compare_type": True,', '    "compare_type": True,\n    "include_schemas": True,'
+        )
+    )
+    project.revision("audited")
+    project.upgrade()
+    assert pg.execute(
+        "SELECT to_regclass('sqla_partition.sqla_partition_audit_secret') IS NOT NULL"
+    ).fetchone() == (True,)
+    project.check()  # nothing to generate: no drop_table of the secret, nor of the others
+
+
 def test_audit_declarations_refuse_bad_input():
     md = sa.MetaData()
     plain = sa.Table("logs", md, sa.Column("line", sa.Text))

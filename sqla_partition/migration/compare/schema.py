@@ -27,7 +27,7 @@ from ...declaration.policies import Hash, Range, TablePolicy
 from ...errors import PolicyError
 from ...planning import roll as planner
 from ...planning.hash_split import hash_split
-from ...sql import POLICY_TABLE, RECORD_TABLE, TRAIL_TABLE, tool_schema
+from ...sql import POLICY_TABLE, RECORD_TABLE, SECRET_TABLE, TRAIL_TABLE, tool_schema
 from ..ops import (
     CreatePartitionedIndexOp,
     CreatePartitionedTableOp,
@@ -83,7 +83,8 @@ OWN_PREFIX = "sqla_partition"
 def _hidden(snap: Snapshot) -> set[tuple[str, str]]:
     """Tables autogenerate must neither reflect nor drop."""
     own = tool_schema()
-    hidden = snap.partition_names() | {(own, t) for t in (POLICY_TABLE, RECORD_TABLE, TRAIL_TABLE)}
+    tables = (POLICY_TABLE, RECORD_TABLE, TRAIL_TABLE, SECRET_TABLE)
+    hidden = snap.partition_names() | {(own, t) for t in tables}
     return hidden | snap.archives
 
 
