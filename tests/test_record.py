@@ -4,6 +4,7 @@ from the moment it exists; a partition someone else attached is reported, never 
 from __future__ import annotations
 
 import json
+import sys
 
 import sqlalchemy as sa
 from click.testing import CliRunner
@@ -105,3 +106,57 @@ def test_a_first_policy_adopts_the_partitions_the_table_has(db_url, pg):
     )
     run_online(db_url, lambda op: op.set_partition_policy("logs", policy))  # a change
     assert "logs_extra" not in recorded(pg)  # only a first policy adopts
+
+
+def test_raising_premake_skips_a_period_an_archive_holds(tmp_path, db_url, pg, monkeypatch):
+    """Time walked forward (retention archived January) and back: a migration raising
+    premake needs January's name again. Autogenerate leaves that period out (roll refuses
+    it too: reattach puts the archive back); a migration written before the archive was
+    made skips it with a warning. Before, both stopped with DuplicateTable."""
+    import textwrap
+
+    from .alembic_project import models_project
+
+    source = textwrap.dedent(
+        """
+        import os
+        import sqlalchemy as sa
+        from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+        from sqla_partition import Range
+
+        class Base(DeclarativeBase):
+            pass
+
+        class Event(Base):
+            __tablename__ = "events"
+            __partitioning__ = Range(
+                "created_at", premake=int(os.environ.get("PREMAKE", "2")), retention="1 month"
+            )
+            id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+            created_at = mapped_column(sa.DateTime(timezone=True), primary_key=True)
+        """
+    )
+    monkeypatch.setenv("PREMAKE", "2")
+    now = "2026-11-27T10:00:00+00:00"
+    with models_project(tmp_path, db_url, monkeypatch, "premake_models", source, now) as project:
+        project.revision("events")  # November through January
+        project.upgrade()
+        code, out = cli(db_url, "roll", "--now", "2027-04-10T00:00:00Z", "--json")
+        assert code == 0, out
+        assert "events_p2027_01" in json.loads(out)["tables"][0]["detached"]  # an archive
+
+        monkeypatch.setenv("PREMAKE", "4")  # back in November: four months ahead
+        sys.modules.pop("premake_models", None)
+        text = project.revision("premake 4").split("def downgrade")[0]
+        assert "premake=4" in text and "events_p2027_02" in text
+        assert "events_p2027_01" not in text  # the archive's period is left to reattach
+        project.upgrade()
+    assert recorded(pg)["events_p2027_01"] == "detached"
+
+    # a migration that still names the period (written before the archive was made)
+    policy = Range("created_at", premake=5, retention="1 month")
+    jan = ("events_p2027_01", "2027-01-01", "2027-02-01")
+    run_online(db_url, lambda op: op.set_partition_policy("events", policy, partitions=[jan]))
+    assert pg.execute(
+        "SELECT count(*) FROM pg_inherits WHERE inhrelid = 'events_p2027_01'::regclass"
+    ).fetchone() == (0,)  # never taken as a partition

@@ -309,14 +309,25 @@ def unless_attached(
 ) -> Statement:
     """``statements`` (creating and attaching ``child``), skipped when ``child`` is already
     a partition of ``parent``, e.g. because ``roll`` made it since the migration was
-    written. A table of that name that is not one stops the migration (plain CREATE)."""
+    written. A table of that name that is not one (an archive, someone's table) is never
+    taken: the period is skipped with a warning, as ``roll`` refuses it."""
+    name = string_literal(qualified(child, schema))
     attached = (
         f"EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = {regclass(parent, schema)} "
-        f"AND inhrelid = to_regclass({string_literal(qualified(child, schema))}))"
+        f"AND inhrelid = pg_catalog.to_regclass({name}))"
+    )
+    taken = f"pg_catalog.to_regclass({name}) IS NOT NULL"
+    skip = (
+        f"    RAISE WARNING 'sqla-partition: % exists and is not a partition of %: its period "
+        "is left without a partition (an archive: sqla-partition reattach puts it back)', "
+        f"{name}, {string_literal(qualified(parent, schema))};\n"
     )
     body = "".join(f"    {stmt.sql};\n" for stmt in statements)
     return Statement(
-        do_block(f"  IF NOT {attached} THEN\n{body}  END IF;\n"),
+        do_block(
+            f"  IF {attached} THEN\n    NULL;\n  ELSIF {taken} THEN\n{skip}  ELSE\n"
+            f"{body}  END IF;\n"
+        ),
         "; ".join(dict.fromkeys(stmt.lock for stmt in statements)),
         f"makes and attaches {child} as op.create_range_partition does (the parent held while "
         f"rows move out of a DEFAULT partition), unless {child} is a partition already",

@@ -256,7 +256,11 @@ INSERT INTO sqla_partition.sqla_partition_policy (schema_name, table_name, polic
 -- ACCESS SHARE on events; ACCESS EXCLUSIVE on events; ACCESS EXCLUSIVE on events_default; ROW EXCLUSIVE on events_default and events_p2027_06; SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2027_06 and events_default; ROW EXCLUSIVE on sqla_partition_partitions: makes and attaches events_p2027_06 as op.create_range_partition does (the parent held while rows move out of a DEFAULT partition), unless events_p2027_06 is a partition already
 DO $do1$
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = 'events'::regclass AND inhrelid = to_regclass('events_p2027_06')) THEN
+  IF EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = 'events'::regclass AND inhrelid = pg_catalog.to_regclass('events_p2027_06')) THEN
+    NULL;
+  ELSIF pg_catalog.to_regclass('events_p2027_06') IS NOT NULL THEN
+    RAISE WARNING 'sqla-partition: % exists and is not a partition of %: its period is left without a partition (an archive: sqla-partition reattach puts it back)', 'events_p2027_06', 'events';
+  ELSE
     CREATE TABLE events_p2027_06 (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED);
     LOCK TABLE ONLY events IN ACCESS EXCLUSIVE MODE;
     LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE;

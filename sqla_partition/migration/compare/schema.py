@@ -195,7 +195,22 @@ def _needed_now(
         return []
     position = planner.position_from_clock(bound, _now(ctx))
     steps = planner.plan(bound, with_bounds(parent), position).of_kind("create")
-    return [(s.partition, s.lower.isoformat(), s.upper.isoformat()) for s in steps]  # type: ignore[union-attr]
+    archives = _snapshot(ctx).archives
+    out = []
+    for s in steps:
+        if (parent.schema, s.partition) in archives:  # roll refuses it too: reattach it
+            log.warning(
+                "%s.%s: %s is an archive now; the migration leaves its period to "
+                "`sqla-partition reattach %s %s`",
+                parent.schema,
+                parent.name,
+                s.partition,
+                parent.name,
+                s.partition,
+            )
+            continue
+        out.append((s.partition, s.lower.isoformat(), s.upper.isoformat()))  # type: ignore[union-attr]
+    return out
 
 
 def _as_text(policy: TablePolicy, value: Any) -> Any:
