@@ -33,7 +33,6 @@ from ..ops import (
     CreatePartitionedTableOp,
     DisableAuditOp,
     DistributeTableOp,
-    PartitionExistingTableOp,
     SetPartitionPolicyOp,
     SplitHashPartitionsOp,
     SplitShardsOp,
@@ -41,6 +40,7 @@ from ..ops import (
 from ..registry import load_renderers, shield_from_rewriters
 from . import citus
 from .audit import audit_ops
+from .conversion import convert_op
 from .indexes import PREFIX, enabled_rules, recommendations
 from .lists import list_op, list_window
 
@@ -235,30 +235,6 @@ def _distributed(snap: Snapshot, policy: Hash) -> bool:
     return snap.has_citus if policy.distributed is None else policy.distributed
 
 
-def _convert_op(ctx: AutogenContext, bound: TablePolicy) -> PartitionExistingTableOp | None:
-    """A live plain table that gains ``Range(...)`` on a time key: converted in place; the
-    old rows stay where they are, as the partition before the next period."""
-    policy = bound.policy
-    if not isinstance(policy, Range) or bound.key_type == "integer" or policy.subpartition:
-        return None
-    stepper = bound.stepper()
-    now = _now(ctx)
-    current = stepper.period_of(planner.position_from_clock(bound, now))
-    first = stepper.following(current)
-    soon = planner.position_from_clock(bound, now + dt.timedelta(days=1))
-    if first.lower <= soon:  # type: ignore[operator]
-        first = stepper.following(first)  # a day's margin to apply the migration
-    last = stepper.following(first, policy.premake)
-    return PartitionExistingTableOp(
-        bound.table,
-        policy,
-        legacy_until=_as_text(bound, first.lower),
-        until=_as_text(bound, last.lower),
-        key_type=bound.key_type,
-        schema=bound.schema,
-    )
-
-
 def _is_distributed_hash(snap: Snapshot, recorded: TablePolicy) -> bool:
     return isinstance(recorded.policy, Hash) and _distributed(snap, recorded.policy)
 
@@ -449,7 +425,7 @@ def compare_schema(
         if parent is None and on_record is not None and _is_distributed_hash(snap, on_record):
             recorded: Any = on_record.policy  # a Citus table: its shards are its partitions
         elif parent is None:
-            convert = _convert_op(ctx, bound)
+            convert = convert_op(ctx, bound, _now(ctx), _as_text)
             if convert is None:
                 log.warning(
                     "%s.%s is declared partitioned but exists as a plain table; it is left "
