@@ -16,7 +16,7 @@ from alembic import command
 from alembic.util import CommandError
 
 import sqla_partition
-from sqla_partition import Hash, PolicyError
+from sqla_partition import Hash
 
 from .alembic_project import models_project
 from .test_ops import run_online as run_with
@@ -378,20 +378,72 @@ def children_of(pg, parent: str) -> dict[str, str]:
     return dict(rows)
 
 
-def test_merging_is_refused_when_a_downgrade_asks_for_it(db_url):
+def test_a_splits_downgrade_merges_the_partitions_back(db_url, pg):
+    """Fewer partitions (a split's downgrade) merge in one transaction that holds the
+    table: every row lands in the partition its hash names, nothing is lost, the record
+    and the policy follow; a table other tables refer to is refused before anything."""
     sqla_partition.register()
 
-    def merge(op):
-        op.split_hash_partitions(
+    def create(op):
+        op.create_partitioned_table(
             "accounts",
-            Hash("tenant_id", partitions=2),
-            old_partitions=4,
-            columns=["tenant_id"],
-            primary_key=["tenant_id"],
+            sa.Column("tenant_id", sa.Integer, nullable=False),
+            sa.Column("id", sa.BigInteger, nullable=False),
+            sa.Column("note", sa.Text),
+            sa.PrimaryKeyConstraint("tenant_id", "id"),
+            partitioning=Hash("tenant_id", partitions=4),
         )
 
-    with pytest.raises(PolicyError, match="cannot shrink from 4 to 2"):
-        run_online(db_url, merge)
+    def resize(partitions, old_partitions):
+        def change(op):
+            op.split_hash_partitions(
+                "accounts",
+                Hash("tenant_id", partitions=partitions),
+                old_partitions=old_partitions,
+                columns=["tenant_id", "id", "note"],
+                primary_key=["tenant_id", "id"],
+            )
+
+        return change
+
+    run_online(db_url, create)
+    pg.execute("INSERT INTO accounts SELECT g % 97, g, 'n' || g FROM generate_series(1, 5000) g")
+    digest = (
+        "SELECT count(*), md5(string_agg(tenant_id || ':' || id || note, ',' "
+        "ORDER BY tenant_id, id)) FROM accounts"
+    )
+    before = pg.execute(digest).fetchone()
+    run_online(db_url, resize(2, 4))
+    assert pg.execute(digest).fetchone() == before
+    children = pg.execute(
+        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+        "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'accounts'::regclass "
+        "ORDER BY 1"
+    ).fetchall()
+    assert children == [
+        ("accounts_h0", "FOR VALUES WITH (modulus 2, remainder 0)"),
+        ("accounts_h1", "FOR VALUES WITH (modulus 2, remainder 1)"),
+    ]
+    misplaced = pg.execute(
+        "SELECT count(*) FROM accounts WHERE NOT satisfies_hash_partition("
+        "'accounts'::regclass, 2, (tableoid::regclass::text = 'accounts_h1')::int, tenant_id)"
+    ).fetchone()
+    assert misplaced == (0,)
+    assert pg.execute(
+        "SELECT policy->>'partitions' FROM sqla_partition.sqla_partition_policy"
+    ).fetchone() == ("2",)
+    run_online(db_url, resize(4, 2))  # and the split again, online
+    assert pg.execute(digest).fetchone() == before
+
+    pg.execute(
+        "CREATE TABLE invoices (tenant_id int, account_id bigint, "
+        "FOREIGN KEY (tenant_id, account_id) REFERENCES accounts)"
+    )
+    with pytest.raises(Exception, match="is referenced by a foreign key"):
+        run_online(db_url, resize(2, 4))
+    assert pg.execute(
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'accounts'::regclass"
+    ).fetchone() == (4,)
 
 
 @pytest.mark.parametrize(

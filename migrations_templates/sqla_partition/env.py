@@ -12,7 +12,7 @@ from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import create_engine, pool
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from sqla_partition import bound_waits, one_line_errors
 
@@ -112,13 +112,17 @@ async def run_async_migrations(url) -> None:
 
 def run_migrations_online() -> None:
     given = config.attributes.get("connection")  # e.g. from pytest-alembic or a script
-    if isinstance(given, Connection):
+    if isinstance(given, Connection):  # the caller's: so is its transaction
         do_run_migrations(given)
         return
-    if given is not None:  # an Engine
+    if isinstance(given, Engine):
         with given.connect() as connection:
             do_run_migrations(connection)
             connection.commit()
+        return
+    if given is not None:  # a caller's wrapper of its connection: never committed here
+        with given.connect() as connection:
+            do_run_migrations(connection)
         return
     url = database_url()
     if url.get_dialect().is_async:

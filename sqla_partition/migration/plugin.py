@@ -22,11 +22,14 @@ _global_registered = False
 def _comparators() -> list[tuple[object, str, object]]:
     from alembic.util import DispatchPriority
 
+    from .compare import enums
     from .compare import schema as compare
 
     return [
         (compare.prepare, "autogenerate", DispatchPriority.FIRST),
         (compare.compare_schema, "schema", DispatchPriority.LAST),
+        # after every schema-level comparator, other plugins' included
+        (enums.finish, "autogenerate", DispatchPriority.LAST),
     ]
 
 

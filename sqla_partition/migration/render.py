@@ -9,6 +9,7 @@ from alembic.autogenerate import renderers
 
 from ..sql.statement import inert
 from .ops import (
+    AddPartitionKeyValuesOp,
     AlterListPartitionsOp,
     AttachPartitionOp,
     CreateIndexOnlineOp,
@@ -22,6 +23,7 @@ from .ops import (
     DropPartitionOp,
     DroppedWithTableOp,
     EnableAuditOp,
+    KeepPartitionKeyValuesOp,
     PartitionExistingTableOp,
     RecommendedOp,
     ReindexOp,
@@ -99,6 +101,23 @@ def _split(ctx: AutogenContext, op: SplitHashPartitionsOp) -> str:
     return f"{_prefix(ctx)}split_hash_partitions({', '.join(args)})"
 
 
+@renderers.dispatch_for(AddPartitionKeyValuesOp)
+@renderers.dispatch_for(KeepPartitionKeyValuesOp)
+def _enum_key_values(ctx: AutogenContext, op: Any) -> str:
+    name = "add" if isinstance(op, AddPartitionKeyValuesOp) else "keep"
+    args = [repr(op.type_name), repr(list(op.values))]
+    if op.schema:
+        args.append(f"schema={op.schema!r}")
+    call = f"{_prefix(ctx)}{name}_partition_key_values({', '.join(args)})"
+    if name == "keep":  # the reviewer reads why the downgrade leaves them
+        note = (
+            f"# {inert(op.type_name)} partitions a table: PostgreSQL cannot change a "
+            "partition key's type, so these values stay"
+        )
+        return f"{note}\n{call}"
+    return call
+
+
 @renderers.dispatch_for(AlterListPartitionsOp)
 def _alter_list(ctx: AutogenContext, op: AlterListPartitionsOp) -> str:
     ctx.imports.add(IMPORT)
@@ -113,6 +132,8 @@ def _alter_list(ctx: AutogenContext, op: AlterListPartitionsOp) -> str:
         args += [f"start={op.start!r}", f"until={op.until!r}"]
     if op.schema:
         args.append(f"schema={op.schema!r}")
+    if op.removed_rows != "archive":
+        args.append(f"removed_rows={op.removed_rows!r}")
     return f"{_prefix(ctx)}alter_list_partitions({', '.join(args)})"
 
 

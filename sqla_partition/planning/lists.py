@@ -180,28 +180,47 @@ def locked_steps(
     old: List,
     start: KeyValue | None = None,
     until: KeyValue | None = None,
+    *,
+    removed_rows: str = "archive",
 ) -> list[Statement]:
     """The change itself, in one transaction: the parent is held first, so no write routes
-    with the partitions it saw before and no read misses a row that moves."""
+    with the partitions it saw before and no read misses a row that moves.
+
+    ``removed_rows``: what a removed partition becomes: an ``archive`` (detached, kept, its
+    rows out of the table), or, ``default``, its rows go back to the DEFAULT partition and
+    the emptied table is dropped (the exact reverse of adding it beside a DEFAULT, which a
+    downgrade asks for)."""
     p = policy.policy
     assert isinstance(p, List)
     t, s, col = policy.table, policy.schema, p.column
     default = policy.default_name if old.default else None
+    # (on Citus the partition is kept as an archive: its rows are distributed with it)
+    back = bool(default and p.default and removed_rows == "default" and not p.distributed_by)
     out: list[Statement] = []
     has_default = old.default or change.add_default
-    if has_default and (change.added or change.grown or change.shrunk):
+    moving = change.added or change.grown or change.shrunk or (change.removed and back)
+    if has_default and moving:
         out.append(sql.lock_parent_for_attach(t, policy.default_name, s, moving=True))
         if default:
             out.append(sql.lock_default(default, s))
     elif change:
         out.append(sql.lock_parent_for_attach(t, policy.default_name, s))
-    for name in change.removed:
+    for name, values in change.removed.items():
         child = policy.list_name(name)
-        out += [
-            sql.detach_partition(t, child, s, default=default),
-            sql.record_partition("detached", t, child, None, None, s),
-            sql.drop_archive_foreign_keys(child, s),  # an archive references nothing
-        ]
+        if back:
+            assert default is not None
+            out += [
+                sql.detach_partition(t, child, s, default=default),
+                sql.move_list_rows(child, default, col, values, s),
+                sql.drop_table(child, s, why=sql.EMPTIED_BACK_TO_DEFAULT),
+                sql.record_dropped(child, s),
+            ]
+        else:
+            out += [
+                sql.detach_partition(t, child, s, default=default),
+                sql.record_partition("detached", t, child, None, None, s),
+                sql.drop_archive_foreign_keys(child, s),  # an archive references nothing
+            ]
         if policy.list_sub_policy(name) is not None:
             out.append(sql.delete_policy(child, s))  # roll leaves the archive alone
     if change.add_default:

@@ -85,6 +85,7 @@ from .conversion import (
     range_condition,
     split_leftovers_query,
 )
+from .enums import add_enum_value, keep_enum_values
 from .hash_split import (
     APPLY_BATCH,
     HASH_CHECK,
@@ -134,7 +135,9 @@ from .names import (
 )
 from .partitions import (
     BOUND_CHECK,
+    EMPTIED_BACK_TO_DEFAULT,
     HOLDING,
+    REBUILT,
     add_bound_check,
     attach_default_partition,
     attach_range_partition,
@@ -268,6 +271,8 @@ from .statement import (
 )
 
 __all__ = [
+    "add_enum_value",
+    "keep_enum_values",
     "ADVICE_PREPARED",
     "ADVICE_READY_QUERY",
     "ADVICE_TABLES_QUERY",
@@ -280,6 +285,8 @@ __all__ = [
     "AUDIT_TRIGGER",
     "BACK_BESIDE_TABLE",
     "BOUND_CHECK",
+    "REBUILT",
+    "EMPTIED_BACK_TO_DEFAULT",
     "Bounds",
     "CITUS_TABLES_QUERY",
     "DEADLOCK_TIMEOUT_QUERY",

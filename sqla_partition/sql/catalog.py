@@ -124,7 +124,10 @@ def catalog_query(schema: str | None = None, table: str | None = None) -> str:
 
 
 def policy_query() -> str:
-    return f"SELECT schema_name, table_name, policy::text, key_type FROM {policy_table()}"
+    return (  # in a stable order: autogenerate writes its operations in this order
+        f"SELECT schema_name, table_name, policy::text, key_type FROM {policy_table()} "
+        "ORDER BY schema_name, table_name"
+    )
 
 
 def partition_state_query(parent: str, child: str, schema: str | None) -> str:

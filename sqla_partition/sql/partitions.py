@@ -345,11 +345,24 @@ def detach_finalize(parent: str, child: str, schema: str | None = None) -> State
     )
 
 
-def drop_table(name: str, schema: str | None = None, *, cascade: bool = False) -> Statement:
+#: Why an old hash partition is dropped by a rebuild.
+REBUILT = "its rows were copied into the rebuilt partitions just above, in this transaction"
+
+#: Why a list partition whose rows went back to the DEFAULT partition is dropped.
+EMPTIED_BACK_TO_DEFAULT = (
+    "its rows went back to the DEFAULT partition just above: the table is empty and no "
+    "longer a partition"
+)
+
+
+def drop_table(
+    name: str, schema: str | None = None, *, cascade: bool = False, why: str | None = None
+) -> Statement:
     return Statement(
         f"DROP TABLE IF EXISTS {qualified(name, schema)}{' CASCADE' if cascade else ''}",
         f"ACCESS EXCLUSIVE on {name}",
-        "the table is no longer a partition and the policy (on_expire='drop') or the "
+        why
+        or "the table is no longer a partition and the policy (on_expire='drop') or the "
         "migration asks for its rows to go",
         squawk_ignore=("ban-drop-table",),
     )

@@ -7,6 +7,6 @@ one implementation per operation.
 
 from __future__ import annotations
 
-from . import audit, indexes, lists, partitions, shards, tables
+from . import audit, enums, indexes, lists, partitions, shards, tables
 
-__all__ = ["audit", "indexes", "lists", "partitions", "shards", "tables"]
+__all__ = ["audit", "enums", "indexes", "lists", "partitions", "shards", "tables"]

@@ -88,11 +88,41 @@ def bound_waits(context: Any) -> None:
     ctx._sqla_partition_waits = (lock, limit)
 
 
+def in_caller_transaction(ctx: MigrationContext) -> bool:
+    """The migration runs inside a transaction its caller began (a test that rolls back,
+    pytest-alembic's experimental test): nothing may commit it, so an operation that would
+    commit between its steps runs them at once, holding its locks to the caller's end."""
+    return not ctx.as_sql and bool(getattr(ctx, "_in_external_transaction", False))
+
+
+@contextlib.contextmanager
+def outside_transaction(ctx: MigrationContext) -> Iterator[None]:
+    """``autocommit_block()``, except in a caller's transaction (see above), where the
+    statements run in it."""
+    if in_caller_transaction(ctx):
+        yield
+        return
+    with ctx.autocommit_block():
+        yield
+
+
 def _can_checkpoint(ctx: MigrationContext) -> bool:
     """Only a transaction Alembic began may be committed early; a caller's is left alone."""
     if ctx.as_sql:
         return bool(ctx.impl.transactional_ddl)
     return not ctx._in_external_transaction and ctx._transaction is not None
+
+
+def checkpoint(operations: Operations) -> None:
+    """Commit what the migration did so far, where Alembic began its transaction: a value
+    added to an enum earlier in the migration (alembic-postgresql-enum's
+    ``sync_enum_values``) cannot be used, in a partition's bound or a row's move, until it
+    is committed."""
+    ctx = operations.migration_context
+    if _can_checkpoint(ctx):
+        with ctx.autocommit_block():
+            pass
+        ctx._sqla_partition_locks = 0  # type: ignore[attr-defined]
 
 
 def spend_locks(operations: Operations, entries: int) -> None:

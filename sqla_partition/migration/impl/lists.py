@@ -11,8 +11,10 @@ from ..ops import AlterListPartitionsOp
 from .common import (
     DEFAULT_LOCK_TIMEOUT_MS,
     bounded,
+    checkpoint,
     implements,
     options_of,
+    outside_transaction,
     reporting,
     run_statements,
     spend_locks,
@@ -25,15 +27,17 @@ def alter_list_partitions(operations: Operations, op: AlterListPartitionsOp) -> 
     change = list_change(op.table_name, op.old, op.partitioning)
     ctx = operations.migration_context
     checks = checks_before(policy, change)
+    if change.added and not checks:  # (the checks' own block commits first as well)
+        checkpoint(operations)
     if checks:
         # each statement commits on its own: the validating scan holds no lock that
         # writes wait for, and the migration's own transaction is not holding one yet
         lock = int(options_of(ctx).get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
-        with ctx.autocommit_block(), reporting(ctx):
+        with outside_transaction(ctx), reporting(ctx):
             run_statements(operations, sql.timeouts(lock, 0, local=False))
             run_statements(operations, checks)
             run_statements(operations, sql.reset_timeouts(local=False))
-    steps = locked_steps(policy, change, op.old, op.start, op.until)
+    steps = locked_steps(policy, change, op.old, op.start, op.until, removed_rows=op.removed_rows)
     spend_locks(operations, 4 * (len(steps) + 1))
     with bounded(operations):
         run_statements(

@@ -10,7 +10,7 @@ from alembic.operations import Operations
 
 from ... import sql
 from ...declaration.policies import TablePolicy
-from ...planning.hash_split import hash_split
+from ...planning.hash_split import hash_rebuild, hash_split
 from ..ops import (
     DistributeTableOp,
     SplitHashPartitionsOp,
@@ -23,6 +23,7 @@ from .common import (
     DEFAULT_SPLIT_BATCH_BLOCKS,
     bounded,
     implements,
+    in_caller_transaction,
     options_of,
     reporting,
     run_statements,
@@ -36,8 +37,25 @@ log = logging.getLogger(__name__)
 
 @implements(SplitHashPartitionsOp)
 def split_hash_partitions(operations: Operations, op: SplitHashPartitionsOp) -> None:
-    opts = options_of(operations.migration_context)
+    ctx = operations.migration_context
+    opts = options_of(ctx)
     old = dataclasses.replace(op.partitioning, partitions=op.old_partitions)
+    merging = op.partitioning.partitions < op.old_partitions  # a split's downgrade
+    if merging or in_caller_transaction(ctx):  # no commits between steps: held, at once
+        merge = hash_rebuild(
+            TablePolicy(op.table_name, old, "hash", op.schema),
+            TablePolicy(op.table_name, op.partitioning, "hash", op.schema),
+        )
+        with bounded(operations):
+            run_statements(
+                operations,
+                [
+                    *merge,
+                    sql.create_policy_table(),
+                    sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), "hash"),
+                ],
+            )
+        return
     splits = hash_split(
         TablePolicy(op.table_name, old, "hash", op.schema),
         TablePolicy(op.table_name, op.partitioning, "hash", op.schema),
@@ -50,7 +68,6 @@ def split_hash_partitions(operations: Operations, op: SplitHashPartitionsOp) -> 
     # The copy is one statement per partition and may take long; its batches are bounded.
     limit = int(opts.get("sqla_partition_split_statement_timeout", 0))
     lock = int(opts.get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
-    ctx = operations.migration_context
     with ctx.autocommit_block(), reporting(ctx):
         run_statements(operations, sql.timeouts(lock, limit, local=False))
         for split in splits:

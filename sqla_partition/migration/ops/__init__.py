@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ...declaration.policies import Range
 from .audit import DisableAuditOp, EnableAuditOp
+from .enums import AddPartitionKeyValuesOp, KeepPartitionKeyValuesOp
 from .indexes import CreateIndexOnlineOp, CreatePartitionedIndexOp, RecommendedOp, ReindexOp
 from .lists import AlterListPartitionsOp
 from .partitions import (
@@ -29,6 +30,8 @@ from .shards import (
 from .tables import CreatePartitionedTableOp, DropPartitionedTableOp, PartitionExistingTableOp
 
 __all__ = [
+    "AddPartitionKeyValuesOp",
+    "KeepPartitionKeyValuesOp",
     "AlterListPartitionsOp",
     "AttachPartitionOp",
     "CreateIndexOnlineOp",

@@ -26,6 +26,7 @@ class AlterListPartitionsOp(MigrateOperation):
         start: str | None = None,
         until: str | None = None,
         schema: str | None = None,
+        removed_rows: str = "archive",
     ) -> None:
         if not isinstance(partitioning, List) or not isinstance(old, List):
             raise PolicyError(f"{table_name}: alter_list_partitions takes List(...) policies")
@@ -38,6 +39,14 @@ class AlterListPartitionsOp(MigrateOperation):
         self.start = start
         self.until = until
         self.schema = schema
+        if removed_rows not in ("archive", "default"):
+            raise PolicyError(
+                f"{table_name}: removed_rows={removed_rows!r}: use 'archive' (a removed "
+                "partition is detached and kept) or 'default' (its rows go back to the "
+                "DEFAULT partition)"
+            )
+        #: What a removed partition becomes: see :func:`planning.lists.locked_steps`.
+        self.removed_rows = removed_rows
 
     @classmethod
     def alter_list_partitions(
@@ -47,6 +56,10 @@ class AlterListPartitionsOp(MigrateOperation):
         operations.invoke(cls(table_name, partitioning, **kw))
 
     def reverse(self) -> AlterListPartitionsOp:
+        """Partitions this change adds beside a DEFAULT give their rows back to it when the
+        downgrade removes them, as they took them: no archive is left behind."""
+        added = set(self.partitioning.partitions) - set(self.old.partitions)
+        back = bool(added) and self.old.default and self.partitioning.default
         return AlterListPartitionsOp(
             self.table_name,
             self.old,
@@ -55,6 +68,7 @@ class AlterListPartitionsOp(MigrateOperation):
             start=self.start,
             until=self.until,
             schema=self.schema,
+            removed_rows="default" if back else "archive",
         )
 
     def to_diff_tuple(self) -> tuple[Any, ...]:

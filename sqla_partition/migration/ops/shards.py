@@ -21,6 +21,8 @@ class SplitHashPartitionsOp(MigrateOperation):
 
     Each old partition in turn is copied into its new partitions (a trigger logs the keys
     written meanwhile, copied again), verified, then swapped in under a brief exclusive lock.
+    Fewer partitions than ``old_partitions`` (a split's downgrade) merge instead, holding the
+    table while its rows are copied.
     ``columns`` and ``primary_key`` are captured at autogenerate time; the migration
     refuses to run if the table's columns differ by then.
     """
@@ -66,7 +68,8 @@ class SplitHashPartitionsOp(MigrateOperation):
         operations.invoke(op)
 
     def reverse(self) -> SplitHashPartitionsOp:
-        """Merging is refused when run; written so a downgrade says so instead of lying."""
+        """A merge back to ``old_partitions``: one transaction that holds the table while
+        its rows are copied (see :func:`planning.hash_split.hash_merge`)."""
         return SplitHashPartitionsOp(
             self.table_name,
             dataclasses.replace(self.partitioning, partitions=self.old_partitions),
