@@ -31,6 +31,7 @@ from .ops import (
     SplitHashPartitionsOp,
     SplitShardsOp,
     UndistributeTableOp,
+    UnpartitionTableOp,
 )
 
 if TYPE_CHECKING:
@@ -214,7 +215,8 @@ def _recommended(ctx: AutogenContext, op: RecommendedOp) -> str:
 
 
 @renderers.dispatch_for(PartitionExistingTableOp)
-def _partition_existing(ctx: AutogenContext, op: PartitionExistingTableOp) -> str:
+@renderers.dispatch_for(UnpartitionTableOp)
+def _partition_existing(ctx: AutogenContext, op: Any) -> str:
     args = [
         repr(op.table_name),
         _policy(ctx, op.partitioning),
@@ -224,7 +226,8 @@ def _partition_existing(ctx: AutogenContext, op: PartitionExistingTableOp) -> st
     ]
     if op.schema:
         args.append(f"schema={op.schema!r}")
-    return f"{_prefix(ctx)}partition_existing_table({', '.join(args)})"
+    name = "unpartition_table" if isinstance(op, UnpartitionTableOp) else "partition_existing_table"
+    return f"{_prefix(ctx)}{name}({', '.join(args)})"
 
 
 _PARTITION_OPS = {

@@ -269,9 +269,11 @@ from .statement import (
     Statement,
     inert,
 )
+from .unpartition import unpartition
 
 __all__ = [
     "add_enum_value",
+    "unpartition",
     "keep_enum_values",
     "ADVICE_PREPARED",
     "ADVICE_READY_QUERY",

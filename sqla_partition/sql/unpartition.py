@@ -78,7 +78,8 @@ def unpartition(table: str, schema: str | None) -> Statement:
             "  FOR i IN 1 .. coalesce(array_length(idx, 1), 0) LOOP",
             "    EXECUTE pg_catalog.format('ALTER INDEX %s RENAME TO %I', idx[i], names[i]);",
             "  END LOOP;",
-            f"  EXECUTE pg_catalog.format('ALTER TABLE %s RENAME TO %I', old, {string_literal(table)});",
+            "  EXECUTE pg_catalog.format('ALTER TABLE %s RENAME TO %I', old, "
+            f"{string_literal(table)});",
         ]
     )
     declare = (

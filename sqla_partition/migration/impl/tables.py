@@ -22,6 +22,7 @@ from ..ops import (
     CreatePartitionedTableOp,
     DropPartitionedTableOp,
     PartitionExistingTableOp,
+    UnpartitionTableOp,
 )
 from .common import (
     DEFAULT_LOCK_TIMEOUT_MS,
@@ -185,5 +186,22 @@ def partition_existing_table(operations: Operations, op: PartitionExistingTableO
                 ),
                 sql.upsert_policy(t, s, op.partitioning.to_json(), op.key_type),
                 *back_to_session(operations.migration_context),
+            ],
+        )
+
+
+@implements(UnpartitionTableOp)
+def unpartition_table(operations: Operations, op: UnpartitionTableOp) -> None:
+    t, s = op.table_name, op.schema
+    with bounded(operations):
+        run_statements(
+            operations,
+            [
+                sql.create_policy_table(),
+                sql.create_record_table(),
+                sql.forget_partitions(t, s),  # while its partitions still name theirs
+                sql.unpartition(t, s),
+                sql.delete_policy(t, s),
+                sql.drop_own_tables_if_unused(),
             ],
         )

@@ -27,7 +27,12 @@ from .shards import (
     SplitShardsOp,
     UndistributeTableOp,
 )
-from .tables import CreatePartitionedTableOp, DropPartitionedTableOp, PartitionExistingTableOp
+from .tables import (
+    CreatePartitionedTableOp,
+    DropPartitionedTableOp,
+    PartitionExistingTableOp,
+    UnpartitionTableOp,
+)
 
 __all__ = [
     "AddPartitionKeyValuesOp",
@@ -53,4 +58,5 @@ __all__ = [
     "SplitHashPartitionsOp",
     "SplitShardsOp",
     "UndistributeTableOp",
+    "UnpartitionTableOp",
 ]

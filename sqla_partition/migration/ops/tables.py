@@ -8,7 +8,6 @@ from alembic.operations import MigrateOperation, Operations
 from alembic.operations.ops import CreateTableOp, DropTableOp
 
 from ...declaration.policies import Policy, Range
-from .partitions import SetPartitionPolicyOp
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.schema import SchemaItem, Table
@@ -206,15 +205,61 @@ class PartitionExistingTableOp(MigrateOperation):
         """Partition the live table ``table_name`` by ``partitioning``, online."""
         operations.invoke(cls(table_name, partitioning, **kw))
 
-    def reverse(self) -> SetPartitionPolicyOp:
-        """Merging partitions back is not supported: a downgrade forgets the policy only."""
-        return SetPartitionPolicyOp(
+    def reverse(self) -> UnpartitionTableOp:
+        return UnpartitionTableOp(
             self.table_name,
-            None,
-            old=self.partitioning,
+            self.partitioning,
+            legacy_until=self.legacy_until,
+            until=self.until,
             key_type=self.key_type,
             schema=self.schema,
         )
 
     def to_diff_tuple(self) -> tuple[Any, ...]:
         return ("partition_existing_table", self.schema, self.table_name, self.partitioning)
+
+
+@Operations.register_operation("unpartition_table")
+class UnpartitionTableOp(MigrateOperation):
+    """Undo ``partition_existing_table``: the legacy partition becomes the plain table of
+    its name again, with the rows written since, and the policy is forgotten. One statement
+    holds the table while those rows are copied; refused before anything changes where
+    ``split-legacy`` has split the legacy partition or another table refers to this one.
+    The arguments are the conversion's, so the operation reverses into it."""
+
+    def __init__(
+        self,
+        table_name: str,
+        partitioning: Range,
+        *,
+        legacy_until: Any,
+        until: Any,
+        key_type: str = "timestamptz",
+        schema: str | None = None,
+    ) -> None:
+        self.table_name = table_name
+        self.partitioning = partitioning
+        self.legacy_until = legacy_until
+        self.until = until
+        self.key_type = key_type
+        self.schema = schema
+
+    @classmethod
+    def unpartition_table(
+        cls, operations: Operations, table_name: str, partitioning: Range, **kw: Any
+    ) -> None:
+        """Make the converted table ``table_name`` plain again."""
+        operations.invoke(cls(table_name, partitioning, **kw))
+
+    def reverse(self) -> PartitionExistingTableOp:
+        return PartitionExistingTableOp(
+            self.table_name,
+            self.partitioning,
+            legacy_until=self.legacy_until,
+            until=self.until,
+            key_type=self.key_type,
+            schema=self.schema,
+        )
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return ("unpartition_table", self.schema, self.table_name, self.partitioning)
