@@ -7,8 +7,11 @@ Each test that asks for ``db_url`` gets a database of its own.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 import time
 import uuid
 import warnings
@@ -75,14 +78,19 @@ class Server:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
+def server() -> Server:
     url = os.environ.get("SQLA_PARTITION_TEST_URL")
     if url:
         u = make_url(url)
         if u.drivername in ("postgresql", "postgres"):
             u = u.set(drivername="postgresql+psycopg")
         url = u.render_as_string(hide_password=False)
-    return Server(url, tmp_path_factory.mktemp("embedded") / "pgdata")
+    # not under pytest's numbered temporary directories: another pytest session started
+    # meanwhile prunes old ones, and would pull the data directory from under the server
+    parent = Path(tempfile.mkdtemp(prefix="sqla-partition-tests-"))
+    # registered before the server's own exit handler, so it runs after it (last in, first out)
+    atexit.register(shutil.rmtree, parent, ignore_errors=True)
+    return Server(url, parent / "pgdata")
 
 
 @pytest.fixture

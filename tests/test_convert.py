@@ -376,6 +376,13 @@ def test_split_legacy_moves_old_rows_into_their_months_online(db_url, pg):
         ).fetchall()
     ]
     assert "events_legacy" not in names and len(names) >= 5  # months, next ones, DEFAULT
+    recorded = dict(
+        pg.execute(
+            "SELECT partition_name, state FROM sqla_partition.sqla_partition_partitions"
+        ).fetchall()
+    )
+    assert all(recorded.get(n) == "attached" for n in names), (names, recorded)
+    assert "events_legacy" not in recorded  # the months are the tool's: retention expires them
     after = pg.execute(
         "SELECT count(*), md5(string_agg(id::text || note, ',' ORDER BY id)) FROM events "
         "WHERE note <> 'live'"

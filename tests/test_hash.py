@@ -434,6 +434,11 @@ def test_a_splits_downgrade_merges_the_partitions_back(db_url, pg):
     ).fetchone() == ("2",)
     run_online(db_url, resize(4, 2))  # and the split again, online
     assert pg.execute(digest).fetchone() == before
+    recorded = pg.execute(
+        'SELECT array_agg(partition_name::text ORDER BY partition_name COLLATE "C") '
+        "FROM sqla_partition.sqla_partition_partitions"
+    ).fetchone()
+    assert recorded == (["accounts_h0", "accounts_h1", "accounts_h2", "accounts_h3"],)
 
     pg.execute(
         "CREATE TABLE invoices (tenant_id int, account_id bigint, "

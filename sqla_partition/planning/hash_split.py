@@ -66,6 +66,17 @@ def hash_split(
             new_modulus=n,
             targets=tuple(targets),
             retired=check_identifier(f"{child}_old", "retired partition"),
+            records=(
+                *(
+                    sql.record_partition("attached", old.table, t.final, None, None, old.schema).sql
+                    for t in targets
+                ),
+                *(
+                    ()
+                    if child in {t.final for t in targets}
+                    else (sql.record_dropped(child, old.schema).sql,)
+                ),
+            ),
             **limits,
         )
         for name in split.names():

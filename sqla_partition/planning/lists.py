@@ -43,6 +43,20 @@ def sub_partitions(
     return new_table_statements(sub)
 
 
+def sub_partition_records(
+    policy: TablePolicy, name: str, start: KeyValue | None, until: KeyValue | None
+) -> list[Statement]:
+    """The record rows of :func:`sub_partitions`."""
+    sub = policy.list_sub_policy(name)
+    if sub is None:
+        return []
+    if isinstance(sub.policy, Range):
+        if start is None or until is None:
+            return []
+        return new_table_records(sub, coerce_key(sub, start), coerce_key(sub, until))
+    return new_table_records(sub)
+
+
 def new_list_table_records(
     policy: TablePolicy, start: KeyValue | None = None, until: KeyValue | None = None
 ) -> list[Statement]:
@@ -54,13 +68,7 @@ def new_list_table_records(
     out = []
     for name in p.partitions:
         out.append(sql.record_partition("attached", t, policy.list_name(name), None, None, s))
-        sub = policy.list_sub_policy(name)
-        if sub is not None and isinstance(sub.policy, Range):
-            if start is not None and until is not None:
-                lower, upper = coerce_key(sub, start), coerce_key(sub, until)
-                out += new_table_records(sub, lower, upper)
-        elif sub is not None:
-            out += new_table_records(sub)
+        out += sub_partition_records(policy, name, start, until)
     if p.default:
         out.append(sql.record_partition("attached", t, policy.default_name, None, None, s))
     return out
@@ -212,6 +220,7 @@ def locked_steps(
             out += [
                 sql.detach_partition(t, child, s, default=default),
                 sql.move_list_rows(child, default, col, values, s),
+                sql.forget_partitions(child, s),  # its own partitions', while they exist
                 sql.drop_table(child, s, why=sql.EMPTIED_BACK_TO_DEFAULT),
                 sql.record_dropped(child, s),
             ]
@@ -247,6 +256,7 @@ def locked_steps(
                 sql.list_child_or_archive(t, child, s, _sub(policy)),
                 sql.attach_list_partition(t, child, values, s, default),
                 *sub_partitions(policy, name, start, until),
+                *sub_partition_records(policy, name, start, until),
                 *(sql.release_rows(child, s) if held else []),
             ]
         else:

@@ -337,6 +337,20 @@ def plan(
                 (
                     sql.create_detached_child(parent.name, policy_here.default_name, schema),
                     sql.attach_default_partition(parent.name, policy_here.default_name, schema),
+                    *(
+                        (
+                            sql.record_partition(
+                                "attached",
+                                parent.name,
+                                policy_here.default_name,
+                                None,
+                                None,
+                                schema,
+                            ),
+                        )
+                        if record
+                        else ()
+                    ),
                 ),
             )
         )

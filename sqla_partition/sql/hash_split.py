@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from .partitions import hash_bound
 from .plpgsql import RETRY_VARS, do_block, dollar_quote, retrying
 from .quoting import ident, qualified, regclass, string_literal
+from .record import RECORD_TABLE
 from .statement import Statement
 
 #: The CHECK that proves a split table's rows belong to its new remainder, so ATTACH
@@ -55,6 +56,9 @@ class HashSplit:
     #: ``h``: a hash partition split in its new remainders; ``r``: a range partition (the
     #: legacy partition of a converted table) split in periods.
     strategy: str = "h"
+    #: The record's rows for the swap (see :mod:`sql.record`): the split tables are the
+    #: tool's from the moment they are attached, in the swap's own transaction.
+    records: tuple[str, ...] = ()
 
     def q(self, name: str) -> str:
         return qualified(name, self.schema)
@@ -372,6 +376,7 @@ def split_swap(s: HashSplit) -> Statement:
             f"{t.bound or hash_bound(s.new_modulus, t.remainder)};"
         )
         swap.append(f"ALTER TABLE {s.q(t.final)} DROP CONSTRAINT {ident(HASH_CHECK)};")
+    swap += [f"{record};" for record in s.records]
     finals = ", ".join(t.final for t in s.targets)
     names = [n for t in s.targets for n in (t.build, t.final)]
     body = (
@@ -388,7 +393,8 @@ def split_swap(s: HashSplit) -> Statement:
     return Statement(
         do_block(body, declare),
         f"ACCESS EXCLUSIVE on {' and '.join(dict.fromkeys([s.parent, s.child, *names]))} "
-        f"and on the tables its foreign keys reference, ROW EXCLUSIVE on {s.log}",
+        f"and on the tables its foreign keys reference, ROW EXCLUSIVE on {s.log}"
+        + (f", ROW EXCLUSIVE on {RECORD_TABLE}" if s.records else ""),
         "brief: the detach, the keys written since the last catch-up, and attaches the CHECKs "
         "make scan-free (ATTACH replaces the split tables' foreign-key triggers on the "
         "referenced tables, hence their lock); each wait is bounded by lock_timeout and half "

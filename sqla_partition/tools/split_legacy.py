@@ -49,6 +49,7 @@ def plan_split(conn: Any, table: str, schema: str, **limits: int) -> sql.HashSpl
     stepper = bound.stepper()
     upper: KeyValue = legacy.upper  # type: ignore[assignment]
     targets: list[sql.SplitTarget] = []
+    records: list[str] = []
     period = stepper.period_of(oldest)
     while period.lower < upper:  # type: ignore[operator]
         end = min(period.upper, upper)  # type: ignore[type-var]
@@ -65,7 +66,10 @@ def plan_split(conn: Any, table: str, schema: str, **limits: int) -> sql.HashSpl
                 bound=f"FOR VALUES FROM ({lower_sql}) TO ({sql.key_literal(end, bound.key_type)})",
             )
         )
+        lower = None if first else period.lower
+        records.append(sql.record_partition("attached", table, name, lower, end, schema).sql)
         period = stepper.following(period)
+    records.append(sql.record_dropped(legacy.name, schema).sql)
     columns, key = _columns(conn, table, schema)
     if not key:
         raise SqlaPartitionError(
@@ -84,6 +88,7 @@ def plan_split(conn: Any, table: str, schema: str, **limits: int) -> sql.HashSpl
         targets=tuple(targets),
         retired=check_identifier(f"{legacy.name}_old", "retired partition"),
         strategy="r",
+        records=tuple(records),
         **limits,
     )
 

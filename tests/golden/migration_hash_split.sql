@@ -167,7 +167,7 @@ BEGIN
 END
 $do$;
 
--- ACCESS EXCLUSIVE on sessions and sessions_h0 and sessions_h0_new and sessions_h4 and on the tables its foreign keys reference, ROW EXCLUSIVE on sqla_partition_split_a992a7d11bf9: brief: the detach, the keys written since the last catch-up, and attaches the CHECKs make scan-free (ATTACH replaces the split tables' foreign-key triggers on the referenced tables, hence their lock); each wait is bounded by lock_timeout and half of deadlock_timeout, and retried
+-- ACCESS EXCLUSIVE on sessions and sessions_h0 and sessions_h0_new and sessions_h4 and on the tables its foreign keys reference, ROW EXCLUSIVE on sqla_partition_split_a992a7d11bf9, ROW EXCLUSIVE on sqla_partition_partitions: brief: the detach, the keys written since the last catch-up, and attaches the CHECKs make scan-free (ATTACH replaces the split tables' foreign-key triggers on the referenced tables, hence their lock); each wait is bounded by lock_timeout and half of deadlock_timeout, and retried
 -- squawk-ignore require-concurrent-partition-detach
 DO $do$
 DECLARE
@@ -228,6 +228,8 @@ BEGIN
       ALTER TABLE sessions_h0 DROP CONSTRAINT sqla_partition_hash;
       ALTER TABLE sessions ATTACH PARTITION sessions_h4 FOR VALUES WITH (MODULUS 8, REMAINDER 4);
       ALTER TABLE sessions_h4 DROP CONSTRAINT sqla_partition_hash;
+      INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'sessions_h0', current_schema(), 'sessions', NULL, NULL, 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
+      INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'sessions_h4', current_schema(), 'sessions', NULL, NULL, 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
       worst := greatest(worst, clock_timestamp() - started);
       EXIT;
     EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
@@ -417,7 +419,7 @@ BEGIN
 END
 $do$;
 
--- ACCESS EXCLUSIVE on sessions and sessions_h1 and sessions_h1_new and sessions_h5 and on the tables its foreign keys reference, ROW EXCLUSIVE on sqla_partition_split_e21773a32c9f: brief: the detach, the keys written since the last catch-up, and attaches the CHECKs make scan-free (ATTACH replaces the split tables' foreign-key triggers on the referenced tables, hence their lock); each wait is bounded by lock_timeout and half of deadlock_timeout, and retried
+-- ACCESS EXCLUSIVE on sessions and sessions_h1 and sessions_h1_new and sessions_h5 and on the tables its foreign keys reference, ROW EXCLUSIVE on sqla_partition_split_e21773a32c9f, ROW EXCLUSIVE on sqla_partition_partitions: brief: the detach, the keys written since the last catch-up, and attaches the CHECKs make scan-free (ATTACH replaces the split tables' foreign-key triggers on the referenced tables, hence their lock); each wait is bounded by lock_timeout and half of deadlock_timeout, and retried
 -- squawk-ignore require-concurrent-partition-detach
 DO $do$
 DECLARE
@@ -478,6 +480,8 @@ BEGIN
       ALTER TABLE sessions_h1 DROP CONSTRAINT sqla_partition_hash;
       ALTER TABLE sessions ATTACH PARTITION sessions_h5 FOR VALUES WITH (MODULUS 8, REMAINDER 5);
       ALTER TABLE sessions_h5 DROP CONSTRAINT sqla_partition_hash;
+      INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'sessions_h1', current_schema(), 'sessions', NULL, NULL, 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
+      INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'sessions_h5', current_schema(), 'sessions', NULL, NULL, 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
       worst := greatest(worst, clock_timestamp() - started);
       EXIT;
     EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
@@ -667,7 +671,7 @@ BEGIN
 END
 $do$;
 
--- ACCESS EXCLUSIVE on sessions and sessions_h2 and sessions_h2_new and sessions_h6 and on the tables its foreign keys reference, ROW EXCLUSIVE on sqla_partition_split_26c7547bd9f5: brief: the detach, the keys written since the last catch-up, and attaches the CHECKs make scan-free (ATTACH replaces the split tables' foreign-key triggers on the referenced tables, hence their lock); each wait is bounded by lock_timeout and half of deadlock_timeout, and retried
+-- ACCESS EXCLUSIVE on sessions and sessions_h2 and sessions_h2_new and sessions_h6 and on the tables its foreign keys reference, ROW EXCLUSIVE on sqla_partition_split_26c7547bd9f5, ROW EXCLUSIVE on sqla_partition_partitions: brief: the detach, the keys written since the last catch-up, and attaches the CHECKs make scan-free (ATTACH replaces the split tables' foreign-key triggers on the referenced tables, hence their lock); each wait is bounded by lock_timeout and half of deadlock_timeout, and retried
 -- squawk-ignore require-concurrent-partition-detach
 DO $do$
 DECLARE
@@ -728,6 +732,8 @@ BEGIN
       ALTER TABLE sessions_h2 DROP CONSTRAINT sqla_partition_hash;
       ALTER TABLE sessions ATTACH PARTITION sessions_h6 FOR VALUES WITH (MODULUS 8, REMAINDER 6);
       ALTER TABLE sessions_h6 DROP CONSTRAINT sqla_partition_hash;
+      INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'sessions_h2', current_schema(), 'sessions', NULL, NULL, 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
+      INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'sessions_h6', current_schema(), 'sessions', NULL, NULL, 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
       worst := greatest(worst, clock_timestamp() - started);
       EXIT;
     EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
@@ -917,7 +923,7 @@ BEGIN
 END
 $do$;
 
--- ACCESS EXCLUSIVE on sessions and sessions_h3 and sessions_h3_new and sessions_h7 and on the tables its foreign keys reference, ROW EXCLUSIVE on sqla_partition_split_68c9400af59a: brief: the detach, the keys written since the last catch-up, and attaches the CHECKs make scan-free (ATTACH replaces the split tables' foreign-key triggers on the referenced tables, hence their lock); each wait is bounded by lock_timeout and half of deadlock_timeout, and retried
+-- ACCESS EXCLUSIVE on sessions and sessions_h3 and sessions_h3_new and sessions_h7 and on the tables its foreign keys reference, ROW EXCLUSIVE on sqla_partition_split_68c9400af59a, ROW EXCLUSIVE on sqla_partition_partitions: brief: the detach, the keys written since the last catch-up, and attaches the CHECKs make scan-free (ATTACH replaces the split tables' foreign-key triggers on the referenced tables, hence their lock); each wait is bounded by lock_timeout and half of deadlock_timeout, and retried
 -- squawk-ignore require-concurrent-partition-detach
 DO $do$
 DECLARE
@@ -978,6 +984,8 @@ BEGIN
       ALTER TABLE sessions_h3 DROP CONSTRAINT sqla_partition_hash;
       ALTER TABLE sessions ATTACH PARTITION sessions_h7 FOR VALUES WITH (MODULUS 8, REMAINDER 7);
       ALTER TABLE sessions_h7 DROP CONSTRAINT sqla_partition_hash;
+      INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'sessions_h3', current_schema(), 'sessions', NULL, NULL, 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
+      INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'sessions_h7', current_schema(), 'sessions', NULL, NULL, 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
       worst := greatest(worst, clock_timestamp() - started);
       EXIT;
     EXCEPTION WHEN lock_not_available OR deadlock_detected OR serialization_failure THEN
