@@ -315,3 +315,55 @@ def test_a_name_too_long_says_what_to_shorten():
         TablePolicy("t" * 70, Range("created_at"), "timestamptz")
     with pytest.raises(PolicyError, match="partition_prefix="):
         TablePolicy("t" * 60, Range("created_at"), "timestamptz")
+
+
+def test_a_writers_temporary_table_never_takes_a_splits_key_log(roles, pg):
+    """The split's key-log trigger runs as the table's owner in the writers' sessions: an
+    application that makes a temporary table of the log's name (and a trigger of its own
+    on it) must see its table untouched and its trigger never run; the keys go to the real
+    log. Before, pg_temp came first in the function's search_path."""
+    import sqlalchemy as sa
+
+    from sqla_partition import Hash, sql
+    from sqla_partition.declaration.policies import TablePolicy
+    from sqla_partition.planning.hash_split import hash_split
+
+    from .test_hash import run_online
+
+    names, urls = roles
+    run_online(
+        urls["owner"],
+        lambda op: op.create_partitioned_table(
+            "accounts",
+            sa.Column("tenant_id", sa.Integer, nullable=False),
+            sa.Column("id", sa.BigInteger, nullable=False),
+            sa.Column("note", sa.Text),
+            sa.PrimaryKeyConstraint("tenant_id", "id"),
+            partitioning=Hash("tenant_id", partitions=2),
+        ),
+    )
+    pg.execute("INSERT INTO accounts SELECT g, g, 'n' FROM generate_series(1, 20) g")
+    pg.execute(f'GRANT SELECT, UPDATE ON accounts TO "{names["app"]}"')
+    old, new = (TablePolicy("accounts", Hash("tenant_id", partitions=n), "hash") for n in (2, 4))
+    split = hash_split(old, new, ("id", "note", "tenant_id"), ("tenant_id", "id"))[0]
+    with psycopg.connect(_libpq(urls["owner"]), autocommit=True) as owner:
+        owner.execute(sql.split_trigger_function(split).sql)
+        owner.execute(sql.split_prepare(split).sql)
+    with psycopg.connect(_libpq(urls["app"]), autocommit=True) as app:
+        app.execute(f'CREATE TEMP TABLE "{split.log}" (tenant_id int, id bigint)')
+        app.execute("CREATE TEMP TABLE ran (who text)")
+        app.execute(
+            "CREATE FUNCTION pg_temp.spy() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$BEGIN INSERT INTO pg_temp.ran VALUES (current_user); RETURN NULL; END$$"
+        )
+        app.execute(
+            f'CREATE TRIGGER spy AFTER INSERT ON pg_temp."{split.log}" '
+            "FOR EACH ROW EXECUTE FUNCTION pg_temp.spy()"
+        )
+        app.execute(
+            "UPDATE accounts SET note = 'changed' WHERE tableoid = %s::regclass", (split.child,)
+        )
+        assert app.execute(f'SELECT count(*) FROM pg_temp."{split.log}"').fetchone() == (0,)
+        assert app.execute("SELECT count(*) FROM pg_temp.ran").fetchone() == (0,)
+    logged = pg.execute(f'SELECT count(*) FROM public."{split.log}"').fetchone()[0]
+    assert logged > 0  # every key written went to the real log

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 
 from .partitions import hash_bound
-from .plpgsql import RETRY_VARS, do_block, dollar_quote, retrying
+from .plpgsql import RETRY_VARS, do_block, retrying
 from .quoting import ident, qualified, regclass, string_literal
 from .record import RECORD_TABLE
 from .statement import Statement
@@ -129,28 +129,39 @@ def _same_key(s: HashSplit, left: str, right: str) -> str:
 
 def split_trigger_function(s: HashSplit) -> Statement:
     """Records the key of every row written to the old partition, whatever the writer's
-    isolation level (an insert never conflicts); the log is applied by later steps."""
-    log = s.q(s.log)
+    isolation level (an insert never conflicts); the log is applied by later steps.
+
+    It runs as the table's owner in the writers' sessions, so it names the key log through
+    a search_path pinned to the table's schema, then ``pg_catalog``, then ``pg_temp`` last:
+    a writer's temporary table of the log's name is never the one written (searched first,
+    as ``FROM CURRENT`` would leave it, it ran the writer's own triggers as the owner)."""
     body = (
         "BEGIN\n"
         "  IF TG_OP <> 'INSERT' THEN\n"
-        f"    INSERT INTO {log} VALUES ({_cols(s.primary_key, 'OLD.')});\n"
+        f"    INSERT INTO {ident(s.log)} VALUES ({_cols(s.primary_key, 'OLD.')});\n"
         "  END IF;\n"
         "  IF TG_OP <> 'DELETE' THEN\n"
-        f"    INSERT INTO {log} VALUES ({_cols(s.primary_key, 'NEW.')});\n"
+        f"    INSERT INTO {ident(s.log)} VALUES ({_cols(s.primary_key, 'NEW.')});\n"
         "  END IF;\n"
         "  RETURN NULL;\n"
         "END"
     )
-    tag = dollar_quote(body, "fn")
+    schema = string_literal(s.schema) if s.schema else "pg_catalog.current_schema()"
+    name = string_literal(s.log)
     return Statement(
-        f"CREATE OR REPLACE FUNCTION {s.q(s.log)}() RETURNS trigger LANGUAGE plpgsql "
-        f"SECURITY DEFINER SET search_path FROM CURRENT AS {tag}\n{body}\n{tag};\n"
-        f"REVOKE ALL ON FUNCTION {s.q(s.log)}() FROM PUBLIC",
+        do_block(
+            f"  sch := {schema};\n"
+            "  EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %I.%I() RETURNS trigger "
+            "LANGUAGE plpgsql SECURITY DEFINER SET search_path = %I, pg_catalog, pg_temp "
+            f"AS %L', sch, {name}, sch, {string_literal(body)});\n"
+            "  EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %I.%I() FROM PUBLIC', sch, "
+            f"{name});\n",
+            "  sch text;\n",
+        ),
         "no table lock",
         f"the trigger below calls it for every write to {s.child} until the swap, as the "
         "table's owner: writers need no right on the key log, and no other role has one; "
-        "it finds names as this migration does",
+        "its search_path is the table's schema, pg_catalog and pg_temp last",
     )
 
 

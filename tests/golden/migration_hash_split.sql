@@ -8,19 +8,24 @@ SET lock_timeout = 5000;
 -- no lock: bounds how long any statement below may run
 SET statement_timeout = 0;
 
--- no table lock: the trigger below calls it for every write to sessions_h0 until the swap, as the table's owner: writers need no right on the key log, and no other role has one; it finds names as this migration does
-CREATE OR REPLACE FUNCTION sqla_partition_split_a992a7d11bf9() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+-- no table lock: the trigger below calls it for every write to sessions_h0 until the swap, as the table's owner: writers need no right on the key log, and no other role has one; its search_path is the table's schema, pg_catalog and pg_temp last
+DO $do$
+DECLARE
+  sch text;
 BEGIN
-  IF TG_OP <> 'INSERT' THEN
+  sch := pg_catalog.current_schema();
+  EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %I.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = %I, pg_catalog, pg_temp AS %L', sch, 'sqla_partition_split_a992a7d11bf9', sch, 'BEGIN
+  IF TG_OP <> ''INSERT'' THEN
     INSERT INTO sqla_partition_split_a992a7d11bf9 VALUES (OLD.account_id);
   END IF;
-  IF TG_OP <> 'DELETE' THEN
+  IF TG_OP <> ''DELETE'' THEN
     INSERT INTO sqla_partition_split_a992a7d11bf9 VALUES (NEW.account_id);
   END IF;
   RETURN NULL;
+END');
+  EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %I.%I() FROM PUBLIC', sch, 'sqla_partition_split_a992a7d11bf9');
 END
-$fn$;
-REVOKE ALL ON FUNCTION sqla_partition_split_a992a7d11bf9() FROM PUBLIC;
+$do$;
 
 -- SHARE ROW EXCLUSIVE on sessions_h0 (the trigger) and on tables its foreign keys reference, ACCESS SHARE on sessions: sessions_h0_new, sessions_h4 are new and unused; creating the trigger waits for writes to sessions_h0 in flight and holds writers back for a moment, bounded by lock_timeout and retried
 DO $do$
@@ -260,19 +265,24 @@ DROP TABLE IF EXISTS sqla_partition_split_a992a7d11bf9;
 -- squawk-ignore ban-drop-function
 DROP FUNCTION IF EXISTS sqla_partition_split_a992a7d11bf9();
 
--- no table lock: the trigger below calls it for every write to sessions_h1 until the swap, as the table's owner: writers need no right on the key log, and no other role has one; it finds names as this migration does
-CREATE OR REPLACE FUNCTION sqla_partition_split_e21773a32c9f() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+-- no table lock: the trigger below calls it for every write to sessions_h1 until the swap, as the table's owner: writers need no right on the key log, and no other role has one; its search_path is the table's schema, pg_catalog and pg_temp last
+DO $do$
+DECLARE
+  sch text;
 BEGIN
-  IF TG_OP <> 'INSERT' THEN
+  sch := pg_catalog.current_schema();
+  EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %I.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = %I, pg_catalog, pg_temp AS %L', sch, 'sqla_partition_split_e21773a32c9f', sch, 'BEGIN
+  IF TG_OP <> ''INSERT'' THEN
     INSERT INTO sqla_partition_split_e21773a32c9f VALUES (OLD.account_id);
   END IF;
-  IF TG_OP <> 'DELETE' THEN
+  IF TG_OP <> ''DELETE'' THEN
     INSERT INTO sqla_partition_split_e21773a32c9f VALUES (NEW.account_id);
   END IF;
   RETURN NULL;
+END');
+  EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %I.%I() FROM PUBLIC', sch, 'sqla_partition_split_e21773a32c9f');
 END
-$fn$;
-REVOKE ALL ON FUNCTION sqla_partition_split_e21773a32c9f() FROM PUBLIC;
+$do$;
 
 -- SHARE ROW EXCLUSIVE on sessions_h1 (the trigger) and on tables its foreign keys reference, ACCESS SHARE on sessions: sessions_h1_new, sessions_h5 are new and unused; creating the trigger waits for writes to sessions_h1 in flight and holds writers back for a moment, bounded by lock_timeout and retried
 DO $do$
@@ -512,19 +522,24 @@ DROP TABLE IF EXISTS sqla_partition_split_e21773a32c9f;
 -- squawk-ignore ban-drop-function
 DROP FUNCTION IF EXISTS sqla_partition_split_e21773a32c9f();
 
--- no table lock: the trigger below calls it for every write to sessions_h2 until the swap, as the table's owner: writers need no right on the key log, and no other role has one; it finds names as this migration does
-CREATE OR REPLACE FUNCTION sqla_partition_split_26c7547bd9f5() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+-- no table lock: the trigger below calls it for every write to sessions_h2 until the swap, as the table's owner: writers need no right on the key log, and no other role has one; its search_path is the table's schema, pg_catalog and pg_temp last
+DO $do$
+DECLARE
+  sch text;
 BEGIN
-  IF TG_OP <> 'INSERT' THEN
+  sch := pg_catalog.current_schema();
+  EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %I.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = %I, pg_catalog, pg_temp AS %L', sch, 'sqla_partition_split_26c7547bd9f5', sch, 'BEGIN
+  IF TG_OP <> ''INSERT'' THEN
     INSERT INTO sqla_partition_split_26c7547bd9f5 VALUES (OLD.account_id);
   END IF;
-  IF TG_OP <> 'DELETE' THEN
+  IF TG_OP <> ''DELETE'' THEN
     INSERT INTO sqla_partition_split_26c7547bd9f5 VALUES (NEW.account_id);
   END IF;
   RETURN NULL;
+END');
+  EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %I.%I() FROM PUBLIC', sch, 'sqla_partition_split_26c7547bd9f5');
 END
-$fn$;
-REVOKE ALL ON FUNCTION sqla_partition_split_26c7547bd9f5() FROM PUBLIC;
+$do$;
 
 -- SHARE ROW EXCLUSIVE on sessions_h2 (the trigger) and on tables its foreign keys reference, ACCESS SHARE on sessions: sessions_h2_new, sessions_h6 are new and unused; creating the trigger waits for writes to sessions_h2 in flight and holds writers back for a moment, bounded by lock_timeout and retried
 DO $do$
@@ -764,19 +779,24 @@ DROP TABLE IF EXISTS sqla_partition_split_26c7547bd9f5;
 -- squawk-ignore ban-drop-function
 DROP FUNCTION IF EXISTS sqla_partition_split_26c7547bd9f5();
 
--- no table lock: the trigger below calls it for every write to sessions_h3 until the swap, as the table's owner: writers need no right on the key log, and no other role has one; it finds names as this migration does
-CREATE OR REPLACE FUNCTION sqla_partition_split_68c9400af59a() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+-- no table lock: the trigger below calls it for every write to sessions_h3 until the swap, as the table's owner: writers need no right on the key log, and no other role has one; its search_path is the table's schema, pg_catalog and pg_temp last
+DO $do$
+DECLARE
+  sch text;
 BEGIN
-  IF TG_OP <> 'INSERT' THEN
+  sch := pg_catalog.current_schema();
+  EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %I.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = %I, pg_catalog, pg_temp AS %L', sch, 'sqla_partition_split_68c9400af59a', sch, 'BEGIN
+  IF TG_OP <> ''INSERT'' THEN
     INSERT INTO sqla_partition_split_68c9400af59a VALUES (OLD.account_id);
   END IF;
-  IF TG_OP <> 'DELETE' THEN
+  IF TG_OP <> ''DELETE'' THEN
     INSERT INTO sqla_partition_split_68c9400af59a VALUES (NEW.account_id);
   END IF;
   RETURN NULL;
+END');
+  EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %I.%I() FROM PUBLIC', sch, 'sqla_partition_split_68c9400af59a');
 END
-$fn$;
-REVOKE ALL ON FUNCTION sqla_partition_split_68c9400af59a() FROM PUBLIC;
+$do$;
 
 -- SHARE ROW EXCLUSIVE on sessions_h3 (the trigger) and on tables its foreign keys reference, ACCESS SHARE on sessions: sessions_h3_new, sessions_h7 are new and unused; creating the trigger waits for writes to sessions_h3 in flight and holds writers back for a moment, bounded by lock_timeout and retried
 DO $do$
