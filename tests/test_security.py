@@ -28,6 +28,8 @@ URLS = [
     ("postgresql://app:sec@ret@127.0.0.1:1/db", ["sec@ret", "ret@"]),
     ("postgresql://app:hunter2@[::1/db", ["hunter2"]),
     ("postgresql+psycopg://app:pa%40ss@127.0.0.1:1/db", ["pa%40ss", "pa@ss"]),
+    ("postgresql://app@127.0.0.1:1/db?%70assword=hunter2", ["hunter2"]),
+    ("postgresql://app@127.0.0.1:1/db?sslmode=disable&PASS%57ORD=hunter2", ["hunter2"]),
 ]
 
 
@@ -59,6 +61,9 @@ def test_redact_and_scrub_cover_every_form():
         "postgresql://u@h/db?sslmode=require&password=***"
     )
     assert scrub('bad token "x y"', "postgresql://u@h/db?password=x%20y") == 'bad token "***"'
+    assert redact("postgresql://u@h/db?%70assword=hunter2") == "postgresql://u@h/db?%70assword=***"
+    dsn = "host=h user=u password='correct horse battery' dbname=d"
+    assert "horse" not in redact(dsn) and "horse" not in scrub(f"bad: {dsn}", dsn)
 
 
 def test_init_keeps_a_password_to_its_owner(tmp_path):
@@ -68,6 +73,12 @@ def test_init_keeps_a_password_to_its_owner(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE((with_password / "alembic.ini").stat().st_mode) == 0o600
+    encoded = tmp_path / "c"  # a password under a percent-encoded key is one too
+    result = CliRunner().invoke(
+        main, ["init", str(encoded / "migrations"), "--url", "postgresql://u@h/db?%70assword=pw"]
+    )
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE((encoded / "alembic.ini").stat().st_mode) == 0o600
     without = tmp_path / "b"
     result = CliRunner().invoke(
         main, ["init", str(without / "migrations"), "--url", "postgresql://u@h/db"]

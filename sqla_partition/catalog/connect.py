@@ -41,6 +41,17 @@ def secrets_of(url: str) -> list[str]:
             # libpq ends the user part at the first "@": the rest shows up as the host
             found += [piece for piece in password.split("@") if len(piece) >= 3]
     found += re.findall(r"(?:^|[?&\s])password=([^&\s]*)", rest, re.IGNORECASE)
+    # a query key libpq decodes too: ?%70assword=…
+    query = rest.split("?", 1)[1] if "?" in rest else ""
+    for pair in query.split("&"):
+        key, _, value = pair.partition("=")
+        if unquote(key).strip().lower() == "password":
+            found.append(value)
+    # a key=value connection string: password='correct horse battery'
+    for quoted, bare in re.findall(
+        r"(?:^|\s)password\s*=\s*(?:'((?:[^'\\]|\\.)*)'|(\S+))", url, re.IGNORECASE
+    ):
+        found.append(quoted or bare)
     out = set()
     for secret in found:
         if secret:
@@ -51,7 +62,7 @@ def secrets_of(url: str) -> list[str]:
 
 def redact(url: str) -> str:
     """The URL with its password replaced, for messages and logs."""
-    text = url
+    text = scrub(url, url)  # every form first, a quoted one whole
     if "://" in text and "@" in text.split("://", 1)[1]:
         head, rest = text.split("://", 1)
         userinfo, host = rest.rsplit("@", 1)
