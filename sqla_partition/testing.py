@@ -60,6 +60,18 @@ class _Cursor:
         return self.cursor
 
 
+def _statement_count(text: str) -> int:
+    """How many statements ``text`` holds, split by PostgreSQL's own scanner (driver
+    placeholders such as ``%(name)s`` are no grammar; 0 if it cannot be read: the guard then
+    leaves it to the server)."""
+    import pglast
+
+    try:
+        return len(pglast.split(text, with_parser=False))
+    except Exception:
+        return 0
+
+
 class PruningGuard:
     """Plans statements on the connection that runs them, inside a savepoint, before they
     run; remembers the verdict per statement text."""
@@ -107,6 +119,8 @@ class PruningGuard:
                 own.execute(sql.GUARD_SAVEPOINT)
             partitions = PartitionMap.read(_Cursor(own))
             if not any(name in statement for name in partitions.names()):
+                return []
+            if _statement_count(statement) != 1:  # EXPLAIN would plan the first, run the rest
                 return []
             own.execute(sql.explain(statement), parameters)
             plan = own.fetchone()[0]

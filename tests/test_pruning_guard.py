@@ -160,3 +160,14 @@ def test_the_guard_never_disturbs_the_applications_statements(db_url, engine, pg
             )
         )
     assert pg.execute("SELECT note FROM notes WHERE id = 7").fetchone() == ("kept",)
+
+
+def test_a_string_of_several_statements_runs_once(engine, pg):
+    """EXPLAIN plans the first statement of a string and runs the others: the guard leaves
+    such strings alone, so the application's own execution is the only one."""
+    with guard_pruning(engine) as guard, engine.begin() as conn:
+        conn.exec_driver_sql(
+            "SELECT count(*) FROM events WHERE note = 'x'; INSERT INTO notes VALUES (7, 'once')"
+        )
+    assert pg.execute("SELECT count(*) FROM notes WHERE id = 7").fetchone() == (1,)
+    assert guard.planned == 0
