@@ -239,6 +239,41 @@ def test_policies_writable_by_other_roles_hold_every_detach_and_drop(roles, pg):
     assert check.exit_code == 1 and "REVOKE INSERT, UPDATE, DELETE, TRUNCATE" in check.output
 
 
+@pytest.mark.parametrize("grant", ["column", "pg_write_all_data"])
+def test_a_column_grant_or_pg_write_all_data_holds_expiry_too(roles, pg, grant):
+    """The guard missed a grant on one column of the policies and membership of
+    pg_write_all_data: with either, the application set on_expire to drop and roll dropped
+    live partitions."""
+    names, urls = roles
+    app = names["app"]
+    make_table(urls["owner"], Range("created_at", premake=2, retention="12 months"))
+    with psycopg.connect(_libpq(urls["owner"]), autocommit=True) as conn:
+        conn.execute(f'GRANT USAGE ON SCHEMA sqla_partition TO "{app}"')
+        conn.execute(f'GRANT SELECT ON sqla_partition.sqla_partition_policy TO "{app}"')
+        if grant == "column":
+            conn.execute(
+                f'GRANT UPDATE (policy) ON sqla_partition.sqla_partition_policy TO "{app}"'
+            )
+    if grant == "pg_write_all_data":
+        if not pg.execute("SELECT to_regrole('pg_write_all_data') IS NOT NULL").fetchone()[0]:
+            pytest.skip("pg_write_all_data arrived in PostgreSQL 14")
+        pg.execute(f'GRANT pg_write_all_data TO "{app}"')
+    with psycopg.connect(_libpq(urls["app"]), autocommit=True) as conn:
+        conn.execute(
+            "UPDATE sqla_partition.sqla_partition_policy SET policy = jsonb_set(jsonb_set("
+            "policy, '{retention}', '\"1 month\"'), '{on_expire}', '\"drop\"')"
+        )
+    before = partitions(pg)
+    now = ["--now", "2027-02-10T00:00:00Z"]
+    result = CliRunner().invoke(main, ["roll", "--database-url", urls["roll"], *now])
+    expected = "UPDATE (policy)" if grant == "column" else "pg_write_all_data"
+    assert f"{app} may" in result.output and expected in result.output, result.output
+    assert "expiry held" in result.output
+    assert set(before) <= set(partitions(pg))  # nothing detached, nothing dropped
+    check = CliRunner().invoke(main, ["check", "--database-url", urls["monitor"], *now])
+    assert check.exit_code == 1 and expected in check.output
+
+
 def test_a_table_planted_under_a_future_partitions_name_is_never_attached(db_url, pg):
     """A role with CREATE on the schema makes next month's partition first, with a trigger
     that would make it superuser when a row is moved into it by a superuser's roll."""

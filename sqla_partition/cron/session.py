@@ -90,8 +90,16 @@ def policy_writers(conn: psycopg.Connection) -> str | None:
     roles = ", ".join(
         sorted({sql.ident(role) if role != "PUBLIC" else role for _, role, _ in rows})
     )
+    revoke = (
+        "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON sqla_partition_policy, "
+        f"sqla_partition_partitions FROM {roles}"
+    )
+    if any("(" in privileges and "pg_write_all_data" not in privileges for *_, privileges in rows):
+        revoke += "; a column's grant is revoked by naming it: REVOKE UPDATE (policy) ON …"
+    members = sorted({sql.ident(r) for _, r, p in rows if "pg_write_all_data" in p})
+    if members:
+        revoke += f"; REVOKE pg_write_all_data FROM {', '.join(members)}"
     return (
         f"{who}: whoever can write the policies decides what roll detaches and drops, so "
-        "no partition is detached or dropped until that is revoked (REVOKE INSERT, UPDATE, "
-        f"DELETE, TRUNCATE ON sqla_partition_policy, sqla_partition_partitions FROM {roles})"
+        f"no partition is detached or dropped until that is revoked ({revoke})"
     )

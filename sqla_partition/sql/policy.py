@@ -110,16 +110,42 @@ def delete_partition_policies(table: str, schema: str | None) -> Statement:
 #: Roles other than the owner that may change the recorded policies or the record of
 #: partitions (PUBLIC included): whoever can write them decides what roll detaches and drops.
 def policy_writers_query() -> str:
+    """Roles other than the owner that may write the policies or the record: by a grant on
+    the table, by a grant on one of its columns (``GRANT UPDATE (policy)``), or as members of
+    ``pg_write_all_data`` (PostgreSQL 14 on; superusers and the owner's members are the
+    owner's to trust). One row each: table, role, privileges."""
     record = string_literal(qualified("sqla_partition_partitions", tool_schema()))
+    tables = (
+        f"pg_catalog.to_regclass({string_literal(policy_table())}), "
+        f"pg_catalog.to_regclass({record})"
+    )
     return f"""
-SELECT c.relname, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
-       string_agg(DISTINCT a.privilege_type, ', ')
-  FROM pg_class AS c, aclexplode(c.relacl) AS a
- WHERE c.oid IN (to_regclass({string_literal(policy_table())}),
-                 to_regclass({record}))
-   AND a.grantee <> c.relowner
-   AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
- GROUP BY 1, 2 ORDER BY 1, 2
+SELECT relname, grantee, string_agg(DISTINCT privilege, ', ') FROM (
+  SELECT c.relname::text AS relname, CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+         ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END AS grantee,
+         a.privilege_type AS privilege
+    FROM pg_catalog.pg_class AS c, pg_catalog.aclexplode(c.relacl) AS a
+   WHERE c.oid IN ({tables}) AND a.grantee <> c.relowner
+     AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
+  UNION ALL
+  SELECT c.relname::text, CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+         ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END,
+         a.privilege_type || ' (' || t.attname || ')'
+    FROM pg_catalog.pg_class AS c
+    JOIN pg_catalog.pg_attribute AS t ON t.attrelid = c.oid AND t.attacl IS NOT NULL,
+         pg_catalog.aclexplode(t.attacl) AS a
+   WHERE c.oid IN ({tables}) AND a.grantee <> c.relowner
+     AND a.privilege_type IN ('INSERT', 'UPDATE')
+  UNION ALL
+  SELECT c.relname::text, r.rolname::text, 'INSERT, UPDATE, DELETE (pg_write_all_data)'
+    FROM pg_catalog.pg_class AS c, pg_catalog.pg_roles AS r
+   WHERE c.oid IN ({tables})
+     AND pg_catalog.to_regrole('pg_write_all_data') IS NOT NULL
+     AND r.rolname <> 'pg_write_all_data' AND NOT r.rolsuper
+     AND pg_catalog.pg_has_role(r.oid, pg_catalog.to_regrole('pg_write_all_data'), 'MEMBER')
+     AND NOT pg_catalog.pg_has_role(r.oid, c.relowner, 'MEMBER')
+) AS w
+GROUP BY 1, 2 ORDER BY 1, 2
 """
 
 
