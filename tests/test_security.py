@@ -413,3 +413,27 @@ def test_a_writers_temporary_table_never_takes_a_splits_key_log(roles, pg):
         assert app.execute("SELECT count(*) FROM pg_temp.ran").fetchone() == (0,)
     logged = pg.execute(f'SELECT count(*) FROM public."{split.log}"').fetchone()[0]
     assert logged > 0  # every key written went to the real log
+
+
+def test_another_sessions_temporary_table_is_never_the_tools(db_url, pg, monkeypatch):
+    """A login role's TEMP table named like the policy table, beside the tool's tables in
+    a schema of their own: they are not looked for there (status, check and roll stopped
+    with "in several schemas")."""
+    from sqla_partition.sql.policy import DEFAULT_TOOL_SCHEMA, use_tool_schema
+
+    monkeypatch.setenv("SQLA_PARTITION_SCHEMA", "sqlp_ops")
+    use_tool_schema("sqlp_ops")
+    try:
+        make_table(db_url)
+    finally:
+        monkeypatch.delenv("SQLA_PARTITION_SCHEMA")
+        use_tool_schema(DEFAULT_TOOL_SCHEMA)
+    with psycopg.connect(pg.info.dsn, autocommit=True) as other:
+        other.execute("CREATE TEMP TABLE sqla_partition_policy (x int)")
+        other.execute("CREATE TEMP TABLE sqla_partition_partitions (x int)")
+        for command in (["status"], ["check"], ["roll"]):
+            result = CliRunner().invoke(
+                main, [*command, "--database-url", db_url, "--now", "2026-11-27T10:00:00Z"]
+            )
+            assert "several schemas" not in result.output, result.output
+            assert result.exit_code in (0, 1), result.output  # check: never rolled yet

@@ -17,6 +17,7 @@ WITH meta AS MATERIALIZED (
            ARRAY(SELECT n.nspname::text FROM pg_class c
                    JOIN pg_namespace n ON n.oid = c.relnamespace
                   WHERE c.relname = {policy_table_name} AND c.relkind = 'r'
+                    AND c.relpersistence <> 't'  -- another session's TEMP table is no one's
                   ORDER BY 1) AS policy_schemas,
            pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean AS read_only,
            EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS has_citus,
@@ -26,6 +27,7 @@ WITH meta AS MATERIALIZED (
            ARRAY(SELECT n.nspname::text FROM pg_class c
                    JOIN pg_namespace n ON n.oid = c.relnamespace
                   WHERE c.relname = {record_table_name} AND c.relkind = 'r'
+                    AND c.relpersistence <> 't'
                   ORDER BY 1) AS record_schemas,
            current_schemas(false)::text[] AS search_path,
            EXISTS (SELECT 1 FROM pg_constraint
@@ -143,7 +145,8 @@ def partition_state_query(parent: str, child: str, schema: str | None) -> str:
 POLICY_SCHEMAS_QUERY = (
     "SELECT ARRAY(SELECT n.nspname::text FROM pg_class c "
     "JOIN pg_namespace n ON n.oid = c.relnamespace "
-    f"WHERE c.relname = {string_literal(POLICY_TABLE)} AND c.relkind = 'r' ORDER BY 1)"
+    f"WHERE c.relname = {string_literal(POLICY_TABLE)} AND c.relkind = 'r' "
+    "AND c.relpersistence <> 't' ORDER BY 1)"
 )
 
 
