@@ -437,3 +437,35 @@ def test_another_sessions_temporary_table_is_never_the_tools(db_url, pg, monkeyp
             )
             assert "several schemas" not in result.output, result.output
             assert result.exit_code in (0, 1), result.output  # check: never rolled yet
+
+
+def test_a_superuser_session_does_not_roll_a_table_a_non_superuser_owns(roles, db_url, pg):
+    """SET ROLE is no boundary in a superuser's session: the owner's trigger could RESET
+    ROLE and run as superuser while rows move. Such a table is refused in one line naming
+    the role to use; the roll role (a member of the owner) rolls it."""
+    names, urls = roles
+    make_table(urls["owner"], Range("created_at", premake=2, default=True))
+    with psycopg.connect(_libpq(urls["owner"]), autocommit=True) as owner:
+        owner.execute(
+            "CREATE FUNCTION escalate() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "
+            "RESET ROLE; PERFORM set_config('sqlp.escalated', current_user, false); "
+            "RETURN NEW; END$$"
+        )
+        owner.execute(
+            "CREATE TRIGGER escalate BEFORE INSERT ON events FOR EACH ROW "
+            "EXECUTE FUNCTION escalate()"
+        )
+        owner.execute("INSERT INTO events (created_at) VALUES ('2027-05-10')")  # DEFAULT
+    before = partitions(pg)
+    now = ["--now", "2027-04-10T00:00:00Z", "--json"]
+    result = CliRunner().invoke(main, ["roll", "--database-url", db_url, *now])
+    assert result.exit_code == 1, result.output
+    (table,) = json.loads(result.output)["tables"]
+    assert (
+        table["status"] == "failed" and "not rolled in a superuser's session" in table["errors"][0]
+    )
+    assert names["owner"] in table["errors"][0]
+    assert partitions(pg) == before  # nothing ran
+    result = CliRunner().invoke(main, ["roll", "--database-url", urls["roll"], *now])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["tables"][0]["moved_rows"] == 1

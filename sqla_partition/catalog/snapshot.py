@@ -115,6 +115,8 @@ class Parent:
     #: The columns rows move by, by name: all but stored generated ones (which an INSERT
     #: may not give); ``None``: unknown, all of them in order.
     insert_columns: tuple[str, ...] | None = None
+    #: Its owner is a superuser (its code then gains nothing in a superuser's session).
+    owner_super: bool = True
 
     @property
     def default(self) -> Child | None:
@@ -166,6 +168,8 @@ class Snapshot:
     has_foreign_key_clones: bool = True
     #: Some table has the audit trigger.
     has_audit: bool = True
+    #: The session's role is a superuser.
+    superuser: bool = False
 
     def get(
         self, table: str, schema: str | None = None, default_schema: str = "public"
@@ -230,6 +234,8 @@ def parse_catalog(rows: Sequence[Sequence[Any]], bounds: bool = True) -> Snapsho
             snap.search_path = list(row[22] or [])
             snap.has_foreign_key_clones = bool(row[23])
             snap.has_audit = bool(row[24])
+        if len(row) > 25:
+            snap.superuser = bool(row[25])
         if not str(row[11]).upper().startswith("ISO"):
             raise CatalogError(
                 f"DateStyle is {row[11]!r}; sqla-partition reads partition bounds in ISO style. "
@@ -276,6 +282,7 @@ def parse_catalog(rows: Sequence[Sequence[Any]], bounds: bool = True) -> Snapsho
             act_as=rest[1] if len(rest) > 2 and rest[1] != rest[2] else None,
             default_empty=len(rest) > 3 and rest[3] == 0,
             insert_columns=tuple(rest[4]) if len(rest) > 4 and rest[4] else None,
+            owner_super=bool(rest[10]) if len(rest) > 10 else True,
         )
     return snap
 

@@ -80,3 +80,15 @@ def still_referenced(parent: Parent, step: Step, error: BaseException) -> str:
         "as an archive (status lists it); its other periods expired. Once nothing refers "
         "to it, drop it by hand"
     )
+
+
+def superuser_refusal(parent: Parent, role: str) -> str:
+    """roll in a superuser's session on a table a non-superuser owns."""
+    owner = inert(ident(parent.owner) if parent.owner else "the table's owner")
+    return (
+        f"{inert(parent.schema)}.{inert(parent.name)}: not rolled in a superuser's session "
+        f"({inert(ident(role))}): the table's owner {owner} is no superuser, and its code "
+        "that roll's steps run (triggers, index expressions, defaults, checks) would run with "
+        f"superuser rights (RESET ROLE undoes SET ROLE). Run roll as {owner}, or as a role "
+        f"that is a member of it (GRANT {owner} TO the roll role; docs/security.md)"
+    )

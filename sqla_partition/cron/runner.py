@@ -21,7 +21,13 @@ from .. import sql
 from ..catalog.snapshot import Parent, parse_catalog, read_snapshot
 from ..declaration.policies import Range
 from ..planning.roll import Plan, Step
-from .messages import backlog_message, not_ours, privilege_message, still_referenced
+from .messages import (
+    backlog_message,
+    not_ours,
+    privilege_message,
+    still_referenced,
+    superuser_refusal,
+)
 from .placing import after_placing
 from .results import LockBudgetExhausted, RollOptions, RollReport, TableResult
 from .session import (
@@ -68,6 +74,8 @@ class Roller:
         self.owned: frozenset[tuple[str, str]] = frozenset()
         #: Expired partitions still referenced by another table: left for a later run.
         self.kept: set[tuple[str, str]] = set()
+        #: The session's role when it is a superuser (see :func:`superuser_refusal`).
+        self.superuser: str | None = None
 
     # -- statement execution -----------------------------------------------------------
 
@@ -358,6 +366,10 @@ class Roller:
 
     def roll_table(self, parent: Parent, now: dt.datetime) -> TableResult:
         result = TableResult(f"{parent.schema}.{parent.name}", (parent.schema, parent.name))
+        if self.superuser and not parent.owner_super and not self.options.dry_run:
+            result.status = "failed"
+            result.errors.append(superuser_refusal(parent, self.superuser))
+            return result
         self.role = parent.act_as
         try:
             the_plan = self._plan(parent, now, first=True)
@@ -450,6 +462,8 @@ def roll(
         return report
     parents, report.warnings = select_tables(snap, options.tables)
     roller = Roller(conn, options, log)
+    if snap.superuser:
+        roller.superuser = str(conn.info.parameter_status("session_authorization") or "superuser")
     if parents and not options.dry_run:
         roller.record = ensure_record(conn, report.warnings)
         if roller.record:

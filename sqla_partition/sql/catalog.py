@@ -33,7 +33,8 @@ WITH meta AS MATERIALIZED (
            EXISTS (SELECT 1 FROM pg_constraint
                     WHERE contype = 'f' AND conparentid <> 0) AS has_foreign_key_clones,
            EXISTS (SELECT 1 FROM pg_trigger
-                    WHERE tgname = {audit_trigger_name} AND NOT tgisinternal) AS has_audit
+                    WHERE tgname = {audit_trigger_name} AND NOT tgisinternal) AS has_audit,
+           (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS me_super
 ), parts AS (
     SELECT pn.nspname AS schema_name,
            pc.relname AS table_name,
@@ -54,6 +55,7 @@ WITH meta AS MATERIALIZED (
            EXISTS (SELECT 1 FROM pg_constraint fk
                     WHERE fk.conrelid = pc.oid AND fk.contype = 'f') AS has_foreign_keys,
            pg_get_userbyid(pc.relowner) AS owner,
+           (SELECT rolsuper FROM pg_roles WHERE oid = pc.relowner) AS owner_super,
            -- an empty DEFAULT has no pages: a run need not look for rows in it
            (SELECT pg_relation_size(d.oid) FROM pg_class d
              WHERE d.oid = pt.partdefid AND d.relkind = 'r') AS default_bytes,
@@ -108,7 +110,8 @@ SELECT parts.schema_name, parts.table_name, parts.strategy, parts.key_columns,
        parts.detach_pending, meta.policy_schemas, meta.datestyle, meta.read_only,
        parts.sub_names, parts.sub_schemas, meta.has_citus, parts.has_foreign_keys,
        parts.owner, meta.me, parts.default_bytes, parts.insert_columns,
-       meta.record_schemas, meta.search_path, meta.has_foreign_key_clones, meta.has_audit
+       meta.record_schemas, meta.search_path, meta.has_foreign_key_clones, meta.has_audit,
+       meta.me_super, parts.owner_super
   FROM meta LEFT JOIN parts ON true
  ORDER BY 1, 2
 """
