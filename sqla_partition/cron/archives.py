@@ -22,6 +22,7 @@ from ..declaration.policies import Range
 from ..errors import SqlaPartitionError
 from ..planning.roll import Step, reattach_statements
 from ..sql.statement import inert
+from .messages import superuser_refusal
 from .results import LockBudgetExhausted, RollOptions, TableResult
 from .runner import Roller
 from .session import bound_session, one_line
@@ -203,6 +204,9 @@ def reattach(
     snap = read_snapshot(query_of(conn))
     (parent,), _ = select_tables(snap, [table])
     assert parent.policy is not None
+    if snap.superuser and not parent.owner_super and not options.dry_run:
+        role = str(conn.info.parameter_status("session_authorization") or "superuser")
+        raise SqlaPartitionError(superuser_refusal(parent, role))
     rec = _find(read_record(conn), parent, archive)
     period = check_reattach(conn, parent, rec)
     default = parent.default.name if parent.default else None
