@@ -121,7 +121,7 @@ def test_a_partition_other_tables_refer_to_is_skipped_and_named(db_url, pg):
     table, notes = run("2027-01-10T00:00:00Z")  # November expires: notes refers to it
     assert table["detached"] == ["events_p2026_11"] and table["dropped"] == []
     assert "events_p2026_11 is past retention and detached, but not dropped" in notes
-    assert "constraint notes_e_id_e_at_fkey on table notes" in notes  # who refers to it
+    assert "constraint notes_e_id_e_at_fkey on table public.notes" in notes  # who refers
 
     table, notes = run("2027-03-10T00:00:00Z")  # December (a row links refers to), January
     assert table["dropped"] == ["events_p2027_01"]  # the one nothing refers to

@@ -469,3 +469,29 @@ def test_a_superuser_session_does_not_roll_a_table_a_non_superuser_owns(roles, d
     result = CliRunner().invoke(main, ["roll", "--database-url", urls["roll"], *now])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["tables"][0]["moved_rows"] == 1
+
+
+def test_the_tools_queries_never_call_another_roles_functions(roles, db_url, pg):
+    """An owner with CREATE on public shadows pg_catalog's pg_get_expr with one whose
+    argument types match the tool's call more closely: no command of the tool calls it
+    (a no-op roll run as a superuser called it 21 times, and it made the owner superuser)."""
+    names, urls = roles
+    make_table(urls["owner"], Range("created_at", premake=2, default=True))
+    with psycopg.connect(_libpq(urls["owner"]), autocommit=True) as owner:
+        owner.execute("CREATE TABLE public.calls (who text)")
+        owner.execute("GRANT INSERT ON public.calls TO PUBLIC")
+        owner.execute(
+            "CREATE FUNCTION public.pg_get_expr(pg_node_tree, integer) RETURNS text "
+            "LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.calls VALUES (current_user); "
+            "RETURN pg_catalog.pg_get_expr($1, $2::oid); END$$"
+        )
+    now = ["--now", "2027-01-10T00:00:00Z"]
+    for url, command in (
+        (db_url, ["roll", "--dry-run"]),  # a superuser's session
+        (urls["roll"], ["roll"]),
+        (urls["monitor"], ["status"]),
+        (urls["monitor"], ["check"]),
+    ):
+        result = CliRunner().invoke(main, [*command, "--database-url", url, *now])
+        assert result.exit_code in (0, 1), result.output
+    assert pg.execute("SELECT count(*) FROM public.calls").fetchone() == (0,)

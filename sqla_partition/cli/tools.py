@@ -215,7 +215,9 @@ def advise(
     if not database_url:
         raise SqlaPartitionError("no database: pass --database-url or set DATABASE_URL")
     with connect(database_url, application_name="sqla-partition advise") as conn:
-        bound_session(conn)  # planning waits for no lock longer than roll would
+        # planning waits for no lock longer than roll would; the application's statements
+        # are planned under the search_path they are written for
+        bound_session(conn, pin_path=False)
         advisor = Advisor(conn)
         advisor.check(statements=queries_file is None, hypothetical=not pruning)
         if queries_file is not None:

@@ -67,11 +67,16 @@ def backfill(conn: psycopg.Connection, parents: Sequence[Parent], warnings: list
         )
 
 
-def bound_session(conn: psycopg.Connection, options: RollOptions | None = None) -> None:
-    """Bound every wait of this session, reads included; steps set their own as well."""
+def bound_session(
+    conn: psycopg.Connection, options: RollOptions | None = None, *, pin_path: bool = True
+) -> None:
+    """Bound every wait of this session, reads included; steps set their own as well. Pin
+    its search_path (see :data:`sql.PINNED_SEARCH_PATH`), unless ``pin_path`` is off."""
     options = options or RollOptions()
     for stmt in sql.timeouts(options.lock_timeout_ms, options.statement_timeout_ms, local=False):
         conn.execute(stmt.sql)  # type: ignore[call-overload]
+    if pin_path:
+        conn.execute(sql.PINNED_SEARCH_PATH.sql)  # type: ignore[call-overload]
 
 
 def one_line(exc: BaseException) -> str:

@@ -129,10 +129,7 @@ from .lists import (
     move_list_rows,
     value_literal,
 )
-from .names import (
-    MAX_IDENTIFIER_BYTES,
-    check_identifier,
-)
+from .names import MAX_IDENTIFIER_BYTES, check_identifier
 from .partitions import (
     BOUND_CHECK,
     EMPTIED_BACK_TO_DEFAULT,
@@ -162,10 +159,7 @@ from .partitions import (
     sub_by,
     unless_attached,
 )
-from .partman import (
-    PARTMAN_SCHEMA_QUERY,
-    partman_config_query,
-)
+from .partman import PARTMAN_SCHEMA_QUERY, partman_config_query
 from .plpgsql import (
     RETRY_VARS,
     Bounds,
@@ -255,6 +249,7 @@ from .roll import (
     try_advisory_lock,
 )
 from .session import (
+    PINNED_SEARCH_PATH,
     act_as,
     relaxed_commit,
     reset_lock_timeout,
@@ -265,13 +260,11 @@ from .session import (
     set_statement_timeout,
     timeouts,
 )
-from .statement import (
-    Statement,
-    inert,
-)
+from .statement import Statement, inert
 from .unpartition import unpartition
 
 __all__ = [
+    "PINNED_SEARCH_PATH",
     "add_enum_value",
     "unpartition",
     "keep_enum_values",

@@ -75,3 +75,14 @@ def act_as(role: str, *, local: bool = True) -> Statement:
 
 def reset_role() -> Statement:
     return Statement("RESET ROLE", "no lock", "back to the role that connected")
+
+
+#: The search_path of every session of the tool's commands (``advise`` excepted: it plans
+#: the application's statements as they are written).
+PINNED_SEARCH_PATH = Statement(
+    "SET search_path = pg_catalog, pg_temp",
+    "no lock",
+    "names resolve in pg_catalog first and in no schema another role can create in, so "
+    "no function or operator of another role's is ever called by the tool's queries "
+    "(pg_temp last: a temporary table never takes a name)",
+)
