@@ -495,3 +495,29 @@ def test_the_tools_queries_never_call_another_roles_functions(roles, db_url, pg)
         result = CliRunner().invoke(main, [*command, "--database-url", url, *now])
         assert result.exit_code in (0, 1), result.output
     assert pg.execute("SELECT count(*) FROM public.calls").fetchone() == (0,)
+
+
+def test_a_policy_table_in_another_roles_schema_is_never_the_tools(roles, pg):
+    """A role that owns a schema makes a table named like the policy table there, with a
+    trigger of its own, before the first migration: the migration puts the tool's tables
+    in their own schema, and writes nothing into that table (its trigger ran as the
+    migrating owner)."""
+    names, urls = roles
+    app = names["app"]
+    pg.execute(f'CREATE SCHEMA evil AUTHORIZATION "{app}"')
+    with psycopg.connect(_libpq(urls["app"]), autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE evil.sqla_partition_policy (schema_name text, table_name text, "
+            "policy jsonb, key_type text, updated_at timestamptz DEFAULT now(), "
+            "rolled_at timestamptz, PRIMARY KEY (schema_name, table_name))"
+        )
+        conn.execute("GRANT ALL ON SCHEMA evil TO PUBLIC")
+        conn.execute("GRANT ALL ON evil.sqla_partition_policy TO PUBLIC")
+    make_table(urls["owner"])
+    assert pg.execute("SELECT count(*) FROM evil.sqla_partition_policy").fetchone() == (0,)
+    assert pg.execute("SELECT count(*) FROM sqla_partition.sqla_partition_policy").fetchone() == (
+        1,
+    )
+    for command in (["status"], ["check"]):
+        result = CliRunner().invoke(main, [*command, "--database-url", urls["monitor"]])
+        assert "public.events" in result.output or "never rolled" in result.output, result.output

@@ -60,11 +60,11 @@ from .audit_columns import (
 )
 from .catalog import (
     FOREIGN_KEY_CLONES_QUERY,
-    POLICY_SCHEMAS_QUERY,
     SEARCH_PATH_QUERY,
     catalog_query,
     partition_state_query,
     policy_query,
+    policy_schemas_query,
 )
 from .citus import (
     CITUS_TABLES_QUERY,
@@ -316,7 +316,7 @@ __all__ = [
     "PARTITION_TREE_QUERY",
     "PARTMAN_SCHEMA_QUERY",
     "POLICY_SCHEMA",
-    "POLICY_SCHEMAS_QUERY",
+    "policy_schemas_query",
     "POLICY_TABLE",
     "READ_ONLY_QUERY",
     "RECORD_TABLE",

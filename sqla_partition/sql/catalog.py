@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from .audit_columns import AUDIT_TRIGGER
-from .policy import POLICY_TABLE, policy_table
+from .policy import (
+    DEFAULT_TOOL_SCHEMA,
+    POLICY_TABLE,
+    policy_table,
+    tool_schema,
+    tool_schema_pinned,
+)
 from .quoting import qualified, regclass, string_literal
 from .record import RECORD_TABLE
 
@@ -18,6 +24,7 @@ WITH meta AS MATERIALIZED (
                    JOIN pg_namespace n ON n.oid = c.relnamespace
                   WHERE c.relname = {policy_table_name} AND c.relkind = 'r'
                     AND c.relpersistence <> 't'  -- another session's TEMP table is no one's
+                    AND {trusted_place}
                   ORDER BY 1) AS policy_schemas,
            pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean AS read_only,
            EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS has_citus,
@@ -27,7 +34,7 @@ WITH meta AS MATERIALIZED (
            ARRAY(SELECT n.nspname::text FROM pg_class c
                    JOIN pg_namespace n ON n.oid = c.relnamespace
                   WHERE c.relname = {record_table_name} AND c.relkind = 'r'
-                    AND c.relpersistence <> 't'
+                    AND c.relpersistence <> 't' AND {trusted_place}
                   ORDER BY 1) AS record_schemas,
            current_schemas(false)::text[] AS search_path,
            EXISTS (SELECT 1 FROM pg_constraint
@@ -123,6 +130,7 @@ def catalog_query(schema: str | None = None, table: str | None = None) -> str:
     return (
         _CATALOG_QUERY.replace("{policy_table_name}", string_literal(POLICY_TABLE))
         .replace("{record_table_name}", string_literal(RECORD_TABLE))
+        .replace("{trusted_place}", trusted_place())
         .replace("{audit_trigger_name}", string_literal(AUDIT_TRIGGER))
         .replace("{only}", only)
     )
@@ -144,13 +152,28 @@ def partition_state_query(parent: str, child: str, schema: str | None) -> str:
     )
 
 
-#: The schemas holding a table named like the policy table (where the tool's objects are).
-POLICY_SCHEMAS_QUERY = (
-    "SELECT ARRAY(SELECT n.nspname::text FROM pg_class c "
-    "JOIN pg_namespace n ON n.oid = c.relnamespace "
-    f"WHERE c.relname = {string_literal(POLICY_TABLE)} AND c.relkind = 'r' "
-    "AND c.relpersistence <> 't' ORDER BY 1)"
-)
+def trusted_place() -> str:
+    """Where a table named like the tool's may be the tool's (``n``: its schema, ``c``: it):
+    the tool's own schema, ``public`` (where earlier versions kept them), the schema
+    ``SQLA_PARTITION_SCHEMA`` names, or a table of a role this session acts as; never a
+    table another role made in a schema of its own, which a first migration would write
+    its policies into."""
+    places = {DEFAULT_TOOL_SCHEMA, "public"}
+    if tool_schema_pinned():
+        places.add(tool_schema())
+    listed = ", ".join(string_literal(p) for p in sorted(places))
+    return f"(n.nspname IN ({listed}) OR pg_catalog.pg_has_role(c.relowner, 'MEMBER'))"
+
+
+def policy_schemas_query() -> str:
+    """The schemas holding a table named like the policy table (where the tool's objects
+    are), among the trusted places."""
+    return (
+        "SELECT ARRAY(SELECT n.nspname::text FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        f"WHERE c.relname = {string_literal(POLICY_TABLE)} AND c.relkind = 'r' "
+        f"AND c.relpersistence <> 't' AND {trusted_place()} ORDER BY 1)"
+    )
 
 
 #: Foreign keys PostgreSQL cloned from another one (``conparentid``): one per partition of a

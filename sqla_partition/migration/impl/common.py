@@ -210,6 +210,6 @@ def settle_tool_schema(ctx: MigrationContext) -> None:
     :func:`find_tool_schema`); offline, ``SQLA_PARTITION_SCHEMA`` decides."""
     if ctx.as_sql or getattr(ctx, "_sqla_partition_schema", False) or ctx.connection is None:
         return
-    found = ctx.connection.exec_driver_sql(sql.POLICY_SCHEMAS_QUERY).scalar()
+    found = ctx.connection.exec_driver_sql(sql.policy_schemas_query()).scalar()
     find_tool_schema(list(found or []))
     ctx._sqla_partition_schema = True  # type: ignore[attr-defined]
