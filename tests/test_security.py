@@ -521,3 +521,16 @@ def test_a_policy_table_in_another_roles_schema_is_never_the_tools(roles, pg):
     for command in (["status"], ["check"]):
         result = CliRunner().invoke(main, [*command, "--database-url", urls["monitor"]])
         assert "public.events" in result.output or "never rolled" in result.output, result.output
+
+
+def test_a_tool_schema_another_role_made_first_is_refused(roles, pg):
+    """A role that may create schemas makes one named sqla_partition before the first
+    migration: the tool's tables would be that role's to replace, so the migration stops
+    with the reason and the role to give the schema to."""
+    names, urls = roles
+    pg.execute(f'CREATE SCHEMA sqla_partition AUTHORIZATION "{names["app"]}"')
+    with pytest.raises(Exception, match="the schema sqla_partition belongs to"):
+        make_table(urls["owner"])
+    assert pg.execute(
+        "SELECT count(*) FROM pg_class WHERE relnamespace = 'sqla_partition'::regnamespace"
+    ).fetchone() == (0,)

@@ -47,9 +47,20 @@ def in_own_schema(statement: str) -> str:
         return statement
     # only when missing: on Citus a schema command after a parallel operation on a
     # distributed table (a drop, in a downgrade) fails the transaction, even IF NOT EXISTS
+    # a schema of that name another role made first would make the tool's objects that
+    # role's to replace: refused, never used
+    name = string_literal(schema)
     return do_block(
-        f"  IF to_regnamespace({string_literal(schema)}) IS NULL THEN\n"
+        f"  IF pg_catalog.to_regnamespace({name}) IS NULL THEN\n"
         f"    CREATE SCHEMA IF NOT EXISTS {ident(schema)};\n"
+        "  ELSIF NOT pg_catalog.pg_has_role((SELECT nspowner FROM pg_catalog.pg_namespace "
+        f"WHERE oid = pg_catalog.to_regnamespace({name})), 'MEMBER') THEN\n"
+        "    RAISE EXCEPTION 'sqla-partition: the schema % belongs to %, a role this one does "
+        "not act as, so the tool''s objects would be its to replace; give it to the tables'' "
+        "owner (ALTER SCHEMA % OWNER TO ...) or drop it', "
+        f"{name}, (SELECT nspowner::pg_catalog.regrole::text FROM pg_catalog.pg_namespace "
+        f"WHERE oid = pg_catalog.to_regnamespace({name})), {name}\n"
+        "      USING ERRCODE = 'insufficient_privilege';\n"
         "  END IF;\n"
         f"  {statement};\n"
     )

@@ -37,8 +37,11 @@ CREATE TABLE IF NOT EXISTS public.sqla_partition_audit_trail_default PARTITION O
 -- ACCESS EXCLUSIVE on sqla_partition_policy (only when it is new): records each table's policy so that roll needs only a database URL
 DO $do$
 BEGIN
-  IF to_regnamespace('sqla_partition') IS NULL THEN
+  IF pg_catalog.to_regnamespace('sqla_partition') IS NULL THEN
     CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  ELSIF NOT pg_catalog.pg_has_role((SELECT nspowner FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'MEMBER') THEN
+    RAISE EXCEPTION 'sqla-partition: the schema % belongs to %, a role this one does not act as, so the tool''s objects would be its to replace; give it to the tables'' owner (ALTER SCHEMA % OWNER TO ...) or drop it', 'sqla_partition', (SELECT nspowner::pg_catalog.regrole::text FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'sqla_partition'
+      USING ERRCODE = 'insufficient_privilege';
   END IF;
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_policy (schema_name text NOT NULL, table_name text NOT NULL, policy jsonb NOT NULL, key_type text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), rolled_at timestamptz, PRIMARY KEY (schema_name, table_name));
 END
@@ -47,8 +50,11 @@ $do$;
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
 DO $do$
 BEGIN
-  IF to_regnamespace('sqla_partition') IS NULL THEN
+  IF pg_catalog.to_regnamespace('sqla_partition') IS NULL THEN
     CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  ELSIF NOT pg_catalog.pg_has_role((SELECT nspowner FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'MEMBER') THEN
+    RAISE EXCEPTION 'sqla-partition: the schema % belongs to %, a role this one does not act as, so the tool''s objects would be its to replace; give it to the tables'' owner (ALTER SCHEMA % OWNER TO ...) or drop it', 'sqla_partition', (SELECT nspowner::pg_catalog.regrole::text FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'sqla_partition'
+      USING ERRCODE = 'insufficient_privilege';
   END IF;
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_partitions (partition_schema text NOT NULL, partition_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, lower_bound text, upper_bound text, state text NOT NULL CHECK (state IN ('attached', 'detached')), created_at timestamptz NOT NULL DEFAULT now(), detached_at timestamptz, PRIMARY KEY (partition_schema, partition_name));
 END
@@ -75,8 +81,11 @@ SET LOCAL statement_timeout = 600000;
 -- ACCESS EXCLUSIVE on sqla_partition_audit_secret (only when it is new): the key of the digests that vouch for rows an update moves between partitions
 DO $do$
 BEGIN
-  IF to_regnamespace('sqla_partition') IS NULL THEN
+  IF pg_catalog.to_regnamespace('sqla_partition') IS NULL THEN
     CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  ELSIF NOT pg_catalog.pg_has_role((SELECT nspowner FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'MEMBER') THEN
+    RAISE EXCEPTION 'sqla-partition: the schema % belongs to %, a role this one does not act as, so the tool''s objects would be its to replace; give it to the tables'' owner (ALTER SCHEMA % OWNER TO ...) or drop it', 'sqla_partition', (SELECT nspowner::pg_catalog.regrole::text FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'sqla_partition'
+      USING ERRCODE = 'insufficient_privilege';
   END IF;
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_audit_secret (secret text NOT NULL);
 END
@@ -91,8 +100,11 @@ INSERT INTO sqla_partition.sqla_partition_audit_secret (secret) SELECT gen_rando
 -- no table lock: sets the audit columns of each written row, so writes that bypass the ORM are covered too
 DO $do$
 BEGIN
-  IF to_regnamespace('sqla_partition') IS NULL THEN
+  IF pg_catalog.to_regnamespace('sqla_partition') IS NULL THEN
     CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  ELSIF NOT pg_catalog.pg_has_role((SELECT nspowner FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'MEMBER') THEN
+    RAISE EXCEPTION 'sqla-partition: the schema % belongs to %, a role this one does not act as, so the tool''s objects would be its to replace; give it to the tables'' owner (ALTER SCHEMA % OWNER TO ...) or drop it', 'sqla_partition', (SELECT nspowner::pg_catalog.regrole::text FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'sqla_partition'
+      USING ERRCODE = 'insufficient_privilege';
   END IF;
   CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
@@ -137,8 +149,11 @@ $do$;
 -- no table lock: replaces the audit values an application gives where the database owns them
 DO $do$
 BEGIN
-  IF to_regnamespace('sqla_partition') IS NULL THEN
+  IF pg_catalog.to_regnamespace('sqla_partition') IS NULL THEN
     CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  ELSIF NOT pg_catalog.pg_has_role((SELECT nspowner FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'MEMBER') THEN
+    RAISE EXCEPTION 'sqla-partition: the schema % belongs to %, a role this one does not act as, so the tool''s objects would be its to replace; give it to the tables'' owner (ALTER SCHEMA % OWNER TO ...) or drop it', 'sqla_partition', (SELECT nspowner::pg_catalog.regrole::text FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'sqla_partition'
+      USING ERRCODE = 'insufficient_privilege';
   END IF;
   CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_guard() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
@@ -199,8 +214,11 @@ $do$;
 -- no table lock: vouches for a row an update moves to another partition, whose insert there keeps its creation
 DO $do$
 BEGIN
-  IF to_regnamespace('sqla_partition') IS NULL THEN
+  IF pg_catalog.to_regnamespace('sqla_partition') IS NULL THEN
     CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  ELSIF NOT pg_catalog.pg_has_role((SELECT nspowner FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'MEMBER') THEN
+    RAISE EXCEPTION 'sqla-partition: the schema % belongs to %, a role this one does not act as, so the tool''s objects would be its to replace; give it to the tables'' owner (ALTER SCHEMA % OWNER TO ...) or drop it', 'sqla_partition', (SELECT nspowner::pg_catalog.regrole::text FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'sqla_partition'
+      USING ERRCODE = 'insufficient_privilege';
   END IF;
   CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_move() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
@@ -394,8 +412,11 @@ SET LOCAL statement_timeout = 600000;
 -- ACCESS EXCLUSIVE on sqla_partition_audit_secret (only when it is new): the key of the digests that vouch for rows an update moves between partitions
 DO $do$
 BEGIN
-  IF to_regnamespace('sqla_partition') IS NULL THEN
+  IF pg_catalog.to_regnamespace('sqla_partition') IS NULL THEN
     CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  ELSIF NOT pg_catalog.pg_has_role((SELECT nspowner FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'MEMBER') THEN
+    RAISE EXCEPTION 'sqla-partition: the schema % belongs to %, a role this one does not act as, so the tool''s objects would be its to replace; give it to the tables'' owner (ALTER SCHEMA % OWNER TO ...) or drop it', 'sqla_partition', (SELECT nspowner::pg_catalog.regrole::text FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'sqla_partition'
+      USING ERRCODE = 'insufficient_privilege';
   END IF;
   CREATE TABLE IF NOT EXISTS sqla_partition.sqla_partition_audit_secret (secret text NOT NULL);
 END
@@ -410,8 +431,11 @@ INSERT INTO sqla_partition.sqla_partition_audit_secret (secret) SELECT gen_rando
 -- no table lock: sets the audit columns of each written row, so writes that bypass the ORM are covered too
 DO $do$
 BEGIN
-  IF to_regnamespace('sqla_partition') IS NULL THEN
+  IF pg_catalog.to_regnamespace('sqla_partition') IS NULL THEN
     CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  ELSIF NOT pg_catalog.pg_has_role((SELECT nspowner FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'MEMBER') THEN
+    RAISE EXCEPTION 'sqla-partition: the schema % belongs to %, a role this one does not act as, so the tool''s objects would be its to replace; give it to the tables'' owner (ALTER SCHEMA % OWNER TO ...) or drop it', 'sqla_partition', (SELECT nspowner::pg_catalog.regrole::text FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'sqla_partition'
+      USING ERRCODE = 'insufficient_privilege';
   END IF;
   CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
@@ -456,8 +480,11 @@ $do$;
 -- no table lock: replaces the audit values an application gives where the database owns them
 DO $do$
 BEGIN
-  IF to_regnamespace('sqla_partition') IS NULL THEN
+  IF pg_catalog.to_regnamespace('sqla_partition') IS NULL THEN
     CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  ELSIF NOT pg_catalog.pg_has_role((SELECT nspowner FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'MEMBER') THEN
+    RAISE EXCEPTION 'sqla-partition: the schema % belongs to %, a role this one does not act as, so the tool''s objects would be its to replace; give it to the tables'' owner (ALTER SCHEMA % OWNER TO ...) or drop it', 'sqla_partition', (SELECT nspowner::pg_catalog.regrole::text FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'sqla_partition'
+      USING ERRCODE = 'insufficient_privilege';
   END IF;
   CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_guard() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
@@ -518,8 +545,11 @@ $do$;
 -- no table lock: vouches for a row an update moves to another partition, whose insert there keeps its creation
 DO $do$
 BEGIN
-  IF to_regnamespace('sqla_partition') IS NULL THEN
+  IF pg_catalog.to_regnamespace('sqla_partition') IS NULL THEN
     CREATE SCHEMA IF NOT EXISTS sqla_partition;
+  ELSIF NOT pg_catalog.pg_has_role((SELECT nspowner FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'MEMBER') THEN
+    RAISE EXCEPTION 'sqla-partition: the schema % belongs to %, a role this one does not act as, so the tool''s objects would be its to replace; give it to the tables'' owner (ALTER SCHEMA % OWNER TO ...) or drop it', 'sqla_partition', (SELECT nspowner::pg_catalog.regrole::text FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'sqla_partition'
+      USING ERRCODE = 'insufficient_privilege';
   END IF;
   CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_move() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
