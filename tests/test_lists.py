@@ -548,7 +548,33 @@ def test_an_enum_value_and_its_list_partition_in_one_change(tmp_path, db_url, pg
         ).fetchone() == ("orders_asia",)
         project.check()
 
-        project.downgrade("-1")  # the rows go back to the DEFAULT; 'jp' stays in the type
+        # the rows go back to the DEFAULT, writers of every region going on; 'jp' stays
+        stop, written, failed = threading.Event(), [0], []
+
+        def write() -> None:
+            with psycopg.connect(pg.info.dsn, autocommit=True) as conn:
+                n = 100
+                while not stop.is_set():
+                    for region in ("de", "jp", "us"):
+                        n += 1
+                        try:
+                            conn.execute("INSERT INTO orders VALUES (%s, %s)", (n, region))
+                            written[0] += 1
+                        except psycopg.Error as exc:
+                            failed.append(str(exc).splitlines()[0])
+                    time.sleep(0.002)
+
+        before = pg.execute("SELECT count(*) FROM orders").fetchone()[0]
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        time.sleep(0.2)
+        project.downgrade("-1")
+        time.sleep(0.2)
+        stop.set()
+        writer.join()
+        assert failed == [] and written[0] > 0
+        assert pg.execute("SELECT count(*) FROM orders").fetchone()[0] == before + written[0]
+        pg.execute("DELETE FROM orders WHERE id > 100")
         assert pg.execute(
             "SELECT tableoid::regclass::text FROM orders WHERE id = 3"
         ).fetchone() == ("orders_default",)

@@ -43,8 +43,9 @@ def ensure_record(conn: psycopg.Connection, warnings: list[str]) -> bool:
     except psycopg.Error as exc:
         warnings.append(
             f"the record of partitions ({sql.record_table()}) is missing and this role "
-            f"cannot create it ({one_line(exc)}); partitions are made and detached "
-            "without it. Run the migrations (alembic upgrade head) as the tables' owner"
+            f"cannot create it ({one_line(exc)}); partitions are made without it, and none "
+            "expires until it exists (retention acts only on recorded partitions). Run the "
+            "migrations (alembic upgrade head) as the tables' owner"
         )
         return False
 

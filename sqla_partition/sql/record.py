@@ -174,7 +174,7 @@ def attached_names_query() -> str:
     )
 
 
-def _children_rows(where: str) -> str:
+def _children_rows(where: str, on_conflict: str = "DO NOTHING") -> str:
     """Record rows (as attached, bounds unknown) of the partitions ``where`` selects, over
     ``pg_inherits AS i`` joined to the child ``cc``/``cn`` and the parent ``pc``/``pn``."""
     return (
@@ -186,7 +186,7 @@ def _children_rows(where: str) -> str:
         "JOIN pg_catalog.pg_namespace AS cn ON cn.oid = cc.relnamespace "
         "JOIN pg_catalog.pg_class AS pc ON pc.oid = i.inhparent "
         "JOIN pg_catalog.pg_namespace AS pn ON pn.oid = pc.relnamespace "
-        f"WHERE {where} ON CONFLICT (partition_schema, partition_name) DO NOTHING"
+        f"WHERE {where} ON CONFLICT (partition_schema, partition_name) {on_conflict}"
     )
 
 
@@ -233,7 +233,7 @@ def record_adopted(parent: str, schema: str, children: Sequence[str]) -> Stateme
         f"AND cc.relname OPERATOR(pg_catalog.=) ANY (ARRAY[{names}]::pg_catalog.name[])"
     )
     return Statement(
-        _children_rows(where).replace("DO NOTHING", "DO UPDATE SET state = 'attached'"),
+        _children_rows(where, "DO UPDATE SET state = 'attached'"),
         f"ROW EXCLUSIVE on {RECORD_TABLE}",
         "the partitions named become the tool's: retention may expire them",
     )

@@ -126,7 +126,7 @@ def run_demo(
     echo: Callable[[str], None],
     database_url: str | None,
     directory: Path | None,
-    now: dt.datetime | None = None,
+    now: dt.datetime,
 ) -> Path:
     """Autogenerate and apply a partitioned table, roll it forward, show the partitions."""
     from alembic import command
@@ -137,7 +137,6 @@ def run_demo(
     from .embedded import start_embedded
     from .scaffold import init_environment
 
-    now = now or dt.datetime.now(dt.timezone.utc)
     project = Path(directory or tempfile.mkdtemp(prefix="sqla-partition-demo-")).absolute()
     project.mkdir(parents=True, exist_ok=True)
     embedded = database_url is None

@@ -14,15 +14,26 @@ from typing import Any
 from alembic.operations import MigrateOperation, Operations
 
 
-@Operations.register_operation("add_partition_key_values")
-class AddPartitionKeyValuesOp(MigrateOperation):
-    """Add ``values`` to enum ``type_name`` where missing (a rerun after a downgrade finds
-    them there)."""
+class _EnumValuesOp(MigrateOperation):
+    """Values of one enum type; ``name`` is the operation's."""
+
+    name = ""
 
     def __init__(self, type_name: str, values: Sequence[str], *, schema: str | None = None) -> None:
         self.type_name = type_name
         self.values = tuple(values)
         self.schema = schema
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        return (self.name, self.schema, self.type_name, self.values)
+
+
+@Operations.register_operation("add_partition_key_values")
+class AddPartitionKeyValuesOp(_EnumValuesOp):
+    """Add ``values`` to enum ``type_name`` where missing (a rerun after a downgrade finds
+    them there)."""
+
+    name = "add_partition_key_values"
 
     @classmethod
     def add_partition_key_values(
@@ -39,20 +50,14 @@ class AddPartitionKeyValuesOp(MigrateOperation):
     def reverse(self) -> KeepPartitionKeyValuesOp:
         return KeepPartitionKeyValuesOp(self.type_name, self.values, schema=self.schema)
 
-    def to_diff_tuple(self) -> tuple[Any, ...]:
-        return ("add_partition_key_values", self.schema, self.type_name, self.values)
-
 
 @Operations.register_operation("keep_partition_key_values")
-class KeepPartitionKeyValuesOp(MigrateOperation):
+class KeepPartitionKeyValuesOp(_EnumValuesOp):
     """A downgrade's record that ``values`` stay in ``type_name``: they cannot be removed
     from an enum that partitions a table (its rows, if any, stay in the DEFAULT partition
     or in an archive). Runs nothing."""
 
-    def __init__(self, type_name: str, values: Sequence[str], *, schema: str | None = None) -> None:
-        self.type_name = type_name
-        self.values = tuple(values)
-        self.schema = schema
+    name = "keep_partition_key_values"
 
     @classmethod
     def keep_partition_key_values(
@@ -68,6 +73,3 @@ class KeepPartitionKeyValuesOp(MigrateOperation):
 
     def reverse(self) -> AddPartitionKeyValuesOp:
         return AddPartitionKeyValuesOp(self.type_name, self.values, schema=self.schema)
-
-    def to_diff_tuple(self) -> tuple[Any, ...]:
-        return ("keep_partition_key_values", self.schema, self.type_name, self.values)

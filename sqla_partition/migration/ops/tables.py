@@ -171,15 +171,9 @@ class DropPartitionedTableOp(DropTableOp):
         return ("remove_partitioned_table", self.table_name)
 
 
-@Operations.register_operation("partition_existing_table")
-class PartitionExistingTableOp(MigrateOperation):
-    """Turn a live plain table into a range-partitioned one without copying it.
-
-    The table becomes ``<table>_legacy``, the partition of everything before
-    ``legacy_until`` (proven by a CHECK added NOT VALID and validated while writes go on);
-    a new partitioned parent takes its name, with its indexes, defaults, identity
-    sequences, foreign keys and grants, and partitions from ``legacy_until`` to ``until``.
-    """
+class _ConversionOp(MigrateOperation):
+    """What a conversion and its reverse share: the table, its policy and the conversion's
+    bounds, so that each reverses into the other."""
 
     def __init__(
         self,
@@ -197,6 +191,25 @@ class PartitionExistingTableOp(MigrateOperation):
         self.until = until
         self.key_type = key_type
         self.schema = schema
+
+    def _args(self) -> dict[str, Any]:
+        return {
+            "legacy_until": self.legacy_until,
+            "until": self.until,
+            "key_type": self.key_type,
+            "schema": self.schema,
+        }
+
+
+@Operations.register_operation("partition_existing_table")
+class PartitionExistingTableOp(_ConversionOp):
+    """Turn a live plain table into a range-partitioned one without copying it.
+
+    The table becomes ``<table>_legacy``, the partition of everything before
+    ``legacy_until`` (proven by a CHECK added NOT VALID and validated while writes go on);
+    a new partitioned parent takes its name, with its indexes, defaults, identity
+    sequences, foreign keys and grants, and partitions from ``legacy_until`` to ``until``.
+    """
 
     @classmethod
     def partition_existing_table(
@@ -206,43 +219,19 @@ class PartitionExistingTableOp(MigrateOperation):
         operations.invoke(cls(table_name, partitioning, **kw))
 
     def reverse(self) -> UnpartitionTableOp:
-        return UnpartitionTableOp(
-            self.table_name,
-            self.partitioning,
-            legacy_until=self.legacy_until,
-            until=self.until,
-            key_type=self.key_type,
-            schema=self.schema,
-        )
+        return UnpartitionTableOp(self.table_name, self.partitioning, **self._args())
 
     def to_diff_tuple(self) -> tuple[Any, ...]:
         return ("partition_existing_table", self.schema, self.table_name, self.partitioning)
 
 
 @Operations.register_operation("unpartition_table")
-class UnpartitionTableOp(MigrateOperation):
+class UnpartitionTableOp(_ConversionOp):
     """Undo ``partition_existing_table``: the legacy partition becomes the plain table of
     its name again, with the rows written since, and the policy is forgotten. One statement
     holds the table while those rows are copied; refused before anything changes where
     ``split-legacy`` has split the legacy partition or another table refers to this one.
     The arguments are the conversion's, so the operation reverses into it."""
-
-    def __init__(
-        self,
-        table_name: str,
-        partitioning: Range,
-        *,
-        legacy_until: Any,
-        until: Any,
-        key_type: str = "timestamptz",
-        schema: str | None = None,
-    ) -> None:
-        self.table_name = table_name
-        self.partitioning = partitioning
-        self.legacy_until = legacy_until
-        self.until = until
-        self.key_type = key_type
-        self.schema = schema
 
     @classmethod
     def unpartition_table(
@@ -252,14 +241,7 @@ class UnpartitionTableOp(MigrateOperation):
         operations.invoke(cls(table_name, partitioning, **kw))
 
     def reverse(self) -> PartitionExistingTableOp:
-        return PartitionExistingTableOp(
-            self.table_name,
-            self.partitioning,
-            legacy_until=self.legacy_until,
-            until=self.until,
-            key_type=self.key_type,
-            schema=self.schema,
-        )
+        return PartitionExistingTableOp(self.table_name, self.partitioning, **self._args())
 
     def to_diff_tuple(self) -> tuple[Any, ...]:
         return ("unpartition_table", self.schema, self.table_name, self.partitioning)
