@@ -9,6 +9,7 @@ import uuid
 import psycopg
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.engine import make_url
 
 from sqla_partition import Range
 from sqla_partition.cli import main
@@ -48,13 +49,17 @@ def seed(db_url, pg):
     pg.execute("ANALYZE accounts")
 
 
+def as_role(url: str, role: str) -> str:
+    return make_url(url).set(username=role, password=None).render_as_string(False)
+
+
 @pytest.fixture
-def planner(pg):
-    """A role that may read everything and nothing more: advise plans as it."""
+def planner(db_url, pg):
+    """The URL of a role that may read everything and nothing more: advise plans as it."""
     name = f"sqlp_planner_{uuid.uuid4().hex[:6]}"
-    pg.execute(f'CREATE ROLE "{name}"')
+    pg.execute(f'CREATE ROLE "{name}" LOGIN')
     pg.execute(f'GRANT pg_read_all_data TO "{name}"')
-    yield name
+    yield as_role(db_url, name)
     pg.execute(f'DROP OWNED BY "{name}"')
     pg.execute(f'DROP ROLE "{name}"')
 
@@ -63,7 +68,7 @@ def test_advice_for_a_seeded_workload(db_url, pg, hypopg, planner, tmp_path):
     seed(db_url, pg)
     queries = tmp_path / "workload.sql"
     queries.write_text(WORKLOAD)
-    result = advise(db_url, "--queries", str(queries), "--json", "--role", planner)
+    result = advise(planner, "--queries", str(queries), "--json")
     assert result.exit_code == 0, result.output
     advice = {(a["table"], tuple(a["columns"])): a for a in json.loads(result.output)}
     assert set(advice) == {("public.events", ("note",)), ("public.accounts", ("email",))}
@@ -73,7 +78,7 @@ def test_advice_for_a_seeded_workload(db_url, pg, hypopg, planner, tmp_path):
     assert query["cost_with"] <= query["cost"] / 2
     # the primary key already serves lookups by id: nothing proposed for them
 
-    text = advise(db_url, "--queries", str(queries), "--role", planner).output
+    text = advise(planner, "--queries", str(queries)).output
     assert "op.create_partitioned_index('sqlp_adv_events_note', 'events', ['note'])" in text
     assert "op.create_index_online('sqlp_adv_accounts_email', 'accounts', ['email'])" in text
     hypothetical = pg.execute("SELECT count(*) FROM hypopg_list_indexes").fetchone()
@@ -132,13 +137,73 @@ def test_advise_never_plans_as_a_superuser(db_url, pg, hypopg, planner, tmp_path
     queries = tmp_path / "workload.sql"
     queries.write_text(statement + ";")
     refused = advise(db_url, "--queries", str(queries))
-    assert refused.exit_code == 2 and "does not plan as a superuser" in refused.output
-    assert "--role NAME" in refused.output
-    result = advise(db_url, "--queries", str(queries), "--role", planner)
+    assert refused.exit_code == 2 and "does not plan in a superuser's session" in refused.output
+    assert "Connect as the planning role" in refused.output
+    planning_role = make_url(planner).username
+    # SET ROLE is no boundary there: a function can RESET ROLE
+    refused = advise(db_url, "--queries", str(queries), "--role", planning_role)
+    assert refused.exit_code == 2 and "not even under --role" in refused.output
+    # nor is a role that may become a superuser
+    pg.execute(f'CREATE ROLE "{planning_role}_su" SUPERUSER')
+    pg.execute(f'GRANT "{planning_role}_su" TO "{planning_role}"')
+    try:
+        refused = advise(planner, "--queries", str(queries))
+        assert refused.exit_code == 2 and "superuser" in refused.output
+    finally:
+        pg.execute(f'DROP ROLE "{planning_role}_su"')
+    result = advise(planner, "--queries", str(queries))
     assert result.exit_code == 0, result.output
     assert pg.execute("SELECT is_called FROM loot").fetchone() == (False,)  # it never ran
-    unknown = advise(db_url, "--queries", str(queries), "--role", "nobody_here")
-    assert unknown.exit_code == 2 and "--role nobody_here" in unknown.output
+    # --role from a session that is no superuser: a login role member of the planner
+    login = f"{planning_role}_login"
+    pg.execute(f'CREATE ROLE "{login}" LOGIN IN ROLE "{planning_role}" NOINHERIT')
+    try:
+        result = advise(as_role(db_url, login), "--queries", str(queries), "--role", planning_role)
+        assert result.exit_code == 0, result.output
+        unknown = advise(as_role(db_url, login), "--queries", str(queries), "--role", "nobody_here")
+        assert unknown.exit_code == 2 and "--role nobody_here" in unknown.output
+    finally:
+        pg.execute(f'DROP ROLE "{login}"')
+    assert pg.execute("SELECT is_called FROM loot").fetchone() == (False,)
+
+
+def test_the_tools_queries_call_no_function_another_role_defines(
+    db_url, pg, hypopg, planner, tmp_path
+):
+    """An owner with CREATE on public defines a better match for a function the tool's
+    catalog queries call: it never runs, and the application's statements are still
+    planned under their own search_path."""
+    owner = f"{make_url(planner).username}_owner"
+    pg.execute(f'CREATE ROLE "{owner}"')
+    pg.execute(f'GRANT CREATE ON SCHEMA public TO "{owner}"')
+    pg.execute("CREATE SEQUENCE public.loot")
+    pg.execute("GRANT USAGE, UPDATE ON SEQUENCE public.loot TO PUBLIC")
+    pg.execute(f'SET ROLE "{owner}"')
+    # a better match than pg_catalog.unnest(anyarray) for the index catalog's unnest(int2[])
+    pg.execute(
+        "CREATE FUNCTION public.unnest(smallint[]) RETURNS SETOF smallint LANGUAGE sql AS "
+        "$$ SELECT x FROM pg_catalog.unnest($1) AS x WHERE nextval('public.loot') > 0 $$"
+    )
+    pg.execute("RESET ROLE")
+    seed(db_url, pg)
+    pg.execute("CREATE SCHEMA app")
+    pg.execute("CREATE TABLE app.things (id int PRIMARY KEY, tag text)")
+    pg.execute("INSERT INTO app.things SELECT g, 't' || g FROM generate_series(1, 50000) g")
+    pg.execute("ANALYZE app.things")
+    pg.execute(f'ALTER ROLE "{make_url(planner).username}" SET search_path = app, public')
+    queries = tmp_path / "workload.sql"
+    queries.write_text(WORKLOAD + "SELECT * FROM things WHERE tag = 'x';\n")
+    try:
+        result = advise(planner, "--queries", str(queries), "--json")
+        assert result.exit_code == 0, result.output
+        tables = {a["table"] for a in json.loads(result.output)}
+        assert "app.things" in tables  # planned under the application's own path
+        result = advise(planner, "--pruning", "--queries", str(queries))
+        assert result.exit_code == 0, result.output
+        assert pg.execute("SELECT is_called FROM public.loot").fetchone() == (False,)
+    finally:
+        pg.execute(f'DROP OWNED BY "{owner}"')
+        pg.execute(f'DROP ROLE "{owner}"')
 
 
 def test_a_huge_workload_file_is_refused_before_it_is_read(db_url, hypopg, tmp_path):

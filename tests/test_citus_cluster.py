@@ -14,6 +14,7 @@ import uuid
 import psycopg
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.engine import make_url
 
 from sqla_partition.cli import main
 
@@ -337,7 +338,7 @@ def test_statements_sent_to_every_shard_are_reported(cluster_url, tmp_path):
             "TO ('2026-02-01')"
         )
         conn.execute("SELECT create_distributed_table('visits', 'tenant_id', shard_count => 4)")
-        conn.execute(f"CREATE ROLE {reader}")
+        conn.execute(f"CREATE ROLE {reader} LOGIN")
         # (Citus propagates grants on distributed tables to their shards; pg_read_all_data
         # on the coordinator alone does not reach the workers)
         conn.execute(f"GRANT SELECT ON accounts, visits TO {reader}")
@@ -354,10 +355,8 @@ def test_statements_sent_to_every_shard_are_reported(cluster_url, tmp_path):
             "--pruning",
             "--queries",
             str(queries),
-            "--role",
-            reader,
             "--database-url",
-            url,
+            make_url(url).set(username=reader).render_as_string(False),
             "--json",
         )
     finally:

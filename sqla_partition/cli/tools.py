@@ -173,9 +173,10 @@ def lint(files: tuple[str, ...], database_url: str | None, as_json: bool) -> Non
 @click.option(
     "--role",
     metavar="NAME",
-    help="Plan the statements as this role (SET ROLE; pg_read_all_data is enough). Planning "
-    "runs the functions a statement calls with the planning role's rights, so advise never "
-    "plans as a superuser: connected as one, --role is required.",
+    help="Plan the statements as this role (SET ROLE; pg_read_all_data is enough), from a "
+    "session of a role that is a member of it. Planning runs the functions a statement calls "
+    "with the session's rights, so advise never plans in a superuser's session, with or "
+    "without --role: connect as the planning role.",
 )
 @click.option(
     "--pruning",
@@ -208,6 +209,7 @@ def advise(
     """
     import json
 
+    from .. import sql
     from ..catalog.connect import connect
     from ..cron.session import bound_session
     from ..tools.advise import Advisor, read_limited, read_queries
@@ -216,9 +218,11 @@ def advise(
         raise SqlaPartitionError("no database: pass --database-url or set DATABASE_URL")
     with connect(database_url, application_name="sqla-partition advise") as conn:
         # planning waits for no lock longer than roll would; the application's statements
-        # are planned under the search_path they are written for
-        bound_session(conn, pin_path=False)
-        advisor = Advisor(conn)
+        # are planned under the search_path they are written for, the tool's own queries
+        # under the pinned one
+        application_path = conn.execute(sql.APPLICATION_PATH_QUERY).fetchone()[0]
+        bound_session(conn)
+        advisor = Advisor(conn, application_path)
         advisor.check(statements=queries_file is None, hypothetical=not pruning)
         if queries_file is not None:
             workload = read_queries(read_limited(queries_file))

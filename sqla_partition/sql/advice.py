@@ -13,10 +13,19 @@ ADVICE_PREPARED = "sqla_partition_advice"
 ADVICE_READY_QUERY = """
 SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg'),
        EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'),
-       to_regclass('pg_stat_statements') IS NOT NULL,
+       EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'),
        pg_has_role(current_user, 'pg_read_all_stats', 'USAGE')
-         OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+         OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+       (SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'hypopg'),
+       (SELECT extnamespace::regnamespace::text FROM pg_extension
+         WHERE extname = 'pg_stat_statements')
 """
+
+#: The application's search_path, read before the session pins its own.
+APPLICATION_PATH_QUERY = "SELECT pg_catalog.current_setting('search_path')"
+#: Within the planning transaction only: the application's statements are planned under
+#: the search_path they are written for (bind parameter: the path).
+APPLICATION_PATH = "SELECT pg_catalog.set_config('search_path', %(path)s, true)"
 
 #: Tables that are not partitions, with their columns and whether they are partitioned.
 ADVICE_TABLES_QUERY = """
@@ -38,16 +47,20 @@ SELECT n.nspname, c.relname
  WHERE t.isleaf
 """
 
-HYPOPG_RESET = "SELECT hypopg_reset()"
+
+def hypopg_reset(schema: str) -> str:
+    return f"SELECT {qualified('hypopg_reset', schema)}()"
+
+
 #: Plans of normalized statements do not depend on the parameters' values.
 GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
 DEALLOCATE_ADVICE = f"DEALLOCATE {ADVICE_PREPARED}"
 
 
-def workload_query(min_calls: int, limit: int) -> str:
+def workload_query(min_calls: int, limit: int, schema: str = "public") -> str:
     """This database's most expensive statements that an index could serve."""
     return (
-        "SELECT query, calls FROM pg_stat_statements "
+        f"SELECT query, calls FROM {qualified('pg_stat_statements', schema)} "
         "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
         f"AND calls >= {int(min_calls)} "
         "AND query ~* '^[[:space:]]*(select|update|delete|with)[[:space:]]' "
@@ -70,13 +83,20 @@ def explain_prepared(parameters: int) -> str:
     return f"EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE {ADVICE_PREPARED}({values})"
 
 
-def hypothetical_index(schema: str, table: str, columns: tuple[str, ...]) -> str:
+def hypothetical_index(
+    schema: str, table: str, columns: tuple[str, ...], hypopg: str = "public"
+) -> str:
     ddl = f"CREATE INDEX ON {qualified(table, schema)} ({', '.join(ident(c) for c in columns)})"
-    return f"SELECT * FROM hypopg_create_index({string_literal(ddl)})"
+    return f"SELECT * FROM {qualified('hypopg_create_index', hypopg)}({string_literal(ddl)})"
 
 
-#: Whether the session's current role is a superuser.
-SUPERUSER_QUERY = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+#: Whether the session could act as a superuser: its login role is one, or may become one
+#: (SET ROLE to a superuser role it is a member of). Under SET ROLE such a session is no
+#: boundary: code it runs can RESET ROLE.
+SUPERUSER_SESSION_QUERY = """
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS r
+                WHERE r.rolsuper AND pg_catalog.pg_has_role(session_user, r.oid, 'MEMBER'))
+"""
 
 
 #: Each leaf partition with the partitioned table at the top of its tree, and that table's

@@ -126,14 +126,21 @@ def candidates(text: str, columns_of: dict[str, tuple[str, set[str], bool]]) -> 
 class Advisor:
     """Runs the trials on one connection (psycopg 3, autocommit)."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, application_path: str = "public") -> None:
         self.conn = conn
+        #: The search_path the application's statements are planned under; the session's
+        #: own queries run under the pinned one.
+        self.application_path = application_path
+        self.hypopg = "public"
+        self.statements_schema = "public"
         #: Statements ``pruning`` could not plan here (a table or right missing).
         self.unplanned = 0
 
     def check(self, *, statements: bool, hypothetical: bool = True) -> None:
         row = self.conn.execute(sql.ADVICE_READY_QUERY).fetchone()
-        has_hypopg, hypopg_available, has_statements, can_read = row
+        has_hypopg, hypopg_available, has_statements, can_read, hypopg, statements_at = row
+        self.hypopg = hypopg or self.hypopg
+        self.statements_schema = statements_at or self.statements_schema
         if hypothetical and not has_hypopg:
             where = (
                 "it is installed on the server: run CREATE EXTENSION hypopg in this database"
@@ -156,24 +163,28 @@ class Advisor:
             )
 
     def plan_as(self, role: str | None) -> None:
-        """Plan as ``role``, never as a superuser: planning evaluates the functions a
-        statement calls (constant folding), with the planning role's rights."""
+        """Plan as ``role``, never in a superuser's session: planning evaluates the functions
+        a statement calls (constant folding) with the session's rights, and in a superuser's
+        session ``SET ROLE`` is no boundary (such a function can ``RESET ROLE``)."""
+        if self.conn.execute(sql.SUPERUSER_SESSION_QUERY).fetchone()[0]:
+            raise AdviceUnavailable(
+                "advise does not plan in a superuser's session, not even under --role: "
+                "planning runs the functions a statement calls, and there such a function "
+                "can RESET ROLE and act as the superuser. Connect as the planning role "
+                "instead (a role with pg_read_all_data, and pg_read_all_stats for "
+                "pg_stat_statements): --database-url postgresql://ROLE@HOST/DATABASE"
+            )
         if role:
             try:
                 self.conn.execute(sql.act_as(role, local=False).sql)
             except Exception as exc:
                 text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise AdviceUnavailable(f"--role {role}: {text}") from None
-        if self.conn.execute(sql.SUPERUSER_QUERY).fetchone()[0]:
-            raise AdviceUnavailable(
-                "advise plans statements, and planning runs the functions they call with "
-                "the planning role's rights: it does not plan as a superuser. Connect as a "
-                "role with pg_read_all_data (and pg_read_all_stats for pg_stat_statements), "
-                "or pass --role NAME to plan as such a role"
-            )
 
     def workload(self, min_calls: int, limit: int) -> list[Query]:
-        rows = self.conn.execute(sql.workload_query(min_calls, limit)).fetchall()
+        rows = self.conn.execute(
+            sql.workload_query(min_calls, limit, self.statements_schema)
+        ).fetchall()
         return [Query(text, int(calls), _parameters(text)) for text, calls in rows]
 
     def tables(self) -> dict[str, tuple[str, set[str], bool]]:
@@ -194,6 +205,7 @@ class Advisor:
         ``None`` when it cannot be planned here."""
         try:
             with self.conn.transaction(force_rollback=True):  # plans only, nothing kept
+                self.conn.execute(sql.APPLICATION_PATH, {"path": self.application_path})
                 if query.parameters:
                     self.conn.execute(sql.GENERIC_PLANS)
                     self.conn.execute(sql.prepare_statement(query.text))
@@ -225,7 +237,7 @@ class Advisor:
     def trial(self, candidate: Candidate, leaves: Sequence[tuple[str, str]]) -> None:
         targets = leaves if candidate.partitioned else [(candidate.schema, candidate.table)]
         for schema, table in targets:
-            self.conn.execute(sql.hypothetical_index(schema, table, candidate.columns))
+            self.conn.execute(sql.hypothetical_index(schema, table, candidate.columns, self.hypopg))
 
     def leaves(self, candidate: Candidate) -> list[tuple[str, str]]:
         rows = self.conn.execute(
@@ -247,7 +259,7 @@ class Advisor:
                     continue
                 self.trial(candidate, self.leaves(candidate) if candidate.partitioned else [])
                 after = self.cost(query)
-                self.conn.execute(sql.HYPOPG_RESET)
+                self.conn.execute(sql.hypopg_reset(self.hypopg))
                 halved = after is not None and after <= before * threshold
                 if halved and (best is None or after < best[0]):  # type: ignore[operator]
                     best = (after, candidate)  # type: ignore[assignment]

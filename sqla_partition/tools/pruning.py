@@ -84,10 +84,10 @@ class PartitionMap:
         """The distributed table a shard (``accounts_102008``) belongs to; a shard of a
         partition answers for the partitioned table at the top."""
         table = re.sub(r"_\d+$", "", shard)
-        if table in self.shards:
-            return self.shards[table]
         root = next((r for (_, leaf), r in self.root_of.items() if leaf == table), None)
-        return self.shards.get(root.split(".", 1)[1]) if root else None
+        if root and root.split(".", 1)[1] in self.shards:
+            return self.shards[root.split(".", 1)[1]]
+        return self.shards.get(table)
 
 
 def _nodes(plan: dict[str, Any]) -> Iterable[dict[str, Any]]:
