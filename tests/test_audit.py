@@ -385,3 +385,29 @@ def test_trail_keeps_recording_after_a_column_the_migration_knew_is_dropped(db_u
         None,
         9223372036854775807,
     )
+
+
+def test_triggers_an_earlier_version_made_are_made_again(project, pg):
+    """A database audited by an earlier version has a check bound to no table and no
+    trigger that ends a move's digest: autogenerate makes them again, once."""
+    project.revision("audited")
+    project.upgrade()
+    project.check()
+    pg.execute("DROP TRIGGER sqla_partition_audit_move_end ON events")
+    pg.execute(
+        "ALTER FUNCTION sqla_partition.sqla_partition_audit_moved(text, text, text, regclass) "
+        "RENAME TO sqla_partition_audit_moved_old"
+    )
+    text = project.revision("this version's triggers")
+    assert "op.enable_audit('events'" in text and "old=sqla_partition.Audit(" in text
+    project.upgrade()
+    assert pg.execute(
+        "SELECT count(*) FROM pg_trigger WHERE tgname = 'sqla_partition_audit_move_end' "
+        "AND tgrelid = 'events'::regclass"
+    ).fetchone() == (1,)
+    project.check()
+    project.downgrade("-1")  # back to the same settings: auditing stays on
+    assert pg.execute(
+        "SELECT count(*) FROM pg_trigger WHERE tgname = 'sqla_partition_audit' "
+        "AND tgrelid = 'events'::regclass"
+    ).fetchone() == (1,)

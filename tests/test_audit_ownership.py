@@ -117,7 +117,7 @@ def test_nothing_a_client_can_set_vouches_for_a_made_up_row(docs, pg):
         )
     # the check answers yes or no, and no to anything made up
     assert app.execute(
-        "SELECT sqla_partition.sqla_partition_audit_moved('2001-01-01', '1', '10|draft')"
+        "SELECT sqla_partition.sqla_partition_audit_moved('2001-01-01', '1', '10|draft', 'docs')"
     ).fetchone() == (False,)
     # a move in one statement does not vouch for a row inserted by the next
     with app.transaction():
@@ -263,3 +263,56 @@ def test_an_update_that_stays_vouches_for_no_other_row(roles, pg):  # noqa: F811
         "SELECT tableoid::regclass::text, created_at::date::text, created_by, updated_by "
         "FROM docs WHERE id = 1"
     ).fetchone() == ("docs_done", "2001-02-03", 7, 51)
+
+
+def test_a_digest_is_bound_to_its_statement_and_its_table(roles, pg):  # noqa: F811
+    """A DO block runs all its statements at one statement_timestamp(): an update that
+    keeps the row in its partition must not leave a digest for the next statement; and a
+    row's digest vouches for no row of another table, even within the same statement."""
+    names, urls = roles
+    with psycopg.connect(_libpq(urls["owner"]), autocommit=True) as owner:
+        for table in ("docs", "copies"):
+            owner.execute(
+                f"CREATE TABLE {table} (id bigint NOT NULL, status text NOT NULL, body text, "
+                f"{AUDIT_COLUMNS}) PARTITION BY LIST (status)"
+            )
+            owner.execute(
+                f"CREATE TABLE {table}_open PARTITION OF {table} FOR VALUES IN ('new', 'open')"
+            )
+        owner.execute(
+            "INSERT INTO docs (id, status, created_at, created_by) "
+            "VALUES (1, 'new', '2001-02-03', 7), (2, 'new', '2001-02-03', 7)"
+        )
+    for table in ("docs", "copies"):
+        run_op(urls["owner"], lambda op, t=table: op.enable_audit(t, Audit(), columns=["id"]))
+        pg.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO "{names["app"]}"')
+    with psycopg.connect(_libpq(urls["app"]), autocommit=True) as app:
+        as_actor(
+            app,
+            50,
+            "DO $$ DECLARE r record; BEGIN "
+            "UPDATE docs SET status = 'open' WHERE id = 1; "
+            "DELETE FROM docs WHERE id = 1 RETURNING * INTO r; "
+            "INSERT INTO docs (id, status, body, created_at, created_by) "
+            "VALUES (r.id, r.status, r.body, r.created_at, r.created_by); END $$",
+        )
+        as_actor(
+            app,
+            50,
+            "WITH u AS (UPDATE docs SET status = 'open' WHERE id = 2 "
+            "RETURNING id, status, body, created_at, created_by) "
+            "INSERT INTO copies (id, status, body, created_at, created_by) SELECT * FROM u",
+        )
+    for table, key in (("docs", 1), ("copies", 2)):
+        row = pg.execute(
+            f"SELECT created_by, created_at > '2020-01-01' FROM {table} WHERE id = %s", (key,)
+        ).fetchone()
+        assert row == (50, True), (table, row)
+    assert pg.execute("SELECT created_by FROM docs WHERE id = 2").fetchone() == (7,)
+
+
+def test_the_audit_key_is_hidden_from_roles_that_read_all_data(docs, roles):  # noqa: F811
+    _, urls = roles
+    with psycopg.connect(_libpq(urls["monitor"]), autocommit=True) as monitor:
+        rows = monitor.execute("SELECT * FROM sqla_partition.sqla_partition_audit_secret")
+        assert rows.fetchall() == []  # pg_read_all_data reads every table, not past RLS

@@ -19,6 +19,10 @@ GUARD_TRIGGERS = ("sqla_partition_audit_guard_insert", "sqla_partition_audit_gua
 GUARD_FUNCTION = "sqla_partition_audit_guard"
 MOVE_FUNCTION = "sqla_partition_audit_move"
 MOVED_FUNCTION = "sqla_partition_audit_moved"
+#: Fired after an update that changed a partition key: a digest its rows did not use (a
+#: row that stayed in its partition) outlives no statement.
+MOVE_END_TRIGGER = "sqla_partition_audit_move_end"
+MOVE_END_FUNCTION = "sqla_partition_audit_move_end"
 SECRET_TABLE = "sqla_partition_audit_secret"
 
 _AUDIT_COLUMNS_BODY = """DECLARE
@@ -78,7 +82,7 @@ BEGIN
   IF TG_ARGV[2] = 'who' THEN
     giver := NEW.created_by::text;
   END IF;
-@row_key@  IF @moved@(NEW.created_at::text, giver, row_key) THEN
+@row_key@  IF @moved@(NEW.created_at::text, giver, row_key, pg_partition_root(TG_RELID)) THEN
     RETURN NEW;  -- a row an update moves here from another partition: its update vouched
   END IF;
   IF NEW.created_at IS DISTINCT FROM now() AND EXISTS (
@@ -105,12 +109,14 @@ END"""
 
 MOVE_SETTING = "sqla_partition.audit_moving"
 
-#: What vouches for a row an update moves: a digest of its creation, keyed by a secret only
-#: the functions' owner reads and bound to the statement, in a setting of the transaction
-#: (a client can set the setting, never to a digest that matches).
+#: What vouches for a row an update moves: a digest of its creation, its key and its table,
+#: keyed by a secret only the functions' owner reads, in a setting of the transaction that
+#: the end of the update clears (a client can set the setting, never to a digest that
+#: matches).
 _MOVE_DIGEST = (
     "md5((SELECT s.secret FROM @secret@ AS s LIMIT 1) || '|' || concat_ws('|', "
-    "pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), @at@, @by@, @key@))"
+    "pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), @rel@, @at@, @by@, "
+    "@key@))"
 )  # NULL without a secret: nothing is vouched for
 
 #: Which row a digest is for: its primary key (the whole row but the audit columns, for a
@@ -142,8 +148,14 @@ END"""
     "@digest@",
     _MOVE_DIGEST.replace("@at@", "NEW.created_at::text")
     .replace("@by@", "giver")
-    .replace("@key@", "row_key"),
+    .replace("@key@", "row_key")
+    .replace("@rel@", "pg_partition_root(TG_RELID)::oid::text"),
 )
+
+_MOVE_END_BODY = """BEGIN
+  PERFORM set_config('@setting@', '', true);
+  RETURN NULL;
+END"""
 
 _MOVED_BODY = """DECLARE
   digest text := @digest@;
@@ -155,7 +167,10 @@ BEGIN
   RETURN false;
 END""".replace(
     "@digest@",
-    _MOVE_DIGEST.replace("@at@", "created").replace("@by@", "giver").replace("@key@", "row_key"),
+    _MOVE_DIGEST.replace("@at@", "created")
+    .replace("@by@", "giver")
+    .replace("@key@", "row_key")
+    .replace("@rel@", "root::oid::text"),
 )
 
 
@@ -194,6 +209,17 @@ def create_audit_functions() -> list[Statement]:
             f"REVOKE ALL ON TABLE {secret} FROM PUBLIC",
             "no table lock",
             "only the functions' owner reads it",
+        ),
+        Statement(
+            do_block(
+                "  IF NOT (SELECT c.relrowsecurity FROM pg_catalog.pg_class AS c "
+                f"WHERE c.oid = {regclass(SECRET_TABLE, schema)}) THEN\n"
+                f"    ALTER TABLE {secret} ENABLE ROW LEVEL SECURITY;\n"
+                "  END IF;\n"
+            ),
+            f"ACCESS EXCLUSIVE on {SECRET_TABLE} (only the first time)",
+            "row-level security with no policy: roles that read every table "
+            "(pg_read_all_data) read no row of it; its owner still does",
         ),
         Statement(
             f"INSERT INTO {secret} (secret) SELECT gen_random_uuid()::text || "
@@ -237,12 +263,31 @@ def create_audit_functions() -> list[Statement]:
         ),
         Statement(
             f"CREATE OR REPLACE FUNCTION {qualified(MOVED_FUNCTION, schema)}"
-            "(created text, giver text, row_key text) RETURNS boolean LANGUAGE plpgsql "
+            "(created text, giver text, row_key text, root regclass) RETURNS boolean "
+            "LANGUAGE plpgsql "
             f"SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS {tag}\n"
             f"{moved_body}\n{tag}",
             "no table lock",
             "checks, as the owner of the key, that an insert is a moved row; answers only yes "
             "or no",
+        ),
+        Statement(
+            function_text(
+                MOVE_END_FUNCTION,
+                _filled(_MOVE_END_BODY),
+                " SET search_path = pg_catalog, pg_temp",
+                make_schema=False,
+            ),
+            "no table lock",
+            "clears, at the end of an update that changed a partition key, a digest no "
+            "moved row used",
+        ),
+        Statement(
+            f"DROP FUNCTION IF EXISTS {qualified(MOVED_FUNCTION, schema)}(text, text, text)",
+            "no table lock",
+            "the check of earlier versions, bound to no table; only this tool's guard "
+            "function, replaced above, called it",
+            squawk_ignore=("ban-drop-function",),
         ),
     ]
     if schema != POLICY_SCHEMA:
@@ -316,6 +361,7 @@ def _create_move_trigger(table: str, schema: str | None, who: str) -> Statement:
     """On a partitioned table, fired only when an update changes a partition key column
     (of any level): the condition is read from the catalog when the migration runs."""
     function = qualified(MOVE_FUNCTION, tool_schema())
+    end = qualified(MOVE_END_FUNCTION, tool_schema())
     body = (
         "  SELECT string_agg(DISTINCT CASE WHEN k.n = 0 THEN 'OLD.* IS DISTINCT FROM NEW.*'\n"
         "         ELSE format('OLD.%1$I IS DISTINCT FROM NEW.%1$I', a.attname) END, ' OR ')\n"
@@ -329,6 +375,10 @@ def _create_move_trigger(table: str, schema: str | None, who: str) -> Statement:
         "                   'WHEN (%s) EXECUTE FUNCTION %s(%L)', "
         f"{string_literal(MOVE_TRIGGER)}, target, changed,\n"
         f"                   {string_literal(function)}, {string_literal(who)});\n"
+        "    EXECUTE format('CREATE OR REPLACE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW '\n"
+        "                   'WHEN (%s) EXECUTE FUNCTION %s()', "
+        f"{string_literal(MOVE_END_TRIGGER)}, target, changed,\n"
+        f"                   {string_literal(end)});\n"
         "  END IF;\n"
     )
     declare = f"  target regclass := {regclass(table, schema)};\n  changed text;\n"
@@ -348,7 +398,7 @@ def drop_move_trigger(table: str, schema: str | None) -> list[Statement]:
             f"ACCESS EXCLUSIVE on {table} and its partitions",
             "brief, bounded by lock_timeout; values an insert gives are kept from now on",
         )
-        for name in (*GUARD_TRIGGERS, MOVE_TRIGGER)
+        for name in (*GUARD_TRIGGERS, MOVE_TRIGGER, MOVE_END_TRIGGER)
     ]
 
 
@@ -364,6 +414,9 @@ def drop_audit_functions_if_unused() -> Statement:
         f"    DROP FUNCTION IF EXISTS {qualified(MOVE_FUNCTION, schema)}();\n"
         f"    DROP FUNCTION IF EXISTS {qualified(GUARD_FUNCTION, schema)}();\n"
         f"    DROP FUNCTION IF EXISTS {qualified(MOVED_FUNCTION, schema)}(text, text, text);\n"
+        f"    DROP FUNCTION IF EXISTS {qualified(MOVED_FUNCTION, schema)}"
+        "(text, text, text, regclass);\n"
+        f"    DROP FUNCTION IF EXISTS {qualified(MOVE_END_FUNCTION, schema)}();\n"
         f"    DROP FUNCTION IF EXISTS {qualified(MOVED_FUNCTION, schema)}(timestamptz, text);\n"
         f"    DROP TABLE IF EXISTS {qualified(SECRET_TABLE, schema)};\n"
         "  END IF;\n"

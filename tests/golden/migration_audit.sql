@@ -94,6 +94,15 @@ $do$;
 -- no table lock: only the functions' owner reads it
 REVOKE ALL ON TABLE sqla_partition.sqla_partition_audit_secret FROM PUBLIC;
 
+-- ACCESS EXCLUSIVE on sqla_partition_audit_secret (only the first time): row-level security with no policy: roles that read every table (pg_read_all_data) read no row of it; its owner still does
+DO $do$
+BEGIN
+  IF NOT (SELECT c.relrowsecurity FROM pg_catalog.pg_class AS c WHERE c.oid = 'sqla_partition.sqla_partition_audit_secret'::regclass) THEN
+    ALTER TABLE sqla_partition.sqla_partition_audit_secret ENABLE ROW LEVEL SECURITY;
+  END IF;
+END
+$do$;
+
 -- ROW EXCLUSIVE on sqla_partition_audit_secret: once per database, from the server's strong random source
 INSERT INTO sqla_partition.sqla_partition_audit_secret (secret) SELECT gen_random_uuid()::text || gen_random_uuid()::text WHERE NOT EXISTS (SELECT 1 FROM sqla_partition.sqla_partition_audit_secret);
 
@@ -183,7 +192,7 @@ BEGIN
   IF row_key IS NULL THEN
     row_key := (to_jsonb(NEW) - 'created_at' - 'created_by' - 'updated_at' - 'updated_by')::text;
   END IF;
-  IF sqla_partition.sqla_partition_audit_moved(NEW.created_at::text, giver, row_key) THEN
+  IF sqla_partition.sqla_partition_audit_moved(NEW.created_at::text, giver, row_key, pg_partition_root(TG_RELID)) THEN
     RETURN NEW;  -- a row an update moves here from another partition: its update vouched
   END IF;
   IF NEW.created_at IS DISTINCT FROM now() AND EXISTS (
@@ -236,7 +245,7 @@ BEGIN
   IF row_key IS NULL THEN
     row_key := (to_jsonb(NEW) - 'created_at' - 'created_by' - 'updated_at' - 'updated_by')::text;
   END IF;
-  PERFORM set_config('sqla_partition.audit_moving', md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), NEW.created_at::text, giver, row_key)), true);
+  PERFORM set_config('sqla_partition.audit_moving', md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), pg_partition_root(TG_RELID)::oid::text, NEW.created_at::text, giver, row_key)), true);
   RETURN NEW;
 END
 $fn$;
@@ -247,9 +256,9 @@ $do$;
 REVOKE ALL ON FUNCTION sqla_partition.sqla_partition_audit_move() FROM PUBLIC;
 
 -- no table lock: checks, as the owner of the key, that an insert is a moved row; answers only yes or no
-CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_moved(created text, giver text, row_key text) RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_moved(created text, giver text, row_key text, root regclass) RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
-  digest text := md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), created, giver, row_key));
+  digest text := md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), root::oid::text, created, giver, row_key));
 BEGIN
   IF digest IS NOT NULL AND current_setting('sqla_partition.audit_moving', true) = digest THEN
     PERFORM set_config('sqla_partition.audit_moving', '', true);  -- once
@@ -258,6 +267,18 @@ BEGIN
   RETURN false;
 END
 $fn$;
+
+-- no table lock: clears, at the end of an update that changed a partition key, a digest no moved row used
+CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_move_end() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  PERFORM set_config('sqla_partition.audit_moving', '', true);
+  RETURN NULL;
+END
+$fn$;
+
+-- no table lock: the check of earlier versions, bound to no table; only this tool's guard function, replaced above, called it
+-- squawk-ignore ban-drop-function
+DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(text, text, text);
 
 -- no table lock: audited writes call one function there; no table in it grants anything
 GRANT USAGE ON SCHEMA sqla_partition TO PUBLIC;
@@ -291,6 +312,9 @@ BEGIN
     EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE UPDATE ON %s FOR EACH ROW '
                    'WHEN (%s) EXECUTE FUNCTION %s(%L)', 'sqla_partition_audit_move', target, changed,
                    'sqla_partition.sqla_partition_audit_move', 'who');
+    EXECUTE format('CREATE OR REPLACE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW '
+                   'WHEN (%s) EXECUTE FUNCTION %s()', 'sqla_partition_audit_move_end', target, changed,
+                   'sqla_partition.sqla_partition_audit_move_end');
   END IF;
 END
 $do$;
@@ -425,6 +449,15 @@ $do$;
 -- no table lock: only the functions' owner reads it
 REVOKE ALL ON TABLE sqla_partition.sqla_partition_audit_secret FROM PUBLIC;
 
+-- ACCESS EXCLUSIVE on sqla_partition_audit_secret (only the first time): row-level security with no policy: roles that read every table (pg_read_all_data) read no row of it; its owner still does
+DO $do$
+BEGIN
+  IF NOT (SELECT c.relrowsecurity FROM pg_catalog.pg_class AS c WHERE c.oid = 'sqla_partition.sqla_partition_audit_secret'::regclass) THEN
+    ALTER TABLE sqla_partition.sqla_partition_audit_secret ENABLE ROW LEVEL SECURITY;
+  END IF;
+END
+$do$;
+
 -- ROW EXCLUSIVE on sqla_partition_audit_secret: once per database, from the server's strong random source
 INSERT INTO sqla_partition.sqla_partition_audit_secret (secret) SELECT gen_random_uuid()::text || gen_random_uuid()::text WHERE NOT EXISTS (SELECT 1 FROM sqla_partition.sqla_partition_audit_secret);
 
@@ -514,7 +547,7 @@ BEGIN
   IF row_key IS NULL THEN
     row_key := (to_jsonb(NEW) - 'created_at' - 'created_by' - 'updated_at' - 'updated_by')::text;
   END IF;
-  IF sqla_partition.sqla_partition_audit_moved(NEW.created_at::text, giver, row_key) THEN
+  IF sqla_partition.sqla_partition_audit_moved(NEW.created_at::text, giver, row_key, pg_partition_root(TG_RELID)) THEN
     RETURN NEW;  -- a row an update moves here from another partition: its update vouched
   END IF;
   IF NEW.created_at IS DISTINCT FROM now() AND EXISTS (
@@ -567,7 +600,7 @@ BEGIN
   IF row_key IS NULL THEN
     row_key := (to_jsonb(NEW) - 'created_at' - 'created_by' - 'updated_at' - 'updated_by')::text;
   END IF;
-  PERFORM set_config('sqla_partition.audit_moving', md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), NEW.created_at::text, giver, row_key)), true);
+  PERFORM set_config('sqla_partition.audit_moving', md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), pg_partition_root(TG_RELID)::oid::text, NEW.created_at::text, giver, row_key)), true);
   RETURN NEW;
 END
 $fn$;
@@ -578,9 +611,9 @@ $do$;
 REVOKE ALL ON FUNCTION sqla_partition.sqla_partition_audit_move() FROM PUBLIC;
 
 -- no table lock: checks, as the owner of the key, that an insert is a moved row; answers only yes or no
-CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_moved(created text, giver text, row_key text) RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_moved(created text, giver text, row_key text, root regclass) RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
-  digest text := md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), created, giver, row_key));
+  digest text := md5((SELECT s.secret FROM sqla_partition.sqla_partition_audit_secret AS s LIMIT 1) || '|' || concat_ws('|', pg_current_xact_id(), pg_backend_pid(), statement_timestamp(), root::oid::text, created, giver, row_key));
 BEGIN
   IF digest IS NOT NULL AND current_setting('sqla_partition.audit_moving', true) = digest THEN
     PERFORM set_config('sqla_partition.audit_moving', '', true);  -- once
@@ -589,6 +622,18 @@ BEGIN
   RETURN false;
 END
 $fn$;
+
+-- no table lock: clears, at the end of an update that changed a partition key, a digest no moved row used
+CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_move_end() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  PERFORM set_config('sqla_partition.audit_moving', '', true);
+  RETURN NULL;
+END
+$fn$;
+
+-- no table lock: the check of earlier versions, bound to no table; only this tool's guard function, replaced above, called it
+-- squawk-ignore ban-drop-function
+DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(text, text, text);
 
 -- no table lock: audited writes call one function there; no table in it grants anything
 GRANT USAGE ON SCHEMA sqla_partition TO PUBLIC;
@@ -635,6 +680,9 @@ BEGIN
     EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE UPDATE ON %s FOR EACH ROW '
                    'WHEN (%s) EXECUTE FUNCTION %s(%L)', 'sqla_partition_audit_move', target, changed,
                    'sqla_partition.sqla_partition_audit_move', 'who');
+    EXECUTE format('CREATE OR REPLACE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW '
+                   'WHEN (%s) EXECUTE FUNCTION %s()', 'sqla_partition_audit_move_end', target, changed,
+                   'sqla_partition.sqla_partition_audit_move_end');
   END IF;
 END
 $do$;
@@ -663,6 +711,9 @@ DROP TRIGGER IF EXISTS sqla_partition_audit_guard_update ON events;
 -- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
 DROP TRIGGER IF EXISTS sqla_partition_audit_move ON events;
 
+-- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
+DROP TRIGGER IF EXISTS sqla_partition_audit_move_end ON events;
+
 -- no table lock: nothing of sqla-partition stays behind once no table is audited
 -- squawk-ignore ban-drop-table
 DO $do$
@@ -673,6 +724,8 @@ BEGIN
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_move();
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_guard();
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(text, text, text);
+    DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(text, text, text, regclass);
+    DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_move_end();
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(timestamptz, text);
     DROP TABLE IF EXISTS sqla_partition.sqla_partition_audit_secret;
   END IF;

@@ -375,6 +375,8 @@ BEGIN
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_move();
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_guard();
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(text, text, text);
+    DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(text, text, text, regclass);
+    DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_move_end();
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(timestamptz, text);
     DROP TABLE IF EXISTS sqla_partition.sqla_partition_audit_secret;
   END IF;

@@ -29,15 +29,17 @@ if TYPE_CHECKING:
 
 def recorded_audits(
     ctx: AutogenContext,
-) -> dict[tuple[str, str], tuple[Audit | None, tuple[str, ...], bool]]:
+) -> dict[tuple[str, str], tuple[Audit | None, tuple[str, ...], bool, bool]]:
     """Audited tables in the database: the settings and columns their migration recorded
-    (unreadable ones come back as ``None``: the model's are written again), and whether
-    the trail triggers are there."""
+    (unreadable ones come back as ``None``: the model's are written again), whether the
+    trail triggers are there, and whether the triggers are this version's (an earlier
+    version's are made again)."""
     assert ctx.connection is not None
     out = {}
-    for schema, table, comment, has_trail in ctx.connection.exec_driver_sql(sql.AUDIT_QUERY):
+    rows = ctx.connection.exec_driver_sql(sql.AUDIT_QUERY)
+    for schema, table, comment, has_trail, current in rows:
         audit, columns = trail.read_settings(comment)
-        out[(schema, table)] = (audit, columns, bool(has_trail))
+        out[(schema, table)] = (audit, columns, bool(has_trail), bool(current))
     return out
 
 
@@ -82,11 +84,13 @@ def audit_ops(
         audit = audit_of(table)
         pk = [c.name for c in table.primary_key.columns]
         columns = [c.name for c in table.columns]
-        old, old_columns, has_trail = recorded.get(key, (None, (), False))
+        old, old_columns, has_trail, current = recorded.get(key, (None, (), False, True))
         if audit is not None:
             wanted.append((table.name, audit))
-            changed = old != audit or (
-                audit.trail and (tuple(columns) != old_columns or not has_trail)
+            changed = (
+                old != audit
+                or not current
+                or (audit.trail and (tuple(columns) != old_columns or not has_trail))
             )
             if key not in recorded or changed:
                 out.append(
