@@ -14,6 +14,7 @@ import pytest
 
 from . import clock
 from .alembic_project import models_project
+from .test_roll import hold_roll_lock
 
 MODELS = textwrap.dedent(
     """
@@ -438,12 +439,11 @@ def test_split_legacy_waits_for_the_leftover_server_process_of_a_killed_run(db_u
     table; a rerun waits for it instead of failing on a lock timeout, then splits."""
     from click.testing import CliRunner
 
-    from sqla_partition import sql
     from sqla_partition.cli import main
 
     converted_events(db_url, pg, 500)
     orphan = psycopg.connect(pg.info.dsn, autocommit=True)
-    assert orphan.execute(sql.try_advisory_lock("events", "public")).fetchone()[0]
+    assert hold_roll_lock(orphan)
     orphan_pid = orphan.info.backend_pid
 
     def finish() -> None:  # the killed run's statement ends once the rerun waits for it
@@ -466,7 +466,7 @@ def test_split_legacy_waits_for_the_leftover_server_process_of_a_killed_run(db_u
     assert "splitting events_legacy into" in result.output
     # and one that outlives the wait is one line, exit 2, nothing changed
     holder = psycopg.connect(pg.info.dsn, autocommit=True)
-    assert holder.execute(sql.try_advisory_lock("events", "public")).fetchone()[0]
+    assert hold_roll_lock(holder)
     busy = CliRunner().invoke(
         main,
         ["split-legacy", "events", "--database-url", db_url, "--wait-for-other-run", "200ms"],

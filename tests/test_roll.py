@@ -275,12 +275,20 @@ def test_interrupted_concurrent_detach_is_finished_by_the_next_run(db_url, pg, s
     assert "events_p2026_11" not in partitions(pg)
 
 
+def hold_roll_lock(conn, table="events", schema="public"):
+    """Take a table's roll lock as a run would (a role that may roll it reads its key)."""
+    from sqla_partition.sql import roll_lock
+
+    params = {"schema": schema, "table": table}
+    key = conn.execute(roll_lock.key_query(), params).fetchone()[0]
+    return conn.execute(roll_lock.try_keyed_lock(), {"key": key}).fetchone()[0]
+
+
 def test_a_second_concurrent_run_waits_then_skips_the_table_with_exit_3(db_url, pg):
     make_table(db_url)
-    from sqla_partition import sql
 
     with psycopg.connect(pg.info.dsn, autocommit=True) as first:
-        assert first.execute(sql.try_advisory_lock("events", "public")).fetchone()[0]
+        assert hold_roll_lock(first)
         started = time.monotonic()
         code, out = roll_json(
             db_url, "--now", "2027-01-10T00:00:00Z", "--wait-for-other-run", "300ms"
@@ -301,10 +309,9 @@ def test_a_rerun_waits_for_the_leftover_server_process_of_a_killed_run(db_url, p
     import threading
 
     make_table(db_url)
-    from sqla_partition import sql
 
     orphan = psycopg.connect(pg.info.dsn, autocommit=True)
-    assert orphan.execute(sql.try_advisory_lock("events", "public")).fetchone()[0]
+    assert hold_roll_lock(orphan)
 
     waited = []
 

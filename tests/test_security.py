@@ -534,3 +534,80 @@ def test_a_tool_schema_another_role_made_first_is_refused(roles, pg):
     assert pg.execute(
         "SELECT count(*) FROM pg_class WHERE relnamespace = 'sqla_partition'::regnamespace"
     ).fetchone() == (0,)
+
+
+def test_no_role_that_may_not_roll_a_table_can_stop_its_roll(roles, pg):
+    """roll's lock is an advisory lock, which any role may take: its key is a random number
+    only roles that may roll the table read, and a key a stranger holds (seen in pg_locks
+    while a run held it) is drawn again."""
+    from sqla_partition.sql import roll_lock
+
+    names, urls = roles
+    make_table(urls["owner"], Range("created_at", premake=2, default=True))
+    # as an audited database has it: every role may use the schema (not its tables)
+    pg.execute(f'GRANT USAGE ON SCHEMA sqla_partition TO "{names["app"]}"')
+    now = ["--now", "2027-04-05T00:00:00Z"]
+    strangers = {
+        kind: psycopg.connect(_libpq(urls[kind]), autocommit=True) for kind in ("app", "monitor")
+    }
+    mallory = strangers["app"]
+    try:
+        # the key earlier versions used, which anyone can compute, holds nothing back
+        mallory.execute("SELECT pg_advisory_lock(1936813168, hashtext('public.events'))")
+        first = CliRunner().invoke(main, ["roll", "--database-url", urls["roll"], "--json", *now])
+        assert first.exit_code == 0, first.output
+        assert json.loads(first.output)["tables"][0]["status"] == "ok"
+        # the keys are out of sight of every other role, pg_read_all_data included
+        for conn in strangers.values():
+            assert conn.execute(f"SELECT * FROM {roll_lock.keys_table()}").fetchall() == []
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # nor can they plant one
+            mallory.execute(f"INSERT INTO {roll_lock.keys_table()} VALUES ('public', 'events', 1)")
+        assert (
+            mallory.execute(f"UPDATE {roll_lock.keys_table()} SET key = 1 RETURNING key").fetchall()
+            == []
+        )
+        # a key seen in pg_locks and held afterwards: drawn again, the run goes on
+        (key,) = pg.execute(f"SELECT key FROM {roll_lock.keys_table()}").fetchone()
+        mallory.execute(f"SELECT pg_advisory_lock({roll_lock.KEYED_CLASS}, {key})")
+        second = CliRunner().invoke(
+            main, ["roll", "--database-url", urls["roll"], "--now", "2027-06-05T00:00:00Z"]
+        )
+        assert second.exit_code == 0, second.output
+        assert f"of role {names['app']}, which may not roll public.events" in second.output
+        assert "events_p2027_08" in partitions(pg)
+        (again,) = pg.execute(f"SELECT key FROM {roll_lock.keys_table()}").fetchone()
+        assert again != key
+    finally:
+        for conn in strangers.values():
+            conn.close()
+    # a run of a role that may roll the table is waited for, then skipped
+    with psycopg.connect(_libpq(urls["roll"]), autocommit=True) as other_run:
+        (key,) = other_run.execute(
+            roll_lock.key_query(), {"schema": "public", "table": "events"}
+        ).fetchone()
+        other_run.execute(roll_lock.try_keyed_lock(), {"key": key})
+        busy = CliRunner().invoke(
+            main,
+            ["roll", "--database-url", urls["roll"], "--wait-for-other-run", "0"]
+            + ["--now", "2027-09-05T00:00:00Z"],
+        )
+        assert busy.exit_code == 3, busy.output
+        assert "another run of sqla-partition" in busy.output
+
+
+def test_a_database_of_an_earlier_version_gets_its_lock_keys_from_roll(roles, pg):
+    from sqla_partition.sql import roll_lock
+
+    names, urls = roles
+    make_table(urls["owner"], Range("created_at", premake=2))
+    pg.execute(f"DROP TABLE {roll_lock.keys_table()}")
+    result = CliRunner().invoke(
+        main, ["roll", "--database-url", urls["roll"], "--now", "2027-04-05T00:00:00Z"]
+    )
+    assert result.exit_code == 0, result.output
+    owner, forced = pg.execute(
+        "SELECT pg_get_userbyid(relowner), relforcerowsecurity FROM pg_class "
+        f"WHERE oid = '{roll_lock.keys_table()}'::regclass"
+    ).fetchone()
+    assert (owner, forced) == (names["owner"], True)
+    assert pg.execute(f"SELECT count(*) FROM {roll_lock.keys_table()}").fetchone() == (1,)

@@ -397,7 +397,7 @@ def split_legacy_command(
             restore=lambda: bound_session(conn, options),
             log=click.echo,
         )
-        if holder is not None:
+        if isinstance(holder, str):
             raise SqlaPartitionError(f"{table}: {holder}")
         left = finish_done_split(conn, name, schema or "public")
         if left is not None:

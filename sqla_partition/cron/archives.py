@@ -231,7 +231,7 @@ def reattach(
         restore=lambda: bound_session(conn, options),
         log=log,
     )
-    if holder is not None:
+    if isinstance(holder, str):
         out.skipped = holder
         return out
     result = TableResult(f"{parent.schema}.{parent.name}", (parent.schema, parent.name))
@@ -248,8 +248,7 @@ def reattach(
         text = one_line(exc)
         raise SqlaPartitionError(f"{inert(rec.qualified)} was not reattached: {text}") from None
     finally:
-        if not conn.closed:
-            conn.execute(sql.advisory_unlock(parent.name, parent.schema))  # type: ignore[call-overload]
+        holder.release()
     out.moved_rows = result.moved_rows
     return out
 

@@ -34,6 +34,7 @@ from .session import (
     backfill,
     below_deadlock_timeout,
     bound_session,
+    ensure_keys,
     ensure_record,
     one_line,
     policy_writers,
@@ -392,18 +393,24 @@ class Roller:
                 if step.kind == "create" and not default_rows:
                     result.record(step)
             return result
-        holder = take_table(
-            self.conn,
-            parent.name,
-            parent.schema,
-            self.options.wait_for_other_s,
-            restore=lambda: bound_session(self.conn, self.options),
-            log=self.log,
-        )
-        if holder is not None:
+        try:
+            holder = take_table(
+                self.conn,
+                parent.name,
+                parent.schema,
+                self.options.wait_for_other_s,
+                restore=lambda: bound_session(self.conn, self.options),
+                log=self.log,
+            )
+        except pgerrors.InsufficientPrivilege as exc:
+            result.status = "failed"
+            result.errors.append(privilege_message(parent, one_line(exc)))
+            return result
+        if isinstance(holder, str):
             result.status = "skipped"
             result.skipped = holder
             return result
+        result.notes.extend(holder.notes)
         try:
             # a run that held the lock until now may have done the work: plan again, unless
             # the table's partitions are exactly as they were read
@@ -438,10 +445,7 @@ class Roller:
             result.status = "failed"
             result.errors.append(one_line(exc))
         finally:
-            if not self.conn.closed:
-                self.conn.execute(  # type: ignore[call-overload]
-                    sql.advisory_unlock(parent.name, parent.schema)
-                )
+            holder.release()
         return result
 
 
@@ -466,6 +470,7 @@ def roll(
         roller.superuser = str(conn.info.parameter_status("session_authorization") or "superuser")
     if parents and not options.dry_run:
         roller.record = ensure_record(conn, report.warnings)
+        ensure_keys(conn, report.warnings)
         if roller.record:
             backfill(conn, parents, report.warnings)
     roller.owned = owned_partitions(conn)

@@ -10,7 +10,9 @@ import psycopg
 
 from .. import sql
 from ..catalog.snapshot import Parent
+from ..sql import roll_lock
 from .results import RollOptions
+from .table_lock import has_keys
 
 
 def below_deadlock_timeout(conn: psycopg.Connection, options: RollOptions) -> RollOptions:
@@ -48,6 +50,28 @@ def ensure_record(conn: psycopg.Connection, warnings: list[str]) -> bool:
             "migrations (alembic upgrade head) as the tables' owner"
         )
         return False
+
+
+def ensure_keys(conn: psycopg.Connection, warnings: list[str]) -> None:
+    """The table of lock keys exists, made now (as the policies' owner) if a database
+    migrated by an earlier version lacks it; else a warning that any role can hold roll's
+    locks."""
+    if has_keys(conn):
+        return
+    try:
+        with conn.transaction():
+            owner = conn.execute(  # type: ignore[call-overload,index]
+                sql.owner_query(sql.POLICY_TABLE, sql.tool_schema())
+            ).fetchone()[0]
+            conn.execute(sql.act_as(owner).sql)  # type: ignore[call-overload]
+            conn.execute(roll_lock.create_keys_table().sql)  # type: ignore[call-overload]
+    except psycopg.Error as exc:
+        warnings.append(
+            f"the table of lock keys ({roll_lock.keys_table()}) is missing and this role "
+            f"cannot create it ({one_line(exc)}); roll locks each table on the key of "
+            "earlier versions, which any role can hold to stop it. Run the migrations "
+            "(alembic upgrade head) as the tables' owner"
+        )
 
 
 def backfill(conn: psycopg.Connection, parents: Sequence[Parent], warnings: list[str]) -> None:

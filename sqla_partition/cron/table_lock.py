@@ -1,19 +1,52 @@
-"""One run of the tool per table: roll and split-legacy take the table's advisory lock.
+"""One run of the tool per table: roll, reattach and split-legacy take the table's lock.
 
-A second run waits for it, bounded, rather than skipping at once: the holder may be the
-server process of a killed run, which runs its last statement to the end before it notices
-its client is gone and lets the lock go.
+The lock is an advisory lock on a key only roles that may roll the table read (see
+:mod:`sqla_partition.sql.roll_lock`): a role that holds a key it learnt from ``pg_locks``
+is not a member of the table's owner, so the key is drawn again and the run goes on.
+
+A second run waits for the lock, bounded, rather than skipping at once: the holder may be
+the server process of a killed run, which runs its last statement to the end before it
+notices its client is gone and lets the lock go.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import psycopg
 from psycopg import errors as pgerrors
 
 from .. import sql
+from ..sql import roll_lock
 from ..sql.statement import inert
+
+#: Draws of a new key before a run gives up: each needs a stranger holding the last one.
+_ATTEMPTS = 4
+
+
+@dataclasses.dataclass
+class HeldTable:
+    """A table's lock, held by this session until :meth:`release`."""
+
+    conn: psycopg.Connection
+    name: str
+    schema: str
+    key: int | None  # None: a database without the keys table, on the key of earlier versions
+    #: What the run should report: a stranger held the table's lock.
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    def release(self) -> None:
+        if self.conn.closed:
+            return
+        if self.key is None:
+            self.conn.execute(sql.advisory_unlock(self.name, self.schema))  # type: ignore[call-overload]
+        else:
+            self.conn.execute(roll_lock.keyed_unlock(), {"key": self.key})  # type: ignore[call-overload]
+
+
+def has_keys(conn: psycopg.Connection) -> bool:
+    return bool(conn.execute(roll_lock.keys_table_exists_query()).fetchone()[0])  # type: ignore[call-overload,index]
 
 
 def take_table(
@@ -24,22 +57,81 @@ def take_table(
     *,
     restore: Callable[[], None],
     log: Callable[[str], None],
-) -> str | None:
-    """Take ``schema.name``'s lock (session-level), waiting up to ``wait_s`` for its holder;
-    ``None`` once held, else a line saying who held it. ``restore`` puts the session's
-    timeouts back after the wait changed ``lock_timeout``."""
-    if conn.execute(sql.try_advisory_lock(name, schema)).fetchone()[0]:  # type: ignore[call-overload,index]
-        return None
-    row = conn.execute(sql.advisory_holder_query(name, schema)).fetchone()  # type: ignore[call-overload]
-    who = f"process {row[0]}, its statement running for {row[1]} s" if row else "a process"
-    wait_ms = int(wait_s * 1000)
-    log(
-        f"-- another run ({who}) works on {inert(schema)}.{inert(name)}; waiting up to {wait_ms} ms"
+) -> HeldTable | str:
+    """Take ``schema.name``'s lock (session-level), waiting up to ``wait_s`` for a holder
+    that may roll it; the lock once held, else a line saying who held it. ``restore`` puts
+    the session's timeouts back after the wait changed ``lock_timeout``. A role that may
+    not roll the table gets ``InsufficientPrivilege``."""
+    if not has_keys(conn):
+        return _take_public(conn, name, schema, wait_s, restore=restore, log=log)
+    table = f"{inert(schema)}.{inert(name)}"
+    params = {"schema": schema, "table": name}
+    notes: list[str] = []
+    for _ in range(_ATTEMPTS):
+        row = conn.execute(roll_lock.key_query(), params).fetchone()  # type: ignore[call-overload]
+        if row is None or row[0] is None:  # a key this role may not see: not a member
+            raise pgerrors.InsufficientPrivilege(f"no member of the owner of {table}")
+        key = int(row[0])
+        held = HeldTable(conn, name, schema, key, notes)
+        if conn.execute(roll_lock.try_keyed_lock(), {"key": key}).fetchone()[0]:  # type: ignore[call-overload,index]
+            if _still(conn, params, key):
+                return held
+            held.release()
+            continue
+        holder = conn.execute(roll_lock.keyed_holder_query(name, schema), {"key": key}).fetchone()  # type: ignore[call-overload]
+        if holder is not None and not holder[3]:
+            notes.append(
+                f"process {holder[0]} of role {inert(str(holder[2]))}, which may not roll "
+                f"{table}, held its lock: the lock's key was drawn again"
+            )
+            log(f"-- {notes[-1]}")
+            conn.execute(roll_lock.draw_again_query(), {**params, "key": key})  # type: ignore[call-overload]
+            continue
+        who = f"process {holder[0]}, its statement running for {holder[1]} s" if holder else None
+        waited = _wait(
+            conn,
+            wait_s,
+            who or "a process",
+            table,
+            lambda: conn.execute(roll_lock.keyed_lock(), {"key": key}),  # type: ignore[call-overload]  # noqa: B023
+            restore=restore,
+            log=log,
+        )
+        if waited is None:
+            if _still(conn, params, key):
+                return held
+            held.release()
+            continue
+        return waited
+    return (
+        f"the lock of {table} was held by other roles under every key drawn; the next run "
+        "tries again"
     )
+
+
+def _still(conn: psycopg.Connection, params: dict[str, str], key: int) -> bool:
+    """The key held is still the table's: none was drawn again meanwhile."""
+    row = conn.execute(roll_lock.key_query(), params).fetchone()  # type: ignore[call-overload]
+    return row is not None and row[0] == key
+
+
+def _wait(
+    conn: psycopg.Connection,
+    wait_s: float,
+    who: str,
+    table: str,
+    lock: Callable[[], object],
+    *,
+    restore: Callable[[], None],
+    log: Callable[[str], None],
+) -> str | None:
+    """Wait up to ``wait_s`` for the holder; ``None`` once held, else the line to report."""
+    wait_ms = int(wait_s * 1000)
+    log(f"-- another run ({who}) works on {table}; waiting up to {wait_ms} ms")
     if wait_ms > 0:
         try:
             conn.execute(sql.set_lock_timeout(wait_ms, local=False).sql)  # type: ignore[call-overload]
-            conn.execute(sql.advisory_lock(name, schema))  # type: ignore[call-overload]
+            lock()
             return None
         except pgerrors.LockNotAvailable:
             pass
@@ -49,3 +141,31 @@ def take_table(
         f"another run of sqla-partition ({who}) held this table for longer than "
         f"--wait-for-other-run ({wait_s:g} s); the next run does the work"
     )
+
+
+def _take_public(
+    conn: psycopg.Connection,
+    name: str,
+    schema: str,
+    wait_s: float,
+    *,
+    restore: Callable[[], None],
+    log: Callable[[str], None],
+) -> HeldTable | str:
+    """A database no migration or run could give the keys table: the key of earlier
+    versions, which any role can take (``check`` says so)."""
+    held = HeldTable(conn, name, schema, None)
+    if conn.execute(sql.try_advisory_lock(name, schema)).fetchone()[0]:  # type: ignore[call-overload,index]
+        return held
+    row = conn.execute(sql.advisory_holder_query(name, schema)).fetchone()  # type: ignore[call-overload]
+    who = f"process {row[0]}, its statement running for {row[1]} s" if row else "a process"
+    waited = _wait(
+        conn,
+        wait_s,
+        who,
+        f"{inert(schema)}.{inert(name)}",
+        lambda: conn.execute(sql.advisory_lock(name, schema)),  # type: ignore[call-overload]
+        restore=restore,
+        log=log,
+    )
+    return held if waited is None else waited

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from .plpgsql import do_block
 from .policy import DEFAULT_TOOL_SCHEMA, POLICY_TABLE, in_own_schema, policy_table, tool_schema
 from .quoting import KeyValue, ident, qualified, regclass, string_literal, typed_literal
+from .roll_lock import keys_table
 from .statement import Statement
 
 RECORD_TABLE = "sqla_partition_partitions"
@@ -358,6 +359,7 @@ def drop_own_tables_if_unused() -> Statement:
         f"       AND NOT EXISTS (SELECT 1 FROM {record_table()}) THEN\n"
         f"      DROP TABLE {record_table()};\n"
         "    END IF;\n"
+        f"    DROP TABLE IF EXISTS {keys_table()};\n"
         f"{_drop_own_schema()}"
         "  END IF;\n"
     )

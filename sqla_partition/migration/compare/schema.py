@@ -28,6 +28,7 @@ from ...errors import PolicyError
 from ...planning import roll as planner
 from ...planning.hash_split import hash_split
 from ...sql import POLICY_TABLE, RECORD_TABLE, SECRET_TABLE, TRAIL_TABLE, tool_schema
+from ...sql.roll_lock import KEYS_TABLE
 from ..ops import (
     CreatePartitionedIndexOp,
     CreatePartitionedTableOp,
@@ -83,7 +84,7 @@ OWN_PREFIX = "sqla_partition"
 def _hidden(snap: Snapshot) -> set[tuple[str, str]]:
     """Tables autogenerate must neither reflect nor drop."""
     own = tool_schema()
-    tables = (POLICY_TABLE, RECORD_TABLE, TRAIL_TABLE, SECRET_TABLE)
+    tables = (POLICY_TABLE, RECORD_TABLE, TRAIL_TABLE, SECRET_TABLE, KEYS_TABLE)
     hidden = snap.partition_names() | {(own, t) for t in tables}
     return hidden | snap.archives
 

@@ -7,6 +7,7 @@ from alembic.operations import Operations
 from ... import sql
 from ...declaration.policies import TablePolicy
 from ...planning.lists import checks_before, list_change, locked_steps, sub_policy_rows
+from ...sql.roll_lock import create_keys_table
 from ..ops import AlterListPartitionsOp
 from .common import (
     DEFAULT_LOCK_TIMEOUT_MS,
@@ -45,6 +46,7 @@ def alter_list_partitions(operations: Operations, op: AlterListPartitionsOp) -> 
             [
                 *sql.merge_rows(steps),
                 sql.create_policy_table(),
+                create_keys_table(),
                 sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), op.key_type),
                 *sub_policy_rows(policy, list(change.added)),
             ],

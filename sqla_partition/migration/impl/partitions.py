@@ -9,6 +9,7 @@ from alembic.operations import Operations
 from ... import sql
 from ...declaration.policies import Range
 from ...errors import PolicyError
+from ...sql.roll_lock import create_keys_table
 from ..ops import (
     AttachPartitionOp,
     CreateRangePartitionOp,
@@ -134,7 +135,7 @@ def drop_partition(operations: Operations, op: DropPartitionOp) -> None:
 
 @implements(SetPartitionPolicyOp)
 def set_partition_policy(operations: Operations, op: SetPartitionPolicyOp) -> None:
-    stmts = [sql.create_policy_table(), sql.create_record_table()]
+    stmts = [sql.create_policy_table(), create_keys_table(), sql.create_record_table()]
     bound = op.bound()
     if bound is None:
         stmts.append(sql.delete_policy(op.table_name, op.schema))

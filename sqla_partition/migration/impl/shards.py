@@ -11,6 +11,7 @@ from alembic.operations import Operations
 from ... import sql
 from ...declaration.policies import TablePolicy
 from ...planning.hash_split import hash_rebuild, hash_split
+from ...sql.roll_lock import create_keys_table
 from ..ops import (
     DistributeTableOp,
     SplitHashPartitionsOp,
@@ -52,6 +53,7 @@ def split_hash_partitions(operations: Operations, op: SplitHashPartitionsOp) -> 
                 [
                     *merge,
                     sql.create_policy_table(),
+                    create_keys_table(),
                     sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), "hash"),
                 ],
             )
@@ -87,6 +89,7 @@ def split_hash_partitions(operations: Operations, op: SplitHashPartitionsOp) -> 
             [
                 sql.split_finished(op.table_name, op.schema, op.partitioning.partitions),
                 sql.create_policy_table(),
+                create_keys_table(),
                 sql.create_record_table(),
                 sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), "hash"),
                 *sql.reset_timeouts(local=False),

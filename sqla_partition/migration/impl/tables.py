@@ -18,6 +18,7 @@ from ...planning.lists import (
     new_list_table_statements,
     sub_policy_rows,
 )
+from ...sql.roll_lock import create_keys_table
 from ..ops import (
     CreatePartitionedTableOp,
     DropPartitionedTableOp,
@@ -98,6 +99,7 @@ def create_partitioned_table(operations: Operations, op: CreatePartitionedTableO
             operations,
             [
                 sql.create_policy_table(),
+                create_keys_table(),
                 sql.create_record_table(),
                 *sql.merge_rows(records),  # the partitions just made are the tool's
                 sql.upsert_policy(
@@ -178,6 +180,7 @@ def partition_existing_table(operations: Operations, op: PartitionExistingTableO
             operations,
             [
                 sql.create_policy_table(),
+                create_keys_table(),
                 sql.create_record_table(),
                 *sql.merge_rows(
                     new_tables.new_table_records(
