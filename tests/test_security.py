@@ -485,6 +485,18 @@ def test_the_tools_queries_never_call_another_roles_functions(roles, db_url, pg)
             "LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.calls VALUES (current_user); "
             "RETURN pg_catalog.pg_get_expr($1, $2::oid); END$$"
         )
+        # closer matches for other calls: an aggregate of names, a size by oid
+        owner.execute(
+            "CREATE FUNCTION public.logged(name[], name) RETURNS name[] LANGUAGE plpgsql AS "
+            "$$BEGIN INSERT INTO public.calls VALUES (current_user); RETURN $1 || $2; END$$"
+        )
+        owner.execute(
+            "CREATE AGGREGATE public.array_agg(name) (sfunc = public.logged, stype = name[])"
+        )
+        owner.execute(
+            "CREATE FUNCTION public.pg_relation_size(oid) RETURNS bigint LANGUAGE plpgsql AS "
+            "$$BEGIN INSERT INTO public.calls VALUES (current_user); RETURN 0; END$$"
+        )
     now = ["--now", "2027-01-10T00:00:00Z"]
     for url, command in (
         (db_url, ["roll", "--dry-run"]),  # a superuser's session
@@ -494,6 +506,31 @@ def test_the_tools_queries_never_call_another_roles_functions(roles, db_url, pg)
     ):
         result = CliRunner().invoke(main, [*command, "--database-url", url, *now])
         assert result.exit_code in (0, 1), result.output
+    assert pg.execute("SELECT count(*) FROM public.calls").fetchone() == (0,)
+    # nor does autogenerate, run by a superuser, which reads the same catalog; the
+    # session's own search_path is back afterwards (SQLAlchemy's reflection, which calls
+    # array_agg of a text, is no part of this tool: that shadow goes first)
+    pg.execute("DROP AGGREGATE public.array_agg(name)")
+    import sqlalchemy as sa
+    from alembic.autogenerate import produce_migrations
+    from alembic.migration import MigrationContext
+
+    engine = sa.create_engine(db_url)
+    plugins = ["alembic.autogenerate.*", "sqla_partition"]
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SET search_path = public")
+            context = MigrationContext.configure(
+                conn, opts={"target_metadata": sa.MetaData(), "autogenerate_plugins": plugins}
+            )
+            script = produce_migrations(context, sa.MetaData())
+            dropped = {op.table_name for op in script.upgrade_ops.ops}
+            assert dropped == {"events", "calls"}  # it ran: the partitions are hidden
+            assert conn.exec_driver_sql("SHOW search_path").scalar() == "public"
+            # (counted in the same transaction, which is rolled back)
+            assert conn.exec_driver_sql("SELECT count(*) FROM public.calls").scalar() == 0
+    finally:
+        engine.dispose()
     assert pg.execute("SELECT count(*) FROM public.calls").fetchone() == (0,)
 
 

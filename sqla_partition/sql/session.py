@@ -86,3 +86,15 @@ PINNED_SEARCH_PATH = Statement(
     "no function or operator of another role's is ever called by the tool's queries "
     "(pg_temp last: a temporary table never takes a name)",
 )
+
+
+#: For a session that is not the tool's own (autogenerate runs in the application's): pin
+#: the search_path for the tool's catalog reads, returning what to put back and the
+#: schemas it named.
+PIN_SEARCH_PATH_QUERY = (
+    "SELECT s.path, s.schemas, pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', "
+    "false) FROM (SELECT pg_catalog.current_setting('search_path') AS path, "
+    "pg_catalog.current_schemas(false)::text[] AS schemas OFFSET 0) AS s"
+)
+#: Puts the session's search_path back (bind parameter ``path``, SQLAlchemy style).
+RESTORE_SEARCH_PATH = "SELECT pg_catalog.set_config('search_path', :path, false)"

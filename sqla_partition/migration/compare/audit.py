@@ -20,6 +20,7 @@ from ...declaration.binding import audit_of
 from ...declaration.policies import TablePolicy
 from ...planning import roll as planner
 from ..ops import CreatePartitionedTableOp, DisableAuditOp, EnableAuditOp, SetPartitionPolicyOp
+from ..pinned import pinned_rows
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -36,7 +37,7 @@ def recorded_audits(
     version's are made again)."""
     assert ctx.connection is not None
     out = {}
-    rows = ctx.connection.exec_driver_sql(sql.AUDIT_QUERY)
+    rows = pinned_rows(ctx.connection, sql.AUDIT_QUERY)
     for schema, table, comment, has_trail, current in rows:
         audit, columns = trail.read_settings(comment)
         out[(schema, table)] = (audit, columns, bool(has_trail), bool(current))

@@ -20,6 +20,7 @@ from ...catalog.snapshot import Snapshot
 from ...declaration.binding import policy_of
 from ...declaration.policies import Range
 from ..ops import CreateIndexOnlineOp, CreatePartitionedIndexOp, RecommendedOp, ReindexOp
+from ..pinned import pinned_rows
 
 if TYPE_CHECKING:
     from alembic.autogenerate.api import AutogenContext
@@ -61,7 +62,7 @@ def enabled_rules(setting: Any) -> set[str]:
 
 def read_indexes(ctx: AutogenContext) -> list[LiveIndex]:
     assert ctx.connection is not None
-    rows = ctx.connection.exec_driver_sql(sql.INDEX_CATALOG_QUERY)
+    rows = pinned_rows(ctx.connection, sql.INDEX_CATALOG_QUERY)
     return [LiveIndex(r[0], r[1], r[2], tuple(r[3]), *r[4:]) for r in rows]
 
 

@@ -38,6 +38,7 @@ from ..ops import (
     SplitHashPartitionsOp,
     SplitShardsOp,
 )
+from ..pinned import pinned_path, pinned_rows
 from ..registry import load_renderers, shield_from_rewriters
 from . import citus
 from .audit import audit_ops
@@ -68,11 +69,13 @@ def _snapshot(ctx: AutogenContext) -> Snapshot:
         conn = ctx.connection
         assert conn is not None
         # names, strategies and policies are all autogenerate needs: skip bound parsing
-        snap = read_snapshot(lambda q: list(conn.exec_driver_sql(q)), bounds=False)
-        if tool_schema() in snap.record_schemas:
-            snap.archives = {
-                (str(s), str(n)) for s, n in conn.exec_driver_sql(sql.archive_names_query())
-            }
+        with pinned_path(conn) as search_path:
+            snap = read_snapshot(lambda q: list(conn.exec_driver_sql(q)), bounds=False)
+            snap.search_path = search_path  # the application's, not the pinned one
+            if tool_schema() in snap.record_schemas:
+                snap.archives = {
+                    (str(s), str(n)) for s, n in conn.exec_driver_sql(sql.archive_names_query())
+                }
         setattr(ctx, _SNAPSHOT, snap)
     return snap
 
@@ -114,7 +117,7 @@ def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> Priorit
     assert conn is not None
     clones: set[tuple[Any, ...]] = set()
     if snap.has_foreign_key_clones:
-        clones = {tuple(r) for r in conn.exec_driver_sql(sql.FOREIGN_KEY_CLONES_QUERY)}
+        clones = {tuple(r) for r in pinned_rows(conn, sql.FOREIGN_KEY_CLONES_QUERY)}
     # a table reflected without a schema is one the search_path shows, from whichever
     # schema on it holds it (the tool's tables in public behind an application schema)
     visible = [default_schema, *snap.search_path]

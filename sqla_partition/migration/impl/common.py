@@ -22,6 +22,7 @@ from ...errors import PolicyError
 from ..ops import (
     CreatePartitionedTableOp,
 )
+from ..pinned import pinned_rows
 
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
@@ -210,6 +211,6 @@ def settle_tool_schema(ctx: MigrationContext) -> None:
     :func:`find_tool_schema`); offline, ``SQLA_PARTITION_SCHEMA`` decides."""
     if ctx.as_sql or getattr(ctx, "_sqla_partition_schema", False) or ctx.connection is None:
         return
-    found = ctx.connection.exec_driver_sql(sql.policy_schemas_query()).scalar()
+    ((found,),) = pinned_rows(ctx.connection, sql.policy_schemas_query())
     find_tool_schema(list(found or []))
     ctx._sqla_partition_schema = True  # type: ignore[attr-defined]
