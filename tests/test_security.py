@@ -521,7 +521,12 @@ def test_the_tools_queries_never_call_another_roles_functions(roles, db_url, pg)
         with engine.connect() as conn:
             conn.exec_driver_sql("SET search_path = public")
             context = MigrationContext.configure(
-                conn, opts={"target_metadata": sa.MetaData(), "autogenerate_plugins": plugins}
+                conn,
+                opts={
+                    "target_metadata": sa.MetaData(),
+                    "autogenerate_plugins": plugins,
+                    "include_schemas": False,
+                },
             )
             script = produce_migrations(context, sa.MetaData())
             dropped = {op.table_name for op in script.upgrade_ops.ops}

@@ -17,16 +17,19 @@ from .record import RECORD_TABLE
 #: convert than a row per child) with the children's bounds, in one round trip, with
 #: whether the policy table exists (a second query reads it then: plain SQL cannot name a
 #: table that may not exist, and query_to_xml is missing from servers built without libxml).
+#: Every function it calls is named with its schema: autogenerate runs it in the
+#: application's session, whose search_path may show another role's closer match.
 _CATALOG_QUERY = """
 WITH meta AS MATERIALIZED (
-    SELECT current_setting('DateStyle') AS datestyle,
+    SELECT pg_catalog.current_setting('DateStyle') AS datestyle,
            ARRAY(SELECT n.nspname::text FROM pg_class c
                    JOIN pg_namespace n ON n.oid = c.relnamespace
                   WHERE c.relname = {policy_table_name} AND c.relkind = 'r'
                     AND c.relpersistence <> 't'  -- another session's TEMP table is no one's
                     AND {trusted_place}
                   ORDER BY 1) AS policy_schemas,
-           pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean AS read_only,
+           pg_catalog.pg_is_in_recovery()
+             OR pg_catalog.current_setting('transaction_read_only')::boolean AS read_only,
            EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS has_citus,
            current_user AS me,
            -- what autogenerate would otherwise ask in round trips of their own, so that a
@@ -36,7 +39,7 @@ WITH meta AS MATERIALIZED (
                   WHERE c.relname = {record_table_name} AND c.relkind = 'r'
                     AND c.relpersistence <> 't' AND {trusted_place}
                   ORDER BY 1) AS record_schemas,
-           current_schemas(false)::text[] AS search_path,
+           pg_catalog.current_schemas(false)::text[] AS search_path,
            EXISTS (SELECT 1 FROM pg_constraint
                     WHERE contype = 'f' AND conparentid <> 0) AS has_foreign_key_clones,
            EXISTS (SELECT 1 FROM pg_trigger
@@ -46,10 +49,10 @@ WITH meta AS MATERIALIZED (
     SELECT pn.nspname AS schema_name,
            pc.relname AS table_name,
            pt.partstrat AS strategy,
-           (SELECT string_agg(a.attname, ',' ORDER BY k.ord)
-              FROM unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, ord)
+           (SELECT pg_catalog.string_agg(a.attname, ',' ORDER BY k.ord)
+              FROM pg_catalog.unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, ord)
               JOIN pg_attribute a ON a.attrelid = pc.oid AND a.attnum = k.attnum) AS key_columns,
-           (SELECT format_type(a.atttypid, a.atttypmod)
+           (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod)
               FROM pg_attribute a
              WHERE a.attrelid = pc.oid AND a.attnum = pt.partattrs[0]) AS key_type,
            ch.child_names,
@@ -61,10 +64,10 @@ WITH meta AS MATERIALIZED (
            sub.sub_schemas,
            EXISTS (SELECT 1 FROM pg_constraint fk
                     WHERE fk.conrelid = pc.oid AND fk.contype = 'f') AS has_foreign_keys,
-           pg_get_userbyid(pc.relowner) AS owner,
+           pg_catalog.pg_get_userbyid(pc.relowner) AS owner,
            (SELECT rolsuper FROM pg_roles WHERE oid = pc.relowner) AS owner_super,
            -- an empty DEFAULT has no pages: a run need not look for rows in it
-           (SELECT pg_relation_size(d.oid) FROM pg_class d
+           (SELECT pg_catalog.pg_relation_size(d.oid) FROM pg_class d
              WHERE d.oid = pt.partdefid AND d.relkind = 'r') AS default_bytes,
            -- rows move by name (a DEFAULT attached by hand may order its columns otherwise),
            -- and not by stored generated columns, which an INSERT may not give
@@ -75,14 +78,15 @@ WITH meta AS MATERIALIZED (
       JOIN pg_class pc ON pc.oid = pt.partrelid
       JOIN pg_namespace pn ON pn.oid = pc.relnamespace
       LEFT JOIN LATERAL (
-          SELECT array_agg(c.relname) AS child_names,
-                 array_agg(c.nspname) AS child_schemas,
-                 array_agg(c.bound) AS bounds,
-                 array_agg(c.relkind) AS child_kinds,
-                 array_agg(c.pending) AS detach_pending
+          SELECT pg_catalog.array_agg(c.relname) AS child_names,
+                 pg_catalog.array_agg(c.nspname) AS child_schemas,
+                 pg_catalog.array_agg(c.bound) AS bounds,
+                 pg_catalog.array_agg(c.relkind) AS child_kinds,
+                 pg_catalog.array_agg(c.pending) AS detach_pending
             FROM (
                 -- bounds hold constants only: relid 0 spares a relation lookup per partition
-                SELECT cc.relname, cn.nspname, pg_get_expr(cc.relpartbound, 0) AS bound,
+                SELECT cc.relname, cn.nspname,
+                       pg_catalog.pg_get_expr(cc.relpartbound, 0) AS bound,
                        cc.relkind::text AS relkind, i.inhdetachpending AS pending
                   FROM pg_inherits i
                   JOIN pg_class cc ON cc.oid = i.inhrelid
@@ -95,7 +99,8 @@ WITH meta AS MATERIALIZED (
       -- (only for tables that have some: a one-time filter skips the others, and each
       -- partitioned partition is probed by index, never by a scan of pg_inherits)
       LEFT JOIN LATERAL (
-          SELECT array_agg(g.relname) AS sub_names, array_agg(gn.nspname) AS sub_schemas
+          SELECT pg_catalog.array_agg(g.relname) AS sub_names,
+                 pg_catalog.array_agg(gn.nspname) AS sub_schemas
             FROM pg_inherits i1
             JOIN pg_class c1 ON c1.oid = i1.inhrelid AND c1.relkind = 'p'
             JOIN LATERAL (SELECT i2.inhrelid FROM pg_inherits i2

@@ -45,7 +45,7 @@ def create_keys_table() -> Statement:
         "key integer NOT NULL, PRIMARY KEY (schema_name, table_name));\n"
         f"    ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\n"
         f"    ALTER TABLE {table} FORCE ROW LEVEL SECURITY;\n"
-        f"    CREATE POLICY members ON {table} USING "
+        f"    CREATE POLICY sqla_partition_members ON {table} USING "
         f"(pg_catalog.pg_has_role({_OWNER_OF_ROW}, 'MEMBER'));\n"
         f"    REVOKE ALL ON TABLE {table} FROM PUBLIC;\n"
         f"    GRANT SELECT, INSERT, UPDATE ON TABLE {table} TO PUBLIC;\n"

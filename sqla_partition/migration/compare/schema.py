@@ -38,7 +38,7 @@ from ..ops import (
     SplitHashPartitionsOp,
     SplitShardsOp,
 )
-from ..pinned import pinned_path, pinned_rows
+from ..pinned import pinned_rows
 from ..registry import load_renderers, shield_from_rewriters
 from . import citus
 from .audit import audit_ops
@@ -69,13 +69,12 @@ def _snapshot(ctx: AutogenContext) -> Snapshot:
         conn = ctx.connection
         assert conn is not None
         # names, strategies and policies are all autogenerate needs: skip bound parsing
-        with pinned_path(conn) as search_path:
-            snap = read_snapshot(lambda q: list(conn.exec_driver_sql(q)), bounds=False)
-            snap.search_path = search_path  # the application's, not the pinned one
-            if tool_schema() in snap.record_schemas:
-                snap.archives = {
-                    (str(s), str(n)) for s, n in conn.exec_driver_sql(sql.archive_names_query())
-                }
+        # (one query, its functions named with their schema: see sql.catalog_query)
+        snap = read_snapshot(lambda q: list(conn.exec_driver_sql(q)), bounds=False)
+        if tool_schema() in snap.record_schemas:
+            snap.archives = {
+                (str(s), str(n)) for s, n in pinned_rows(conn, sql.archive_names_query())
+            }
         setattr(ctx, _SNAPSHOT, snap)
     return snap
 
@@ -139,7 +138,11 @@ def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> Priorit
             return (schema, parent_names.get("table_name"), name) not in clones
         if type_ == "index" and name.startswith(PREFIX):  # made on a recommendation
             return name in declared
-        if type_ in ("function", "trigger"):  # other plugins' entities: ours are not theirs
+        if type_ in (
+            "function",
+            "trigger",
+            "policy",
+        ):  # other plugins' entities: ours are not theirs
             return not name.rpartition(".")[2].startswith(OWN_PREFIX)
         if type_ != "table":
             return True
