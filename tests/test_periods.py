@@ -6,7 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sqla_partition.declaration.periods import (
@@ -128,6 +128,9 @@ def test_integer_names_sort_for_non_negative_keys():
         # America/Santiago: clocks jump from 00:00 to 01:00 on 2026-09-06; the day starts at
         # the end of the gap, 01:00 local (04:00 UTC)
         ("America/Santiago", dt.date(2026, 9, 6), dt.datetime(2026, 9, 6, 4, tzinfo=UTC)),
+        # America/Havana: clocks go back from 01:00 to 00:00 on 2012-11-04, so midnight
+        # happens twice; as PostgreSQL reads it, the day starts at the second (05:00 UTC)
+        ("America/Havana", dt.date(2012, 11, 4), dt.datetime(2012, 11, 4, 5, tzinfo=UTC)),
     ],
 )
 def test_dst_midnights(zone, day, expected_utc):
@@ -194,3 +197,131 @@ def test_every_naming_gives_distinct_names_that_sort_in_time_order(day, step, na
     names = [p.suffix for p in stepper.series(stepper.period_of(day), count)]
     assert len(set(names)) == len(names)
     assert names == sorted(names)  # ISO weeks too: (ISO year, week) only grows
+
+
+# Any interval: minutes and hours are equal spans of absolute time, on the hour of the
+# zone's standard time; longer steps count from 1970 (weeks from a Monday).
+MORE_STEPS = [
+    CalendarStep(1, "minute"),
+    CalendarStep(15, "minute"),
+    CalendarStep(7, "minute"),
+    CalendarStep(1, "hour"),
+    CalendarStep(6, "hour"),
+    CalendarStep(5, "hour"),
+    CalendarStep(2, "day"),
+    CalendarStep(7, "day"),
+    CalendarStep(2, "week"),
+    CalendarStep(2, "month"),
+    CalendarStep(5, "month"),
+    CalendarStep(6, "month"),
+    CalendarStep(2, "year"),
+]
+
+
+@given(
+    instant=instants,
+    step=st.sampled_from(MORE_STEPS),
+    zone=st.sampled_from(ZONES),
+    naming=st.sampled_from(NAMINGS),
+    count=st.integers(min_value=2, max_value=40),
+)
+@settings(max_examples=500, deadline=None)
+def test_any_interval_tiles_time_with_names_that_sort(instant, step, zone, naming, count):
+    s = Stepper("timestamptz", step, zone, naming)
+    period = s.period_of(instant)
+    assert period.lower <= instant < period.upper
+    assert s.following(s.following(period, 3), -3) == period
+    series = s.series(period, count)
+    for a, b in zip(series, series[1:], strict=False):
+        assert a.upper == b.lower and a.lower < a.upper
+        assert a.suffix < b.suffix
+    assert len({p.suffix for p in series}) == count
+    assert max(len(p.suffix) for p in series) <= s.suffix_width()
+    if step.sub_day:  # equal spans of absolute time, also across DST changes
+        assert {p.upper - p.lower for p in series} == {step.span()}
+
+
+@given(instant=instants, step=st.sampled_from(MORE_STEPS[:6]))
+@settings(max_examples=200, deadline=None)
+def test_minutes_and_hours_start_on_the_clock(instant, step):
+    lower = Stepper("timestamptz", step, "Europe/Berlin").period_of(instant).lower
+    standard = lower.astimezone(dt.timezone(dt.timedelta(hours=1)))  # CET
+    assert standard.second == 0 and standard.microsecond == 0
+    if (24 * 60 * 60) % step.span().total_seconds() == 0:  # divides a day: from midnight
+        minutes = standard.hour * 60 + standard.minute
+        assert minutes % (step.span().total_seconds() // 60) == 0
+
+
+def test_hourly_names_and_bounds_across_a_dst_change():
+    s = Stepper("timestamptz", CalendarStep(1, "hour"), "Europe/Berlin")
+    # 2026-10-25: clocks go back at 03:00 CEST; local 02:00-03:00 happens twice
+    first = s.period_of(dt.datetime(2026, 10, 24, 23, 30, tzinfo=UTC))  # 01:30 CEST
+    hours = s.series(first, 4)
+    assert [p.suffix for p in hours] == [
+        "p2026_10_25_0000",
+        "p2026_10_25_0100",
+        "p2026_10_25_0200",
+        "p2026_10_25_0300",
+    ]
+    assert [p.lower.astimezone(UTC).hour for p in hours] == [23, 0, 1, 2]
+    partman5 = Stepper("timestamptz", CalendarStep(30, "minute"), "UTC", "partman5")
+    assert partman5.period_of(dt.datetime(2026, 1, 2, 3, 44, tzinfo=UTC)).suffix == (
+        "p20260102_033000"
+    )
+
+
+def test_multiples_count_from_1970():
+    day = dt.datetime(2026, 12, 6, 12, tzinfo=UTC)
+    lower = {
+        str(step): Stepper("timestamptz", step).period_of(day).lower.date()
+        for step in MORE_STEPS[6:]
+    }
+    assert lower == {
+        "2 days": dt.date(2026, 12, 5),  # 20,792 days after 1 January 1970: even
+        "7 days": dt.date(2026, 12, 3),  # a Thursday, as 1 January 1970 was
+        "2 weeks": dt.date(2026, 11, 23),  # Mondays, every other from 5 January 1970
+        "2 months": dt.date(2026, 11, 1),
+        "5 months": dt.date(2026, 9, 1),  # 680 months after January 1970
+        "6 months": dt.date(2026, 7, 1),
+        "2 years": dt.date(2026, 1, 1),
+    }
+
+
+def _postgres_lower(step: CalendarStep, zone: str) -> str:
+    """The start of the period of ``v`` (a timestamptz), by PostgreSQL's own arithmetic."""
+    local = f"(%(v)s::timestamptz AT TIME ZONE '{zone}')"
+    if step.sub_day:  # equal spans from midnight, 1 January 1970, of standard time
+        origin = "(timestamptz '1970-01-01 00:00+00' - %(std)s::interval)"
+        span = f"interval '{step.span().total_seconds():.0f} seconds'"
+        return f"date_bin({span}, %(v)s::timestamptz, {origin})"
+    if step.unit in ("day", "week"):
+        days = step.count * (7 if step.unit == "week" else 1)
+        origin = "timestamp '1970-01-05'" if step.unit == "week" else "timestamp '1970-01-01'"
+        start = f"date_bin(interval '{days} days', {local}, {origin})"
+    else:
+        months = step.count * (12 if step.unit == "year" else 1)
+        index = f"((extract(year FROM {local}) - 1970) * 12 + extract(month FROM {local}) - 1)"
+        start = (
+            f"(timestamp '1970-01-01' + floor({index} / {months}) * {months} * interval '1 month')"
+        )
+    return f"({start} AT TIME ZONE '{zone}')"
+
+
+@given(
+    values=st.lists(instants, min_size=1, max_size=60),
+    step=st.sampled_from(STEPS + MORE_STEPS),
+    zone=st.sampled_from(ZONES),
+)
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_bounds_agree_with_postgresql(pg, values, step, zone):
+    """Every unit, against date_bin, interval arithmetic and AT TIME ZONE."""
+    s = Stepper("timestamptz", step, zone)
+    offset = dt.datetime(2001, 1, 15, 12, tzinfo=ZoneInfo(zone))
+    std = offset.utcoffset() - offset.dst()
+    query = f"SELECT {_postgres_lower(step, zone)}"
+    for value in values:
+        period = s.period_of(value)
+        theirs = pg.execute(query, {"v": value, "std": std}).fetchone()[0]
+        assert period.lower == theirs, (value, step, zone)

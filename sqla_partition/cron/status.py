@@ -12,7 +12,7 @@ import psycopg
 
 from .. import sql
 from ..catalog.snapshot import Parent, Snapshot, read_snapshot
-from ..declaration.periods import Period, local_midnight, shift_date, subtract
+from ..declaration.periods import CalendarStep, Period, add, local_midnight, shift_date, subtract
 from ..declaration.policies import Hash, Range
 from ..planning.roll import position_from_clock
 from .archives import archive_lines, read_record
@@ -200,8 +200,11 @@ def table_status(
         if p.retention_step is None or policy.key_type == "integer" or upper is None:
             continue
         tz = ZoneInfo(p.timezone)
-        day = upper.astimezone(tz).date() if isinstance(upper, dt.datetime) else upper
-        expired = local_midnight(shift_date(day, p.retention_step, 1), tz)  # type: ignore[arg-type]
+        if _sub_day(p.retention_step) or _sub_day(p.step):
+            expired = add(upper, p.retention_step, p.timezone)  # type: ignore[assignment]
+        else:
+            day = upper.astimezone(tz).date() if isinstance(upper, dt.datetime) else upper
+            expired = local_midnight(shift_date(day, p.retention_step, 1), tz)  # type: ignore[arg-type]
         overdue.append((step.partition, expired))
     stepper = policy.stepper()
     if policy.key_type == "integer":  # where the rows of its partitions have reached
@@ -241,7 +244,9 @@ def table_status(
     next_expiry = None
     if p.retention_step is not None and ranges and ranges[0].upper is not None:
         oldest = ranges[0].upper
-        if policy.key_type != "integer":
+        if policy.key_type != "integer" and (_sub_day(p.retention_step) or _sub_day(p.step)):
+            next_expiry = add(oldest, p.retention_step, p.timezone)
+        elif policy.key_type != "integer":
             day = oldest.date() if hasattr(oldest, "date") else oldest
             next_expiry = shift_date(day, p.retention_step, 1)  # type: ignore[arg-type]
     return TableStatus(
@@ -363,3 +368,7 @@ def problems(statuses: Sequence[TableStatus], now: dt.datetime, max_age: dt.time
             hours = (now - s.rolled_at).total_seconds() / 3600
             out.append(f"{s.table}: last rolled {hours:.1f} h ago (overdue)")
     return out
+
+
+def _sub_day(step: object) -> bool:
+    return isinstance(step, CalendarStep) and step.sub_day

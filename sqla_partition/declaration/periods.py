@@ -1,9 +1,17 @@
 """Period arithmetic for range partitions: pure functions, no clock, no database.
 
-A range key has a *step*: a calendar step (N days, weeks, months or years) for time keys,
-or an integer width for integer keys. Period boundaries of time keys fall on local
-midnight in the policy's timezone and are converted to absolute instants, so DST shifts
-change the length of a period but never leave a gap or an overlap.
+A range key has a *step*: a calendar step (N minutes, hours, days, weeks, months or years)
+for time keys, or an integer width for integer keys.
+
+- Days and longer: boundaries fall on local midnight in the policy's timezone and are
+  converted to absolute instants, so DST shifts change the length of a period but never
+  leave a gap or an overlap. N days count from 1 January 1970, N weeks from Monday
+  5 January 1970, N months (and years) from January 1970: counts that divide a year
+  start every year in January.
+- Minutes and hours: periods are equal spans of absolute time (an hourly partition is an
+  hour long across DST changes too), counted from midnight of 1 January 1970 on the
+  policy timezone's standard time; counts that divide a day start every day at midnight
+  of standard time. Names carry that standard-time clock, so they never repeat.
 """
 
 from __future__ import annotations
@@ -17,19 +25,34 @@ from zoneinfo import ZoneInfo
 from ..errors import PolicyError
 from ..sql.quoting import KeyValue
 
-UNITS = ("day", "week", "month", "year")
+UNITS = ("minute", "hour", "day", "week", "month", "year")
 _ALIASES = {
+    "hourly": (1, "hour"),
     "daily": (1, "day"),
     "weekly": (1, "week"),
     "monthly": (1, "month"),
     "quarterly": (3, "month"),
     "yearly": (1, "year"),
 }
-_INTERVAL_RE = re.compile(r"^\s*(\d+)\s*(day|week|month|year|quarter)s?\s*$", re.IGNORECASE)
+_INTERVAL_RE = re.compile(
+    r"^\s*(\d+)\s*(minute|min|hour|day|week|month|year|quarter)s?\s*$", re.IGNORECASE
+)
+_SECONDS = {"minute": 60, "hour": 3600}
 
-#: Steps a partition may span; other counts of a unit are refused as a policy mistake.
-PARTITION_STEPS = {(1, "day"), (1, "week"), (1, "month"), (3, "month"), (1, "year")}
+#: The steps ``adopt`` tries on a set of partitions it did not make, shortest first.
+COMMON_STEPS = (
+    (15, "minute"),
+    (30, "minute"),
+    (1, "hour"),
+    (1, "day"),
+    (1, "week"),
+    (1, "month"),
+    (3, "month"),
+    (6, "month"),
+    (1, "year"),
+)
 NAMINGS = ("sqla", "partman4", "partman5")
+_EPOCH = dt.datetime(1970, 1, 1)
 
 
 @dataclass(frozen=True, order=True)
@@ -43,7 +66,17 @@ class CalendarStep:
         return f"{self.count} {self.unit}{'s' if self.count != 1 else ''}"
 
     def approx_days(self) -> float:
-        return self.count * {"day": 1, "week": 7, "month": 30.44, "year": 365.25}[self.unit]
+        per = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1, "week": 7, "month": 30.44}
+        return self.count * per.get(self.unit, 365.25)
+
+    @property
+    def sub_day(self) -> bool:
+        """Minutes and hours: equal spans of absolute time."""
+        return self.unit in _SECONDS
+
+    def span(self) -> dt.timedelta:
+        """The length of a minutes or hours step."""
+        return dt.timedelta(seconds=self.count * _SECONDS[self.unit])
 
     def months(self) -> int:
         return (
@@ -55,7 +88,8 @@ class CalendarStep:
 
 
 def parse_step(text: str, *, what: str = "interval") -> CalendarStep:
-    """Parse ``"1 month"``, ``"3 months"``, ``"monthly"``, ``"1 quarter"`` and the like."""
+    """Parse ``"15 minutes"``, ``"1 hour"``, ``"1 month"``, ``"3 months"``, ``"monthly"``,
+    ``"1 quarter"`` and the like: any positive count of a unit."""
     if not isinstance(text, str):
         raise PolicyError(f"{what} must be a string such as '1 month', got {text!r}")
     key = text.strip().lower()
@@ -65,10 +99,12 @@ def parse_step(text: str, *, what: str = "interval") -> CalendarStep:
     m = _INTERVAL_RE.match(key)
     if not m:
         raise PolicyError(
-            f"unknown {what} {text!r}: use a count and a unit, e.g. '1 day', '1 week', "
-            "'1 month', '3 months', '1 year' (or daily, weekly, monthly, quarterly, yearly)"
+            f"unknown {what} {text!r}: use a count and a unit, e.g. '15 minutes', '1 hour', "
+            "'1 day', '2 weeks', '1 month', '3 months', '1 year' (or hourly, daily, weekly, "
+            "monthly, quarterly, yearly)"
         )
     count, unit = int(m.group(1)), m.group(2).lower()
+    unit = "minute" if unit == "min" else unit
     if unit == "quarter":
         count, unit = count * 3, "month"
     if count <= 0:
@@ -84,6 +120,8 @@ def add_months(d: dt.date, months: int) -> dt.date:
 
 def shift_date(d: dt.date, step: CalendarStep, n: int = 1) -> dt.date:
     """``d`` moved by ``n`` steps; month arithmetic clamps to the month's last day."""
+    if step.sub_day:
+        raise ValueError(f"{step} moves a time, not a date")
     if step.unit in ("day", "week"):
         return d + dt.timedelta(days=step.days() * n)
     total = d.year * 12 + (d.month - 1) + step.months() * n
@@ -103,6 +141,8 @@ def floor_date(d: dt.date, step: CalendarStep) -> dt.date:
     Periods are aligned to the calendar (weeks start on Monday, quarters in January,
     April, July and October), so names are stable whichever day a table is created.
     """
+    if step.sub_day:
+        raise ValueError(f"{step} periods start at a time, not a date")
     if step.unit == "day":
         epoch = dt.date(1970, 1, 1)
         return epoch + dt.timedelta(days=((d - epoch).days // step.count) * step.count)
@@ -111,23 +151,28 @@ def floor_date(d: dt.date, step: CalendarStep) -> dt.date:
         span = 7 * step.count
         return monday + dt.timedelta(days=((d - monday).days // span) * span)
     months = step.months()
-    index = d.year * 12 + (d.month - 1)
+    index = (d.year - 1970) * 12 + (d.month - 1)
     index -= index % months
     y, m = divmod(index, 12)
-    return dt.date(y, m + 1, 1)
+    return dt.date(1970 + y, m + 1, 1)
 
 
 def local_midnight(d: dt.date, tz: ZoneInfo) -> dt.datetime:
     """The first instant of local day ``d``, as an aware datetime in ``tz``.
 
-    Where midnight does not exist (a DST gap at 00:00) the instant is the end of the
-    gap; where it occurs twice, the first one. Both keep boundaries strictly increasing.
+    As PostgreSQL reads local times (``AT TIME ZONE``, ``date_trunc``): where midnight
+    does not exist (a DST gap at 00:00) the instant is the end of the gap; where it occurs
+    twice (DST ends at midnight), the second one, in standard time. Both keep boundaries
+    strictly increasing.
     """
     naive = dt.datetime(d.year, d.month, d.day)
     aware = naive.replace(tzinfo=tz, fold=0)
     roundtrip = aware.astimezone(dt.timezone.utc).astimezone(tz)
     if roundtrip.replace(tzinfo=None) != naive:  # in a gap: move to the gap's end
-        aware = roundtrip
+        return roundtrip
+    later = naive.replace(tzinfo=tz, fold=1)
+    if later.utcoffset() != aware.utcoffset():  # twice: the later one, in UTC (a time in
+        return later.astimezone(dt.timezone.utc)  # the fold never equals another zone's)
     return aware
 
 
@@ -162,6 +207,34 @@ class Stepper:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tz)
 
+    @property
+    def _sub_day(self) -> bool:
+        return isinstance(self.step, CalendarStep) and self.step.sub_day
+
+    @functools.cached_property
+    def _standard(self) -> dt.timedelta:
+        """The offset of the timezone's standard time (its UTC offset less daylight
+        saving), as of 2001: minutes and hours are counted on it."""
+        if self.key_type != "timestamptz":
+            return dt.timedelta(0)
+        ref = dt.datetime(2001, 1, 15, 12, tzinfo=self.zone)
+        return (ref.utcoffset() or dt.timedelta(0)) - (ref.dst() or dt.timedelta(0))
+
+    def _clock(self, value: KeyValue) -> dt.datetime:
+        """``value`` on the standard-time clock (naive)."""
+        if self.key_type == "timestamptz":
+            assert isinstance(value, dt.datetime) and value.tzinfo is not None
+            return value.astimezone(dt.timezone.utc).replace(tzinfo=None) + self._standard
+        assert isinstance(value, dt.datetime)
+        return value
+
+    def _instant(self, clock: dt.datetime) -> KeyValue:
+        """In UTC: aware datetimes of one zone compare by their wall clock, which repeats
+        an hour when DST ends."""
+        if self.key_type == "timestamptz":
+            return (clock - self._standard).replace(tzinfo=dt.timezone.utc)
+        return clock
+
     def _local_day(self, value: KeyValue) -> dt.date:
         if self.key_type == "timestamptz":
             assert isinstance(value, dt.datetime) and value.tzinfo is not None
@@ -180,6 +253,10 @@ class Stepper:
 
     def _suffix(self, d: dt.date) -> str:
         assert isinstance(self.step, CalendarStep)
+        if isinstance(d, dt.datetime):  # minutes and hours: the standard-time clock
+            if self.naming == "partman5":
+                return f"p{d:%Y%m%d_%H%M%S}"
+            return f"p{d:%Y_%m_%d_%H%M}"
         if self.naming == "partman5":
             return f"p{d.year:04d}{d.month:02d}{d.day:02d}"
         if self.naming == "partman4" and self.step.unit == "week":
@@ -202,6 +279,9 @@ class Stepper:
             lower = (value // self.step) * self.step
             return self._int_period(lower)
         assert isinstance(self.step, CalendarStep)
+        if self.step.sub_day:
+            span = self.step.span()
+            return self._clock_period(_EPOCH + ((self._clock(value) - _EPOCH) // span) * span)
         start = floor_date(self._local_day(value), self.step)
         return self._period_from(start)
 
@@ -219,12 +299,20 @@ class Stepper:
         return Period(self._bound(start), self._bound(nxt), self._suffix(start))
 
     @functools.lru_cache(maxsize=8192)  # noqa: B019
+    def _clock_period(self, start: dt.datetime) -> Period:
+        assert isinstance(self.step, CalendarStep)
+        end = start + self.step.span()
+        return Period(self._instant(start), self._instant(end), self._suffix(start))
+
+    @functools.lru_cache(maxsize=8192)  # noqa: B019
     def following(self, period: Period, n: int = 1) -> Period:
         """The period ``n`` steps after (or, for negative ``n``, before) ``period``."""
         if self.key_type == "integer":
             assert isinstance(self.step, int) and isinstance(period.lower, int)
             return self._int_period(period.lower + n * self.step)
         assert isinstance(self.step, CalendarStep)
+        if self.step.sub_day:
+            return self._clock_period(self._clock(period.lower) + n * self.step.span())
         start = self._local_day(period.lower)
         return self._period_from(shift_date(start, self.step, n))
 
@@ -239,22 +327,37 @@ class Stepper:
         """The longest suffix this stepper produces, to check names against 63 bytes."""
         if self.key_type == "integer":
             return len("p") + 20
+        if self._sub_day:
+            return len(self._suffix(dt.datetime(2000, 12, 31, 23, 59)))
         return len(self._suffix(dt.date(2000, 12, 31)))
 
 
 def subtract(value: KeyValue, span: CalendarStep | int, tz: str = "UTC") -> KeyValue:
     """``value`` moved back by ``span`` in local calendar terms (for retention cutoffs)."""
+    return _moved(value, span, tz, -1)
+
+
+def add(value: KeyValue, span: CalendarStep | int, tz: str = "UTC") -> KeyValue:
+    """``value`` moved on by ``span`` (when a period's end passes out of retention)."""
+    return _moved(value, span, tz, 1)
+
+
+def _moved(value: KeyValue, span: CalendarStep | int, tz: str, n: int) -> KeyValue:
     if isinstance(value, int):
         assert isinstance(span, int)
-        return value - span
+        return value + n * span
     assert isinstance(span, CalendarStep)
+    if span.sub_day:  # absolute time
+        if isinstance(value, dt.datetime):
+            return value + n * span.span()
+        return value + dt.timedelta(days=int(n * span.span().total_seconds() // 86400))
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         zone = ZoneInfo(tz)
         local = value.astimezone(zone)
-        d = shift_date(local.date(), span, -1)
+        d = shift_date(local.date(), span, n)
         naive = dt.datetime.combine(d, local.time())
         return naive.replace(tzinfo=zone).astimezone(dt.timezone.utc)
     if isinstance(value, dt.datetime):
-        d = shift_date(value.date(), span, -1)
+        d = shift_date(value.date(), span, n)
         return dt.datetime.combine(d, value.time())
-    return shift_date(value, span, -1)
+    return shift_date(value, span, n)

@@ -15,7 +15,7 @@ from ..errors import PolicyError
 from ..sql.names import check_identifier
 from . import base
 from .base import _Policy
-from .periods import NAMINGS, PARTITION_STEPS, CalendarStep, Stepper, parse_step
+from .periods import NAMINGS, CalendarStep, Stepper, parse_step
 
 if TYPE_CHECKING:
     from .lists import List
@@ -36,13 +36,16 @@ MAX_NEW_PARTITIONS = 4096
 class Range(_Policy):
     """Range partitioning by a time or integer column.
 
-    ``interval`` is a calendar step for time keys (``"1 day"``, ``"1 week"``,
-    ``"1 month"``, ``"3 months"``, ``"1 year"``) or a positive integer width for integer
-    keys. ``premake`` periods beyond the current one always exist; partitions entirely
-    older than ``retention`` are detached (``on_expire="detach"``) or, only when asked,
-    dropped (``on_expire="drop"``). A detached partition loses the foreign keys it had
-    (they would block deletes of the rows it references, and downgrades) unless
-    ``keep_foreign_keys``. ``timezone`` is where period boundaries fall.
+    ``interval`` is a calendar step for time keys (any positive count of minutes, hours,
+    days, weeks, months or years: ``"15 minutes"``, ``"1 hour"``, ``"1 day"``,
+    ``"2 weeks"``, ``"1 month"``, ``"3 months"``, ``"1 year"``; see
+    :mod:`sqla_partition.declaration.periods` for where periods start) or a positive
+    integer width for integer keys. ``premake`` periods beyond the current one always
+    exist; partitions entirely older than ``retention`` are detached
+    (``on_expire="detach"``) or, only when asked, dropped (``on_expire="drop"``). A
+    detached partition loses the foreign keys it had (they would block deletes of the rows
+    it references, and downgrades) unless ``keep_foreign_keys``. ``timezone`` is where
+    period boundaries fall.
     """
 
     kind: ClassVar[str] = "range"
@@ -166,13 +169,7 @@ class Range(_Policy):
             if self.interval <= 0:
                 raise PolicyError(f"integer interval must be positive, got {self.interval}")
             return self.interval
-        step = parse_step(self.interval)
-        if (step.count, step.unit) not in PARTITION_STEPS:
-            raise PolicyError(
-                f"unsupported interval {self.interval!r}: partitions can span 1 day, 1 week, "
-                "1 month, 3 months or 1 year"
-            )
-        return step
+        return parse_step(self.interval)
 
     @functools.cached_property
     def retention_step(self) -> CalendarStep | int | None:
@@ -304,6 +301,13 @@ class TablePolicy:
                     f"{self.table}: integer interval {self.policy.interval!r} needs an integer "
                     f"key, but {self.policy.column!r} is {self.key_type}; use an interval "
                     "such as '1 month'"
+                )
+            step = self.policy.step
+            if isinstance(step, CalendarStep) and step.sub_day and self.key_type == "date":
+                raise PolicyError(
+                    f"{self.table}: {self.policy.column!r} is a date column, which holds no "
+                    f"time of day; interval {self.policy.interval!r} needs a timestamp or "
+                    "timestamptz column (or use interval='1 day' or longer)"
                 )
             if not isinstance(self.policy.step, int) and self.key_type == "integer":
                 raise PolicyError(

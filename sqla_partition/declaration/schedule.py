@@ -47,6 +47,12 @@ def too_sparse(expr: str, policy: Range, now: dt.datetime) -> str | None:
     if gap >= bridge:
         return (
             f"schedule {expr!r} leaves up to {gap} between runs, but premake={policy.premake} "
-            f"x {step} covers only about {bridge.days} days; run more often or raise premake"
+            f"x {step} covers only about {_span(bridge)}; run more often or raise premake"
         )
     return None
+
+
+def _span(span: dt.timedelta) -> str:
+    if span >= dt.timedelta(days=2):
+        return f"{span.days} days"
+    return f"{int(span.total_seconds() // 60)} minutes"

@@ -15,12 +15,12 @@ from typing import Any
 
 from .. import sql
 from ..catalog.snapshot import Parent, read_snapshot
-from ..declaration.periods import NAMINGS, PARTITION_STEPS, CalendarStep, Stepper
+from ..declaration.periods import COMMON_STEPS, NAMINGS, CalendarStep, Stepper
 from ..declaration.policies import Range, TablePolicy
 from ..errors import SqlaPartitionError
 
 #: Steps tried, shortest first, with their pg_partman interval names.
-_STEPS = [CalendarStep(c, u) for c, u in sorted(PARTITION_STEPS, key=lambda s: (s[1] != "day", s))]
+_STEPS = [CalendarStep(c, u) for c, u in COMMON_STEPS]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class Adoption:
 
 def _fits(parent: Parent, step: CalendarStep, naming: str, tz: str) -> bool:
     """Every partition is exactly one period of ``step`` and carries its name."""
+    if step.sub_day and parent.key_type == "date":
+        return False
     stepper = Stepper(parent.key_type, step, tz, naming)
     ranges = parent.ranges()
     if not ranges:
@@ -76,9 +78,10 @@ def infer(parent: Parent, tz: str = "UTC") -> tuple[CalendarStep | int, str, str
                 return step, naming, first.name[: -len(suffix) - 1]
     names = ", ".join(c.name for c in parent.ranges()[:3])
     raise SqlaPartitionError(
-        f"{parent.schema}.{parent.name}: its partitions ({names}, …) are not one day, week, "
-        "month, quarter or year each, named as sqla-partition or pg_partman names them; "
-        "sqla-partition cannot go on with this set as it is"
+        f"{parent.schema}.{parent.name}: its partitions ({names}, …) are not one period "
+        "each (15 or 30 minutes, an hour, a day, a week, a month, a quarter, half a year or "
+        "a year), named as sqla-partition or pg_partman names them; sqla-partition cannot "
+        "go on with this set as it is"
     )
 
 
