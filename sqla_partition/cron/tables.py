@@ -173,6 +173,7 @@ def plan_table(
         position = position_from_clock(policy, now)
         limit = position_from_clock(policy, horizon) if horizon is not None else None
     extra = default_periods(conn, parent) if place else []
+    fill_from, archived = _gap_start(conn, parent)
     return plan(
         policy,
         parent,
@@ -183,4 +184,26 @@ def plan_table(
         extra=extra,
         extra_expired=place == "archive",
         owned=owned,
+        fill_from=fill_from,
+        archived=archived,
     )
+
+
+def _gap_start(conn: psycopg.Connection, parent: Parent) -> tuple[Any, frozenset[str]]:
+    """Where the partitions roll keeps begin, when a period is missing among them, and the
+    archives of the table (a period detached on purpose is no gap); ``(None, ())`` without
+    a gap, at no cost. Partitions ``--place-default`` made for outliers do not count."""
+    ranges = sorted(
+        (c for c in parent.ranges() if c.lower is not None and c.upper is not None),
+        key=lambda c: c.lower,
+    )
+    if not any(a.upper < b.lower for a, b in zip(ranges, ranges[1:], strict=False)):
+        return None, frozenset()
+    query = sql.placed_partitions_query(parent.name, parent.schema)
+    placed = {name for (name,) in conn.execute(query).fetchall()}  # type: ignore[call-overload]
+    kept = [c for c in ranges if c.name not in placed]
+    archived: frozenset[str] = frozenset()
+    if conn.execute(sql.record_exists_query()).fetchone()[0]:  # type: ignore[call-overload,index]
+        rows = conn.execute(sql.archive_names_query()).fetchall()  # type: ignore[call-overload]
+        archived = frozenset(name for _schema, name in rows)
+    return (kept[0].lower if kept else None), archived

@@ -42,6 +42,8 @@ class Plan:
     notes: tuple[str, ...] = field(default=())
     #: Partitions past retention that the record does not say the tool made: left alone.
     foreign_expired: tuple[str, ...] = ()
+    #: Partitions made to fill a gap behind the newest one (dropped by hand, never made).
+    gaps: tuple[str, ...] = ()
 
     def of_kind(self, kind: str) -> list[Step]:
         return [s for s in self.steps if s.kind == kind]
@@ -226,6 +228,8 @@ def plan(
     extra: Sequence[Period] = (),
     extra_expired: bool = False,
     owned: Collection[tuple[str, str]] | None = None,
+    fill_from: KeyValue | None = None,
+    archived: Collection[str] = (),
 ) -> Plan:
     """The steps that bring an existing range table in line with its policy at ``position``.
 
@@ -240,7 +244,10 @@ def plan(
     periods to create wherever they fall (those DEFAULT rows fall in, for
     ``roll --place-default``); past retention only with ``extra_expired``. ``owned``:
     ``(schema, name)`` of the partitions the record says the tool made; retention expires
-    only those (``None``: every partition, for callers that never expire).
+    only those (``None``: every partition, for callers that never expire). ``fill_from``:
+    where the partitions roll keeps begin, when there is a gap among them: missing periods
+    from there (inside retention, not overlapping anything, not an archive named in
+    ``archived``) are made again.
     """
     p = policy.policy
     if not isinstance(p, Range):
@@ -279,6 +286,10 @@ def plan(
         start = since if since > oldest else oldest  # type: ignore[operator]
         if start < first.lower:  # type: ignore[operator]
             first = stepper.period_of(start)  # rows wait behind "now" in the DEFAULT
+    usual = first
+    if fill_from is not None and fill_from < first.lower:  # type: ignore[operator]
+        first = stepper.period_of(fill_from)
+    gaps: list[str] = []
     ahead = current
     if horizon is not None and horizon > position:  # type: ignore[operator]
         ahead = stepper.period_of(horizon)
@@ -295,6 +306,15 @@ def plan(
             period = stepper.following(period)
             continue
         clash = [c for c in ranges if _overlaps(period, c)]
+        if period.lower < usual.lower:  # type: ignore[operator]  # behind: only gaps
+            name = policy_here.partition_name(period.suffix)
+            if not expired and not clash and name not in archived:
+                steps.append(
+                    _create_step(policy_here, period, default, record, parent.insert_columns)
+                )
+                gaps.append(name)
+            period = stepper.following(period)
+            continue
         if not expired and not clash:
             steps.append(_create_step(policy_here, period, default, record, parent.insert_columns))
         elif not expired and not any(
@@ -421,7 +441,12 @@ def plan(
             f"attached: {', '.join(foreign)} (sqla-partition adopt {policy.qualified} "
             "--partition NAME makes one the tool's to expire)"
         )
-    return Plan(policy, tuple(steps), tuple(notes), tuple(foreign))
+    if gaps:
+        notes.append(
+            f"{policy.qualified}: {len(gaps)} missing between its partitions, made again: "
+            f"{', '.join(gaps[:5])}{' …' if len(gaps) > 5 else ''}"
+        )
+    return Plan(policy, tuple(steps), tuple(notes), tuple(foreign), tuple(gaps))
 
 
 def reattach_statements(
