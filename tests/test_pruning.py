@@ -46,6 +46,10 @@ TABLES = [
 
 #: (statement, the reason reported, or None when it is pruned)
 CASES = [
+    (  # an epoch column read as a time
+        "SELECT count(*) FROM ids WHERE to_timestamp(id) >= '2026-01-01'",
+        "id is wrapped in to_timestamp()",
+    ),
     (
         "SELECT count(*) FROM events WHERE created_at >= '2026-11-01' "
         "AND created_at < '2026-12-01'",
@@ -128,6 +132,8 @@ def test_unpruned_statements_are_named_with_the_reason_and_the_fix(
     assert found["SELECT * FROM metrics WHERE v = 1"]["partitions"] == 3
     fix = found["SELECT count(*) FROM events WHERE created_at::date = '2026-11-05'"]["fix"]
     assert fix == "compare created_at directly and cast the value instead"
+    fix = found["SELECT count(*) FROM ids WHERE to_timestamp(id) >= '2026-01-01'"]["fix"]
+    assert "write id >= extract(epoch FROM x)" in fix
 
     text = CliRunner().invoke(main, [*args, "--database-url", planner])
     assert text.exit_code == 0, text.output

@@ -49,7 +49,7 @@ def after_placing(roller: Roller, parent: Parent, now: dt.datetime, result: Tabl
     just made for them expire now (detached, recorded as archives); ``delete``: they go;
     ``keep``: they stay, reported."""
     assert parent.policy is not None and isinstance(parent.policy.policy, Range)
-    if parent.default is None or parent.policy.key_type == "integer":
+    if parent.default is None or parent.policy.by_data:
         return
     cutoff = retention_cutoff(parent.policy, position_from_clock(parent.policy, now))
     if cutoff is None:

@@ -12,9 +12,9 @@ import psycopg
 
 from .. import sql
 from ..catalog.snapshot import Parent, Snapshot, read_snapshot
-from ..declaration.periods import CalendarStep, Period, add, local_midnight, shift_date, subtract
+from ..declaration.periods import CalendarStep, Period, add, local_midnight, shift_date
 from ..declaration.policies import Hash, Range
-from ..planning.roll import position_from_clock
+from ..planning.roll import position_from_clock, retention_cutoff
 from .archives import archive_lines, read_record
 from .list_status import ListStatus, list_statuses
 from .session import bound_session, policy_writers
@@ -160,7 +160,7 @@ def _covered_until(ranges: Sequence[Any], policy: Any, now: dt.datetime) -> Any:
     """The end of the run of adjoining partitions from the one holding "now": a partition
     placed far ahead (``--place-default``) says nothing of the months before it."""
     uppers = [c.upper for c in ranges if c.upper is not None]
-    if policy.key_type == "integer":
+    if policy.by_data:
         return max(uppers)
     position = position_from_clock(policy, now)
     spans = sorted(
@@ -189,15 +189,17 @@ def table_status(
         _count(conn, sql.default_rows_query(default.name, parent.schema)) if default else None
     )
     cutoff = None
-    if p.retention_step is not None and policy.key_type != "integer":
-        cutoff = subtract(position_from_clock(policy, now), p.retention_step, p.timezone)
+    if p.retention_step is not None and not policy.by_data:
+        cutoff = retention_cutoff(policy, position_from_clock(policy, now))
+    # an epoch column's integers are shown as the instants they stand for
+    shown = policy.stepper().instant_of if p.epoch else (lambda value: value)
     the_plan = plan_table(conn, parent, now, None, owned=owned)
     missing = [s.partition for s in the_plan.of_kind("create")]
     pending = [c.name for c in parent.children if c.detach_pending]
     overdue = []
     for step in the_plan.of_kind("detach"):
-        upper = step.upper
-        if p.retention_step is None or policy.key_type == "integer" or upper is None:
+        upper = shown(step.upper) if step.upper is not None else None
+        if p.retention_step is None or policy.by_data or upper is None:
             continue
         tz = ZoneInfo(p.timezone)
         if _sub_day(p.retention_step) or _sub_day(p.step):
@@ -207,7 +209,7 @@ def table_status(
             expired = local_midnight(shift_date(day, p.retention_step, 1), tz)  # type: ignore[arg-type]
         overdue.append((step.partition, expired))
     stepper = policy.stepper()
-    if policy.key_type == "integer":  # where the rows of its partitions have reached
+    if policy.by_data:  # where the rows of its partitions have reached
         centre = stepper.period_of(integer_position(conn, parent))
     else:
         centre = stepper.period_of(position_from_clock(policy, now))
@@ -243,17 +245,17 @@ def table_status(
     uppers = [c.upper for c in ranges if c.upper is not None]
     next_expiry = None
     if p.retention_step is not None and ranges and ranges[0].upper is not None:
-        oldest = ranges[0].upper
-        if policy.key_type != "integer" and (_sub_day(p.retention_step) or _sub_day(p.step)):
+        oldest = shown(ranges[0].upper)
+        if not policy.by_data and (_sub_day(p.retention_step) or _sub_day(p.step) or p.epoch):
             next_expiry = add(oldest, p.retention_step, p.timezone)
-        elif policy.key_type != "integer":
+        elif not policy.by_data:
             day = oldest.date() if hasattr(oldest, "date") else oldest
             next_expiry = shift_date(day, p.retention_step, 1)  # type: ignore[arg-type]
     return TableStatus(
         table=f"{parent.schema}.{parent.name}",
         policy=repr(p),
         partitions=len(ranges),
-        coverage_until=_covered_until(ranges, policy, now) if uppers else None,
+        coverage_until=shown(_covered_until(ranges, policy, now)) if uppers else None,
         default_rows=default_rows,
         next_expiry=next_expiry,
         rolled_at=rolled_at,

@@ -167,7 +167,7 @@ def plan_table(
         query = _since_query(parent)
         row = conn.execute(query).fetchone() if query else None  # type: ignore[call-overload]
         since = row[0] if row else None
-    if policy.key_type == "integer":
+    if policy.by_data:
         position, limit = integer_position(conn, parent), None
     else:
         position = position_from_clock(policy, now)

@@ -53,6 +53,9 @@ COMMON_STEPS = (
 )
 NAMINGS = ("sqla", "partman4", "partman5")
 _EPOCH = dt.datetime(1970, 1, 1)
+_EPOCH_UTC = _EPOCH.replace(tzinfo=dt.timezone.utc)
+#: Integer time columns: how many of their units make a second (``Range(epoch=...)``).
+EPOCH_UNITS = {"seconds": 1, "milliseconds": 1000, "microseconds": 10**6, "nanoseconds": 10**9}
 
 
 @dataclass(frozen=True, order=True)
@@ -202,10 +205,34 @@ class Stepper:
     #: ``partman4`` (``p2026_11``, ``p2026w48``, ``p2026q4``) or ``partman5``
     #: (``p20261101``), so that an adopted set goes on with the names it has.
     naming: str = "sqla"
+    #: An integer column of time since 1970 (``key_type`` integer, a calendar step): its
+    #: units per second. Periods are the calendar's; bounds are those instants as integers.
+    epoch: int = 0
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tz)
+
+    @functools.cached_property
+    def _time(self) -> Stepper:
+        return Stepper("timestamptz", self.step, self.tz, self.naming)
+
+    def key_of(self, instant: dt.datetime) -> int:
+        """An instant as the epoch column holds it (exact: no float on the way)."""
+        delta = instant - _EPOCH_UTC
+        whole = (delta.days * 86400 + delta.seconds) * self.epoch
+        return whole + delta.microseconds * self.epoch // 1_000_000
+
+    def instant_of(self, key: int) -> dt.datetime:
+        """The instant an epoch value stands for (floored to a microsecond)."""
+        seconds, rest = divmod(key, self.epoch)
+        micro = rest * 1_000_000 // self.epoch
+        return _EPOCH_UTC + dt.timedelta(seconds=seconds, microseconds=micro)
+
+    def _as_keys(self, period: Period) -> Period:
+        lower, upper = period.lower, period.upper
+        assert isinstance(lower, dt.datetime) and isinstance(upper, dt.datetime)
+        return Period(self.key_of(lower), self.key_of(upper), period.suffix)
 
     @property
     def _sub_day(self) -> bool:
@@ -274,6 +301,9 @@ class Stepper:
 
     def period_of(self, value: KeyValue) -> Period:
         """The period that contains ``value``."""
+        if self.epoch:
+            assert isinstance(value, int)
+            return self._as_keys(self._time.period_of(self.instant_of(value)))
         if self.key_type == "integer":
             assert isinstance(self.step, int) and isinstance(value, int)
             lower = (value // self.step) * self.step
@@ -307,6 +337,10 @@ class Stepper:
     @functools.lru_cache(maxsize=8192)  # noqa: B019
     def following(self, period: Period, n: int = 1) -> Period:
         """The period ``n`` steps after (or, for negative ``n``, before) ``period``."""
+        if self.epoch:
+            assert isinstance(period.lower, int)
+            inner = self._time.period_of(self.instant_of(period.lower))
+            return self._as_keys(self._time.following(inner, n))
         if self.key_type == "integer":
             assert isinstance(self.step, int) and isinstance(period.lower, int)
             return self._int_period(period.lower + n * self.step)
@@ -325,6 +359,8 @@ class Stepper:
 
     def suffix_width(self) -> int:
         """The longest suffix this stepper produces, to check names against 63 bytes."""
+        if self.epoch:
+            return self._time.suffix_width()
         if self.key_type == "integer":
             return len("p") + 20
         if self._sub_day:

@@ -15,7 +15,7 @@ from ..errors import PolicyError
 from ..sql.names import check_identifier
 from . import base
 from .base import _Policy
-from .periods import NAMINGS, CalendarStep, Stepper, parse_step
+from .periods import EPOCH_UNITS, NAMINGS, CalendarStep, Stepper, parse_step
 
 if TYPE_CHECKING:
     from .lists import List
@@ -66,10 +66,19 @@ class Range(_Policy):
     distributed_by: str | None = None
     colocate_with: str | None = None
     keep_foreign_keys: bool = False
+    #: An integer column of time since 1970 in these units (``"seconds"``,
+    #: ``"milliseconds"``, ``"microseconds"``, ``"nanoseconds"``): partitions follow
+    #: ``interval`` on the calendar and are named by date; bounds are integers.
+    epoch: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.column, str) or not self.column:
             raise PolicyError(f"Range() needs the partition key column name, got {self.column!r}")
+        if self.epoch is not None and self.epoch not in EPOCH_UNITS:
+            raise PolicyError(
+                f"epoch={self.epoch!r}: use 'seconds', 'milliseconds', 'microseconds' or "
+                "'nanoseconds' (the unit of the integer column's time since 1970)"
+            )
         if isinstance(self.subpartition, dict):  # as recorded in the database
             object.__setattr__(self, "subpartition", Hash(**self.subpartition))
         if self.subpartition is not None:
@@ -168,6 +177,11 @@ class Range(_Policy):
         if isinstance(self.interval, int):
             if self.interval <= 0:
                 raise PolicyError(f"integer interval must be positive, got {self.interval}")
+            if self.epoch is not None:
+                raise PolicyError(
+                    f"interval={self.interval!r} with epoch={self.epoch!r}: give a calendar "
+                    "interval such as '1 day' (an epoch column's periods follow the calendar)"
+                )
             return self.interval
         return parse_step(self.interval)
 
@@ -309,10 +323,21 @@ class TablePolicy:
                     f"time of day; interval {self.policy.interval!r} needs a timestamp or "
                     "timestamptz column (or use interval='1 day' or longer)"
                 )
-            if not isinstance(self.policy.step, int) and self.key_type == "integer":
+            if self.policy.epoch is not None and self.key_type != "integer":
+                raise PolicyError(
+                    f"{self.table}: epoch={self.policy.epoch!r} needs an integer column, but "
+                    f"{self.policy.column!r} is {self.key_type}; leave epoch out"
+                )
+            if (
+                not isinstance(self.policy.step, int)
+                and self.key_type == "integer"
+                and self.policy.epoch is None
+            ):
                 raise PolicyError(
                     f"{self.table}: {self.policy.column!r} is an integer column; give an "
-                    f"integer interval such as interval=1_000_000, not {self.policy.interval!r}"
+                    f"integer interval such as interval=1_000_000, not {self.policy.interval!r}, "
+                    "or, if it holds time since 1970, say in which unit: epoch='seconds' "
+                    "(or 'milliseconds', 'microseconds', 'nanoseconds')"
                 )
         check_identifier(self.table, "table name")  # too long itself: no prefix helps
         for name in self.names_to_check():
@@ -328,7 +353,17 @@ class TablePolicy:
 
     def stepper(self) -> Stepper:
         assert isinstance(self.policy, Range)
-        return Stepper(self.key_type, self.policy.step, self.policy.timezone, self.policy.naming)
+        p = self.policy
+        epoch = EPOCH_UNITS[p.epoch] if p.epoch else 0
+        return Stepper(self.key_type, p.step, p.timezone, p.naming, epoch)
+
+    @property
+    def by_data(self) -> bool:
+        """An integer key whose "now" is where its rows have reached (not an epoch column,
+        whose "now" is the clock)."""
+        return self.key_type == "integer" and not (
+            isinstance(self.policy, Range) and self.policy.epoch
+        )
 
     def partition_name(self, suffix: str) -> str:
         return check_identifier(f"{self.prefix}_{suffix}", f"{self.table}: partition name")

@@ -56,6 +56,8 @@ def position_from_clock(policy: TablePolicy, now: dt.datetime) -> KeyValue:
     assert isinstance(policy.policy, Range)
     if policy.key_type == "timestamptz":
         return now.astimezone(dt.timezone.utc)
+    if policy.policy.epoch:
+        return policy.stepper().key_of(now.astimezone(dt.timezone.utc))
     local = now.astimezone(policy.stepper().zone)
     if policy.key_type == "timestamp":
         return local.replace(tzinfo=None)
@@ -65,7 +67,16 @@ def position_from_clock(policy: TablePolicy, now: dt.datetime) -> KeyValue:
 
 
 def coerce_key(policy: TablePolicy, value: KeyValue | str) -> KeyValue:
-    """Accept the ISO strings a migration file carries for ``start``/``until``."""
+    """Accept the ISO strings a migration file carries for ``start``/``until`` (for an
+    epoch column, an integer or an ISO date or time)."""
+    epoch = isinstance(policy.policy, Range) and policy.policy.epoch
+    if epoch and isinstance(value, (str, dt.date)):
+        time_key = TablePolicy(policy.table, replace(policy.policy, epoch=None), "timestamptz")
+        try:
+            return coerce_key(policy, int(value))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            instant = coerce_key(time_key, value)
+        return policy.stepper().key_of(instant)  # type: ignore[arg-type]
     if isinstance(value, str):
         text = value.strip()
         try:
@@ -195,6 +206,10 @@ def retention_cutoff(policy: TablePolicy, position: KeyValue) -> KeyValue | None
     p = policy.policy
     if not isinstance(p, Range) or p.retention_step is None:
         return None
+    if p.epoch:  # on the calendar, then back into the column's units
+        stepper = policy.stepper()
+        instant = stepper.instant_of(position)  # type: ignore[arg-type]
+        return stepper.key_of(subtract(instant, p.retention_step, p.timezone))  # type: ignore[arg-type]
     return subtract(position, p.retention_step, p.timezone)
 
 

@@ -185,6 +185,13 @@ def _why(statement: str, keys: list[str], filters: list[str]) -> tuple[str, str]
             f"{key} is compared inside an OR with other columns",
             f"split the OR into a UNION ALL of statements that each compare {key}",
         )
+    if "function" in uses and uses["function"].lower() == "to_timestamp":  # an epoch column
+        return (
+            f"{key} is wrapped in to_timestamp()",
+            f"compare {key} itself with the time as a number: instead of to_timestamp({key}) "
+            f">= x, write {key} >= extract(epoch FROM x) (times 1000 for milliseconds, "
+            "1000000 for microseconds)",
+        )
     if "function" in uses:
         name = uses["function"]
         return (

@@ -63,7 +63,7 @@ def convert_op(
     """A live plain table that gains ``Range(...)`` on a time key: converted in place; the
     old rows stay where they are, as the partition before the next period."""
     policy = bound.policy
-    if not isinstance(policy, Range) or bound.key_type == "integer" or policy.subpartition:
+    if not isinstance(policy, Range) or bound.by_data or policy.subpartition:
         return None
     _refuse_keys_without(ctx, bound)
     stepper = bound.stepper()

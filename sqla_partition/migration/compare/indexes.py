@@ -181,7 +181,7 @@ def _brin_rule(
     new: bool,
 ) -> list[RecommendedOp]:
     bound = policy_of(table)
-    if bound is None or not isinstance(bound.policy, Range) or bound.key_type == "integer":
+    if bound is None or not isinstance(bound.policy, Range) or bound.by_data:
         return []
     column = bound.policy.column
     if any(cols and cols[0] == column for cols in indexed):

@@ -27,7 +27,7 @@ def list_window(
     sub = bound.list_sub_policy(names[0]) if names else None
     if sub is None or not isinstance(sub.policy, Range):
         return None, None
-    position = 0 if sub.key_type == "integer" else planner.position_from_clock(sub, now)
+    position = 0 if sub.by_data else planner.position_from_clock(sub, now)
     start, until = planner.initial_window(sub, position)
     return as_text(sub, start), as_text(sub, until)
 

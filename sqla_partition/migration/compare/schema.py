@@ -195,7 +195,7 @@ def _needed_now(
     if (
         parent is None
         or not isinstance(policy, Range)
-        or bound.key_type == "integer"
+        or bound.by_data
         or policy.subpartition is not None
         or policy.distributed_by is not None
     ):
@@ -270,7 +270,7 @@ def _create_ops(
             CreatePartitionedTableOp.from_create_table(op, policy, distributed=True),
             distribute,
         ]
-    if bound.key_type == "integer":
+    if bound.by_data:
         position: Any = 0
     else:
         position = planner.position_from_clock(bound, _now(ctx))
