@@ -130,3 +130,40 @@ def test_a_milliseconds_column_rolls_by_the_calendar(db_url, pg):
         main, ["check", "--database-url", db_url, "--now", "2026-12-05T12:00:00Z"]
     )
     assert check.exit_code == 0, check.output
+
+
+MODELS = """
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from sqla_partition import Range
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Reading(Base):
+    __tablename__ = "readings"
+    __partitioning__ = Range("ts_ns", interval="6 hours", premake=2, epoch="nanoseconds")
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    ts_ns: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+"""
+
+
+def test_autogenerate_makes_an_epoch_table_and_then_nothing(tmp_path, db_url, pg, monkeypatch):
+    from .alembic_project import models_project
+
+    now = "2026-12-06T10:30:00+00:00"
+    with models_project(tmp_path, db_url, monkeypatch, "epoch_models", MODELS, now) as project:
+        text = project.revision("readings")
+        assert "epoch='nanoseconds'" in text
+        project.upgrade()
+        names = partitions(pg, "readings")
+        assert names == [
+            "readings_p2026_12_06_0600",
+            "readings_p2026_12_06_1200",
+            "readings_p2026_12_06_1800",
+        ]
+        project.check()  # nothing more to generate
+        project.downgrade("base")
