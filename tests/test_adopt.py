@@ -204,3 +204,68 @@ def test_a_hand_made_list_set_is_adopted_and_changed_online(tmp_path, db_url, pg
     refused = CliRunner().invoke(main, ["adopt", "odd", "--database-url", db_url])
     assert refused.exit_code == 2
     assert "expects odd_default: ALTER TABLE public.spare RENAME TO odd_default" in refused.output
+
+
+def test_a_pg_partman_epoch_set_keeps_every_setting_or_says_why(db_url, pg):
+    """A daily set of an integer column of seconds, expiring into a retention schema:
+    adopt declares it on the calendar with epoch='seconds', the archive schema and the
+    premake, says what it does instead of the settings it cannot carry, and the next roll
+    makes exactly the day pg_partman's next run would."""
+    if not pg.execute(
+        "SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_partman'"
+    ).fetchone()[0]:
+        pytest.skip("pg_partman is not installed on this server (.ci/run installs it on Debian)")
+    pg.execute("CREATE SCHEMA partman")
+    pg.execute("CREATE EXTENSION pg_partman SCHEMA partman")
+    pg.execute("CREATE SCHEMA old_events")
+    pg.execute("SET TimeZone = 'UTC'")
+    for table in ("events", "twin"):
+        pg.execute(
+            f"CREATE TABLE {table} (id bigint NOT NULL, ts bigint NOT NULL) PARTITION BY RANGE (ts)"
+        )
+        pg.execute(
+            f"SELECT partman.create_parent('public.{table}', 'ts', 'native', 'daily', "
+            "p_premake := 2, p_epoch := 'seconds')"
+        )
+    pg.execute(
+        "UPDATE partman.part_config SET retention = '30 days', retention_schema = 'old_events', "
+        "retention_keep_index = false, infinite_time_partitions = false"
+    )
+    (server_now,) = pg.execute("SELECT now()").fetchone()
+    adoption = adopt(pg, "events")
+    policy = adoption.policy.policy
+    assert (policy.interval, policy.epoch, policy.premake) == ("1 day", "seconds", 2)
+    assert (policy.retention, policy.archive_schema, policy.on_expire) == (
+        "30 days",
+        "old_events",
+        "detach",
+    )
+    notes = " ".join(adoption.notes)
+    assert "retention_keep_index = false" in notes and "roll keeps them" in notes
+    assert "infinite_time_partitions = false" in notes
+
+    # the next day's run: pg_partman's on the twin, roll's on the adopted set
+    ahead = server_now + dt.timedelta(days=1)
+    pg.execute(
+        "UPDATE partman.part_config SET automatic_maintenance = 'off' "
+        "WHERE parent_table = 'public.events'"
+    )
+    from sqla_partition.migration.registry import load_operations  # noqa: F401
+
+    from .test_archives import run_op
+
+    run_op(
+        db_url,
+        lambda op: op.set_partition_policy("events", policy, old=None, key_type="integer"),
+    )
+    with psycopg.connect(pg.info.dsn, autocommit=True) as conn:
+        report = roll(conn, ahead)
+    (result,) = report.tables
+    assert result.status == "ok", result.errors
+    # pg_partman, run as if a day later, premakes from its newest data or the clock:
+    # insert a row at "ahead" so its maintenance counts from there
+    pg.execute("INSERT INTO twin VALUES (1, extract(epoch FROM %s::timestamptz)::bigint)", (ahead,))
+    pg.execute("SELECT partman.run_maintenance('public.twin')")
+    twins = {n.replace("twin_", "") for n in partitions(pg, "twin") if n != "twin_default"}
+    ours = {n.replace("events_", "") for n in partitions(pg, "events") if n != "events_default"}
+    assert ours == twins, (sorted(ours), sorted(twins))

@@ -298,6 +298,12 @@ def _report_pruning(workload: list[Any], found: list[Any], unplanned: int, as_js
     help="Where the set's period boundaries fall (an IANA name).",
 )
 @click.option(
+    "--epoch",
+    type=click.Choice(["seconds", "milliseconds", "microseconds", "nanoseconds"]),
+    help="The integer key holds time since 1970 in this unit (read from pg_partman's "
+    "part_config when it made the set).",
+)
+@click.option(
     "--partition",
     "partitions",
     multiple=True,
@@ -306,7 +312,13 @@ def _report_pruning(workload: list[Any], found: list[Any], unplanned: int, as_js
     "so that retention may expire it (repeatable). Run it as the table's owner.",
 )
 @user_errors
-def adopt(table: str, database_url: str | None, timezone: str, partitions: tuple[str, ...]) -> None:
+def adopt(
+    table: str,
+    database_url: str | None,
+    timezone: str,
+    epoch: str | None,
+    partitions: tuple[str, ...],
+) -> None:
     """Take over a partition set made by hand or by pg_partman, changing nothing.
 
     Reads the table's partitions (and pg_partman's part_config, if it made them) and
@@ -333,7 +345,7 @@ def adopt(table: str, database_url: str | None, timezone: str, partitions: tuple
             where = f"{schema or 'public'}.{name}"
             click.echo(f"{inert(where)}: recorded as sqla-partition's: {inert(', '.join(done))}")
             return
-        adoption = read_set(conn, name, schema or "public", timezone)
+        adoption = read_set(conn, name, schema or "public", timezone, epoch)
     where = inert(f"{schema or 'public'}.{name}")
     click.echo(f"# {where}, partitioned {adoption.source}; on the model:")
     click.echo(f"    {adoption.declaration()}")

@@ -15,9 +15,10 @@ from typing import Any
 
 from .. import sql
 from ..catalog.snapshot import Parent, read_snapshot
-from ..declaration.periods import COMMON_STEPS, NAMINGS, CalendarStep, Stepper
+from ..declaration.periods import COMMON_STEPS, EPOCH_UNITS, NAMINGS, CalendarStep, Stepper
 from ..declaration.policies import Range, TablePolicy
 from ..errors import SqlaPartitionError
+from .partman_config import carry_partman, partman_config, partman_epoch
 
 #: Steps tried, shortest first, with their pg_partman interval names.
 _STEPS = [CalendarStep(c, u) for c, u in COMMON_STEPS]
@@ -40,11 +41,11 @@ class Adoption:
         )
 
 
-def _fits(parent: Parent, step: CalendarStep, naming: str, tz: str) -> bool:
+def _fits(parent: Parent, step: CalendarStep, naming: str, tz: str, epoch: int = 0) -> bool:
     """Every partition is exactly one period of ``step`` and carries its name."""
     if step.sub_day and parent.key_type == "date":
         return False
-    stepper = Stepper(parent.key_type, step, tz, naming)
+    stepper = Stepper(parent.key_type, step, tz, naming, epoch)
     ranges = parent.ranges()
     if not ranges:
         return False
@@ -59,9 +60,13 @@ def _fits(parent: Parent, step: CalendarStep, naming: str, tz: str) -> bool:
     return True
 
 
-def infer(parent: Parent, tz: str = "UTC") -> tuple[CalendarStep | int, str, str]:
-    """``(interval, naming, prefix)`` that describe every partition of ``parent``."""
-    if parent.key_type == "integer":
+def infer(
+    parent: Parent, tz: str = "UTC", epoch: str | None = None
+) -> tuple[CalendarStep | int, str, str]:
+    """``(interval, naming, prefix)`` that describe every partition of ``parent`` (an
+    integer column of time since 1970 when ``epoch`` names its unit)."""
+    per_second = EPOCH_UNITS[epoch] if epoch else 0
+    if parent.key_type == "integer" and not per_second:
         widths = {c.upper - c.lower for c in parent.ranges() if c.lower is not None}  # type: ignore[operator]
         if len(widths) != 1:
             raise SqlaPartitionError(
@@ -72,9 +77,10 @@ def infer(parent: Parent, tz: str = "UTC") -> tuple[CalendarStep | int, str, str
         return width, "sqla", parent.name
     for step in _STEPS:
         for naming in NAMINGS:
-            if _fits(parent, step, naming, tz):
+            if _fits(parent, step, naming, tz, per_second):
                 first = parent.ranges()[0]
-                suffix = Stepper(parent.key_type, step, tz, naming).period_of(first.lower).suffix  # type: ignore[arg-type]
+                stepper = Stepper(parent.key_type, step, tz, naming, per_second)
+                suffix = stepper.period_of(first.lower).suffix  # type: ignore[arg-type]
                 return step, naming, first.name[: -len(suffix) - 1]
     names = ", ".join(c.name for c in parent.ranges()[:3])
     raise SqlaPartitionError(
@@ -91,25 +97,12 @@ def _interval_text(step: CalendarStep | int) -> str | int:
     return str(step)
 
 
-def _partman(conn: Any, parent: Parent) -> dict[str, Any] | None:
-    """The set's row in pg_partman's ``part_config``, if pg_partman made it."""
-    from psycopg.rows import dict_row
-
-    row = conn.execute(sql.PARTMAN_SCHEMA_QUERY).fetchone()
-    if row is None:
-        return None
-    schema, version = row
-    with conn.cursor(row_factory=dict_row) as cur:
-        config = cur.execute(
-            sql.partman_config_query(schema), {"parent": f"{parent.schema}.{parent.name}"}
-        ).fetchone()
-    if config is None:
-        return None
-    return {"version": version, "schema": schema, **config}
-
-
-def adopt(conn: Any, table: str, schema: str = "public", tz: str = "UTC") -> Adoption:
-    """The policy that describes ``schema.table`` as it is (psycopg 3 connection)."""
+def adopt(
+    conn: Any, table: str, schema: str = "public", tz: str = "UTC", epoch: str | None = None
+) -> Adoption:
+    """The policy that describes ``schema.table`` as it is (psycopg 3 connection); an
+    integer key is time since 1970 when ``epoch`` names its unit or pg_partman's
+    configuration says so."""
     snap = read_snapshot(lambda q: conn.execute(q).fetchall(), table=(schema, table))
     parent = snap.parents.get((schema, table))
     if parent is None:
@@ -123,40 +116,41 @@ def adopt(conn: Any, table: str, schema: str = "public", tz: str = "UTC") -> Ado
         raise SqlaPartitionError(
             f"{schema}.{table} is {parent.strategy}-partitioned; adopt reads range and list sets"
         )
-    step, naming, prefix = infer(parent, tz)
-    partman = _partman(conn, parent)
+    partman = partman_config(conn, parent)
+    epoch = epoch or partman_epoch(partman)
+    step, naming, prefix = infer(parent, tz, epoch)
     notes: list[str] = []
-    premake, retention, on_expire = 3, None, "detach"
+    carried: dict[str, Any] = {}
     source = "by hand"
     if partman:
         source = f"by pg_partman {partman['version']}"
-        premake = int(partman.get("premake") or 3)
-        retention = partman.get("retention") or None
-        if retention and not partman.get("retention_keep_table", True):
-            on_expire = "drop"
-        notes.append(
-            f"pg_partman still maintains {schema}.{table}: once the migration is applied, "
-            f"turn that off (UPDATE {partman['schema']}.part_config SET automatic_maintenance "
-            f"= 'off' WHERE parent_table = '{schema}.{table}') so that only roll does"
-        )
+        carried, notes = carry_partman(partman, schema, table)
+    retention = carried.get("retention")
     if retention is not None and isinstance(step, CalendarStep):
         retention = _retention_text(str(retention))
     policy = Range(
         parent.key_columns[0],
         interval=_interval_text(step),
-        premake=premake,
+        premake=carried.get("premake", 3),
         retention=retention,
         default=parent.default is not None,
-        on_expire=on_expire,
+        on_expire=carried.get("on_expire", "detach"),
+        archive_schema=carried.get("archive_schema"),
         partition_prefix=prefix if prefix != table else None,
         naming=naming,
+        epoch=epoch,
     )
     bound = TablePolicy(table, policy, parent.key_type, None if schema == "public" else schema)
     return Adoption(bound, source, tuple(notes))
 
 
 def _retention_text(text: str) -> str:
-    """pg_partman keeps intervals as PostgreSQL prints them (``1 year``, ``12 mons``)."""
+    """pg_partman keeps intervals as PostgreSQL prints them (``1 year``, ``12 mons``,
+    ``02:00:00``)."""
+    clock = re.fullmatch(r"\s*(\d+):(\d\d):00\s*", text)
+    if clock:
+        minutes = int(clock.group(1)) * 60 + int(clock.group(2))
+        return f"{minutes // 60} hours" if minutes % 60 == 0 else f"{minutes} minutes"
     return re.sub(r"\bmons?\b", lambda m: "months" if m.group(0) == "mons" else "month", text)
 
 
