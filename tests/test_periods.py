@@ -325,3 +325,42 @@ def test_bounds_agree_with_postgresql(pg, values, step, zone):
         period = s.period_of(value)
         theirs = pg.execute(query, {"v": value, "std": std}).fetchone()[0]
         assert period.lower == theirs, (value, step, zone)
+
+
+@pytest.mark.parametrize(
+    ("interval", "anchor", "value", "lower", "suffix"),
+    [
+        ("1 year", "2026-04-01", "2027-02-10T12:00", "2026-04-01T00:00", "p2026"),  # fiscal
+        ("1 week", "2026-01-04", "2026-12-09T12:00", "2026-12-06T00:00", "p2026_12_06"),
+        ("3 months", "2026-02-01", "2026-12-09T12:00", "2026-11-01T00:00", "p2026_q4"),
+        ("12 hours", "2026-01-01T06:00", "2026-12-09T03:00", "2026-12-08T18:00", None),
+        ("10 days", "2026-12-01", "2026-11-30T23:00", "2026-11-21T00:00", "p2026_11_21"),
+    ],
+)
+def test_an_anchor_says_where_one_period_starts(interval, anchor, value, lower, suffix):
+    from sqla_partition import Range
+    from sqla_partition.declaration.policies import TablePolicy
+
+    policy = TablePolicy("events", Range("at", interval=interval, anchor=anchor), "timestamp")
+    period = policy.stepper().period_of(dt.datetime.fromisoformat(value))
+    assert period.lower == dt.datetime.fromisoformat(lower)
+    assert suffix is None or period.suffix == suffix
+    series = policy.stepper().series(period, 5)
+    assert all(a.upper == b.lower for a, b in zip(series, series[1:], strict=False))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"interval": "1 month", "anchor": "2026-04-15"}, "start on the first of a month"),
+        ({"interval": "1 day", "anchor": "2026-04-15T06:00"}, "start at midnight"),
+        ({"interval": "1 day", "anchor": "April"}, "no ISO date"),
+        ({"interval": "1 day", "anchor": "2026-04-15T00:00+02:00"}, "without an offset"),
+        ({"interval": 1000, "anchor": "2026-04-15"}, "for a calendar interval"),
+    ],
+)
+def test_an_anchor_that_cannot_work_is_refused(kwargs, pattern):
+    from sqla_partition import Range
+
+    with pytest.raises(PolicyError, match=pattern):
+        Range("at", **kwargs)

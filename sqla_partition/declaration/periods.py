@@ -138,7 +138,7 @@ def _days_in_month(year: int, month: int) -> int:
     return (nxt - dt.timedelta(days=1)).day
 
 
-def floor_date(d: dt.date, step: CalendarStep) -> dt.date:
+def floor_date(d: dt.date, step: CalendarStep, anchor: dt.date | None = None) -> dt.date:
     """First day of the period that contains ``d``.
 
     Periods are aligned to the calendar (weeks start on Monday, quarters in January,
@@ -147,17 +147,18 @@ def floor_date(d: dt.date, step: CalendarStep) -> dt.date:
     if step.sub_day:
         raise ValueError(f"{step} periods start at a time, not a date")
     if step.unit == "day":
-        epoch = dt.date(1970, 1, 1)
+        epoch = anchor or dt.date(1970, 1, 1)
         return epoch + dt.timedelta(days=((d - epoch).days // step.count) * step.count)
     if step.unit == "week":
-        monday = dt.date(1970, 1, 5)  # a Monday
+        monday = anchor or dt.date(1970, 1, 5)  # a Monday
         span = 7 * step.count
         return monday + dt.timedelta(days=((d - monday).days // span) * span)
     months = step.months()
-    index = (d.year - 1970) * 12 + (d.month - 1)
+    base = anchor or dt.date(1970, 1, 1)
+    index = (d.year - base.year) * 12 + (d.month - base.month)
     index -= index % months
-    y, m = divmod(index, 12)
-    return dt.date(1970 + y, m + 1, 1)
+    y, m = divmod(base.month - 1 + index, 12)
+    return dt.date(base.year + y, m + 1, 1)
 
 
 def local_midnight(d: dt.date, tz: ZoneInfo) -> dt.datetime:
@@ -205,6 +206,9 @@ class Stepper:
     #: ``partman4`` (``p2026_11``, ``p2026w48``, ``p2026q4``) or ``partman5``
     #: (``p20261101``), so that an adopted set goes on with the names it has.
     naming: str = "sqla"
+    #: Where one period starts (the policy's ``anchor``, on the local clock, standard time
+    #: for minutes and hours); ``None``: the counts from 1970 above.
+    anchor: dt.datetime | None = None
     #: An integer column of time since 1970 (``key_type`` integer, a calendar step): its
     #: units per second. Periods are the calendar's; bounds are those instants as integers.
     epoch: int = 0
@@ -215,7 +219,7 @@ class Stepper:
 
     @functools.cached_property
     def _time(self) -> Stepper:
-        return Stepper("timestamptz", self.step, self.tz, self.naming)
+        return Stepper("timestamptz", self.step, self.tz, self.naming, self.anchor)
 
     def key_of(self, instant: dt.datetime) -> int:
         """An instant as the epoch column holds it (exact: no float on the way)."""
@@ -310,9 +314,10 @@ class Stepper:
             return self._int_period(lower)
         assert isinstance(self.step, CalendarStep)
         if self.step.sub_day:
-            span = self.step.span()
-            return self._clock_period(_EPOCH + ((self._clock(value) - _EPOCH) // span) * span)
-        start = floor_date(self._local_day(value), self.step)
+            span, origin = self.step.span(), self.anchor or _EPOCH
+            return self._clock_period(origin + ((self._clock(value) - origin) // span) * span)
+        anchor = self.anchor.date() if self.anchor else None
+        start = floor_date(self._local_day(value), self.step, anchor)
         return self._period_from(start)
 
     def _int_period(self, lower: int) -> Period:

@@ -6,6 +6,7 @@ table and its key type. Nothing here imports SQLAlchemy, so the cron path stays 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Union
@@ -70,6 +71,10 @@ class Range(_Policy):
     #: ``"milliseconds"``, ``"microseconds"``, ``"nanoseconds"``): partitions follow
     #: ``interval`` on the calendar and are named by date; bounds are integers.
     epoch: str | None = None
+    #: Where one period starts, for periods that do not start where the counts from 1970
+    #: put them: ``"2026-04-01"`` for years from April, ``"2026-01-04"`` for weeks from
+    #: Sunday, ``"2026-01-01T06:00"`` for 12-hour shifts from six o'clock.
+    anchor: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.column, str) or not self.column:
@@ -123,6 +128,8 @@ class Range(_Policy):
                 f"unknown timezone {self.timezone!r}: use an IANA name such as 'UTC' or "
                 "'Europe/Berlin'"
             ) from None
+        if self.anchor is not None:
+            self._check_anchor(step)
         if self.naming not in NAMINGS:
             raise PolicyError(
                 f"naming={self.naming!r}: use 'sqla' (default), or 'partman4'/'partman5' to go "
@@ -184,6 +191,39 @@ class Range(_Policy):
                 )
             return self.interval
         return parse_step(self.interval)
+
+    @functools.cached_property
+    def anchor_time(self) -> dt.datetime | None:
+        if self.anchor is None:
+            return None
+        return dt.datetime.fromisoformat(self.anchor)
+
+    def _check_anchor(self, step: CalendarStep | int) -> None:
+        if not isinstance(self.anchor, str) or isinstance(step, int):
+            raise PolicyError(
+                f"anchor={self.anchor!r}: give an ISO date or time such as '2026-04-01', "
+                "for a calendar interval"
+            )
+        try:
+            at = self.anchor_time
+        except ValueError:
+            raise PolicyError(
+                f"anchor={self.anchor!r} is no ISO date or time (such as '2026-04-01')"
+            ) from None
+        assert at is not None
+        if at.tzinfo is not None:
+            raise PolicyError(
+                f"anchor={self.anchor!r}: give it without an offset; it is read on the "
+                f"clock of timezone={self.timezone!r}"
+            )
+        if not step.sub_day and at.time() != dt.time(0):
+            raise PolicyError(
+                f"anchor={self.anchor!r}: {step} periods start at midnight; give a date"
+            )
+        if step.months() and at.day != 1:
+            raise PolicyError(
+                f"anchor={self.anchor!r}: {step} periods start on the first of a month"
+            )
 
     @functools.cached_property
     def retention_step(self) -> CalendarStep | int | None:
@@ -355,7 +395,7 @@ class TablePolicy:
         assert isinstance(self.policy, Range)
         p = self.policy
         epoch = EPOCH_UNITS[p.epoch] if p.epoch else 0
-        return Stepper(self.key_type, p.step, p.timezone, p.naming, epoch)
+        return Stepper(self.key_type, p.step, p.timezone, p.naming, p.anchor_time, epoch)
 
     @property
     def by_data(self) -> bool:

@@ -45,7 +45,7 @@ def _fits(parent: Parent, step: CalendarStep, naming: str, tz: str, epoch: int =
     """Every partition is exactly one period of ``step`` and carries its name."""
     if step.sub_day and parent.key_type == "date":
         return False
-    stepper = Stepper(parent.key_type, step, tz, naming, epoch)
+    stepper = Stepper(parent.key_type, step, tz, naming, epoch=epoch)
     ranges = parent.ranges()
     if not ranges:
         return False
@@ -79,7 +79,7 @@ def infer(
         for naming in NAMINGS:
             if _fits(parent, step, naming, tz, per_second):
                 first = parent.ranges()[0]
-                stepper = Stepper(parent.key_type, step, tz, naming, per_second)
+                stepper = Stepper(parent.key_type, step, tz, naming, epoch=per_second)
                 suffix = stepper.period_of(first.lower).suffix  # type: ignore[arg-type]
                 return step, naming, first.name[: -len(suffix) - 1]
     names = ", ".join(c.name for c in parent.ranges()[:3])
