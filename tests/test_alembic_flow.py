@@ -167,7 +167,7 @@ def test_offline_sql_renders_every_operation_and_parses(project):
     assert "FOR VALUES FROM ('2026-11-27 00:00:00+01:00')" in sql_text  # Berlin midnight
     assert "-- ACCESS EXCLUSIVE on events: the parent is new" in sql_text
     assert ":created_at" not in sql_text and "NULL::jsonb" not in sql_text
-    assert '\'{"archive_schema": null' in sql_text
+    assert '\'{"anchor": null, "archive_schema": null' in sql_text  # the policy, inline
 
 
 @pytest.mark.parametrize("driver", ["postgresql+asyncpg", "postgresql+psycopg_async"])
