@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from sqla_partition.cli import main
-from sqla_partition.cron.runner import roll
+from sqla_partition.cron.run import roll
 from sqla_partition.tools.adopt import adopt
 
 from . import clock

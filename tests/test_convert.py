@@ -393,7 +393,7 @@ def test_split_legacy_moves_old_rows_into_their_months_online(db_url, pg):
     assert again.exit_code == 0, again.output
     assert "events: its legacy partition is split already" in again.output
     assert "removed" not in again.output  # nothing was left to remove
-    from sqla_partition.cron.runner import roll
+    from sqla_partition.cron.run import roll
 
     with psycopg.connect(pg.info.dsn, autocommit=True) as conn:  # roll goes on around it
         report = roll(conn, clock.wall() + dt.timedelta(days=62))

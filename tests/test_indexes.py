@@ -12,7 +12,7 @@ import pglast
 import psycopg
 
 from sqla_partition import Hash, Range
-from sqla_partition.cron.runner import roll
+from sqla_partition.cron.run import roll
 
 from .alembic_project import models_project
 from .test_hash import run_online

@@ -635,3 +635,48 @@ def test_rolled_at_is_recorded_for_a_schema_with_a_dot(db_url, pg):
         "WHERE schema_name = 'odd.schema'"
     ).fetchone()
     assert rolled == (True,)
+
+
+def test_a_busy_default_fails_only_its_own_table(db_url, pg):
+    """Another session holds one table's DEFAULT exclusively (a killed run's server process,
+    a run moving rows): the other tables roll; that table waits as long as a lock may and
+    is reported locked (exit 3); status and check answer, saying the DEFAULT is busy."""
+    make_table(db_url)
+    make_table(db_url, name="other")
+    holder = psycopg.connect(pg.info.dsn)
+    try:
+        holder.execute("LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE")
+        now = ["--now", "2027-01-10T00:00:00Z", "--lock-timeout", "300ms"]
+        code, out = roll_json(db_url, *now)
+        by_name = {t["table"]: t for t in out["tables"]}
+        assert by_name["public.other"]["status"] == "ok"
+        assert by_name["public.other"]["created"] == ["other_p2027_03", "other_p2027_04"]
+        assert by_name["public.events"]["status"] in ("locked", "skipped"), out
+        assert code == 3, out
+        for command in ("status", "check"):
+            result = CliRunner().invoke(
+                main, [command, "--database-url", db_url, "--now", "2027-01-10T00:00:00Z"]
+            )
+            assert result.exit_code in (0, 1), result.output
+            assert "Traceback" not in result.output
+        status = CliRunner().invoke(
+            main, ["status", "--database-url", db_url, "--now", "2027-01-10T00:00:00Z"]
+        )
+        assert "DEFAULT busy (another session holds it)" in status.output
+    finally:
+        holder.close()
+    # a run moving rows holds the table's lock as well: waited for, then skipped
+    with psycopg.connect(pg.info.dsn) as other_run:
+        other_run.autocommit = True
+        assert hold_roll_lock(other_run)
+        other_run.autocommit = False
+        other_run.execute("LOCK TABLE events_default IN ACCESS EXCLUSIVE MODE")
+        code, out = roll_json(
+            db_url, "--now", "2027-01-10T00:00:00Z", "--wait-for-other-run", "200ms"
+        )
+        (events,) = [t for t in out["tables"] if t["table"] == "public.events"]
+        assert events["status"] == "skipped" and "another run" in events["skipped"], out
+        assert code == 3
+    code, out = roll_json(db_url, "--now", "2027-01-10T00:00:00Z")
+    (events,) = [t for t in out["tables"] if t["table"] == "public.events"]
+    assert code == 0 and events["created"] == ["events_p2027_03", "events_p2027_04"]

@@ -10,7 +10,8 @@ import psycopg
 import pytest
 
 from sqla_partition import Range
-from sqla_partition.cron.runner import RollOptions, roll
+from sqla_partition.cron.results import RollOptions
+from sqla_partition.cron.run import roll
 
 from .test_roll import make_table, partitions
 

@@ -117,6 +117,9 @@ class Parent:
     insert_columns: tuple[str, ...] | None = None
     #: Its owner is a superuser (its code then gains nothing in a superuser's session).
     owner_super: bool = True
+    #: Another session holds (or waits for) its DEFAULT exclusively, as a run moving rows
+    #: does: reading the DEFAULT would wait, so it is read only under the table's lock.
+    default_locked: bool = False
 
     @property
     def default(self) -> Child | None:
@@ -283,6 +286,7 @@ def parse_catalog(rows: Sequence[Sequence[Any]], bounds: bool = True) -> Snapsho
             default_empty=len(rest) > 3 and rest[3] == 0,
             insert_columns=tuple(rest[4]) if len(rest) > 4 and rest[4] else None,
             owner_super=bool(rest[10]) if len(rest) > 10 else True,
+            default_locked=bool(rest[11]) if len(rest) > 11 else False,
         )
     return snap
 

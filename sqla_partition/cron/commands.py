@@ -19,7 +19,7 @@ from . import report as reporting
 from .archives import reattach
 from .list_status import list_lines, list_problems
 from .results import RollOptions
-from .runner import roll
+from .run import roll
 from .session import below_deadlock_timeout
 from .status import LEGEND, citus_problems, collect, nothing_managed, problems
 
@@ -159,6 +159,8 @@ def run_status(
         say(f"{s.table}  {s.policy}")
         until = _key_text(s.coverage_until) if s.coverage_until is not None else "nothing"
         default = "no DEFAULT" if s.default_rows is None else f"{s.default_rows} rows in DEFAULT"
+        if s.default_busy:
+            default = "DEFAULT busy (another session holds it)"
         expiry = _key_text(s.next_expiry) if s.next_expiry is not None else "never"
         rolled = s.rolled_at.isoformat(timespec="seconds") if s.rolled_at else "never"
         say(f"  {s.partitions} partitions, covered until {until}, {default}")

@@ -18,7 +18,7 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from .. import sql
-from ..catalog.snapshot import Parent, parse_catalog, read_snapshot
+from ..catalog.snapshot import Parent, parse_catalog
 from ..declaration.policies import Range
 from ..planning.roll import Plan, Step
 from .messages import (
@@ -29,18 +29,13 @@ from .messages import (
     superuser_refusal,
 )
 from .placing import after_placing
-from .results import LockBudgetExhausted, RollOptions, RollReport, TableResult
+from .results import LockBudgetExhausted, RollOptions, TableResult
 from .session import (
-    backfill,
-    below_deadlock_timeout,
     bound_session,
-    ensure_keys,
-    ensure_record,
     one_line,
-    policy_writers,
 )
-from .table_lock import take_table
-from .tables import owned_partitions, plan_table, query_of, select_tables, waiting_since
+from .table_lock import HeldTable, take_table
+from .tables import owned_partitions, plan_table
 from .transactions import (
     EXPIRE_KINDS,
     annotated_sql,
@@ -365,34 +360,8 @@ class Roller:
         kept = tuple(s for s in the_plan.steps if s.kind not in EXPIRE_KINDS)
         return dataclasses.replace(the_plan, steps=kept, notes=(*the_plan.notes, note))
 
-    def roll_table(self, parent: Parent, now: dt.datetime) -> TableResult:
-        result = TableResult(f"{parent.schema}.{parent.name}", (parent.schema, parent.name))
-        if self.superuser and not parent.owner_super and not self.options.dry_run:
-            result.status = "failed"
-            result.errors.append(superuser_refusal(parent, self.superuser))
-            return result
-        self.role = parent.act_as
-        try:
-            the_plan = self._plan(parent, now, first=True)
-        except pgerrors.LockNotAvailable as exc:  # max(key) of an integer key waited too long
-            result.status = "locked"
-            result.errors.append(one_line(exc))
-            return result
-        if self.options.dry_run or not the_plan.steps:
-            result.notes.extend(the_plan.notes)
-            default_rows = self._count_default(parent, the_plan.steps)
-            self._default_rows = default_rows
-            as_run = self._as_run(parent, the_plan, default_rows, result)
-            result.sql = [annotated_sql(s, self.options, self.role) for s in as_run]
-            if result.sql and parent.default is not None:
-                fact = sql.default_fact(parent.name, parent.default.name, empty=not default_rows)
-                result.sql.insert(0, fact)
-            for step in as_run:
-                result.record(step)
-            for step in the_plan.steps:  # grouped creates
-                if step.kind == "create" and not default_rows:
-                    result.record(step)
-            return result
+    def _take(self, parent: Parent, result: TableResult) -> HeldTable | None:
+        """The table's lock, or ``None`` with ``result`` saying why not."""
         try:
             holder = take_table(
                 self.conn,
@@ -405,12 +374,62 @@ class Roller:
         except pgerrors.InsufficientPrivilege as exc:
             result.status = "failed"
             result.errors.append(privilege_message(parent, one_line(exc)))
-            return result
+            return None
         if isinstance(holder, str):
             result.status = "skipped"
             result.skipped = holder
-            return result
+            return None
         result.notes.extend(holder.notes)
+        return holder
+
+    def _without_lock(self, parent: Parent, the_plan: Plan, result: TableResult) -> TableResult:
+        """A dry run, or nothing to do: what would run, without the table's lock."""
+        result.notes.extend(the_plan.notes)
+        default_rows = self._count_default(parent, the_plan.steps)
+        self._default_rows = default_rows
+        as_run = self._as_run(parent, the_plan, default_rows, result)
+        result.sql = [annotated_sql(s, self.options, self.role) for s in as_run]
+        if result.sql and parent.default is not None:
+            fact = sql.default_fact(parent.name, parent.default.name, empty=not default_rows)
+            result.sql.insert(0, fact)
+        for step in as_run:
+            result.record(step)
+        for step in the_plan.steps:  # grouped creates
+            if step.kind == "create" and not default_rows:
+                result.record(step)
+        return result
+
+    def roll_table(self, parent: Parent, now: dt.datetime) -> TableResult:
+        result = TableResult(f"{parent.schema}.{parent.name}", (parent.schema, parent.name))
+        if self.superuser and not parent.owner_super and not self.options.dry_run:
+            result.status = "failed"
+            result.errors.append(superuser_refusal(parent, self.superuser))
+            return result
+        self.role = parent.act_as
+        early: HeldTable | None = None
+        if parent.default_locked and not self.options.dry_run:
+            # another session holds the DEFAULT (a run moving rows): wait for that run as
+            # for any other, then read the table again
+            early = self._take(parent, result)
+            if early is None:
+                return result
+            parent = self._reread(parent)
+        go_on = False
+        try:
+            the_plan = self._plan(parent, now, first=early is None)
+            if self.options.dry_run or not the_plan.steps:
+                return self._without_lock(parent, the_plan, result)
+            go_on = True
+        except pgerrors.LockNotAvailable as exc:  # a read of the DEFAULT, or max(key) of an
+            result.status = "locked"  # integer key, waited too long
+            result.errors.append(one_line(exc))
+            return result
+        finally:
+            if early is not None and not go_on:
+                early.release()
+        holder = early or self._take(parent, result)
+        if holder is None:
+            return result
         try:
             # a run that held the lock until now may have done the work: plan again, unless
             # the table's partitions are exactly as they were read
@@ -447,51 +466,3 @@ class Roller:
         finally:
             holder.release()
         return result
-
-
-def roll(
-    conn: psycopg.Connection,
-    now: dt.datetime,
-    options: RollOptions | None = None,
-    log: Log | None = None,
-) -> RollReport:
-    """Bring every managed range table in line with its policy at ``now``."""
-    options = below_deadlock_timeout(conn, options or RollOptions())
-    started = time.monotonic()
-    report = RollReport(now=now, dry_run=options.dry_run)
-    bound_session(conn, options)
-    snap = read_snapshot(query_of(conn))
-    if snap.read_only:
-        report.standby = True
-        return report
-    parents, report.warnings = select_tables(snap, options.tables)
-    roller = Roller(conn, options, log)
-    if snap.superuser:
-        roller.superuser = str(conn.info.parameter_status("session_authorization") or "superuser")
-    if parents and not options.dry_run:
-        roller.record = ensure_record(conn, report.warnings)
-        ensure_keys(conn, report.warnings)
-        if roller.record:
-            backfill(conn, parents, report.warnings)
-    roller.owned = owned_partitions(conn)
-    writable = policy_writers(conn)
-    if writable:
-        report.warnings.append(writable)
-        roller.expire = False
-    roller.since = waiting_since(conn, parents)
-    for parent in parents:
-        try:
-            report.tables.append(roller.roll_table(parent, now))
-        except psycopg.Error as exc:  # the connection broke: the next run carries on
-            name = f"{parent.schema}.{parent.name}"
-            report.tables.append(TableResult(name, status="failed", errors=[one_line(exc)]))
-            break
-    # a backlog left for the operator is reported as such, not as an overdue roll as well
-    done = [t.key for t in report.tables if t.status in ("ok", "backlog")]
-    if done and not options.dry_run and not conn.broken:
-        try:
-            conn.execute(sql.mark_rolled_many(done).sql)  # type: ignore[arg-type]
-        except psycopg.Error as exc:
-            report.warnings.append(f"could not record when the tables were rolled: {one_line(exc)}")
-    report.duration_s = time.monotonic() - started
-    return report

@@ -54,6 +54,9 @@ class TableStatus:
     #: Partitions retention detached that the record of partitions knows (``reattach``
     #: puts one back).
     archives: list[dict[str, Any]] = field(default_factory=list)
+    #: Another session held the DEFAULT partition exclusively (a run moving rows): its rows
+    #: were not counted this time.
+    default_busy: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -179,21 +182,28 @@ def table_status(
     now: dt.datetime,
     rolled_at: dt.datetime | None,
     owned: Collection[tuple[str, str]] = frozenset(),
+    *,
+    read_default: bool = True,
 ) -> TableStatus:
+    """``read_default`` off: the DEFAULT is held by another session, and its rows are not
+    counted (reading them would wait)."""
     assert parent.policy is not None and isinstance(parent.policy.policy, Range)
     policy = parent.policy
     p = policy.policy
     ranges = parent.ranges()
     default = parent.default
     default_rows = (
-        _count(conn, sql.default_rows_query(default.name, parent.schema)) if default else None
+        _count(conn, sql.default_rows_query(default.name, parent.schema))
+        if default and read_default
+        else None
     )
     cutoff = None
     if p.retention_step is not None and not policy.by_data:
         cutoff = retention_cutoff(policy, position_from_clock(policy, now))
     # an epoch column's integers are shown as the instants they stand for
     shown = policy.stepper().instant_of if p.epoch else (lambda value: value)
-    the_plan = plan_table(conn, parent, now, None, owned=owned)
+    known = {} if read_default else {"since": None}
+    the_plan = plan_table(conn, parent, now, None, owned=owned, **known)
     missing = [s.partition for s in the_plan.of_kind("create")]
     pending = [c.name for c in parent.children if c.detach_pending]
     overdue = []
@@ -294,7 +304,21 @@ def collect(conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = 
     warnings += [writable] if writable else []
     rolled = _rolled_at(conn)
     owned = owned_partitions(conn)
-    statuses = [table_status(conn, p, now, rolled.get((p.schema, p.name)), owned) for p in parents]
+    statuses = []
+    for parent in parents:
+        at = rolled.get((parent.schema, parent.name))
+        try:
+            if parent.default_locked:
+                raise psycopg.errors.LockNotAvailable
+            statuses.append(table_status(conn, parent, now, at, owned))
+        except psycopg.errors.LockNotAvailable:  # a run moving rows holds the DEFAULT
+            busy = table_status(conn, parent, now, at, owned, read_default=False)
+            busy.default_busy = True
+            warnings.append(
+                f"{parent.schema}.{parent.name}: another session holds its DEFAULT partition "
+                "(a run moving rows): its rows were not counted this time"
+            )
+            statuses.append(busy)
     records = read_record(conn)
     for status, parent in zip(statuses, parents, strict=True):
         status.archives = archive_lines(records, parent.schema, parent.name)

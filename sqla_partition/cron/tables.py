@@ -89,8 +89,10 @@ def waiting_since(conn: psycopg.Connection, parents: Sequence[Parent]) -> dict[A
     """:func:`_since_query` for many tables in a few round trips (a no-op run over a
     thousand tables must not pay one per table)."""
     out: dict[Any, Any] = {(p.schema, p.name): None for p in parents if p.default_empty}
-    queries = [
-        (p, q) for p in parents if not p.default_empty and (q := _since_query(p)) is not None
+    queries = [  # (a DEFAULT another session holds is read under its table's lock)
+        (p, q)
+        for p in parents
+        if not p.default_empty and not p.default_locked and (q := _since_query(p)) is not None
     ]
     for i in range(0, len(queries), 200):
         chunk = queries[i : i + 200]

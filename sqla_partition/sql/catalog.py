@@ -44,7 +44,13 @@ WITH meta AS MATERIALIZED (
                     WHERE contype = 'f' AND conparentid <> 0) AS has_foreign_key_clones,
            EXISTS (SELECT 1 FROM pg_trigger
                     WHERE tgname = {audit_trigger_name} AND NOT tgisinternal) AS has_audit,
-           (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS me_super
+           (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS me_super,
+           ARRAY(SELECT l.relation FROM pg_locks l
+                  WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'
+                    AND l.pid <> pg_catalog.pg_backend_pid()
+                    AND l.database = (SELECT oid FROM pg_database
+                                       WHERE datname = pg_catalog.current_database()))
+             AS exclusive
 ), parts AS (
     SELECT pn.nspname AS schema_name,
            pc.relname AS table_name,
@@ -66,15 +72,19 @@ WITH meta AS MATERIALIZED (
                     WHERE fk.conrelid = pc.oid AND fk.contype = 'f') AS has_foreign_keys,
            pg_catalog.pg_get_userbyid(pc.relowner) AS owner,
            (SELECT rolsuper FROM pg_roles WHERE oid = pc.relowner) AS owner_super,
-           -- an empty DEFAULT has no pages: a run need not look for rows in it
+           -- an empty DEFAULT has no pages: a run need not look for rows in it (its
+           -- size needs its lock: not asked while another session holds or waits for it
+           -- exclusively, so that one busy DEFAULT never stalls the read of every table)
            (SELECT pg_catalog.pg_relation_size(d.oid) FROM pg_class d
-             WHERE d.oid = pt.partdefid AND d.relkind = 'r') AS default_bytes,
+             WHERE d.oid = pt.partdefid AND d.relkind = 'r'
+               AND d.oid <> ALL (meta.exclusive)) AS default_bytes,
+           pt.partdefid = ANY (meta.exclusive) AS default_locked,
            -- rows move by name (a DEFAULT attached by hand may order its columns otherwise),
            -- and not by stored generated columns, which an INSERT may not give
            ARRAY(SELECT g.attname::text FROM pg_attribute g
                   WHERE g.attrelid = pc.oid AND g.attnum > 0 AND NOT g.attisdropped
                     AND g.attgenerated = '' ORDER BY g.attnum) AS insert_columns
-      FROM pg_partitioned_table pt
+      FROM meta, pg_partitioned_table pt
       JOIN pg_class pc ON pc.oid = pt.partrelid
       JOIN pg_namespace pn ON pn.oid = pc.relnamespace
       LEFT JOIN LATERAL (
@@ -123,7 +133,7 @@ SELECT parts.schema_name, parts.table_name, parts.strategy, parts.key_columns,
        parts.sub_names, parts.sub_schemas, meta.has_citus, parts.has_foreign_keys,
        parts.owner, meta.me, parts.default_bytes, parts.insert_columns,
        meta.record_schemas, meta.search_path, meta.has_foreign_key_clones, meta.has_audit,
-       meta.me_super, parts.owner_super
+       meta.me_super, parts.owner_super, parts.default_locked
   FROM meta LEFT JOIN parts ON true
  ORDER BY 1, 2
 """

@@ -154,12 +154,20 @@ def record_dropped(child: str, schema: str | None = None) -> Statement:
 #: (the catalog decides; the record only proves who made the table).
 def record_query() -> str:
     return f"""
+WITH busy AS MATERIALIZED (
+    SELECT ARRAY(SELECT l.relation FROM pg_catalog.pg_locks AS l
+                  WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'
+                    AND l.pid <> pg_catalog.pg_backend_pid()) AS held
+)
 SELECT r.schema_name, r.table_name, r.partition_schema, r.partition_name,
        r.lower_bound, r.upper_bound, r.state, r.created_at, r.detached_at,
        c.oid IS NOT NULL AS present, coalesce(c.relispartition, false) AS attached,
        CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS estimate,
-       CASE WHEN c.oid IS NULL THEN 0 ELSE pg_total_relation_size(c.oid) END AS bytes
-  FROM {record_table()} AS r
+       -- sizes of archives only, never of one another session holds exclusively: the
+       -- size needs the table's lock, and a busy table must not stall the whole read
+       CASE WHEN c.oid IS NULL OR r.state <> 'detached' OR c.oid = ANY (busy.held) THEN 0
+            ELSE pg_catalog.pg_total_relation_size(c.oid) END AS bytes
+  FROM busy, {record_table()} AS r
   LEFT JOIN pg_namespace AS n ON n.nspname = r.partition_schema
   LEFT JOIN pg_class AS c ON c.relnamespace = n.oid AND c.relname = r.partition_name
  ORDER BY r.schema_name, r.table_name, r.lower_bound, r.partition_name

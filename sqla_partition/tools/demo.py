@@ -89,7 +89,7 @@ def _show_roll(echo: Callable[[str], None], database_url: str, now: dt.datetime)
     from ..catalog.connect import connect
     from ..cron.commands import run_status
     from ..cron.report import summary
-    from ..cron.runner import roll
+    from ..cron.run import roll
 
     uncovered = _first_uncovered_month(now)
     stray = uncovered + dt.timedelta(days=14, hours=12)

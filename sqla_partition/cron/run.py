@@ -1,0 +1,71 @@
+"""One run of ``roll`` over every managed range table: read once, then table by table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import psycopg
+
+from .. import sql
+from ..catalog.snapshot import read_snapshot
+from .results import RollOptions, RollReport, TableResult
+from .runner import Log, Roller
+from .session import (
+    backfill,
+    below_deadlock_timeout,
+    bound_session,
+    ensure_keys,
+    ensure_record,
+    one_line,
+    policy_writers,
+)
+from .tables import owned_partitions, query_of, select_tables, waiting_since
+
+
+def roll(
+    conn: psycopg.Connection,
+    now: dt.datetime,
+    options: RollOptions | None = None,
+    log: Log | None = None,
+) -> RollReport:
+    """Bring every managed range table in line with its policy at ``now``."""
+    options = below_deadlock_timeout(conn, options or RollOptions())
+    started = time.monotonic()
+    report = RollReport(now=now, dry_run=options.dry_run)
+    bound_session(conn, options)
+    snap = read_snapshot(query_of(conn))
+    if snap.read_only:
+        report.standby = True
+        return report
+    parents, report.warnings = select_tables(snap, options.tables)
+    roller = Roller(conn, options, log)
+    if snap.superuser:
+        roller.superuser = str(conn.info.parameter_status("session_authorization") or "superuser")
+    if parents and not options.dry_run:
+        roller.record = ensure_record(conn, report.warnings)
+        ensure_keys(conn, report.warnings)
+        if roller.record:
+            backfill(conn, parents, report.warnings)
+    roller.owned = owned_partitions(conn)
+    writable = policy_writers(conn)
+    if writable:
+        report.warnings.append(writable)
+        roller.expire = False
+    roller.since = waiting_since(conn, parents)
+    for parent in parents:
+        try:
+            report.tables.append(roller.roll_table(parent, now))
+        except psycopg.Error as exc:  # the connection broke: the next run carries on
+            name = f"{parent.schema}.{parent.name}"
+            report.tables.append(TableResult(name, status="failed", errors=[one_line(exc)]))
+            break
+    # a backlog left for the operator is reported as such, not as an overdue roll as well
+    done = [t.key for t in report.tables if t.status in ("ok", "backlog")]
+    if done and not options.dry_run and not conn.broken:
+        try:
+            conn.execute(sql.mark_rolled_many(done).sql)  # type: ignore[arg-type]
+        except psycopg.Error as exc:
+            report.warnings.append(f"could not record when the tables were rolled: {one_line(exc)}")
+    report.duration_s = time.monotonic() - started
+    return report
