@@ -100,8 +100,15 @@ def test_reattach_puts_an_archive_back_with_rows_from_the_default(db_url, pg):
     ).fetchall()
     assert notes == [("events_p2026_11", 4)]
     assert recorded(pg, "events_p2026_11")[:2] == ("public", "attached")
+    # the bound CHECK that spared the ATTACH its scan does not stay behind
+    assert pg.execute(
+        "SELECT count(*) FROM pg_constraint WHERE conrelid = 'events_p2026_11'::regclass "
+        "AND contype = 'c'"
+    ).fetchone() == (0,)
+    # a rerun of work that is done (its commit got through, its client did not hear)
     again = cli(db_url, "reattach", "events", "events_p2026_11")
-    assert again.exit_code == 2 and "is a partition already" in again.output
+    assert again.exit_code == 0, again.output
+    assert "is a partition of events already: nothing to do" in again.output
 
 
 def test_reattach_refuses_before_changing_anything(db_url, pg):

@@ -99,8 +99,9 @@ def _find(records: Sequence[Recorded], parent: Parent, archive: str) -> Recorded
     rec = found[0]
     if not rec.present:
         raise SqlaPartitionError(f"{inert(rec.qualified)} is recorded but no longer exists")
-    if rec.attached:
-        raise SqlaPartitionError(f"{inert(rec.qualified)} is a partition already")
+    ours = {(c.schema, c.name) for c in parent.children}
+    if rec.attached and (rec.partition_schema, rec.name) not in ours:
+        raise SqlaPartitionError(f"{inert(rec.qualified)} is a partition of another table")
     return rec
 
 
@@ -190,6 +191,9 @@ class Reattached:
     sql: list[str]
     moved_rows: int = 0
     skipped: str | None = None
+    #: A partition of the table already (a rerun after a run whose commit got through
+    #: although its client died): nothing to do.
+    already: bool = False
 
 
 def reattach(
@@ -208,6 +212,8 @@ def reattach(
         role = str(conn.info.parameter_status("session_authorization") or "superuser")
         raise SqlaPartitionError(superuser_refusal(parent, role))
     rec = _find(read_record(conn), parent, archive)
+    if rec.attached:  # done already: a rerun of a reattach that committed
+        return Reattached(rec.qualified, [], already=True)
     period = check_reattach(conn, parent, rec)
     default = parent.default.name if parent.default else None
     statements = reattach_statements(

@@ -265,6 +265,9 @@ def run_reattach(
     with connect(database_url or "") as conn:
         options = below_deadlock_timeout(conn, options)
         done = reattach(conn, table, archive, options, log)
+    if done.already:
+        echo(f"{inert(done.archive)} is a partition of {inert(table)} already: nothing to do")
+        return 0
     if dry_run:
         echo("\n\n".join(done.sql))
         return 0

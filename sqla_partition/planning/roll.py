@@ -426,6 +426,7 @@ def reattach_statements(
         ]
     out += [
         sql.attach_range_partition(t, name, period.lower, period.upper, k, s, default),
+        sql.drop_attached_bound_check(name, s),
         sql.record_partition("attached", t, name, period.lower, period.upper, s),
     ]
     return tuple(out)

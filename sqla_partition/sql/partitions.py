@@ -167,6 +167,17 @@ def drop_bound_check(child: str, schema: str | None = None) -> Statement:
     )
 
 
+def drop_attached_bound_check(child: str, schema: str | None = None) -> Statement:
+    """After the ATTACH: the partition constraint holds the bound now; the CHECK that spared
+    the ATTACH its scan would only stand in the way of a later change of bounds."""
+    return Statement(
+        f"ALTER TABLE {qualified(child, schema)} DROP CONSTRAINT IF EXISTS {ident(BOUND_CHECK)}",
+        f"ACCESS EXCLUSIVE on {child} (held already by the ATTACH above)",
+        "the partition constraint enforces the same bound from now on",
+        squawk_ignore=("ban-drop-constraint",),
+    )
+
+
 def attach_range_partition(
     parent: str,
     child: str,

@@ -136,6 +136,10 @@ $do$;
 -- SHARE UPDATE EXCLUSIVE on events, ACCESS EXCLUSIVE on events_p2026_11 and events_default: reads of events continue, its writers wait at the lock above until COMMIT; events_p2026_11 is not in use yet: its scan reads only rows just moved in, or a CHECK spares it; events_default is scanned for rows of this range, kept small by moving them out
 ALTER TABLE events ATTACH PARTITION events_p2026_11 FOR VALUES FROM ('2026-11-01 00:00:00+00:00') TO ('2026-12-01 00:00:00+00:00');
 
+-- ACCESS EXCLUSIVE on events_p2026_11 (held already by the ATTACH above): the partition constraint enforces the same bound from now on
+-- squawk-ignore ban-drop-constraint
+ALTER TABLE events_p2026_11 DROP CONSTRAINT IF EXISTS sqla_partition_bound;
+
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row, in the same transaction as the partition it records
 INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'events_p2026_11', current_schema(), 'events', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'attached', NULL) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at, created_at = now();
 

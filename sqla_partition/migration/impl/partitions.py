@@ -53,6 +53,8 @@ def _attach_statements(op: Any, new: bool) -> list[sql.Statement]:
             sql.move_rows(op.default_partition, p, op.column, lower, upper, k, s, by_name=True),  # type: ignore[arg-type]
         ]
     stmts.append(sql.attach_range_partition(t, p, lower, upper, k, s, op.default_partition))
+    if not new:
+        stmts.append(sql.drop_attached_bound_check(p, s))
     stmts.append(sql.record_partition("attached", t, p, lower, upper, s))
     return stmts
 
