@@ -60,6 +60,19 @@ def create_tables(op: Operations) -> None:
         sa.Column("account_id", sa.BigInteger, primary_key=True, autoincrement=False),
         partitioning=Hash("account_id", partitions=4),
     )
+    op.create_partitioned_table(  # id ranges, each a table of days of its own
+        "samples",
+        sa.Column("id", sa.BigInteger, nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", "at"),
+        partitioning=Range(
+            "id", interval=1_000_000, premake=1, subpartition=Range("at", premake=1, default=True)
+        ),
+        start=0,
+        until=1_000_000,
+        sub_start="2026-11-01",
+        sub_until="2026-12-01",
+    )
 
 
 def partition_ops(op: Operations) -> None:

@@ -142,6 +142,8 @@ def test_subpartition_key_is_checked_at_declaration():
     with pytest.raises(PolicyError, match="hashes the range key itself"):
         Range("created_at", subpartition=Hash("created_at", 4))
     with pytest.raises(PolicyError, match="subpartition must be Hash"):
+        Range("created_at", subpartition="tenant_id")
+    with pytest.raises(PolicyError, match="take their position from their rows"):
         Range("created_at", subpartition=Range("id", interval=10))
 
 

@@ -12,7 +12,7 @@ from .. import sql
 from ..catalog.snapshot import Parent, Snapshot, managed_range_parents
 from ..declaration.policies import Range
 from ..errors import SqlaPartitionError
-from ..planning.roll import Plan, plan, position_from_clock
+from ..planning.roll import Plan, initial_window, plan, position_from_clock
 from .placing import default_periods
 
 
@@ -176,6 +176,8 @@ def plan_table(
         limit = position_from_clock(policy, horizon) if horizon is not None else None
     extra = default_periods(conn, parent) if place else []
     fill_from, archived = _gap_start(conn, parent)
+    sub = policy.range_sub_policy(parent.name)  # a new partition's own first periods
+    sub_window = initial_window(sub, position_from_clock(sub, now)) if sub else None
     return plan(
         policy,
         parent,
@@ -188,6 +190,7 @@ def plan_table(
         owned=owned,
         fill_from=fill_from,
         archived=archived,
+        sub_window=sub_window,
     )
 
 

@@ -153,7 +153,11 @@ def bind(table: Table, policy: Policy) -> TablePolicy:
         _key_column(table, policy.distributed_by)
         _check_unique_includes_key(table, policy.distributed_by, "distribution column")
     sub = policy.subpartition if isinstance(policy, Range) else None
-    if sub is not None:
+    if isinstance(sub, Range):
+        sub_column = _key_column(table, sub.column)
+        _check_unique_includes_key(table, sub.column)
+        key_type = f"{key_type}:{key_type_of_column(table, sub_column)}"
+    elif sub is not None:
         _check_hashable(table, _key_column(table, sub.column))
         _check_unique_includes_key(table, sub.column)
     sql.ident(table.name)

@@ -16,6 +16,8 @@ from ..errors import PolicyError
 from ..sql.names import check_identifier
 from . import base
 from .base import _Policy
+from .checks import MAX_NEW_PARTITIONS as _MAX_NEW
+from .checks import check_anchor, check_range_subpartition
 from .periods import EPOCH_UNITS, NAMINGS, CalendarStep, Stepper, parse_step
 
 if TYPE_CHECKING:
@@ -30,7 +32,7 @@ MAX_PREMAKE = 500
 #: At most this many hash partitions: each statement without the key plans them all.
 MAX_HASH_PARTITIONS = 1024
 #: At most this many partitions made by one migration of a range of hashes.
-MAX_NEW_PARTITIONS = 4096
+MAX_NEW_PARTITIONS = _MAX_NEW
 
 
 @dataclass(frozen=True, eq=True, repr=False)
@@ -62,7 +64,9 @@ class Range(_Policy):
     archive_schema: str | None = None
     partition_prefix: str | None = None
     naming: str = "sqla"
-    subpartition: Hash | None = None
+    #: Each range partition partitioned in turn: ``Hash(...)``, or ``Range(...)`` on a time
+    #: key (each partition then rolls as a table of its own).
+    subpartition: Hash | Range | None = None
     #: On Citus, the column the table is distributed by (``create_distributed_table``).
     distributed_by: str | None = None
     colocate_with: str | None = None
@@ -85,7 +89,11 @@ class Range(_Policy):
                 "'nanoseconds' (the unit of the integer column's time since 1970)"
             )
         if isinstance(self.subpartition, dict):  # as recorded in the database
-            object.__setattr__(self, "subpartition", Hash(**self.subpartition))
+            data = dict(self.subpartition)
+            kind = Range if data.pop("kind", "hash") == "range" else Hash
+            known = {f.name for f in fields(kind)}
+            sub = kind(**{k: v for k, v in data.items() if k in known})
+            object.__setattr__(self, "subpartition", sub)
         if self.subpartition is not None:
             self._check_subpartition()
         if self.distributed_by is not None:
@@ -129,7 +137,7 @@ class Range(_Policy):
                 "'Europe/Berlin'"
             ) from None
         if self.anchor is not None:
-            self._check_anchor(step)
+            check_anchor(self, step)
         if self.naming not in NAMINGS:
             raise PolicyError(
                 f"naming={self.naming!r}: use 'sqla' (default), or 'partman4'/'partman5' to go "
@@ -161,10 +169,13 @@ class Range(_Policy):
 
     def _check_subpartition(self) -> None:
         sub = self.subpartition
+        if isinstance(sub, Range):
+            check_range_subpartition(self, sub)
+            return
         if not isinstance(sub, Hash):
             raise PolicyError(
-                f"subpartition must be Hash(column, partitions), got {sub!r}: each range "
-                "partition is then hash-partitioned in turn"
+                f"subpartition must be Hash(column, partitions) or Range(column, ...), got "
+                f"{sub!r}: each range partition is then partitioned in turn"
             )
         if sub.column == self.column:
             raise PolicyError(
@@ -176,6 +187,12 @@ class Range(_Policy):
                 "subpartition=Hash(...) takes no partition_prefix: its partitions are named "
                 "after the range partition they belong to"
             )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if isinstance(self.subpartition, Range):  # so that it reads back as a Range
+            out["subpartition"] = self.subpartition.to_dict()
+        return out
 
     @functools.cached_property
     def step(self) -> CalendarStep | int:
@@ -197,33 +214,6 @@ class Range(_Policy):
         if self.anchor is None:
             return None
         return dt.datetime.fromisoformat(self.anchor)
-
-    def _check_anchor(self, step: CalendarStep | int) -> None:
-        if not isinstance(self.anchor, str) or isinstance(step, int):
-            raise PolicyError(
-                f"anchor={self.anchor!r}: give an ISO date or time such as '2026-04-01', "
-                "for a calendar interval"
-            )
-        try:
-            at = self.anchor_time
-        except ValueError:
-            raise PolicyError(
-                f"anchor={self.anchor!r} is no ISO date or time (such as '2026-04-01')"
-            ) from None
-        assert at is not None
-        if at.tzinfo is not None:
-            raise PolicyError(
-                f"anchor={self.anchor!r}: give it without an offset; it is read on the "
-                f"clock of timezone={self.timezone!r}"
-            )
-        if not step.sub_day and at.time() != dt.time(0):
-            raise PolicyError(
-                f"anchor={self.anchor!r}: {step} periods start at midnight; give a date"
-            )
-        if step.months() and at.day != 1:
-            raise PolicyError(
-                f"anchor={self.anchor!r}: {step} periods start on the first of a month"
-            )
 
     @functools.cached_property
     def retention_step(self) -> CalendarStep | int | None:
@@ -342,8 +332,22 @@ class TablePolicy:
     key_type: str = "timestamptz"
     schema: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: The key type of a ``Range`` sub-partition (recorded as ``timestamptz:timestamp``,
+    #: the range key's then the sub-partitions').
+    sub_key_type: str | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.policy, Range) and ":" in self.key_type:
+            top, sub = self.key_type.split(":", 1)
+            object.__setattr__(self, "key_type", top)
+            object.__setattr__(self, "sub_key_type", sub)
+        sub_range = isinstance(self.policy, Range) and isinstance(self.policy.subpartition, Range)
+        if sub_range and self.sub_key_type is None:
+            raise PolicyError(
+                f"{self.table}: subpartition=Range({self.policy.subpartition.column!r}) "
+                "needs the type of its key: key_type='<range key type>:<its type>', "
+                "such as 'integer:timestamptz'"
+            )
         if self.key_type not in KEY_TYPES and isinstance(self.policy, Range):
             raise PolicyError(
                 f"{self.table}: range key {self.policy.column!r} has type {self.key_type}; "
@@ -425,13 +429,29 @@ class TablePolicy:
         key_type = self.key_type.split(":", 1)[1] if isinstance(sub, Range) else "hash"
         return TablePolicy(self.list_name(partition), sub, key_type, self.schema)
 
+    @property
+    def recorded_key_type(self) -> str:
+        """As the policy table keeps it (with the sub-partitions' key type, if any)."""
+        return f"{self.key_type}:{self.sub_key_type}" if self.sub_key_type else self.key_type
+
+    def range_sub_policy(self, partition: str) -> TablePolicy | None:
+        """A range partition partitioned by ``Range`` in turn, as a table of its own:
+        ``events_p2026_11`` by day, its partitions ``events_p2026_11_p2026_11_05``."""
+        sub = self.policy.subpartition if isinstance(self.policy, Range) else None
+        if not isinstance(sub, Range):
+            return None
+        return TablePolicy(partition, sub, self.sub_key_type or "timestamptz", self.schema)
+
     def hash_name(self, remainder: int) -> str:
         assert isinstance(self.policy, Hash)
         return _hash_child(self.prefix, self.policy.partitions, remainder)
 
     @property
     def subpartition(self) -> Hash | None:
-        return self.policy.subpartition if isinstance(self.policy, Range) else None
+        """The hash sub-partitions of each range partition (a ``Range`` sub-partition is a
+        table of its own: :meth:`range_sub_policy`)."""
+        sub = self.policy.subpartition if isinstance(self.policy, Range) else None
+        return sub if isinstance(sub, Hash) else None
 
     def sub_names(self, partition: str) -> list[tuple[int, str]]:
         """``(remainder, name)`` of the hash partitions of one range partition."""
@@ -455,6 +475,9 @@ class TablePolicy:
             longest = f"{self.prefix}_{'x' * self.stepper().suffix_width()}"
             if self.subpartition is not None:
                 longest = self.sub_names(longest)[-1][1]
+            ranged = self.range_sub_policy(longest)
+            if ranged is not None:
+                longest = ranged.names_to_check()[0]
         return [longest, f"{longest}_pkey", f"{self.prefix}_default"]
 
 

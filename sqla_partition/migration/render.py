@@ -63,6 +63,10 @@ def _create(ctx: AutogenContext, op: CreatePartitionedTableOp) -> str:
         extra.append(f"start={op.start!r}")
     if op.until is not None:
         extra.append(f"until={op.until!r}")
+    if op.sub_start is not None:
+        extra.append(f"sub_start={op.sub_start!r}")
+    if op.sub_until is not None:
+        extra.append(f"sub_until={op.sub_until!r}")
     if op.distributed:
         extra.append("distributed=True")
     return text + ",\n" + ",\n".join(extra) + "\n)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from .. import sql
 from ..declaration.periods import KeyValue, Period
 from ..declaration.policies import Hash, Range, TablePolicy
+from ..errors import PolicyError
 from ..sql import Statement
 
 
@@ -21,9 +22,13 @@ def periods_between(policy: TablePolicy, start: KeyValue, until: KeyValue) -> li
 
 
 def new_table_statements(
-    policy: TablePolicy, start: KeyValue | None = None, until: KeyValue | None = None
+    policy: TablePolicy,
+    start: KeyValue | None = None,
+    until: KeyValue | None = None,
+    sub_window: tuple[KeyValue, KeyValue] | None = None,
 ) -> list[Statement]:
-    """Partitions of a parent created in the same transaction (``PARTITION OF`` is safe)."""
+    """Partitions of a parent created in the same transaction (``PARTITION OF`` is safe);
+    ``sub_window``: the periods each partition partitioned by ``Range`` in turn starts with."""
     p, schema = policy.policy, policy.schema
     out: list[Statement] = []
     if isinstance(p, Hash):
@@ -47,10 +52,13 @@ def new_table_statements(
                 policy.key_type,
                 schema,
                 hash_column=sub.column if sub else None,
+                sub_strategy=sub.kind if sub else "hash",
             )
         )
-        if sub:
+        if policy.subpartition is not None:
             out += sub_partitions_of(policy, name)
+        elif sub is not None:
+            out += range_sub_partitions(policy, name, _window(policy, sub_window))
     if p.default:
         out.append(sql.create_default_partition_of(policy.table, policy.default_name, schema))
     return out
@@ -62,6 +70,7 @@ def new_table_records(
     until: KeyValue | None = None,
     *,
     legacy: tuple[str, KeyValue] | None = None,
+    sub_window: tuple[KeyValue, KeyValue] | None = None,
 ) -> list[Statement]:
     """The record rows of the partitions :func:`new_table_statements` makes (and of a
     converted table's ``legacy`` partition, up to its bound): from the moment they exist,
@@ -81,6 +90,9 @@ def new_table_records(
             out.append(
                 sql.record_partition("attached", t, name, period.lower, period.upper, schema)
             )
+            ranged = policy.range_sub_policy(name)
+            if ranged is not None:
+                out += new_table_records(ranged, *_window(policy, sub_window))
     if p.default:
         out.append(sql.record_partition("attached", t, policy.default_name, None, None, schema))
     return out
@@ -99,3 +111,54 @@ def sub_partitions_of(
         )
         for r, name in policy.sub_names(partition)
     ]
+
+
+def _window(
+    policy: TablePolicy, window: tuple[KeyValue, KeyValue] | None
+) -> tuple[KeyValue, KeyValue]:
+    if window is None:
+        raise PolicyError(
+            f"{policy.table}: partitions partitioned by Range in turn need the periods they "
+            "start with: sub_start= and sub_until= (autogenerate fills them in)"
+        )
+    return window
+
+
+def range_sub_partitions(
+    policy: TablePolicy,
+    partition: str,
+    window: tuple[KeyValue, KeyValue],
+    *,
+    strict: bool = False,
+) -> list[Statement]:
+    """The partitions of a range partition partitioned by ``Range`` in turn, new in this
+    transaction: the periods of ``window``, and its DEFAULT if the sub-policy has one;
+    ``strict``: a table already named like one stops the step."""
+    sub = policy.range_sub_policy(partition)
+    assert sub is not None and isinstance(sub.policy, Range)
+    out = [
+        sql.create_range_partition_of(
+            partition,
+            sub.partition_name(period.suffix),
+            period.lower,
+            period.upper,
+            sub.key_type,
+            sub.schema,
+            if_not_exists=not strict,
+        )
+        for period in periods_between(sub, *window)
+    ]
+    if sub.policy.default:
+        out.append(sql.create_default_partition_of(partition, sub.default_name, sub.schema))
+    return out
+
+
+def range_sub_policy_rows(policy: TablePolicy, partitions: list[str]) -> list[Statement]:
+    """The policy rows of range partitions partitioned by ``Range`` in turn: ``roll`` rolls
+    each as a table of its own."""
+    out = []
+    for name in partitions:
+        sub = policy.range_sub_policy(name)
+        if sub is not None:
+            out.append(sql.upsert_policy(sub.table, sub.schema, sub.policy.to_json(), sub.key_type))
+    return out

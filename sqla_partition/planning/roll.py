@@ -14,7 +14,7 @@ from ..catalog.snapshot import Child, Parent
 from ..declaration.periods import KeyValue, Period
 from ..declaration.policies import Range, TablePolicy
 from ..sql import Statement
-from .new_tables import sub_partitions_of
+from .new_tables import periods_between, range_sub_partitions, sub_partitions_of
 from .positions import (  # noqa: F401  (re-exported: the planner's public face)
     coerce_key,
     initial_window,
@@ -61,6 +61,7 @@ def attach_statements(
     *,
     quiet: bool = False,
     record: bool = True,
+    sub_window: tuple[KeyValue, KeyValue] | None = None,
     columns: tuple[str, ...] | None = None,
 ) -> tuple[Statement, ...]:
     """A new partition of a live parent: a plain table, then ATTACH, in one transaction.
@@ -86,6 +87,52 @@ def attach_statements(
             sql.lock_parent_for_attach(t, default, s, moving=True),
             sql.lock_default(default, s),
             sql.move_rows(default, name, col, period.lower, period.upper, k, s, columns),
+        )
+    ranged = policy.range_sub_policy(name)
+    if ranged is not None:  # a table of its own: attached first, its partitions, its policy
+        assert isinstance(ranged.policy, Range) and sub_window is not None
+        where = sql.in_range(col, period.lower, period.upper, k)
+        held = () if quiet or not default else tuple(sql.hold_rows(t, default, where, s, columns))
+        made = periods_between(ranged, *sub_window)
+        return (
+            *rescue[:2],
+            *held,
+            sql.create_detached_child(
+                t, name, s, hash_column=ranged.policy.column, sub_strategy="range"
+            ),
+            sql.attach_range_partition(
+                t, name, period.lower, period.upper, k, s, default, subpartitioned=True
+            ),
+            *range_sub_partitions(policy, name, sub_window, strict=True),
+            sql.upsert_policy(name, ranged.schema, ranged.policy.to_json(), ranged.key_type),
+            *(tuple(sql.release_rows(name, s)) if held else ()),
+            *(
+                (
+                    sql.record_partition("attached", t, name, period.lower, period.upper, s),
+                    *(
+                        sql.record_partition(
+                            "attached",
+                            name,
+                            ranged.partition_name(p.suffix),
+                            p.lower,
+                            p.upper,
+                            s,
+                        )
+                        for p in made
+                    ),
+                    *(
+                        (
+                            sql.record_partition(
+                                "attached", name, ranged.default_name, None, None, s
+                            ),
+                        )
+                        if ranged.policy.default
+                        else ()
+                    ),
+                )
+                if record
+                else ()
+            ),
         )
     sub = policy.subpartition
     if sub is not None:  # partitioned in turn: attached first, then its partitions
@@ -126,15 +173,15 @@ def _create_step(
     default: Child | None,
     record: bool,
     columns: tuple[str, ...] | None = None,
+    sub_window: tuple[KeyValue, KeyValue] | None = None,
 ) -> Step:
     name = policy.partition_name(period.suffix)
     dflt = default.name if default else None
-    stmts = attach_statements(policy, name, period, dflt, record=record, columns=columns)
+    kw = {"record": record, "columns": columns, "sub_window": sub_window}
+    stmts = attach_statements(policy, name, period, dflt, **kw)  # type: ignore[arg-type]
     quiet: tuple[Statement, ...] = ()
     if dflt:
-        quiet = attach_statements(
-            policy, name, period, dflt, quiet=True, record=record, columns=columns
-        )
+        quiet = attach_statements(policy, name, period, dflt, quiet=True, **kw)  # type: ignore[arg-type]
     return Step("create", name, stmts, period.lower, period.upper, quiet)
 
 
@@ -170,6 +217,7 @@ def plan(
     owned: Collection[tuple[str, str]] | None = None,
     fill_from: KeyValue | None = None,
     archived: Collection[str] = (),
+    sub_window: tuple[KeyValue, KeyValue] | None = None,
 ) -> Plan:
     """The steps that bring an existing range table in line with its policy at ``position``.
 
@@ -187,7 +235,8 @@ def plan(
     only those (``None``: every partition, for callers that never expire). ``fill_from``:
     where the partitions roll keeps begin, when there is a gap among them: missing periods
     from there (inside retention, not overlapping anything, not an archive named in
-    ``archived``) are made again.
+    ``archived``) are made again. ``sub_window``: the periods a new partition partitioned
+    by ``Range`` in turn starts with (its own table, which roll then rolls by itself).
     """
     p = policy.policy
     if not isinstance(p, Range):
@@ -210,6 +259,8 @@ def plan(
                         "detached", parent.name, child.name, child.lower, child.upper, schema
                     )
                 )
+            if policy.range_sub_policy(child.name) is not None:
+                finish.append(sql.delete_policy(child.name, schema))
             steps.append(Step("finalize_detach", child.name, tuple(finish)))
             if _unlinks(p, parent):
                 steps.append(_unlink(child, schema))
@@ -250,13 +301,19 @@ def plan(
             name = policy_here.partition_name(period.suffix)
             if not expired and not clash and name not in archived:
                 steps.append(
-                    _create_step(policy_here, period, default, record, parent.insert_columns)
+                    _create_step(
+                        policy_here, period, default, record, parent.insert_columns, sub_window
+                    )
                 )
                 gaps.append(name)
             period = stepper.following(period)
             continue
         if not expired and not clash:
-            steps.append(_create_step(policy_here, period, default, record, parent.insert_columns))
+            steps.append(
+                _create_step(
+                    policy_here, period, default, record, parent.insert_columns, sub_window
+                )
+            )
         elif not expired and not any(
             c.lower is not None
             and c.upper is not None
@@ -279,7 +336,7 @@ def plan(
         if any(_overlaps(period, c) for c in ranges):
             continue
         planned.add(name)
-        step = _create_step(policy_here, period, default, record, parent.insert_columns)
+        step = _create_step(policy_here, period, default, record, parent.insert_columns, sub_window)
         mark = sql.mark_placed(name, schema)
         steps.append(
             replace(
@@ -341,6 +398,8 @@ def plan(
                     "detached", parent.name, child.name, child.lower, child.upper, schema
                 )
                 stmts.insert(0 if concurrently else 1, note)
+            if policy.range_sub_policy(child.name) is not None:  # its own policy goes with it
+                stmts.append(sql.delete_policy(child.name, schema))
             steps.append(Step("detach", child.name, tuple(stmts), child.lower, child.upper))
             if p.on_expire == "detach" and _unlinks(p, parent):
                 steps.append(_unlink(child, schema))
@@ -429,4 +488,7 @@ def reattach_statements(
         sql.drop_attached_bound_check(name, s),
         sql.record_partition("attached", t, name, period.lower, period.upper, s),
     ]
+    ranged = policy.range_sub_policy(name)
+    if ranged is not None:  # a table of its own again: rolled as before it expired
+        out.append(sql.upsert_policy(name, ranged.schema, ranged.policy.to_json(), ranged.key_type))
     return tuple(out)

@@ -120,11 +120,13 @@ WITH meta AS MATERIALIZED (
            WHERE i1.inhparent = pc.oid AND 'p' = ANY (ch.child_kinds)
       ) sub ON true
      WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema')
-       -- a parent, or a list partition partitioned in turn (rolled as a table of its own)
+       -- a parent, or a list or range partition range-partitioned in turn (rolled as a
+       -- table of its own)
        AND (NOT pc.relispartition OR EXISTS (
             SELECT 1 FROM pg_inherits pi
               JOIN pg_partitioned_table ppt ON ppt.partrelid = pi.inhparent
-             WHERE pi.inhrelid = pc.oid AND ppt.partstrat = 'l'))
+             WHERE pi.inhrelid = pc.oid
+               AND (ppt.partstrat = 'l' OR ppt.partstrat = 'r' AND pt.partstrat = 'r')))
        {only}
 )
 SELECT parts.schema_name, parts.table_name, parts.strategy, parts.key_columns,

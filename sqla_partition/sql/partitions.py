@@ -65,9 +65,20 @@ def create_range_partition_of(
     schema: str | None,
     *,
     hash_column: str | None = None,
+    sub_strategy: str = "hash",
+    if_not_exists: bool = True,
 ) -> Statement:
+    """``hash_column``: partitioned in turn by it (``sub_strategy``: hash or range)."""
     bounds = range_bounds(lower, upper, key_type)
-    return create_partition_of(parent, child, bounds, schema, hash_column=hash_column)
+    return create_partition_of(
+        parent,
+        child,
+        bounds,
+        schema,
+        hash_column=hash_column,
+        sub_strategy=sub_strategy,
+        if_not_exists=if_not_exists,
+    )
 
 
 def create_default_partition_of(parent: str, child: str, schema: str | None = None) -> Statement:
@@ -191,7 +202,7 @@ def attach_range_partition(
 ) -> Statement:
     lock = f"SHARE UPDATE EXCLUSIVE on {parent}, ACCESS EXCLUSIVE on {child}"
     if subpartitioned:
-        lock += " and its hash partitions"
+        lock += " and its partitions"
     why = (
         f"reads and writes of {parent} continue; {child} is not in use yet: its scan reads "
         "only rows just moved in, or a CHECK spares it"

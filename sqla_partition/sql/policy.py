@@ -96,6 +96,25 @@ def upsert_policy(table: str, schema: str | None, policy_json: str, key_type: st
     )
 
 
+def upsert_partition_policies(
+    table: str, schema: str | None, policy_json: str, key_type: str
+) -> Statement:
+    """The policy of every partition of ``table`` that is partitioned in turn (by
+    ``Range``: each a table of its own), when the table's policy changes."""
+    return Statement(
+        f"INSERT INTO {policy_table()} (schema_name, table_name, policy, key_type) "
+        f"SELECT n.nspname, c.relname, {string_literal(policy_json)}::jsonb, "
+        f"{string_literal(key_type)} FROM pg_inherits AS i "
+        "JOIN pg_class AS c ON c.oid = i.inhrelid AND c.relkind = 'p' "
+        "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+        f"WHERE i.inhparent = to_regclass({string_literal(qualified(table, schema))}) "
+        "ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, "
+        "key_type = EXCLUDED.key_type, updated_at = now()",
+        f"ROW EXCLUSIVE on {POLICY_TABLE}",
+        "one row per partition partitioned in turn; the partitions are untouched",
+    )
+
+
 def delete_policy(table: str, schema: str | None) -> Statement:
     return Statement(
         f"DELETE FROM {policy_table()} WHERE schema_name = {_schema_expr(schema)} "

@@ -45,6 +45,8 @@ from .audit import audit_ops
 from .conversion import convert_op
 from .indexes import PREFIX, enabled_rules, recommendations
 from .lists import list_op, list_window
+from .windows import as_text as _as_text
+from .windows import range_windows
 
 if TYPE_CHECKING:
     from alembic.autogenerate.api import AutogenContext
@@ -220,23 +222,6 @@ def _needed_now(
     return out
 
 
-def _as_text(policy: TablePolicy, value: Any) -> Any:
-    """Bounds as the short ISO strings a reviewer expects in a migration file."""
-    if isinstance(value, int):
-        return value
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(policy.stepper().zone)
-        if value.time() == dt.time(0) and value.tzinfo is not None:
-            local = planner.coerce_key(policy, value.date().isoformat())
-            if local == value:
-                return value.date().isoformat()
-        if value.time() == dt.time(0) and value.tzinfo is None:
-            return value.date().isoformat()
-        return value.isoformat()
-    return value.isoformat()
-
-
 def _distributed(snap: Snapshot, policy: Hash) -> bool:
     """A hash table is distributed when asked, or by default on a Citus database."""
     return snap.has_citus if policy.distributed is None else policy.distributed
@@ -270,14 +255,8 @@ def _create_ops(
             CreatePartitionedTableOp.from_create_table(op, policy, distributed=True),
             distribute,
         ]
-    if bound.by_data:
-        position: Any = 0
-    else:
-        position = planner.position_from_clock(bound, _now(ctx))
-    start, until = planner.initial_window(bound, position)
-    create = CreatePartitionedTableOp.from_create_table(
-        op, policy, _as_text(bound, start), _as_text(bound, until)
-    )
+    start, until, window = range_windows(bound, _now(ctx))
+    create = CreatePartitionedTableOp.from_create_table(op, policy, start, until, sub_window=window)
     return citus.distributed_after(create, bound)
 
 
@@ -465,7 +444,7 @@ def compare_schema(
                     bound.table,
                     bound.policy,
                     old=recorded,
-                    key_type=bound.key_type,
+                    key_type=bound.recorded_key_type,
                     schema=bound.schema,
                     partitions=_needed_now(ctx, bound, parent),
                 )
@@ -488,7 +467,7 @@ def compare_schema(
                     recorded_policy.table,
                     None,
                     old=recorded_policy.policy,
-                    key_type=recorded_policy.key_type,
+                    key_type=recorded_policy.recorded_key_type,
                     schema=None if key[0] == default_schema else key[0],
                 )
             )

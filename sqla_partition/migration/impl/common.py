@@ -153,6 +153,12 @@ def key_type_of(op: CreatePartitionedTableOp, table: sa.Table) -> str:
         raise PolicyError(
             f"{op.table_name}: partition key {op.partitioning.column!r} is not a column"
         )
+    sub = getattr(op.partitioning, "subpartition", None)
+    if sub is not None and sub.kind == "range":  # and the sub-partitions' key type
+        sub_column = table.c.get(sub.column)
+        if sub_column is None:
+            raise PolicyError(f"{op.table_name}: sub-partition key {sub.column!r} is not a column")
+        return f"{key_type_of_column(table, column)}:{key_type_of_column(table, sub_column)}"
     return key_type_of_column(table, column)
 
 

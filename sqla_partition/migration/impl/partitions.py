@@ -9,6 +9,7 @@ from alembic.operations import Operations
 from ... import sql
 from ...declaration.policies import Range
 from ...errors import PolicyError
+from ...sql.policy import upsert_partition_policies
 from ...sql.roll_lock import create_keys_table
 from ..ops import (
     AttachPartitionOp,
@@ -144,8 +145,17 @@ def set_partition_policy(operations: Operations, op: SetPartitionPolicyOp) -> No
     else:
         stmts += [
             sql.record_existing_partitions(op.table_name, op.schema),  # before the policy
-            sql.upsert_policy(op.table_name, op.schema, bound.policy.to_json(), bound.key_type),
+            sql.upsert_policy(
+                op.table_name, op.schema, bound.policy.to_json(), bound.recorded_key_type
+            ),
         ]
+        ranged = bound.range_sub_policy(op.table_name)
+        if ranged is not None:  # each partition's own policy follows
+            stmts.append(
+                upsert_partition_policies(
+                    op.table_name, op.schema, ranged.policy.to_json(), ranged.key_type
+                )
+            )
     policy = bound.policy if bound is not None else None
     for name, lower, upper in op.partitions if isinstance(policy, Range) else ():
         create = CreateRangePartitionOp(

@@ -70,6 +70,7 @@ def create_partitioned_table(operations: Operations, op: CreatePartitionedTableO
             by = by.replace("%", "%%")  # as the column's own name in the same statement is
         table.dialect_kwargs["postgresql_partition_by"] = by
     records: list[sql.Statement] = []
+    ranged: list[str] = []  # partitions partitioned by Range in turn
     if isinstance(op.partitioning, Hash) and op.distributed:
         children = []  # Citus shards are its hash partitions (distribute_table follows)
     elif isinstance(op.partitioning, Hash):
@@ -86,8 +87,12 @@ def create_partitioned_table(operations: Operations, op: CreatePartitionedTableO
             )
         start = planner.coerce_key(policy, op.start)
         until = planner.coerce_key(policy, op.until)
-        children = new_tables.new_table_statements(policy, start, until)
-        records = new_tables.new_table_records(policy, start, until)
+        window = _sub_window(policy, op)
+        children = new_tables.new_table_statements(policy, start, until, window)
+        records = new_tables.new_table_records(policy, start, until, sub_window=window)
+        if window is not None:
+            periods = new_tables.periods_between(policy, start, until)
+            ranged = [policy.partition_name(p.suffix) for p in periods]
     per_table = 2 + len(table.indexes) + sum(1 for c in table.constraints if _is_index(c))
     spend_locks(operations, per_table * (len(children) + 1))
     with bounded(operations):
@@ -103,16 +108,25 @@ def create_partitioned_table(operations: Operations, op: CreatePartitionedTableO
                 sql.create_record_table(),
                 *sql.merge_rows(records),  # the partitions just made are the tool's
                 sql.upsert_policy(
-                    op.table_name, op.schema, op.partitioning.to_json(), policy.key_type
+                    op.table_name, op.schema, op.partitioning.to_json(), policy.recorded_key_type
                 ),
                 *(
                     sub_policy_rows(policy, list(op.partitioning.partitions))
                     if isinstance(op.partitioning, List)
                     else ()
                 ),
+                *new_tables.range_sub_policy_rows(policy, ranged),
             ],
         )
     return table
+
+
+def _sub_window(policy: TablePolicy, op: CreatePartitionedTableOp) -> tuple[Any, Any] | None:
+    """The periods each partition partitioned by ``Range`` in turn starts with."""
+    sub = policy.range_sub_policy(policy.table)
+    if sub is None or op.sub_start is None or op.sub_until is None:
+        return None
+    return planner.coerce_key(sub, op.sub_start), planner.coerce_key(sub, op.sub_until)
 
 
 def _is_index(constraint: Any) -> bool:

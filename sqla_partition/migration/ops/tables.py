@@ -32,6 +32,8 @@ class CreatePartitionedTableOp(CreateTableOp):
         until: Any = None,
         key_type: str | None = None,
         distributed: bool = False,
+        sub_start: Any = None,
+        sub_until: Any = None,
         **kw: Any,
     ) -> None:
         kw.pop("postgresql_partition_by", None)
@@ -40,6 +42,9 @@ class CreatePartitionedTableOp(CreateTableOp):
         self.start = start
         self.until = until
         self.key_type = key_type
+        #: The periods each partition partitioned by ``Range`` in turn starts with.
+        self.sub_start = sub_start
+        self.sub_until = sub_until
         #: A hash table on Citus: a plain table whose shards are its hash partitions.
         self.distributed = distributed
 
@@ -52,6 +57,7 @@ class CreatePartitionedTableOp(CreateTableOp):
         until: Any = None,
         key_type: str | None = None,
         distributed: bool = False,
+        sub_window: tuple[Any, Any] = (None, None),
     ) -> CreatePartitionedTableOp:
         return cls(
             op.table_name,
@@ -61,6 +67,8 @@ class CreatePartitionedTableOp(CreateTableOp):
             until=until,
             key_type=key_type,
             distributed=distributed,
+            sub_start=sub_window[0],
+            sub_until=sub_window[1],
             schema=op.schema,
             _namespace_metadata=op._namespace_metadata,
             _constraints_included=op._constraints_included,
@@ -81,10 +89,14 @@ class CreatePartitionedTableOp(CreateTableOp):
         until: Any = None,
         key_type: str | None = None,
         distributed: bool = False,
+        sub_start: Any = None,
+        sub_until: Any = None,
         **kw: Any,
     ) -> Table:
         """Create a partitioned table: ``op.create_partitioned_table("events", *cols,
-        partitioning=Range("created_at"), start="2026-11-01", until="2027-03-01")``."""
+        partitioning=Range("created_at"), start="2026-11-01", until="2027-03-01")``;
+        ``sub_start``/``sub_until``: the periods of each partition partitioned by ``Range``
+        in turn."""
         op = cls(
             table_name,
             columns,
@@ -93,6 +105,8 @@ class CreatePartitionedTableOp(CreateTableOp):
             until=until,
             key_type=key_type,
             distributed=distributed,
+            sub_start=sub_start,
+            sub_until=sub_until,
             **kw,
         )
         return operations.invoke(op)
