@@ -202,6 +202,14 @@ def _bound_fields(bound: str, key_type: str) -> dict[str, Any]:
     return {}
 
 
+def parse_range_bound(bound: str, key_type: str) -> tuple[Any, Any] | None:
+    """``(lower, upper)`` of a range bound as ``pg_get_expr`` prints it; ``None`` for any
+    other bound (DEFAULT, MINVALUE …)."""
+    fields = _bound_fields(bound, key_type)
+    lower, upper = fields.get("lower"), fields.get("upper")
+    return (lower, upper) if lower is not None and upper is not None else None
+
+
 def _child(
     name: str, schema: str, bound: str | None, kind: str, pending: bool, key_type: str, bounds: bool
 ) -> Child:

@@ -9,10 +9,11 @@ from typing import Any
 import psycopg
 
 from .. import sql
-from ..catalog.snapshot import Parent, Snapshot, managed_range_parents
+from ..catalog.snapshot import Parent, Snapshot, managed_range_parents, parse_range_bound
 from ..declaration.policies import Range
 from ..errors import SqlaPartitionError
 from ..planning.roll import Plan, initial_window, plan, position_from_clock
+from ..sql.catalog import sub_bounds_query
 from .placing import default_periods
 
 
@@ -176,8 +177,7 @@ def plan_table(
         limit = position_from_clock(policy, horizon) if horizon is not None else None
     extra = default_periods(conn, parent) if place else []
     fill_from, archived = _gap_start(conn, parent)
-    sub = policy.range_sub_policy(parent.name)  # a new partition's own first periods
-    sub_window = initial_window(sub, position_from_clock(sub, now)) if sub else None
+    sub_window = _sub_window(conn, parent, now)
     return plan(
         policy,
         parent,
@@ -212,3 +212,21 @@ def _gap_start(conn: psycopg.Connection, parent: Parent) -> tuple[Any, frozenset
         rows = conn.execute(sql.archive_names_query()).fetchall()  # type: ignore[call-overload]
         archived = frozenset(name for _schema, name in rows)
     return (kept[0].lower if kept else None), archived
+
+
+def _sub_window(conn: psycopg.Connection, parent: Parent, now: dt.datetime) -> Any:
+    """The first periods of a new partition partitioned by ``Range`` in turn: from the
+    clock for a time key; for an integer key (whose position is its rows, none yet), the
+    span its siblings cover, so each period's partition starts with the ranges in use."""
+    assert parent.policy is not None
+    sub = parent.policy.range_sub_policy(parent.name)
+    if sub is None:
+        return None
+    if not sub.by_data:
+        return initial_window(sub, position_from_clock(sub, now))
+    rows = conn.execute(sub_bounds_query(parent.name, parent.schema)).fetchall()  # type: ignore[call-overload]
+    spans = [parse_range_bound(bound, "integer") for (bound,) in rows]
+    spans = [s for s in spans if s is not None]
+    if not spans:
+        return initial_window(sub, 0)
+    return min(lo for lo, _ in spans), max(hi for _, hi in spans)

@@ -14,7 +14,7 @@ MAX_NEW_PARTITIONS = 4096
 
 
 def check_range_subpartition(policy: Any, sub: Any) -> None:
-    """A ``Range`` sub-partition: a time key (its own table, rolled by the clock)."""
+    """A ``Range`` sub-partition: a table of its own, rolled like any range table."""
     name = f"subpartition=Range({sub.column!r})"
     if sub.column == policy.column:
         raise PolicyError(f"{name} partitions by the range key itself; use another column")
@@ -24,12 +24,6 @@ def check_range_subpartition(policy: Any, sub: Any) -> None:
         raise PolicyError(
             f"{name} takes no partition_prefix: its partitions are named after the range "
             "partition they belong to"
-        )
-    if isinstance(sub.step, int):
-        raise PolicyError(
-            f"{name}: sub-partitions by an integer range take their position from their "
-            "rows, which a new partition does not have yet; partition the partitions by "
-            "a time key (or an epoch column), or by Hash(...)"
         )
     if (policy.premake + 1) * (sub.premake + 1) > MAX_NEW_PARTITIONS:
         raise PolicyError(

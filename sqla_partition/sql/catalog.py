@@ -207,3 +207,15 @@ SELECT n.nspname, c.relname, con.conname
 
 #: The schemas the session's search_path names, in order (those that exist).
 SEARCH_PATH_QUERY = "SELECT current_schemas(false)::text[]"
+
+
+def sub_bounds_query(table: str, schema: str) -> str:
+    """The bounds of the partitions of ``table``'s partitions (those partitioned in turn):
+    the span a new partition partitioned by an integer range takes from its siblings."""
+    return (
+        "SELECT pg_catalog.pg_get_expr(g.relpartbound, g.oid) FROM pg_catalog.pg_inherits i1 "
+        "JOIN pg_catalog.pg_class c1 ON c1.oid = i1.inhrelid AND c1.relkind = 'p' "
+        "JOIN pg_catalog.pg_inherits i2 ON i2.inhparent = c1.oid "
+        "JOIN pg_catalog.pg_class g ON g.oid = i2.inhrelid "
+        f"WHERE i1.inhparent = {regclass(table, schema)}"
+    )

@@ -36,6 +36,7 @@ def range_windows(bound: TablePolicy, now: dt.datetime) -> tuple[Any, Any, tuple
     window: tuple[Any, Any] = (None, None)
     sub = bound.range_sub_policy(bound.table)
     if sub is not None:
-        first, last = planner.initial_window(sub, planner.position_from_clock(sub, now))
+        where = 0 if sub.by_data else planner.position_from_clock(sub, now)
+        first, last = planner.initial_window(sub, where)
         window = (as_text(sub, first), as_text(sub, last))
     return as_text(bound, start), as_text(bound, until), window
