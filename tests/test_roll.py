@@ -379,7 +379,8 @@ def test_metrics_file(db_url, tmp_path):
     assert 'sqla_partition_roll_success{table="public.events"} 1' in text
     assert 'sqla_partition_default_rows{table="public.events"} 0' in text
     assert "sqla_partition_coverage_until_seconds" in text
-    assert 'sqla_partition_seconds_since_last_success{table="public.events"}' in text
+    assert 'sqla_partition_last_success_seconds{table="public.events"}' in text
+    assert "sqla_partition_last_run_success 1" in text
 
 
 @pytest.mark.parametrize(

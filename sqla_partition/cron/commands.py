@@ -58,9 +58,14 @@ def run_roll(
         place=place,
     )
     log = (lambda msg: echo(msg, err=True)) if verbose else None
-    with connect(database_url or "") as conn:
-        result = roll(conn, now, options, log)
-        gauges = _gauges(conn, now, tables) if metrics and not result.standby else {}
+    try:
+        with connect(database_url or "") as conn:
+            result = roll(conn, now, options, log)
+            gauges = _gauges(conn, now, tables) if metrics and not result.standby else {}
+    except Exception:  # no run at all (no connection, a refusal): the metrics say so too
+        if metrics and not dry_run:
+            reporting.write_failure_metrics(metrics)
+        raise
     if as_json:
         echo(reporting.as_json(result))
     elif dry_run:

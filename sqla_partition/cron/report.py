@@ -94,13 +94,64 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+#: The job's own metrics: timestamps a rule ages with ``time()``, as node_exporter's
+#: textfile convention and Prometheus' ``*_timestamp_seconds`` metrics do, so a run that
+#: no longer happens (a deleted cron entry) or no longer succeeds shows within the hour.
+_JOB = {
+    "last_run_timestamp_seconds": "Unix time the last run of roll ended, whatever its outcome.",
+    "last_run_success": "Whether the last run of roll succeeded (exit code 0).",
+    "last_success_timestamp_seconds": "Unix time of the last run of roll that succeeded.",
+}
+
+
+def _previous(path: Path, name: str) -> float | None:
+    """A job metric's value in the file an earlier run wrote (kept across failing runs)."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(f"sqla_partition_{name} "):
+            try:
+                return float(line.split()[1])
+            except (IndexError, ValueError):
+                return None
+    return None
+
+
+def _job_lines(path: Path, success: bool, now: float) -> list[str]:
+    last_success = now if success else _previous(path, "last_success_timestamp_seconds")
+    values = {
+        "last_run_timestamp_seconds": now,
+        "last_run_success": float(success),
+        "last_success_timestamp_seconds": last_success,
+    }
+    lines = []
+    for name, help_text in _JOB.items():
+        if values[name] is None:
+            continue  # never succeeded: absent, which a rule sees too
+        lines += [
+            f"# HELP sqla_partition_{name} {help_text}",
+            f"# TYPE sqla_partition_{name} gauge",
+            f"sqla_partition_{name} {values[name]:.0f}",
+        ]
+    return lines
+
+
+def write_failure_metrics(path: Path) -> None:
+    """A run that could not roll at all (no connection, a refusal) still says so: the
+    job's metrics, and no table's, since none was read."""
+    _write(path, _job_lines(path, False, time.time()))
+
+
 def write_metrics(path: Path, report: RollReport, extra: dict[str, dict[str, float]]) -> None:
     """Prometheus text format for node_exporter's textfile collector, written atomically.
 
     ``extra`` maps table name to gauges read after the run (coverage horizon, DEFAULT rows).
     """
     now = time.time()
-    lines = [
+    lines = _job_lines(path, report.exit_code == 0, now)
+    lines += [
         "# HELP sqla_partition_roll_success Whether the last roll of the table succeeded.",
         "# TYPE sqla_partition_roll_success gauge",
     ]
@@ -111,8 +162,7 @@ def write_metrics(path: Path, report: RollReport, extra: dict[str, dict[str, flo
     gauges = {
         "coverage_until_seconds": "Unix time up to which partitions exist.",
         "default_rows": "Rows in the DEFAULT partition.",
-        "last_success_seconds": "Unix time of the last successful roll.",
-        "seconds_since_last_success": "Seconds since the last successful roll.",
+        "last_success_seconds": "Unix time of the last successful roll of the table.",
     }
     for name, help_text in gauges.items():
         lines += [
@@ -120,13 +170,9 @@ def write_metrics(path: Path, report: RollReport, extra: dict[str, dict[str, flo
             f"# TYPE sqla_partition_{name} gauge",
         ]
         for table, values in sorted(extra.items()):
-            if name == "seconds_since_last_success" and "last_success_seconds" in values:
-                value = max(0.0, now - values["last_success_seconds"])
-            elif name in values:
+            if name in values:
                 value = values[name]
-            else:
-                continue
-            lines.append(f'sqla_partition_{name}{{table="{_label(table)}"}} {value:.0f}')
+                lines.append(f'sqla_partition_{name}{{table="{_label(table)}"}} {value:.0f}')
     lines += [
         "# HELP sqla_partition_detached_partitions Partitions detached by the last roll.",
         "# TYPE sqla_partition_detached_partitions gauge",
@@ -135,6 +181,10 @@ def write_metrics(path: Path, report: RollReport, extra: dict[str, dict[str, flo
         lines.append(
             f'sqla_partition_detached_partitions{{table="{_label(t.table)}"}} {len(t.detached)}'
         )
+    _write(path, lines)
+
+
+def _write(path: Path, lines: list[str]) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as fh:
