@@ -132,3 +132,16 @@ def test_unreachable_or_bad_database_is_one_line(tmp_path, url):
     lines = result.output.strip().splitlines()
     assert lines[-1].startswith("error: ")
     assert "Traceback" not in result.output
+
+
+def test_json_commands_say_a_refusal_in_json():
+    """A scheduler that parses --json output parses the error too, and sees exit 2."""
+    import json
+
+    url = "postgresql://nobody:hunter2@127.0.0.1:1/none"
+    for command in (["roll", "--json"], ["status", "--json"]):
+        result = CliRunner().invoke(main, [*command, "--database-url", url])
+        assert result.exit_code == 2, result.output
+        said = json.loads(result.output)
+        assert said["exit_code"] == 2 and "127.0.0.1" in said["error"]
+        assert "hunter2" not in result.output

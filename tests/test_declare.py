@@ -166,3 +166,25 @@ def test_hash_key_must_be_hashable():
         partition_table(t, Hash("body", partitions=4))
     ok = sa.Table("docs2", md, sa.Column("body", JSONB, primary_key=True))
     assert policy_of(partition_table(ok, Hash("body", partitions=4))) is not None
+
+
+def test_a_partition_by_in_table_args_that_disagrees_is_refused():
+    md = sa.MetaData()
+    table = sa.Table(
+        "events",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("at", sa.DateTime(timezone=True), primary_key=True),
+        postgresql_partition_by="LIST (id)",
+    )
+    with pytest.raises(PolicyError, match="events: __table_args__ gives postgresql_partition_by"):
+        partition_table(table, Range("at"))
+    same = sa.Table(
+        "same",
+        md,
+        sa.Column("at", sa.DateTime(timezone=True), primary_key=True),
+        postgresql_partition_by="RANGE (at)",
+    )
+    assert partition_table(same, Range("at")).dialect_kwargs["postgresql_partition_by"] == (
+        "RANGE (at)"
+    )

@@ -195,6 +195,13 @@ def check(
     Checks that partitions cover now through premake, that no rows wait in a DEFAULT
     partition, that no detach is pending and nothing past retention stays attached, that
     roll ran recently, and that the database has managed tables at all.
+
+    \b
+    Exit codes:
+      0  OK: every check passed
+      1  something needs attention (the line says what)
+      2  no check could run: the database cannot be reached or refuses (a missing
+         privilege), or an option is wrong
     """
     from ..cron.commands import run_check
 

@@ -21,21 +21,34 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
 
 def user_errors(fn: F) -> F:
+    """A user's mistake, or a database that refuses or cannot be reached, as one line and
+    exit code 2; as JSON (``{"error": …, "exit_code": 2}``) for a command given ``--json``,
+    so that whatever parses its output parses this too."""
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except SqlaPartitionError as exc:
-            click.echo(f"error: {without_secrets(str(exc))}", err=True)
-            sys.exit(EXIT_USAGE)
+            _refused(str(exc), bool(kwargs.get("as_json")))
         except Exception as exc:  # database and Alembic errors a user can act on
             message = known_error(exc)
             if message is None:
                 raise
-            click.echo(f"error: {without_secrets(message)}", err=True)
-            sys.exit(EXIT_USAGE)
+            _refused(message, bool(kwargs.get("as_json")))
 
     return wrapper  # type: ignore[return-value]
+
+
+def _refused(message: str, as_json: bool) -> None:
+    text = without_secrets(message)
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"error": text, "exit_code": EXIT_USAGE}))
+    else:
+        click.echo(f"error: {text}", err=True)
+    sys.exit(EXIT_USAGE)
 
 
 def without_secrets(text: str) -> str:

@@ -171,10 +171,21 @@ def partition_table(table: Table, policy: Policy) -> Table:
     parent.
     """
     bound = bind(table, policy)
+    ours = sql.partition_by(policy.kind, policy.column)
+    given = table.dialect_kwargs.get("postgresql_partition_by")
+    if given and _squeezed(given) != _squeezed(ours) and _registry.get(table) is None:
+        raise PolicyError(
+            f"{table.name}: __table_args__ gives postgresql_partition_by={given!r}, but "
+            f"__partitioning__ says {ours!r}; leave postgresql_partition_by out, "
+            "__partitioning__ decides"
+        )
     _registry[table] = bound
-    strategy = policy.kind
-    table.dialect_kwargs["postgresql_partition_by"] = sql.partition_by(strategy, policy.column)
+    table.dialect_kwargs["postgresql_partition_by"] = ours
     return table
+
+
+def _squeezed(clause: str) -> str:
+    return "".join(clause.split()).replace('"', "").lower()
 
 
 def policy_of(table: Table) -> TablePolicy | None:
