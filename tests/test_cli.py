@@ -145,3 +145,20 @@ def test_json_commands_say_a_refusal_in_json():
         said = json.loads(result.output)
         assert said["exit_code"] == 2 and "127.0.0.1" in said["error"]
         assert "hunter2" not in result.output
+
+
+def test_the_applications_asyncpg_url_works(db_url):
+    """The URL the application and Alembic use, with asyncpg's own parameters: ssl= is
+    libpq's sslmode, the statement cache setting is left out with a note."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url).set(
+        drivername="postgresql+asyncpg",
+        query={"ssl": "disable", "prepared_statement_cache_size": "0"},
+    )
+    text = url.render_as_string(hide_password=False)
+    for command in (["status"], ["check", "--allow-empty"], ["roll", "--dry-run"]):
+        result = CliRunner().invoke(main, [*command, "--database-url", text])
+        assert result.exit_code == 0, result.output
+        said = result.output + (result.stderr if hasattr(result, "stderr") else "")
+        assert "only asyncpg knows are left out: prepared_statement_cache_size" in said

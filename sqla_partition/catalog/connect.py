@@ -16,8 +16,70 @@ if TYPE_CHECKING:
 _SCHEME = re.compile(r"^(postgres|postgresql)(\+[a-z0-9_]+)?://", re.IGNORECASE)
 
 
-def libpq_url(url: str) -> str:
-    """Accept SQLAlchemy URLs (``postgresql+psycopg://``, ``+asyncpg``, …) and libpq ones."""
+#: The query keys libpq knows (PostgreSQL 18's list); others are a driver's own.
+_LIBPQ_KEYS = frozenset(
+    [
+        "host",
+        "hostaddr",
+        "port",
+        "dbname",
+        "user",
+        "password",
+        "passfile",
+        "require_auth",
+        "channel_binding",
+        "connect_timeout",
+        "client_encoding",
+        "options",
+        "application_name",
+        "fallback_application_name",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+        "replication",
+        "gssencmode",
+        "sslmode",
+        "requiressl",
+        "sslnegotiation",
+        "sslcompression",
+        "sslcert",
+        "sslkey",
+        "sslkeylogfile",
+        "sslpassword",
+        "sslcertmode",
+        "sslrootcert",
+        "sslcrl",
+        "sslcrldir",
+        "sslsni",
+        "requirepeer",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "min_protocol_version",
+        "max_protocol_version",
+        "krbsrvname",
+        "gsslib",
+        "gssdelegation",
+        "service",
+        "target_session_attrs",
+        "load_balance_hosts",
+        "scram_client_key",
+        "scram_server_key",
+        "oauth_issuer",
+        "oauth_client_id",
+        "oauth_client_secret",
+        "oauth_scope",
+    ]
+)
+#: asyncpg's ``ssl=`` values, as libpq's ``sslmode``.
+_SSL_MODES = {"true": "require", "false": "disable", "1": "require", "0": "disable"}
+
+
+def libpq_url(url: str, dropped: list[str] | None = None) -> str:
+    """Accept SQLAlchemy URLs (``postgresql+psycopg://``, ``+asyncpg``, …) and libpq ones:
+    the query keys a driver adds are mapped to libpq's (asyncpg's ``ssl=`` is ``sslmode``)
+    or left out, their names appended to ``dropped``."""
     if not url:
         raise SqlaPartitionError("no database URL: pass --database-url or set DATABASE_URL")
     m = _SCHEME.match(url.strip())
@@ -25,7 +87,23 @@ def libpq_url(url: str) -> str:
         raise SqlaPartitionError(
             f"not a PostgreSQL URL: {redact(url)!r}; expected postgresql://user@host/db"
         )
-    return "postgresql://" + url.strip()[m.end() :]
+    rest = url.strip()[m.end() :]
+    if "?" not in rest:
+        return "postgresql://" + rest
+    base, query = rest.split("?", 1)
+    kept = []
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        key, _, value = pair.partition("=")
+        name = unquote(key).strip().lower()
+        if name == "ssl":  # asyncpg's
+            kept.append(f"sslmode={_SSL_MODES.get(unquote(value).lower(), value)}")
+        elif name in _LIBPQ_KEYS:
+            kept.append(pair)
+        elif dropped is not None:
+            dropped.append(unquote(key))
+    return "postgresql://" + base + ("?" + "&".join(kept) if kept else "")
 
 
 def secrets_of(url: str) -> list[str]:
@@ -82,9 +160,16 @@ def scrub(text: str, url: str) -> str:
 
 def connect(url: str, *, application_name: str = "sqla-partition") -> psycopg.Connection:
     """An autocommit connection; a failure is one line naming the server, not the password."""
+    import sys
+
     import psycopg
 
-    target = libpq_url(url)
+    dropped: list[str] = []
+    target = libpq_url(url, dropped)
+    if dropped:  # a driver's own settings (asyncpg's statement cache, say): not libpq's
+        sys.stderr.write(
+            f"note: URL parameters only {_driver(url)} knows are left out: {', '.join(dropped)}\n"
+        )
     try:
         return psycopg.connect(
             target, autocommit=True, application_name=application_name, connect_timeout=10
@@ -114,3 +199,9 @@ def relayed_notices(raw: Any, log: Callable[[str], None]) -> Iterator[None]:
         yield
     finally:
         raw.remove_notice_handler(handler)
+
+
+def _driver(url: str) -> str:
+    m = _SCHEME.match(url.strip())
+    scheme = m.group(0) if m else ""
+    return scheme.split("+", 1)[1].rstrip(":/") if "+" in scheme else "the driver"
