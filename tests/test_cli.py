@@ -106,13 +106,25 @@ def test_demo_against_a_server(tmp_path, db_url):
 
 def test_demo_on_the_embedded_server(tmp_path):
     # the README's first command, as a user runs it
-    proc = subprocess.run(
-        [sys.executable, "-m", "sqla_partition.cli", "demo", "--dir", str(tmp_path / "d")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    # a short temporary directory: the server's socket path must fit in 107 bytes
+    scratch = Path(tempfile.mkdtemp(prefix="sqd", dir="/tmp"))
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "sqla_partition.cli", "demo"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "TMPDIR": str(scratch)},
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert not list(scratch.glob("sqla-partition-demo-*"))  # nothing left behind
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     assert "Starting an embedded PostgreSQL" in proc.stdout
     assert "events_default" in proc.stdout and "_p20" in proc.stdout
     assert "moved 1 row out of DEFAULT" in proc.stdout  # by the real clock, as users see it

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as dt
 import io
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -140,6 +142,9 @@ def run_demo(
     project = Path(directory or tempfile.mkdtemp(prefix="sqla-partition-demo-")).absolute()
     project.mkdir(parents=True, exist_ok=True)
     embedded = database_url is None
+    throwaway = embedded and directory is None
+    if throwaway:  # registered first, so it runs after the embedded server has stopped
+        atexit.register(shutil.rmtree, project, ignore_errors=True)
     if database_url is None:
         echo("Starting an embedded PostgreSQL (no server needed) ...")
         database_url = start_embedded(project / "pgdata")
@@ -181,6 +186,11 @@ def run_demo(
     echo("\nPartitions of events:")
     _show_partitions(echo, snap)
     _show_roll(echo, database_url, now)
+    if throwaway:
+        echo("\nThe sample project and its embedded PostgreSQL go when the demo ends; pass")
+        echo("--dir DIR to keep the project, or --database-url to keep exploring it on a")
+        echo("server of yours (cd into it and run alembic upgrade head --sql).")
+        return project
     echo(f"\nThe sample project is in {project}.")
     if embedded:
         echo("The embedded PostgreSQL stops when the demo ends; with --database-url you can")
