@@ -240,9 +240,10 @@ Exit codes:
 @click.option("--dry-run", is_flag=True, help="Print the SQL with its locks; change nothing.")
 @click.option(
     "--lock-timeout",
-    default="2s",
+    default="3s",
     show_default=True,
-    help="Longest wait for each lock before retrying (e.g. 500ms, 2s).",
+    help="Longest wait for each lock before retrying (e.g. 500ms, 3s): as roll's, since "
+    "both run beside the application's writes.",
 )
 @click.option("--retries", default=5, show_default=True, help="Retries after a lock timeout.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every statement to stderr as it runs.")

@@ -364,9 +364,10 @@ def adopt(
 )
 @click.option(
     "--lock-timeout",
-    default="5s",
+    default="3s",
     show_default=True,
-    help="Longest wait for a lock per attempt (e.g. 500ms, 5s).",
+    help="Longest wait for a lock per attempt (e.g. 500ms, 3s): as roll's, since both run "
+    "beside the application's writes (a migration, run by a person, waits 5s).",
 )
 @click.option(
     "--wait-for-other-run",
