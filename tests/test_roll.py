@@ -430,7 +430,7 @@ def test_status_and_check(db_url, pg):
     )
     assert status.exit_code == 0
     assert "4 partitions, covered until 2027-03-01" in status.output
-    assert "timeline from p2026_05: ......####." in status.output
+    assert "timeline from p2026_05: ------####." in status.output  # before the table: -
     check = runner.invoke(
         main, ["check", "--database-url", db_url, "--now", "2026-11-27T10:00:00Z"]
     )

@@ -22,9 +22,10 @@ from .tables import integer_position, owned_partitions, plan_table, query_of, se
 
 #: Timeline cells: present, missing, present but past retention, missing with rows waiting
 #: in the DEFAULT partition.
-PRESENT, MISSING, EXPIRED, IN_DEFAULT = "#", ".", "x", "!"
+PRESENT, MISSING, EXPIRED, IN_DEFAULT, BEFORE = "#", ".", "x", "!", "-"
 LEGEND = (
-    f"{PRESENT} present  {MISSING} missing  {EXPIRED} past retention  {IN_DEFAULT} rows in DEFAULT"
+    f"{PRESENT} present  {MISSING} missing  {EXPIRED} past retention  {IN_DEFAULT} rows in "
+    f"DEFAULT  {BEFORE} before the first partition"
 )
 
 
@@ -227,6 +228,8 @@ def table_status(
     by_period: list[tuple[str, int]] = []
     outside = (0, 0)
     first: Period = stepper.following(centre, -6)
+    lowers = [c.lower for c in ranges if c.lower is not None]
+    first_lower = min(lowers) if lowers else None  # type: ignore[type-var]
     period = first
     for _ in range(6 + p.premake + 2):
         covered = any(
@@ -243,6 +246,8 @@ def table_status(
         ):
             cells.append(IN_DEFAULT)
             by_period.append((period.suffix, waiting))
+        elif first_lower is not None and period.upper <= first_lower:  # type: ignore[operator]
+            cells.append(BEFORE)  # the table did not reach back so far: nothing is missing
         else:
             cells.append(MISSING)
         period = stepper.following(period)
