@@ -33,6 +33,7 @@ __all__ = [
     "reference_table",
     "register",
     "set_actor",
+    "with_lock_notes",
 ]
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from .declaration.binding import audit_table, partition_table, policy_of, reference_table
     from .migration.errors import one_line_errors
     from .migration.impl.common import bound_waits
+    from .migration.offline import with_lock_notes
     from .migration.plugin import register
 
 _LAZY = {
@@ -51,6 +53,7 @@ _LAZY = {
     "register": "migration.plugin",
     "one_line_errors": "migration.errors",
     "bound_waits": "migration.impl.common",
+    "with_lock_notes": "migration.offline",
 }
 
 

@@ -190,3 +190,26 @@ def test_database_url_environment_variable_wins(tmp_path, db_url, sample_models_
     project.revision()
     project.upgrade()
     assert ("public", "events") in snapshot(db_url).parents
+
+
+def test_every_statement_of_the_offline_sql_names_its_lock(project):
+    """Alembic's own statements (the parent's CREATE TABLE, alembic_version) as well as
+    sqla-partition's: each comes after a comment naming the lock it takes."""
+    project.revision()
+    text = project.offline_sql()
+    data = text.encode("utf-8")  # pglast's locations count bytes, from each keyword
+    bare = []
+    for raw in pglast.parse_sql(text):
+        start = raw.stmt_location or 0
+        before = [ln.strip() for ln in data[:start].decode("utf-8").splitlines() if ln.strip()]
+        if type(raw.stmt).__name__ == "TransactionStmt":  # BEGIN, COMMIT
+            continue
+        if not before or not before[-1].startswith("-- "):
+            bare.append(data[start : start + 120].decode("utf-8", "replace"))
+    assert not bare, bare[:3]
+    assert "-- ACCESS EXCLUSIVE on alembic_version: the table is new" in text
+    assert "-- ROW EXCLUSIVE on alembic_version: the rows written only" in text
+    assert "-- no lock: a setting of this session" in text
+    from sqla_partition.tools.lint import lint_sql
+
+    assert lint_sql(text) == []  # and lint agrees

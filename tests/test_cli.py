@@ -131,7 +131,8 @@ def test_demo_on_the_embedded_server(tmp_path):
     assert "Warning" not in proc.stdout + proc.stderr  # no dependency's warning
     # the SQL excerpt shows whole statements: the parent's begins with CREATE TABLE
     excerpt = proc.stdout.split("(excerpt)")[1].split("$ alembic upgrade head\n")[0]
-    assert excerpt.lstrip().startswith("CREATE TABLE events (")
+    assert excerpt.lstrip().startswith("-- ACCESS EXCLUSIVE on events: the table is new")
+    assert "\n  CREATE TABLE events (" in excerpt  # whole statements, each with its lock
 
 
 @pytest.mark.parametrize(

@@ -8,13 +8,14 @@ of autogenerate.
 import asyncio
 import importlib
 import os
+import sys
 from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from sqla_partition import bound_waits, one_line_errors
+from sqla_partition import bound_waits, one_line_errors, with_lock_notes
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -87,6 +88,8 @@ def run_migrations_offline() -> None:
         url=database_url(),
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
+        # every statement names its lock, Alembic's own as well as sqla-partition's
+        output_buffer=with_lock_notes(context.config.output_buffer or sys.stdout),
         **CONFIGURE,
     )
     with context.begin_transaction():
