@@ -101,6 +101,7 @@ _JOB = {
     "last_run_timestamp_seconds": "Unix time the last run of roll ended, whatever its outcome.",
     "last_run_success": "Whether the last run of roll succeeded (exit code 0).",
     "last_success_timestamp_seconds": "Unix time of the last run of roll that succeeded.",
+    "standby": "Whether the last run found a read-only server (a standby): nothing to roll.",
 }
 
 
@@ -119,17 +120,18 @@ def _previous(path: Path, name: str) -> float | None:
     return None
 
 
-def _job_lines(path: Path, success: bool, now: float) -> list[str]:
+def _job_lines(path: Path, success: bool, now: float, standby: bool | None = None) -> list[str]:
     last_success = now if success else _previous(path, "last_success_timestamp_seconds")
     values = {
         "last_run_timestamp_seconds": now,
         "last_run_success": float(success),
         "last_success_timestamp_seconds": last_success,
+        "standby": None if standby is None else float(standby),
     }
     lines = []
     for name, help_text in _JOB.items():
         if values[name] is None:
-            continue  # never succeeded: absent, which a rule sees too
+            continue  # never succeeded (or unknown): absent, which a rule sees too
         lines += [
             f"# HELP sqla_partition_{name} {help_text}",
             f"# TYPE sqla_partition_{name} gauge",
@@ -150,7 +152,7 @@ def write_metrics(path: Path, report: RollReport, extra: dict[str, dict[str, flo
     ``extra`` maps table name to gauges read after the run (coverage horizon, DEFAULT rows).
     """
     now = time.time()
-    lines = _job_lines(path, report.exit_code == 0, now)
+    lines = _job_lines(path, report.exit_code == 0, now, report.standby)
     lines += [
         "# HELP sqla_partition_roll_success Whether the last roll of the table succeeded.",
         "# TYPE sqla_partition_roll_success gauge",
