@@ -39,7 +39,7 @@ def test_no_command_prints_a_password(url, secrets, command, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     result = CliRunner().invoke(main, [*command, "--database-url", url])
     assert result.exit_code == 2, result.output
-    assert "error:" in result.output
+    assert ('"error":' if "--json" in command else "error:") in result.output
     for secret in secrets:
         assert secret not in result.output, result.output
     monkeypatch.setenv("DATABASE_URL", url)  # the same through the environment

@@ -99,8 +99,8 @@ def libpq_url(url: str, dropped: list[str] | None = None) -> str:
         name = unquote(key).strip().lower()
         if name == "ssl":  # asyncpg's
             kept.append(f"sslmode={_SSL_MODES.get(unquote(value).lower(), value)}")
-        elif name in _LIBPQ_KEYS:
-            kept.append(pair)
+        elif name in _LIBPQ_KEYS:  # by its plain name: libpq reads no encoded key
+            kept.append(f"{name}={value}")
         elif dropped is not None:
             dropped.append(unquote(key))
     return "postgresql://" + base + ("?" + "&".join(kept) if kept else "")
