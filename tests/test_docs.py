@@ -65,3 +65,36 @@ def test_the_quickstart_runs_as_written(tmp_path, db_url):
     assert run.returncode == 0, run.stdout + run.stderr
     assert "No new upgrade operations detected." in run.stdout + run.stderr
     assert run.stdout.strip().splitlines()[-1].startswith("OK: 1 table covered through premake")
+
+
+def cli_reference() -> str:
+    """docs/cli.md as the commands' own --help prints it (exit codes included)."""
+    from click.testing import CliRunner
+
+    from sqla_partition.cli import main
+
+    runner = CliRunner()
+    parts = [
+        "# Command line reference\n\n"
+        "Each command's own `--help`, as `sqla-partition COMMAND --help` prints it "
+        "(tests/test_docs.py keeps this page to it; `SQLA_PARTITION_UPDATE_DOCS=1 pytest "
+        "tests/test_docs.py` writes it again).\n",
+        "## sqla-partition\n\n```text\n"
+        + runner.invoke(main, ["--help"], terminal_width=88, prog_name="sqla-partition").output
+        + "```\n",
+    ]
+    for name in sorted(main.commands):
+        text = runner.invoke(
+            main, [name, "--help"], terminal_width=88, prog_name="sqla-partition"
+        ).output
+        parts.append(f"## sqla-partition {name}\n\n```text\n{text}```\n")
+    return "\n".join(parts)
+
+
+def test_the_cli_reference_is_the_commands_own_help():
+    page = ROOT / "docs" / "cli.md"
+    want = cli_reference()
+    if os.environ.get("SQLA_PARTITION_UPDATE_DOCS"):
+        page.write_text(want)
+    assert page.read_text() == want, "docs/cli.md is out of date: SQLA_PARTITION_UPDATE_DOCS=1"
+    assert "Sentinel" not in want and "Exit codes" in want
