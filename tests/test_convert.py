@@ -566,3 +566,19 @@ def test_a_conversions_downgrade_makes_the_table_plain_again(tmp_path, db_url, p
         assert pg.execute("SELECT relkind FROM pg_class WHERE relname = 'events'").fetchone() == (
             "p",
         )
+
+
+def test_status_right_after_a_conversion_counts_the_legacy_partition(db_url, pg):
+    """The legacy partition (from MINVALUE) holds now: status says the table is covered
+    until the end of the next partition, and its timeline shows now as present."""
+    from click.testing import CliRunner
+
+    from sqla_partition.cli import main
+
+    converted_events(db_url, pg, 50)
+    _, until = next_months()
+    status = CliRunner().invoke(main, ["status", "--database-url", db_url])
+    assert status.exit_code == 0, status.output
+    assert f"covered until {until.isoformat()}" in status.output, status.output
+    timeline = status.output.split("timeline from ")[1].split("\n")[0]
+    assert "-" not in timeline.split(": ")[1] and timeline.endswith("##.")

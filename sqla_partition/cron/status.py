@@ -167,12 +167,13 @@ def _covered_until(ranges: Sequence[Any], policy: Any, now: dt.datetime) -> Any:
     if policy.by_data:
         return max(uppers)
     position = position_from_clock(policy, now)
-    spans = sorted(
-        (c.lower, c.upper) for c in ranges if c.lower is not None and c.upper is not None
-    )
+    # a partition from MINVALUE (a converted table's legacy partition) starts before all
+    bounded = [(c.lower, c.upper) for c in ranges if c.upper is not None]
+    spans = sorted(bounded, key=lambda span: (span[0] is not None, span[0]))
     end = None
     for lower, upper in spans:
-        if (end is None and lower <= position < upper) or (end is not None and lower == end):
+        holds = (lower is None or lower <= position) and position < upper
+        if (end is None and holds) or (end is not None and lower == end):
             end = upper
     return end
 
@@ -229,11 +230,13 @@ def table_status(
     outside = (0, 0)
     first: Period = stepper.following(centre, -6)
     lowers = [c.lower for c in ranges if c.lower is not None]
-    first_lower = min(lowers) if lowers else None  # type: ignore[type-var]
+    open_below = any(c.lower is None for c in ranges)  # from MINVALUE: nothing is before
+    first_lower = min(lowers) if lowers and not open_below else None  # type: ignore[type-var]
     period = first
     for _ in range(6 + p.premake + 2):
-        covered = any(
-            c.lower is not None and c.upper is not None and c.lower <= period.lower < c.upper
+        covered = any(  # a bound left open (MINVALUE, MAXVALUE) reaches every period
+            (c.lower is None or c.lower <= period.lower)
+            and (c.upper is None or period.lower < c.upper)
             for c in ranges
         )
         if covered:
