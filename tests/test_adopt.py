@@ -219,19 +219,22 @@ def test_a_pg_partman_epoch_set_keeps_every_setting_or_says_why(db_url, pg):
     pg.execute("CREATE EXTENSION pg_partman SCHEMA partman")
     pg.execute("CREATE SCHEMA old_events")
     pg.execute("SET TimeZone = 'UTC'")
-    for table in ("events", "twin"):
+    with pg.transaction():  # both sets made at one now(), on either side of midnight alike
+        for table in ("events", "twin"):
+            pg.execute(
+                f"CREATE TABLE {table} (id bigint NOT NULL, ts bigint NOT NULL) "
+                "PARTITION BY RANGE (ts)"
+            )
+            pg.execute(
+                f"SELECT partman.create_parent('public.{table}', 'ts', 'native', 'daily', "
+                "p_premake := 2, p_epoch := 'seconds')"
+            )
         pg.execute(
-            f"CREATE TABLE {table} (id bigint NOT NULL, ts bigint NOT NULL) PARTITION BY RANGE (ts)"
+            "UPDATE partman.part_config SET retention = '30 days', "
+            "retention_schema = 'old_events', retention_keep_index = false, "
+            "infinite_time_partitions = false"
         )
-        pg.execute(
-            f"SELECT partman.create_parent('public.{table}', 'ts', 'native', 'daily', "
-            "p_premake := 2, p_epoch := 'seconds')"
-        )
-    pg.execute(
-        "UPDATE partman.part_config SET retention = '30 days', retention_schema = 'old_events', "
-        "retention_keep_index = false, infinite_time_partitions = false"
-    )
-    (server_now,) = pg.execute("SELECT now()").fetchone()
+        (server_now,) = pg.execute("SELECT now()").fetchone()
     adoption = adopt(pg, "events")
     policy = adoption.policy.policy
     assert (policy.interval, policy.epoch, policy.premake) == ("1 day", "seconds", 2)

@@ -75,3 +75,12 @@ def test_no_rows_in_any_partition_starts_at_the_lowest(db_url, pg):
     (table,) = json.loads(out)["tables"]
     assert table["created"] == [] and table["moved_rows"] == 0
     assert partitions(pg, "ids") == ["ids_p0000000000", "ids_p0000000100"]
+
+
+def test_a_table_of_one_integer_partition_rolls(db_url, pg):
+    """The position read from a single partition (its max key, alone in the query)."""
+    ids_table(db_url, Range("id", interval=10, premake=1), 10)
+    pg.execute("INSERT INTO ids SELECT g, 'real' FROM generate_series(1, 9) g")
+    code, out = cli(db_url, "roll", "--json")
+    assert code == 0, out
+    assert json.loads(out)["tables"][0]["created"] == ["ids_p0000000010"]

@@ -54,11 +54,12 @@ def test_the_same_bounds_as_pg_partman(db_url, pg, partman, interval, naming):
     pg.execute("CREATE EXTENSION pg_partman SCHEMA partman")
     pg.execute("SET TimeZone = 'UTC'")
     pg.execute("CREATE TABLE theirs (at timestamptz NOT NULL) PARTITION BY RANGE (at)")
-    (now,) = pg.execute("SELECT now()").fetchone()  # pg_partman reads the server's clock
-    pg.execute(
-        "SELECT partman.create_parent('public.theirs', 'at', 'native', %s, p_premake := 2)",
-        (partman,),
-    )
+    with pg.transaction():  # pg_partman reads the server's clock: now(), fixed in one
+        (now,) = pg.execute("SELECT now()").fetchone()  # transaction, is what it read
+        pg.execute(
+            "SELECT partman.create_parent('public.theirs', 'at', 'native', %s, p_premake := 2)",
+            (partman,),
+        )
     theirs = bounds(pg, "theirs")
     policy = Range("at", interval=interval, premake=2, naming=naming)
 

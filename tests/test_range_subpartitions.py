@@ -256,3 +256,76 @@ def test_tenant_ranges_by_month_start_each_month_with_the_ranges_in_use(db_url, 
         "bills_p2027_01_p0000000100",
     ]
     pg.execute("INSERT INTO bills VALUES (150, '2027-01-02 10:00+00')")  # routed
+
+
+def test_writers_run_through_new_id_ranges_made_beside_the_default(db_url, pg):
+    """A writer inserts rising ids while roll, again and again, makes the next id range
+    (a table of days of its own) beside the DEFAULT the writer has been filling: no write
+    fails, no row is lost or left behind."""
+    import threading
+    import time
+
+    import psycopg
+
+    policy = Range(
+        "id",
+        interval=500,
+        premake=1,
+        default=True,
+        subpartition=Range("at", interval="1 day", premake=1, default=True),
+    )
+
+    def create(op):
+        op.create_partitioned_table(
+            "readings",
+            sa.Column("id", sa.BigInteger, nullable=False),
+            sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+            sa.PrimaryKeyConstraint("id", "at"),
+            partitioning=policy,
+            start=0,
+            until=500,
+            sub_start="2026-12-05",
+            sub_until="2026-12-07",
+        )
+
+    run_online(db_url, create)
+    failures: list[str] = []
+    written = [0]
+    stop = threading.Event()
+
+    def write() -> None:
+        with psycopg.connect(pg.info.dsn, autocommit=True) as conn:
+            while not stop.is_set() and written[0] < 2400:
+                try:
+                    conn.execute(
+                        "INSERT INTO readings VALUES (%s, '2026-12-06 10:00+00')", (written[0],)
+                    )
+                    written[0] += 1
+                except psycopg.Error as exc:
+                    failures.append(str(exc))
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        for _ in range(6):
+            code, out = roll_json(db_url, "--now", "2026-12-06T12:00:00Z")
+            assert code in (0, 3), json.dumps(out["tables"])
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        writer.join(timeout=30)
+    code, out = roll_json(db_url, "--now", "2026-12-06T12:00:00Z")
+    assert code == 0, out
+    assert failures == []
+    assert pg.execute("SELECT count(*), count(DISTINCT id) FROM readings").fetchone() == (
+        written[0],
+        written[0],
+    )
+    # the DEFAULT holds only rows past the last id range (roll moves those of its ranges)
+    (top,) = pg.execute(
+        "SELECT max(upper) FROM (SELECT (regexp_match(pg_get_expr(c.relpartbound, c.oid), "
+        "'TO \\(''?(\\d+)'))[1]::bigint AS upper FROM pg_inherits i JOIN pg_class c "
+        "ON c.oid = i.inhrelid WHERE i.inhparent = 'readings'::regclass) AS b"
+    ).fetchone()
+    waiting = pg.execute("SELECT count(*) FROM readings_default WHERE id < %s", (top,))
+    assert waiting.fetchone() == (0,)

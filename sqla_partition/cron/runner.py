@@ -413,9 +413,10 @@ class Roller:
             early = self._take(parent, result)
             if early is None:
                 return result
-            parent = self._reread(parent)
         go_on = False
         try:
+            if early is not None:
+                parent = self._reread(parent)
             the_plan = self._plan(parent, now, first=early is None)
             if self.options.dry_run or not the_plan.steps:
                 return self._without_lock(parent, the_plan, result)

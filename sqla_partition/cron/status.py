@@ -203,7 +203,8 @@ def table_status(
     if p.retention_step is not None and not policy.by_data:
         cutoff = retention_cutoff(policy, position_from_clock(policy, now))
     # an epoch column's integers are shown as the instants they stand for
-    shown = policy.stepper().instant_of if p.epoch else (lambda value: value)
+    stepper = policy.stepper()
+    shown = (lambda v: None if v is None else stepper.instant_of(v)) if p.epoch else (lambda v: v)
     known = {} if read_default else {"since": None}
     the_plan = plan_table(conn, parent, now, None, owned=owned, **known)
     missing = [s.partition for s in the_plan.of_kind("create")]
@@ -220,7 +221,6 @@ def table_status(
             day = upper.astimezone(tz).date() if isinstance(upper, dt.datetime) else upper
             expired = local_midnight(shift_date(day, p.retention_step, 1), tz)  # type: ignore[arg-type]
         overdue.append((step.partition, expired))
-    stepper = policy.stepper()
     if policy.by_data:  # where the rows of its partitions have reached
         centre = stepper.period_of(integer_position(conn, parent))
     else:

@@ -153,7 +153,7 @@ def _take_public(
     log: Callable[[str], None],
 ) -> HeldTable | str:
     """A database no migration or run could give the keys table: the key of earlier
-    versions, which any role can take (``check`` says so)."""
+    versions, which any role can take (roll's summary warns of it)."""
     held = HeldTable(conn, name, schema, None)
     if conn.execute(sql.try_advisory_lock(name, schema)).fetchone()[0]:  # type: ignore[call-overload,index]
         return held

@@ -14,7 +14,12 @@ from ..catalog.snapshot import Child, Parent
 from ..declaration.periods import KeyValue, Period
 from ..declaration.policies import Range, TablePolicy
 from ..sql import Statement
-from .new_tables import periods_between, range_sub_partitions, sub_partitions_of
+from .new_tables import (
+    new_table_records,
+    range_sub_partitions,
+    range_sub_policy_rows,
+    sub_partitions_of,
+)
 from .positions import (  # noqa: F401  (re-exported: the planner's public face)
     coerce_key,
     initial_window,
@@ -93,7 +98,6 @@ def attach_statements(
         assert isinstance(ranged.policy, Range) and sub_window is not None
         where = sql.in_range(col, period.lower, period.upper, k)
         held = () if quiet or not default else tuple(sql.hold_rows(t, default, where, s, columns))
-        made = periods_between(ranged, *sub_window)
         return (
             *rescue[:2],
             *held,
@@ -104,31 +108,12 @@ def attach_statements(
                 t, name, period.lower, period.upper, k, s, default, subpartitioned=True
             ),
             *range_sub_partitions(policy, name, sub_window, strict=True),
-            sql.upsert_policy(name, ranged.schema, ranged.policy.to_json(), ranged.key_type),
+            *range_sub_policy_rows(policy, [name]),
             *(tuple(sql.release_rows(name, s)) if held else ()),
             *(
                 (
                     sql.record_partition("attached", t, name, period.lower, period.upper, s),
-                    *(
-                        sql.record_partition(
-                            "attached",
-                            name,
-                            ranged.partition_name(p.suffix),
-                            p.lower,
-                            p.upper,
-                            s,
-                        )
-                        for p in made
-                    ),
-                    *(
-                        (
-                            sql.record_partition(
-                                "attached", name, ranged.default_name, None, None, s
-                            ),
-                        )
-                        if ranged.policy.default
-                        else ()
-                    ),
+                    *new_table_records(ranged, *sub_window),
                 )
                 if record
                 else ()
@@ -488,7 +473,5 @@ def reattach_statements(
         sql.drop_attached_bound_check(name, s),
         sql.record_partition("attached", t, name, period.lower, period.upper, s),
     ]
-    ranged = policy.range_sub_policy(name)
-    if ranged is not None:  # a table of its own again: rolled as before it expired
-        out.append(sql.upsert_policy(name, ranged.schema, ranged.policy.to_json(), ranged.key_type))
+    out += range_sub_policy_rows(policy, [name])  # a table of its own again, rolled as before
     return tuple(out)

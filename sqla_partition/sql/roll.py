@@ -67,7 +67,7 @@ def max_key_query(partitions: Sequence[str], column: str, schema: str) -> str:
     if not partitions:
         return "SELECT NULL"
     terms = ", ".join(f"(SELECT max({col}) FROM {qualified(p, schema)})" for p in partitions)
-    return f"SELECT COALESCE({terms})" if len(partitions) > 1 else f"SELECT {terms[1:-1]}"
+    return f"SELECT COALESCE({terms})" if len(partitions) > 1 else terms[1:-1]
 
 
 #: The comment on a partition ``roll --place-default`` made for rows of the DEFAULT.

@@ -74,8 +74,9 @@ def carry_partman(
     carried: dict[str, Any] = {"premake": int(partman.get("premake") or 3)}
     notes = [
         f"pg_partman still maintains {schema}.{table}: once the migration is applied, "
-        f"turn that off (UPDATE {partman['schema']}.part_config SET automatic_maintenance "
-        f"= 'off' WHERE parent_table = '{schema}.{table}') so that only roll does"
+        f"turn that off (UPDATE {sql.ident(partman['schema'])}.part_config SET "
+        "automatic_maintenance = 'off' WHERE parent_table = "
+        f"{sql.string_literal(f'{schema}.{table}')}) so that only roll does"
     ]
     retention = partman.get("retention") or None
     if retention:
