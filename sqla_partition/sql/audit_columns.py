@@ -222,8 +222,9 @@ def create_audit_functions() -> list[Statement]:
             "(pg_read_all_data) read no row of it; its owner still does",
         ),
         Statement(
-            f"INSERT INTO {secret} (secret) SELECT gen_random_uuid()::text || "
-            f"gen_random_uuid()::text WHERE NOT EXISTS (SELECT 1 FROM {secret})",
+            f"INSERT INTO {secret} (secret) SELECT pg_catalog.gen_random_uuid()::text "
+            "OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::text "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {secret})",
             f"ROW EXCLUSIVE on {SECRET_TABLE}",
             "once per database, from the server's strong random source",
         ),

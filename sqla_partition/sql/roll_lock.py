@@ -20,7 +20,10 @@ KEYS_TABLE = "sqla_partition_roll_keys"
 KEYED_CLASS = 0x73716C6B
 
 #: A fresh key, from the server's strong random source.
-_RANDOM_KEY = "('x' || substr(md5(gen_random_uuid()::text), 1, 8))::bit(32)::int"
+_RANDOM_KEY = (
+    "('x' OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.md5("
+    "pg_catalog.gen_random_uuid()::text), 1, 8))::bit(32)::int"
+)
 
 
 def keys_table() -> str:

@@ -124,7 +124,7 @@ END
 $do$;
 
 -- ROW EXCLUSIVE on sqla_partition_audit_secret: once per database, from the server's strong random source
-INSERT INTO sqla_partition.sqla_partition_audit_secret (secret) SELECT gen_random_uuid()::text || gen_random_uuid()::text WHERE NOT EXISTS (SELECT 1 FROM sqla_partition.sqla_partition_audit_secret);
+INSERT INTO sqla_partition.sqla_partition_audit_secret (secret) SELECT pg_catalog.gen_random_uuid()::text OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::text WHERE NOT EXISTS (SELECT 1 FROM sqla_partition.sqla_partition_audit_secret);
 
 -- no table lock: sets the audit columns of each written row, so writes that bypass the ORM are covered too
 DO $do$
@@ -479,7 +479,7 @@ END
 $do$;
 
 -- ROW EXCLUSIVE on sqla_partition_audit_secret: once per database, from the server's strong random source
-INSERT INTO sqla_partition.sqla_partition_audit_secret (secret) SELECT gen_random_uuid()::text || gen_random_uuid()::text WHERE NOT EXISTS (SELECT 1 FROM sqla_partition.sqla_partition_audit_secret);
+INSERT INTO sqla_partition.sqla_partition_audit_secret (secret) SELECT pg_catalog.gen_random_uuid()::text OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::text WHERE NOT EXISTS (SELECT 1 FROM sqla_partition.sqla_partition_audit_secret);
 
 -- no table lock: sets the audit columns of each written row, so writes that bypass the ORM are covered too
 DO $do$
