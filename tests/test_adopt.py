@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from sqla_partition.cli import main
 from sqla_partition.cron.run import roll
+from sqla_partition.errors import SqlaPartitionError
 from sqla_partition.tools.adopt import adopt
 
 from . import clock
@@ -40,6 +41,8 @@ def test_hand_made_sets_are_read_as_they_are(db_url, pg):
         "CREATE TABLE weekly_p2026w48 PARTITION OF weekly FOR VALUES FROM ('2026-11-23') "
         "TO ('2026-11-30')"
     )
+    with pytest.raises(SqlaPartitionError, match="key of public.weekly is date, not an integer"):
+        adopt(pg, "weekly", epoch="seconds")
     adoption = adopt(pg, "weekly")
     assert adoption.source == "by hand"
     assert adoption.declaration() == (

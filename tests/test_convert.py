@@ -315,9 +315,10 @@ def test_a_rerun_too_late_to_convert_first_removes_the_check_a_killed_run_left(d
     assert pg.execute("SELECT relkind FROM pg_class WHERE relname = 'events'").fetchone() == ("r",)
 
 
-def converted_events(db_url, pg, rows: int) -> None:
+def converted_events(db_url, pg, rows: int) -> tuple[dt.date, dt.date]:
     """``events`` with ``rows`` rows an hour apart back from now, converted: everything
-    before next month in ``events_legacy``, then monthly partitions and a DEFAULT."""
+    before next month in ``events_legacy``, then monthly partitions and a DEFAULT; the
+    first days of next month and the one after, as the conversion used them."""
     from sqla_partition import Range, register
 
     from .test_hash import run_online
@@ -343,6 +344,7 @@ def converted_events(db_url, pg, rows: int) -> None:
             until=until.isoformat(),
         ),
     )
+    return nxt, until
 
 
 def test_split_legacy_moves_old_rows_into_their_months_online(db_url, pg):
@@ -575,9 +577,12 @@ def test_status_right_after_a_conversion_counts_the_legacy_partition(db_url, pg)
 
     from sqla_partition.cli import main
 
-    converted_events(db_url, pg, 50)
-    _, until = next_months()
-    status = CliRunner().invoke(main, ["status", "--database-url", db_url])
+    nxt, until = converted_events(db_url, pg, 50)
+    # the last day of the month the conversion ran in, whenever the test reads the clock
+    now = dt.datetime.combine(nxt - dt.timedelta(days=1), dt.time(12), dt.UTC)
+    status = CliRunner().invoke(
+        main, ["status", "--database-url", db_url, "--now", now.isoformat()]
+    )
     assert status.exit_code == 0, status.output
     assert f"covered until {until.isoformat()}" in status.output, status.output
     timeline = status.output.split("timeline from ")[1].split("\n")[0]

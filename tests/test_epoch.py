@@ -18,6 +18,7 @@ from sqla_partition.cli import main
 from sqla_partition.declaration.periods import EPOCH_UNITS, CalendarStep, Stepper
 from sqla_partition.declaration.policies import TablePolicy
 from sqla_partition.errors import PolicyError
+from sqla_partition.planning.positions import coerce_key
 
 from .test_hash import run_online
 from .test_roll import partitions, roll_json
@@ -73,6 +74,21 @@ def test_epoch_declarations_that_cannot_work_are_refused():
         TablePolicy("events", Range("ts", interval="1 day", epoch="seconds"), "timestamptz")
     with pytest.raises(PolicyError, match="epoch='seconds'"):
         TablePolicy("events", Range("ts", interval="1 day"), "integer")
+
+
+def test_an_epoch_table_with_sub_ranges_takes_iso_bounds():
+    """``start``/``until`` of an epoch table partitioned by time in turn: ISO text is read
+    as the instant, in the column's unit."""
+    policy = TablePolicy(
+        "events",
+        Range(
+            "ts", interval="1 month", epoch="seconds", subpartition=Range("at", interval="1 day")
+        ),
+        "integer:timestamptz",
+    )
+    first = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    assert coerce_key(policy, "2026-11-01") == int(first.timestamp())
+    assert coerce_key(policy, "2026-11-01T06:00:00+00:00") == int(first.timestamp()) + 6 * 3600
 
 
 def _events(db_url, policy, start, until):

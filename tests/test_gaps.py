@@ -5,6 +5,7 @@ far-off partitions made for outliers are no gap."""
 from __future__ import annotations
 
 import json
+import time
 
 from click.testing import CliRunner
 
@@ -14,6 +15,7 @@ from sqla_partition.cli import main
 from .test_archives import run_op
 from .test_integer_keys import ids_table
 from .test_roll import make_table, partitions, roll_json
+from .test_roll_under_load import Writer
 
 NOW = ["--now", "2027-01-10T00:00:00Z"]
 
@@ -34,6 +36,36 @@ def test_a_partition_dropped_by_hand_is_made_again(db_url, pg):
     assert "made again: events_p2026_12" in out["tables"][0]["notes"][0]
     code, out = roll_json(db_url, *NOW)
     assert out["tables"][0]["created"] == [] and out["tables"][0]["notes"] == []
+
+
+def test_a_gap_with_rows_in_the_default_is_filled_while_writers_write(db_url, pg):
+    """Rows of the missing month wait in the DEFAULT and a writer keeps adding more: the
+    month made again takes every one of them, and no insert fails."""
+    make_table(db_url, Range("created_at", premake=2, retention="6 months", default=True))
+    pg.execute("DROP TABLE events_p2026_12")
+    pg.execute(
+        "INSERT INTO events (created_at, note) SELECT timestamptz '2026-12-01 00:00+00' + "
+        "g * interval '1 hour', 'old' FROM generate_series(0, 99) g"
+    )
+    writer = Writer(pg.info.dsn, "2026-12-15 12:00+00")
+    writer.start()
+    time.sleep(0.2)
+    try:
+        code, out = roll_json(db_url, *NOW)
+    finally:
+        time.sleep(0.2)
+        writer.stop.set()
+        writer.join()
+    assert code == 0, out
+    assert writer.failures == [] and len(writer.waits) > 0
+    assert "events_p2026_12" in out["tables"][0]["created"]
+    assert out["tables"][0]["moved_rows"] >= 100, out
+    assert pg.execute("SELECT count(*) FROM events_default").fetchone() == (0,)
+    counts = pg.execute(
+        "SELECT count(*) FILTER (WHERE note = 'old'), count(*) FILTER (WHERE note = 'w') "
+        "FROM events_p2026_12"
+    ).fetchone()
+    assert counts == (100, len(writer.waits)), counts
 
 
 def test_an_archive_and_a_period_past_retention_stay_gaps(db_url, pg):

@@ -410,10 +410,36 @@ def test_a_splits_downgrade_merges_the_partitions_back(db_url, pg):
     pg.execute("INSERT INTO accounts SELECT g % 97, g, 'n' || g FROM generate_series(1, 5000) g")
     digest = (
         "SELECT count(*), md5(string_agg(tenant_id || ':' || id || note, ',' "
-        "ORDER BY tenant_id, id)) FROM accounts"
+        "ORDER BY tenant_id, id)) FROM accounts WHERE note <> 'w'"
     )
     before = pg.execute(digest).fetchone()
-    run_online(db_url, resize(2, 4))
+    # a writer inserts throughout the merge: it waits while the table is held, never fails
+    stop, written, failures = threading.Event(), [], []
+
+    def write() -> None:
+        with psycopg.connect(pg.info.dsn, autocommit=True) as conn:
+            while not stop.is_set():
+                n = 100_000 + len(written)
+                try:
+                    conn.execute("INSERT INTO accounts VALUES (%s, %s, 'w')", (n % 97, n))
+                    written.append(n)
+                except psycopg.Error as exc:
+                    failures.append(str(exc))
+                    written.append(n)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    time.sleep(0.2)
+    try:
+        run_online(db_url, resize(2, 4))
+    finally:
+        time.sleep(0.2)
+        stop.set()
+        writer.join()
+    assert failures == [] and written
+    assert pg.execute("SELECT count(*) FROM accounts WHERE note = 'w'").fetchone() == (
+        len(written),
+    )
     assert pg.execute(digest).fetchone() == before
     children = pg.execute(
         "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "

@@ -118,3 +118,13 @@ def test_a_date_column_takes_no_interval_shorter_than_a_day():
     with pytest.raises(PolicyError, match="a date column, which holds no time of day"):
         TablePolicy("events", Range("day", interval="6 hours"), "date")
     TablePolicy("events", Range("day", interval="2 days"), "date")  # whole days are fine
+
+
+@pytest.mark.parametrize("interval", ["10000 years", "9999999 days", "100000000000 minutes"])
+def test_an_interval_past_the_calendar_is_refused_where_it_is_declared(interval):
+    """Not an overflow deep in planning: the declaration says what is wrong."""
+    with pytest.raises(PolicyError, match="longer than 100 years"):
+        Range("ts", interval=interval)
+    with pytest.raises(PolicyError, match="longer than 100 years"):
+        Range("ts", retention=interval)
+    Range("ts", interval="100 years", retention="100 years")  # the longest allowed

@@ -22,7 +22,7 @@ from ..declaration.policies import Range
 from ..errors import SqlaPartitionError
 from ..planning.roll import Step, reattach_statements
 from ..sql.statement import inert
-from .messages import superuser_refusal
+from .messages import refuse_superuser
 from .results import LockBudgetExhausted, RollOptions, TableResult
 from .runner import Roller
 from .session import bound_session, one_line
@@ -208,9 +208,8 @@ def reattach(
     snap = read_snapshot(query_of(conn))
     (parent,), _ = select_tables(snap, [table])
     assert parent.policy is not None
-    if snap.superuser and not parent.owner_super and not options.dry_run:
-        role = str(conn.info.parameter_status("session_authorization") or "superuser")
-        raise SqlaPartitionError(superuser_refusal(parent, role))
+    if not options.dry_run:
+        refuse_superuser(conn, snap.superuser, parent)
     rec = _find(read_record(conn), parent, archive)
     if rec.attached:  # done already: a rerun of a reattach that committed
         return Reattached(rec.qualified, [], already=True)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..catalog.snapshot import Parent
+from ..errors import SqlaPartitionError
 from ..planning.roll import Step
 from ..sql.quoting import ident
 from ..sql.statement import inert
@@ -80,6 +83,17 @@ def still_referenced(parent: Parent, step: Step, error: BaseException) -> str:
         "as an archive (status lists it); its other periods expired. Once nothing refers "
         "to it, drop it by hand"
     )
+
+
+def session_role(conn: Any) -> str:
+    """The role that opened the session (a superuser's name, for :func:`superuser_refusal`)."""
+    return str(conn.info.parameter_status("session_authorization") or "superuser")
+
+
+def refuse_superuser(conn: Any, superuser: bool, parent: Parent) -> None:
+    """A superuser's session may not run the code of a table a non-superuser owns."""
+    if superuser and not parent.owner_super:
+        raise SqlaPartitionError(superuser_refusal(parent, session_role(conn)))
 
 
 def superuser_refusal(parent: Parent, role: str) -> str:

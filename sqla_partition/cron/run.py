@@ -9,6 +9,7 @@ import psycopg
 
 from .. import sql
 from ..catalog.snapshot import read_snapshot
+from .messages import session_role
 from .results import RollOptions, RollReport, TableResult
 from .runner import Log, Roller
 from .session import (
@@ -41,7 +42,7 @@ def roll(
     parents, report.warnings = select_tables(snap, options.tables)
     roller = Roller(conn, options, log)
     if snap.superuser:
-        roller.superuser = str(conn.info.parameter_status("session_authorization") or "superuser")
+        roller.superuser = session_role(conn)
     if parents and not options.dry_run:
         roller.record = ensure_record(conn, report.warnings)
         ensure_keys(conn, report.warnings)

@@ -210,7 +210,7 @@ def _gap_start(conn: psycopg.Connection, parent: Parent) -> tuple[Any, frozenset
     archived: frozenset[str] = frozenset()
     if conn.execute(sql.record_exists_query()).fetchone()[0]:  # type: ignore[call-overload,index]
         rows = conn.execute(sql.archive_names_query()).fetchall()  # type: ignore[call-overload]
-        archived = frozenset(name for _schema, name in rows)
+        archived = frozenset(name for schema, name in rows if schema == parent.schema)
     return (kept[0].lower if kept else None), archived
 
 

@@ -112,7 +112,10 @@ def parse_step(text: str, *, what: str = "interval") -> CalendarStep:
         count, unit = count * 3, "month"
     if count <= 0:
         raise PolicyError(f"{what} {text!r} must be longer than zero")
-    return CalendarStep(count, unit)
+    step = CalendarStep(count, unit)
+    if step.approx_days() > 100 * 366:  # past this, dates leave the calendar's range
+        raise PolicyError(f"{what} {text!r} is longer than 100 years")
+    return step
 
 
 def add_months(d: dt.date, months: int) -> dt.date:

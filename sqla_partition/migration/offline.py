@@ -8,6 +8,8 @@ import io
 import re
 from typing import Any, TextIO
 
+from ..sql.statement import inert
+
 _NAME = r'((?:"[^"]+"|[\w$]+)(?:\.(?:"[^"]+"|[\w$]+))?)'
 
 #: (pattern, note): the first match names the statement's lock; ``{0}`` is the table.
@@ -79,7 +81,7 @@ class _LockNotes(io.TextIOBase):
 
     def write(self, text: str) -> int:
         note = lock_note(text)
-        return self.out.write(f"-- {note}\n{text}" if note else text)
+        return self.out.write(f"-- {inert(note)}\n{text}" if note else text)
 
     def flush(self) -> None:
         self.out.flush()

@@ -33,7 +33,8 @@ def coerce_key(policy: TablePolicy, value: KeyValue | str) -> KeyValue:
     epoch column, an integer or an ISO date or time)."""
     epoch = isinstance(policy.policy, Range) and policy.policy.epoch
     if epoch and isinstance(value, (str, dt.date)):
-        time_key = TablePolicy(policy.table, replace(policy.policy, epoch=None), "timestamptz")
+        plain = replace(policy.policy, epoch=None, subpartition=None)
+        time_key = TablePolicy(policy.table, plain, "timestamptz")
         try:
             return coerce_key(policy, int(value))  # type: ignore[arg-type]
         except (TypeError, ValueError):

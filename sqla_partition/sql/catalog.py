@@ -17,38 +17,41 @@ from .record import RECORD_TABLE
 #: convert than a row per child) with the children's bounds, in one round trip, with
 #: whether the policy table exists (a second query reads it then: plain SQL cannot name a
 #: table that may not exist, and query_to_xml is missing from servers built without libxml).
-#: Every function it calls is named with its schema: autogenerate runs it in the
-#: application's session, whose search_path may show another role's closer match.
+#: Every relation and function it names is named with its schema, and every operator has
+#: an exact match in pg_catalog: autogenerate runs it in the application's session, whose
+#: search_path may show another role's closer match (one query, unpinned, so that a
+#: database with nothing partitioned costs autogenerate one round trip).
 _CATALOG_QUERY = """
 WITH meta AS MATERIALIZED (
     SELECT pg_catalog.current_setting('DateStyle') AS datestyle,
-           ARRAY(SELECT n.nspname::text FROM pg_class c
-                   JOIN pg_namespace n ON n.oid = c.relnamespace
+           ARRAY(SELECT n.nspname::text FROM pg_catalog.pg_class c
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                   WHERE c.relname = {policy_table_name} AND c.relkind = 'r'
                     AND c.relpersistence <> 't'  -- another session's TEMP table is no one's
                     AND {trusted_place}
                   ORDER BY 1) AS policy_schemas,
            pg_catalog.pg_is_in_recovery()
              OR pg_catalog.current_setting('transaction_read_only')::boolean AS read_only,
-           EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS has_citus,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') AS has_citus,
            current_user AS me,
            -- what autogenerate would otherwise ask in round trips of their own, so that a
            -- database with nothing partitioned costs it one query
-           ARRAY(SELECT n.nspname::text FROM pg_class c
-                   JOIN pg_namespace n ON n.oid = c.relnamespace
+           ARRAY(SELECT n.nspname::text FROM pg_catalog.pg_class c
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                   WHERE c.relname = {record_table_name} AND c.relkind = 'r'
                     AND c.relpersistence <> 't' AND {trusted_place}
                   ORDER BY 1) AS record_schemas,
            pg_catalog.current_schemas(false)::text[] AS search_path,
-           EXISTS (SELECT 1 FROM pg_constraint
-                    WHERE contype = 'f' AND conparentid <> 0) AS has_foreign_key_clones,
-           EXISTS (SELECT 1 FROM pg_trigger
+           EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
+                    WHERE contype = 'f' AND conparentid <> 0::pg_catalog.oid)
+             AS has_foreign_key_clones,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
                     WHERE tgname = {audit_trigger_name} AND NOT tgisinternal) AS has_audit,
-           (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS me_super,
-           ARRAY(SELECT l.relation FROM pg_locks l
+           (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS me_super,
+           ARRAY(SELECT l.relation FROM pg_catalog.pg_locks l
                   WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'
                     AND l.pid <> pg_catalog.pg_backend_pid()
-                    AND l.database = (SELECT oid FROM pg_database
+                    AND l.database = (SELECT oid FROM pg_catalog.pg_database
                                        WHERE datname = pg_catalog.current_database()))
              AS exclusive
 ), parts AS (
@@ -57,9 +60,10 @@ WITH meta AS MATERIALIZED (
            pt.partstrat AS strategy,
            (SELECT pg_catalog.string_agg(a.attname, ',' ORDER BY k.ord)
               FROM pg_catalog.unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(attnum, ord)
-              JOIN pg_attribute a ON a.attrelid = pc.oid AND a.attnum = k.attnum) AS key_columns,
+              JOIN pg_catalog.pg_attribute a ON a.attrelid = pc.oid AND a.attnum = k.attnum)
+             AS key_columns,
            (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod)
-              FROM pg_attribute a
+              FROM pg_catalog.pg_attribute a
              WHERE a.attrelid = pc.oid AND a.attnum = pt.partattrs[0]) AS key_type,
            ch.child_names,
            ch.child_schemas,
@@ -68,25 +72,25 @@ WITH meta AS MATERIALIZED (
            ch.detach_pending,
            sub.sub_names,
            sub.sub_schemas,
-           EXISTS (SELECT 1 FROM pg_constraint fk
+           EXISTS (SELECT 1 FROM pg_catalog.pg_constraint fk
                     WHERE fk.conrelid = pc.oid AND fk.contype = 'f') AS has_foreign_keys,
            pg_catalog.pg_get_userbyid(pc.relowner) AS owner,
-           (SELECT rolsuper FROM pg_roles WHERE oid = pc.relowner) AS owner_super,
+           (SELECT rolsuper FROM pg_catalog.pg_roles WHERE oid = pc.relowner) AS owner_super,
            -- an empty DEFAULT has no pages: a run need not look for rows in it (its
            -- size needs its lock: not asked while another session holds or waits for it
            -- exclusively, so that one busy DEFAULT never stalls the read of every table)
-           (SELECT pg_catalog.pg_relation_size(d.oid) FROM pg_class d
+           (SELECT pg_catalog.pg_relation_size(d.oid) FROM pg_catalog.pg_class d
              WHERE d.oid = pt.partdefid AND d.relkind = 'r'
                AND d.oid <> ALL (meta.exclusive)) AS default_bytes,
            pt.partdefid = ANY (meta.exclusive) AS default_locked,
            -- rows move by name (a DEFAULT attached by hand may order its columns otherwise),
            -- and not by stored generated columns, which an INSERT may not give
-           ARRAY(SELECT g.attname::text FROM pg_attribute g
+           ARRAY(SELECT g.attname::text FROM pg_catalog.pg_attribute g
                   WHERE g.attrelid = pc.oid AND g.attnum > 0 AND NOT g.attisdropped
                     AND g.attgenerated = '' ORDER BY g.attnum) AS insert_columns
-      FROM meta, pg_partitioned_table pt
-      JOIN pg_class pc ON pc.oid = pt.partrelid
-      JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+      FROM meta, pg_catalog.pg_partitioned_table pt
+      JOIN pg_catalog.pg_class pc ON pc.oid = pt.partrelid
+      JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
       LEFT JOIN LATERAL (
           SELECT pg_catalog.array_agg(c.relname) AS child_names,
                  pg_catalog.array_agg(c.nspname) AS child_schemas,
@@ -98,9 +102,9 @@ WITH meta AS MATERIALIZED (
                 SELECT cc.relname, cn.nspname,
                        pg_catalog.pg_get_expr(cc.relpartbound, 0) AS bound,
                        cc.relkind::text AS relkind, i.inhdetachpending AS pending
-                  FROM pg_inherits i
-                  JOIN pg_class cc ON cc.oid = i.inhrelid
-                  JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+                  FROM pg_catalog.pg_inherits i
+                  JOIN pg_catalog.pg_class cc ON cc.oid = i.inhrelid
+                  JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace
                  WHERE i.inhparent = pc.oid
                  ORDER BY cc.relname
             ) c
@@ -111,20 +115,20 @@ WITH meta AS MATERIALIZED (
       LEFT JOIN LATERAL (
           SELECT pg_catalog.array_agg(g.relname) AS sub_names,
                  pg_catalog.array_agg(gn.nspname) AS sub_schemas
-            FROM pg_inherits i1
-            JOIN pg_class c1 ON c1.oid = i1.inhrelid AND c1.relkind = 'p'
-            JOIN LATERAL (SELECT i2.inhrelid FROM pg_inherits i2
+            FROM pg_catalog.pg_inherits i1
+            JOIN pg_catalog.pg_class c1 ON c1.oid = i1.inhrelid AND c1.relkind = 'p'
+            JOIN LATERAL (SELECT i2.inhrelid FROM pg_catalog.pg_inherits i2
                            WHERE i2.inhparent = c1.oid OFFSET 0) i2 ON true
-            JOIN pg_class g ON g.oid = i2.inhrelid
-            JOIN pg_namespace gn ON gn.oid = g.relnamespace
+            JOIN pg_catalog.pg_class g ON g.oid = i2.inhrelid
+            JOIN pg_catalog.pg_namespace gn ON gn.oid = g.relnamespace
            WHERE i1.inhparent = pc.oid AND 'p' = ANY (ch.child_kinds)
       ) sub ON true
      WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema')
        -- a parent, or a list or range partition range-partitioned in turn (rolled as a
        -- table of its own)
        AND (NOT pc.relispartition OR EXISTS (
-            SELECT 1 FROM pg_inherits pi
-              JOIN pg_partitioned_table ppt ON ppt.partrelid = pi.inhparent
+            SELECT 1 FROM pg_catalog.pg_inherits pi
+              JOIN pg_catalog.pg_partitioned_table ppt ON ppt.partrelid = pi.inhparent
              WHERE pi.inhrelid = pc.oid
                AND (ppt.partstrat = 'l' OR ppt.partstrat = 'r' AND pt.partstrat = 'r')))
        {only}

@@ -13,6 +13,7 @@ from __future__ import annotations
 from .partitions import create_like, hash_bound
 from .plpgsql import do_block
 from .quoting import ident, qualified, regclass, string_literal
+from .roll import insertable_columns
 from .statement import Statement
 
 
@@ -68,10 +69,7 @@ def copy_into(
             f" WHERE pg_catalog.satisfies_hash_partition({regclass(parent, schema)}, "
             f"{int(modulus)}, {int(remainder)}, {ident(column)})"
         )
-    body = (
-        "  SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols\n"
-        f"    FROM pg_catalog.pg_attribute WHERE attrelid = {target}::pg_catalog.regclass\n"
-        "     AND attnum > 0 AND NOT attisdropped AND attgenerated = '';\n"
+    body = insertable_columns(f"{target}::pg_catalog.regclass") + (
         "  EXECUTE pg_catalog.format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE "
         f"SELECT %s FROM %s%s', {target}::pg_catalog.regclass, cols, cols, "
         f"{origin}::pg_catalog.regclass, {string_literal(where)});\n"

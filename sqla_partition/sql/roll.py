@@ -136,6 +136,17 @@ def insert_moved(target: str, schema: str | None, columns: tuple[str, ...] | Non
     return f"INSERT INTO {qualified(target, schema)} ({names}) SELECT {names} FROM moved"
 
 
+def insertable_columns(reg: str) -> str:
+    """PL/pgSQL that reads into ``cols`` the quoted names of the columns of ``reg`` (a
+    regclass expression) an INSERT may give: not dropped, not stored generated ones. Every
+    name is pg_catalog's, as it runs in a migration's session too."""
+    return (
+        "  SELECT pg_catalog.string_agg(pg_catalog.quote_ident(attname), ', ' ORDER BY "
+        f"attnum) INTO cols\n    FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR("
+        f"pg_catalog.=) {reg} AND attnum > 0\n     AND NOT attisdropped AND attgenerated = '';\n"
+    )
+
+
 def insert_by_name(head: str, target: str, schema: str | None, source: str = "moved") -> str:
     """A DO block: ``head`` (a ``WITH moved AS (...)``, or nothing), then the INSERT of
     ``source``'s rows into ``target`` by the names of its columns that are not stored
@@ -143,12 +154,9 @@ def insert_by_name(head: str, target: str, schema: str | None, source: str = "mo
     are known to it; an INSERT may not give a generated column, and gives an identity
     column ``GENERATED ALWAYS`` only overriding it)."""
     reg = string_literal(qualified(target, schema))
-    body = (
-        "  SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols\n"
-        f"    FROM pg_attribute WHERE attrelid = {reg}::regclass AND attnum > 0\n"
-        "     AND NOT attisdropped AND attgenerated = '';\n"
-        "  EXECUTE format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s "
-        f"FROM {source}', {string_literal(head)}, {reg}::regclass, cols, cols);\n"
+    body = insertable_columns(f"{reg}::pg_catalog.regclass") + (
+        "  EXECUTE pg_catalog.format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s "
+        f"FROM {source}', {string_literal(head)}, {reg}::pg_catalog.regclass, cols, cols);\n"
     )
     return do_block(body, "  cols text;\n")
 

@@ -12,6 +12,7 @@ from .conversion import LEGACY_SUFFIX
 from .names import check_identifier
 from .plpgsql import do_block
 from .quoting import qualified, string_literal
+from .roll import insertable_columns
 from .statement import Statement
 
 
@@ -62,9 +63,7 @@ def unpartition(table: str, schema: str | None) -> Statement:
             "  END LOOP;",
             "  EXECUTE pg_catalog.format('ALTER TABLE %s DETACH PARTITION %s', parent, old);",
             "  -- the rows written since the conversion, into the old table",
-            "  SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols "
-            "FROM pg_catalog.pg_attribute",
-            "   WHERE attrelid = old AND attnum > 0 AND NOT attisdropped AND attgenerated = '';",
+            insertable_columns("old").rstrip("\n"),
             "  EXECUTE pg_catalog.format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE "
             "SELECT %s FROM %s', old, cols, cols, parent);",
             "  GET DIAGNOSTICS moved = ROW_COUNT;",

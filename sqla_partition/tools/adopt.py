@@ -116,6 +116,11 @@ def adopt(
         raise SqlaPartitionError(
             f"{schema}.{table} is {parent.strategy}-partitioned; adopt reads range and list sets"
         )
+    if epoch and parent.key_type != "integer":
+        raise SqlaPartitionError(
+            f"--epoch {epoch}: the key of {schema}.{table} is {parent.key_type}, not an "
+            "integer count of time since 1970"
+        )
     partman = partman_config(conn, parent)
     epoch = epoch or partman_epoch(partman)
     step, naming, prefix = infer(parent, tz, epoch)

@@ -8,6 +8,7 @@ from typing import Any
 from .. import sql
 from ..catalog.snapshot import Parent
 from ..declaration.periods import EPOCH_UNITS
+from ..sql.partman import stop_partman_maintenance
 
 
 def partman_config(conn: Any, parent: Parent) -> dict[str, Any] | None:
@@ -74,9 +75,8 @@ def carry_partman(
     carried: dict[str, Any] = {"premake": int(partman.get("premake") or 3)}
     notes = [
         f"pg_partman still maintains {schema}.{table}: once the migration is applied, "
-        f"turn that off (UPDATE {sql.ident(partman['schema'])}.part_config SET "
-        "automatic_maintenance = 'off' WHERE parent_table = "
-        f"{sql.string_literal(f'{schema}.{table}')}) so that only roll does"
+        f"turn that off ({stop_partman_maintenance(partman['schema'], table, schema)}) so "
+        "that only roll does"
     ]
     retention = partman.get("retention") or None
     if retention:

@@ -15,7 +15,7 @@ from typing import Any
 from .. import sql
 from ..catalog.connect import relayed_notices
 from ..catalog.snapshot import Child, read_snapshot
-from ..cron.messages import superuser_refusal
+from ..cron.messages import refuse_superuser
 from ..declaration.periods import KeyValue
 from ..declaration.policies import Range, TablePolicy
 from ..errors import SqlaPartitionError
@@ -37,9 +37,7 @@ def plan_split(conn: Any, table: str, schema: str, **limits: int) -> sql.HashSpl
         raise SqlaPartitionError(
             f"{schema}.{table} is not a range-partitioned table with a recorded policy"
         )
-    if snap.superuser and not parent.owner_super:  # its copies run the owner's code
-        role = str(conn.info.parameter_status("session_authorization") or "superuser")
-        raise SqlaPartitionError(superuser_refusal(parent, role))
+    refuse_superuser(conn, snap.superuser, parent)  # its copies run the owner's code
     legacy = _legacy(parent.children, table)
     bound: TablePolicy = parent.policy
     if bound.schema != schema:

@@ -151,10 +151,10 @@ DO $do$
 DECLARE
   cols text;
 BEGIN
-  SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
-    FROM pg_attribute WHERE attrelid = 'orders_default'::regclass AND attnum > 0
+  SELECT pg_catalog.string_agg(pg_catalog.quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+    FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) 'orders_default'::pg_catalog.regclass AND attnum > 0
      AND NOT attisdropped AND attgenerated = '';
-  EXECUTE format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM orders_us WHERE region IN (''ca'') RETURNING *)', 'orders_default'::regclass, cols, cols);
+  EXECUTE pg_catalog.format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM orders_us WHERE region IN (''ca'') RETURNING *)', 'orders_default'::pg_catalog.regclass, cols, cols);
 END
 $do$;
 
@@ -182,10 +182,10 @@ DO $do$
 DECLARE
   cols text;
 BEGIN
-  SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
-    FROM pg_attribute WHERE attrelid = '"orders_it''s"'::regclass AND attnum > 0
+  SELECT pg_catalog.string_agg(pg_catalog.quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+    FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) '"orders_it''s"'::pg_catalog.regclass AND attnum > 0
      AND NOT attisdropped AND attgenerated = '';
-  EXECUTE format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM orders_default WHERE region IN (''it'') RETURNING *)', '"orders_it''s"'::regclass, cols, cols);
+  EXECUTE pg_catalog.format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM orders_default WHERE region IN (''it'') RETURNING *)', '"orders_it''s"'::pg_catalog.regclass, cols, cols);
 END
 $do$;
 
@@ -203,10 +203,10 @@ DO $do$
 DECLARE
   cols text;
 BEGIN
-  SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
-    FROM pg_attribute WHERE attrelid = 'orders_eu'::regclass AND attnum > 0
+  SELECT pg_catalog.string_agg(pg_catalog.quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+    FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) 'orders_eu'::pg_catalog.regclass AND attnum > 0
      AND NOT attisdropped AND attgenerated = '';
-  EXECUTE format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM orders_default WHERE region IN (''nl'') RETURNING *)', 'orders_eu'::regclass, cols, cols);
+  EXECUTE pg_catalog.format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM orders_default WHERE region IN (''nl'') RETURNING *)', 'orders_eu'::pg_catalog.regclass, cols, cols);
 END
 $do$;
 

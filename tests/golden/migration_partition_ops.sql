@@ -34,10 +34,10 @@ DO $do$
 DECLARE
   cols text;
 BEGIN
-  SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
-    FROM pg_attribute WHERE attrelid = 'events_p2027_03'::regclass AND attnum > 0
+  SELECT pg_catalog.string_agg(pg_catalog.quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+    FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) 'events_p2027_03'::pg_catalog.regclass AND attnum > 0
      AND NOT attisdropped AND attgenerated = '';
-  EXECUTE format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM events_default WHERE created_at >= ''2027-03-01 00:00:00+00:00''::timestamptz AND created_at < ''2027-04-01 00:00:00+00:00''::timestamptz RETURNING *)', 'events_p2027_03'::regclass, cols, cols);
+  EXECUTE pg_catalog.format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM events_default WHERE created_at >= ''2027-03-01 00:00:00+00:00''::timestamptz AND created_at < ''2027-04-01 00:00:00+00:00''::timestamptz RETURNING *)', 'events_p2027_03'::pg_catalog.regclass, cols, cols);
 END
 $do$;
 
@@ -125,10 +125,10 @@ DO $do$
 DECLARE
   cols text;
 BEGIN
-  SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
-    FROM pg_attribute WHERE attrelid = 'events_p2026_11'::regclass AND attnum > 0
+  SELECT pg_catalog.string_agg(pg_catalog.quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+    FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) 'events_p2026_11'::pg_catalog.regclass AND attnum > 0
      AND NOT attisdropped AND attgenerated = '';
-  EXECUTE format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM events_default WHERE created_at >= ''2026-11-01 00:00:00+00:00''::timestamptz AND created_at < ''2026-12-01 00:00:00+00:00''::timestamptz RETURNING *)', 'events_p2026_11'::regclass, cols, cols);
+  EXECUTE pg_catalog.format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM events_default WHERE created_at >= ''2026-11-01 00:00:00+00:00''::timestamptz AND created_at < ''2026-12-01 00:00:00+00:00''::timestamptz RETURNING *)', 'events_p2026_11'::pg_catalog.regclass, cols, cols);
 END
 $do$;
 
@@ -313,10 +313,10 @@ BEGIN
 DECLARE
   cols text;
 BEGIN
-  SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
-    FROM pg_attribute WHERE attrelid = 'events_p2027_06'::regclass AND attnum > 0
+  SELECT pg_catalog.string_agg(pg_catalog.quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+    FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) 'events_p2027_06'::pg_catalog.regclass AND attnum > 0
      AND NOT attisdropped AND attgenerated = '';
-  EXECUTE format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM events_default WHERE created_at >= ''2027-06-01 00:00:00+00:00''::timestamptz AND created_at < ''2027-07-01 00:00:00+00:00''::timestamptz RETURNING *)', 'events_p2027_06'::regclass, cols, cols);
+  EXECUTE pg_catalog.format('%s INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM moved', 'WITH moved AS (DELETE FROM events_default WHERE created_at >= ''2027-06-01 00:00:00+00:00''::timestamptz AND created_at < ''2027-07-01 00:00:00+00:00''::timestamptz RETURNING *)', 'events_p2027_06'::pg_catalog.regclass, cols, cols);
 END
 $do$;
     ALTER TABLE events ATTACH PARTITION events_p2027_06 FOR VALUES FROM ('2027-06-01 00:00:00+00:00') TO ('2027-07-01 00:00:00+00:00');

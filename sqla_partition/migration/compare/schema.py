@@ -71,7 +71,7 @@ def _snapshot(ctx: AutogenContext) -> Snapshot:
         conn = ctx.connection
         assert conn is not None
         # names, strategies and policies are all autogenerate needs: skip bound parsing
-        # (one query, its functions named with their schema: see sql.catalog_query)
+        # (one query, safe in any search_path: see sql.catalog_query)
         snap = read_snapshot(lambda q: list(conn.exec_driver_sql(q)), bounds=False)
         if tool_schema() in snap.record_schemas:
             snap.archives = {

@@ -6,12 +6,15 @@ from alembic.operations import Operations
 
 from ... import sql
 from ..ops import AddPartitionKeyValuesOp, KeepPartitionKeyValuesOp
-from .common import implements, run_statements
+from .common import bounded, implements, run_statements
 
 
 @implements(AddPartitionKeyValuesOp)
 def add_partition_key_values(operations: Operations, op: AddPartitionKeyValuesOp) -> None:
-    run_statements(operations, [sql.add_enum_value(op.type_name, v, op.schema) for v in op.values])
+    with bounded(operations):  # ADD VALUE takes the type's ACCESS EXCLUSIVE lock
+        run_statements(
+            operations, [sql.add_enum_value(op.type_name, v, op.schema) for v in op.values]
+        )
 
 
 @implements(KeepPartitionKeyValuesOp)

@@ -11,6 +11,7 @@ from ...sql.roll_lock import create_keys_table
 from ..ops import AlterListPartitionsOp
 from .common import (
     DEFAULT_LOCK_TIMEOUT_MS,
+    back_to_session,
     bounded,
     checkpoint,
     implements,
@@ -37,7 +38,7 @@ def alter_list_partitions(operations: Operations, op: AlterListPartitionsOp) -> 
         with outside_transaction(ctx), reporting(ctx):
             run_statements(operations, sql.timeouts(lock, 0, local=False))
             run_statements(operations, checks)
-            run_statements(operations, sql.reset_timeouts(local=False))
+            run_statements(operations, back_to_session(ctx))
     steps = locked_steps(policy, change, op.old, op.start, op.until, removed_rows=op.removed_rows)
     spend_locks(operations, 4 * (len(steps) + 1))
     with bounded(operations):

@@ -22,6 +22,7 @@ from .common import (
     DEFAULT_LOCK_TIMEOUT_MS,
     DEFAULT_RETRIES,
     DEFAULT_SPLIT_BATCH_BLOCKS,
+    back_to_session,
     bounded,
     implements,
     in_caller_transaction,
@@ -92,7 +93,7 @@ def split_hash_partitions(operations: Operations, op: SplitHashPartitionsOp) -> 
                 create_keys_table(),
                 sql.create_record_table(),
                 sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), "hash"),
-                *sql.reset_timeouts(local=False),
+                *back_to_session(operations.get_context()),
             ],
         )
 
@@ -142,6 +143,6 @@ def split_shards(operations: Operations, op: SplitShardsOp) -> None:
             operations,
             [
                 sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), "hash"),
-                *sql.reset_timeouts(local=False),
+                *back_to_session(operations.get_context()),
             ],
         )
