@@ -70,3 +70,101 @@ def test_a_declaration_refused_in_a_class_body_names_its_table(tmp_path, monkeyp
         importlib.import_module("bad_models")
     text = str(caught.value)
     assert text.startswith("events (") and "bad_models.py:12): unknown interval" in text
+
+
+def _import_refused(tmp_path, monkeypatch, module: str, body: str) -> str:
+    import importlib
+
+    from alembic.util import CommandError
+
+    from sqla_partition import one_line_errors
+
+    (tmp_path / f"{module}.py").write_text(
+        "import sqlalchemy as sa\n"
+        "from sqlalchemy.orm import DeclarativeBase, mapped_column\n"
+        "from sqla_partition import Audit, Hash, List, Range\n\n\n"
+        "class Base(DeclarativeBase):\n    pass\n\n\n" + body
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(CommandError) as caught, one_line_errors():
+        importlib.import_module(module)
+    return str(caught.value)
+
+
+def test_every_mistake_of_one_policy_is_named_at_once(tmp_path, monkeypatch):
+    """A Range with four wrong arguments is refused once, naming all four, so one run
+    shows everything to fix; an argument the others do not depend on is still checked."""
+    text = _import_refused(
+        tmp_path,
+        monkeypatch,
+        "many_mistakes",
+        "class Event(Base):\n"
+        '    __tablename__ = "events"\n'
+        '    __partitioning__ = Range("created_at", interval="1 fortnight", premake=0,\n'
+        '                             timezone="Mars/Olympus", on_expire="burn")\n'
+        "    id = mapped_column(sa.Integer, primary_key=True)\n",
+    )
+    head, *items = text.splitlines()
+    assert head.startswith("events (") and "many_mistakes.py:12): Range('created_at')" in head
+    assert head.endswith(": 4 problems"), head
+    assert len(items) == 4 and all(item.startswith("  - ") for item in items)
+    for said in ("premake=0", "'1 fortnight'", "'Mars/Olympus'", "on_expire='burn'"):
+        assert sum(said in item for item in items) == 1, (said, items)
+
+
+def test_every_mistake_of_one_model_is_named_at_once(tmp_path, monkeypatch):
+    """A model whose key is misspelt, whose audit column has the wrong type and whose
+    primary key and unique column lack the key: one error, each named once."""
+    text = _import_refused(
+        tmp_path,
+        monkeypatch,
+        "model_mistakes",
+        "class Event(Base):\n"
+        '    __tablename__ = "events"\n'
+        '    __partitioning__ = Range("created", interval="1 month")\n'
+        '    __audit__ = Audit(actor_type="uuid")\n'
+        "    id = mapped_column(sa.Integer, primary_key=True)\n"
+        "    email = mapped_column(sa.Text, unique=True)\n"
+        "    created_by = mapped_column(sa.SmallInteger)\n"
+        "    created = mapped_column(sa.Text)\n",
+    )
+    head, *items = text.splitlines()
+    assert head == "events: 4 problems", text
+    assert [item.split(" ")[3] for item in items] == ["column", "PRIMARY", "UNIQUE", "range"]
+    assert "'created_by' exists as SMALLINT" in items[0]
+    assert "PRIMARY KEY (id) must include the partition key" in items[1]
+    assert "UNIQUE (email) must include" in items[2]
+    assert "range key 'created' has type text" in items[3]
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (
+            lambda: __import__("sqla_partition").Hash("", partitions=1, distributed="yes"),
+            ["column name", "partitions=1", "distributed must be"],
+        ),
+        (
+            lambda: __import__("sqla_partition").List(
+                "region", {"eu": ["de", 1.5], "default": ["x"], "us": "us"}, default=2
+            ),
+            ["1.5 cannot be listed", "'default' names", "'us': list its values", "default must"],
+        ),
+        (
+            lambda: __import__("sqla_partition").Audit(
+                actor_setting="user", actor_type="int", trail="yes", trail_retention="forever"
+            ),
+            ["actor_setting='user'", "actor_type='int'", "trail must be", "'forever'"],
+        ),
+    ],
+    ids=["hash", "list", "audit"],
+)
+def test_every_mistake_of_hash_list_and_audit_is_named(make, said):
+    from sqla_partition.errors import PolicyError
+
+    with pytest.raises(PolicyError) as caught:
+        make()
+    assert str(caught.value).splitlines()[0].endswith(f": {len(said)} problems")
+    assert len(caught.value.problems) == len(said), caught.value.problems
+    for words, problem in zip(said, caught.value.problems, strict=True):
+        assert words in problem, (words, problem)

@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, fields
 
-from ..errors import PolicyError
+from ..errors import Problems
 from . import base
 from .periods import parse_step
 
@@ -38,20 +38,20 @@ class Audit:
     trust_client: bool = False
 
     def __post_init__(self) -> None:
+        found = Problems("Audit()")
         if not isinstance(self.actor_setting, str) or not _SETTING.match(self.actor_setting):
-            raise PolicyError(
+            found.add(
                 f"actor_setting={self.actor_setting!r}: use a custom setting name with a "
                 "dot, such as 'app.user_id' (PostgreSQL accepts only those without a server "
                 "restart)"
             )
         if self.actor_type not in ACTOR_TYPES:
-            raise PolicyError(
-                f"actor_type={self.actor_type!r}: use one of {', '.join(ACTOR_TYPES)}"
-            )
+            found.add(f"actor_type={self.actor_type!r}: use one of {', '.join(ACTOR_TYPES)}")
         for name in ("who", "soft_delete", "trail", "trust_client"):
             if not isinstance(getattr(self, name), bool):
-                raise PolicyError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        parse_step(self.trail_retention, what="trail_retention")
+                found.add(f"{name} must be True or False, got {getattr(self, name)!r}")
+        found.run(lambda: parse_step(self.trail_retention, what="trail_retention"))
+        found.raise_any()
 
     def __set_name__(self, owner: type, name: str) -> None:
         if name == "__audit__":

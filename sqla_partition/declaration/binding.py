@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Mapper
 
 from .. import sql
-from ..errors import PolicyError
+from ..errors import PolicyError, Problems
 from .audit import Audit
 from .lists import List
 from .policies import Hash, Policy, Range, Reference, TablePolicy
@@ -57,17 +57,22 @@ def _check_unique_includes_key(table: Table, key: str, what: str = "partition ke
         if index.unique:
             cols = [c.name for c in index.columns]
             groups.append((f"unique index {index.name or ''}".strip(), cols))
+    constrained = {tuple(cols) for kind, cols in groups if kind.startswith("UNIQUE")}
     for column in table.columns:
-        if column.unique and not column.primary_key:
+        # SQLAlchemy also makes a column's unique=True a UNIQUE constraint of the table
+        if column.unique and not column.primary_key and (column.name,) not in constrained:
             groups.append((f"UNIQUE ({column.name})", [column.name]))
-    for kind, cols in groups:
+    found = Problems(table.name)
+    # the primary key first, then in a stable order (``table.constraints`` is a set)
+    for kind, cols in sorted(groups, key=lambda g: (g[0] != "PRIMARY KEY", g[1], g[0])):
         if key not in cols:
             fix = ", ".join([*cols, key])
-            raise PolicyError(
+            found.add(
                 f"{table.name}: {kind} ({', '.join(cols)}) must include the {what}; "
                 f"add {key!r} to it, e.g. ({fix}). Uniqueness is enforced only per "
                 f"{'shard' if what == 'distribution column' else 'partition'}"
             )
+    found.raise_any()
 
 
 #: Types PostgreSQL has no hash operator class for, so it cannot hash-partition by them.
@@ -127,41 +132,44 @@ def _key_column(table: Table, name: str) -> sa.Column:
 
 
 def bind(table: Table, policy: Policy) -> TablePolicy:
-    """Validate ``policy`` against ``table`` and return the bound policy."""
+    """Validate ``policy`` against ``table`` and return the bound policy; every problem
+    found is named in one error."""
     if not isinstance(policy, (Range, Hash, List)):
         raise PolicyError(
             f"{table.name}: __partitioning__ must be Range(...), Hash(...) or List(...), "
             f"got {policy!r}"
         )
-    column = _key_column(table, policy.column)
-    key_type = key_type_of_column(table, column)
-    if isinstance(policy, Hash):
-        _check_hashable(table, column)
+    found = Problems(table.name)
+    column = found.run(_key_column, table, policy.column)
+    key_type = None if column is None else key_type_of_column(table, column)
+    if column is not None and isinstance(policy, Hash):
+        found.run(_check_hashable, table, column)
         key_type = "hash"
-    elif isinstance(policy, List):
-        _check_listable(table, column, policy)
+    elif column is not None and isinstance(policy, List):
+        found.run(_check_listable, table, column, policy)
         key_type = "list"
-        if policy.subpartition is not None:
-            sub_column = _key_column(table, policy.subpartition.column)
-            _check_unique_includes_key(table, policy.subpartition.column)
-            if isinstance(policy.subpartition, Range):
-                key_type = f"list:{key_type_of_column(table, sub_column)}"
-            else:
-                _check_hashable(table, sub_column)
-    _check_unique_includes_key(table, policy.column)
+    sub = policy.subpartition if isinstance(policy, (Range, List)) else None
+    if sub is not None:
+        sub_column = found.run(_key_column, table, sub.column)
+        found.run(_check_unique_includes_key, table, sub.column)
+        if sub_column is None:
+            key_type = None
+        elif isinstance(sub, Range):
+            sub_type = key_type_of_column(table, sub_column)
+            key_type = None if key_type is None else f"{key_type}:{sub_type}"
+        else:
+            found.run(_check_hashable, table, sub_column)
+    found.run(_check_unique_includes_key, table, policy.column)
     if isinstance(policy, (Range, List)) and policy.distributed_by is not None:
-        _key_column(table, policy.distributed_by)
-        _check_unique_includes_key(table, policy.distributed_by, "distribution column")
-    sub = policy.subpartition if isinstance(policy, Range) else None
-    if isinstance(sub, Range):
-        sub_column = _key_column(table, sub.column)
-        _check_unique_includes_key(table, sub.column)
-        key_type = f"{key_type}:{key_type_of_column(table, sub_column)}"
-    elif sub is not None:
-        _check_hashable(table, _key_column(table, sub.column))
-        _check_unique_includes_key(table, sub.column)
-    sql.ident(table.name)
-    return TablePolicy(table.name, policy, key_type, table.schema)
+        found.run(_key_column, table, policy.distributed_by)
+        found.run(_check_unique_includes_key, table, policy.distributed_by, "distribution column")
+    found.run(sql.ident, table.name)
+    bound = None
+    if key_type is not None:  # every key column found: the key types can be checked
+        bound = found.run(TablePolicy, table.name, policy, key_type, table.schema)
+    found.raise_any()
+    assert bound is not None
+    return bound
 
 
 def partition_table(table: Table, policy: Policy) -> Table:
@@ -170,15 +178,18 @@ def partition_table(table: Table, policy: Policy) -> Table:
     Also sets ``postgresql_partition_by`` so ``metadata.create_all()`` makes a partitioned
     parent.
     """
-    bound = bind(table, policy)
+    found = Problems(table.name)
+    bound = found.run(bind, table, policy)
     ours = sql.partition_by(policy.kind, policy.column)
     given = table.dialect_kwargs.get("postgresql_partition_by")
     if given and _squeezed(given) != _squeezed(ours) and _registry.get(table) is None:
-        raise PolicyError(
+        found.add(
             f"{table.name}: __table_args__ gives postgresql_partition_by={given!r}, but "
             f"__partitioning__ says {ours!r}; leave postgresql_partition_by out, "
             "__partitioning__ decides"
         )
+    found.raise_any()
+    assert bound is not None
     _registry[table] = bound
     table.dialect_kwargs["postgresql_partition_by"] = ours
     return table
@@ -275,33 +286,37 @@ def is_reference(table: Table) -> bool:
 
 
 def _on_mapper(mapper: Mapper, class_: type) -> None:
+    table = mapper.local_table
+    name = table.name if isinstance(table, sa.Table) else class_.__name__
+    found = Problems(name)
     audit = class_.__dict__.get("__audit__")
     if audit is not None:
-        if not isinstance(mapper.local_table, sa.Table):
-            raise PolicyError(f"{class_.__name__}: __audit__ needs a mapped Table")
-        for column in audit_table(mapper.local_table, audit):
-            mapper.add_property(column.name, column)
+        if not isinstance(table, sa.Table):
+            found.add(f"{class_.__name__}: __audit__ needs a mapped Table")
+        else:
+            for column in found.run(audit_table, table, audit) or ():
+                mapper.add_property(column.name, column)
     policy = class_.__dict__.get("__partitioning__")
     distribution = class_.__dict__.get("__distribution__")
     if distribution is not None:
-        if not isinstance(distribution, Reference) or not isinstance(mapper.local_table, sa.Table):
-            raise PolicyError(
+        if not isinstance(distribution, Reference) or not isinstance(table, sa.Table):
+            found.add(
                 f"{class_.__name__}: __distribution__ must be Reference() on a mapped Table; "
                 "distribute partitioned tables with Hash(..., distributed=True) or "
                 "Range(..., distributed_by=...)"
             )
-        if policy is not None:
-            raise PolicyError(
+        elif policy is not None:
+            found.add(
                 f"{class_.__name__}: a reference table is copied whole to every node; it "
                 "cannot also have __partitioning__"
             )
-        reference_table(mapper.local_table)
-    if policy is None:
-        return
-    table = mapper.local_table
-    if table is None or not isinstance(table, sa.Table):
-        raise PolicyError(f"{class_.__name__}: __partitioning__ needs a mapped Table")
-    partition_table(table, policy)
+        else:
+            reference_table(table)
+    if policy is not None and not isinstance(table, sa.Table):
+        found.add(f"{class_.__name__}: __partitioning__ needs a mapped Table")
+    elif policy is not None and distribution is None:
+        found.run(partition_table, table, policy)
+    found.raise_any()
 
 
 def watch_mappers() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..errors import PolicyError
+from ..errors import PolicyError, Problems
 from . import base
 from .base import _Policy
 from .policies import Hash, Range, _check_colocation
@@ -32,6 +32,21 @@ def _value(table_hint: str, value: Any) -> Value:
     )
 
 
+def _partition(name: Any, values: Any) -> tuple[Value, ...]:
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise PolicyError(f"partition names are non-empty text, got {name!r}")
+    if name == "default":
+        raise PolicyError("'default' names the DEFAULT partition; declare default=True instead")
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise PolicyError(f"{name!r}: list its values, e.g. [{values!r}]")
+    if not values:
+        raise PolicyError(f"{name!r}: a partition needs at least one value")
+    found = Problems(name)
+    listed = tuple(found.run(_value, name, v) for v in values)
+    found.raise_any()
+    return listed
+
+
 @dataclass(frozen=True, eq=True, repr=False)
 class List(_Policy):
     """List partitioning: ``partitions`` maps each partition's name (the suffix of
@@ -54,8 +69,37 @@ class List(_Policy):
     colocate_with: str | None = None
 
     def __post_init__(self) -> None:
+        found = Problems(f"List({self.column!r})")
         if not isinstance(self.column, str) or not self.column:
-            raise PolicyError(f"List() needs the partition key column name, got {self.column!r}")
+            found.add(f"List() needs the partition key column name, got {self.column!r}")
+        normal = found.run(self._normal_partitions)
+        if normal is not None:
+            object.__setattr__(self, "partitions", normal)
+        if not isinstance(self.default, bool):
+            found.add(f"default must be True or False, got {self.default!r}")
+        if isinstance(self.subpartition, dict):  # as recorded in the database
+            sub = dict(self.subpartition)
+            kind = sub.pop("kind", "range")
+            object.__setattr__(self, "subpartition", (Hash if kind == "hash" else Range)(**sub))
+        if self.subpartition is not None:
+            found.run(self._check_subpartition)
+        if self.distributed_by is not None:
+            if not isinstance(self.distributed_by, str) or not self.distributed_by:
+                found.add(f"distributed_by must be a column name, got {self.distributed_by!r}")
+            if self.subpartition is not None:
+                found.add(
+                    "Citus does not distribute multi-level partitioned tables: use "
+                    "distributed_by or subpartition, not both"
+                )
+        found.run(
+            lambda: _check_colocation(
+                self.colocate_with, self.distributed_by is not None, "a local table"
+            )
+        )
+        found.raise_any()
+
+    def _normal_partitions(self) -> dict[str, tuple[Value, ...]]:
+        """Each partition's values as a tuple, every partition's problems gathered."""
         if isinstance(self.partitions, Sequence) and not isinstance(self.partitions, str):
             pairs = list(self.partitions)  # as recorded: [[name, [values]], ...]
         elif isinstance(self.partitions, Mapping):
@@ -72,55 +116,28 @@ class List(_Policy):
                 f"{len(pairs)} list partitions is more than {MAX_LIST_PARTITIONS}: every "
                 "statement that does not name the key plans and locks every partition"
             )
+        found = Problems(f"List({self.column!r})")
         normal: dict[str, tuple[Value, ...]] = {}
         owner: dict[Any, str] = {}
         for name, values in pairs:
-            if not isinstance(name, str) or not name or "\x00" in name:
-                raise PolicyError(f"partition names are non-empty text, got {name!r}")
-            if name == "default":
-                raise PolicyError(
-                    "'default' names the DEFAULT partition; declare default=True instead"
-                )
-            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-                raise PolicyError(f"{name!r}: list its values, e.g. [{values!r}]")
-            if not values:
-                raise PolicyError(f"{name!r}: a partition needs at least one value")
-            listed = tuple(_value(name, v) for v in values)
-            for v in listed:
+            listed = found.run(_partition, name, values)
+            for v in listed or ():
                 seen = (type(v).__name__, v)
                 if seen in owner:
-                    raise PolicyError(
+                    found.add(
                         f"{v!r} is listed by both {owner[seen]!r} and {name!r}; a value "
                         "belongs to one partition"
                     )
-                owner[seen] = name
-            normal[name] = listed
+                owner.setdefault(seen, name)
+            normal[name] = listed or ()
         kinds = {type(v) for vs in normal.values() for v in vs if v is not None}
         if len(kinds) > 1:
-            raise PolicyError(
+            found.add(
                 f"the values of List({self.column!r}) mix types "
                 f"({', '.join(sorted(k.__name__ for k in kinds))}); list one type"
             )
-        object.__setattr__(self, "partitions", normal)
-        if not isinstance(self.default, bool):
-            raise PolicyError(f"default must be True or False, got {self.default!r}")
-        if isinstance(self.subpartition, dict):  # as recorded in the database
-            sub = dict(self.subpartition)
-            kind = sub.pop("kind", "range")
-            object.__setattr__(self, "subpartition", (Hash if kind == "hash" else Range)(**sub))
-        if self.subpartition is not None:
-            self._check_subpartition()
-        if self.distributed_by is not None:
-            if not isinstance(self.distributed_by, str) or not self.distributed_by:
-                raise PolicyError(
-                    f"distributed_by must be a column name, got {self.distributed_by!r}"
-                )
-            if self.subpartition is not None:
-                raise PolicyError(
-                    "Citus does not distribute multi-level partitioned tables: use "
-                    "distributed_by or subpartition, not both"
-                )
-        _check_colocation(self.colocate_with, self.distributed_by is not None, "a local table")
+        found.raise_any()
+        return normal
 
     def _check_subpartition(self) -> None:
         sub = self.subpartition

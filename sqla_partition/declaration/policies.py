@@ -10,29 +10,22 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Union
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..errors import PolicyError
+from ..errors import PolicyError, Problems
 from ..sql.names import check_identifier
 from . import base
 from .base import _Policy
-from .checks import MAX_NEW_PARTITIONS as _MAX_NEW
-from .checks import check_anchor, check_range_subpartition
-from .periods import EPOCH_UNITS, NAMINGS, CalendarStep, Stepper, parse_step
+from .checks import check_colocation as _check_colocation
+from .checks import check_range
+from .periods import EPOCH_UNITS, CalendarStep, Stepper, parse_step
 
 if TYPE_CHECKING:
     from .lists import List
 
 KEY_TYPES = ("timestamptz", "timestamp", "date", "integer")
-EXPIRE_MODES = ("detach", "drop")
 
-
-#: At most this many periods ahead: a migration creates them all in one transaction.
-MAX_PREMAKE = 500
 #: At most this many hash partitions: each statement without the key plans them all.
 MAX_HASH_PARTITIONS = 1024
-#: At most this many partitions made by one migration of a range of hashes.
-MAX_NEW_PARTITIONS = _MAX_NEW
 
 
 @dataclass(frozen=True, eq=True, repr=False)
@@ -81,112 +74,13 @@ class Range(_Policy):
     anchor: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.column, str) or not self.column:
-            raise PolicyError(f"Range() needs the partition key column name, got {self.column!r}")
-        if self.epoch is not None and self.epoch not in EPOCH_UNITS:
-            raise PolicyError(
-                f"epoch={self.epoch!r}: use 'seconds', 'milliseconds', 'microseconds' or "
-                "'nanoseconds' (the unit of the integer column's time since 1970)"
-            )
         if isinstance(self.subpartition, dict):  # as recorded in the database
             data = dict(self.subpartition)
             kind = Range if data.pop("kind", "hash") == "range" else Hash
             known = {f.name for f in fields(kind)}
             sub = kind(**{k: v for k, v in data.items() if k in known})
             object.__setattr__(self, "subpartition", sub)
-        if self.subpartition is not None:
-            self._check_subpartition()
-        if self.distributed_by is not None:
-            self._check_distribution()
-        _check_colocation(
-            self.colocate_with,
-            self.distributed_by is not None,
-            "set distributed_by= to the column to distribute by",
-        )
-        if isinstance(self.premake, bool) or not isinstance(self.premake, int):
-            raise PolicyError(f"premake must be a whole number of periods, got {self.premake!r}")
-        if self.premake < 1:
-            raise PolicyError(
-                f"premake={self.premake} must be at least 1: the next period's partition "
-                "must exist before the first row of that period arrives"
-            )
-        if self.premake > MAX_PREMAKE:
-            raise PolicyError(
-                f"premake={self.premake} is more than {MAX_PREMAKE}: the migration would create "
-                f"{self.premake + 1} partitions in one transaction, each taking locks from a "
-                "table shared by every session (out of shared memory), and roll as many; "
-                "a larger interval gives the same reach with fewer partitions"
-            )
-        sub = self.subpartition
-        if isinstance(sub, Hash) and (self.premake + 1) * sub.partitions > MAX_NEW_PARTITIONS:
-            raise PolicyError(
-                f"premake={self.premake} with subpartition=Hash(partitions={sub.partitions}) "
-                f"makes {(self.premake + 1) * sub.partitions} partitions at once, more than "
-                f"{MAX_NEW_PARTITIONS}: lower premake or the hash partitions"
-            )
-        step = self.step
-        if self.retention is not None:
-            self._check_retention(step)
-        if not isinstance(self.default, bool):
-            raise PolicyError(f"default must be True or False, got {self.default!r}")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise PolicyError(
-                f"unknown timezone {self.timezone!r}: use an IANA name such as 'UTC' or "
-                "'Europe/Berlin'"
-            ) from None
-        if self.anchor is not None:
-            check_anchor(self, step)
-        if self.naming not in NAMINGS:
-            raise PolicyError(
-                f"naming={self.naming!r}: use 'sqla' (default), or 'partman4'/'partman5' to go "
-                "on naming partitions as pg_partman did"
-            )
-        if self.on_expire not in EXPIRE_MODES:
-            raise PolicyError(
-                f"on_expire={self.on_expire!r}: use 'detach' (default, keeps the data) or "
-                "'drop' (deletes expired partitions)"
-            )
-        if not isinstance(self.keep_foreign_keys, bool):
-            raise PolicyError(
-                f"keep_foreign_keys must be True or False, got {self.keep_foreign_keys!r}"
-            )
-
-    def _check_distribution(self) -> None:
-        if not isinstance(self.distributed_by, str) or not self.distributed_by:
-            raise PolicyError(f"distributed_by must be a column name, got {self.distributed_by!r}")
-        if self.subpartition is not None:
-            raise PolicyError(
-                "Citus does not distribute multi-level partitioned tables: use distributed_by "
-                "or subpartition, not both"
-            )
-        if self.default:
-            raise PolicyError(
-                "default=True with distributed_by: moving rows out of a DEFAULT partition of a "
-                "distributed table is not supported by sqla-partition; leave default=False"
-            )
-
-    def _check_subpartition(self) -> None:
-        sub = self.subpartition
-        if isinstance(sub, Range):
-            check_range_subpartition(self, sub)
-            return
-        if not isinstance(sub, Hash):
-            raise PolicyError(
-                f"subpartition must be Hash(column, partitions) or Range(column, ...), got "
-                f"{sub!r}: each range partition is then partitioned in turn"
-            )
-        if sub.column == self.column:
-            raise PolicyError(
-                f"subpartition=Hash({sub.column!r}) hashes the range key itself; hash by "
-                "another column, such as a tenant id"
-            )
-        if sub.partition_prefix is not None:
-            raise PolicyError(
-                "subpartition=Hash(...) takes no partition_prefix: its partitions are named "
-                "after the range partition they belong to"
-            )
+        check_range(self)
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
@@ -223,23 +117,6 @@ class Range(_Policy):
             return self.retention
         return parse_step(self.retention, what="retention")  # type: ignore[arg-type]
 
-    def _check_retention(self, step: CalendarStep | int) -> None:
-        keep = self.retention_step
-        if isinstance(step, int) != isinstance(keep, int):
-            kind = "an integer width" if isinstance(step, int) else "a calendar span"
-            raise PolicyError(f"retention={self.retention!r} must be {kind}, like the interval")
-        if isinstance(step, int):
-            assert isinstance(keep, int)
-            short = keep < step
-        else:
-            assert isinstance(keep, CalendarStep)
-            short = keep.approx_days() < step.approx_days()
-        if short:
-            raise PolicyError(
-                f"retention={self.retention!r} is shorter than one interval ({self.interval!r}): "
-                "every partition would expire as soon as it is created"
-            )
-
 
 @dataclass(frozen=True, eq=True, repr=False)
 class Hash(_Policy):
@@ -257,8 +134,22 @@ class Hash(_Policy):
     colocate_with: str | None = None
 
     def __post_init__(self) -> None:
+        found = Problems(f"Hash({self.column!r})")
         if not isinstance(self.column, str) or not self.column:
-            raise PolicyError(f"Hash() needs the partition key column name, got {self.column!r}")
+            found.add(f"Hash() needs the partition key column name, got {self.column!r}")
+        found.run(self._check_partitions)
+        if self.distributed not in (None, True, False):
+            found.add(f"distributed must be True, False or None, got {self.distributed!r}")
+        found.run(
+            lambda: _check_colocation(
+                self.colocate_with,
+                self.distributed is not False,
+                "drop it, or drop distributed=False",
+            )
+        )
+        found.raise_any()
+
+    def _check_partitions(self) -> None:
         if isinstance(self.partitions, bool) or not isinstance(self.partitions, int):
             raise PolicyError(f"partitions must be a whole number, got {self.partitions!r}")
         if self.partitions < 2:
@@ -269,11 +160,6 @@ class Hash(_Policy):
                 "statement that does not name the key plans and locks every partition; "
                 "beyond one machine, distribute the table with Citus instead"
             )
-        if self.distributed not in (None, True, False):
-            raise PolicyError(f"distributed must be True, False or None, got {self.distributed!r}")
-        _check_colocation(
-            self.colocate_with, self.distributed is not False, "drop it, or drop distributed=False"
-        )
 
     @property
     def shard_count(self) -> int | None:
@@ -283,19 +169,6 @@ class Hash(_Policy):
 
 
 Policy = Union[Range, Hash, "List"]
-
-
-def _check_colocation(colocate_with: Any, distributed: bool, otherwise: str) -> None:
-    if colocate_with is None:
-        return
-    if not isinstance(colocate_with, str) or not colocate_with:
-        raise PolicyError(
-            f"colocate_with must be 'default', 'none' or a table name, got {colocate_with!r}"
-        )
-    if not distributed:
-        raise PolicyError(
-            f"colocate_with={colocate_with!r} applies to distributed tables, not with {otherwise}"
-        )
 
 
 @dataclass(frozen=True)
