@@ -1,4 +1,7 @@
-"""The cron path behind ``roll``, ``status`` and ``check``: psycopg only, no SQLAlchemy."""
+"""The cron path behind ``roll``, ``status`` and ``check``: psycopg only, no SQLAlchemy.
+
+What only ``status``, ``check`` or ``reattach`` use is imported by them: ``roll``, the
+command cron runs most, loads no more than it needs."""
 
 from __future__ import annotations
 
@@ -16,12 +19,9 @@ from ..declaration.schedule import next_run, too_sparse
 from ..errors import SqlaPartitionError
 from ..sql.statement import inert
 from . import report as reporting
-from .archives import reattach
-from .list_status import list_lines, list_problems
 from .results import RollOptions
 from .run import roll
 from .session import below_deadlock_timeout
-from .status import LEGEND, citus_problems, collect, nothing_managed, problems
 
 Echo = Callable[..., None]
 
@@ -79,6 +79,8 @@ def run_roll(
 
 
 def _gauges(conn: Any, now: dt.datetime, tables: Sequence[str]) -> dict[str, dict[str, float]]:
+    from .status import collect
+
     statuses = collect(conn, now, tables).statuses
     out: dict[str, dict[str, float]] = {}
     for s in statuses:
@@ -144,6 +146,9 @@ def run_status(
     as_json: bool,
     echo: Echo,
 ) -> None:
+    from .list_status import list_lines
+    from .status import LEGEND, collect
+
     with connect(database_url or "") as conn:
         statuses, warnings, _, citus, lists = collect(conn, now, tables)
 
@@ -221,6 +226,9 @@ def run_check(
     *,
     allow_empty: bool = False,
 ) -> int:
+    from .list_status import list_problems
+    from .status import citus_problems, collect, nothing_managed, problems
+
     with connect(database_url or "") as conn:
         statuses, warnings, parents, citus, lists = collect(conn, now, tables)
         found = problems(statuses, now, max_age) + citus_problems(citus) + list_problems(lists)
@@ -265,6 +273,8 @@ def run_reattach(
     echo: Echo,
 ) -> int:
     """Put an archive back; returns the exit code (refusals raise, exit 2)."""
+    from .archives import reattach
+
     options = RollOptions(lock_timeout_ms=lock_timeout_ms, retries=retries, dry_run=dry_run)
     log = (lambda msg: echo(msg, err=True)) if verbose else None
     with connect(database_url or "") as conn:

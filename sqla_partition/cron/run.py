@@ -21,7 +21,7 @@ from .session import (
     one_line,
     policy_writers,
 )
-from .tables import owned_partitions, query_of, select_tables, waiting_since
+from .tables import query_of, recorded_partitions, select_tables, waiting_since
 
 
 def roll(
@@ -46,9 +46,17 @@ def roll(
     if parents and not options.dry_run:
         roller.record = ensure_record(conn, report.warnings)
         ensure_keys(conn, report.warnings)
-        if roller.record:
-            backfill(conn, parents, report.warnings)
-    roller.owned = owned_partitions(conn)
+    recorded = recorded_partitions(conn)
+    if roller.record and not options.dry_run:
+        # only tables with a partition the record lacks: a run that finds every one
+        # recorded (each run after the first) costs no write
+        unrecorded = [
+            p for p in parents if any((c.schema, c.name) not in recorded for c in p.children)
+        ]
+        if unrecorded:
+            backfill(conn, unrecorded, report.warnings)
+            recorded = recorded_partitions(conn)
+    roller.owned = frozenset(k for k, state in recorded.items() if state == "attached")
     writable = policy_writers(conn)
     if writable:
         report.warnings.append(writable)

@@ -107,14 +107,19 @@ def waiting_since(conn: psycopg.Connection, parents: Sequence[Parent]) -> dict[A
 _ASK = object()
 
 
-def owned_partitions(conn: psycopg.Connection) -> frozenset[tuple[str, str]]:
-    """``(schema, name)`` of every partition the record says the tool made and attached;
-    none where the record does not exist."""
+def recorded_partitions(conn: psycopg.Connection) -> dict[tuple[str, str], str]:
+    """``(schema, name)`` of every partition in the record, with its state (only those
+    ``attached`` may expire); none where the record does not exist."""
     exists = conn.execute(sql.record_exists_query()).fetchone()  # type: ignore[arg-type]
     if not exists or not exists[0]:
-        return frozenset()
-    rows = conn.execute(sql.attached_names_query()).fetchall()  # type: ignore[arg-type]
-    return frozenset((s, n) for s, n in rows)
+        return {}
+    rows = conn.execute(sql.recorded_names_query()).fetchall()  # type: ignore[arg-type]
+    return {(s, n): state for s, n, state in rows}
+
+
+def owned_partitions(conn: psycopg.Connection) -> frozenset[tuple[str, str]]:
+    """``(schema, name)`` of every partition the record says the tool made and attached."""
+    return frozenset(k for k, state in recorded_partitions(conn).items() if state == "attached")
 
 
 def integer_position(conn: psycopg.Connection, parent: Parent) -> Any:

@@ -199,7 +199,6 @@ from .quoting import (
 from .record import (
     RECORD_TABLE,
     archive_names_query,
-    attached_names_query,
     backfill_record,
     bound_text,
     columns_query,
@@ -218,6 +217,7 @@ from .record import (
     record_partition,
     record_query,
     record_table,
+    recorded_names_query,
     refuse_archives,
     relation_exists_query,
 )
@@ -344,7 +344,7 @@ __all__ = [
     "advisory_lock",
     "advisory_unlock",
     "archive_names_query",
-    "attached_names_query",
+    "recorded_names_query",
     "backfill_record",
     "as_select",
     "attach_default_partition",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from .audit_columns import (
     AUDIT_TRIGGER,
     GUARD_TRIGGERS,
@@ -12,6 +10,7 @@ from .audit_columns import (
     MOVED_FUNCTION,
     function_text,
 )
+from .names import digest as name_digest
 from .plpgsql import do_block, dollar_quote
 from .policy import tool_schema
 from .quoting import ident, qualified, regclass, string_literal
@@ -114,7 +113,7 @@ _TRAIL_DIFF_QUERY = """SELECT string_agg(format(
 
 
 def trail_function_name(table: str, schema: str | None) -> str:
-    digest = hashlib.sha1(qualified(table, schema).encode("utf-8")).hexdigest()[:12]
+    digest = name_digest(qualified(table, schema), 12)
     return f"{AUDIT_TRAIL_FUNCTION}_{digest}"
 
 

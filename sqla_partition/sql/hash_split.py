@@ -3,9 +3,9 @@ swap in one short transaction."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
+from .names import digest as name_digest
 from .partitions import hash_bound
 from .plpgsql import RETRY_VARS, do_block, retrying
 from .quoting import ident, qualified, regclass, string_literal
@@ -66,7 +66,7 @@ class HashSplit:
     @property
     def log(self) -> str:
         """The trigger function and the key log share this name (different namespaces)."""
-        digest = hashlib.sha1(self.q(self.child).encode("utf-8")).hexdigest()[:12]
+        digest = name_digest(self.q(self.child), 12)
         return f"{SPLIT_TRIGGER}_{digest}"
 
     def names(self) -> list[str]:

@@ -3,10 +3,10 @@ behind index recommendations."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
 from .names import check_identifier
+from .names import digest as name_digest
 from .plpgsql import do_block
 from .quoting import ident, qualified, regclass, string_literal
 from .statement import Statement
@@ -16,7 +16,7 @@ def partition_index_name(index: str, partition: str, columns: list[str] | tuple[
     """``events_p2026_11_account_id_idx``, or a digest when that would pass 63 bytes."""
     name = f"{partition}_{'_'.join(columns)}_idx"
     if len(name.encode("utf-8")) > 63:
-        digest = hashlib.sha1(f"{index}/{partition}".encode()).hexdigest()[:10]
+        digest = name_digest(f"{index}/{partition}", 10)
         name = f"{partition[:40]}_{digest}_idx"
     return check_identifier(name, "index name")
 
@@ -25,7 +25,7 @@ def suggested_index_name(kind: str, table: str, columns: Iterable[str]) -> str:
     """``sqlp_<kind>_<table>_<columns>``: the prefix marks indexes proposed by the tool."""
     name = f"sqlp_{kind}_{table}_{'_'.join(columns)}"
     if len(name.encode("utf-8")) > 63:
-        name = f"sqlp_{kind}_{hashlib.sha1(name.encode()).hexdigest()[:16]}"
+        name = f"sqlp_{kind}_{name_digest(name, 16)}"
     return check_identifier(name, "recommended index name")
 
 

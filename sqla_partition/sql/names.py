@@ -22,3 +22,11 @@ def check_identifier(name: str, what: str) -> str:
             f"{MAX_IDENTIFIER_BYTES} bytes. {hint}"
         )
     return name
+
+
+def digest(text: str, length: int) -> str:
+    """The first ``length`` hex digits of ``text``'s SHA-1: a stable short name part (the
+    cron path imports hashlib, which loads OpenSSL, only when a name needs one)."""
+    import hashlib
+
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:length]

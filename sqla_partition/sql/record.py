@@ -174,13 +174,10 @@ SELECT r.schema_name, r.table_name, r.partition_schema, r.partition_name,
 """
 
 
-def attached_names_query() -> str:
-    """The partitions the record says the tool made and attached: the only ones retention
-    may expire."""
-    return (
-        f"SELECT partition_schema, partition_name FROM {record_table()} "
-        "WHERE state OPERATOR(pg_catalog.=) 'attached'"
-    )
+def recorded_names_query() -> str:
+    """Every partition in the record, with its state: only those ``attached`` (the tool
+    made and attached them) may expire."""
+    return f"SELECT partition_schema, partition_name, state FROM {record_table()}"
 
 
 def _children_rows(where: str, on_conflict: str = "DO NOTHING") -> str:
