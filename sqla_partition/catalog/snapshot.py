@@ -173,16 +173,24 @@ class Snapshot:
     has_audit: bool = True
     #: The session's role is a superuser.
     superuser: bool = False
+    _names: tuple[tuple[int, int], frozenset[tuple[str, str]]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def get(
         self, table: str, schema: str | None = None, default_schema: str = "public"
     ) -> Parent | None:
         return self.parents.get((schema or default_schema, table))
 
-    def partition_names(self) -> set[tuple[str, str]]:
-        names = {(c.schema, c.name) for p in self.parents.values() for c in p.children}
-        names.update(sub for p in self.parents.values() for sub in p.sub_partitions)
-        return names
+    def partition_names(self) -> frozenset[tuple[str, str]]:
+        """Every partition's ``(schema, name)``; made once per set of parents (autogenerate
+        asks several times, of thousands of partitions)."""
+        key = (id(self.parents), len(self.parents))
+        if self._names is None or self._names[0] != key:
+            names = {(c.schema, c.name) for p in self.parents.values() for c in p.children}
+            names.update(sub for p in self.parents.values() for sub in p.sub_partitions)
+            self._names = (key, frozenset(names))
+        return self._names[1]
 
 
 @functools.lru_cache(maxsize=8192)
@@ -321,10 +329,11 @@ def read_snapshot(
     """Read every partitioned parent, its children and the recorded policies.
 
     Two queries whatever the number of tables: the catalog, then the policy rows when the
-    policy table exists. ``bounds=False`` skips parsing partition bounds, for callers that
-    only need names.
+    policy table exists. ``bounds=False`` reads no partition bounds (the DEFAULT is still
+    known), for callers that only need names; :func:`with_bounds` reads one table's.
     """
-    snap = parse_catalog(query(catalog_query(*table) if table else catalog_query()), bounds)
+    text = catalog_query(*table, bounds=bounds) if table else catalog_query(bounds=bounds)
+    snap = parse_catalog(query(text), bounds)
     find_tool_schema(snap.policy_schemas)
     snap.has_policy_table = tool_schema() in snap.policy_schemas
     if snap.has_citus:
@@ -351,21 +360,12 @@ def read_snapshot(
     return snap
 
 
-def with_bounds(parent: Parent) -> Parent:
-    """``parent`` with its children's bounds parsed, when the snapshot was read without."""
-    children = tuple(
-        _child(
-            c.name,
-            c.schema,
-            c.bound,
-            "p" if c.is_partitioned else "r",
-            c.detach_pending,
-            parent.key_type,
-            True,
-        )
-        for c in parent.children
-    )
-    return dataclasses.replace(parent, children=children)
+def with_bounds(query: Query, parent: Parent) -> Parent:
+    """``parent`` with its children's bounds, read again when the snapshot was read
+    without them (one query, for the rare table whose changed policy needs them)."""
+    fresh = parse_catalog(query(catalog_query(parent.schema, parent.name)))
+    again = fresh.parents.get((parent.schema, parent.name))
+    return parent if again is None else dataclasses.replace(parent, children=again.children)
 
 
 def _with_policy(parent: Parent, policy: TablePolicy) -> Parent:

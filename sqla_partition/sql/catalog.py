@@ -100,7 +100,7 @@ WITH meta AS MATERIALIZED (
             FROM (
                 -- bounds hold constants only: relid 0 spares a relation lookup per partition
                 SELECT cc.relname, cn.nspname,
-                       pg_catalog.pg_get_expr(cc.relpartbound, 0) AS bound,
+                       {bound} AS bound,
                        cc.relkind::text AS relkind, i.inhdetachpending AS pending
                   FROM pg_catalog.pg_inherits i
                   JOIN pg_catalog.pg_class cc ON cc.oid = i.inhrelid
@@ -145,11 +145,21 @@ SELECT parts.schema_name, parts.table_name, parts.strategy, parts.key_columns,
 """
 
 
-def catalog_query(schema: str | None = None, table: str | None = None) -> str:
-    """Every partitioned table, or one (read again under its advisory lock)."""
+#: A partition's bound as text; without bounds, only whether it is the DEFAULT (what
+#: autogenerate needs: deparsing thousands of bounds is most of the query's work).
+_BOUND = "pg_catalog.pg_get_expr(cc.relpartbound, 0)"
+_DEFAULT_ONLY = "CASE WHEN cc.oid = pt.partdefid THEN 'DEFAULT' END"
+
+
+def catalog_query(
+    schema: str | None = None, table: str | None = None, *, bounds: bool = True
+) -> str:
+    """Every partitioned table, or one (read again under its advisory lock); ``bounds``
+    off: each partition's bound is left out, the DEFAULT still marked."""
     only = f"AND pc.oid = {regclass(table, schema)}" if table else ""
     return (
-        _CATALOG_QUERY.replace("{policy_table_name}", string_literal(POLICY_TABLE))
+        _CATALOG_QUERY.replace("{bound}", _BOUND if bounds else _DEFAULT_ONLY)
+        .replace("{policy_table_name}", string_literal(POLICY_TABLE))
         .replace("{record_table_name}", string_literal(RECORD_TABLE))
         .replace("{trusted_place}", trusted_place())
         .replace("{audit_trigger_name}", string_literal(AUDIT_TRIGGER))

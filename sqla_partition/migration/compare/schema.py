@@ -203,7 +203,10 @@ def _needed_now(
     ):
         return []
     position = planner.position_from_clock(bound, _now(ctx))
-    steps = planner.plan(bound, with_bounds(parent), position).of_kind("create")
+    conn = ctx.connection
+    assert conn is not None
+    parent = with_bounds(lambda q: pinned_rows(conn, q), parent)
+    steps = planner.plan(bound, parent, position).of_kind("create")
     archives = _snapshot(ctx).archives
     out = []
     for s in steps:
