@@ -76,10 +76,6 @@ def read_record(conn: psycopg.Connection) -> list[Recorded]:
     return [Recorded(*row) for row in rows]
 
 
-def archives_of(records: Sequence[Recorded], schema: str, table: str) -> list[Recorded]:
-    return [r for r in records if r.schema == schema and r.table == table and r.is_archive]
-
-
 def _show(value: KeyValue) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
@@ -258,7 +254,17 @@ def reattach(
     return out
 
 
-def archive_lines(records: Sequence[Recorded], schema: str, table: str) -> list[dict[str, Any]]:
+def archives_by_table(records: Sequence[Recorded]) -> dict[tuple[str, str], list[Recorded]]:
+    """Every table's archives, ``(schema, table)`` to its list: grouped once, so that status
+    over thousands of tables does not read the whole record for each one."""
+    out: dict[tuple[str, str], list[Recorded]] = {}
+    for r in records:
+        if r.is_archive:
+            out.setdefault((r.schema, r.table), []).append(r)
+    return out
+
+
+def archive_lines(archives: Sequence[Recorded]) -> list[dict[str, Any]]:
     """A table's archives as ``status`` shows them."""
     return [
         {
@@ -269,5 +275,5 @@ def archive_lines(records: Sequence[Recorded], schema: str, table: str) -> list[
             "rows_estimate": r.estimate,
             "bytes": r.bytes,
         }
-        for r in archives_of(records, schema, table)
+        for r in archives
     ]

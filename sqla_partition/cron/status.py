@@ -15,7 +15,7 @@ from ..catalog.snapshot import Parent, Snapshot, read_snapshot
 from ..declaration.periods import CalendarStep, Period, add, local_midnight, shift_date
 from ..declaration.policies import Hash, Range
 from ..planning.roll import position_from_clock, retention_cutoff
-from .archives import archive_lines, read_record
+from .archives import archive_lines, archives_by_table, read_record
 from .list_status import ListStatus, list_statuses
 from .session import bound_session, policy_writers
 from .tables import integer_position, owned_partitions, plan_table, query_of, select_tables
@@ -327,9 +327,9 @@ def collect(conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = 
                 "(a run moving rows): its rows were not counted this time"
             )
             statuses.append(busy)
-    records = read_record(conn)
+    archives = archives_by_table(read_record(conn))
     for status, parent in zip(statuses, parents, strict=True):
-        status.archives = archive_lines(records, parent.schema, parent.name)
+        status.archives = archive_lines(archives.get((parent.schema, parent.name), []))
     return Collected(statuses, warnings, parents, citus, lists)
 
 
