@@ -357,8 +357,7 @@ def read_snapshot(
     records = query(policy_query()) if snap.has_policy_table else []
     for schema, name, policy_text, key_type in records:
         try:
-            policy = policy_from_dict(json.loads(policy_text))
-            bound = TablePolicy(name, policy, key_type, schema)
+            bound = TablePolicy(name, _recorded_policy(policy_text), key_type, schema)
         except (PolicyError, ValueError, TypeError) as exc:
             raise CatalogError(f"{schema}.{name}: recorded policy is unreadable: {exc}") from exc
         snap.policies[(schema, name)] = bound
@@ -366,6 +365,13 @@ def read_snapshot(
         if parent is not None:
             snap.parents[(schema, name)] = _with_policy(parent, bound)
     return snap
+
+
+@functools.lru_cache(maxsize=1024)
+def _recorded_policy(text: str) -> Any:
+    """A recorded policy, read once per distinct text: tenants' tables share theirs, and
+    a policy is an immutable value."""
+    return policy_from_dict(json.loads(text))
 
 
 def with_bounds(query: Query, parent: Parent) -> Parent:

@@ -42,9 +42,7 @@ WITH meta AS MATERIALIZED (
                     AND c.relpersistence <> 't' AND {trusted_place}
                   ORDER BY 1) AS record_schemas,
            pg_catalog.current_schemas(false)::text[] AS search_path,
-           EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
-                    WHERE contype = 'f' AND conparentid <> 0::pg_catalog.oid)
-             AS has_foreign_key_clones,
+           {foreign_key_clones} AS has_foreign_key_clones,
            EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
                     WHERE tgname = {audit_trigger_name} AND NOT tgisinternal) AS has_audit,
            (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS me_super,
@@ -146,6 +144,8 @@ SELECT parts.schema_name, parts.table_name, parts.strategy, parts.key_columns,
 """
 
 
+_FOREIGN_KEY_CLONES = """EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
+                    WHERE contype = 'f' AND conparentid <> 0::pg_catalog.oid)"""
 #: A partition's bound as text; without bounds, only whether it is the DEFAULT (what
 #: autogenerate needs: deparsing thousands of bounds is most of the query's work).
 _BOUND = "pg_catalog.pg_get_expr(cc.relpartbound, 0)"
@@ -157,7 +157,8 @@ def catalog_query(
 ) -> str:
     """Every partitioned table, or one (read again under its advisory lock); ``bounds``
     off: each partition's bound is left out, the DEFAULT still marked."""
-    only = f"AND pc.oid = {regclass(table, schema)}" if table else ""
+    # on the base table, so that the one parent is found by its oid before anything else
+    only = f"AND pt.partrelid = {regclass(table, schema)}" if table else ""
     return (
         _CATALOG_QUERY.replace("{bound}", _BOUND if bounds else _DEFAULT_ONLY)
         .replace("{policy_table_name}", string_literal(POLICY_TABLE))
@@ -165,6 +166,8 @@ def catalog_query(
         .replace("{trusted_place}", trusted_place())
         .replace("{audit_trigger_name}", string_literal(AUDIT_TRIGGER))
         .replace("{only}", only)
+        # a scan of every constraint, which only autogenerate's read of every table uses
+        .replace("{foreign_key_clones}", "true" if table else _FOREIGN_KEY_CLONES)
     )
 
 
