@@ -111,7 +111,7 @@ def take_table(
 
 def _still(conn: psycopg.Connection, params: dict[str, str], key: int) -> bool:
     """The key held is still the table's: none was drawn again meanwhile."""
-    row = conn.execute(roll_lock.key_query(), params).fetchone()  # type: ignore[call-overload]
+    row = conn.execute(roll_lock.current_key_query(), params).fetchone()  # type: ignore[call-overload]
     return row is not None and row[0] == key
 
 

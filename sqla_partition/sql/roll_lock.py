@@ -80,6 +80,14 @@ def key_query() -> str:
     )
 
 
+def current_key_query() -> str:
+    """The table's key as it is now, without making one (bind parameters: schema, table):
+    a plain read, to check that the key a run holds was not drawn again meanwhile."""
+    return (
+        f"SELECT key FROM {keys_table()} WHERE schema_name = %(schema)s AND table_name = %(table)s"
+    )
+
+
 def draw_again_query() -> str:
     """A new key, only if the table still has the one a stranger holds (bind parameters:
     schema, table, key): of two runs that saw it, one draws."""
