@@ -167,9 +167,16 @@ def set_sqla_policies(conn: psycopg.Connection, names: list[str], policy: str) -
 
 
 def setup_partman(conn: psycopg.Connection, sc: Scenario, names: list[str]) -> None:
+    register_partman(conn, [f"public.{name}" for name in names], month_literal(sc.first), PREMAKE)
+
+
+def register_partman(
+    conn: psycopg.Connection, parents: list[str], start: str, premake: int
+) -> None:
+    """Hand ``parents`` (``schema.table``) to pg_partman 4, monthly from ``start``."""
     conn.execute("CREATE SCHEMA IF NOT EXISTS partman")
     conn.execute("CREATE EXTENSION IF NOT EXISTS pg_partman SCHEMA partman")
-    for name in names:
+    for parent in parents:
         # The partitions exist already (named as pg_partman names them), so create_parent
         # only records the configuration and makes its template table.
         with conn.transaction():
@@ -178,11 +185,7 @@ def setup_partman(conn: psycopg.Connection, sc: Scenario, names: list[str]) -> N
                     "SELECT partman.create_parent(p_parent_table := {}, p_control := 'created_at', "
                     "p_type := 'native', p_interval := 'monthly', p_premake := {}, "
                     "p_start_partition := {})"
-                ).format(
-                    sql.Literal(f"public.{name}"),
-                    sql.Literal(PREMAKE),
-                    sql.Literal(month_literal(sc.first)),
-                )
+                ).format(sql.Literal(parent), sql.Literal(premake), sql.Literal(start))
             )
 
 

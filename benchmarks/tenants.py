@@ -196,24 +196,12 @@ with psycopg.connect(sys.argv[1], autocommit=True) as conn:
 
 
 def setup_partman(url: str, count: int, current: int) -> None:
-    from psycopg import sql
+    from roll_scenario import register_partman
 
+    first = month_start(current + PREMAKE - PARTITIONS + 1)
     with connect(url) as conn:
-        conn.execute("CREATE SCHEMA IF NOT EXISTS partman")
-        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_partman SCHEMA partman")
-        first = month_start(current + PREMAKE - PARTITIONS + 1)
-        for schema, table in tenants(count):
-            conn.execute(
-                sql.SQL(
-                    "SELECT partman.create_parent(p_parent_table := {}, p_control := 'created_at', "
-                    "p_type := 'native', p_interval := 'monthly', p_premake := {}, "
-                    "p_start_partition := {})"
-                ).format(
-                    sql.Literal(f"{schema}.{table}"),
-                    sql.Literal(PREMAKE),
-                    sql.Literal(first.isoformat()),
-                )
-            )
+        parents = [f"{s}.{t}" for s, t in tenants(count)]
+        register_partman(conn, parents, first.isoformat(), PREMAKE)
 
 
 def measure(args: argparse.Namespace, count: int, current: int) -> dict[str, Any]:
