@@ -85,6 +85,15 @@ def _declared_where(exc: BaseException) -> str:
         frame = tb.tb_frame
         name = frame.f_locals.get("__tablename__") if frame.f_code.co_name != "<module>" else None
         if isinstance(name, str):
-            where = f"{name} ({os.path.relpath(frame.f_code.co_filename)}:{tb.tb_lineno}): "
+            where = f"{name} ({_shown_path(frame.f_code.co_filename)}:{tb.tb_lineno}): "
         tb = tb.tb_next
     return where if where and not str(exc).startswith(where.split(" ")[0]) else ""
+
+
+def _shown_path(path: str) -> str:
+    """``path`` relative to the working directory where it can be (not across Windows
+    drives: ``relpath`` raises there)."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return path

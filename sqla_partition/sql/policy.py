@@ -104,12 +104,13 @@ def upsert_partition_policies(
     return Statement(
         f"INSERT INTO {policy_table()} (schema_name, table_name, policy, key_type) "
         f"SELECT n.nspname, c.relname, {string_literal(policy_json)}::jsonb, "
-        f"{string_literal(key_type)} FROM pg_inherits AS i "
-        "JOIN pg_class AS c ON c.oid = i.inhrelid AND c.relkind = 'p' "
-        "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
-        f"WHERE i.inhparent = to_regclass({string_literal(qualified(table, schema))}) "
+        f"{string_literal(key_type)} FROM pg_catalog.pg_inherits AS i "
+        "JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid AND c.relkind = 'p' "
+        "JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace "
+        "WHERE i.inhparent = pg_catalog.to_regclass("
+        f"{string_literal(qualified(table, schema))}) "
         "ON CONFLICT (schema_name, table_name) DO UPDATE SET policy = EXCLUDED.policy, "
-        "key_type = EXCLUDED.key_type, updated_at = now()",
+        "key_type = EXCLUDED.key_type, updated_at = pg_catalog.now()",
         f"ROW EXCLUSIVE on {POLICY_TABLE}",
         "one row per partition partitioned in turn; the partitions are untouched",
     )
