@@ -6,11 +6,12 @@ command cron runs most, loads no more than it needs."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -147,68 +148,83 @@ def run_status(
     echo: Echo,
 ) -> None:
     from .list_status import list_lines
-    from .status import LEGEND, collect
-
-    with connect(database_url or "") as conn:
-        statuses, warnings, _, citus, lists = collect(conn, now, tables)
+    from .status import LEGEND, stream
 
     def say(line: str) -> None:  # a name with a line break stays on its line
         echo(inert(line))
 
-    if as_json:
-        shown = [s.as_dict() for s in statuses] + [{"citus": c.as_dict()} for c in citus]
-        shown += [{"list": s.as_dict()} for s in lists]
-        echo(json.dumps(shown, indent=2, default=str))
-        return
-    if not statuses and not citus and not lists:
-        say("No partitioned tables are managed by sqla-partition here.")
-    for s in lists:
-        for line in list_lines(s):
-            say(line)
-    for s in statuses:
-        say(f"{s.table}  {s.policy}")
-        until = _key_text(s.coverage_until) if s.coverage_until is not None else "nothing"
-        default = "no DEFAULT" if s.default_rows is None else f"{s.default_rows} rows in DEFAULT"
-        if s.default_busy:
-            default = "DEFAULT busy (another session holds it)"
-        expiry = _key_text(s.next_expiry) if s.next_expiry is not None else "never"
-        rolled = s.rolled_at.isoformat(timespec="seconds") if s.rolled_at else "never"
-        say(f"  {s.partitions} partitions, covered until {until}, {default}")
-        say(f"  next expiry {expiry}, last rolled {rolled}")
-        say(f"  timeline from {s.timeline_start}: {s.timeline}")
-        if s.missing:
-            say(f"  missing: {', '.join(s.missing)}")
-        if s.default_by_period or any(s.default_outside):
-            where = [f"{suffix} {n}" for suffix, n in s.default_by_period]
-            before, after = s.default_outside
-            where += [f"{before} before {s.timeline_start}"] if before else []
-            where += [f"{after} after the timeline"] if after else []
-            say(f"  rows in DEFAULT by period: {', '.join(where)}")
-        if s.foreign_expired:
-            say(
-                f"  past retention, not made by sqla-partition (left attached): "
-                f"{', '.join(s.foreign_expired)}"
-            )
-        if s.pending_detach:
-            say(f"  detach pending (interrupted; roll finishes it): {', '.join(s.pending_detach)}")
-        if s.overdue_expiry:
-            late = ", ".join(f"{name} (since {day})" for name, day in s.overdue_expiry)
-            say(f"  past retention, still attached: {late}")
-        for arch in s.archives:
-            span = f"[{arch['lower']}, {arch['upper']})"
-            rows = arch["rows_estimate"]
-            size = f"about {rows:,} rows" if rows is not None else "not analyzed yet"
-            when = arch["detached_at"] or "at an unknown time"
-            say(f"  archived: {arch['name']} {span}, {size}, detached {when}")
-        if s.archives:
-            say(f"  (sqla-partition reattach {s.table} NAME puts an archive back)")
-    if statuses:
+    with connect(database_url or "") as conn:
+        statuses, warnings, parents, citus, lists = stream(conn, now, tables)
+        if as_json:  # one array, written an element at a time as each table is read
+            shown = (s.as_dict() for s in statuses)
+            extra = [{"citus": c.as_dict()} for c in citus] + [{"list": s.as_dict()} for s in lists]
+            first = True
+            for element in itertools.chain(shown, extra):
+                text = json.dumps(element, indent=2, default=str).replace("\n", "\n  ")
+                echo(("[\n  " if first else ",\n  ") + text, nl=False)
+                first = False
+            echo("[]" if first else "\n]")
+            _warn(warnings, echo)
+            return
+        if not parents and not citus and not lists:
+            say("No partitioned tables are managed by sqla-partition here.")
+        for s in lists:
+            for line in list_lines(s):
+                say(line)
+        for s in statuses:
+            for line in _status_lines(s):
+                say(line)
+    if parents:
         say(f"({LEGEND})")
     for c in citus:  # on a Citus cluster: how each managed table is spread
         say(f"{c.table}  {c.policy}" if c.declared_shards is not None else f"{c.table}")
         say(f"  on Citus: {c.line()}")
+    _warn(warnings, echo)
+
+
+def _warn(warnings: Sequence[str], echo: Echo) -> None:
     for w in warnings:
         echo(inert(f"warning: {w}"), err=True)
+
+
+def _status_lines(s: Any) -> Iterator[str]:
+    """One range table's status as text."""
+    yield f"{s.table}  {s.policy}"
+    until = _key_text(s.coverage_until) if s.coverage_until is not None else "nothing"
+    default = "no DEFAULT" if s.default_rows is None else f"{s.default_rows} rows in DEFAULT"
+    if s.default_busy:
+        default = "DEFAULT busy (another session holds it)"
+    expiry = _key_text(s.next_expiry) if s.next_expiry is not None else "never"
+    rolled = s.rolled_at.isoformat(timespec="seconds") if s.rolled_at else "never"
+    yield f"  {s.partitions} partitions, covered until {until}, {default}"
+    yield f"  next expiry {expiry}, last rolled {rolled}"
+    yield f"  timeline from {s.timeline_start}: {s.timeline}"
+    if s.missing:
+        yield f"  missing: {', '.join(s.missing)}"
+    if s.default_by_period or any(s.default_outside):
+        where = [f"{suffix} {n}" for suffix, n in s.default_by_period]
+        before, after = s.default_outside
+        where += [f"{before} before {s.timeline_start}"] if before else []
+        where += [f"{after} after the timeline"] if after else []
+        yield f"  rows in DEFAULT by period: {', '.join(where)}"
+    if s.foreign_expired:
+        yield (
+            "  past retention, not made by sqla-partition (left attached): "
+            f"{', '.join(s.foreign_expired)}"
+        )
+    if s.pending_detach:
+        yield f"  detach pending (interrupted; roll finishes it): {', '.join(s.pending_detach)}"
+    if s.overdue_expiry:
+        late = ", ".join(f"{name} (since {day})" for name, day in s.overdue_expiry)
+        yield f"  past retention, still attached: {late}"
+    for arch in s.archives:
+        span = f"[{arch['lower']}, {arch['upper']})"
+        rows = arch["rows_estimate"]
+        size = f"about {rows:,} rows" if rows is not None else "not analyzed yet"
+        when = arch["detached_at"] or "at an unknown time"
+        yield f"  archived: {arch['name']} {span}, {size}, detached {when}"
+    if s.archives:
+        yield f"  (sqla-partition reattach {s.table} NAME puts an archive back)"
 
 
 def _key_text(value: Any) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -297,8 +297,20 @@ class Collected(NamedTuple):
     lists: list[ListStatus]
 
 
-def collect(conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = ()) -> Collected:
-    """Each managed table's status, the warnings, and the range tables themselves."""
+class Streamed(NamedTuple):
+    """What is known before any range table is looked at, and its statuses one at a time:
+    ten thousand tables are shown as they are read, not held and shown at the end."""
+
+    statuses: Iterator[TableStatus]
+    #: Grows while ``statuses`` is consumed (a DEFAULT another session holds).
+    warnings: list[str]
+    parents: list[Parent]
+    citus: list[CitusStatus]
+    lists: list[ListStatus]
+
+
+def stream(conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = ()) -> Streamed:
+    """Each managed table's status as it is read, the warnings, and the range tables."""
     bound_session(conn)
     snap = read_snapshot(query_of(conn))
     citus = citus_statuses(snap, tables)
@@ -312,25 +324,33 @@ def collect(conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = 
     warnings += [writable] if writable else []
     rolled = _rolled_at(conn)
     owned = owned_partitions(conn)
-    statuses = []
-    for parent in parents:
-        at = rolled.get((parent.schema, parent.name))
-        try:
-            if parent.default_locked:
-                raise psycopg.errors.LockNotAvailable
-            statuses.append(table_status(conn, parent, now, at, owned))
-        except psycopg.errors.LockNotAvailable:  # a run moving rows holds the DEFAULT
-            busy = table_status(conn, parent, now, at, owned, read_default=False)
-            busy.default_busy = True
-            warnings.append(
-                f"{parent.schema}.{parent.name}: another session holds its DEFAULT partition "
-                "(a run moving rows): its rows were not counted this time"
-            )
-            statuses.append(busy)
-    archives = archives_by_table(read_record(conn))
-    for status, parent in zip(statuses, parents, strict=True):
-        status.archives = archive_lines(archives.get((parent.schema, parent.name), []))
-    return Collected(statuses, warnings, parents, citus, lists)
+    archives = archives_by_table(read_record(conn)) if parents else {}
+
+    def statuses() -> Iterator[TableStatus]:
+        for parent in parents:
+            at = rolled.get((parent.schema, parent.name))
+            try:
+                if parent.default_locked:
+                    raise psycopg.errors.LockNotAvailable
+                status = table_status(conn, parent, now, at, owned)
+            except psycopg.errors.LockNotAvailable:  # a run moving rows holds the DEFAULT
+                status = table_status(conn, parent, now, at, owned, read_default=False)
+                status.default_busy = True
+                warnings.append(
+                    f"{parent.schema}.{parent.name}: another session holds its DEFAULT "
+                    "partition (a run moving rows): its rows were not counted this time"
+                )
+            status.archives = archive_lines(archives.get((parent.schema, parent.name), []))
+            yield status
+
+    return Streamed(statuses(), warnings, parents, citus, lists)
+
+
+def collect(conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = ()) -> Collected:
+    """Each managed table's status, the warnings, and the range tables themselves."""
+    streamed = stream(conn, now, tables)
+    statuses = list(streamed.statuses)
+    return Collected(statuses, streamed.warnings, streamed.parents, streamed.citus, streamed.lists)
 
 
 def _named(citus: list[CitusStatus], name: str) -> bool:
