@@ -129,3 +129,30 @@ def update_bulk(conn: psycopg.Connection, table: str, after_id: int, upto_id: in
         changed = cur.rowcount
     conn.commit()
     return changed
+
+
+#: The trail's own events for a bulk statement, written by one INSERT ... SELECT with no
+#: trigger at all: the floor under which no trail that records each row can go.
+EVENTS = {
+    "insert bulk": "jsonb_build_object('id', x.id), to_jsonb(x)",
+    "update bulk": (
+        "jsonb_build_object('id', x.id), jsonb_build_object("
+        "'amount', jsonb_build_array(x.amount - 1, x.amount), "
+        "'note', jsonb_build_array(x.note, x.note))"
+    ),
+}
+FLOOR = "events alone"
+
+
+def events_alone(conn: psycopg.Connection, workload: str, after_id: int, upto_id: int) -> int:
+    """Write the events of ``workload``'s rows of ``t_plain`` into the trail, no trigger."""
+    stmt = sql.SQL(
+        "INSERT INTO {} (table_schema, table_name, operation, actor, row_key, diff) "
+        "SELECT 'public', {}, {}, %s, " + EVENTS[workload] + " FROM t_plain AS x "
+        "WHERE x.id > %s::bigint AND x.id <= %s::bigint"
+    ).format(sql.Identifier(TRAIL), sql.Literal(FLOOR), sql.Literal(workload.split()[0].upper()))
+    with conn.cursor() as cur:
+        cur.execute(stmt, (ACTOR, after_id, upto_id))
+        changed = cur.rowcount
+    conn.commit()
+    return changed

@@ -411,3 +411,65 @@ def test_triggers_an_earlier_version_made_are_made_again(project, pg):
         "SELECT count(*) FROM pg_trigger WHERE tgname = 'sqla_partition_audit' "
         "AND tgrelid = 'events'::regclass"
     ).fetchone() == (1,)
+
+
+def test_the_trail_keys_inserts_and_deletes_by_hostile_key_columns(db_url, pg):
+    """Inserts and deletes are recorded from the key's own columns, however they are named,
+    and the generic way once the table no longer has the columns the function knew."""
+    from sqla_partition.declaration.audit_trail import trail_columns, trail_policy
+
+    from .test_hash import run_online
+
+    key = 'Key "x"; --'
+    pg.execute(
+        f'CREATE TABLE docs ("{key.replace(chr(34), chr(34) * 2)}" int, "select" text, a int, '
+        "b int, created_at timestamptz, updated_at timestamptz, created_by bigint, "
+        f'updated_by bigint, PRIMARY KEY ("{key.replace(chr(34), chr(34) * 2)}", "select"))'
+    )
+    columns = [key, "select", "a", "b", "created_at", "updated_at", "created_by"]
+
+    def enable(op):
+        op.create_partitioned_table(
+            "sqla_partition_audit_trail",
+            *trail_columns(),
+            partitioning=trail_policy("12 months"),
+            start="2026-11-01",
+            until="2027-03-01",
+            schema="sqla_partition",
+        )
+        op.enable_audit("docs", Audit(trail=True), primary_key=[key, "select"], columns=columns)
+
+    run_online(db_url, enable)
+    quoted = '"Key ""x""; --"'
+    for attempt in ("as written", "after a column is dropped"):
+        pg.execute(f"INSERT INTO docs ({quoted}, \"select\", a) VALUES (1, 'o''k', 1)")
+        row = pg.execute("SELECT to_jsonb(d) FROM docs AS d").fetchone()[0]
+        pg.execute("DELETE FROM docs")
+        events = trail(pg, "docs")[-2:]
+        assert [(op, key_, diff) for op, _, key_, diff in events] == [
+            ("INSERT", {key: 1, "select": "o'k"}, row),
+            ("DELETE", {key: 1, "select": "o'k"}, row),
+        ], attempt
+        pg.execute("ALTER TABLE docs DROP COLUMN IF EXISTS b")
+
+
+def test_an_actor_is_checked_each_time_it_changes_within_a_transaction(db_url, pg):
+    pg.execute(
+        "CREATE TABLE docs (id int PRIMARY KEY, created_at timestamptz, "
+        "updated_at timestamptz, created_by bigint, updated_by bigint)"
+    )
+    from .test_hash import run_online
+
+    run_online(db_url, lambda op: op.enable_audit("docs", Audit(), primary_key=["id"]))
+    refused = pytest.raises(psycopg.errors.InvalidParameterValue, match="integer user id")
+    with refused, pg.transaction():
+        pg.execute("SELECT set_config('app.user_id', '42', true)")
+        pg.execute("INSERT INTO docs (id) VALUES (1)")  # checked, and remembered
+        pg.execute("SELECT set_config('app.user_id', 'alice', true)")
+        pg.execute("INSERT INTO docs (id) VALUES (2)")
+    # a client that claims the check was done skips the message, not the refusal
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation), pg.transaction():
+        pg.execute("SELECT set_config('sqla_partition.audit_actor_bigint', 'alice', true)")
+        pg.execute("SELECT set_config('app.user_id', 'alice', true)")
+        pg.execute("INSERT INTO docs (id) VALUES (3)")
+    assert pg.execute("SELECT count(*) FROM docs").fetchone() == (0,)

@@ -45,7 +45,7 @@ _TRAIL_GENERIC = """  IF TG_OP = 'INSERT' THEN
      WHERE k <> ALL (keys);
     INSERT INTO @trail@ (table_schema, table_name, operation, actor, row_key, diff)
     SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', actor, r.j - others, r.j
-      FROM (SELECT to_jsonb(x) AS j FROM new_rows AS x) AS r;
+      FROM (SELECT to_jsonb(x) AS j FROM new_rows AS x OFFSET 0) AS r;  -- converted once
     RETURN NULL;
   END IF;
   SELECT array_agg(k) INTO others
@@ -59,7 +59,7 @@ _TRAIL_GENERIC = """  IF TG_OP = 'INSERT' THEN
     -- partition a row moved to dropped it): each old row as it was
     INSERT INTO @trail@ (table_schema, table_name, operation, actor, row_key, diff)
     SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP, actor, r.j - others, r.j
-      FROM (SELECT to_jsonb(x) AS j FROM old_rows AS x) AS r;
+      FROM (SELECT to_jsonb(x) AS j FROM old_rows AS x OFFSET 0) AS r;  -- converted once
     RETURN NULL;
   END IF;
   -- the old and new images of the statement's rows are stored pairwise, in the same
@@ -79,10 +79,25 @@ _TRAIL_GENERIC = """  IF TG_OP = 'INSERT' THEN
 
 #: The fast path for updates, filled in from the live catalog when the migration runs:
 #: the table's columns compared by name (as text where a type has no equality).
-_TRAIL_FAST = """  IF TG_OP = 'UPDATE' THEN
-    IF (SELECT count(*) FROM pg_attribute WHERE attrelid = TG_RELID AND attnum > 0
-         AND NOT attisdropped AND attname = ANY (ARRAY[@names@]::name[])) = @count@
-       AND (SELECT count(*) FROM old_rows) = (SELECT count(*) FROM new_rows) THEN
+_TRAIL_FAST = """  IF (SELECT count(*) FROM pg_attribute WHERE attrelid = TG_RELID AND attnum > 0
+       AND NOT attisdropped AND attname = ANY (ARRAY[@names@]::name[])) = @count@ THEN
+    -- inserts and deletes: each row whole, its key read from its columns (removing the
+    -- others from the whole row cost the row's conversion twice)
+    IF TG_OP = 'INSERT' THEN
+      INSERT INTO @trail@ (table_schema, table_name, operation, actor, row_key, diff)
+      SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', actor, jsonb_build_object(@xkey@),
+             to_jsonb(x)
+        FROM new_rows AS x;
+      RETURN NULL;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+      INSERT INTO @trail@ (table_schema, table_name, operation, actor, row_key, diff)
+      SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', actor, jsonb_build_object(@xkey@),
+             to_jsonb(x)
+        FROM old_rows AS x;
+      RETURN NULL;
+    END IF;
+    IF (SELECT count(*) FROM old_rows) = (SELECT count(*) FROM new_rows) THEN
       -- old and new images side by side, by position, as PostgreSQL stores them
       INSERT INTO @trail@ (table_schema, table_name, operation, actor, row_key, diff)
       SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor, jsonb_build_object(@key@), d.diff
@@ -132,10 +147,11 @@ def create_trail_function(
     noise = "ARRAY[" + ", ".join(string_literal(c) for c in AUDIT_NOISE) + "]"
     function = qualified(trail_function_name(table, schema), tool_schema())
     key = ", ".join(f"{string_literal(c)}, (p.o).{ident(c)}" for c in primary_key)
+    xkey = ", ".join(f"{string_literal(c)}, x.{ident(c)}" for c in primary_key)
     body = (_TRAIL_DECLARE + "BEGIN\n" + _TRAIL_FAST + _TRAIL_GENERIC + "END").replace(
         "@trail@", trail
     )
-    body = body.replace("@noise@", noise).replace("@key@", key)
+    body = body.replace("@noise@", noise).replace("@key@", key).replace("@xkey@", xkey)
     template = function_text(
         trail_function_name(table, schema),
         body,

@@ -28,7 +28,11 @@ SECRET_TABLE = "sqla_partition_audit_secret"
 _AUDIT_COLUMNS_BODY = """DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
 BEGIN
-  IF TG_ARGV[2] = 'who' AND actor IS NOT NULL THEN
+  -- an actor is checked once per transaction, not per row (the match cost more than the rest
+  -- of the trigger); later rows compare it with the one checked. Whoever sets the setting
+  -- by hand skips only the message: the column's type still refuses what is not one.
+  IF TG_ARGV[2] = 'who' AND actor IS NOT NULL AND TG_ARGV[1] <> 'text'
+     AND actor IS DISTINCT FROM current_setting('@checked@' || TG_ARGV[1], true) THEN
     IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
         OR length(actor) > 18
            AND actor::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
@@ -42,6 +46,7 @@ BEGIN
       RAISE EXCEPTION 'sqla-partition: % must be a uuid, got %', TG_ARGV[0], actor
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM set_config('@checked@' || TG_ARGV[1], actor, true);
   END IF;
   IF TG_OP = 'INSERT' THEN
     -- values the insert gives stay here: where the database owns the columns, the guard
@@ -108,6 +113,8 @@ BEGIN
 END"""
 
 MOVE_SETTING = "sqla_partition.audit_moving"
+#: The actor a transaction's writes already checked, per actor type (the setting's suffix).
+CHECKED_SETTING = "sqla_partition.audit_actor_"
 
 #: What vouches for a row an update moves: a digest of its creation, its key and its table,
 #: keyed by a secret only the functions' owner reads, in a setting of the transaction that
@@ -189,6 +196,7 @@ def _filled(body: str) -> str:
         body.replace("@row_key@", _ROW_KEY)
         .replace("@secret@", qualified(SECRET_TABLE, schema))
         .replace("@setting@", MOVE_SETTING)
+        .replace("@checked@", CHECKED_SETTING)
         .replace("@moved@", qualified(MOVED_FUNCTION, schema))
     )
 
