@@ -21,6 +21,7 @@ from .session import (
     one_line,
     policy_writers,
 )
+from .table_lock import read_keys
 from .tables import query_of, recorded_partitions, select_tables, waiting_since
 
 
@@ -62,6 +63,9 @@ def roll(
         report.warnings.append(writable)
         roller.expire = False
     roller.since = waiting_since(conn, parents)
+    if parents:
+        unkeyed = [] if options.dry_run else [(p.schema, p.name) for p in parents]
+        roller.keys = read_keys(conn, unkeyed)
     for parent in parents:
         try:
             report.tables.append(roller.roll_table(parent, now))

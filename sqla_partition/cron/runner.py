@@ -7,6 +7,7 @@ stop the others, and a per-table advisory lock makes concurrent runs skip each o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import random
@@ -21,6 +22,7 @@ from .. import sql
 from ..catalog.snapshot import Parent, parse_catalog
 from ..declaration.policies import Range
 from ..planning.roll import Plan, Step
+from ..sql.catalog import execute_one_table, one_table_statement
 from .messages import (
     backlog_message,
     not_ours,
@@ -34,7 +36,7 @@ from .session import (
     bound_session,
     one_line,
 )
-from .table_lock import HeldTable, take_table
+from .table_lock import HeldTable, Keys, take_table
 from .tables import owned_partitions, plan_table
 from .transactions import (
     EXPIRE_KINDS,
@@ -72,6 +74,14 @@ class Roller:
         self.kept: set[tuple[str, str]] = set()
         #: The session's role when it is a superuser (see :func:`superuser_refusal`).
         self.superuser: str | None = None
+        #: The roll keys the run read at its start (None: each table reads its own).
+        self.keys: Keys | None = None
+        #: Whether this session prepared the statement that reads one table again.
+        self._prepared = False
+        # psycopg's own prepared statements are deallocated after every ALTER, and with
+        # them every statement of the session: one DDL statement per table leaves none to
+        # reuse, so it prepares none
+        conn.prepare_threshold = None
 
     # -- statement execution -----------------------------------------------------------
 
@@ -326,13 +336,26 @@ class Roller:
 
     def _reread(self, parent: Parent) -> Parent:
         """This table's partitions as they are now; its policy is the one already read."""
-        rows = self.conn.execute(  # type: ignore[call-overload]
-            sql.catalog_query(parent.schema, parent.name)
-        ).fetchall()
+        rows = self._read_one(parent)
         fresh = parse_catalog(rows).parents.get((parent.schema, parent.name))
         if fresh is None:
             return parent
         return dataclasses.replace(fresh, policy=parent.policy)
+
+    def _read_one(self, parent: Parent) -> list[Any]:
+        """The catalog rows of one table, by the statement this session prepared (prepared
+        again should something have deallocated it)."""
+        prepare, name = one_table_statement()
+        read = execute_one_table(name, parent.name, parent.schema)
+        if self._prepared:
+            try:
+                return self.conn.execute(read).fetchall()  # type: ignore[call-overload]
+            except pgerrors.InvalidSqlStatementName:
+                pass
+        with contextlib.suppress(pgerrors.DuplicatePreparedStatement):  # an earlier run's
+            self.conn.execute(prepare)  # type: ignore[call-overload]
+        self._prepared = True
+        return self.conn.execute(read).fetchall()  # type: ignore[call-overload]
 
     def _plan(self, parent: Parent, now: dt.datetime, *, first: bool = False) -> Plan:
         """``first``: the plan before the table's lock, from what the run read for every
@@ -370,6 +393,7 @@ class Roller:
                 self.options.wait_for_other_s,
                 restore=lambda: bound_session(self.conn, self.options),
                 log=self.log,
+                keys=self.keys,
             )
         except pgerrors.InsufficientPrivilege as exc:
             result.status = "failed"

@@ -12,7 +12,7 @@ notices its client is gone and lets the lock go.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import psycopg
 from psycopg import errors as pgerrors
@@ -45,6 +45,35 @@ class HeldTable:
             self.conn.execute(roll_lock.keyed_unlock(), {"key": self.key})  # type: ignore[call-overload]
 
 
+@dataclasses.dataclass
+class Keys:
+    """The keys table as a run found it: whether it exists, and the keys it could read."""
+
+    exist: bool
+    known: dict[tuple[str, str], int]
+
+
+def read_keys(conn: psycopg.Connection, tables: Sequence[tuple[str, str]] = ()) -> Keys:
+    """The keys this role may read; ``tables`` (schema, name) that have none get theirs
+    made first, in one statement: a first run over thousands of tables makes no key per
+    table (a run that finds every key writes nothing)."""
+    if not has_keys(conn):
+        return Keys(False, {})
+    rows = conn.execute(roll_lock.all_keys_query()).fetchall()  # type: ignore[call-overload]
+    known = {(schema, table): int(key) for schema, table, key in rows}
+    missing = [t for t in tables if t not in known]
+    if missing:
+        try:
+            made = conn.execute(  # type: ignore[call-overload]
+                roll_lock.make_keys_query(),
+                {"schemas": [s for s, _ in missing], "tables": [n for _, n in missing]},
+            ).fetchall()
+        except (pgerrors.ReadOnlySqlTransaction, pgerrors.InsufficientPrivilege):
+            made = []  # each table makes its own, as it always could
+        known.update({(schema, table): int(key) for schema, table, key in made})
+    return Keys(True, known)
+
+
 def has_keys(conn: psycopg.Connection) -> bool:
     return bool(conn.execute(roll_lock.keys_table_exists_query()).fetchone()[0])  # type: ignore[call-overload,index]
 
@@ -57,24 +86,31 @@ def take_table(
     *,
     restore: Callable[[], None],
     log: Callable[[str], None],
+    keys: Keys | None = None,
 ) -> HeldTable | str:
     """Take ``schema.name``'s lock (session-level), waiting up to ``wait_s`` for a holder
     that may roll it; the lock once held, else a line saying who held it. ``restore`` puts
     the session's timeouts back after the wait changed ``lock_timeout``. A role that may
-    not roll the table gets ``InsufficientPrivilege``."""
-    if not has_keys(conn):
+    not roll the table gets ``InsufficientPrivilege``. ``keys``: what a run over many
+    tables read of the keys once (a key drawn again since is found out once held)."""
+    if not (keys.exist if keys is not None else has_keys(conn)):
         return _take_public(conn, name, schema, wait_s, restore=restore, log=log)
     table = f"{inert(schema)}.{inert(name)}"
     params = {"schema": schema, "table": name}
     notes: list[str] = []
+    known = keys.known.pop((schema, name), None) if keys is not None else None
     for _ in range(_ATTEMPTS):
-        row = conn.execute(roll_lock.key_query(), params).fetchone()  # type: ignore[call-overload]
-        if row is None or row[0] is None:  # a key this role may not see: not a member
-            raise pgerrors.InsufficientPrivilege(f"no member of the owner of {table}")
-        key = int(row[0])
+        if known is not None:  # once: should it have been drawn again, read it afresh
+            key, known = known, None
+        else:
+            row = conn.execute(roll_lock.key_query(), params).fetchone()  # type: ignore[call-overload]
+            if row is None or row[0] is None:  # a key this role may not see: not a member
+                raise pgerrors.InsufficientPrivilege(f"no member of the owner of {table}")
+            key = int(row[0])
         held = HeldTable(conn, name, schema, key, notes)
-        if conn.execute(roll_lock.try_keyed_lock(), {"key": key}).fetchone()[0]:  # type: ignore[call-overload,index]
-            if _still(conn, params, key):
+        locked, still = _lock_and_check(conn, params, key)
+        if locked:
+            if still:
                 return held
             held.release()
             continue
@@ -107,6 +143,18 @@ def take_table(
         f"the lock of {table} was held by other roles under every key drawn; the next run "
         "tries again"
     )
+
+
+def _lock_and_check(
+    conn: psycopg.Connection, params: dict[str, str], key: int
+) -> tuple[bool, bool]:
+    """Try the lock, then read whether ``key`` is still the table's: one round trip, the
+    read after the lock (a statement of its own, so it sees a key drawn meanwhile)."""
+    with conn.pipeline():
+        lock = conn.execute(roll_lock.try_keyed_lock(), {"key": key})  # type: ignore[call-overload]
+        current = conn.execute(roll_lock.current_key_query(), params)  # type: ignore[call-overload]
+    row = current.fetchone()
+    return bool(lock.fetchone()[0]), row is not None and row[0] == key  # type: ignore[index]
 
 
 def _still(conn: psycopg.Connection, params: dict[str, str], key: int) -> bool:

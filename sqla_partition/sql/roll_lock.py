@@ -80,6 +80,28 @@ def key_query() -> str:
     )
 
 
+def all_keys_query() -> str:
+    """Every key this role may see, read once by a run over many tables."""
+    return f"SELECT schema_name, table_name, key FROM {keys_table()}"
+
+
+def make_keys_query() -> str:
+    """Keys for the tables named that lack one (bind parameters: schemas, tables, two
+    arrays), made in one statement; only for tables this role may roll, as the policy on
+    the keys table requires of each row."""
+    return (
+        f"INSERT INTO {keys_table()} (schema_name, table_name, key) "
+        f"SELECT t.s, t.n, {_RANDOM_KEY} "
+        "FROM ROWS FROM (pg_catalog.unnest(%(schemas)s::text[]), "
+        "pg_catalog.unnest(%(tables)s::text[])) AS t(s, n) "
+        "JOIN pg_catalog.pg_namespace AS ns ON ns.nspname OPERATOR(pg_catalog.=) t.s "
+        "JOIN pg_catalog.pg_class AS c ON c.relnamespace OPERATOR(pg_catalog.=) ns.oid "
+        "AND c.relname OPERATOR(pg_catalog.=) t.n "
+        "WHERE pg_catalog.pg_has_role(c.relowner, 'MEMBER') "
+        "ON CONFLICT DO NOTHING RETURNING schema_name, table_name, key"
+    )
+
+
 def current_key_query() -> str:
     """The table's key as it is now, without making one (bind parameters: schema, table):
     a plain read, to check that the key a run holds was not drawn again meanwhile."""

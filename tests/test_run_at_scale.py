@@ -1,0 +1,108 @@
+"""What keeps a run over thousands of tables cheap per table, and still correct: the table
+read again under its lock is planned once per session, and the roll keys are read once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+
+from sqla_partition import Range
+from sqla_partition.cron import run as run_module
+from sqla_partition.cron.results import RollOptions
+from sqla_partition.cron.run import roll
+from sqla_partition.cron.table_lock import Keys
+
+from .test_roll import hold_roll_lock, make_table, partitions
+
+NOW = dt.datetime(2026, 12, 10, tzinfo=dt.timezone.utc)
+TABLES = ("alpha", "beta", "gamma", "delta")
+
+
+def _catch_up(pg):
+    """premake raised by one: each table needs one more partition."""
+    pg.execute(
+        "UPDATE sqla_partition.sqla_partition_policy "
+        "SET policy = jsonb_set(policy, '{premake}', to_jsonb((policy->>'premake')::int + 1))"
+    )
+
+
+def test_a_run_plans_the_read_under_each_lock_once(db_url, pg):
+    for name in TABLES:
+        make_table(db_url, Range("created_at", premake=2), name=name)  # through Feb
+    _catch_up(pg)
+    with psycopg.connect(pg.info.dsn, autocommit=True) as conn:
+        report = roll(conn, NOW)
+        assert report.exit_code == 0, report.as_dict()
+        assert [t.status for t in report.tables] == ["ok"] * len(TABLES)
+        # one statement, prepared on the server, run for every table it rolled; an ALTER
+        # (each ATTACH) did not deallocate it
+        prepared = conn.execute(
+            "SELECT generic_plans + custom_plans FROM pg_prepared_statements "
+            "WHERE name LIKE 'sqla_partition_one_table_%'"
+        ).fetchall()
+        assert len(prepared) == 1 and prepared[0][0] >= len(TABLES)
+        # a second run on the same session uses it again
+        _catch_up(pg)
+        assert roll(conn, NOW).exit_code == 0
+        again = conn.execute(
+            "SELECT generic_plans + custom_plans FROM pg_prepared_statements "
+            "WHERE name LIKE 'sqla_partition_one_table_%'"
+        ).fetchall()
+        assert len(again) == 1 and again[0][0] >= 2 * len(TABLES)
+    for name in TABLES:
+        assert len(partitions(pg, name)) == 6  # Nov to Feb made, then Mar and Apr
+
+
+def test_a_first_run_makes_every_tables_key_in_one_statement(db_url, pg, monkeypatch):
+    from sqla_partition.sql import roll_lock
+
+    for name in TABLES:
+        make_table(db_url, Range("created_at", premake=2), name=name)
+    _catch_up(pg)
+
+    def one_by_one():
+        raise AssertionError("a key made for one table")
+
+    monkeypatch.setattr(roll_lock, "key_query", one_by_one)
+    report = roll(pg, NOW)
+    assert report.exit_code == 0, report.as_dict()
+    keys = pg.execute(
+        "SELECT table_name FROM sqla_partition.sqla_partition_roll_keys ORDER BY 1"
+    ).fetchall()
+    assert [k for (k,) in keys] == sorted(TABLES)
+
+
+def test_a_key_drawn_again_after_the_run_read_the_keys_is_found_out(db_url, pg, monkeypatch):
+    make_table(db_url, Range("created_at", premake=2))
+    _catch_up(pg)
+    assert roll(pg, NOW).exit_code == 0  # March is made, and the table's key
+    (key,) = pg.execute("SELECT key FROM sqla_partition.sqla_partition_roll_keys").fetchone()
+    stale = key + 1 if key < 2**31 - 1 else key - 1
+    read = run_module.read_keys
+
+    def read_keys(conn, tables=()):  # what a run read just before another drew the key again
+        keys = read(conn, tables)
+        return Keys(keys.exist, dict.fromkeys(keys.known, stale))
+
+    monkeypatch.setattr(run_module, "read_keys", read_keys)
+    _catch_up(pg)
+    options = RollOptions(wait_for_other_s=0.2)
+    with (
+        psycopg.connect(pg.info.dsn, autocommit=True) as other,
+        psycopg.connect(pg.info.dsn, autocommit=True) as conn,
+    ):
+        assert hold_roll_lock(other)  # another run works on the table, under its real key
+        report = roll(conn, NOW, options)
+        assert report.exit_code == 3, report.as_dict()  # it waited for it, then skipped
+        assert report.tables[0].status == "skipped"
+        other.execute("SELECT pg_advisory_unlock_all()")
+        report = roll(conn, NOW, options)
+        assert report.exit_code == 0, report.as_dict()
+        assert report.tables[0].created == ["events_p2027_04"]
+        # the stale key's lock was let go, and the table's own after its work
+        held = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = %s",
+            (conn.info.backend_pid,),
+        ).fetchone()
+        assert held == (0,)
