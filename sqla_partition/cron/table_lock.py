@@ -47,31 +47,38 @@ class HeldTable:
 
 @dataclasses.dataclass
 class Keys:
-    """The keys table as a run found it: whether it exists, and the keys it could read."""
+    """The keys table as a run found it: whether it exists, the keys it could read, and
+    the tables of the run that had none yet."""
 
     exist: bool
     known: dict[tuple[str, str], int]
+    unkeyed: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    def take(self, conn: psycopg.Connection, schema: str, name: str) -> int | None:
+        """The key read for the table, once (None: read it afresh). The first table that
+        needs a key the run lacks makes every missing one, in one statement: a first run
+        over thousands of tables makes none per table, a run that locks none makes none."""
+        if (schema, name) not in self.known and self.unkeyed:
+            missing, self.unkeyed = self.unkeyed, []
+            try:
+                made = conn.execute(  # type: ignore[call-overload]
+                    roll_lock.make_keys_query(),
+                    {"schemas": [s for s, _ in missing], "tables": [n for _, n in missing]},
+                ).fetchall()
+            except (pgerrors.ReadOnlySqlTransaction, pgerrors.InsufficientPrivilege):
+                made = []  # each table makes its own, as it always could
+            self.known.update({(s, n): int(key) for s, n, key in made})
+        return self.known.pop((schema, name), None)
 
 
 def read_keys(conn: psycopg.Connection, tables: Sequence[tuple[str, str]] = ()) -> Keys:
-    """The keys this role may read; ``tables`` (schema, name) that have none get theirs
-    made first, in one statement: a first run over thousands of tables makes no key per
-    table (a run that finds every key writes nothing)."""
+    """The keys this role may read; ``tables`` (schema, name) that have none are made when
+    the first of them is needed (see :meth:`Keys.take`)."""
     if not has_keys(conn):
         return Keys(False, {})
     rows = conn.execute(roll_lock.all_keys_query()).fetchall()  # type: ignore[call-overload]
     known = {(schema, table): int(key) for schema, table, key in rows}
-    missing = [t for t in tables if t not in known]
-    if missing:
-        try:
-            made = conn.execute(  # type: ignore[call-overload]
-                roll_lock.make_keys_query(),
-                {"schemas": [s for s, _ in missing], "tables": [n for _, n in missing]},
-            ).fetchall()
-        except (pgerrors.ReadOnlySqlTransaction, pgerrors.InsufficientPrivilege):
-            made = []  # each table makes its own, as it always could
-        known.update({(schema, table): int(key) for schema, table, key in made})
-    return Keys(True, known)
+    return Keys(True, known, [t for t in tables if t not in known])
 
 
 def has_keys(conn: psycopg.Connection) -> bool:
@@ -98,7 +105,7 @@ def take_table(
     table = f"{inert(schema)}.{inert(name)}"
     params = {"schema": schema, "table": name}
     notes: list[str] = []
-    known = keys.known.pop((schema, name), None) if keys is not None else None
+    known = keys.take(conn, schema, name) if keys is not None else None
     for _ in range(_ATTEMPTS):
         if known is not None:  # once: should it have been drawn again, read it afresh
             key, known = known, None

@@ -54,7 +54,7 @@ WITH meta AS MATERIALIZED (
                                        WHERE datname = pg_catalog.current_database()))
              AS exclusive
 ), parts AS (
-    SELECT pn.nspname AS schema_name,
+    SELECT pc.nspname AS schema_name,
            pc.relname AS table_name,
            pt.partstrat AS strategy,
            (SELECT pg_catalog.string_agg(a.attname, ',' ORDER BY k.ord)
@@ -88,10 +88,12 @@ WITH meta AS MATERIALIZED (
                   WHERE g.attrelid = pc.oid AND g.attnum > 0 AND NOT g.attisdropped
                     AND g.attgenerated = '' ORDER BY g.attnum) AS insert_columns
       FROM meta, pg_catalog.pg_partitioned_table pt
-      -- each parent's row by its oid (a join the planner would hash over every relation)
-      JOIN LATERAL (SELECT * FROM pg_catalog.pg_class c0
-                     WHERE c0.oid = pt.partrelid OFFSET 0) pc ON true
-      JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+      -- each parent's row and its schema's by their oids (joins the planner would hash
+      -- over every relation, and over every schema once per parent)
+      JOIN LATERAL (SELECT c0.*, (SELECT n0.nspname FROM pg_catalog.pg_namespace n0
+                                   WHERE n0.oid = c0.relnamespace) AS nspname
+                      FROM pg_catalog.pg_class c0 WHERE c0.oid = pt.partrelid OFFSET 0) pc
+        ON true
       LEFT JOIN LATERAL (
           SELECT pg_catalog.array_agg(c.relname) AS child_names,
                  pg_catalog.array_agg(c.nspname) AS child_schemas,
@@ -124,7 +126,7 @@ WITH meta AS MATERIALIZED (
             JOIN pg_catalog.pg_namespace gn ON gn.oid = g.relnamespace
            WHERE i1.inhparent = pc.oid AND 'p' = ANY (ch.child_kinds)
       ) sub ON true
-     WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema')
+     WHERE pc.nspname NOT IN ('pg_catalog', 'information_schema')
        -- a parent, or a list or range partition range-partitioned in turn (rolled as a
        -- table of its own)
        AND (NOT pc.relispartition OR EXISTS (
