@@ -106,3 +106,14 @@ def test_a_key_drawn_again_after_the_run_read_the_keys_is_found_out(db_url, pg, 
             (conn.info.backend_pid,),
         ).fetchone()
         assert held == (0,)
+
+
+def test_the_tools_sessions_compile_no_query(pg):
+    """Past thousands of tables the catalog read's estimated cost crosses jit_above_cost,
+    and compiling it took longer than running it."""
+    from sqla_partition.cron.session import bound_session
+
+    with psycopg.connect(pg.info.dsn, autocommit=True) as conn:
+        conn.execute("SET jit = on")
+        bound_session(conn)
+        assert conn.execute("SHOW jit").fetchone() == ("off",)

@@ -11,6 +11,7 @@ import psycopg
 from .. import sql
 from ..catalog.snapshot import Parent
 from ..sql import roll_lock
+from ..sql.session import NO_JIT
 from .results import RollOptions
 from .table_lock import has_keys
 
@@ -100,6 +101,7 @@ def bound_session(
     options = options or RollOptions()
     for stmt in sql.timeouts(options.lock_timeout_ms, options.statement_timeout_ms, local=False):
         conn.execute(stmt.sql)  # type: ignore[call-overload]
+    conn.execute(NO_JIT.sql)  # type: ignore[call-overload]
     if pin_path:
         conn.execute(sql.PINNED_SEARCH_PATH.sql)  # type: ignore[call-overload]
 
