@@ -117,3 +117,83 @@ def test_the_tools_sessions_compile_no_query(pg):
         conn.execute("SET jit = on")
         bound_session(conn)
         assert conn.execute("SHOW jit").fetchone() == ("off",)
+
+
+def test_jobs_roll_tables_at_once_under_writers_as_one_would(db_url, pg):
+    import json
+    import threading
+    import time
+
+    from click.testing import CliRunner
+
+    from sqla_partition.cli import main
+
+    names = [f"t{i}" for i in range(6)]
+    for name in names:
+        make_table(db_url, Range("created_at", premake=2), name=name)
+    _catch_up(pg)
+    stop, failures, writes = threading.Event(), [], [0]
+
+    def write():
+        with psycopg.connect(pg.info.dsn, autocommit=True) as conn:
+            while not stop.is_set():
+                for name in names:
+                    try:
+                        conn.execute(
+                            psycopg.sql.SQL("INSERT INTO {} (created_at) VALUES (%s)").format(
+                                psycopg.sql.Identifier(name)
+                            ),
+                            ("2027-02-15 12:00+00",),
+                        )
+                        writes[0] += 1
+                    except psycopg.Error as exc:
+                        failures.append(str(exc))
+                time.sleep(0.001)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        result = CliRunner().invoke(
+            main,
+            ["roll", "--database-url", db_url, "--now", NOW.isoformat(), "--jobs", "3", "--json"],
+        )
+    finally:
+        stop.set()
+        writer.join(10)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert [t["table"] for t in out["tables"]] == [f"public.{n}" for n in names]  # in order
+    assert [t["created"] for t in out["tables"]] == [[f"{n}_p2027_03"] for n in names]
+    assert failures == [] and writes[0] > 0
+    for name in names:
+        assert partitions(pg, name)[-1] == f"{name}_p2027_03"
+    held = pg.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+    ).fetchone()
+    assert held == (0,)
+
+
+def test_jobs_carry_on_with_the_connections_they_could_open(db_url, pg):
+    for name in TABLES:
+        make_table(db_url, Range("created_at", premake=2), name=name)
+    _catch_up(pg)
+
+    def refused():
+        raise psycopg.OperationalError("too many clients already")
+
+    with psycopg.connect(pg.info.dsn, autocommit=True) as conn:
+        report = roll(conn, NOW, RollOptions(jobs=4), connect=refused)
+    assert report.exit_code == 0, report.as_dict()
+    assert [t.created for t in report.tables] == [[f"{n}_p2027_03"] for n in sorted(TABLES)]
+    assert any("--jobs: 1 connection(s) used" in w for w in report.warnings), report.warnings
+
+
+def test_jobs_must_be_at_least_one(db_url):
+    from click.testing import CliRunner
+
+    from sqla_partition.cli import main
+
+    result = CliRunner().invoke(main, ["roll", "--database-url", db_url, "--jobs", "0"])
+    assert result.exit_code == 2
+    assert "--jobs" in result.output and "Traceback" not in result.output

@@ -44,6 +44,7 @@ def run_roll(
     verbose: bool,
     echo: Echo,
     place: str | None = None,
+    jobs: int = 1,
 ) -> int:
     """One roll; returns the exit code."""
     horizon = next_run(schedule, now) if schedule else None
@@ -57,11 +58,12 @@ def run_roll(
         dry_run=dry_run,
         horizon=horizon,
         place=place,
+        jobs=jobs,
     )
     log = (lambda msg: echo(msg, err=True)) if verbose else None
     try:
         with connect(database_url or "") as conn:
-            result = roll(conn, now, options, log)
+            result = roll(conn, now, options, log, lambda: connect(database_url or ""))
             gauges = _gauges(conn, now, tables) if metrics and not result.standby else {}
     except Exception:  # no run at all (no connection, a refusal): the metrics say so too
         if metrics and not dry_run:

@@ -38,6 +38,8 @@ class RollOptions:
     #: ``keep`` (left, reported), ``archive`` (placed, then detached by retention) or
     #: ``delete`` (deleted). ``None``: a plain roll.
     place: str | None = None
+    #: Tables worked on at once, each on a connection of its own (``roll --jobs``).
+    jobs: int = 1
 
 
 @dataclass

@@ -10,7 +10,8 @@ import psycopg
 from .. import sql
 from ..catalog.snapshot import read_snapshot
 from .messages import session_role
-from .results import RollOptions, RollReport, TableResult
+from .parallel import Connect, roll_tables
+from .results import RollOptions, RollReport
 from .runner import Log, Roller
 from .session import (
     backfill,
@@ -30,8 +31,10 @@ def roll(
     now: dt.datetime,
     options: RollOptions | None = None,
     log: Log | None = None,
+    connect: Connect | None = None,
 ) -> RollReport:
-    """Bring every managed range table in line with its policy at ``now``."""
+    """Bring every managed range table in line with its policy at ``now``; ``connect``
+    opens the further connections of ``options.jobs``."""
     options = below_deadlock_timeout(conn, options or RollOptions())
     started = time.monotonic()
     report = RollReport(now=now, dry_run=options.dry_run)
@@ -66,13 +69,9 @@ def roll(
     if parents:
         unkeyed = [] if options.dry_run else [(p.schema, p.name) for p in parents]
         roller.keys = read_keys(conn, unkeyed)
-    for parent in parents:
-        try:
-            report.tables.append(roller.roll_table(parent, now))
-        except psycopg.Error as exc:  # the connection broke: the next run carries on
-            name = f"{parent.schema}.{parent.name}"
-            report.tables.append(TableResult(name, status="failed", errors=[one_line(exc)]))
-            break
+    report.tables = roll_tables(
+        roller, parents, now, jobs=options.jobs, connect=connect, warnings=report.warnings
+    )
     # a backlog left for the operator is reported as such, not as an overdue roll as well
     done = [t.key for t in report.tables if t.status in ("ok", "backlog")]
     if done and not options.dry_run and not conn.broken:

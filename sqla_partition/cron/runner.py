@@ -83,6 +83,13 @@ class Roller:
         # reuse, so it prepares none
         conn.prepare_threshold = None
 
+    def sharing(self, conn: psycopg.Connection) -> Roller:
+        """A roller on another connection that shares what the run read once (``--jobs``)."""
+        other = Roller(conn, self.options, self.log)
+        other.record, other.expire, other.since = self.record, self.expire, self.since
+        other.owned, other.superuser, other.keys = self.owned, self.superuser, self.keys
+        return other
+
     # -- statement execution -----------------------------------------------------------
 
     def _execute(self, stmt: sql.Statement, result: TableResult) -> None:

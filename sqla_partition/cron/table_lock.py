@@ -12,6 +12,7 @@ notices its client is gone and lets the lock go.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Sequence
 
 import psycopg
@@ -53,11 +54,17 @@ class Keys:
     exist: bool
     known: dict[tuple[str, str], int]
     unkeyed: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    #: Workers of one run (``--jobs``) share the keys.
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     def take(self, conn: psycopg.Connection, schema: str, name: str) -> int | None:
         """The key read for the table, once (None: read it afresh). The first table that
         needs a key the run lacks makes every missing one, in one statement: a first run
         over thousands of tables makes none per table, a run that locks none makes none."""
+        with self._lock:
+            return self._take(conn, schema, name)
+
+    def _take(self, conn: psycopg.Connection, schema: str, name: str) -> int | None:
         if (schema, name) not in self.known and self.unkeyed:
             missing, self.unkeyed = self.unkeyed, []
             try:
