@@ -25,6 +25,7 @@ SERIES = (
     ("status", "status --json", "#2ca02c"),
     ("check", "check", "#9467bd"),
     ("catchup", "roll, one partition per parent", "#ff7f0e"),
+    ("catchup_jobs", "the same, roll --jobs 2", "#e377c2"),
     ("ddl_floor", "DDL floor of that (PARTITION OF)", "#8c564b"),
 )
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 760, 440, 70, 250, 30, 50

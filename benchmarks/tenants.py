@@ -16,7 +16,8 @@ recorded policies; then it measures, each in a fresh process as cron runs it:
   parent, against the DDL floor (the same ``CREATE TABLE … PARTITION OF`` statements, one
   transaction per parent, from one psycopg connection) on another copy; with the roll
   process's peak memory and the peak of lock entries the database holds (``pg_locks``
-  polled every 20 ms).
+  polled every 20 ms); and the same catch-up with ``roll --jobs 2`` (``--jobs``) on a
+  third copy.
 
 It prints each figure by size, the growth per parent from one size to the next, and the
 ratios of the same run; it asserts nothing. Run it::
@@ -210,7 +211,7 @@ def measure(args: argparse.Namespace, count: int, current: int) -> dict[str, Any
     if not (args.reuse and database_exists(admin, base, COMPLETE)):
         build(admin, base, count, current)
     url = db_url(admin, base)
-    out: dict[str, Any] = {"parents": count}
+    out: dict[str, Any] = {"parents": count, "jobs": args.jobs}
     runs: dict[str, list[float]] = {}
     for _ in range(args.repeat):
         for label, command in (
@@ -241,17 +242,24 @@ def measure(args: argparse.Namespace, count: int, current: int) -> dict[str, Any
     # catch-up: premake raised by one, so every parent needs one partition
     copy = f"{base}_catchup"
     create_database(admin, copy, template=base)
-    with connect(db_url(admin, copy)) as conn:
-        conn.execute(
-            "UPDATE sqla_partition.sqla_partition_policy "
-            f"SET policy = jsonb_set(policy, '{{premake}}', '{PREMAKE + 1}')"
-        )
+    _raise_premake(db_url(admin, copy))
     with LockPeak(db_url(admin, copy)) as locks:
         seconds, code, rss = timed(sqla("roll", "--database-url", db_url(admin, copy)))
     created = _partitions(db_url(admin, copy)) - count * PARTITIONS
     out.update(catchup=seconds, catchup_code=code, catchup_rss_kib=rss, catchup_locks=locks.peak)
     out["created"] = created
     drop_database(admin, copy)
+    if args.jobs > 1:  # the same catch-up, tables worked on at once
+        create_database(admin, copy, template=base)
+        _raise_premake(db_url(admin, copy))
+        with LockPeak(db_url(admin, copy)) as locks:
+            seconds, code, _ = timed(
+                sqla("roll", "--database-url", db_url(admin, copy), "--jobs", str(args.jobs))
+            )
+        made = _partitions(db_url(admin, copy)) - count * PARTITIONS
+        out.update(catchup_jobs=seconds, catchup_jobs_code=code, catchup_jobs_locks=locks.peak)
+        out["created_jobs"] = made
+        drop_database(admin, copy)
     create_database(admin, copy, template=base)
     month = current + PREMAKE + 1
     todo = [
@@ -274,6 +282,14 @@ def measure(args: argparse.Namespace, count: int, current: int) -> dict[str, Any
     if not args.keep:
         drop_database(admin, base)
     return out
+
+
+def _raise_premake(url: str) -> None:
+    with connect(url) as conn:
+        conn.execute(
+            "UPDATE sqla_partition.sqla_partition_policy "
+            f"SET policy = jsonb_set(policy, '{{premake}}', '{PREMAKE + 1}')"
+        )
 
 
 def _partitions(url: str) -> int:
@@ -307,6 +323,16 @@ def report(rows: list[dict[str, Any]]) -> None:
         )
         if r["created"] != n or r["catchup_code"] != 0:
             print(f"  CHECK FAILED: roll created {r['created']} of {n} (exit {r['catchup_code']})")
+        if "catchup_jobs" in r:
+            jobs = r["catchup_jobs"] / max(r["created_jobs"], 1) * 1000
+            print(
+                f"{'':>8} with --jobs {r['jobs']}: catch-up {fmt(r['catchup_jobs'])} s, "
+                f"{jobs:.2f} ms per partition ({ratio(jobs, ddl)} the DDL floor, "
+                f"{ratio(r['catchup_jobs'], r['catchup'])} one connection's time), "
+                f"{r['catchup_jobs_locks']} lock entries"
+            )
+            if r["created_jobs"] != n or r["catchup_jobs_code"] != 0:
+                print(f"  CHECK FAILED: --jobs created {r['created_jobs']} of {n}")
     for a, b in zip(rows, rows[1:], strict=False):
         grow = (b["noop"] - a["noop"]) / (b["parents"] - a["parents"]) * 1000
         print(f"no-op growth {a['parents']} -> {b['parents']}: {grow:.3f} ms per extra parent")
@@ -321,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the built databases")
     p.add_argument("--reuse", action="store_true", help="reuse built databases")
     p.add_argument("--json-out", type=Path, help="also write the figures here")
+    p.add_argument("--jobs", type=int, default=2, help="roll --jobs of a second catch-up (1: none)")
     args = p.parse_args(argv)
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # time the command as installed
     current = month_index(dt.datetime.now(dt.timezone.utc).date())
