@@ -343,16 +343,11 @@ def test_audit_declarations_refuse_bad_input():
     assert [c.name for c in added] == ["updated_at"]  # created_at is reused, not duplicated
 
 
-def test_trail_keeps_recording_after_a_column_the_migration_knew_is_dropped(db_url, pg):
+def _trail_on_docs(db_url, primary_key, columns):
+    """The trail made, and ``docs`` audited into it, as a migration would."""
     from sqla_partition.declaration.audit_trail import trail_columns, trail_policy
 
     from .test_hash import run_online
-
-    pg.execute(
-        "CREATE TABLE docs (id int PRIMARY KEY, a int, b int, meta json, spot point, "
-        "created_at timestamptz, updated_at timestamptz, created_by bigint, updated_by bigint)"
-    )
-    columns = ["id", "a", "b", "meta", "spot", "created_at", "updated_at", "created_by"]
 
     def enable(op):
         op.create_partitioned_table(
@@ -363,9 +358,19 @@ def test_trail_keeps_recording_after_a_column_the_migration_knew_is_dropped(db_u
             until="2027-03-01",
             schema="sqla_partition",
         )
-        op.enable_audit("docs", Audit(trail=True), primary_key=["id"], columns=columns)
+        op.enable_audit("docs", Audit(trail=True), primary_key=primary_key, columns=columns)
 
     run_online(db_url, enable)
+
+
+def test_trail_keeps_recording_after_a_column_the_migration_knew_is_dropped(db_url, pg):
+
+    pg.execute(
+        "CREATE TABLE docs (id int PRIMARY KEY, a int, b int, meta json, spot point, "
+        "created_at timestamptz, updated_at timestamptz, created_by bigint, updated_by bigint)"
+    )
+    columns = ["id", "a", "b", "meta", "spot", "created_at", "updated_at", "created_by"]
+    _trail_on_docs(db_url, ["id"], columns)
     pg.execute("INSERT INTO docs (id, a, b) VALUES (1, 1, 1)")
     # types without equality (json, point) are compared too, never failing the write
     pg.execute("""UPDATE docs SET meta = '{"k": null}', spot = point(1, 2)""")
@@ -416,9 +421,6 @@ def test_triggers_an_earlier_version_made_are_made_again(project, pg):
 def test_the_trail_keys_inserts_and_deletes_by_hostile_key_columns(db_url, pg):
     """Inserts and deletes are recorded from the key's own columns, however they are named,
     and the generic way once the table no longer has the columns the function knew."""
-    from sqla_partition.declaration.audit_trail import trail_columns, trail_policy
-
-    from .test_hash import run_online
 
     key = 'Key "x"; --'
     pg.execute(
@@ -427,19 +429,7 @@ def test_the_trail_keys_inserts_and_deletes_by_hostile_key_columns(db_url, pg):
         f'updated_by bigint, PRIMARY KEY ("{key.replace(chr(34), chr(34) * 2)}", "select"))'
     )
     columns = [key, "select", "a", "b", "created_at", "updated_at", "created_by"]
-
-    def enable(op):
-        op.create_partitioned_table(
-            "sqla_partition_audit_trail",
-            *trail_columns(),
-            partitioning=trail_policy("12 months"),
-            start="2026-11-01",
-            until="2027-03-01",
-            schema="sqla_partition",
-        )
-        op.enable_audit("docs", Audit(trail=True), primary_key=[key, "select"], columns=columns)
-
-    run_online(db_url, enable)
+    _trail_on_docs(db_url, [key, "select"], columns)
     quoted = '"Key ""x""; --"'
     for attempt in ("as written", "after a column is dropped"):
         pg.execute(f"INSERT INTO docs ({quoted}, \"select\", a) VALUES (1, 'o''k', 1)")

@@ -83,21 +83,7 @@ _TRAIL_FAST = """  IF (SELECT count(*) FROM pg_attribute WHERE attrelid = TG_REL
        AND NOT attisdropped AND attname = ANY (ARRAY[@names@]::name[])) = @count@ THEN
     -- inserts and deletes: each row whole, its key read from its columns (removing the
     -- others from the whole row cost the row's conversion twice)
-    IF TG_OP = 'INSERT' THEN
-      INSERT INTO @trail@ (table_schema, table_name, operation, actor, row_key, diff)
-      SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', actor, jsonb_build_object(@xkey@),
-             to_jsonb(x)
-        FROM new_rows AS x;
-      RETURN NULL;
-    END IF;
-    IF TG_OP = 'DELETE' THEN
-      INSERT INTO @trail@ (table_schema, table_name, operation, actor, row_key, diff)
-      SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', actor, jsonb_build_object(@xkey@),
-             to_jsonb(x)
-        FROM old_rows AS x;
-      RETURN NULL;
-    END IF;
-    IF (SELECT count(*) FROM old_rows) = (SELECT count(*) FROM new_rows) THEN
+@whole_rows@    IF (SELECT count(*) FROM old_rows) = (SELECT count(*) FROM new_rows) THEN
       -- old and new images side by side, by position, as PostgreSQL stores them
       INSERT INTO @trail@ (table_schema, table_name, operation, actor, row_key, diff)
       SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', actor, jsonb_build_object(@key@), d.diff
@@ -109,6 +95,23 @@ _TRAIL_FAST = """  IF (SELECT count(*) FROM pg_attribute WHERE attrelid = TG_REL
     END IF;
   END IF;
 """
+
+#: An insert's new rows, a delete's old ones, each recorded whole.
+_TRAIL_WHOLE_ROWS = """    IF TG_OP = '@op@' THEN
+      INSERT INTO @trail@ (table_schema, table_name, operation, actor, row_key, diff)
+      SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, '@op@', actor, jsonb_build_object(@xkey@),
+             to_jsonb(x)
+        FROM @rows@ AS x;
+      RETURN NULL;
+    END IF;
+"""
+_TRAIL_FAST = _TRAIL_FAST.replace(
+    "@whole_rows@",
+    "".join(
+        _TRAIL_WHOLE_ROWS.replace("@op@", op).replace("@rows@", rows)
+        for op, rows in (("INSERT", "new_rows"), ("DELETE", "old_rows"))
+    ),
+)
 
 #: Builds the fast path's column comparisons from pg_attribute (in the DO block below).
 _TRAIL_DIFF_QUERY = """SELECT string_agg(format(
