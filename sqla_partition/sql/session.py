@@ -77,8 +77,6 @@ def reset_role() -> Statement:
     return Statement("RESET ROLE", "no lock", "back to the role that connected")
 
 
-#: The search_path of every session of the tool's commands (``advise`` excepted: it plans
-#: the application's statements as they are written).
 #: The tool's reads of the catalog are many small lookups the planner prices high: past
 #: thousands of tables their cost crosses jit_above_cost, and compiling them took 0.8 s of a
 #: 1.5 s read at 10,000 tables (executing them took none of it back).
@@ -88,6 +86,8 @@ NO_JIT = Statement(
     "the catalog reads are short lookups: compiling them costs more than running them",
 )
 
+#: The search_path of every session of the tool's commands (``advise`` excepted: it plans
+#: the application's statements as they are written).
 PINNED_SEARCH_PATH = Statement(
     "SET search_path = pg_catalog, pg_temp",
     "no lock",
