@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -102,7 +103,10 @@ class PruningGuard:
     ) -> None:
         if executemany or _ALLOWED.get() is not None:
             return
-        if not statement.lstrip()[:6].upper().startswith(_KINDS):
+        head = statement.lstrip()[:6].upper()
+        # an INSERT reads partitions through its SELECT only
+        reads = head == "INSERT" and "SELECT" in statement.upper()
+        if not head.startswith(_KINDS) and not reads:
             return
         verdict = self.verdicts.get(statement)
         if verdict is None:
@@ -125,7 +129,12 @@ class PruningGuard:
             own.execute(sql.explain(statement), parameters)
             plan = own.fetchone()[0]
             self.planned += 1
-            return unpruned(plan, statement, partitions)
+            # a scan pruned at run time is no full scan
+            return [
+                dataclasses.replace(u, instead="")  # offered only once planned: advise does
+                for u in unpruned(plan, statement, partitions)
+                if u.verdict == "full"
+            ]
         except Exception:  # not plannable here (it fails on its own just after): no verdict
             if nested:
                 with contextlib.suppress(Exception):

@@ -131,6 +131,7 @@ def test_the_guard_never_disturbs_the_applications_statements(db_url, engine, pg
             f"CREATE TABLE app.visits_h{r} PARTITION OF app.visits "
             f"FOR VALUES WITH (MODULUS 2, REMAINDER {r})"
         )
+    pg.execute("CREATE INDEX ON app.visits (tenant)")
     pg.execute("CREATE TABLE users (id int, email text)")
     autocommit = sa.create_engine(db_url, isolation_level="AUTOCOMMIT")
     try:
@@ -141,10 +142,13 @@ def test_the_guard_never_disturbs_the_applications_statements(db_url, engine, pg
     finally:
         autocommit.dispose()
     with guard_pruning(engine), engine.begin() as conn:
+        conn.execute(sa.text("SET LOCAL enable_hashjoin = off"))  # for the join below
+        conn.execute(sa.text("SET LOCAL enable_mergejoin = off"))
         conn.execute(sa.text("INSERT INTO notes VALUES (7, 'kept')"))
         streamed = conn.execution_options(stream_results=True)  # a server-side cursor
         list(streamed.execute(sa.text("SELECT * FROM notes")))
-        # pruned at run time through the join, and in each branch of a UNION ALL
+        # pruned at run time through a nested loop's rows, and in each branch of a UNION ALL
+        # (a hash join of the same tables would read every partition)
         conn.execute(
             sa.text(
                 "SELECT count(*) FROM users u JOIN app.visits v ON v.tenant = u.id "
@@ -171,3 +175,21 @@ def test_a_string_of_several_statements_runs_once(engine, pg):
         )
     assert pg.execute("SELECT count(*) FROM notes WHERE id = 7").fetchone() == (1,)
     assert guard.planned == 0
+
+
+def test_the_guard_locks_no_partition_the_statement_does_not_read(engine):
+    """The guard reads the partitions from the catalog alone: the application's transaction
+    holds locks on what its statement reads, as without the guard."""
+    locks = (
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        "WHERE l.pid = pg_backend_pid() AND c.relname LIKE :leaves"
+    )
+    with guard_pruning(engine) as guard, engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "SELECT count(*) FROM events WHERE created_at >= '2026-11-01' "
+                "AND created_at < '2026-12-01'"
+            )
+        )
+        assert conn.execute(sa.text(locks), {"leaves": "events_p2026%"}).scalar() == 1
+    assert guard.planned == 1

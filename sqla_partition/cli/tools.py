@@ -230,7 +230,7 @@ def advise(
             workload = advisor.workload(min_calls, limit)
         advisor.plan_as(role)
         if pruning:
-            _report_pruning(workload, advisor.pruning(workload), advisor.unplanned, as_json)
+            _report_pruning(workload, advisor.pruning(workload), advisor.skipped, as_json)
             return
         advice = advisor.advise(workload)
     if as_json:
@@ -268,22 +268,35 @@ def advise(
         click.echo(f"op.{kind}({c.name!r}, {c.table!r}, {list(c.columns)!r}{schema})")
 
 
-def _report_pruning(workload: list[Any], found: list[Any], unplanned: int, as_json: bool) -> None:
+def _report_pruning(
+    workload: list[Any], found: list[Any], skipped: list[tuple[Any, str]], as_json: bool
+) -> None:
     import json
 
     if as_json:
         rows = [{"query": q.text, "calls": q.calls, **u.as_dict()} for q, u in found]
+        rows += [
+            {"query": q.text, "calls": q.calls, "verdict": "skipped", "reason": why}
+            for q, why in skipped
+        ]
         click.echo(json.dumps(rows, indent=2))
         return
-    skipped = f" ({unplanned} could not be planned here)" if unplanned else ""
+    full = [(q, u) for q, u in found if u.verdict == "full"]
+    run_time = [(q, u) for q, u in found if u.verdict != "full"]
+    not_planned = f" ({len(skipped)} could not be planned here)" if skipped else ""
     click.echo(
-        f"-- {len(workload) - unplanned} statements planned{skipped}; {len(found)} read every "
-        "partition of a partitioned table"
+        f"-- {len(workload) - len(skipped)} statements planned{not_planned}; {len(full)} read "
+        "every partition of a partitioned table"
+        + (f"; {len(run_time)} prune only at run time" if run_time else "")
     )
-    for query, u in found:
+    for query, u in full + run_time:
         text = " ".join(query.text.split())[:100]
         click.echo(f"# {query.calls} calls: {inert(text)}")
         click.echo(f"#   {inert(u.line())}")
+    for query, why in skipped:
+        text = " ".join(query.text.split())[:100]
+        click.echo(f"# skipped, {query.calls} calls: {inert(text)}")
+        click.echo(f"#   could not be planned here: {inert(why)}")
 
 
 @click.command()

@@ -63,7 +63,9 @@ def workload_query(min_calls: int, limit: int, schema: str = "public") -> str:
         f"SELECT query, calls FROM {qualified('pg_stat_statements', schema)} "
         "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
         f"AND calls >= {int(min_calls)} "
-        "AND query ~* '^[[:space:]]*(select|update|delete|with)[[:space:]]' "
+        "AND (query ~* '^[[:space:]]*(select|update|delete|with|prepare)[[:space:]]' "
+        # an INSERT reads partitions through its SELECT only
+        "OR query ~* '^[[:space:]]*insert[[:space:]].*[[:space:]]select[[:space:]]') "
         f"ORDER BY total_exec_time DESC LIMIT {int(limit)}"
     )
 
@@ -99,33 +101,42 @@ SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS r
 """
 
 
-#: Each leaf partition with the partitioned table at the top of its tree, and that table's
-#: key columns at every level (a list partition partitioned by month: region, created_at).
+#: Every partitioned table (each level of one partitioned in turn: a list partition
+#: partitioned by month is a table of its own) with each of its leaves, its own key columns,
+#: its strategy and the partitioned table above it. Named with pg_catalog, and read from the
+#: catalog alone (pg_partition_tree would lock every partition): the pruning guard runs it
+#: in the application's transaction.
 PARTITION_LEAVES_QUERY = """
 WITH RECURSIVE tree AS (
-    SELECT c.oid AS root, c.oid AS relid, 0 AS level
-      FROM pg_class AS c
-     WHERE c.relkind = 'p' AND NOT c.relispartition
+    SELECT pt.partrelid AS top, pt.partrelid AS relid FROM pg_catalog.pg_partitioned_table pt
     UNION ALL
-    SELECT t.root, i.inhrelid, t.level + 1
-      FROM tree AS t JOIN pg_inherits AS i ON i.inhparent = t.relid
-), keys AS (
-    SELECT t.root, array_agg(a.attname::text ORDER BY t.level, k.o) AS names
-      FROM tree AS t
-      JOIN pg_partitioned_table AS p ON p.partrelid = t.relid
-     CROSS JOIN LATERAL unnest(p.partattrs::int2[]) WITH ORDINALITY AS k(n, o)
-      JOIN pg_attribute AS a ON a.attrelid = t.relid AND a.attnum = k.n
-     GROUP BY t.root
+    SELECT t.top, i.inhrelid
+      FROM tree AS t JOIN pg_catalog.pg_inherits AS i ON i.inhparent = t.relid
 )
-SELECT rn.nspname, r.relname, ln.nspname, l.relname, keys.names
+SELECT pn.nspname, p.relname, ln.nspname, l.relname,
+       ARRAY(SELECT a.attname::text
+               FROM pg_catalog.unnest(pt.partattrs::int2[]) WITH ORDINALITY AS k(n, o)
+               JOIN pg_catalog.pg_attribute AS a ON a.attrelid = p.oid AND a.attnum = k.n
+              ORDER BY k.o) AS keys,
+       pt.partstrat::text,
+       qn.nspname, q.relname
   FROM tree AS t
-  JOIN pg_class AS l ON l.oid = t.relid AND l.relkind <> 'p'
-  JOIN pg_namespace AS ln ON ln.oid = l.relnamespace
-  JOIN pg_class AS r ON r.oid = t.root
-  JOIN pg_namespace AS rn ON rn.oid = r.relnamespace
-  JOIN keys ON keys.root = t.root
- WHERE rn.nspname NOT IN ('pg_catalog', 'information_schema')
+  JOIN pg_catalog.pg_partitioned_table AS pt ON pt.partrelid = t.top
+  JOIN pg_catalog.pg_class AS p ON p.oid = t.top
+  JOIN pg_catalog.pg_namespace AS pn ON pn.oid = p.relnamespace
+  JOIN pg_catalog.pg_class AS l ON l.oid = t.relid AND l.relkind <> 'p'
+  JOIN pg_catalog.pg_namespace AS ln ON ln.oid = l.relnamespace
+  LEFT JOIN pg_catalog.pg_inherits AS i ON i.inhrelid = p.oid
+  LEFT JOIN pg_catalog.pg_class AS q ON q.oid = i.inhparent
+  LEFT JOIN pg_catalog.pg_namespace AS qn ON qn.oid = q.relnamespace
+ WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema')
 """
+
+
+def leaf_order_query(schema: str, table: str) -> str:
+    """The plan of reading every partition of a table, which lists its leaves in the order
+    of their bounds (as every scan of it lists them)."""
+    return f"EXPLAIN (FORMAT JSON, VERBOSE) SELECT 1 FROM {qualified(table, schema)}"
 
 
 #: The pruning guard plans an application's statement inside its transaction: a failed
@@ -140,7 +151,7 @@ def as_select(statement: str) -> str:
     """An UPDATE or DELETE as the SELECT of the rows it would touch, with its WITH, its
     other tables (FROM, USING) and the values it sets (so every parameter is still used):
     the same partitions are read, and a role that may only read (as ``advise`` plans) may
-    plan it."""
+    plan it. An INSERT … SELECT as its SELECT; a PREPARE as the statement it prepares."""
     import pglast  # only advise plans statements: the cron path never loads the parser
     from pglast import ast
     from pglast.stream import RawStream
@@ -150,11 +161,26 @@ def as_select(statement: str) -> str:
     except (pglast.parser.ParseError, ValueError):
         return statement
     stmt = raw.stmt
-    if not isinstance(stmt, (ast.UpdateStmt, ast.DeleteStmt)):
-        return statement
 
     def out(node: Any) -> str:
         return str(RawStream()(node))  # a stream a piece: it accumulates what it prints
+
+    if isinstance(stmt, ast.PrepareStmt):  # PREPARE name AS …: the statement it names
+        try:
+            return as_select(out(stmt.query))
+        except Exception:
+            return statement
+    if isinstance(stmt, ast.InsertStmt):  # INSERT … SELECT reads what its SELECT reads
+        select = stmt.selectStmt
+        if not isinstance(select, ast.SelectStmt) or select.valuesLists:
+            return statement
+        try:
+            head = f"WITH {out(stmt.withClause)} " if stmt.withClause else ""
+            return head + out(select)
+        except Exception:
+            return statement
+    if not isinstance(stmt, (ast.UpdateStmt, ast.DeleteStmt)):
+        return statement
 
     try:
         head = f"WITH {out(stmt.withClause)} " if stmt.withClause else ""

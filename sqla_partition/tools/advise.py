@@ -18,6 +18,7 @@ from pglast import ast
 
 from .. import sql
 from ..errors import SqlaPartitionError
+from .placeholders import to_dollar
 from .pruning import PartitionMap, Unpruned, unpruned, walk
 
 RANGE_OPS = {"<", ">", "<=", ">="}
@@ -133,8 +134,10 @@ class Advisor:
         self.application_path = application_path
         self.hypopg = "public"
         self.statements_schema = "public"
-        #: Statements ``pruning`` could not plan here (a table or right missing).
+        #: Statements ``pruning`` could not plan here (a table or right missing), with why.
         self.unplanned = 0
+        self.skipped: list[tuple[Query, str]] = []
+        self.last_error = ""
 
     def check(self, *, statements: bool, hypothetical: bool = True) -> None:
         row = self.conn.execute(sql.ADVICE_READY_QUERY).fetchone()
@@ -203,6 +206,7 @@ class Advisor:
     def plan(self, query: Query) -> Any:
         """The statement's plan as JSON (the generic plan of a normalized statement), or
         ``None`` when it cannot be planned here."""
+        query = dataclasses.replace(query, text=to_dollar(query.text))
         try:
             with self.conn.transaction(force_rollback=True):  # plans only, nothing kept
                 self.conn.execute(sql.APPLICATION_PATH, {"path": self.application_path})
@@ -213,7 +217,8 @@ class Advisor:
                     self.conn.execute(sql.DEALLOCATE_ADVICE)
                 else:
                     plan = self.conn.execute(sql.explain(query.text)).fetchone()
-        except Exception:  # a statement that cannot be planned here is simply not advised on
+        except Exception as exc:  # a statement that cannot be planned here is not advised on
+            self.last_error = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             return None
         return plan[0] if not isinstance(plan[0], str) else json.loads(plan[0])
 
@@ -227,12 +232,30 @@ class Advisor:
         partitions = PartitionMap.read(self.conn)
         out = []
         self.unplanned = 0
+        self.skipped = []
         for query in queries:
-            data = self.plan(dataclasses.replace(query, text=sql.as_select(query.text)))
-            self.unplanned += data is None
-            if data is not None:
-                out += [(query, found) for found in unpruned(data, query.text, partitions)]
+            planned = sql.as_select(to_dollar(query.text))
+            data = self.plan(dataclasses.replace(query, text=planned))
+            if data is None:
+                self.unplanned += 1
+                self.skipped.append((query, self.last_error))
+                continue
+            for found in unpruned(data, query.text, partitions):
+                out.append((query, self._checked(query, found, partitions)))
         return sorted(out, key=lambda pair: -pair[0].calls)
+
+    def _checked(self, query: Query, found: Unpruned, partitions: PartitionMap) -> Unpruned:
+        """``found`` with its rewritten statement only if that statement, planned here,
+        no longer reads every partition of the table."""
+        if not found.instead:
+            return found
+        rewritten = dataclasses.replace(query, text=sql.as_select(found.instead))
+        data = self.plan(rewritten)
+        still = data is None or any(
+            u.table == found.table and u.verdict == "full"
+            for u in unpruned(data, found.instead, partitions)
+        )
+        return dataclasses.replace(found, instead="" if still else found.instead)
 
     def trial(self, candidate: Candidate, leaves: Sequence[tuple[str, str]]) -> None:
         targets = leaves if candidate.partitioned else [(candidate.schema, candidate.table)]
@@ -278,14 +301,40 @@ def _parameters(text: str) -> int:
 
 
 def read_queries(text: str) -> list[Query]:
-    """Statements separated by semicolons, each weighing as one call."""
+    """Statements separated by semicolons, each weighing as one call; DB-API placeholders
+    (``%s``, ``%(name)s``, ``?``, ``:name``) are read as ``$n``, and a statement that is not
+    SQL is kept, to be named as skipped."""
     try:
-        statements = pglast.split(text)
+        statements = split_statements(text)
     except pglast.parser.ParseError as exc:
         raise SqlaPartitionError(
             f"the workload file is not SQL PostgreSQL can parse: {exc}"
         ) from None
-    return [Query(raw.strip(), 1, _parameters(raw)) for raw in statements]
+    errors = []
+    for raw in statements:
+        try:
+            pglast.parse_sql(to_dollar(raw))
+        except pglast.parser.ParseError as exc:
+            errors.append(exc)
+    if statements and len(errors) == len(statements):  # the wrong file, not a few odd lines
+        raise SqlaPartitionError(f"the workload file is not SQL PostgreSQL can parse: {errors[0]}")
+    return [Query(raw, 1, _parameters(to_dollar(raw))) for raw in statements]
+
+
+def split_statements(text: str) -> list[str]:
+    """The statements of ``text`` at its semicolons, as the lexer sees them (a semicolon
+    in a string, a comment or a function's body does not split)."""
+    from pglast.parser import scan
+
+    out, start = [], 0
+    for token in [*scan(text), None]:
+        if token is None or token.name == "ASCII_59":
+            end = len(text) if token is None else token.start
+            piece = text[start:end].strip()
+            if piece and scan(piece):  # not only comments
+                out.append(piece)
+            start = end + 1
+    return out
 
 
 #: The largest ``--queries`` file advise reads: a workload, not a dump.

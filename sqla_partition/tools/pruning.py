@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pglast
-from pglast import ast, enums
+from pglast import ast
 
 from .. import sql
+from ..sql.advice import leaf_order_query
+from .pruning_reasons import BROKEN, named_tables, why
+from .pruning_terms import Level, walk
 
 
 @dataclass(frozen=True)
@@ -32,36 +35,81 @@ class Unpruned:
     fix: str
     #: ``shards`` for a Citus table whose statement goes to every shard.
     unit: str = "partitions"
+    #: The key the reason is about.
+    key: str = ""
+    #: ``full``, or ``run-time``: every partition is in the plan, but the executor leaves
+    #: out those that the values it meets rule out (a nested loop's rows, a subquery's
+    #: result): which it reads cannot be told without running the statement.
+    verdict: str = "full"
+    #: The statement written as the fix says, planned and found to prune (``advise``
+    #: plans it; until then, and in the test-suite guard, empty).
+    instead: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def line(self) -> str:
+        if self.verdict == "run-time":
+            return (
+                f"{self.table}: plans all {self.partitions} {self.unit}; {self.reason}; "
+                "which it reads cannot be told without running it"
+            )
+        instead = f"; instead: {self.instead}" if self.instead else ""
         return (
             f"{self.table}: reads {self.read} of {self.partitions} {self.unit}; "
-            f"{self.reason}; {self.fix}"
+            f"{self.reason}; {self.fix}{instead}"
         )
 
 
+@dataclass
+class Partitioned:
+    """One partitioned table (a level of a table partitioned in turn is one too)."""
+
+    name: str
+    key: str
+    strategy: str
+    parent: str | None
+    leaves: set[tuple[str, str]] = field(default_factory=set)
+
+
 class PartitionMap:
-    """Which partitioned table each leaf belongs to, read once."""
+    """Every partitioned table with its leaves, read once."""
 
     def __init__(
-        self, rows: Iterable[tuple[Any, ...]], distributed: Iterable[tuple[Any, ...]] = ()
+        self,
+        rows: Iterable[tuple[Any, ...]],
+        distributed: Iterable[tuple[Any, ...]] = (),
+        order: Callable[[str], list[tuple[str, str]]] | None = None,
     ) -> None:
-        self.root_of: dict[tuple[str, str], str] = {}
-        self.leaves: dict[str, int] = {}
-        self.keys: dict[str, list[str]] = {}
+        self.tables: dict[str, Partitioned] = {}
+        #: each leaf with the partitioned tables it belongs to, the nearest first
+        self.owners: dict[tuple[str, str], list[str]] = {}
         #: Citus: each distributed table (by its name alone, as shards are named) with its
         #: shard count and distribution column.
         self.shards: dict[str, tuple[str, int, str]] = {}
+        self._order = order
+        self._orders: dict[str, dict[tuple[str, str], int]] = {}
         for schema, table, count, column in distributed:
             self.shards[table] = (f"{schema}.{table}", int(count), column)
-        for root_schema, root, leaf_schema, leaf, keys in rows:
-            name = f"{root_schema}.{root}"
-            self.root_of[(leaf_schema, leaf)] = name
-            self.leaves[name] = self.leaves.get(name, 0) + 1
-            self.keys[name] = list(dict.fromkeys(keys or ()))  # the top level's first
+        for schema, table, leaf_schema, leaf, keys, strategy, up_schema, up in rows:
+            name = f"{schema}.{table}"
+            parent = f"{up_schema}.{up}" if up else None
+            entry = self.tables.setdefault(
+                name, Partitioned(name, (keys or ["the key"])[0], strategy or "r", parent)
+            )
+            entry.leaves.add((leaf_schema, leaf))
+        for entry in self.tables.values():
+            for leaf in entry.leaves:
+                self.owners.setdefault(leaf, []).append(entry.name)
+        for owners in self.owners.values():
+            owners.sort(key=lambda n: -len(self._chain(n)))
+
+    def _chain(self, name: str) -> list[str]:
+        """``name`` and the partitioned tables above it, upwards."""
+        chain = [name]
+        while (up := self.tables[chain[-1]].parent) in self.tables and up not in chain:
+            chain.append(up)  # type: ignore[arg-type]
+        return chain
 
     @classmethod
     def read(cls, conn: Any) -> PartitionMap:
@@ -74,19 +122,53 @@ class PartitionMap:
                 ).fetchall()
                 if kind == "distributed"
             ]
-        return cls(conn.execute(sql.PARTITION_LEAVES_QUERY).fetchall(), distributed)
+
+        def order(name: str) -> list[tuple[str, str]]:
+            schema, table = name.split(".", 1)
+            plan = conn.execute(leaf_order_query(schema, table)).fetchone()[0]
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            return [
+                (n.get("Schema", "public"), n["Relation Name"])
+                for n in _nodes(plan[0]["Plan"])
+                if n.get("Relation Name")
+            ]
+
+        return cls(conn.execute(sql.PARTITION_LEAVES_QUERY).fetchall(), distributed, order)
 
     def names(self) -> set[str]:
         """The partitioned tables' own names, to spot them in a statement's text."""
-        return {name.split(".", 1)[1] for name in self.leaves} | set(self.shards)
+        return {name.split(".", 1)[1] for name in self.tables} | set(self.shards)
+
+    def names_of(self, name: str) -> set[str]:
+        """The names a statement may read ``name`` by: its own and those above it."""
+        return {n.split(".", 1)[1] for n in self._chain(name)}
+
+    def levels(self, name: str) -> list[Level]:
+        """The keys of ``name`` and of the levels below it, the top first."""
+        out = [Level(self.tables[name].key, self.tables[name].strategy)]
+        for other in self.tables.values():
+            if other.name != name and name in self._chain(other.name)[1:]:
+                level = Level(other.key, other.strategy)
+                if level not in out:
+                    out.append(level)
+        return out
+
+    def position(self, name: str, leaf: tuple[str, str]) -> int:
+        """Where ``leaf`` comes in a scan of ``name`` (bound order), read once per table."""
+        if name not in self._orders:
+            listed = self._order(name) if self._order else sorted(self.tables[name].leaves)
+            self._orders[name] = {leaf: i for i, leaf in enumerate(listed)}
+        return self._orders[name].get(leaf, -1)
 
     def distributed_of(self, shard: str) -> tuple[str, int, str] | None:
         """The distributed table a shard (``accounts_102008``) belongs to; a shard of a
         partition answers for the partitioned table at the top."""
         table = re.sub(r"_\d+$", "", shard)
-        root = next((r for (_, leaf), r in self.root_of.items() if leaf == table), None)
-        if root and root.split(".", 1)[1] in self.shards:
-            return self.shards[root.split(".", 1)[1]]
+        for (_, leaf), owners in self.owners.items():
+            if leaf == table:
+                top = owners[-1].split(".", 1)[1]
+                if top in self.shards:
+                    return self.shards[top]
         return self.shards.get(table)
 
 
@@ -97,31 +179,74 @@ def _nodes(plan: dict[str, Any]) -> Iterable[dict[str, Any]]:
 
 
 def unpruned(plan_json: Any, statement: str, partitions: PartitionMap) -> list[Unpruned]:
-    """The partitioned tables the plan reads in full, each with the reason and the fix."""
+    """The partitioned tables one scan of which reads every partition (the topmost of a
+    table partitioned in turn), each with the reason and the fix."""
+    from .pruning_plan import full_scans
+
     data = json.loads(plan_json) if isinstance(plan_json, str) else plan_json
-    read: dict[str, set[tuple[str, str]]] = {}
-    filters: dict[str, list[str]] = {}
-    for node in _nodes(data[0]["Plan"]):
-        relation = node.get("Relation Name")
-        if relation is None:
-            continue
-        leaf = (node.get("Schema", "public"), relation)  # EXPLAIN VERBOSE names the schema
-        root = partitions.root_of.get(leaf)
-        if root is None:
-            continue
-        read.setdefault(root, set()).add(leaf)  # a partition read twice counts once
-        for key in ("Filter", "Index Cond", "Recheck Cond"):
-            if node.get(key):
-                filters.setdefault(root, []).append(node[key])
     out = _fanned_out(data[0]["Plan"], statement, partitions)
-    for root, leaves in sorted(read.items()):
-        count = len(leaves)
-        total = partitions.leaves[root]
-        if total < 2 or count < total:
+    for scan in full_scans(data[0]["Plan"], partitions):
+        entry = partitions.tables[scan.table]
+        found = why(
+            statement,
+            partitions.names_of(scan.table),
+            partitions.levels(scan.table),
+            scan.cast_keys,
+        )
+        total = len(entry.leaves)
+        if scan.run_time:
+            reason = f"{scan.run_time} leaves partitions out at run time"
+            out.append(
+                Unpruned(scan.table, total, total, reason, "", key=entry.key, verdict="run-time")
+            )
             continue
-        why = _why(statement, partitions.keys.get(root, []), filters.get(root, []))
-        if why is not None:
-            out.append(Unpruned(root, count, total, *why))
+        if found.kind == "spans" and found.scans > 1:
+            # several scans that each compare the key as it is, planned as one list: they
+            # may each prune and cover every partition together
+            continue
+        out.append(
+            Unpruned(
+                scan.table,
+                total,
+                total,
+                found.reason,
+                found.fix,
+                key=found.key,
+                instead=found.rewritten,
+            )
+        )
+    return out + _chosen_at_start(data[0]["Plan"], statement, partitions, out)
+
+
+def _chosen_at_start(
+    plan: dict[str, Any], statement: str, partitions: PartitionMap, found: list[Unpruned]
+) -> list[Unpruned]:
+    """A generic plan prunes on its parameters when the executor starts (planned with
+    NULLs, everything is left out): a table partitioned in turn below the one they choose
+    from is read whole if they choose it and its key is of no use."""
+    if "$" not in statement or not any(n.get("Subplans Removed") for n in _nodes(plan)):
+        return []
+    planned = {
+        (n.get("Schema", "public"), n["Relation Name"])
+        for n in _nodes(plan)
+        if n.get("Relation Name")
+    }
+    named = named_tables(statement)
+    reported = {u.table for u in found}
+    out = []
+    for name, entry in partitions.tables.items():
+        if entry.parent is None or name in reported or entry.leaves & planned:
+            continue
+        if not partitions.names_of(name) & named:
+            continue
+        w = why(statement, partitions.names_of(name), partitions.levels(name))
+        if w.kind == "not_filtered" or w.kind in BROKEN:
+            total = len(entry.leaves)
+            reason = (
+                f"the parameters choose when it starts which partitions are read, and if "
+                f"they choose {name}, it is read whole: {w.reason}"
+            )
+            out.append(Unpruned(name, total, total, reason, w.fix, key=w.key, verdict="run-time"))
     return out
 
 
@@ -151,10 +276,11 @@ def _fanned_out(plan: dict[str, Any], statement: str, partitions: PartitionMap) 
         if table is None or not tasks or tasks < table[1] or table[1] < 2:
             continue
         column = table[2]
-        why = _why(statement, [column], [])
-        if why is not None:
-            reason, fix = why
-            out.append(Unpruned(table[0], tasks, table[1], reason, fix, unit="shards"))
+        found = why(statement, {table[0].split(".", 1)[1]}, [Level(column, "h")])
+        if not found.reason.startswith(f"{column} is compared as it is"):
+            out.append(
+                Unpruned(table[0], tasks, table[1], found.reason, found.fix, "shards", found.key)
+            )
     return out
 
 
@@ -172,113 +298,3 @@ def _named_distributed(statement: str, partitions: PartitionMap) -> tuple[str, i
         and (found := partitions.distributed_of(node.relname)) is not None
     }
     return named.pop() if len(named) == 1 else None
-
-
-def _why(statement: str, keys: list[str], filters: list[str]) -> tuple[str, str] | None:
-    """Why no partition could be left out, and what to write instead; ``None`` when the key
-    is compared as it is (a range that covers every partition: nothing to fix)."""
-    key = keys[0] if keys else "the key"
-    uses = _key_uses(statement, keys)
-    text = " ".join(filters)
-    if "or" in uses:
-        return (
-            f"{key} is compared inside an OR with other columns",
-            f"split the OR into a UNION ALL of statements that each compare {key}",
-        )
-    if "function" in uses and uses["function"].lower() == "to_timestamp":  # an epoch column
-        return (
-            f"{key} is wrapped in to_timestamp()",
-            f"compare {key} itself with the time as a number: instead of to_timestamp({key}) "
-            f">= x, write {key} >= extract(epoch FROM x) (times 1000 for milliseconds, "
-            "1000000 for microseconds)",
-        )
-    if "function" in uses:
-        name = uses["function"]
-        return (
-            f"{key} is wrapped in {name}()",
-            f"compare {key} itself: instead of {name}({key}) = x, write {key} >= x AND "
-            f"{key} < the next x",
-        )
-    if "cast" in uses:
-        return (
-            f"{key} is cast to another type",
-            f"compare {key} directly and cast the value instead",
-        )
-    # the plan's filter shows the key cast: (id)::numeric, or ids_0.id)::numeric (VERBOSE)
-    casted = next((k for k in keys if re.search(rf"[(.]\"?{re.escape(k)}\"?\)::", text)), None)
-    if casted is not None:
-        return (
-            f"{casted} is compared with a value of another type, so PostgreSQL casts the key",
-            f"compare {casted} with a value of its own type (cast the value, not the column)",
-        )
-    if "bare" in uses:
-        return None  # compared as it is: the values asked for span every partition
-    return (
-        f"{key} is not filtered",
-        f"add a condition on {key} (e.g. {key} >= … AND {key} < …) so only the partitions "
-        "it names are read",
-    )
-
-
-def _key_uses(statement: str, keys: list[str]) -> dict[str, str]:
-    """How the statement's WHERE clauses use the key columns: ``bare`` (compared as they
-    are), ``function`` (its name), ``cast``, ``or`` (beside other columns)."""
-    # DBAPI placeholders (%(name)s, %s) as PostgreSQL's own, for the parser
-    statement = re.sub(r"%\(\w+\)s|%s", "$1", statement).replace("%%", "%")
-    try:
-        parsed = pglast.parse_sql(statement)
-    except (pglast.parser.ParseError, ValueError):
-        return {}
-    found: dict[str, str] = {}
-    for raw in parsed:
-        for node in walk(raw.stmt):
-            where = getattr(node, "whereClause", None)
-            if where is not None:
-                _scan(where, set(keys), found, inside=None)
-            if isinstance(node, ast.JoinExpr) and node.quals is not None:
-                _scan(node.quals, set(keys), found, inside=None)  # JOIN … ON prunes at run time
-    return found
-
-
-def _column(node: Any) -> str | None:
-    if isinstance(node, ast.ColumnRef):
-        names = [f.sval for f in node.fields if isinstance(f, ast.String)]
-        return names[-1] if names else None
-    return None
-
-
-def _scan(node: Any, keys: set[str], found: dict[str, str], inside: str | None) -> None:
-    if isinstance(node, ast.BoolExpr) and node.boolop == enums.BoolExprType.OR_EXPR:
-        columns = {c for arm in node.args for c in _columns_in(arm)}
-        if columns & keys and columns - keys:
-            found["or"] = "or"
-    if isinstance(node, ast.FuncCall) and any(_columns_in(a) & keys for a in node.args or ()):
-        found.setdefault("function", node.funcname[-1].sval)
-        return
-    if isinstance(node, ast.TypeCast) and _columns_in(node.arg) & keys:
-        found.setdefault("cast", "cast")
-        return
-    if _column(node) in keys:
-        found.setdefault("bare", "bare")
-        return
-    if isinstance(node, ast.Node):
-        for name in node:
-            _scan(getattr(node, name), keys, found, inside)
-    elif isinstance(node, (list, tuple)):
-        for item in node:
-            _scan(item, keys, found, inside)
-
-
-def _columns_in(node: Any) -> set[str]:
-    return {c for n in walk(node) if (c := _column(n)) is not None}
-
-
-def walk(node: Any) -> Iterable[Any]:
-    """Every node of a pglast tree, depth first."""
-    if isinstance(node, ast.Node):
-        yield node
-        for name in node:
-            yield from walk(getattr(node, name))
-    elif isinstance(node, (list, tuple)):
-        for item in node:
-            yield from walk(item)
