@@ -414,6 +414,10 @@ CASES: list[Case] = [
     Case("SELECT * FROM accounts WHERE tenant_id = 7 AND name = 'x'"),
     Case("SELECT a.name FROM tenants t JOIN accounts a ON a.tenant_id = t.id WHERE t.id = 3"),
     Case("SELECT * FROM accounts WHERE tenant_id IS NULL"),
+    Case(  # the same through USING
+        "SELECT a.name FROM (SELECT id AS tenant_id FROM tenants WHERE name = 'tenant 3') t "
+        "JOIN accounts a USING (tenant_id)"
+    ),
     Case(  # a nested loop: each tenant's shard is chosen at run time
         "SELECT a.name FROM tenants t JOIN accounts a ON a.tenant_id = t.id "
         "WHERE t.name = 'tenant 3'"

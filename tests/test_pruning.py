@@ -218,3 +218,66 @@ def test_db_api_placeholders_as_postgresql_reads_them(written, read):
     from sqla_partition.tools.placeholders import to_dollar
 
     assert to_dollar(written) == read
+
+
+def test_the_workload_holds_what_reads_partitions(pg):
+    """pg_stat_statements' statements that read tables: INSERT … SELECT and PREPARE too,
+    not an INSERT of values (a table of the same shape stands in for the view)."""
+    from sqla_partition import sql
+
+    pg.execute("CREATE SCHEMA stats")
+    pg.execute(
+        "CREATE TABLE stats.pg_stat_statements (dbid oid, query text, calls bigint, "
+        "total_exec_time float8)"
+    )
+    texts = [
+        "SELECT * FROM events WHERE note = $1",
+        "with t as (select 1) select * from t",
+        "INSERT INTO copy SELECT * FROM events WHERE note = $1",
+        "insert into copy (a)\nselect a from events",
+        "PREPARE p AS SELECT * FROM events",
+        "UPDATE events SET note = $1",
+        "INSERT INTO events VALUES ($1, $2, $3)",
+        "VACUUM events",
+    ]
+    for text in texts:
+        pg.execute(
+            "INSERT INTO stats.pg_stat_statements SELECT oid, %s, 10, 1 FROM pg_database "
+            "WHERE datname = current_database()",
+            (text,),
+        )
+    rows = pg.execute(sql.workload_query(1, 100, "stats")).fetchall()
+    assert sorted(q for q, _ in rows) == sorted(texts[:6])
+
+
+def test_hostile_names_are_resolved_and_quoted_in_the_statement_offered(
+    pg,
+    planner,  # noqa: F811
+    tmp_path,
+):
+    pg.execute(
+        'CREATE TABLE "Ev""ents; --" ("Created At" timestamptz NOT NULL, "select" int) '
+        'PARTITION BY RANGE ("Created At")'
+    )
+    for m in (1, 2, 3):
+        pg.execute(
+            f'CREATE TABLE "Ev""ents; --_{m}" PARTITION OF "Ev""ents; --" '
+            f"FOR VALUES FROM ('2026-0{m}-01') TO ('2026-0{m + 1}-01')"
+        )
+    statement = (
+        'SELECT * FROM "Ev""ents; --" e WHERE date_trunc(\'day\', e."Created At") = '
+        "'2026-02-03' AND e.\"select\" = 1"
+    )
+    path = tmp_path / "q.sql"
+    path.write_text(statement + ";\n")
+    args = ["advise", "--pruning", "--queries", str(path), "--database-url", planner, "--json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)
+    assert row["table"] == 'public.Ev"ents; --' and row["key"] == "Created At", row
+    assert row["reason"] == "Created At is wrapped in date_trunc()"
+    assert row["instead"].startswith('SELECT * FROM "Ev""ents; --" AS e WHERE (e."Created At" >= ')
+    assert row["instead"].endswith(' AND e."select" = 1')
+    rows = pg.execute(f"EXPLAIN (FORMAT JSON) {row['instead']}").fetchone()[0]
+    # the offered statement reads one partition
+    assert json.dumps(rows).count('"Relation Name"') == 1, rows

@@ -156,7 +156,8 @@ def lint(files: tuple[str, ...], database_url: str | None, as_json: bool) -> Non
     "queries_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Read the workload from this file (statements separated by ;) instead of "
-    "pg_stat_statements.",
+    "pg_stat_statements. Placeholders of any DB-API paramstyle (%s, %(name)s, ?, :name) are "
+    "read as $1, $2, …: a log of what an application runs will do.",
 )
 @click.option(
     "--min-calls",
@@ -182,7 +183,8 @@ def lint(files: tuple[str, ...], database_url: str | None, as_json: bool) -> Non
     "--pruning",
     is_flag=True,
     help="Report the statements that read every partition of a partitioned table (the "
-    "planner could not prune), with the reason and the fix, instead of indexes. Needs no "
+    "planner could not prune), with the reason and the fix, instead of indexes; those that "
+    "prune only at run time and those that could not be planned are listed apart. Needs no "
     "hypopg.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of operations.")

@@ -119,7 +119,10 @@ SELECT pn.nspname, p.relname, ln.nspname, l.relname,
                JOIN pg_catalog.pg_attribute AS a ON a.attrelid = p.oid AND a.attnum = k.n
               ORDER BY k.o) AS keys,
        pt.partstrat::text,
-       qn.nspname, q.relname
+       qn.nspname, q.relname,
+       (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod)
+          FROM pg_catalog.pg_attribute AS a
+         WHERE a.attrelid = p.oid AND a.attnum = pt.partattrs[0]) AS key_type
   FROM tree AS t
   JOIN pg_catalog.pg_partitioned_table AS pt ON pt.partrelid = t.top
   JOIN pg_catalog.pg_class AS p ON p.oid = t.top

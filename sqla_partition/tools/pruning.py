@@ -69,6 +69,7 @@ class Partitioned:
     key: str
     strategy: str
     parent: str | None
+    key_type: str = ""
     leaves: set[tuple[str, str]] = field(default_factory=set)
 
 
@@ -91,11 +92,12 @@ class PartitionMap:
         self._orders: dict[str, dict[tuple[str, str], int]] = {}
         for schema, table, count, column in distributed:
             self.shards[table] = (f"{schema}.{table}", int(count), column)
-        for schema, table, leaf_schema, leaf, keys, strategy, up_schema, up in rows:
+        for schema, table, leaf_schema, leaf, keys, strategy, up_schema, up, key_type in rows:
             name = f"{schema}.{table}"
             parent = f"{up_schema}.{up}" if up else None
+            key = (keys or ["the key"])[0]
             entry = self.tables.setdefault(
-                name, Partitioned(name, (keys or ["the key"])[0], strategy or "r", parent)
+                name, Partitioned(name, key, strategy or "r", parent, key_type or "")
             )
             entry.leaves.add((leaf_schema, leaf))
         for entry in self.tables.values():
@@ -145,10 +147,11 @@ class PartitionMap:
 
     def levels(self, name: str) -> list[Level]:
         """The keys of ``name`` and of the levels below it, the top first."""
-        out = [Level(self.tables[name].key, self.tables[name].strategy)]
+        top = self.tables[name]
+        out = [Level(top.key, top.strategy, top.key_type)]
         for other in self.tables.values():
             if other.name != name and name in self._chain(other.name)[1:]:
-                level = Level(other.key, other.strategy)
+                level = Level(other.key, other.strategy, other.key_type)
                 if level not in out:
                     out.append(level)
         return out

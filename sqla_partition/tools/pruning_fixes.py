@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pglast
 from pglast import ast, enums
 
 from .pruning_terms import FLIP, Level, Use, deparse
@@ -164,12 +165,13 @@ def _date_trunc_unit(node: Any) -> str | None:
 
 
 def _arith_rewrite(node: Any, key: str) -> str | None:
-    found = _arith_node(node, key)
+    found = _arith_node(node, key, "")
     return deparse(found) if found is not None else None
 
 
-def _arith_node(node: Any, key: str) -> Any | None:
-    """``key ± a OP b`` as ``key OP b ∓ a`` (and ``a ± key OP b`` alike)."""
+def _arith_node(node: Any, key: str, key_type: str) -> Any | None:
+    """``key ± a OP b`` as ``key OP b ∓ a`` (and ``a ± key OP b`` alike); an untyped
+    literal on the value's side takes the key's type, as it did beside the key."""
     if not isinstance(node, ast.A_Expr) or node.kind != enums.A_Expr_Kind.AEXPR_OP:
         return None
     op, left, right = _op(node), node.lexpr, node.rexpr
@@ -179,6 +181,7 @@ def _arith_node(node: Any, key: str) -> Any | None:
         left, right, op = right, left, FLIP[op]
     if not _arith_with_key(left, key):
         return None
+    right = _typed(right, key_type)
     inner = _op(left)
     if _bare_key(left.lexpr, key):
         # key + a OP b  ->  key OP b - a ;  key - a OP b  ->  key OP b + a
@@ -241,7 +244,7 @@ def replacement(level: Level, use: Use) -> Any | None:
     caller plans the statement with it before offering it."""
     k, node = level.key, use.node
     if use.kind == "arith":
-        return _arith_node(node, k)
+        return _arith_node(node, k, level.type)
     if use.kind == "row":
         bound = _row_bound_node(node, k)
         return _and(bound, node) if bound is not None else None
@@ -271,12 +274,7 @@ def replacement(level: Level, use: Use) -> Any | None:
             arg=ast.A_Const(val=ast.String(sval=f"1 {unit}")),
             typeName=ast.TypeName(names=(ast.String(sval="interval"),), typemod=-1),
         )
-        start = value
-        if isinstance(value, ast.A_Const):  # an untyped literal takes the key's type
-            start = ast.TypeCast(
-                arg=value,
-                typeName=ast.TypeName(names=(ast.String(sval="timestamptz"),), typemod=-1),
-            )
+        start = _typed(value, level.type or "timestamp with time zone")
         return _and(_binary(">=", column, value), _binary("<", column, _binary("+", start, step)))
     if use.kind == "function" and use.detail == "coalesce":
         return _unwrap_coalesce(node, k)
@@ -323,3 +321,16 @@ def _int(value: int) -> Any:
 
 def _unquote(literal: str) -> str:
     return literal[1:-1].replace("''", "'")
+
+
+def _typed(value: Any, type_name: str) -> Any:
+    """An untyped literal or a parameter cast to ``type_name`` (a type the catalog named);
+    anything else as it is."""
+    literal = isinstance(value, ast.A_Const) and isinstance(value.val, ast.String)
+    if not type_name or not (literal or isinstance(value, ast.ParamRef)):
+        return value
+    try:
+        (raw,) = pglast.parse_sql(f"SELECT NULL::{type_name}")
+    except pglast.parser.ParseError:
+        return value
+    return ast.TypeCast(arg=value, typeName=raw.stmt.targetList[0].val.typeName)

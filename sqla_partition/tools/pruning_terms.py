@@ -21,6 +21,8 @@ class Level:
 
     key: str
     strategy: str
+    #: the key's type as PostgreSQL names it (``timestamp with time zone``), or ``""``
+    type: str = ""
 
 
 @dataclass(frozen=True)
