@@ -36,6 +36,9 @@ SCHEMA = [
     ),
     "CREATE TABLE events_default PARTITION OF events DEFAULT",
     "CREATE INDEX ON events (created_at)",
+    "CREATE VIEW this_week AS SELECT * FROM events WHERE created_at >= now() - interval '7 days'",
+    "CREATE VIEW by_day AS SELECT date_trunc('day', created_at) AS day, count(*) AS n "
+    "FROM events GROUP BY 1",
     # hash, 8 shards
     "CREATE TABLE accounts (tenant_id int NOT NULL, name text, created_at timestamptz) "
     "PARTITION BY HASH (tenant_id)",
@@ -403,6 +406,14 @@ CASES: list[Case] = [
         (E,),
         "created_at",
         f"SELECT * FROM events WHERE created_at >= '{R}'",
+    ),
+    Case("SELECT count(*) FROM this_week"),  # a view that prunes
+    Case(  # a view that wraps the key: filtering the view's column prunes nothing
+        "SELECT n FROM by_day WHERE day = '2026-03-05'",
+        (E,),
+        "created_at",
+        "SELECT count(*) FROM events WHERE created_at >= '2026-03-05' "
+        "AND created_at < '2026-03-06'",
     ),
     # ---- hash (accounts by tenant_id): pruned
     Case("SELECT * FROM accounts WHERE tenant_id = 7"),

@@ -1,5 +1,5 @@
 """``advise --pruning`` and the pruning guard measured on a labelled corpus: every strategy,
-130 statements, labels checked against EXPLAIN (ANALYZE) on the server the suite runs on.
+132 statements, labels checked against EXPLAIN (ANALYZE) on the server the suite runs on.
 
 Precision: of the scans reported as reading every partition, the share that do. Recall:
 of the scans that do, the share reported. Each report must name the key the label names,

@@ -136,6 +136,23 @@ SELECT pn.nspname, p.relname, ln.nspname, l.relname,
 """
 
 
+#: The views that read a partitioned table, directly or through other views: a statement
+#: on one reads partitions its text does not name.
+VIEWS_OVER_PARTITIONED_QUERY = """
+WITH RECURSIVE reads AS (
+    SELECT pt.partrelid AS oid FROM pg_catalog.pg_partitioned_table AS pt
+    UNION
+    SELECT r.ev_class
+      FROM reads
+      JOIN pg_catalog.pg_depend AS d
+        ON d.refobjid = reads.oid AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+      JOIN pg_catalog.pg_rewrite AS r ON r.oid = d.objid
+)
+SELECT c.relname FROM reads JOIN pg_catalog.pg_class AS c ON c.oid = reads.oid
+ WHERE c.relkind = 'v'
+"""
+
+
 def leaf_order_query(schema: str, table: str) -> str:
     """The plan of reading every partition of a table, which lists its leaves in the order
     of their bounds (as every scan of it lists them)."""

@@ -19,7 +19,7 @@ import pglast
 from pglast import ast
 
 from .. import sql
-from ..sql.advice import leaf_order_query
+from ..sql.advice import VIEWS_OVER_PARTITIONED_QUERY, leaf_order_query
 from .pruning_reasons import BROKEN, named_tables, why
 from .pruning_terms import Level, walk
 
@@ -89,6 +89,8 @@ class PartitionMap:
         #: shard count and distribution column.
         self.shards: dict[str, tuple[str, int, str]] = {}
         self._order = order
+        #: the views that read a partitioned table
+        self.views: set[str] = set()
         self._orders: dict[str, dict[tuple[str, str], int]] = {}
         for schema, table, count, column in distributed:
             self.shards[table] = (f"{schema}.{table}", int(count), column)
@@ -135,11 +137,14 @@ class PartitionMap:
                 if n.get("Relation Name")
             ]
 
-        return cls(conn.execute(sql.PARTITION_LEAVES_QUERY).fetchall(), distributed, order)
+        found = cls(conn.execute(sql.PARTITION_LEAVES_QUERY).fetchall(), distributed, order)
+        found.views = {name for (name,) in conn.execute(VIEWS_OVER_PARTITIONED_QUERY).fetchall()}
+        return found
 
     def names(self) -> set[str]:
-        """The partitioned tables' own names, to spot them in a statement's text."""
-        return {name.split(".", 1)[1] for name in self.tables} | set(self.shards)
+        """The partitioned tables' own names and those of the views that read them, to spot
+        them in a statement's text."""
+        return {name.split(".", 1)[1] for name in self.tables} | set(self.shards) | self.views
 
     def names_of(self, name: str) -> set[str]:
         """The names a statement may read ``name`` by: its own and those above it."""

@@ -34,6 +34,8 @@ def reason_for(level: Level, use: Use) -> str:
     generic = "which a generic plan (a prepared statement's) cannot prune on"
     return {
         "not_filtered": f"{k} is not filtered",
+        "indirect": f"{k} is not filtered where the table is read (the statement reads it "
+        "through a view or a function)",
         "spans": f"{k} is compared as it is, but the values asked for span every partition",
         "cast": f"{k} is cast to {d}",
         "arith": f"{k} is inside arithmetic ({d})",
@@ -64,6 +66,11 @@ def fix_for(level: Level, use: Use) -> str:
     }[strategy if strategy in "rlh" else "r"]
     if kind == "not_filtered":
         return f"add a condition on {k} (e.g. {values}) so only the partitions it names are read"
+    if kind == "indirect":
+        return (
+            f"filter {k} where the view or function reads the table, or compare {k} as it "
+            "is in the statement, if the view passes it through"
+        )
     if kind == "spans":
         return (
             f"narrow the condition on {k} to the partitions the statement needs (a statement "

@@ -80,6 +80,10 @@ def why(
     stmt = parse(statement)
     scopes = list(_occurrences(stmt, names)) if stmt is not None else []
     cast_keys = set(cast_keys)
+    if stmt is not None and not scopes and levels:
+        # read through a view or a function: its conditions are not in the statement's text
+        level = levels[0]
+        return Why(level.key, reason_for(level, Use("indirect")), fix_for(level, Use("indirect")))
     best: tuple[int, Why, Use | None, Level | None] | None = None
     for alias, conjuncts in scopes or [("", [])]:
         found = _level_why(alias, conjuncts, levels, cast_keys, bool(scopes))
