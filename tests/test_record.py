@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import sys
 
+import psycopg
 import sqlalchemy as sa
 from click.testing import CliRunner
 
 from sqla_partition import Range
 from sqla_partition.cli import main
 
+from .conftest import _libpq
 from .test_hash import run_online
 
 RECORD = "sqla_partition.sqla_partition_partitions"
@@ -160,3 +162,46 @@ def test_raising_premake_skips_a_period_an_archive_holds(tmp_path, db_url, pg, m
     assert pg.execute(
         "SELECT count(*) FROM pg_inherits WHERE inhrelid = 'events_p2027_01'::regclass"
     ).fetchone() == (0,)  # never taken as a partition
+
+
+def test_the_record_says_detached_only_once_the_partition_is(db_url, pg):
+    """A DETACH … CONCURRENTLY commits on its own, so its record comes after it: one that
+    times out (a reader holds the partition) leaves the partition attached, its detach
+    pending, and recorded as attached; the next run finishes it and records it."""
+    events(db_url, Range("created_at", premake=1, retention="1 month"))
+    now = ["--now", "2027-02-10T00:00:00Z"]
+    with psycopg.connect(_libpq(db_url)) as blocker:
+        blocker.execute("SELECT count(*) FROM events_p2026_11")  # a reader holds it
+        code, out = cli(db_url, "roll", *now, "--lock-timeout", "100ms", "--retries", "0")
+        assert code == 3, out
+        attached = "SELECT count(*) FROM pg_inherits WHERE inhrelid = 'events_p2026_11'::regclass"
+        assert pg.execute(attached).fetchone() == (1,)
+        assert recorded(pg)["events_p2026_11"] == "attached"  # its detach is pending
+    code, out = cli(db_url, "roll", *now, "--json")
+    assert code == 0, out
+    (table,) = json.loads(out)["tables"]
+    assert table["finalized"] == ["events_p2026_11"] and table["detached"] == ["events_p2026_12"]
+    assert pg.execute(attached).fetchone() == (0,)
+    assert recorded(pg)["events_p2026_11"] == "detached"
+
+
+def test_a_detach_the_record_missed_is_recorded_by_the_next_run(db_url, pg):
+    """A run stopped between a DETACH … CONCURRENTLY and its record (as if killed) leaves
+    an archive recorded as attached: the next run records what happened, and writes
+    nothing when there is nothing to say."""
+    events(db_url, Range("created_at", premake=1, retention="6 months"))
+    pg.execute("ALTER TABLE events DETACH PARTITION events_p2026_11 CONCURRENTLY")
+    assert recorded(pg)["events_p2026_11"] == "attached"
+    code, out = cli(db_url, "roll", "--now", "2026-12-10T00:00:00Z")
+    assert code == 0, out
+    assert recorded(pg) == {
+        "events_p2026_11": "detached",
+        "events_p2026_12": "attached",
+        "events_p2027_01": "attached",
+    }
+    code, out = cli(db_url, "status", "--now", "2026-12-10T00:00:00Z", "--json")
+    assert code == 0 and "events_p2026_11" in out, out
+    before = pg.execute(f"SELECT xmin::text FROM {RECORD} ORDER BY 1").fetchall()
+    code, out = cli(db_url, "roll", "--now", "2026-12-10T00:00:00Z")
+    assert code == 0, out
+    assert pg.execute(f"SELECT xmin::text FROM {RECORD} ORDER BY 1").fetchall() == before

@@ -120,6 +120,10 @@ class Parent:
     #: Another session holds (or waits for) its DEFAULT exclusively, as a run moving rows
     #: does: reading the DEFAULT would wait, so it is read only under the table's lock.
     default_locked: bool = False
+    #: What Citus makes of it (``distributed``, ``reference``, ``single-shard`` in a
+    #: distributed schema, ``local`` added to Citus's metadata), read from Citus's own
+    #: catalog; ``None``: not a Citus table. Citus refuses DETACH … CONCURRENTLY on all.
+    citus: str | None = None
 
     @property
     def default(self) -> Child | None:
@@ -347,7 +351,10 @@ def read_snapshot(
     if snap.has_citus:
         for schema, name, kind, column, colocation, shards, worker in query(sql.CITUS_TABLES_QUERY):
             snap.citus_worker = bool(worker)
-            if name is not None and kind != "local":
+            parent = snap.parents.get((schema, name))
+            if parent is not None:
+                snap.parents[(schema, name)] = dataclasses.replace(parent, citus=kind)
+            if name is not None and kind in ("distributed", "reference"):
                 snap.citus_tables[(schema, name)] = CitusTable(
                     kind=kind,
                     column=column,

@@ -23,7 +23,13 @@ from .session import (
     policy_writers,
 )
 from .table_lock import read_keys
-from .tables import query_of, recorded_partitions, select_tables, waiting_since
+from .tables import (
+    query_of,
+    record_detached_ones,
+    recorded_partitions,
+    select_tables,
+    waiting_since,
+)
 
 
 def roll(
@@ -60,6 +66,8 @@ def roll(
         if unrecorded:
             backfill(conn, unrecorded, report.warnings)
             recorded = recorded_partitions(conn)
+    if roller.record and not options.dry_run:
+        recorded = record_detached_ones(conn, snap, recorded, report.warnings)
     roller.owned = frozenset(k for k, state in recorded.items() if state == "attached")
     writable = policy_writers(conn)
     if writable:

@@ -41,6 +41,7 @@ from .tables import owned_partitions, plan_table
 from .transactions import (
     EXPIRE_KINDS,
     annotated_sql,
+    detach_retry,
     expire_groups,
     group_statements,
     quiet_statements,
@@ -183,21 +184,6 @@ class Roller:
             return "backlog", waiting
         return "move", waiting
 
-    def _detach_retry(self, parent: Parent, step: Step) -> Callable[[], list[sql.Statement]]:
-        """After a timed-out DETACH CONCURRENTLY, a retry must FINALIZE if it went pending."""
-
-        def statements() -> list[sql.Statement]:
-            row = self.conn.execute(  # type: ignore[call-overload]
-                sql.partition_state_query(parent.name, step.partition, parent.schema)
-            ).fetchone()
-            if row is not None and row[0]:
-                return [sql.detach_finalize(parent.name, step.partition, parent.schema)]
-            if row is None:
-                return []
-            return list(step.statements)
-
-        return statements
-
     def run_step(self, parent: Parent, step: Step, result: TableResult) -> None:
         statements = step.statements
         if step.kind == "create" and parent.default is not None:
@@ -225,7 +211,7 @@ class Roller:
                 return
         if step.kind in EXPIRE_KINDS and (parent.schema, step.partition) in self.kept:
             return  # still referenced: its detach or drop failed above; the rest is moot
-        retry = self._detach_retry(parent, step) if step.kind == "detach" else None
+        retry = detach_retry(self.conn, parent, step) if step.kind == "detach" else None
         try:
             self.run_statements(statements, result, retry)
         except pgerrors.DuplicateTable as exc:  # this period only: the other steps go on
@@ -347,7 +333,7 @@ class Roller:
         fresh = parse_catalog(rows).parents.get((parent.schema, parent.name))
         if fresh is None:
             return parent
-        return dataclasses.replace(fresh, policy=parent.policy)
+        return dataclasses.replace(fresh, policy=parent.policy, citus=parent.citus)
 
     def _read_one(self, parent: Parent) -> list[Any]:
         """The catalog rows of one table, by the statement this session prepared (prepared

@@ -14,7 +14,9 @@ from ..declaration.policies import Range
 from ..errors import SqlaPartitionError
 from ..planning.roll import Plan, initial_window, plan, position_from_clock
 from ..sql.catalog import sub_bounds_query
+from ..sql.record import record_detached
 from .placing import default_periods
+from .session import one_line
 
 
 def query_of(conn: psycopg.Connection) -> Callable[[str], list[tuple[Any, ...]]]:
@@ -115,6 +117,27 @@ def recorded_partitions(conn: psycopg.Connection) -> dict[tuple[str, str], str]:
         return {}
     rows = conn.execute(sql.recorded_names_query()).fetchall()  # type: ignore[arg-type]
     return {(s, n): state for s, n, state in rows}
+
+
+def record_detached_ones(
+    conn: psycopg.Connection,
+    snap: Snapshot,
+    recorded: dict[tuple[str, str], str],
+    warnings: list[str],
+) -> dict[tuple[str, str], str]:
+    """The record, with the partitions it calls attached that are no longer partitions
+    (a run stopped between a DETACH and its record) recorded as detached; no write when
+    every one is still attached."""
+    children = {(c.schema, c.name) for p in snap.parents.values() for c in p.children}
+    gone = [k for k, state in recorded.items() if state == "attached" and k not in children]
+    if not gone:
+        return recorded
+    try:
+        conn.execute(record_detached(gone).sql)  # type: ignore[arg-type]
+    except psycopg.Error as exc:
+        warnings.append(f"could not record partitions detached earlier: {one_line(exc)}")
+        return recorded
+    return recorded_partitions(conn)
 
 
 def owned_partitions(conn: psycopg.Connection) -> frozenset[tuple[str, str]]:

@@ -4,9 +4,12 @@ PostgreSQL runs outside a transaction) with session settings put back afterwards
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+import psycopg
 
 from .. import sql
+from ..catalog.snapshot import Parent
 from ..planning.roll import Step
 from .results import RollOptions
 
@@ -87,3 +90,23 @@ def expire_groups(steps: Sequence[Step], size: int) -> tuple[list[Step], list[St
         statements = tuple(st for step in members for st in step.statements)
         groups.append(Step("group", "", statements, members=members))
     return groups, [s for s in steps if s.kind not in EXPIRE_KINDS]
+
+
+def detach_retry(
+    conn: psycopg.Connection, parent: Parent, step: Step
+) -> Callable[[], list[sql.Statement]]:
+    """After a timed-out DETACH CONCURRENTLY, a retry must FINALIZE if it went pending, and
+    only record what is detached."""
+
+    def statements() -> list[sql.Statement]:
+        row = conn.execute(  # type: ignore[call-overload]
+            sql.partition_state_query(parent.name, step.partition, parent.schema)
+        ).fetchone()
+        after = list(step.statements[1:])  # the record of it, once it is detached
+        if row is not None and row[0]:
+            return [sql.detach_finalize(parent.name, step.partition, parent.schema), *after]
+        if row is None:
+            return after  # detached by the attempt that timed out
+        return list(step.statements)
+
+    return statements

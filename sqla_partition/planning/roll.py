@@ -180,7 +180,13 @@ def _unlinks(p: Range, parent: Parent) -> bool:
     """Archives lose their foreign keys, except on Citus: Citus 13.0 cannot drop one from a
     detached distributed partition (its shards' constraints carry the parent's shard ids),
     so they stay; ``drop_partitioned_table(archives="drop")`` drops the archives first."""
-    return not p.keep_foreign_keys and parent.has_foreign_keys and p.distributed_by is None
+    return not p.keep_foreign_keys and parent.has_foreign_keys and not _on_citus(p, parent)
+
+
+def _on_citus(p: Range, parent: Parent) -> bool:
+    """Citus spreads the table: as Citus's catalog says (a table distributed by hand, by
+    Citus's own helpers or in a distributed schema), or as declared."""
+    return parent.citus is not None or p.distributed_by is not None
 
 
 def _overlaps(period: Period, child: Child) -> bool:
@@ -367,8 +373,8 @@ def plan(
             if owned is not None and (child.schema, child.name) not in owned:
                 foreign.append(child.name)  # someone else's table: theirs to expire
                 continue
-            # Citus refuses DETACH … CONCURRENTLY on distributed tables
-            concurrently = default is None and p.distributed_by is None
+            # Citus refuses DETACH … CONCURRENTLY on its tables
+            concurrently = default is None and not _on_citus(p, parent)
             stmts = [
                 sql.detach_partition(
                     parent.name,
@@ -378,11 +384,12 @@ def plan(
                     default=default.name if default else None,
                 )
             ]
-            if record:  # before a DETACH CONCURRENTLY, which commits on its own
-                note = sql.record_partition(
-                    "detached", parent.name, child.name, child.lower, child.upper, schema
+            if record:  # in the DETACH's transaction, or once a DETACH CONCURRENTLY is done
+                stmts.append(
+                    sql.record_partition(
+                        "detached", parent.name, child.name, child.lower, child.upper, schema
+                    )
                 )
-                stmts.insert(0 if concurrently else 1, note)
             if policy.range_sub_policy(child.name) is not None:  # its own policy goes with it
                 stmts.append(sql.delete_policy(child.name, schema))
             steps.append(Step("detach", child.name, tuple(stmts), child.lower, child.upper))

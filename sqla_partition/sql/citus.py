@@ -50,7 +50,11 @@ def undistribute_table(table: str, schema: str | None = None) -> Statement:
 CITUS_TABLES_QUERY = """
 SELECT n.nspname, c.relname,
        CASE WHEN p.partmethod = 'h' THEN 'distributed'
-            WHEN p.repmodel = 't' THEN 'reference' ELSE 'local' END,
+            WHEN p.repmodel = 't' THEN 'reference'
+            -- a table of a distributed schema (schema-based sharding), or distributed
+            -- with no column: one shard, colocated
+            WHEN p.colocationid <> 0 THEN 'single-shard'
+            ELSE 'local' END,
        column_to_column_name(p.logicalrelid, p.partkey), p.colocationid,
        (SELECT count(*) FROM pg_dist_shard AS s WHERE s.logicalrelid = p.logicalrelid),
        (SELECT groupid FROM pg_dist_local_group) <> 0

@@ -180,6 +180,27 @@ def recorded_names_query() -> str:
     return f"SELECT partition_schema, partition_name, state FROM {record_table()}"
 
 
+def record_detached(partitions: Sequence[tuple[str, str]]) -> Statement:
+    """Record as detached those of ``partitions`` (recorded as attached) that exist and are
+    no longer a partition: detached by a run stopped before it could say so."""
+    keys = ", ".join(f"({string_literal(s)}, {string_literal(n)})" for s, n in partitions)
+    return Statement(
+        f"UPDATE {record_table()} AS r SET state = 'detached', detached_at = pg_catalog.now() "
+        f"FROM (VALUES {keys}) AS v (partition_schema, partition_name) "
+        "WHERE r.partition_schema OPERATOR(pg_catalog.=) v.partition_schema "
+        "AND r.partition_name OPERATOR(pg_catalog.=) v.partition_name "
+        "AND r.state OPERATOR(pg_catalog.=) 'attached' "
+        "AND EXISTS (SELECT FROM pg_catalog.pg_class AS c "
+        "JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+        "WHERE n.nspname OPERATOR(pg_catalog.=) r.partition_schema "
+        "AND c.relname OPERATOR(pg_catalog.=) r.partition_name "
+        "AND c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition)",
+        f"ROW EXCLUSIVE on {RECORD_TABLE}",
+        "the record says what happened: partitions detached by a run that stopped before "
+        "recording it are archives",
+    )
+
+
 def _children_rows(where: str, on_conflict: str = "DO NOTHING") -> str:
     """Record rows (as attached, bounds unknown) of the partitions ``where`` selects, over
     ``pg_inherits AS i`` joined to the child ``cc``/``cn`` and the parent ``pc``/``pn``."""

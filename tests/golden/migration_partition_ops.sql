@@ -157,6 +157,10 @@ SET lock_timeout = 5000;
 -- no lock: bounds how long any statement below may run
 SET statement_timeout = 600000;
 
+-- SHARE UPDATE EXCLUSIVE on blobs, ACCESS EXCLUSIVE on blobs_p0000000000: reads and writes of blobs continue, blobs_p0000000000 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
+-- squawk-ignore prefer-robust-stmts
+ALTER TABLE blobs DETACH PARTITION blobs_p0000000000 CONCURRENTLY;
+
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
 DO $do$
 BEGIN
@@ -172,10 +176,6 @@ $do$;
 
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
 INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'blobs_p0000000000', current_schema(), 'blobs', '0', '1000000', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
-
--- SHARE UPDATE EXCLUSIVE on blobs, ACCESS EXCLUSIVE on blobs_p0000000000: reads and writes of blobs continue, blobs_p0000000000 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
--- squawk-ignore prefer-robust-stmts
-ALTER TABLE blobs DETACH PARTITION blobs_p0000000000 CONCURRENTLY;
 
 -- no lock: back to the role's setting
 RESET lock_timeout;
@@ -193,6 +193,10 @@ SET lock_timeout = 5000;
 -- no lock: bounds how long any statement below may run
 SET statement_timeout = 600000;
 
+-- SHARE UPDATE EXCLUSIVE on blobs, ACCESS EXCLUSIVE on blobs_p0000001000000: reads and writes of blobs continue, blobs_p0000001000000 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
+-- squawk-ignore prefer-robust-stmts
+ALTER TABLE blobs DETACH PARTITION blobs_p0000001000000 CONCURRENTLY;
+
 -- ACCESS EXCLUSIVE on sqla_partition_partitions (only when it is new): records the partitions sqla-partition made, so that it never trusts a table for its name alone
 DO $do$
 BEGIN
@@ -208,10 +212,6 @@ $do$;
 
 -- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
 INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES (current_schema(), 'blobs_p0000001000000', current_schema(), 'blobs', NULL, NULL, 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
-
--- SHARE UPDATE EXCLUSIVE on blobs, ACCESS EXCLUSIVE on blobs_p0000001000000: reads and writes of blobs continue, blobs_p0000001000000 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
--- squawk-ignore prefer-robust-stmts
-ALTER TABLE blobs DETACH PARTITION blobs_p0000001000000 CONCURRENTLY;
 
 -- no lock: back to the role's setting
 RESET lock_timeout;

@@ -32,11 +32,11 @@ SET lock_timeout = 500;
 SET statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
 SET synchronous_commit = off;
--- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
-INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'audit_log_p2026_11', 'public', 'audit_log', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2026_11: reads and writes of audit_log continue, audit_log_p2026_11 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
 ALTER TABLE public.audit_log DETACH PARTITION public.audit_log_p2026_11 CONCURRENTLY;
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'audit_log_p2026_11', 'public', 'audit_log', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 -- no lock: back to the role's setting
 RESET lock_timeout;
 -- no lock: back to the role's setting
@@ -64,11 +64,11 @@ SET lock_timeout = 500;
 SET statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
 SET synchronous_commit = off;
--- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
-INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'audit_log_p2026_12', 'public', 'audit_log', '2026-12-01 00:00:00+00:00', '2027-01-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 -- SHARE UPDATE EXCLUSIVE on audit_log, ACCESS EXCLUSIVE on audit_log_p2026_12: reads and writes of audit_log continue, audit_log_p2026_12 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
 ALTER TABLE public.audit_log DETACH PARTITION public.audit_log_p2026_12 CONCURRENTLY;
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'audit_log_p2026_12', 'public', 'audit_log', '2026-12-01 00:00:00+00:00', '2027-01-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 -- no lock: back to the role's setting
 RESET lock_timeout;
 -- no lock: back to the role's setting
@@ -119,11 +119,11 @@ SET lock_timeout = 500;
 SET statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
 SET synchronous_commit = off;
--- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
-INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'clicks_p2026_11', 'public', 'clicks', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 -- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2026_11: reads and writes of clicks continue, clicks_p2026_11 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
 ALTER TABLE public.clicks DETACH PARTITION public.clicks_p2026_11 CONCURRENTLY;
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'clicks_p2026_11', 'public', 'clicks', '2026-11-01 00:00:00+00:00', '2026-12-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 -- no lock: back to the role's setting
 RESET lock_timeout;
 -- no lock: back to the role's setting
@@ -165,11 +165,11 @@ SET lock_timeout = 500;
 SET statement_timeout = 600000;
 -- no lock: a crash right after COMMIT may forget this step; the next roll does it again
 SET synchronous_commit = off;
--- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
-INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'clicks_p2026_12', 'public', 'clicks', '2026-12-01 00:00:00+00:00', '2027-01-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 -- SHARE UPDATE EXCLUSIVE on clicks, ACCESS EXCLUSIVE on clicks_p2026_12: reads and writes of clicks continue, clicks_p2026_12 (expired) is locked briefly; PostgreSQL runs it outside a transaction, and a rerun after an interruption finishes it (DETACH … FINALIZE)
 -- squawk-ignore prefer-robust-stmts
 ALTER TABLE public.clicks DETACH PARTITION public.clicks_p2026_12 CONCURRENTLY;
+-- ROW EXCLUSIVE on sqla_partition_partitions: one row: the partition becomes an archive that only an explicit reattach puts back
+INSERT INTO sqla_partition.sqla_partition_partitions (partition_schema, partition_name, schema_name, table_name, lower_bound, upper_bound, state, detached_at) VALUES ('public', 'clicks_p2026_12', 'public', 'clicks', '2026-12-01 00:00:00+00:00', '2027-01-01 00:00:00+00:00', 'detached', now()) ON CONFLICT (partition_schema, partition_name) DO UPDATE SET schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, lower_bound = EXCLUDED.lower_bound, upper_bound = EXCLUDED.upper_bound, state = EXCLUDED.state, detached_at = EXCLUDED.detached_at;
 -- no lock: back to the role's setting
 RESET lock_timeout;
 -- no lock: back to the role's setting

@@ -99,12 +99,11 @@ def _detach(operations: Operations, op: DetachPartitionOp | DropPartitionOp) -> 
     ctx = operations.migration_context
     with ctx.autocommit_block():
         state = None if ctx.as_sql else _partition_state(ctx, op)
-        if state == "detached":
-            return  # a rerun after the block was applied: nothing left to do
         if state == "pending":
             stmt = sql.detach_finalize(op.table_name, op.partition_name, op.schema)
         with bounded(operations, local=False):
-            run_statements(operations, [*note, stmt])  # recorded first: DETACH commits
+            # recorded once detached (a rerun after the DETACH committed records it)
+            run_statements(operations, note if state == "detached" else [stmt, *note])
 
 
 def _partition_state(ctx: MigrationContext, op: Any) -> str:

@@ -1,0 +1,188 @@
+"""Retention on Citus tables the declaration does not distribute: a table distributed by
+hand with partitions made by Citus's ``create_time_partitions``, and a partitioned table in
+a distributed schema (schema-based sharding). What the table is comes from Citus's catalog;
+roll detaches in the DETACH's own transaction (Citus refuses DETACH … CONCURRENTLY on its
+tables) while writers keep writing, and the record says what happened."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from sqla_partition import Range
+from sqla_partition.cli import main
+
+from .citus_cluster import citus_database, needs_citus
+from .test_hash import run_online
+
+pytestmark = needs_citus
+
+RECORD = "sqla_partition.sqla_partition_partitions"
+NOW = "2027-02-10T00:00:00Z"
+
+
+@pytest.fixture
+def cluster_url():
+    yield from citus_database()
+
+
+def libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+class Writer(threading.Thread):
+    """Inserts into ``table`` for this month in short transactions until stopped."""
+
+    def __init__(self, url: str, table: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.table = url, table
+        self.stop, self.ok, self.failed = threading.Event(), 0, []
+
+    def run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            n = 0
+            while not self.stop.is_set():
+                n += 1
+                try:
+                    conn.execute(
+                        f"INSERT INTO {self.table} (tenant_id, created_at, v) "
+                        "VALUES (%s, '2027-02-09', %s)",
+                        (n % 20 + 1, n),
+                    )
+                    self.ok += 1
+                except psycopg.Error as exc:
+                    self.failed.append(str(exc).splitlines()[0])
+                time.sleep(0.005)
+
+
+def roll_under_writers(url: str, table: str) -> dict:
+    writers = [Writer(url, table) for _ in range(2)]
+    for w in writers:
+        w.start()
+    try:
+        result = CliRunner().invoke(main, ["roll", "--now", NOW, "--json", "--database-url", url])
+    finally:
+        for w in writers:
+            w.stop.set()
+        for w in writers:
+            w.join()
+    assert result.exit_code == 0, result.output
+    assert sum(w.ok for w in writers) > 0 and [f for w in writers for f in w.failed] == []
+    return json.loads(result.output)
+
+
+def record(conn: psycopg.Connection) -> dict[str, str]:
+    return dict(conn.execute(f"SELECT partition_name, state FROM {RECORD}").fetchall())
+
+
+def attached(conn: psycopg.Connection, parent: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = %s::regclass",
+        (parent,),
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+def test_a_table_distributed_by_hand_with_citus_partitions_expires(cluster_url):
+    url = libpq(cluster_url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        conn.execute(
+            "CREATE TABLE events (tenant_id bigint NOT NULL, created_at timestamptz NOT NULL, "
+            "v int) PARTITION BY RANGE (created_at)"
+        )
+        conn.execute("SELECT create_distributed_table('events', 'tenant_id')")
+        conn.execute(
+            "SELECT create_time_partitions('events', '1 month', '2027-03-01', '2026-09-01')"
+        )
+        conn.execute(
+            "INSERT INTO events SELECT g % 20 + 1, timestamptz '2026-09-01' + g * "
+            "interval '1 day', g FROM generate_series(0, 170) g"
+        )
+        made = attached(conn, "events")
+        assert len(made) == 6, made
+
+    run_online(
+        cluster_url,
+        lambda op: op.set_partition_policy(
+            "events", Range("created_at", premake=1, retention="3 months")
+        ),
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert set(record(conn)) == made  # Citus's partitions are the table's own now
+        before = conn.execute(
+            "SELECT count(*) FROM events WHERE created_at < '2027-02-01'"
+        ).fetchone()[0]
+
+    out = roll_under_writers(url, "events")
+    (table,) = out["tables"]
+    assert table["status"] == "ok", table
+    expired = sorted(table["detached"])
+    assert len(expired) == 2, table  # September and October end before 2026-11-10
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert not set(expired) & attached(conn, "events")
+        assert all(record(conn)[name] == "detached" for name in expired)
+        # the archives keep their rows; the table lost exactly theirs
+        kept = sum(conn.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in expired)
+        after = conn.execute(
+            "SELECT count(*) FROM events WHERE created_at < '2027-02-01'"
+        ).fetchone()[0]
+        assert kept + after == before
+        rolled = conn.execute(
+            "SELECT rolled_at IS NOT NULL FROM sqla_partition.sqla_partition_policy "
+            "WHERE table_name = 'events'"
+        ).fetchone()
+        assert rolled == (True,)
+    code = CliRunner().invoke(main, ["check", "--database-url", url])
+    assert code.exit_code == 0, code.output
+
+
+def test_a_partitioned_table_in_a_distributed_schema_expires(cluster_url):
+    url = libpq(cluster_url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET citus.enable_schema_based_sharding TO on")
+        conn.execute("CREATE SCHEMA tenant_a")
+        conn.execute("RESET citus.enable_schema_based_sharding")
+        conn.execute(
+            "CREATE TABLE tenant_a.events (tenant_id bigint NOT NULL, "
+            "created_at timestamptz NOT NULL, v int) PARTITION BY RANGE (created_at)"
+        )
+        for m in range(9, 15):
+            lo, hi = (
+                f"{2026 + (m - 1) // 12}-{(m - 1) % 12 + 1:02d}-01",
+                (f"{2026 + m // 12}-{m % 12 + 1:02d}-01"),
+            )
+            conn.execute(
+                f"CREATE TABLE tenant_a.events_m{m} PARTITION OF tenant_a.events "
+                f"FOR VALUES FROM ('{lo}') TO ('{hi}')"
+            )
+        kind = conn.execute(
+            "SELECT citus_table_type FROM citus_tables "
+            "WHERE table_name = 'tenant_a.events'::regclass"
+        ).fetchone()
+        assert kind == ("schema",), kind
+        conn.execute(
+            "INSERT INTO tenant_a.events SELECT 1, timestamptz '2026-09-01' + g * "
+            "interval '1 day', g FROM generate_series(0, 170) g"
+        )
+
+    run_online(
+        cluster_url,
+        lambda op: op.set_partition_policy(
+            "events", Range("created_at", premake=1, retention="3 months"), schema="tenant_a"
+        ),
+    )
+    out = roll_under_writers(url, "tenant_a.events")
+    (table,) = out["tables"]
+    assert table["status"] == "ok", table
+    assert sorted(table["detached"]) == ["events_m10", "events_m9"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert not {"events_m9", "events_m10"} & attached(conn, "tenant_a.events")
+        assert record(conn)["events_m9"] == "detached"
+        assert conn.execute("SELECT count(*) FROM tenant_a.events_m9").fetchone() == (30,)
