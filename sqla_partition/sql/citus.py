@@ -106,6 +106,52 @@ def split_shard(
     )
 
 
+#: Each node's ``wal_level`` and ``output_plugin_libraries`` (``NULL`` where the server has
+#: no such setting): a shard split copies rows with logical replication through Citus's
+#: own output plugin.
+SPLIT_READINESS_QUERY = """
+SELECT 'the coordinator', pg_catalog.current_setting('wal_level'),
+       (SELECT setting FROM pg_catalog.pg_settings WHERE name = 'output_plugin_libraries')
+UNION ALL
+SELECT w.nodename || ':' || w.nodeport, w.result, NULLIF(p.result, '')
+  FROM run_command_on_workers('SHOW wal_level') AS w
+  JOIN run_command_on_workers(
+       'SELECT setting FROM pg_catalog.pg_settings WHERE name = ''output_plugin_libraries''')
+       AS p USING (nodename, nodeport)
+"""
+
+#: The first key of the session lock a run of ``split_shards`` holds on a table: a split
+#: whose client died runs on to its end, holding it, and the next run waits for it.
+SPLIT_LOCK_CLASS = 1936483683
+
+
+def try_split_lock(table: str, schema: str | None) -> str:
+    return (
+        f"SELECT pg_catalog.pg_try_advisory_lock({SPLIT_LOCK_CLASS}, "
+        f"{regclass(table, schema)}::pg_catalog.oid::pg_catalog.int4)"
+    )
+
+
+def split_lock_holder(table: str, schema: str | None) -> str:
+    """The session that holds the split lock of a table, with what it runs."""
+    return (
+        "SELECT a.pid, pg_catalog.left(a.query, 120) FROM pg_catalog.pg_locks AS l "
+        "JOIN pg_catalog.pg_stat_activity AS a ON a.pid = l.pid "
+        f"WHERE l.locktype = 'advisory' AND l.classid = {SPLIT_LOCK_CLASS} "
+        f"AND l.objid = {regclass(table, schema)}::pg_catalog.oid AND l.granted "
+        "AND l.pid <> pg_catalog.pg_backend_pid()"
+    )
+
+
+def split_unlock(table: str, schema: str | None) -> Statement:
+    return Statement(
+        f"SELECT pg_catalog.pg_advisory_unlock({SPLIT_LOCK_CLASS}, "
+        f"{regclass(table, schema)}::pg_catalog.oid::pg_catalog.int4)",
+        "no lock: the split's own session lock goes",
+        "the next split of this table may start",
+    )
+
+
 def truncate_local_data(table: str, schema: str | None = None) -> Statement:
     return Statement(
         "SELECT truncate_local_data_after_distributing_table("

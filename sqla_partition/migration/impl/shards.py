@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 from alembic.operations import Operations
 
 from ... import sql
 from ...declaration.policies import TablePolicy
+from ...errors import SqlaPartitionError
 from ...planning.hash_split import hash_rebuild, hash_split
+from ...sql.citus import SPLIT_READINESS_QUERY, split_lock_holder, split_unlock, try_split_lock
 from ...sql.roll_lock import create_keys_table
 from ..ops import (
     DistributeTableOp,
@@ -135,14 +139,74 @@ def split_shards(operations: Operations, op: SplitShardsOp) -> None:
         return
     lock = int(options_of(ctx).get("sqla_partition_lock_timeout", DEFAULT_LOCK_TIMEOUT_MS))
     with ctx.autocommit_block(), reporting(ctx):
-        # each shard in a transaction of its own: writes wait only for its switch
-        run_statements(operations, sql.timeouts(lock, 0, local=False))
-        for index in range(old):
-            run_statements(operations, [sql.split_shard(op.table_name, op.schema, index, old, new)])
-        run_statements(
-            operations,
-            [
-                sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), "hash"),
-                *back_to_session(operations.get_context()),
-            ],
+        if not ctx.as_sql:
+            _ready_to_split(ctx, op.table_name)
+            _wait_for_a_running_split(ctx, op.table_name, op.schema)
+        try:
+            # each shard in a transaction of its own: writes wait only for its switch
+            run_statements(operations, sql.timeouts(lock, 0, local=False))
+            for index in range(old):
+                split = sql.split_shard(op.table_name, op.schema, index, old, new)
+                run_statements(operations, [split])
+            run_statements(
+                operations,
+                [
+                    sql.upsert_policy(op.table_name, op.schema, op.partitioning.to_json(), "hash"),
+                    *back_to_session(operations.get_context()),
+                ],
+            )
+        finally:
+            if not ctx.as_sql:
+                with contextlib.suppress(Exception):
+                    ctx.connection.exec_driver_sql(split_unlock(op.table_name, op.schema).sql)
+
+
+def _ready_to_split(ctx: Any, table: str) -> None:
+    """Every node can copy rows by logical replication through Citus's output plugin:
+    said in one line before the first shard, not as a traceback from it."""
+    rows = ctx.connection.exec_driver_sql(SPLIT_READINESS_QUERY).fetchall()
+    wal = [node for node, level, _ in rows if level != "logical"]
+    plugin = [
+        node
+        for node, _, plugins in rows
+        if plugins is not None and "citus" not in [p.strip() for p in plugins.split(",")]
+    ]
+    problems = []
+    if wal:
+        problems.append(
+            f"wal_level is not logical on {', '.join(wal)} (ALTER SYSTEM SET wal_level = "
+            "logical, then restart the node)"
         )
+    if plugin:
+        problems.append(
+            f"citus is not in output_plugin_libraries on {', '.join(plugin)} (ALTER SYSTEM "
+            "SET output_plugin_libraries = pgoutput, citus; SELECT pg_reload_conf())"
+        )
+    if problems:
+        raise SqlaPartitionError(
+            f"split_shards of {table} copies rows with Citus's logical replication: "
+            + "; ".join(problems)
+        )
+
+
+#: How long a run waits for a split of the same table still running from an earlier run.
+SPLIT_WAIT_S = 3600.0
+
+
+def _wait_for_a_running_split(ctx: Any, table: str, schema: str | None) -> None:
+    """Take the table's split lock. A run whose client was killed goes on splitting on the
+    server, holding it: this run waits for it to end (and then skips the shards it split)."""
+    conn = ctx.connection
+    waited = 0.0
+    while not conn.exec_driver_sql(try_split_lock(table, schema)).scalar():
+        if waited == 0.0 or waited % 30 < 1:
+            holder = conn.exec_driver_sql(split_lock_holder(table, schema)).first()
+            what = f" (pid {holder[0]}: {holder[1]})" if holder else ""
+            log.warning("waiting for a split of %s still running%s", table, what)
+        if waited >= SPLIT_WAIT_S:
+            raise SqlaPartitionError(
+                f"a split of {table} has been running for over {SPLIT_WAIT_S / 60:.0f} "
+                "minutes in another session; run the migration again once it ends"
+            )
+        time.sleep(1.0)
+        waited += 1.0
