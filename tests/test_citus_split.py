@@ -4,16 +4,20 @@ running (as one whose client was killed goes on running on the server)."""
 
 from __future__ import annotations
 
+import textwrap
 import threading
 import time
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 
 from sqla_partition import Hash
+from sqla_partition.cli import main
 from sqla_partition.errors import SqlaPartitionError
 from sqla_partition.sql.citus import SPLIT_LOCK_CLASS
 
+from .alembic_project import models_project
 from .citus_cluster import COORDINATOR, WORKER_PORT, citus_database, needs_citus
 from .test_hash import run_online
 
@@ -101,3 +105,49 @@ def test_a_split_waits_for_one_still_running(tenants):
     assert shards(raw) == 4
     with psycopg.connect(raw, autocommit=True) as conn:
         assert conn.execute("SELECT count(*), sum(v) FROM tenants").fetchone() == (500, 125250)
+
+
+TENANT_MODEL = textwrap.dedent(
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+    from sqla_partition import Hash
+
+
+    class Base(DeclarativeBase):
+        pass
+
+
+    class Tenant(Base):
+        __tablename__ = "tenants"
+        __partitioning__ = Hash("tenant_id", partitions=3)
+        tenant_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+        v: Mapped[int | None]
+    """
+)
+
+
+def test_check_advice_on_shards_split_by_hand_is_what_autogenerate_accepts(
+    tenants, tmp_path, monkeypatch
+):
+    url, raw = tenants
+    with psycopg.connect(raw, autocommit=True) as conn:
+        conn.execute(
+            "SELECT citus_split_shard_by_split_points(s.shardid, ARRAY['-1073741825'], "
+            "ARRAY[n.nodeid, n.nodeid], 'block_writes') "
+            "FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) "
+            "JOIN pg_dist_node n USING (groupid) "
+            "WHERE s.logicalrelid = 'tenants'::regclass AND s.shardminvalue = '-2147483648'"
+        )
+    assert shards(raw) == 3
+    result = CliRunner().invoke(main, ["check", "--database-url", raw])
+    assert result.exit_code == 1 and "declare partitions=3" in result.output, result.output
+
+    with models_project(tmp_path, url, monkeypatch, "split_by_hand", TENANT_MODEL) as project:
+        text = project.revision("as the cluster has it")
+        assert "op.set_partition_policy('tenants'" in text and "split_shards" not in text, text
+        project.upgrade()
+        project.check()
+    result = CliRunner().invoke(main, ["check", "--database-url", raw])
+    assert "shards on the cluster but the policy declares" not in result.output, result.output

@@ -264,13 +264,17 @@ def _create_ops(
 
 
 def _split_op(
-    table: sa.Table, bound: TablePolicy, recorded: Any, snap: Snapshot
+    table: sa.Table, bound: TablePolicy, recorded: Any, snap: Snapshot, key: tuple[str, str]
 ) -> SplitHashPartitionsOp | SplitShardsOp | None:
     """A hash table declared with more partitions than recorded grows by splitting (its
-    shards, on Citus)."""
+    shards, on Citus: from the count Citus has, which a split outside a migration may have
+    changed; declared as Citus has it, the policy is only recorded)."""
     new = bound.policy
     if not (isinstance(new, Hash) and isinstance(recorded, Hash)):
         return None
+    spread = snap.citus_tables.get(key)
+    if spread is not None and spread.kind == "distributed" and spread.shard_count:
+        recorded = dataclasses.replace(recorded, partitions=spread.shard_count)
     if new.partitions == recorded.partitions:
         return None
     if dataclasses.replace(recorded, partitions=new.partitions) != new:
@@ -438,7 +442,8 @@ def compare_schema(
         else:
             recorded = parent.policy.policy if parent.policy else None
         window = list_window(bound, _now(ctx), _as_text)
-        split = _split_op(tables[key], bound, recorded, snap) or list_op(bound, recorded, window)
+        split = _split_op(tables[key], bound, recorded, snap, key)
+        split = split or list_op(bound, recorded, window)
         if split is not None:
             upgrade_ops.ops.append(split)
         elif recorded != bound.policy:
