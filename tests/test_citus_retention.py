@@ -143,6 +143,40 @@ def test_a_table_distributed_by_hand_with_citus_partitions_expires(cluster_url):
     assert code.exit_code == 0, code.output
 
 
+def test_status_shows_each_citus_table_once(cluster_url):
+    """A range table Citus distributes is shown once, its spread beside its partitions; a
+    reference table (declared with Reference(), no policy) is shown too."""
+    url = libpq(cluster_url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE countries (code text PRIMARY KEY)")
+        conn.execute("SELECT create_reference_table('countries')")
+        conn.execute(
+            "CREATE TABLE events (tenant_id bigint NOT NULL, created_at timestamptz NOT NULL, "
+            "v int) PARTITION BY RANGE (created_at)"
+        )
+        conn.execute(
+            "CREATE TABLE events_a PARTITION OF events FOR VALUES FROM ('2026-11-01') "
+            "TO ('2026-12-01')"
+        )
+        conn.execute("SELECT create_distributed_table('events', 'tenant_id', shard_count => 4)")
+    run_online(cluster_url, lambda op: op.set_partition_policy("events", Range("created_at")))
+    result = CliRunner().invoke(main, ["status", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert sum(line.startswith("public.events") for line in lines) == 1, result.output
+    at = next(i for i, line in enumerate(lines) if line.startswith("public.events"))
+    assert "  on Citus: distributed by tenant_id, 4 shards" in lines[at : at + 12], result.output
+    assert "public.countries" in lines, result.output
+    assert "  on Citus: a reference table, copied to every node" in lines, result.output
+
+    result = CliRunner().invoke(main, ["status", "--database-url", url, "--json"])
+    elements = json.loads(result.output)
+    (events,) = [e for e in elements if e.get("table") == "public.events"]
+    assert events["citus"].startswith("distributed by tenant_id, 4 shards")
+    spread = [e["citus"]["table"] for e in elements if isinstance(e.get("citus"), dict)]
+    assert spread == ["public.countries"], elements
+
+
 def test_a_partitioned_table_in_a_distributed_schema_expires(cluster_url):
     url = libpq(cluster_url)
     with psycopg.connect(url, autocommit=True) as conn:

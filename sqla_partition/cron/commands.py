@@ -227,6 +227,8 @@ def _status_lines(s: Any) -> Iterator[str]:
         yield f"  archived: {arch['name']} {span}, {size}, detached {when}"
     if s.archives:
         yield f"  (sqla-partition reattach {s.table} NAME puts an archive back)"
+    if s.citus:
+        yield f"  on Citus: {s.citus}"
 
 
 def _key_text(value: Any) -> str:

@@ -58,6 +58,9 @@ class TableStatus:
     #: Another session held the DEFAULT partition exclusively (a run moving rows): its rows
     #: were not counted this time.
     default_busy: bool = False
+    #: How Citus spreads it (``distributed by tenant_id, 4 shards, colocated with …``), on
+    #: a Citus cluster.
+    citus: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -106,16 +109,21 @@ def citus_statuses(snap: Snapshot, wanted: Sequence[str] = ()) -> list[CitusStat
         if key not in partitions and table.kind != "reference":
             groups.setdefault(table.colocation_id, []).append(".".join(key))
     out = []
-    for key, bound in sorted(snap.policies.items()):
+    # the managed tables, and the reference tables (declared with Reference(), no policy)
+    keys = set(snap.policies) | {
+        k for k, t in snap.citus_tables.items() if t.kind == "reference" and k not in partitions
+    }
+    for key in sorted(keys):
         table = snap.citus_tables.get(key)
         name = ".".join(key)
         if table is None or (wanted and name not in wanted and key[1] not in wanted):
             continue
-        policy = bound.policy
+        bound = snap.policies.get(key)
+        policy = bound.policy if bound is not None else None
         out.append(
             CitusStatus(
                 table=name,
-                policy=repr(policy),
+                policy=repr(policy) if policy is not None else "",
                 kind=table.kind,
                 column=table.column,
                 shard_count=table.shard_count,
@@ -326,6 +334,11 @@ def stream(conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = (
     owned = owned_partitions(conn)
     archives = archives_by_table(read_record(conn)) if parents else {}
 
+    # a range table on Citus is shown once, its spread beside its partitions
+    ranged = {f"{p.schema}.{p.name}" for p in parents}
+    spread = {c.table: c.line() for c in citus if c.table in ranged}
+    citus = [c for c in citus if c.table not in ranged]
+
     def statuses() -> Iterator[TableStatus]:
         for parent in parents:
             at = rolled.get((parent.schema, parent.name))
@@ -341,6 +354,7 @@ def stream(conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = (
                     "partition (a run moving rows): its rows were not counted this time"
                 )
             status.archives = archive_lines(archives.get((parent.schema, parent.name), []))
+            status.citus = spread.get(status.table)
             yield status
 
     return Streamed(statuses(), warnings, parents, citus, lists)
