@@ -275,3 +275,26 @@ def test_a_pg_partman_epoch_set_keeps_every_setting_or_says_why(db_url, pg):
     twins = {n.replace("twin_", "") for n in partitions(pg, "twin") if n != "twin_default"}
     ours = {n.replace("events_", "") for n in partitions(pg, "events") if n != "events_default"}
     assert ours == twins, (sorted(ours), sorted(twins))
+
+
+def test_partitions_made_in_another_time_zone_are_adopted_with_it(db_url, pg):
+    """Partitions made in a session with another TimeZone (as Citus's
+    create_time_partitions makes them) are month starts there: adopt names the zone, and
+    the declaration it prints carries it."""
+    pg.execute("SET TimeZone = 'America/New_York'")
+    pg.execute("CREATE TABLE visits (at timestamptz NOT NULL) PARTITION BY RANGE (at)")
+    for m in range(9, 13):
+        pg.execute(
+            f"CREATE TABLE visits_p2026_{m:02d} PARTITION OF visits FOR VALUES FROM "
+            f"('2026-{m:02d}-01') TO ('{2026 + m // 12}-{m % 12 + 1:02d}-01')"
+        )
+    pg.execute("RESET TimeZone")
+    result = CliRunner().invoke(main, ["adopt", "visits", "--database-url", db_url])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1, result.output
+    assert "sqla-partition adopt public.visits --timezone America/New_York" in result.output
+
+    args = ["adopt", "visits", "--timezone", "America/New_York", "--database-url", db_url]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "timezone='America/New_York'" in result.output

@@ -220,3 +220,50 @@ def test_a_partitioned_table_in_a_distributed_schema_expires(cluster_url):
         assert not {"events_m9", "events_m10"} & attached(conn, "tenant_a.events")
         assert record(conn)["events_m9"] == "detached"
         assert conn.execute("SELECT count(*) FROM tenant_a.events_m9").fetchone() == (30,)
+
+
+def test_adopt_declares_what_citus_has(cluster_url):
+    """adopt of a distributed table declares it distributed and colocated as it is; its
+    Citus-made partitions, made in another TimeZone, are named in that zone."""
+    url = libpq(cluster_url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE tenants (tenant_id bigint PRIMARY KEY)")
+        conn.execute("SELECT create_distributed_table('tenants', 'tenant_id')")
+        conn.execute(
+            "CREATE TABLE events (tenant_id bigint NOT NULL, created_at timestamptz NOT NULL, "
+            "v int) PARTITION BY RANGE (created_at)"
+        )
+        conn.execute(
+            "SELECT create_distributed_table('events', 'tenant_id', colocate_with => 'tenants')"
+        )
+        conn.execute("SET TimeZone = 'America/New_York'")
+        conn.execute(
+            "SELECT create_time_partitions('events', '1 month', '2027-03-01', '2026-09-01')"
+        )
+        conn.execute("SET citus.enable_schema_based_sharding TO on")
+        conn.execute("CREATE SCHEMA tenant_b")
+        conn.execute("RESET citus.enable_schema_based_sharding")
+        conn.execute(
+            "CREATE TABLE tenant_b.visits (at timestamptz NOT NULL) PARTITION BY RANGE (at)"
+        )
+        conn.execute("RESET TimeZone")
+        conn.execute(
+            "CREATE TABLE tenant_b.visits_p2026_12 PARTITION OF tenant_b.visits "
+            "FOR VALUES FROM ('2026-12-01') TO ('2027-01-01')"
+        )
+
+    def adopt(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, ["adopt", *args, "--database-url", url])
+        return result.exit_code, result.output
+
+    code, out = adopt("events")
+    assert code == 2 and "--timezone America/New_York" in out, out
+    code, out = adopt("events", "--timezone", "America/New_York")
+    assert code == 0, out
+    assert (
+        "Range('created_at', interval='1 month', premake=3, timezone='America/New_York', "
+        "distributed_by='tenant_id', colocate_with='tenants')" in out
+    ), out
+    code, out = adopt("tenant_b.visits")
+    assert code == 0, out
+    assert "distributed_by" not in out and "tenant_b is a distributed schema" in out, out

@@ -160,3 +160,18 @@ def truncate_local_data(table: str, schema: str | None = None) -> Statement:
         "Citus copied the rows moved in to the shards as the partition was attached; the "
         "local copy it leaves on the coordinator goes",
     )
+
+
+def colocated_table_query(table: str, schema: str | None) -> str:
+    """Another table (not a partition) that shares a distributed table's shards: what
+    ``colocate_with`` names for it."""
+    return (
+        "SELECT n.nspname, c.relname FROM pg_dist_partition AS p "
+        "JOIN pg_catalog.pg_class AS c ON c.oid = p.logicalrelid "
+        "JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace "
+        "WHERE p.colocationid = (SELECT colocationid FROM pg_dist_partition "
+        f"WHERE logicalrelid = {regclass(table, schema)}) "
+        f"AND p.logicalrelid <> {regclass(table, schema)} AND NOT c.relispartition "
+        # a plain table first (what the others were colocated with), then the oldest
+        "AND p.partmethod = 'h' ORDER BY c.relkind = 'p', c.oid LIMIT 1"
+    )

@@ -107,3 +107,8 @@ PIN_SEARCH_PATH_QUERY = (
 )
 #: Puts the session's search_path back (bind parameter ``path``, SQLAlchemy style).
 RESTORE_SEARCH_PATH = "SELECT pg_catalog.set_config('search_path', :path, false)"
+
+
+#: The TimeZone a session of this role in this database starts with (before the tool's own
+#: settings): where partitions made by hand or by Citus's helpers have their boundaries.
+SERVER_TIMEZONE_QUERY = "SELECT reset_val FROM pg_catalog.pg_settings WHERE name = 'TimeZone'"

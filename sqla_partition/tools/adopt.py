@@ -18,6 +18,8 @@ from ..catalog.snapshot import Parent, read_snapshot
 from ..declaration.periods import COMMON_STEPS, EPOCH_UNITS, NAMINGS, CalendarStep, Stepper
 from ..declaration.policies import Range, TablePolicy
 from ..errors import SqlaPartitionError
+from ..sql.citus import colocated_table_query
+from ..sql.session import SERVER_TIMEZONE_QUERY
 from .partman_config import carry_partman, partman_config, partman_epoch
 
 #: Steps tried, shortest first, with their pg_partman interval names.
@@ -91,6 +93,57 @@ def infer(
     )
 
 
+#: Zones named first when several fit the same partitions (they share their offsets).
+_MAJOR_ZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Paris",
+    "Europe/Moscow",
+    "Asia/Kolkata",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+)
+
+
+def zones_that_fit(
+    parent: Parent, epoch: str | None = None, server: str | None = None
+) -> list[str]:
+    """The IANA zones in which every partition is one period, named so: partitions made in
+    a session with another TimeZone. The server's own TimeZone first, then major cities,
+    then other canonical names (``Region/City``)."""
+    import zoneinfo
+
+    ranges = parent.ranges()
+    first = ranges[0].lower if ranges else None
+    if parent.key_type != "timestamptz" or not hasattr(first, "utcoffset"):
+        return []
+    out = []
+    for zone in sorted(zoneinfo.available_timezones()):
+        local = first.astimezone(zoneinfo.ZoneInfo(zone))  # type: ignore[union-attr]
+        if (local.hour, local.minute) != (0, 0):
+            continue  # periods of a day or longer start at midnight
+        try:
+            infer(parent, zone, epoch)
+        except SqlaPartitionError:
+            continue
+        out.append(zone)
+    preferred = (server, *_MAJOR_ZONES)
+
+    def rank(zone: str) -> tuple[int, int]:
+        if zone in preferred:
+            return 0, preferred.index(zone)
+        canonical = "/" in zone and not zone.startswith(("Etc/", "US/", "SystemV/"))
+        return (1 if canonical else 2), 0
+
+    return sorted(out, key=rank)
+
+
 def _interval_text(step: CalendarStep | int) -> str | int:
     if isinstance(step, int):
         return step
@@ -123,7 +176,20 @@ def adopt(
         )
     partman = partman_config(conn, parent)
     epoch = epoch or partman_epoch(partman)
-    step, naming, prefix = infer(parent, tz, epoch)
+    try:
+        step, naming, prefix = infer(parent, tz, epoch)
+    except SqlaPartitionError as exc:
+        server = conn.execute(SERVER_TIMEZONE_QUERY).fetchone()
+        zones = zones_that_fit(parent, epoch, server[0] if server else None)
+        if not zones or tz in zones:
+            raise
+        others = f" (or {', '.join(zones[1:3])}{', …' if len(zones) > 3 else ''})"
+        raise SqlaPartitionError(
+            f"{exc}; its partitions are periods in {zones[0]}{others if len(zones) > 1 else ''}"
+            f", not in {tz} (made in a session with that TimeZone, as Citus's "
+            f"create_time_partitions does): sqla-partition adopt {schema}.{table} "
+            f"--timezone {zones[0]}"
+        ) from None
     notes: list[str] = []
     carried: dict[str, Any] = {}
     source = "by hand"
@@ -133,6 +199,8 @@ def adopt(
     retention = carried.get("retention")
     if retention is not None and isinstance(step, CalendarStep):
         retention = _retention_text(str(retention))
+    citus, more = _citus_spread(conn, snap, parent, schema, table)
+    notes += more
     policy = Range(
         parent.key_columns[0],
         interval=_interval_text(step),
@@ -144,9 +212,32 @@ def adopt(
         partition_prefix=prefix if prefix != table else None,
         naming=naming,
         epoch=epoch,
+        timezone=tz,
+        **citus,
     )
     bound = TablePolicy(table, policy, parent.key_type, None if schema == "public" else schema)
     return Adoption(bound, source, tuple(notes))
+
+
+def _citus_spread(
+    conn: Any, snap: Any, parent: Parent, schema: str, table: str
+) -> tuple[dict[str, Any], list[str]]:
+    """What the declaration says of Citus (read from Citus's catalog): a distributed table
+    is declared ``distributed_by`` its column, colocated with a table sharing its shards,
+    so that a fresh ``upgrade head`` distributes it as it is."""
+    spread = snap.citus_tables.get((schema, table))
+    if parent.citus == "single-shard":
+        return {}, [
+            f"{schema} is a distributed schema: Citus places its tables, so the declaration "
+            f"says nothing of Citus (declare the model with schema={schema!r})"
+        ]
+    if parent.citus != "distributed" or spread is None or not spread.column:
+        return {}, []
+    out: dict[str, Any] = {"distributed_by": spread.column}
+    row = conn.execute(colocated_table_query(table, schema)).fetchone()
+    if row is not None:
+        out["colocate_with"] = row[1] if row[0] == "public" else f"{row[0]}.{row[1]}"
+    return out, []
 
 
 def _retention_text(text: str) -> str:
