@@ -7,6 +7,7 @@ tables) while writers keep writing, and the record says what happened."""
 from __future__ import annotations
 
 import json
+import textwrap
 import threading
 import time
 
@@ -17,6 +18,7 @@ from click.testing import CliRunner
 from sqla_partition import Range
 from sqla_partition.cli import main
 
+from .alembic_project import models_project
 from .citus_cluster import citus_database, needs_citus
 from .test_hash import run_online
 
@@ -267,3 +269,65 @@ def test_adopt_declares_what_citus_has(cluster_url):
     code, out = adopt("tenant_b.visits")
     assert code == 0, out
     assert "distributed_by" not in out and "tenant_b is a distributed schema" in out, out
+
+
+SCHEMA_MODELS = textwrap.dedent(
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+    from sqla_partition import Range
+
+
+    class Base(DeclarativeBase):
+        pass
+
+
+    class Visit(Base):
+        __tablename__ = "visits"
+        __table_args__ = {"schema": "tenant_a"}
+        __partitioning__ = Range("at", premake=1, retention="3 months")
+        id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+        at = mapped_column(sa.DateTime(timezone=True), primary_key=True)
+
+
+    class Note(Base):
+        __tablename__ = "notes"
+        id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    """
+)
+
+
+def test_a_distributed_schema_gets_an_empty_second_autogenerate(cluster_url, tmp_path, monkeypatch):
+    """The env.py ``init`` writes compares the models' own schemas, never Citus's."""
+    url = libpq(cluster_url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET citus.enable_schema_based_sharding TO on")
+        conn.execute("CREATE SCHEMA tenant_a")
+        conn.execute("RESET citus.enable_schema_based_sharding")
+        conn.execute("CREATE SCHEMA archive")  # another application's, columnar storage
+        conn.execute("CREATE TABLE archive.cold (id int) USING columnar")
+    with models_project(tmp_path, cluster_url, monkeypatch, "schema_models", SCHEMA_MODELS) as p:
+        first = p.revision("tables")
+        assert "create_partitioned_table('visits'" in first and "schema='tenant_a'" in first
+        assert "columnar" not in first and "cold" not in first, first
+        p.upgrade()
+        second = p.revision("nothing")
+        assert "pass" in second and "op." not in second.split("def upgrade")[1], second
+        # an env.py of the user's own that compares every schema: Citus's never show
+        env = tmp_path / "migrations" / "env.py"
+        text = env.read_text().replace(
+            "\ndef run_migrations_offline",
+            '\nCONFIGURE.pop("include_name", None)\n\n\ndef run_migrations_offline',
+        )
+        env.write_text(text)
+        p.upgrade()
+        third = p.revision("every schema")
+        assert "columnar_internal" not in third and "schema='citus" not in third, third
+        assert "drop_table('cold', schema='archive')" in third  # compared, as asked
+        with psycopg.connect(url, autocommit=True) as conn:
+            kind = conn.execute(
+                "SELECT citus_table_type FROM citus_tables "
+                "WHERE table_name = 'tenant_a.visits'::regclass"
+            ).fetchone()
+            assert kind == ("schema",)

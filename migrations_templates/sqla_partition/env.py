@@ -82,6 +82,20 @@ CONFIGURE = {
     "sqla_partition_recommend_skip": [],
 }
 
+# Models in schemas of their own (tenant schemas, Citus's distributed schemas): compare
+# those schemas too, and no other (another application's, or Citus's own internal ones).
+SCHEMAS = {
+    table.schema
+    for metadata in (target_metadata if isinstance(target_metadata, list) else [target_metadata])
+    for table in metadata.tables.values()
+    if table.schema
+}
+if SCHEMAS:
+    CONFIGURE["include_schemas"] = True
+    CONFIGURE["include_name"] = lambda name, type_, parents: (
+        type_ != "schema" or name is None or name in SCHEMAS
+    )
+
 
 def run_migrations_offline() -> None:
     context.configure(

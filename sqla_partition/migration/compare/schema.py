@@ -105,6 +105,10 @@ def _looks_detached(snap: Snapshot, schema: str, name: str) -> bool:
     return (schema, name[: m.start()]) in prefixes
 
 
+#: The schemas Citus makes for itself (its functions, columnar storage's tables).
+CITUS_SCHEMAS = frozenset({"citus", "citus_internal", "columnar", "columnar_internal"})
+
+
 def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> PriorityDispatchResult:
     """Read the snapshot once and hide partitions from reflection."""
     if ctx.dialect is None or ctx.dialect.name != "postgresql" or getattr(ctx, _SNAPSHOT, None):
@@ -135,6 +139,8 @@ def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> Priorit
     def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
         if name is None:
             return True
+        if type_ == "schema":  # Citus's own schemas are never the application's
+            return not (snap.has_citus and name in CITUS_SCHEMAS)
         schema = parent_names.get("schema_name") or default_schema
         if type_ == "foreign_key_constraint":  # PostgreSQL's clones, one per partition
             return (schema, parent_names.get("table_name"), name) not in clones
