@@ -144,6 +144,18 @@ def test_a_table_distributed_by_hand_with_citus_partitions_expires(cluster_url):
     code = CliRunner().invoke(main, ["check", "--database-url", url])
     assert code.exit_code == 0, code.output
 
+    # the archives stay distributed: status counts their rows on the workers
+    with psycopg.connect(url, autocommit=True) as conn:
+        counts = {}
+        for name in expired:
+            conn.execute(f"ANALYZE {name}")
+            counts[f"public.{name}"] = conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+    result = CliRunner().invoke(main, ["status", "--json", "--database-url", url])
+    (status,) = [e for e in json.loads(result.output) if e.get("table") == "public.events"]
+    shown = {a["name"]: a["rows_estimate"] for a in status["archives"]}
+    assert shown == counts and all(counts.values()), (shown, counts)
+    assert all(a["bytes"] > 0 for a in status["archives"]), status["archives"]
+
 
 def test_status_shows_each_citus_table_once(cluster_url):
     """A range table Citus distributes is shown once, its spread beside its partitions; a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,8 @@ from ..catalog.snapshot import Parent, Snapshot, read_snapshot
 from ..declaration.periods import CalendarStep, Period, add, local_midnight, shift_date
 from ..declaration.policies import Hash, Range
 from ..planning.roll import position_from_clock, retention_cutoff
-from .archives import archive_lines, archives_by_table, read_record
+from ..sql.citus import shards_size_query
+from .archives import Recorded, archive_lines, archives_by_table, read_record
 from .list_status import ListStatus, list_statuses
 from .session import bound_session, policy_writers
 from .tables import integer_position, owned_partitions, plan_table, query_of, select_tables
@@ -333,6 +335,8 @@ def stream(conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = (
     rolled = _rolled_at(conn)
     owned = owned_partitions(conn)
     archives = archives_by_table(read_record(conn)) if parents else {}
+    if snap.has_citus:
+        archives = citus_archive_sizes(conn, snap, archives)
 
     # a range table on Citus is shown once, its spread beside its partitions
     ranged = {f"{p.schema}.{p.name}" for p in parents}
@@ -358,6 +362,28 @@ def stream(conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = (
             yield status
 
     return Streamed(statuses(), warnings, parents, citus, lists)
+
+
+def citus_archive_sizes(
+    conn: psycopg.Connection, snap: Snapshot, archives: dict[Any, list[Recorded]]
+) -> dict[Any, list[Recorded]]:
+    """Archives of distributed tables stay distributed (and colocated, with their foreign
+    keys): their rows and bytes are on the workers, the coordinator's table holds none."""
+    out = {}
+    for key, found in archives.items():
+        sized = []
+        for r in found:
+            if snap.citus_tables.get((r.partition_schema, r.name), None) is not None:
+                try:
+                    rows, size = conn.execute(  # type: ignore[call-overload]
+                        shards_size_query(r.name, r.partition_schema)
+                    ).fetchone()
+                    r = dataclasses.replace(r, estimate=rows, bytes=int(size or 0))
+                except psycopg.Error:  # a worker down: the coordinator's figures stand
+                    pass
+            sized.append(r)
+        out[key] = sized
+    return out
 
 
 def collect(conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = ()) -> Collected:

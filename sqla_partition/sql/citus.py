@@ -175,3 +175,19 @@ def colocated_table_query(table: str, schema: str | None) -> str:
         # a plain table first (what the others were colocated with), then the oldest
         "AND p.partmethod = 'h' ORDER BY c.relkind = 'p', c.oid LIMIT 1"
     )
+
+
+def shards_size_query(table: str, schema: str | None) -> str:
+    """A distributed table's rows (the sum of its shards' estimates; ``NULL`` if one was
+    never analyzed) and bytes, from the workers: the coordinator's table holds none."""
+    shard = (
+        "SELECT CASE WHEN reltuples >= 0 THEN reltuples::bigint END "
+        "FROM pg_catalog.pg_class WHERE oid = '%s'::pg_catalog.regclass"
+    )
+    return (
+        "SELECT CASE WHEN bool_and(result <> '' AND result::bigint >= 0) "
+        "THEN sum(NULLIF(result, '')::bigint)::bigint END, "
+        f"citus_total_relation_size({regclass(table, schema)}) "
+        f"FROM run_command_on_shards({regclass(table, schema)}, {string_literal(shard)}) "
+        "WHERE success"
+    )
