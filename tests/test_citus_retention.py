@@ -7,9 +7,13 @@ tables) while writers keep writing, and the record says what happened."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -19,7 +23,7 @@ from sqla_partition import Range
 from sqla_partition.cli import main
 
 from .alembic_project import models_project
-from .citus_cluster import citus_database, needs_citus
+from .citus_cluster import SCRIPT, WORKER_PORT, citus_database, needs_citus
 from .test_hash import run_online
 
 pytestmark = needs_citus
@@ -343,3 +347,34 @@ def test_a_distributed_schema_gets_an_empty_second_autogenerate(cluster_url, tmp
                 "WHERE table_name = 'tenant_a.visits'::regclass"
             ).fetchone()
             assert kind == ("schema",)
+
+
+def test_check_names_a_worker_that_does_not_answer(cluster_url):
+    url = libpq(cluster_url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE events (tenant_id bigint NOT NULL, created_at timestamptz NOT NULL) "
+            "PARTITION BY RANGE (created_at)"
+        )
+        conn.execute("SELECT create_distributed_table('events', 'tenant_id', shard_count => 4)")
+    run_online(cluster_url, lambda op: op.set_partition_policy("events", Range("created_at")))
+    code = CliRunner().invoke(main, ["check", "--database-url", url]).output
+    assert "does not answer" not in code, code
+    worker = Path(os.environ.get("CITUS_DIR", "/tmp/sqla-partition-citus")) / str(WORKER_PORT)
+    pg_ctl = "/usr/lib/postgresql/15/bin/pg_ctl"
+    if os.geteuid() != 0 or not shutil.which("runuser") or not worker.is_dir():
+        pytest.skip("stopping the worker needs root, runuser and its data directory here")
+    subprocess.run(
+        ["runuser", "-u", "citus", "--", pg_ctl, "-D", str(worker), "-w", "stop", "-m", "fast"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        result = CliRunner().invoke(main, ["check", "--database-url", url])
+        assert result.exit_code == 1, result.output
+        assert f"Citus worker 127.0.0.1:{WORKER_PORT} does not answer" in result.output
+        assert "Traceback" not in result.output
+    finally:
+        subprocess.run(["bash", str(SCRIPT), "start"], check=True, capture_output=True)
+    result = CliRunner().invoke(main, ["check", "--database-url", url])
+    assert "does not answer" not in result.output, result.output

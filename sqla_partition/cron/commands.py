@@ -247,11 +247,12 @@ def run_check(
     allow_empty: bool = False,
 ) -> int:
     from .list_status import list_problems
-    from .status import citus_problems, collect, nothing_managed, problems
+    from .status import citus_problems, collect, nothing_managed, problems, unreachable_nodes
 
     with connect(database_url or "") as conn:
         statuses, warnings, parents, citus, lists = collect(conn, now, tables)
         found = problems(statuses, now, max_age) + citus_problems(citus) + list_problems(lists)
+        found += unreachable_nodes(conn)
         if not statuses and not citus and not lists and not allow_empty and nothing_managed(conn):
             found.append(
                 "no table is managed by sqla-partition in this database (the wrong database, "

@@ -16,7 +16,7 @@ from ..catalog.snapshot import Parent, Snapshot, read_snapshot
 from ..declaration.periods import CalendarStep, Period, add, local_midnight, shift_date
 from ..declaration.policies import Hash, Range
 from ..planning.roll import position_from_clock, retention_cutoff
-from ..sql.citus import shards_size_query
+from ..sql.citus import UNREACHABLE_NODES_QUERY, shards_size_query
 from .archives import Recorded, archive_lines, archives_by_table, read_record
 from .list_status import ListStatus, list_statuses
 from .session import bound_session, policy_writers
@@ -384,6 +384,20 @@ def citus_archive_sizes(
             sized.append(r)
         out[key] = sized
     return out
+
+
+def unreachable_nodes(conn: psycopg.Connection) -> list[str]:
+    """Citus workers the coordinator cannot reach, named: their shards can be neither read
+    nor written, and roll cannot distribute a new partition."""
+    if not conn.execute(sql.HAS_CITUS_QUERY).fetchone()[0]:  # type: ignore[index]
+        return []
+    rows = conn.execute(UNREACHABLE_NODES_QUERY).fetchall()  # type: ignore[call-overload]
+    return [
+        f"Citus worker {node} does not answer ({' '.join(str(error).split())[:200]}): the "
+        "shards on it can be neither read nor written, and roll cannot distribute new "
+        "partitions there"
+        for node, error in rows
+    ]
 
 
 def collect(conn: psycopg.Connection, now: dt.datetime, tables: Sequence[str] = ()) -> Collected:

@@ -191,3 +191,12 @@ def shards_size_query(table: str, schema: str | None) -> str:
         f"FROM run_command_on_shards({regclass(table, schema)}, {string_literal(shard)}) "
         "WHERE success"
     )
+
+
+#: The workers that do not answer (``run_command_on_workers`` reports them as failed), with
+#: the error (asked only where the extension is installed).
+UNREACHABLE_NODES_QUERY = """
+SELECT w.nodename || ':' || w.nodeport, w.result
+  FROM run_command_on_workers('SELECT 1') AS w
+ WHERE NOT w.success
+"""
