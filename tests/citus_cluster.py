@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -73,3 +75,25 @@ def citus_database() -> Iterator[str]:
         yield url.replace("postgresql://", "postgresql+psycopg://", 1)
     finally:
         subprocess.run(["bash", str(SCRIPT), "dropdb", name], check=False, capture_output=True)
+
+
+class Writer(threading.Thread):
+    """Runs ``statement`` with ``params(n)`` in short transactions until stopped, keeping
+    the first line of every error."""
+
+    def __init__(self, url: str, statement: str, params: Callable[[int], tuple]) -> None:
+        super().__init__(daemon=True)
+        self.url, self.statement, self.params = url, statement, params
+        self.stop, self.ok, self.failed = threading.Event(), 0, []
+
+    def run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            n = 0
+            while not self.stop.is_set():
+                n += 1
+                try:
+                    conn.execute(self.statement, self.params(n))
+                    self.ok += 1
+                except psycopg.Error as exc:
+                    self.failed.append(str(exc).splitlines()[0])
+                time.sleep(0.005)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
-import threading
 import time
 import uuid
 
@@ -19,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqla_partition.cli import main
 
 from .alembic_project import models_project
-from .citus_cluster import WORKER_PORT, citus_database, needs_citus
+from .citus_cluster import WORKER_PORT, Writer, citus_database, needs_citus
 
 pytestmark = needs_citus
 
@@ -113,28 +112,13 @@ def spread(conn: psycopg.Connection) -> dict[str, tuple[str, int, int]]:
     return {name: (kind, group, shards) for name, kind, group, shards in rows}
 
 
-class Writer(threading.Thread):
+def events_writer(url: str) -> Writer:
     """Inserts events for tenant ``1..20`` in short transactions until stopped."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(daemon=True)
-        self.url, self.stop, self.ok, self.failed = url, threading.Event(), 0, []
-
-    def run(self) -> None:
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            n = 0
-            while not self.stop.is_set():
-                n += 1
-                try:
-                    conn.execute(
-                        "INSERT INTO events (tenant_id, created_at, body) "
-                        "VALUES (%s, '2026-12-10', 'w')",
-                        (n % 20 + 1,),
-                    )
-                    self.ok += 1
-                except psycopg.Error as exc:
-                    self.failed.append(str(exc).splitlines()[0])
-                time.sleep(0.005)
+    return Writer(
+        url,
+        "INSERT INTO events (tenant_id, created_at, body) VALUES (%s, '2026-12-10', 'w')",
+        lambda n: (n % 20 + 1,),
+    )
 
 
 def test_scale_out_on_a_real_cluster(project, cluster_url, monkeypatch):
@@ -158,7 +142,7 @@ def test_scale_out_on_a_real_cluster(project, cluster_url, monkeypatch):
         conn.execute("INSERT INTO zz_countries VALUES ('de'), ('fr')")
         conn.execute("INSERT INTO tenants SELECT g, 'de' FROM generate_series(1, 20) g")
 
-    writers = [Writer(url) for _ in range(3)]  # several sessions at once
+    writers = [events_writer(url) for _ in range(3)]  # several sessions at once
     for w in writers:
         w.start()
     time.sleep(1.0)

@@ -11,8 +11,6 @@ import os
 import shutil
 import subprocess
 import textwrap
-import threading
-import time
 from pathlib import Path
 
 import psycopg
@@ -23,7 +21,7 @@ from sqla_partition import Range
 from sqla_partition.cli import main
 
 from .alembic_project import models_project
-from .citus_cluster import SCRIPT, WORKER_PORT, citus_database, needs_citus
+from .citus_cluster import SCRIPT, WORKER_PORT, Writer, citus_database, needs_citus
 from .test_hash import run_online
 
 pytestmark = needs_citus
@@ -41,33 +39,22 @@ def libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-class Writer(threading.Thread):
-    """Inserts into ``table`` for this month in short transactions until stopped."""
+EVENTS = (
+    "CREATE TABLE events (tenant_id bigint NOT NULL, created_at timestamptz NOT NULL, "
+    "v int) PARTITION BY RANGE (created_at)"
+)
 
-    def __init__(self, url: str, table: str) -> None:
-        super().__init__(daemon=True)
-        self.url, self.table = url, table
-        self.stop, self.ok, self.failed = threading.Event(), 0, []
 
-    def run(self) -> None:
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            n = 0
-            while not self.stop.is_set():
-                n += 1
-                try:
-                    conn.execute(
-                        f"INSERT INTO {self.table} (tenant_id, created_at, v) "
-                        "VALUES (%s, '2027-02-09', %s)",
-                        (n % 20 + 1, n),
-                    )
-                    self.ok += 1
-                except psycopg.Error as exc:
-                    self.failed.append(str(exc).splitlines()[0])
-                time.sleep(0.005)
+def distributed_schema(conn: psycopg.Connection, name: str) -> None:
+    """A schema whose tables Citus places, each a single shard (schema-based sharding)."""
+    conn.execute("SET citus.enable_schema_based_sharding TO on")
+    conn.execute(f"CREATE SCHEMA {name}")
+    conn.execute("RESET citus.enable_schema_based_sharding")
 
 
 def roll_under_writers(url: str, table: str) -> dict:
-    writers = [Writer(url, table) for _ in range(2)]
+    insert = f"INSERT INTO {table} (tenant_id, created_at, v) VALUES (%s, '2027-02-09', %s)"
+    writers = [Writer(url, insert, lambda n: (n % 20 + 1, n)) for _ in range(2)]
     for w in writers:
         w.start()
     try:
@@ -99,10 +86,7 @@ def test_a_table_distributed_by_hand_with_citus_partitions_expires(cluster_url):
     url = libpq(cluster_url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET TimeZone = 'UTC'")
-        conn.execute(
-            "CREATE TABLE events (tenant_id bigint NOT NULL, created_at timestamptz NOT NULL, "
-            "v int) PARTITION BY RANGE (created_at)"
-        )
+        conn.execute(EVENTS)
         conn.execute("SELECT create_distributed_table('events', 'tenant_id')")
         conn.execute(
             "SELECT create_time_partitions('events', '1 month', '2027-03-01', '2026-09-01')"
@@ -168,10 +152,7 @@ def test_status_shows_each_citus_table_once(cluster_url):
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE countries (code text PRIMARY KEY)")
         conn.execute("SELECT create_reference_table('countries')")
-        conn.execute(
-            "CREATE TABLE events (tenant_id bigint NOT NULL, created_at timestamptz NOT NULL, "
-            "v int) PARTITION BY RANGE (created_at)"
-        )
+        conn.execute(EVENTS)
         conn.execute(
             "CREATE TABLE events_a PARTITION OF events FOR VALUES FROM ('2026-11-01') "
             "TO ('2026-12-01')"
@@ -198,9 +179,7 @@ def test_status_shows_each_citus_table_once(cluster_url):
 def test_a_partitioned_table_in_a_distributed_schema_expires(cluster_url):
     url = libpq(cluster_url)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SET citus.enable_schema_based_sharding TO on")
-        conn.execute("CREATE SCHEMA tenant_a")
-        conn.execute("RESET citus.enable_schema_based_sharding")
+        distributed_schema(conn, "tenant_a")
         conn.execute(
             "CREATE TABLE tenant_a.events (tenant_id bigint NOT NULL, "
             "created_at timestamptz NOT NULL, v int) PARTITION BY RANGE (created_at)"
@@ -247,10 +226,7 @@ def test_adopt_declares_what_citus_has(cluster_url):
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE tenants (tenant_id bigint PRIMARY KEY)")
         conn.execute("SELECT create_distributed_table('tenants', 'tenant_id')")
-        conn.execute(
-            "CREATE TABLE events (tenant_id bigint NOT NULL, created_at timestamptz NOT NULL, "
-            "v int) PARTITION BY RANGE (created_at)"
-        )
+        conn.execute(EVENTS)
         conn.execute(
             "SELECT create_distributed_table('events', 'tenant_id', colocate_with => 'tenants')"
         )
@@ -258,9 +234,7 @@ def test_adopt_declares_what_citus_has(cluster_url):
         conn.execute(
             "SELECT create_time_partitions('events', '1 month', '2027-03-01', '2026-09-01')"
         )
-        conn.execute("SET citus.enable_schema_based_sharding TO on")
-        conn.execute("CREATE SCHEMA tenant_b")
-        conn.execute("RESET citus.enable_schema_based_sharding")
+        distributed_schema(conn, "tenant_b")
         conn.execute(
             "CREATE TABLE tenant_b.visits (at timestamptz NOT NULL) PARTITION BY RANGE (at)"
         )
@@ -318,9 +292,7 @@ def test_a_distributed_schema_gets_an_empty_second_autogenerate(cluster_url, tmp
     """The env.py ``init`` writes compares the models' own schemas, never Citus's."""
     url = libpq(cluster_url)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SET citus.enable_schema_based_sharding TO on")
-        conn.execute("CREATE SCHEMA tenant_a")
-        conn.execute("RESET citus.enable_schema_based_sharding")
+        distributed_schema(conn, "tenant_a")
         conn.execute("CREATE SCHEMA archive")  # another application's, columnar storage
         conn.execute("CREATE TABLE archive.cold (id int) USING columnar")
     with models_project(tmp_path, cluster_url, monkeypatch, "schema_models", SCHEMA_MODELS) as p:

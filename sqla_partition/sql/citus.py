@@ -200,3 +200,18 @@ SELECT w.nodename || ':' || w.nodeport, w.result
   FROM run_command_on_workers('SELECT 1') AS w
  WHERE NOT w.success
 """
+
+
+#: The relations and functions that belong to an extension (``pg_stat_statements``'s view,
+#: Citus's ``citus_tables``): its own, never the application's to drop or create.
+EXTENSION_MEMBERS_QUERY = """
+SELECT n.nspname, c.relname FROM pg_catalog.pg_depend AS d
+  JOIN pg_catalog.pg_class AS c ON c.oid = d.objid
+  JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+ WHERE d.deptype = 'e' AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+UNION
+SELECT n.nspname, p.proname FROM pg_catalog.pg_depend AS d
+  JOIN pg_catalog.pg_proc AS p ON p.oid = d.objid
+  JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
+ WHERE d.deptype = 'e' AND d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+"""

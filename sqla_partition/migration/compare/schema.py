@@ -8,7 +8,6 @@ last and turns Alembic's own table operations into partition-aware ones.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import os
@@ -24,10 +23,9 @@ from ...catalog.snapshot import Parent, Snapshot, read_snapshot, with_bounds
 from ...declaration.binding import is_reference, policy_of
 from ...declaration.lists import List
 from ...declaration.policies import Hash, Range, TablePolicy
-from ...errors import PolicyError
 from ...planning import roll as planner
-from ...planning.hash_split import hash_split
 from ...sql import POLICY_TABLE, RECORD_TABLE, SECRET_TABLE, TRAIL_TABLE, tool_schema
+from ...sql.citus import EXTENSION_MEMBERS_QUERY
 from ...sql.roll_lock import KEYS_TABLE
 from ..ops import (
     CreatePartitionedIndexOp,
@@ -35,8 +33,6 @@ from ..ops import (
     DisableAuditOp,
     DistributeTableOp,
     SetPartitionPolicyOp,
-    SplitHashPartitionsOp,
-    SplitShardsOp,
 )
 from ..pinned import pinned_rows
 from ..registry import load_renderers, shield_from_rewriters
@@ -45,6 +41,7 @@ from .audit import audit_ops
 from .conversion import convert_op
 from .indexes import PREFIX, enabled_rules, recommendations
 from .lists import list_op, list_window
+from .splits import distributed, split_op
 from .windows import as_text as _as_text
 from .windows import range_windows
 
@@ -139,8 +136,16 @@ def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> Priorit
     def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
         if name is None:
             return True
-        if type_ == "schema":  # Citus's own schemas are never the application's
-            return not (snap.has_citus and name in CITUS_SCHEMAS)
+        where = name if type_ == "schema" else parent_names.get("schema_name")
+        if snap.has_citus and where in CITUS_SCHEMAS:  # Citus's own, and all in them
+            return False
+        if type_ == "schema":
+            return True
+        if type_ not in ("table", "index", "column", "unique_constraint", "foreign_key_constraint"):
+            # another plugin's entities (views, functions): an extension's are its own
+            bare = name.rpartition(".")[2].split("(", 1)[0].strip('"')
+            if (where or default_schema, bare) in extension_members():
+                return False
         schema = parent_names.get("schema_name") or default_schema
         if type_ == "foreign_key_constraint":  # PostgreSQL's clones, one per partition
             return (schema, parent_names.get("table_name"), name) not in clones
@@ -157,6 +162,17 @@ def prepare(ctx: AutogenContext, upgrade_ops: alembic_ops.UpgradeOps) -> Priorit
         if parent_names.get("schema_name") is None:  # any schema on the search_path
             return not any((s, name) in hidden or _looks_detached(snap, s, name) for s in visible)
         return (schema, name) not in hidden and not _looks_detached(snap, schema, name)
+
+    members: list[set[tuple[str, str]]] = []
+
+    def extension_members() -> set[tuple[str, str]]:
+        """Read once, and only when a plugin asks about its entities: a database with
+        nothing partitioned still costs autogenerate one query."""
+        if not members:
+            members.append(
+                {(str(s), str(n)) for s, n in pinned_rows(conn, EXTENSION_MEMBERS_QUERY)}
+            )
+        return members[0]
 
     partitions = snap.partition_names()
 
@@ -231,13 +247,8 @@ def _needed_now(
     return out
 
 
-def _distributed(snap: Snapshot, policy: Hash) -> bool:
-    """A hash table is distributed when asked, or by default on a Citus database."""
-    return snap.has_citus if policy.distributed is None else policy.distributed
-
-
 def _is_distributed_hash(snap: Snapshot, recorded: TablePolicy) -> bool:
-    return isinstance(recorded.policy, Hash) and _distributed(snap, recorded.policy)
+    return isinstance(recorded.policy, Hash) and distributed(snap, recorded.policy)
 
 
 def _create_ops(
@@ -250,7 +261,7 @@ def _create_ops(
             CreatePartitionedTableOp.from_create_table(op, policy, *window), bound
         )
     if isinstance(policy, Hash):
-        if not _distributed(_snapshot(ctx), policy):
+        if not distributed(_snapshot(ctx), policy):
             return [CreatePartitionedTableOp.from_create_table(op, policy)]
         distribute = DistributeTableOp(
             bound.table,
@@ -267,58 +278,6 @@ def _create_ops(
     start, until, window = range_windows(bound, _now(ctx))
     create = CreatePartitionedTableOp.from_create_table(op, policy, start, until, sub_window=window)
     return citus.distributed_after(create, bound)
-
-
-def _split_op(
-    table: sa.Table, bound: TablePolicy, recorded: Any, snap: Snapshot, key: tuple[str, str]
-) -> SplitHashPartitionsOp | SplitShardsOp | None:
-    """A hash table declared with more partitions than recorded grows by splitting (its
-    shards, on Citus: from the count Citus has, which a split outside a migration may have
-    changed; declared as Citus has it, the policy is only recorded)."""
-    new = bound.policy
-    if not (isinstance(new, Hash) and isinstance(recorded, Hash)):
-        return None
-    spread = snap.citus_tables.get(key)
-    if spread is not None and spread.kind == "distributed" and spread.shard_count:
-        recorded = dataclasses.replace(recorded, partitions=spread.shard_count)
-    if new.partitions == recorded.partitions:
-        return None
-    if dataclasses.replace(recorded, partitions=new.partitions) != new:
-        raise CommandError(
-            f"{bound.table}: partitions= changes together with other settings "
-            f"({recorded!r} -> {new!r}); change the partition count alone in one migration, "
-            "the rest in another"
-        )
-    if _distributed(snap, recorded):
-        if new.partitions < recorded.partitions:
-            raise CommandError(
-                f"{bound.table}: Citus cannot merge shards; it keeps its "
-                f"{recorded.partitions} (declare partitions={recorded.partitions})"
-            )
-        try:
-            return SplitShardsOp(
-                bound.table, new, old_shard_count=recorded.partitions, schema=bound.schema
-            )
-        except PolicyError as exc:
-            raise CommandError(str(exc)) from None
-    op = SplitHashPartitionsOp(
-        bound.table,
-        new,
-        old_partitions=recorded.partitions,
-        columns=[c.name for c in table.columns if c.computed is None],
-        primary_key=[c.name for c in table.primary_key.columns],
-        schema=bound.schema,
-    )
-    try:  # refuse shrinking and impossible splits now, with the reason, not at upgrade
-        hash_split(
-            TablePolicy(bound.table, recorded, "hash", bound.schema),
-            bound,
-            op.columns,
-            op.primary_key,
-        )
-    except PolicyError as exc:
-        raise CommandError(str(exc)) from None
-    return op
 
 
 def _keep_recommended(ops: alembic_ops.ModifyTableOps) -> None:
@@ -448,7 +407,7 @@ def compare_schema(
         else:
             recorded = parent.policy.policy if parent.policy else None
         window = list_window(bound, _now(ctx), _as_text)
-        split = _split_op(tables[key], bound, recorded, snap, key)
+        split = split_op(tables[key], bound, recorded, snap, key)
         split = split or list_op(bound, recorded, window)
         if split is not None:
             upgrade_ops.ops.append(split)
