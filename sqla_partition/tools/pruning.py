@@ -106,9 +106,9 @@ class PartitionMap:
             for leaf in entry.leaves:
                 self.owners.setdefault(leaf, []).append(entry.name)
         for owners in self.owners.values():
-            owners.sort(key=lambda n: -len(self._chain(n)))
+            owners.sort(key=lambda n: -len(self.chain(n)))
 
-    def _chain(self, name: str) -> list[str]:
+    def chain(self, name: str) -> list[str]:
         """``name`` and the partitioned tables above it, upwards."""
         chain = [name]
         while (up := self.tables[chain[-1]].parent) in self.tables and up not in chain:
@@ -148,14 +148,14 @@ class PartitionMap:
 
     def names_of(self, name: str) -> set[str]:
         """The names a statement may read ``name`` by: its own and those above it."""
-        return {n.split(".", 1)[1] for n in self._chain(name)}
+        return {n.split(".", 1)[1] for n in self.chain(name)}
 
     def levels(self, name: str) -> list[Level]:
         """The keys of ``name`` and of the levels below it, the top first."""
         top = self.tables[name]
         out = [Level(top.key, top.strategy, top.key_type)]
         for other in self.tables.values():
-            if other.name != name and name in self._chain(other.name)[1:]:
+            if other.name != name and name in self.chain(other.name)[1:]:
                 level = Level(other.key, other.strategy, other.key_type)
                 if level not in out:
                     out.append(level)

@@ -9,6 +9,7 @@ from typing import Any
 import pglast
 from pglast import ast, enums
 
+from ..sql.quoting import string_literal
 from .pruning_terms import FLIP, Level, Use, deparse
 from .pruning_terms import operator as _op
 
@@ -102,7 +103,7 @@ def fix_for(level: Level, use: Use) -> str:
     if kind == "like":
         prefix = _like_prefix(use.node)
         if prefix and strategy != "h":
-            low, high = prefix
+            low, high = (string_literal(p) for p in prefix)
             return f"compare {k} with the prefix's range: {k} >= {low} AND {k} < {high}"
         return f"name the values wanted: {k} IN (…)"
     if kind in ("ne", "hash_range"):
@@ -228,7 +229,7 @@ def _row_bound(node: Any, key: str) -> str | None:
 
 
 def _like_prefix(node: Any) -> tuple[str, str] | None:
-    """``'de%'`` as ``('de', 'df')``: a prefix with no other wildcard."""
+    """``'de%'`` as ``de`` and ``df``: a prefix with no other wildcard."""
     pattern = getattr(node, "rexpr", None)
     if not isinstance(pattern, ast.A_Const) or not isinstance(pattern.val, ast.String):
         return None
@@ -239,11 +240,7 @@ def _like_prefix(node: Any) -> tuple[str, str] | None:
     if not prefix or any(c in prefix for c in "%_\\") or ord(prefix[-1]) >= 0x10FFFF:
         return None
     high = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return _literal(prefix), _literal(high)
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    return prefix, high
 
 
 def replacement(level: Level, use: Use) -> Any | None:
@@ -259,7 +256,7 @@ def replacement(level: Level, use: Use) -> Any | None:
         prefix = _like_prefix(node)
         if prefix is not None:
             column = node.lexpr
-            low, high = (ast.A_Const(val=ast.String(sval=_unquote(p))) for p in prefix)
+            low, high = (ast.A_Const(val=ast.String(sval=p)) for p in prefix)
             return _and(_binary(">=", column, low), _binary("<", column, high))
     if not isinstance(node, ast.A_Expr) or _op(node) != "=" or level.strategy != "r":
         if use.kind == "function" and use.detail == "coalesce":
@@ -324,10 +321,6 @@ def _and(*args: Any) -> Any:
 
 def _int(value: int) -> Any:
     return ast.A_Const(val=ast.Integer(ival=value))
-
-
-def _unquote(literal: str) -> str:
-    return literal[1:-1].replace("''", "'")
 
 
 def _typed(value: Any, type_name: str) -> Any:

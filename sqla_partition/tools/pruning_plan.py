@@ -49,7 +49,7 @@ def full_scans(plan: dict[str, Any], partitions: PartitionMap) -> list[Scan]:
     out = []
     for name, run in found:
         ids = {id(n) for n in run}
-        chain = partitions._chain(name)[1:]
+        chain = partitions.chain(name)[1:]
         if any(other in chain and ids <= {id(n) for n in nodes_} for other, nodes_ in found):
             continue  # the table above it is read in full by the same scan
         keys = [level.key for level in partitions.levels(name)]
