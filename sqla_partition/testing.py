@@ -121,7 +121,7 @@ class PruningGuard:
         try:
             if nested:
                 own.execute(sql.GUARD_SAVEPOINT)
-            partitions = PartitionMap.read(_Cursor(own))
+            partitions = PartitionMap.read(_Cursor(own), plan_order=False)
             if not any(name in statement for name in partitions.names()):
                 return []
             if _statement_count(statement) != 1:  # EXPLAIN would plan the first, run the rest

@@ -211,6 +211,14 @@ def test_placeholders_of_every_paramstyle_are_read_and_skipped_statements_named(
         ),
         ("SELECT %s WHERE x LIKE 'a%%'", "SELECT $1 WHERE x LIKE 'a%'"),
         ("SELECT $1, %s", "SELECT $1, $2"),
+        (  # jsonb's ? after a column named like an unreserved keyword; an array slice
+            "SELECT * FROM t WHERE data ? 'k' AND value ? 'x' AND a[1:2] = ? AND b = :name",
+            "SELECT * FROM t WHERE data ? 'k' AND value ? 'x' AND a[1:2] = $1 AND b = $2",
+        ),
+        (
+            "SELECT 1 WHERE z BETWEEN ? AND ? AND w LIKE ?",
+            "SELECT 1 WHERE z BETWEEN $1 AND $2 AND w LIKE $3",
+        ),
         ("SELECT 'unterminated", "SELECT 'unterminated"),
     ],
 )
@@ -281,3 +289,25 @@ def test_hostile_names_are_resolved_and_quoted_in_the_statement_offered(
     rows = pg.execute(f"EXPLAIN (FORMAT JSON) {row['instead']}").fetchone()[0]
     # the offered statement reads one partition
     assert json.dumps(rows).count('"Relation Name"') == 1, rows
+
+
+def test_one_partition_is_no_full_scan_and_not_like_is_not_a_range():
+    from sqla_partition.tools.pruning import PartitionMap, unpruned
+    from sqla_partition.tools.pruning_reasons import why
+    from sqla_partition.tools.pruning_terms import Level
+
+    rows = [("public", "logs", "public", "logs_2026", ["at"], "r", None, None, "timestamp")]
+    plan = [
+        {
+            "Plan": {
+                "Node Type": "Seq Scan",
+                "Relation Name": "logs_2026",
+                "Schema": "public",
+                "Alias": "logs",
+            }
+        }
+    ]
+    assert unpruned(plan, "SELECT * FROM logs", PartitionMap(rows)) == []
+
+    found = why("SELECT * FROM t WHERE r NOT LIKE 'ab%'", {"t"}, [Level("r", "l", "text")])
+    assert found.kind == "like" and found.rewritten == "" and ">=" not in found.fix

@@ -192,4 +192,13 @@ def test_the_guard_locks_no_partition_the_statement_does_not_read(engine):
             )
         )
         assert conn.execute(sa.text(locks), {"leaves": "events_p2026%"}).scalar() == 1
-    assert guard.planned == 1
+        # a partition scanned twice: still only the partitions read are locked
+        conn.execute(
+            sa.text(
+                "SELECT count(*) FROM events WHERE created_at >= '2026-11-01' "
+                "AND created_at < '2026-12-01' UNION ALL SELECT count(*) FROM events "
+                "WHERE created_at >= '2026-11-15' AND created_at < '2026-12-15'"
+            )
+        )
+        assert conn.execute(sa.text(locks), {"leaves": "events_p2026%"}).scalar() == 2
+    assert guard.planned == 2

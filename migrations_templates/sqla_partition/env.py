@@ -86,7 +86,9 @@ CONFIGURE = {
 # those schemas too, and no other (another application's, or Citus's own internal ones).
 SCHEMAS = {
     table.schema
-    for metadata in (target_metadata if isinstance(target_metadata, list) else [target_metadata])
+    for metadata in (
+        target_metadata if isinstance(target_metadata, (list, tuple)) else [target_metadata]
+    )
     for table in metadata.tables.values()
     if table.schema
 }

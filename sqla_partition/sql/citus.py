@@ -110,10 +110,10 @@ def split_shard(
 #: no such setting): a shard split copies rows with logical replication through Citus's
 #: own output plugin.
 SPLIT_READINESS_QUERY = """
-SELECT 'the coordinator', pg_catalog.current_setting('wal_level'),
+SELECT 'the coordinator', true, pg_catalog.current_setting('wal_level'),
        (SELECT setting FROM pg_catalog.pg_settings WHERE name = 'output_plugin_libraries')
 UNION ALL
-SELECT w.nodename || ':' || w.nodeport, w.result, NULLIF(p.result, '')
+SELECT w.nodename || ':' || w.nodeport, w.success AND p.success, w.result, NULLIF(p.result, '')
   FROM run_command_on_workers('SHOW wal_level') AS w
   JOIN run_command_on_workers(
        'SELECT setting FROM pg_catalog.pg_settings WHERE name = ''output_plugin_libraries''')
@@ -172,8 +172,8 @@ def colocated_table_query(table: str, schema: str | None) -> str:
         "WHERE p.colocationid = (SELECT colocationid FROM pg_dist_partition "
         f"WHERE logicalrelid = {regclass(table, schema)}) "
         f"AND p.logicalrelid <> {regclass(table, schema)} AND NOT c.relispartition "
-        # a plain table first (what the others were colocated with), then the oldest
-        "AND p.partmethod = 'h' ORDER BY c.relkind = 'p', c.oid LIMIT 1"
+        # the oldest: what the others were colocated with (an archive is younger)
+        "AND p.partmethod = 'h' ORDER BY c.oid LIMIT 1"
     )
 
 

@@ -180,10 +180,10 @@ def recorded_names_query() -> str:
     return f"SELECT partition_schema, partition_name, state FROM {record_table()}"
 
 
-def record_detached(partitions: Sequence[tuple[str, str]]) -> Statement:
+def record_detached(partitions: Sequence[tuple[str | None, str]]) -> Statement:
     """Record as detached those of ``partitions`` (recorded as attached) that exist and are
     no longer a partition: detached by a run stopped before it could say so."""
-    keys = ", ".join(f"({string_literal(s)}, {string_literal(n)})" for s, n in partitions)
+    keys = ", ".join(f"({_schema_expr(s)}, {string_literal(n)})" for s, n in partitions)
     return Statement(
         f"UPDATE {record_table()} AS r SET state = 'detached', detached_at = pg_catalog.now() "
         f"FROM (VALUES {keys}) AS v (partition_schema, partition_name) "

@@ -47,9 +47,11 @@ def to_dollar(text: str) -> str:
     last = 0
     i = 0
     previous = None
+    brackets = 0
     while i < len(tokens):
         t = tokens[i]
         start, end = t.start, t.end + 1
+        brackets += {"ASCII_91": 1, "ASCII_93": -1}.get(t.name, 0)
         piece = None
         if t.name in ("ASCII_37", "Op") and text[start:end] == "%":
             match = _NAMED.match(text, start)
@@ -58,18 +60,20 @@ def to_dollar(text: str) -> str:
             elif text[end : end + 1] == "s" and not _word(text, end + 1):
                 piece, end = number(None), end + 1
             percent = percent or piece is not None
-        elif (
-            t.name == "Op"
-            and text[start:end] == "?"
-            and (previous is None or previous.name in _OPERAND_BEFORE or _keyword(previous))
-        ):
+        elif t.name == "Op" and text[start:end] == "?" and _value_expected(previous):
             piece = number(None)
-        elif t.name == "ASCII_58" and i + 1 < len(tokens) and tokens[i + 1].start == end:
+        elif (
+            t.name == "ASCII_58"
+            and brackets == 0  # a[1:2] is a slice
+            and _value_expected(previous)
+            and i + 1 < len(tokens)
+            and tokens[i + 1].start == end
+        ):
             following = tokens[i + 1]
             value = text[following.start : following.end + 1]
             if following.name == "ICONST":
                 piece, end = number(f":{value}"), following.end + 1
-            elif following.name == "IDENT" or _keyword(following):
+            elif following.name == "IDENT" or _any_keyword(following):
                 piece, end = number(value), following.end + 1
         if piece is not None:
             out.append(text[last:start])
@@ -89,6 +93,18 @@ def _word(text: str, at: int) -> bool:
     return at < len(text) and (text[at].isalnum() or text[at] == "_")
 
 
-def _keyword(token: object) -> bool:
+def _value_expected(previous: object) -> bool:
+    """After an operator, a bracket, a comma or a keyword that cannot name a column on its
+    own (``WHERE``, ``LIMIT``, ``BETWEEN``) comes a value; after a name (``data ? 'k'``:
+    jsonb's operator, ``value`` being an unreserved keyword), not."""
+    if previous is None:
+        return True
+    if getattr(previous, "name", None) in _OPERAND_BEFORE:
+        return True
+    kind = getattr(previous, "kind", None)
+    return getattr(kind, "name", kind) not in (None, "NO_KEYWORD", "UNRESERVED_KEYWORD")
+
+
+def _any_keyword(token: object) -> bool:
     kind = getattr(token, "kind", None)
     return kind is not None and getattr(kind, "name", kind) != "NO_KEYWORD"

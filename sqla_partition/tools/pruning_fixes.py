@@ -4,6 +4,7 @@ value's side, a keyset's first column bounded, a day truncated into a range)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pglast
@@ -104,7 +105,11 @@ def fix_for(level: Level, use: Use) -> str:
         prefix = _like_prefix(use.node)
         if prefix and strategy != "h":
             low, high = (string_literal(p) for p in prefix)
-            return f"compare {k} with the prefix's range: {k} >= {low} AND {k} < {high}"
+            return (
+                f"compare {k} with the prefix's range: {k} >= {low} AND {k} < {high} (the "
+                "same rows in the C collation's order; in another, keep the LIKE beside it), "
+                f"or name the values: {k} IN (…)"
+            )
         return f"name the values wanted: {k} IN (…)"
     if kind in ("ne", "hash_range"):
         return f"name the values wanted: {k} IN (…)"
@@ -202,6 +207,44 @@ def _arith_node(node: Any, key: str, key_type: str) -> Any | None:
     return _binary(op, column, value)
 
 
+def _arith_moved(node: Any, key: str) -> Any | None:
+    """The operand :func:`_arith_node` moves to the other side."""
+    if not isinstance(node, ast.A_Expr):
+        return None
+    left, right = node.lexpr, node.rexpr
+    if not _arith_with_key(left, key):
+        left, right = right, left
+    if not _arith_with_key(left, key):
+        return None
+    if _bare_key(left.lexpr, key):
+        return left.rexpr
+    return left.lexpr if _op(left) == "+" else right
+
+
+#: Units of a fixed length: moving such an interval across a comparison keeps its rows (a
+#: day, a month or a year is a calendar step, whose length depends on where it starts).
+_FIXED_UNITS = re.compile(
+    r"^\s*([+-]?\d+(\.\d+)?\s*(microseconds?|milliseconds?|ms|us|seconds?|secs?|s|"
+    r"minutes?|mins?|m|hours?|hrs?|h)\s*)+$",
+    re.IGNORECASE,
+)
+_NUMERIC_TYPES = ("smallint", "integer", "bigint", "numeric", "real", "double precision")
+
+
+def _exact_shift(moved: Any, key_type: str) -> bool:
+    """Moving ``moved`` across the comparison keeps the same rows: a number beside a
+    numeric key, or an interval of hours, minutes or seconds."""
+    if isinstance(moved, ast.A_Const):
+        return isinstance(moved.val, (ast.Integer, ast.Float)) and key_type.startswith(
+            _NUMERIC_TYPES
+        )
+    if isinstance(moved, ast.TypeCast) and isinstance(moved.arg, ast.A_Const):
+        names = [n.sval for n in moved.typeName.names if isinstance(n, ast.String)]
+        text = moved.arg.val.sval if isinstance(moved.arg.val, ast.String) else ""
+        return names[-1:] == ["interval"] and bool(_FIXED_UNITS.match(text))
+    return False
+
+
 def _arith_with_key(node: Any, key: str) -> bool:
     return (
         isinstance(node, ast.A_Expr)
@@ -234,10 +277,13 @@ def _like_prefix(node: Any) -> tuple[str, str] | None:
     if not isinstance(pattern, ast.A_Const) or not isinstance(pattern.val, ast.String):
         return None
     text = pattern.val.sval
-    if node.kind != enums.A_Expr_Kind.AEXPR_LIKE or not text.endswith("%"):
-        return None
+    if node.kind != enums.A_Expr_Kind.AEXPR_LIKE or _op(node) != "~~" or not text.endswith("%"):
+        return None  # NOT LIKE (!~~) asks for the rows outside the range
     prefix = text[:-1]
-    if not prefix or any(c in prefix for c in "%_\\") or ord(prefix[-1]) >= 0x10FFFF:
+    if not prefix or any(c in prefix for c in "%_\\"):
+        return None
+    last = ord(prefix[-1]) + 1
+    if last > 0x10FFFF or 0xD800 <= last <= 0xDFFF:  # no next character, or a surrogate
         return None
     high = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     return prefix, high
@@ -247,28 +293,24 @@ def replacement(level: Level, use: Use) -> Any | None:
     """The condition ``use.node`` written so that it prunes, where that is mechanical; the
     caller plans the statement with it before offering it."""
     k, node = level.key, use.node
-    if use.kind == "arith":
-        return _arith_node(node, k, level.type)
+    if use.kind == "arith":  # only where moving it keeps the same rows
+        moved = _arith_moved(node, k)
+        return _arith_node(node, k, level.type) if _exact_shift(moved, level.type) else None
     if use.kind == "row":
         bound = _row_bound_node(node, k)
         return _and(bound, node) if bound is not None else None
-    if use.kind == "like" and level.strategy != "h":
-        prefix = _like_prefix(node)
-        if prefix is not None:
-            column = node.lexpr
-            low, high = (ast.A_Const(val=ast.String(sval=p)) for p in prefix)
-            return _and(_binary(">=", column, low), _binary("<", column, high))
-    if not isinstance(node, ast.A_Expr) or _op(node) != "=" or level.strategy != "r":
-        if use.kind == "function" and use.detail == "coalesce":
-            return _unwrap_coalesce(node, k)
-        return None
+    plain = isinstance(node, ast.A_Expr) and node.kind == enums.A_Expr_Kind.AEXPR_OP
+    if not plain or _op(node) != "=" or level.strategy != "r":
+        return None  # (= ANY, IN, <> … and coalesce, which would drop rows with no key)
     wrapped, value = node.lexpr, node.rexpr
     if not _wraps_key(wrapped, k):
         wrapped, value = value, wrapped
     if use.kind == "cast" and isinstance(wrapped, ast.TypeCast) and use.detail in ("date",):
         column = wrapped.arg
-        upper = _binary("+", ast.TypeCast(arg=value, typeName=wrapped.typeName), _int(1))
-        return _and(_binary(">=", column, value), _binary("<", column, upper))
+        day = ast.TypeCast(arg=value, typeName=wrapped.typeName)
+        # the range is implied by the condition, which stays: the same rows, pruned
+        lower, upper = _binary(">=", column, day), _binary("<", column, _binary("+", day, _int(1)))
+        return _and(lower, upper, node)
     if use.kind == "function" and use.detail == "date_trunc" and isinstance(wrapped, ast.FuncCall):
         unit = _date_trunc_unit(node)
         if unit is None or len(wrapped.args) < 2:
@@ -279,9 +321,8 @@ def replacement(level: Level, use: Use) -> Any | None:
             typeName=ast.TypeName(names=(ast.String(sval="interval"),), typemod=-1),
         )
         start = _typed(value, level.type or "timestamp with time zone")
-        return _and(_binary(">=", column, value), _binary("<", column, _binary("+", start, step)))
-    if use.kind == "function" and use.detail == "coalesce":
-        return _unwrap_coalesce(node, k)
+        lower, upper = _binary(">=", column, start), _binary("<", column, _binary("+", start, step))
+        return _and(lower, upper, node)  # implied by the condition, which stays
     return None
 
 
@@ -291,17 +332,6 @@ def _wraps_key(node: Any, key: str) -> bool:
     if isinstance(node, ast.FuncCall):
         return any(_bare_key(a, key) for a in node.args or ())
     return False
-
-
-def _unwrap_coalesce(node: Any, key: str) -> Any | None:
-    if not isinstance(node, ast.A_Expr):
-        return None
-    sides = []
-    for side in (node.lexpr, node.rexpr):
-        if isinstance(side, ast.CoalesceExpr) and side.args and _bare_key(side.args[0], key):
-            side = side.args[0]
-        sides.append(side)
-    return ast.A_Expr(kind=node.kind, name=node.name, lexpr=sides[0], rexpr=sides[1])
 
 
 def _row_bound_node(node: Any, key: str) -> Any | None:

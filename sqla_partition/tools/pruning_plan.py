@@ -40,6 +40,8 @@ def full_scans(plan: dict[str, Any], partitions: PartitionMap) -> list[Scan]:
     params = {p.strip() for n in _all(plan) for p in _init_params(n)}
     found: list[tuple[str, list[dict[str, Any]]]] = []
     for name, entry in partitions.tables.items():
+        if len(entry.leaves) < 2:
+            continue  # one partition: nothing to leave out
         mine = [(leaf, node) for leaf, node in nodes if leaf in entry.leaves]
         if len({leaf for leaf, _ in mine}) < len(entry.leaves):
             continue

@@ -10,6 +10,7 @@ from ... import sql
 from ...declaration.policies import Range
 from ...errors import PolicyError
 from ...sql.policy import upsert_partition_policies
+from ...sql.record import record_detached
 from ...sql.roll_lock import create_keys_table
 from ..ops import (
     AttachPartitionOp,
@@ -102,8 +103,15 @@ def _detach(operations: Operations, op: DetachPartitionOp | DropPartitionOp) -> 
         if state == "pending":
             stmt = sql.detach_finalize(op.table_name, op.partition_name, op.schema)
         with bounded(operations, local=False):
-            # recorded once detached (a rerun after the DETACH committed records it)
-            run_statements(operations, note if state == "detached" else [stmt, *note])
+            if state == "detached":  # a rerun after the DETACH committed: record it, if it
+                # is the tool's and no longer a partition (never a name of another table's)
+                rerun = [
+                    sql.create_record_table(),
+                    record_detached([(op.schema, op.partition_name)]),
+                ]
+                run_statements(operations, rerun)
+            else:
+                run_statements(operations, [stmt, *note])  # recorded once detached
 
 
 def _partition_state(ctx: MigrationContext, op: Any) -> str:

@@ -165,13 +165,14 @@ def _ready_to_split(ctx: Any, table: str) -> None:
     """Every node can copy rows by logical replication through Citus's output plugin:
     said in one line before the first shard, not as a traceback from it."""
     rows = ctx.connection.exec_driver_sql(SPLIT_READINESS_QUERY).fetchall()
-    wal = [node for node, level, _ in rows if level != "logical"]
+    down = [node for node, ok, _, _ in rows if not ok]
+    wal = [node for node, ok, level, _ in rows if ok and level != "logical"]
     plugin = [
         node
-        for node, _, plugins in rows
-        if plugins is not None and "citus" not in [p.strip() for p in plugins.split(",")]
+        for node, ok, _, plugins in rows
+        if ok and plugins is not None and "citus" not in [p.strip() for p in plugins.split(",")]
     ]
-    problems = []
+    problems = [f"{', '.join(down)} does not answer"] if down else []
     if wal:
         problems.append(
             f"wal_level is not logical on {', '.join(wal)} (ALTER SYSTEM SET wal_level = "
