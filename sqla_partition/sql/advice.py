@@ -213,3 +213,15 @@ def as_select(statement: str) -> str:
     except Exception:  # a construct the deparser does not know: planned as written
         return statement
     return text
+
+
+def type_name_node(type_name: str) -> Any:
+    """The pglast node of a type the catalog named (``format_type``), to cast a value to it
+    in a statement advise writes out; ``None`` if it does not parse."""
+    import pglast  # only advise rewrites statements: the cron path never loads the parser
+
+    try:
+        (raw,) = pglast.parse_sql(f"SELECT NULL::{type_name}")
+    except pglast.parser.ParseError:
+        return None
+    return raw.stmt.targetList[0].val.typeName

@@ -114,8 +114,8 @@ SELECT 'the coordinator', true, pg_catalog.current_setting('wal_level'),
        (SELECT setting FROM pg_catalog.pg_settings WHERE name = 'output_plugin_libraries')
 UNION ALL
 SELECT w.nodename || ':' || w.nodeport, w.success AND p.success, w.result, NULLIF(p.result, '')
-  FROM run_command_on_workers('SHOW wal_level') AS w
-  JOIN run_command_on_workers(
+  FROM pg_catalog.run_command_on_workers('SHOW wal_level') AS w
+  JOIN pg_catalog.run_command_on_workers(
        'SELECT setting FROM pg_catalog.pg_settings WHERE name = ''output_plugin_libraries''')
        AS p USING (nodename, nodeport)
 """
@@ -166,10 +166,10 @@ def colocated_table_query(table: str, schema: str | None) -> str:
     """Another table (not a partition) that shares a distributed table's shards: what
     ``colocate_with`` names for it."""
     return (
-        "SELECT n.nspname, c.relname FROM pg_dist_partition AS p "
+        "SELECT n.nspname, c.relname FROM pg_catalog.pg_dist_partition AS p "
         "JOIN pg_catalog.pg_class AS c ON c.oid = p.logicalrelid "
         "JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace "
-        "WHERE p.colocationid = (SELECT colocationid FROM pg_dist_partition "
+        "WHERE p.colocationid = (SELECT colocationid FROM pg_catalog.pg_dist_partition "
         f"WHERE logicalrelid = {regclass(table, schema)}) "
         f"AND p.logicalrelid <> {regclass(table, schema)} AND NOT c.relispartition "
         # the oldest: what the others were colocated with (an archive is younger)
@@ -187,8 +187,9 @@ def shards_size_query(table: str, schema: str | None) -> str:
     return (
         "SELECT CASE WHEN bool_and(result <> '' AND result::bigint >= 0) "
         "THEN sum(NULLIF(result, '')::bigint)::bigint END, "
-        f"citus_total_relation_size({regclass(table, schema)}) "
-        f"FROM run_command_on_shards({regclass(table, schema)}, {string_literal(shard)}) "
+        f"pg_catalog.citus_total_relation_size({regclass(table, schema)}) "
+        f"FROM pg_catalog.run_command_on_shards({regclass(table, schema)}, "
+        f"{string_literal(shard)}) "
         "WHERE success"
     )
 
@@ -197,7 +198,7 @@ def shards_size_query(table: str, schema: str | None) -> str:
 #: the error (asked only where the extension is installed).
 UNREACHABLE_NODES_QUERY = """
 SELECT w.nodename || ':' || w.nodeport, w.result
-  FROM run_command_on_workers('SELECT 1') AS w
+  FROM pg_catalog.run_command_on_workers('SELECT 1') AS w
  WHERE NOT w.success
 """
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pglast
 from pglast import ast, enums
 
+from ..sql.advice import type_name_node
 from ..sql.quoting import string_literal
 from .pruning_terms import FLIP, Level, Use, deparse
 from .pruning_terms import operator as _op
@@ -359,8 +359,5 @@ def _typed(value: Any, type_name: str) -> Any:
     literal = isinstance(value, ast.A_Const) and isinstance(value.val, ast.String)
     if not type_name or not (literal or isinstance(value, ast.ParamRef)):
         return value
-    try:
-        (raw,) = pglast.parse_sql(f"SELECT NULL::{type_name}")
-    except pglast.parser.ParseError:
-        return value
-    return ast.TypeCast(arg=value, typeName=raw.stmt.targetList[0].val.typeName)
+    node = type_name_node(type_name)
+    return value if node is None else ast.TypeCast(arg=value, typeName=node)
