@@ -21,6 +21,7 @@ from typing import Any
 SERIES = (
     ("floor", "start-up floor", "#999999"),
     ("noop", "roll, nothing to do", "#1f77b4"),
+    ("noop_full", "the same, roll --full", "#17becf"),
     ("partman_noop", "pg_partman run_maintenance()", "#d62728"),
     ("status", "status --json", "#2ca02c"),
     ("check", "check", "#9467bd"),

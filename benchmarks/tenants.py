@@ -8,7 +8,10 @@ monthly partitions each, the last ``PREMAKE`` months ahead of the real clock, an
 recorded policies; then it measures, each in a fresh process as cron runs it:
 
 * the start-up floor: Python importing psycopg and connecting;
-* ``roll`` with nothing to do (the no-op), and pg_partman's ``run_maintenance()`` on the
+* ``roll --full`` with nothing to do (every table read and planned, as a first run or the
+  run at a period's end does), then ``roll`` as cron runs it from then on (the no-op: the
+  tables unchanged and not yet due are left alone), and pg_partman's
+  ``run_maintenance()`` on the
   same parents where ``--partman-max`` allows (registering ten thousand parents with
   ``create_parent`` alone takes longer than every other step);
 * ``status --json`` and ``check`` over every parent;
@@ -216,6 +219,10 @@ def measure(args: argparse.Namespace, count: int, current: int) -> dict[str, Any
     for _ in range(args.repeat):
         for label, command in (
             ("floor", python(FLOOR, url)),
+            # every table read and planned (what the first run, and each run at a period's
+            # end, does; it also records which tables need nothing until when)
+            ("noop_full", sqla("roll", "--full", "--database-url", url)),
+            # as cron runs it from then on: tables unchanged and not yet due left alone
             ("noop", sqla("roll", "--database-url", url)),
             ("status", sqla("status", "--json", "--database-url", url)),
             ("check", sqla("check", "--database-url", url)),
@@ -304,7 +311,8 @@ def _partitions(url: str) -> int:
 def report(rows: list[dict[str, Any]]) -> None:
     print("\nby size (medians; ms per parent above the start-up floor in brackets)")
     header = (
-        f"{'parents':>8} {'floor s':>8} {'no-op s':>8} {'(ms/p)':>7} {'partman s':>9} "
+        f"{'parents':>8} {'floor s':>8} {'no-op s':>8} {'(ms/p)':>7} {'--full s':>8} "
+        f"{'(ms/p)':>7} {'partman s':>9} "
         f"{'vs pm':>6} {'status s':>8} {'check s':>8} {'catch-up s':>10} {'ms/part':>7} "
         f"{'DDL ms':>7} {'vs DDL':>6} {'RSS MiB':>7} {'locks':>6}"
     )
@@ -312,11 +320,13 @@ def report(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         n = r["parents"]
         per = (r["noop"] - r["floor"]) / n * 1000
+        full = (r["noop_full"] - r["floor"]) / n * 1000
         part = r["catchup"] / max(r["created"], 1) * 1000
         ddl = r["ddl_floor"] / n * 1000
         rss = r["catchup_rss_kib"] / 1024 if r.get("catchup_rss_kib") else None
         print(
             f"{n:>8} {fmt(r['floor']):>8} {fmt(r['noop']):>8} {per:>7.3f} "
+            f"{fmt(r['noop_full']):>8} {full:>7.3f} "
             f"{fmt(r.get('partman_noop')):>9} {ratio(r['noop'], r.get('partman_noop')):>6} "
             f"{fmt(r['status']):>8} {fmt(r['check']):>8} {fmt(r['catchup']):>10} {part:>7.2f} "
             f"{ddl:>7.2f} {ratio(part, ddl):>6} {fmt(rss, '.0f'):>7} {r['catchup_locks']:>6}"

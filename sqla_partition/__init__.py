@@ -13,8 +13,7 @@ from .declaration.audit import Audit
 from .declaration.lists import List
 from .declaration.policies import Hash, Range, Reference
 from .errors import CatalogError, PolicyError, SqlaPartitionError
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 __all__ = [
     "Audit",

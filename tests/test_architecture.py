@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sqla_partition"
 #: Lower numbers are lower layers; a module may import its own sub-package and lower layers.
 LAYERS = {
     "errors": 0,
+    "version": 0,
     "sql": 1,
     "declaration": 2,
     "catalog": 3,

@@ -336,15 +336,25 @@ def find_tool_schema(found: Sequence[str]) -> None:
 
 
 def read_snapshot(
-    query: Query, *, bounds: bool = True, table: tuple[str, str] | None = None
+    query: Query,
+    *,
+    bounds: bool = True,
+    table: tuple[str, str] | None = None,
+    only: tuple[Sequence[int], Sequence[tuple[str, str]]] | None = None,
 ) -> Snapshot:
     """Read every partitioned parent, its children and the recorded policies.
 
     Two queries whatever the number of tables: the catalog, then the policy rows when the
     policy table exists. ``bounds=False`` reads no partition bounds (the DEFAULT is still
     known), for callers that only need names; :func:`with_bounds` reads one table's.
+    ``only``: the parents of these oids, and the policies of these tables (schema, name).
     """
-    text = catalog_query(*table, bounds=bounds) if table else catalog_query(bounds=bounds)
+    if only is not None:
+        text = catalog_query(bounds=bounds, oids=only[0])
+    elif table:
+        text = catalog_query(*table, bounds=bounds)
+    else:
+        text = catalog_query(bounds=bounds)
     snap = parse_catalog(query(text), bounds)
     find_tool_schema(snap.policy_schemas)
     snap.has_policy_table = tool_schema() in snap.policy_schemas
@@ -361,7 +371,10 @@ def read_snapshot(
                     colocation_id=int(colocation),
                     shard_count=int(shards or 0),
                 )
-    records = query(policy_query()) if snap.has_policy_table else []
+    wanted = None if only is None else only[1]
+    records = (
+        query(policy_query(wanted)) if snap.has_policy_table and (wanted is None or wanted) else []
+    )
     for schema, name, policy_text, key_type in records:
         try:
             bound = TablePolicy(name, _recorded_policy(policy_text), key_type, schema)

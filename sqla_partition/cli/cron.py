@@ -99,6 +99,14 @@ from .options import (
     "thousands of tables goes faster with as many as the server has cores to spare (2 cut "
     "one by a third on 2 cores). Each table still takes its own lock.",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Read and plan every table. By default a run leaves alone the tables a run found "
+    "needing nothing, as long as their partitions, policy and DEFAULT are unchanged and the "
+    "clock has not reached the moment their plan may change (the end of the current period, "
+    "or the oldest partition passing out of retention, three hours early).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every statement to stderr as it runs.")
 @user_errors
 def roll(
@@ -119,6 +127,7 @@ def roll(
     place_default: bool,
     expired: str,
     jobs: int,
+    full: bool,
     verbose: bool,
 ) -> None:
     """Create partitions ahead, move rows out of DEFAULT, expire old partitions.
@@ -154,6 +163,7 @@ def roll(
         "metrics": metrics,
         "place": expired if place_default else None,
         "jobs": jobs,
+        "full": full,
         "verbose": verbose,
         "echo": click.echo,
     }

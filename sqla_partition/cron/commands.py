@@ -45,6 +45,7 @@ def run_roll(
     echo: Echo,
     place: str | None = None,
     jobs: int = 1,
+    full: bool = False,
 ) -> int:
     """One roll; returns the exit code."""
     horizon = next_run(schedule, now) if schedule else None
@@ -59,6 +60,7 @@ def run_roll(
         horizon=horizon,
         place=place,
         jobs=jobs,
+        full=full,
     )
     log = (lambda msg: echo(msg, err=True)) if verbose else None
     try:

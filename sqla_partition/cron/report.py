@@ -67,6 +67,11 @@ def summary(report: RollReport) -> str:
         f"{verb} {tot['tables']} table{'s' if tot['tables'] != 1 else ''} in "
         f"{report.duration_s:.2f} s: {tot['created']} created, "
         f"{_rows(tot['moved_rows'])} moved, {tot['detached']} detached, {tot['dropped']} dropped"
+        + (
+            f" ({tot['unchanged']} unchanged and not yet due: not read again; --full reads them)"
+            if tot["unchanged"]
+            else ""
+        )
         + (f", {tot['failed']} failed" if tot["failed"] else "")
         + (f", {tot['locked']} locked out" if tot["locked"] else "")
         + (f", {tot['skipped']} skipped" if tot["skipped"] else "")

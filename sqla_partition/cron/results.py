@@ -40,6 +40,9 @@ class RollOptions:
     place: str | None = None
     #: Tables worked on at once, each on a connection of its own (``roll --jobs``).
     jobs: int = 1
+    #: Read and plan every table, also those a run found needing nothing and unchanged
+    #: since (``roll --full``).
+    full: bool = False
 
 
 @dataclass
@@ -68,12 +71,16 @@ class TableResult:
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sql: list[str] = field(default_factory=list)
+    #: Left alone: unchanged since a run found it needed nothing, and not yet due.
+    unchanged: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out.pop("key")
         if not out["sql"]:
             out.pop("sql")
+        if not out["unchanged"]:
+            out.pop("unchanged")
         return out
 
     def record(self, step: Step) -> None:
@@ -122,6 +129,7 @@ class RollReport:
     def totals(self) -> dict[str, int]:
         return {
             "tables": len(self.tables),
+            "unchanged": sum(t.unchanged for t in self.tables),
             "created": sum(len(t.created) for t in self.tables),
             "moved_rows": sum(t.moved_rows for t in self.tables),
             "detached": sum(len(t.detached) for t in self.tables),

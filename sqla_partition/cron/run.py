@@ -8,7 +8,7 @@ import time
 import psycopg
 
 from .. import sql
-from ..catalog.snapshot import read_snapshot
+from ..catalog.snapshot import find_tool_schema, read_snapshot
 from .messages import session_role
 from .parallel import Connect, roll_tables
 from .results import RollOptions, RollReport
@@ -30,6 +30,7 @@ from .tables import (
     select_tables,
     waiting_since,
 )
+from .unchanged import applies, keep_states, left_alone, read_unchanged, states_to_write
 
 
 def roll(
@@ -45,7 +46,12 @@ def roll(
     started = time.monotonic()
     report = RollReport(now=now, dry_run=options.dry_run)
     bound_session(conn, options)
-    snap = read_snapshot(query_of(conn))
+    unchanged = None
+    if applies(options):
+        find_tool_schema(conn.execute(sql.policy_schemas_query()).fetchone()[0])  # type: ignore[arg-type,index]
+        unchanged = read_unchanged(conn, now, options.horizon)
+    only = (unchanged.oids, unchanged.names) if unchanged is not None else None
+    snap = read_snapshot(query_of(conn), only=only)
     if snap.read_only:
         report.standby = True
         return report
@@ -56,7 +62,9 @@ def roll(
     if parents and not options.dry_run:
         roller.record = ensure_record(conn, report.warnings)
         ensure_keys(conn, report.warnings)
-    recorded = recorded_partitions(conn)
+    # the record of the tables read (a table left alone keeps what it had)
+    read = None if unchanged is None else [(p.schema, p.name) for p in parents]
+    recorded = recorded_partitions(conn, read)
     if roller.record and not options.dry_run:
         # only tables with a partition the record lacks: a run that finds every one
         # recorded (each run after the first) costs no write
@@ -65,9 +73,9 @@ def roll(
         ]
         if unrecorded:
             backfill(conn, unrecorded, report.warnings)
-            recorded = recorded_partitions(conn)
+            recorded = recorded_partitions(conn, read)
     if roller.record and not options.dry_run:
-        recorded = record_detached_ones(conn, snap, recorded, report.warnings)
+        recorded = record_detached_ones(conn, snap, recorded, report.warnings, read)
     roller.owned = frozenset(k for k, state in recorded.items() if state == "attached")
     writable = policy_writers(conn)
     if writable:
@@ -80,6 +88,9 @@ def roll(
     report.tables = roll_tables(
         roller, parents, now, jobs=options.jobs, connect=connect, warnings=report.warnings
     )
+    if unchanged is not None:
+        report.tables += left_alone(unchanged.left)
+        report.tables.sort(key=lambda t: t.key)
     # a backlog left for the operator is reported as such, not as an overdue roll as well
     done = [t.key for t in report.tables if t.status in ("ok", "backlog")]
     if done and not options.dry_run and not conn.broken:
@@ -87,5 +98,10 @@ def roll(
             conn.execute(sql.mark_rolled_many(done).sql)  # type: ignore[arg-type]
         except psycopg.Error as exc:
             report.warnings.append(f"could not record when the tables were rolled: {one_line(exc)}")
+    if applies(options) and not conn.broken:
+        fingerprints = unchanged.fingerprints if unchanged is not None else {}
+        keep_states(
+            conn, states_to_write(parents, report.tables, fingerprints, now), report.warnings
+        )
     report.duration_s = time.monotonic() - started
     return report

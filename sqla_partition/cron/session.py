@@ -60,12 +60,7 @@ def ensure_keys(conn: psycopg.Connection, warnings: list[str]) -> None:
     if has_keys(conn):
         return
     try:
-        with conn.transaction():
-            owner = conn.execute(  # type: ignore[call-overload,index]
-                sql.owner_query(sql.POLICY_TABLE, sql.tool_schema())
-            ).fetchone()[0]
-            conn.execute(sql.act_as(owner).sql)  # type: ignore[call-overload]
-            conn.execute(roll_lock.create_keys_table().sql)  # type: ignore[call-overload]
+        as_policy_owner(conn, roll_lock.create_keys_table())
     except psycopg.Error as exc:
         warnings.append(
             f"the table of lock keys ({roll_lock.keys_table()}) is missing and this role "
@@ -73,6 +68,17 @@ def ensure_keys(conn: psycopg.Connection, warnings: list[str]) -> None:
             "earlier versions, which any role can hold to stop it. Run the migrations "
             "(alembic upgrade head) as the tables' owner"
         )
+
+
+def as_policy_owner(conn: psycopg.Connection, stmt: sql.Statement) -> None:
+    """Run ``stmt`` in a transaction of its own as the owner of the policies (the tool's
+    tables are theirs, whichever role runs roll)."""
+    with conn.transaction():
+        owner = conn.execute(  # type: ignore[call-overload,index]
+            sql.owner_query(sql.POLICY_TABLE, sql.tool_schema())
+        ).fetchone()[0]
+        conn.execute(sql.act_as(owner).sql)  # type: ignore[call-overload]
+        conn.execute(stmt.sql)  # type: ignore[call-overload]
 
 
 def backfill(conn: psycopg.Connection, parents: Sequence[Parent], warnings: list[str]) -> None:

@@ -14,7 +14,7 @@ from ..declaration.policies import Range
 from ..errors import SqlaPartitionError
 from ..planning.roll import Plan, initial_window, plan, position_from_clock
 from ..sql.catalog import sub_bounds_query
-from ..sql.record import record_detached
+from ..sql.record import record_detached, recorded_names_query
 from .placing import default_periods
 from .session import one_line
 
@@ -109,13 +109,18 @@ def waiting_since(conn: psycopg.Connection, parents: Sequence[Parent]) -> dict[A
 _ASK = object()
 
 
-def recorded_partitions(conn: psycopg.Connection) -> dict[tuple[str, str], str]:
-    """``(schema, name)`` of every partition in the record, with its state (only those
-    ``attached`` may expire); none where the record does not exist."""
+def recorded_partitions(
+    conn: psycopg.Connection, tables: Sequence[tuple[str, str]] | None = None
+) -> dict[tuple[str, str], str]:
+    """``(schema, name)`` of every partition in the record (of ``tables`` only, when
+    given), with its state (only those ``attached`` may expire); none where the record
+    does not exist."""
+    if tables is not None and not tables:
+        return {}
     exists = conn.execute(sql.record_exists_query()).fetchone()  # type: ignore[arg-type]
     if not exists or not exists[0]:
         return {}
-    rows = conn.execute(sql.recorded_names_query()).fetchall()  # type: ignore[arg-type]
+    rows = conn.execute(recorded_names_query(tables)).fetchall()  # type: ignore[arg-type]
     return {(s, n): state for s, n, state in rows}
 
 
@@ -124,10 +129,12 @@ def record_detached_ones(
     snap: Snapshot,
     recorded: dict[tuple[str, str], str],
     warnings: list[str],
+    tables: Sequence[tuple[str, str]] | None = None,
 ) -> dict[tuple[str, str], str]:
     """The record, with the partitions it calls attached that are no longer partitions
     (a run stopped between a DETACH and its record) recorded as detached; no write when
-    every one is still attached."""
+    every one is still attached. ``recorded`` holds the partitions of ``tables`` (of every
+    table when ``None``), all of them in ``snap``."""
     children = {(c.schema, c.name) for p in snap.parents.values() for c in p.children}
     gone = [k for k, state in recorded.items() if state == "attached" and k not in children]
     if not gone:
@@ -137,7 +144,7 @@ def record_detached_ones(
     except psycopg.Error as exc:
         warnings.append(f"could not record partitions detached earlier: {one_line(exc)}")
         return recorded
-    return recorded_partitions(conn)
+    return recorded_partitions(conn, tables)
 
 
 def owned_partitions(conn: psycopg.Connection) -> frozenset[tuple[str, str]]:

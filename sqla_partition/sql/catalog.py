@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .audit_columns import AUDIT_TRIGGER
 from .names import digest as name_digest
 from .policy import (
@@ -156,11 +158,19 @@ _DEFAULT_ONLY = "CASE WHEN cc.oid = pt.partdefid THEN 'DEFAULT' END"
 
 
 def catalog_query(
-    schema: str | None = None, table: str | None = None, *, bounds: bool = True
+    schema: str | None = None,
+    table: str | None = None,
+    *,
+    bounds: bool = True,
+    oids: Sequence[int] | None = None,
 ) -> str:
-    """Every partitioned table, or one (read again under its advisory lock); ``bounds``
-    off: each partition's bound is left out, the DEFAULT still marked."""
+    """Every partitioned table, or one (read again under its advisory lock), or those of
+    ``oids``; ``bounds`` off: each partition's bound is left out, the DEFAULT still
+    marked."""
     # on the base table, so that the one parent is found by its oid before anything else
+    if oids is not None:
+        listed = ",".join(str(int(o)) for o in oids)
+        return _catalog_text(f"ANY ('{{{listed}}}'::pg_catalog.oid[])", bounds, many=True)
     return _catalog_text(regclass(table, schema) if table else None, bounds)
 
 
@@ -178,23 +188,31 @@ def execute_one_table(name: str, table: str, schema: str | None) -> str:
     return f"EXECUTE {name}({string_literal(qualified(table, schema))})"
 
 
-def _catalog_text(parent: str | None, bounds: bool) -> str:
+def _catalog_text(parent: str | None, bounds: bool, *, many: bool = False) -> str:
     return (
         _CATALOG_QUERY.replace("{bound}", _BOUND if bounds else _DEFAULT_ONLY)
         .replace("{policy_table_name}", string_literal(POLICY_TABLE))
         .replace("{record_table_name}", string_literal(RECORD_TABLE))
         .replace("{trusted_place}", trusted_place())
         .replace("{audit_trigger_name}", string_literal(AUDIT_TRIGGER))
-        .replace("{only}", f"AND pt.partrelid = {parent}" if parent else "")
+        .replace("{only}", f"AND pt.partrelid OPERATOR(pg_catalog.=) {parent}" if parent else "")
         # a scan of every constraint, which only autogenerate's read of every table uses
-        .replace("{foreign_key_clones}", "true" if parent else _FOREIGN_KEY_CLONES)
+        .replace("{foreign_key_clones}", "true" if parent or many else _FOREIGN_KEY_CLONES)
     )
 
 
-def policy_query() -> str:
+def policy_query(tables: Sequence[tuple[str, str]] | None = None) -> str:
+    """Every recorded policy, or those of ``tables`` (schema, name)."""
+    where = ""
+    if tables is not None:
+        keys = ", ".join(f"({string_literal(s)}, {string_literal(t)})" for s, t in tables)
+        where = (
+            f"JOIN (VALUES {keys}) AS v (s, t) ON v.s OPERATOR(pg_catalog.=) p.schema_name "
+            "AND v.t OPERATOR(pg_catalog.=) p.table_name "
+        )
     return (  # in a stable order: autogenerate writes its operations in this order
-        f"SELECT schema_name, table_name, policy::text, key_type FROM {policy_table()} "
-        "ORDER BY schema_name, table_name"
+        f"SELECT p.schema_name, p.table_name, p.policy::text, p.key_type "
+        f"FROM {policy_table()} AS p {where}ORDER BY p.schema_name, p.table_name"
     )
 
 

@@ -14,6 +14,7 @@ from .plpgsql import do_block
 from .policy import DEFAULT_TOOL_SCHEMA, POLICY_TABLE, in_own_schema, policy_table, tool_schema
 from .quoting import KeyValue, ident, qualified, regclass, string_literal, typed_literal
 from .roll_lock import keys_table
+from .roll_state import STATE_TABLE
 from .statement import Statement
 
 RECORD_TABLE = "sqla_partition_partitions"
@@ -174,10 +175,17 @@ SELECT r.schema_name, r.table_name, r.partition_schema, r.partition_name,
 """
 
 
-def recorded_names_query() -> str:
+def recorded_names_query(tables: Sequence[tuple[str, str]] | None = None) -> str:
     """Every partition in the record, with its state: only those ``attached`` (the tool
-    made and attached them) may expire."""
-    return f"SELECT partition_schema, partition_name, state FROM {record_table()}"
+    made and attached them) may expire; ``tables``: only the partitions of these."""
+    if tables is None:
+        return f"SELECT partition_schema, partition_name, state FROM {record_table()}"
+    keys = ", ".join(f"({string_literal(s)}, {string_literal(t)})" for s, t in tables)
+    return (
+        f"SELECT r.partition_schema, r.partition_name, r.state FROM {record_table()} AS r "
+        f"JOIN (VALUES {keys}) AS v (s, t) ON v.s OPERATOR(pg_catalog.=) r.schema_name "
+        "AND v.t OPERATOR(pg_catalog.=) r.table_name"
+    )
 
 
 def record_detached(partitions: Sequence[tuple[str | None, str]]) -> Statement:
@@ -386,6 +394,7 @@ def drop_own_tables_if_unused() -> Statement:
         f"      DROP TABLE {record_table()};\n"
         "    END IF;\n"
         f"    DROP TABLE IF EXISTS {keys_table()};\n"
+        f"    DROP TABLE IF EXISTS {qualified(STATE_TABLE, tool_schema())};\n"
         f"{_drop_own_schema()}"
         "  END IF;\n"
     )

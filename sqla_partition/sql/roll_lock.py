@@ -38,14 +38,12 @@ _OWNER_OF_ROW = (
 )
 
 
-def create_keys_table() -> Statement:
-    """Made once, with the policy that shows a row only to members of its table's owner
-    (forced: the owner of this table is held to it too)."""
-    table = keys_table()
+def owners_rows_table(table: str, columns: str) -> str:
+    """A tool table made once whose rows only members of the owner of the table each row
+    names see and write (forced: the owner of this table is held to it too)."""
     body = (
         f"IF pg_catalog.to_regclass({string_literal(table)}) IS NULL THEN\n"
-        f"    CREATE TABLE {table} (schema_name text NOT NULL, table_name text NOT NULL, "
-        "key integer NOT NULL, PRIMARY KEY (schema_name, table_name));\n"
+        f"    CREATE TABLE {table} ({columns});\n"
         f"    ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\n"
         f"    ALTER TABLE {table} FORCE ROW LEVEL SECURITY;\n"
         f"    CREATE POLICY sqla_partition_members ON {table} USING "
@@ -54,9 +52,17 @@ def create_keys_table() -> Statement:
         f"    GRANT SELECT, INSERT, UPDATE ON TABLE {table} TO PUBLIC;\n"
         "  END IF"
     )
-    text = do_block(f"  {body};\n") if tool_schema() == POLICY_SCHEMA else in_own_schema(body)
+    return do_block(f"  {body};\n") if tool_schema() == POLICY_SCHEMA else in_own_schema(body)
+
+
+def create_keys_table() -> Statement:
+    """Made once, with the policy that shows a row only to members of its table's owner."""
     return Statement(
-        text,
+        owners_rows_table(
+            keys_table(),
+            "schema_name text NOT NULL, table_name text NOT NULL, key integer NOT NULL, "
+            "PRIMARY KEY (schema_name, table_name)",
+        ),
         f"ACCESS EXCLUSIVE on {KEYS_TABLE} (only when it is new)",
         "the key of each table's roll lock, shown only to roles that may roll the table",
     )

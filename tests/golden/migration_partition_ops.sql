@@ -419,6 +419,7 @@ BEGIN
       DROP TABLE sqla_partition.sqla_partition_partitions;
     END IF;
     DROP TABLE IF EXISTS sqla_partition.sqla_partition_roll_keys;
+    DROP TABLE IF EXISTS sqla_partition.sqla_partition_roll_state;
     BEGIN
       DROP SCHEMA IF EXISTS sqla_partition;
     EXCEPTION WHEN dependent_objects_still_exist THEN
