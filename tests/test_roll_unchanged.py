@@ -46,6 +46,13 @@ TABLES = [
         "2026-10-26",
     ),
     (
+        'odd "q".name',  # quotes and a dot: the server finds it by its quoted name
+        sa.Date(),
+        Range("at", premake=1, retention="2 months"),
+        "2026-09-01",
+        "2026-11-01",
+    ),
+    (
         "epoch ms",
         sa.BigInteger(),
         Range("at", interval="1 day", premake=2, retention="5 days", epoch="milliseconds"),
