@@ -21,6 +21,8 @@ from sqla_partition.cli import main
 
 from .conftest import _libpq
 from .test_hash import run_online
+from .test_roll import make_table
+from .test_security import roles  # noqa: F401 (a fixture)
 
 #: name, key column type, policy, first and last partition
 TABLES = [
@@ -213,36 +215,32 @@ def test_what_sends_a_table_back_to_a_full_read(db_url, pg):
     assert "public.monthly" not in unchanged(edge)
 
 
-def test_no_other_role_can_make_roll_leave_a_table_alone(db_url, pg):
+def test_no_other_role_can_make_roll_leave_a_table_alone(roles, pg):  # noqa: F811
     """A state says "nothing to do until …": a role that could write one for another
-    role's table could keep its partitions from being made. Rows are the table owner's
-    members' alone (row-level security, forced), whatever the grants."""
-    _make(db_url)
-    _roll(db_url, START)
-    _roll(db_url, START)
-    role = f"app_{uuid.uuid4().hex[:8]}"
-    pg.execute(pgsql.SQL("CREATE ROLE {} LOGIN").format(pgsql.Identifier(role)))
-    try:
-        pg.execute(
-            pgsql.SQL("GRANT USAGE ON SCHEMA sqla_partition TO {}").format(pgsql.Identifier(role))
+    role's table could keep its partitions from being made. The roll role (a member of the
+    owner) keeps the states, in a table it makes as the owner; other roles, even with
+    usage of the tool's schema, see and write no row of it (row-level security, forced)."""
+    names, urls = roles
+    make_table(urls["owner"], Range("created_at", premake=2, default=True))
+    for _ in range(2):
+        _roll(urls["roll"], START)
+    assert _roll(urls["roll"], START)["totals"]["unchanged"] == 1
+    owner = pg.execute(
+        "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'sqla_partition_roll_state'"
+    ).fetchone()
+    assert owner == (names["owner"],)
+    pg.execute(f'GRANT USAGE ON SCHEMA sqla_partition TO "{names["app"]}"')
+    with psycopg.connect(_libpq(urls["app"]), autocommit=True) as app:
+        seen = app.execute("SELECT count(*) FROM sqla_partition.sqla_partition_roll_state")
+        assert seen.fetchone() == (0,)
+        changed = app.execute(
+            "UPDATE sqla_partition.sqla_partition_roll_state SET due_at = 'infinity'"
         )
-        url = make_url(_libpq(db_url).replace("postgres@", f"{role}@", 1))
-        with psycopg.connect(str(url), autocommit=True) as app:
-            seen = app.execute("SELECT count(*) FROM sqla_partition.sqla_partition_roll_state")
-            assert seen.fetchone() == (0,)
-            changed = app.execute(
-                "UPDATE sqla_partition.sqla_partition_roll_state SET due_at = 'infinity'"
+        assert changed.rowcount == 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            app.execute(
+                "INSERT INTO sqla_partition.sqla_partition_roll_state VALUES "
+                "('public', 'events', 'x', now(), 'infinity')"
             )
-            assert changed.rowcount == 0
-            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
-                app.execute(
-                    "INSERT INTO sqla_partition.sqla_partition_roll_state VALUES "
-                    "('public', 'monthly', 'x', now(), 'infinity')"
-                )
-        due = pg.execute(
-            "SELECT max(due_at) FROM sqla_partition.sqla_partition_roll_state"
-        ).fetchone()[0]
-        assert due < dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)
-    finally:
-        pg.execute(pgsql.SQL("DROP OWNED BY {}").format(pgsql.Identifier(role)))
-        pg.execute(pgsql.SQL("DROP ROLE {}").format(pgsql.Identifier(role)))
+    due = pg.execute("SELECT max(due_at) FROM sqla_partition.sqla_partition_roll_state")
+    assert due.fetchone()[0] < dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)
