@@ -284,11 +284,11 @@ def test_auditing_an_existing_table_adds_columns_without_a_rewrite(project, pg, 
     ).fetchone() == (0,)
 
 
-def test_the_tools_own_tables_are_never_proposed_for_dropping(project, pg):
+def test_the_tools_own_tables_are_never_proposed_for_dropping(project, pg, db_url):
     """With include_schemas=True (which distributed schemas and multi-schema apps need),
     the tool's schema is reflected too: its tables, the audit secret's included, are
     hidden from autogenerate (it proposed dropping the secret, and every update that
-    moves a row then failed)."""
+    moves a row then failed), and so is the table roll keeps its states in."""
     env = project.root / "migrations" / "env.py"
     env.write_text(
         env.read_text().replace(
@@ -299,6 +299,11 @@ def test_the_tools_own_tables_are_never_proposed_for_dropping(project, pg):
     project.upgrade()
     assert pg.execute(
         "SELECT to_regclass('sqla_partition.sqla_partition_audit_secret') IS NOT NULL"
+    ).fetchone() == (True,)
+    rolled = CliRunner().invoke(main, ["roll", "--database-url", db_url])
+    assert rolled.exit_code == 0, rolled.output
+    assert pg.execute(
+        "SELECT to_regclass('sqla_partition.sqla_partition_roll_state') IS NOT NULL"
     ).fetchone() == (True,)
     project.check()  # nothing to generate: no drop_table of the secret, nor of the others
 

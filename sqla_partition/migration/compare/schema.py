@@ -27,6 +27,7 @@ from ...planning import roll as planner
 from ...sql import POLICY_TABLE, RECORD_TABLE, SECRET_TABLE, TRAIL_TABLE, tool_schema
 from ...sql.citus import EXTENSION_MEMBERS_QUERY
 from ...sql.roll_lock import KEYS_TABLE
+from ...sql.roll_state import STATE_TABLE
 from ..ops import (
     CreatePartitionedIndexOp,
     CreatePartitionedTableOp,
@@ -85,7 +86,7 @@ OWN_PREFIX = "sqla_partition"
 def _hidden(snap: Snapshot) -> set[tuple[str, str]]:
     """Tables autogenerate must neither reflect nor drop."""
     own = tool_schema()
-    tables = (POLICY_TABLE, RECORD_TABLE, TRAIL_TABLE, SECRET_TABLE, KEYS_TABLE)
+    tables = (POLICY_TABLE, RECORD_TABLE, TRAIL_TABLE, SECRET_TABLE, KEYS_TABLE, STATE_TABLE)
     hidden = snap.partition_names() | {(own, t) for t in tables}
     return hidden | snap.archives
 
