@@ -244,3 +244,18 @@ def test_no_other_role_can_make_roll_leave_a_table_alone(roles, pg):  # noqa: F8
             )
     due = pg.execute("SELECT max(due_at) FROM sqla_partition.sqla_partition_roll_state")
     assert due.fetchone()[0] < dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def test_a_state_it_cannot_read_never_stops_a_roll(db_url, pg):
+    """A session holding the state table (a long migration, a stuck VACUUM FULL) makes the
+    run read every table instead, within its lock_timeout; the next run finds the tables
+    left alone again."""
+    _make(db_url)
+    _roll(db_url, START)
+    _roll(db_url, START)
+    with psycopg.connect(_libpq(db_url)) as holder:
+        holder.execute("LOCK sqla_partition.sqla_partition_roll_state IN ACCESS EXCLUSIVE MODE")
+        out = _roll(db_url, START + dt.timedelta(minutes=5), "--lock-timeout", "300ms")
+        holder.rollback()
+    assert out["totals"]["unchanged"] == 0 and out["totals"]["tables"] == len(TABLES)
+    assert _roll(db_url, START + dt.timedelta(minutes=10))["totals"]["unchanged"] == len(TABLES)

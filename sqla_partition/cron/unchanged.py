@@ -58,11 +58,17 @@ def context() -> str:
 def read_unchanged(
     conn: psycopg.Connection, now: dt.datetime, horizon: dt.datetime | None
 ) -> Unchanged | None:
-    """``None`` where no state can be kept (the run reads every table)."""
+    """``None`` where no state can be kept or read (the run reads every table, as the
+    run before this feature did: a state it cannot read never stops a roll)."""
     if not _ensure_state(conn):
         return None
     until = max(now, horizon) if horizon is not None else now
-    rows = conn.execute(roll_state.state_query(now, until, context())).fetchall()  # type: ignore[arg-type]
+    try:
+        with conn.transaction():  # a lock timeout here leaves the session usable
+            query = roll_state.state_query(now, until, context())
+            rows = conn.execute(query).fetchall()  # type: ignore[arg-type]
+    except psycopg.Error:
+        return None
     out = Unchanged()
     for schema, name, oid, fingerprint, unchanged in rows:
         key = (schema, name)

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from .policy import policy_table, tool_schema
-from .quoting import qualified, string_literal
+from .quoting import qualified, string_literal, typed_literal
 from .roll_lock import owners_rows_table
 from .statement import Statement
 
@@ -44,10 +44,6 @@ def create_state_table() -> Statement:
 
 def state_table_exists_query() -> str:
     return f"SELECT pg_catalog.to_regclass({string_literal(state_table())}) IS NOT NULL"
-
-
-def _timestamptz(value: dt.datetime) -> str:
-    return f"{string_literal(value.isoformat())}::pg_catalog.timestamptz"
 
 
 #: Per managed table: its fingerprint, and whether it may be left alone at the run's clock
@@ -113,8 +109,8 @@ def state_query(now: dt.datetime, until: dt.datetime, context: str) -> str:
     return (
         _STATE_QUERY.replace("{policy}", policy_table())
         .replace("{state}", state_table())
-        .replace("{now}", _timestamptz(now))
-        .replace("{until}", _timestamptz(until))
+        .replace("{now}", typed_literal(now, "timestamptz"))
+        .replace("{until}", typed_literal(until, "timestamptz"))
         .replace("{context}", string_literal(context))
     )
 
@@ -124,7 +120,7 @@ def write_states(rows: Sequence[tuple[str, str, str, dt.datetime, dt.datetime]])
     nothing, in one statement."""
     values = ", ".join(
         f"({string_literal(s)}, {string_literal(t)}, {string_literal(f)}, "
-        f"{_timestamptz(checked)}, {_timestamptz(due)})"
+        f"{typed_literal(checked, 'timestamptz')}, {typed_literal(due, 'timestamptz')})"
         for s, t, f, checked, due in rows
     )
     return Statement(
