@@ -398,8 +398,9 @@ def test_trail_keeps_recording_after_a_column_the_migration_knew_is_dropped(db_u
 
 
 def test_triggers_an_earlier_version_made_are_made_again(project, pg):
-    """A database audited by an earlier version has a check bound to no table and no
-    trigger that ends a move's digest: autogenerate makes them again, once."""
+    """A database audited by an earlier version has a check bound to no table, no trigger
+    that ends a move's digest, a columns trigger that fires for every row and no actor
+    defaults: autogenerate makes them again, once."""
     project.revision("audited")
     project.upgrade()
     project.check()
@@ -415,6 +416,25 @@ def test_triggers_an_earlier_version_made_are_made_again(project, pg):
         "SELECT count(*) FROM pg_trigger WHERE tgname = 'sqla_partition_audit_move_end' "
         "AND tgrelid = 'events'::regclass"
     ).fetchone() == (1,)
+    project.check()
+    # an earlier version's columns trigger: no condition that skips it, no actor defaults
+    pg.execute(
+        "CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events "
+        "FOR EACH ROW EXECUTE FUNCTION sqla_partition.sqla_partition_audit_columns("
+        "'app.user_id', 'bigint', 'who', 'database')"
+    )
+    pg.execute("ALTER TABLE events ALTER created_by DROP DEFAULT, ALTER updated_by DROP DEFAULT")
+    text = project.revision("the columns trigger skipped")
+    assert "op.enable_audit('events'" in text
+    project.upgrade()
+    assert pg.execute(
+        "SELECT count(*) FROM pg_trigger WHERE tgname = 'sqla_partition_audit' "
+        "AND tgrelid = 'events'::regclass AND tgqual IS NOT NULL"
+    ).fetchone() == (1,)
+    assert pg.execute(
+        "SELECT count(*) FROM pg_attrdef WHERE adrelid = 'events'::regclass "
+        "AND pg_get_expr(adbin, adrelid) LIKE '%app.user_id%'"
+    ).fetchone() == (2,)
     project.check()
     project.downgrade("-1")  # back to the same settings: auditing stays on
     assert pg.execute(

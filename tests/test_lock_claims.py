@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from sqla_partition import Range, sql
+from sqla_partition.sql.audit_actor import drop_actor_defaults
 
 from .test_roll import make_table
 
@@ -273,10 +274,14 @@ def test_split_and_subpartition_statements_take_no_more_than_they_claim(db_url, 
 def audit_cases() -> list[tuple[str, sql.Statement]]:
     functions = sql.create_audit_functions()
     trigger, comment = sql.create_audit_trigger("events", "public", "{}", ["app.user_id"])
-    move = sql.create_audit_trigger(
+    who = sql.create_audit_trigger(
         "events", "public", "{}", ["app.user_id", "bigint", "who", "database"]
-    )[-1]
+    )
+    move = who[-1]
     return [
+        ("actor defaults", who[0]),
+        ("actor trigger", who[3]),
+        ("drop actor defaults", drop_actor_defaults("events", "public", "app.user_id")),
         ("audit functions", functions[3]),
         ("audit move trigger", move),
         ("trail function", sql.create_trail_function("events", "public", ["id"])[0]),
@@ -293,11 +298,23 @@ def audit_cases() -> list[tuple[str, sql.Statement]]:
     ]
 
 
+def who_defaults_sql() -> str:
+    return sql.create_audit_trigger(
+        "events", "public", "{}", ["app.user_id", "bigint", "who", "database"]
+    )[0].sql
+
+
 @pytest.mark.parametrize("case", range(len(audit_cases())), ids=[c[0] for c in audit_cases()])
 def test_audit_statements_take_no_more_than_they_claim(db_url, pg, case):
     make_table(db_url, Range("created_at", default=True))
     name, stmt = audit_cases()[case]
     setup = [s.sql for s in sql.create_audit_functions()]
+    setup.append(
+        "ALTER TABLE events ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now(), "
+        "ADD COLUMN created_by bigint, ADD COLUMN updated_by bigint"
+    )
+    if name == "drop actor defaults":
+        setup.append(who_defaults_sql())
     setup += [s.sql for s in sql.create_trail_function("events", "public", ["id"])]
     setup.append(sql.create_audit_trigger("events", "public", "{}", ["app.user_id"])[0].sql)
     setup += [

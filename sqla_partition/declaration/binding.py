@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapper
 
 from .. import sql
 from ..errors import PolicyError, Problems
+from ..sql.audit_actor import actor_default
 from .audit import Audit
 from .lists import List
 from .policies import Hash, Policy, Range, Reference, TablePolicy
@@ -225,9 +226,14 @@ def _audit_column(name: str, audit: Audit) -> sa.Column:
         name,
         kind(),
         nullable=True,
-        server_default=sa.FetchedValue(),
+        server_default=_actor_default(audit),
         server_onupdate=sa.FetchedValue() if name == "updated_by" else None,
     )
+
+
+def _actor_default(audit: Audit) -> sa.DefaultClause:
+    # the actor as a default: an insert that leaves the column out skips the row trigger
+    return sa.DefaultClause(sa.text(actor_default(audit.actor_setting, audit.actor_type)))
 
 
 def _compatible(column: sa.Column, audit: Audit) -> bool:
@@ -259,15 +265,24 @@ def audit_table(table: Table, audit: Audit) -> list[sa.Column]:
             column = _audit_column(name, audit)
             table.append_column(column)
             added.append(column)
+        elif name in ("created_by", "updated_by") and existing.server_default is None:
+            if not _compatible(existing, audit):
+                _refuse(table, name, existing, audit)
+            # the default enable_audit gives the column where it has none
+            _actor_default(audit)._set_parent_with_dispatch(existing)
         elif not _compatible(existing, audit):
-            wanted = _audit_column(name, audit).type.compile(dialect=_pg_dialect())
-            raise PolicyError(
-                f"{table.name}: column {name!r} exists as "
-                f"{existing.type.compile(dialect=_pg_dialect())}, but the audit needs "
-                f"{wanted}; rename the column or change its type"
-            )
+            _refuse(table, name, existing, audit)
     _audits[table] = audit
     return added
+
+
+def _refuse(table: Table, name: str, existing: sa.Column, audit: Audit) -> None:
+    wanted = _audit_column(name, audit).type.compile(dialect=_pg_dialect())
+    raise PolicyError(
+        f"{table.name}: column {name!r} exists as "
+        f"{existing.type.compile(dialect=_pg_dialect())}, but the audit needs "
+        f"{wanted}; rename the column or change its type"
+    )
 
 
 def audit_of(table: Table) -> Audit | None:

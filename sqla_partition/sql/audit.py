@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .audit_actor import ACTOR_TRIGGER
 from .audit_columns import (
     AUDIT_TRIGGER,
     GUARD_TRIGGERS,
@@ -231,26 +232,30 @@ def drop_trail_triggers(table: str, schema: str | None) -> list[Statement]:
 
 def drop_audit_triggers(table: str, schema: str | None, *, trail: bool) -> list[Statement]:
     stmts = _drop_triggers(
-        table, schema, [AUDIT_TRIGGER, *GUARD_TRIGGERS, MOVE_TRIGGER, MOVE_END_TRIGGER]
+        table,
+        schema,
+        [AUDIT_TRIGGER, ACTOR_TRIGGER, *GUARD_TRIGGERS, MOVE_TRIGGER, MOVE_END_TRIGGER],
     )
     return stmts + (drop_trail_triggers(table, schema) if trail else [])
 
 
 #: Every audited table with its recorded settings (the comment on its audit trigger),
 #: whether it has the trail triggers, and whether its triggers and the functions they call
-#: are this version's (a table whose database owns the audit columns and is partitioned
-#: has the trigger that ends a move's digest; the check is bound to the table).
+#: are this version's (the columns trigger is skipped where it has nothing to do; a table
+#: whose database owns the audit columns and is partitioned has the trigger that ends a
+#: move's digest; the check is bound to the table).
 AUDIT_QUERY = f"""
 SELECT n.nspname, c.relname, obj_description(t.oid, 'pg_trigger'),
        EXISTS (SELECT 1 FROM pg_trigger u WHERE u.tgrelid = t.tgrelid
                 AND u.tgname = {string_literal(TRAIL_TRIGGERS["UPDATE"][0])}),
+       t.tgqual IS NOT NULL AND (
        NOT EXISTS (SELECT 1 FROM pg_trigger u WHERE u.tgrelid = t.tgrelid
                     AND u.tgname = {string_literal(GUARD_TRIGGERS[0])})
        OR EXISTS (SELECT 1 FROM pg_proc AS f
                    WHERE f.proname = {string_literal(MOVED_FUNCTION)} AND f.pronargs = 4)
           AND (c.relkind <> 'p' OR EXISTS (
                SELECT 1 FROM pg_trigger u WHERE u.tgrelid = t.tgrelid
-                  AND u.tgname = {string_literal(MOVE_END_TRIGGER)}))
+                  AND u.tgname = {string_literal(MOVE_END_TRIGGER)})))
   FROM pg_trigger t
   JOIN pg_class c ON c.oid = t.tgrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace

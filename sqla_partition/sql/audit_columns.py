@@ -3,6 +3,14 @@ between partitions."""
 
 from __future__ import annotations
 
+from .audit_actor import (
+    ACTOR_CHECK,
+    ACTOR_FUNCTION,
+    columns_work,
+    create_actor_function,
+    create_actor_trigger,
+    set_actor_defaults,
+)
 from .plpgsql import do_block, dollar_quote
 from .policy import POLICY_SCHEMA, in_own_schema, tool_schema
 from .quoting import ident, qualified, regclass, string_literal
@@ -28,27 +36,7 @@ SECRET_TABLE = "sqla_partition_audit_secret"
 _AUDIT_COLUMNS_BODY = """DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
 BEGIN
-  -- an actor is checked once per transaction, not per row (the match cost more than the rest
-  -- of the trigger); later rows compare it with the one checked. Whoever sets the setting
-  -- by hand skips only the message: the column's type still refuses what is not one.
-  IF TG_ARGV[2] = 'who' AND actor IS NOT NULL AND TG_ARGV[1] <> 'text'
-     AND actor IS DISTINCT FROM current_setting('@checked@' || TG_ARGV[1], true) THEN
-    IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
-        OR length(actor) > 18
-           AND actor::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
-      RAISE EXCEPTION 'sqla-partition: % must be an integer user id, got %', TG_ARGV[0], actor
-        USING ERRCODE = 'invalid_parameter_value',
-              HINT = 'set it per transaction: SELECT set_config(''' || TG_ARGV[0]
-                     || ''', ''42'', true)';
-    END IF;
-    IF TG_ARGV[1] = 'uuid'
-       AND actor !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
-      RAISE EXCEPTION 'sqla-partition: % must be a uuid, got %', TG_ARGV[0], actor
-        USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM set_config('@checked@' || TG_ARGV[1], actor, true);
-  END IF;
-  IF TG_OP = 'INSERT' THEN
+@check@  IF TG_OP = 'INSERT' THEN
     -- values the insert gives stay here: where the database owns the columns, the guard
     -- triggers after this one replace them (their WHEN finds them cheaply, in C)
     NEW.created_at := coalesce(NEW.created_at, now());
@@ -113,8 +101,6 @@ BEGIN
 END"""
 
 MOVE_SETTING = "sqla_partition.audit_moving"
-#: The actor a transaction's writes already checked, per actor type (the setting's suffix).
-CHECKED_SETTING = "sqla_partition.audit_actor_"
 
 #: What vouches for a row an update moves: a digest of its creation, its key and its table,
 #: keyed by a secret only the functions' owner reads, in a setting of the transaction that
@@ -196,7 +182,7 @@ def _filled(body: str) -> str:
         body.replace("@row_key@", _ROW_KEY)
         .replace("@secret@", qualified(SECRET_TABLE, schema))
         .replace("@setting@", MOVE_SETTING)
-        .replace("@checked@", CHECKED_SETTING)
+        .replace("@check@", ACTOR_CHECK)
         .replace("@moved@", qualified(MOVED_FUNCTION, schema))
     )
 
@@ -246,6 +232,7 @@ def create_audit_functions() -> list[Statement]:
             "sets the audit columns of each written row, so writes that bypass the ORM are "
             "covered too",
         ),
+        create_actor_function(),
         Statement(
             function_text(
                 GUARD_FUNCTION,
@@ -314,14 +301,20 @@ def create_audit_trigger(
     table: str, schema: str | None, audit_json: str, args: list[str]
 ) -> list[Statement]:
     target = qualified(table, schema)
-    stmts = [
+    who = args[2:3] == ["who"]
+    stmts = []
+    if who:
+        stmts.append(set_actor_defaults(table, schema, args[0], args[1]))
+    stmts += [
         Statement(
             f"CREATE OR REPLACE TRIGGER {ident(AUDIT_TRIGGER)} BEFORE INSERT OR UPDATE ON {target} "
-            f"FOR EACH ROW EXECUTE FUNCTION {qualified(AUDIT_COLUMNS_FUNCTION, tool_schema())}"
+            f"FOR EACH ROW WHEN ({columns_work(args[0], who)}) EXECUTE FUNCTION "
+            f"{qualified(AUDIT_COLUMNS_FUNCTION, tool_schema())}"
             f"({', '.join(string_literal(a) for a in args)})",
             f"SHARE ROW EXCLUSIVE on {table} and its partitions",
             "brief; writes wait for it, bounded by lock_timeout; a partitioned table's "
-            "partitions, later ones included, get the trigger too",
+            "partitions, later ones included, get the trigger too; rows whose columns "
+            "their defaults filled skip it",
         ),
         Statement(
             f"COMMENT ON TRIGGER {ident(AUDIT_TRIGGER)} ON {target} "
@@ -330,6 +323,8 @@ def create_audit_trigger(
             "records the audit settings, for autogenerate to compare with the model",
         ),
     ]
+    if who:
+        stmts.append(create_actor_trigger(table, schema, args))
     if args[3:4] == ["database"]:
         stmts += _create_guard_triggers(table, schema, args)
         stmts.append(_create_move_trigger(table, schema, args[2]))
@@ -426,6 +421,7 @@ def drop_audit_functions_if_unused() -> Statement:
         f"    DROP FUNCTION IF EXISTS {qualified(MOVED_FUNCTION, schema)}"
         "(text, text, text, regclass);\n"
         f"    DROP FUNCTION IF EXISTS {qualified(MOVE_END_FUNCTION, schema)}();\n"
+        f"    DROP FUNCTION IF EXISTS {qualified(ACTOR_FUNCTION, schema)}();\n"
         f"    DROP FUNCTION IF EXISTS {qualified(MOVED_FUNCTION, schema)}(timestamptz, text);\n"
         f"    DROP TABLE IF EXISTS {qualified(SECRET_TABLE, schema)};\n"
         "  END IF;\n"

@@ -139,9 +139,6 @@ BEGIN
 DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
 BEGIN
-  -- an actor is checked once per transaction, not per row (the match cost more than the rest
-  -- of the trigger); later rows compare it with the one checked. Whoever sets the setting
-  -- by hand skips only the message: the column's type still refuses what is not one.
   IF TG_ARGV[2] = 'who' AND actor IS NOT NULL AND TG_ARGV[1] <> 'text'
      AND actor IS DISTINCT FROM current_setting('sqla_partition.audit_actor_' || TG_ARGV[1], true) THEN
     IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
@@ -179,6 +176,32 @@ END
 $fn$;
 END
 $do$;
+
+-- no table lock: checks the actor once per insert statement, where the row trigger is skipped
+CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_actor() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+BEGIN
+  IF TG_ARGV[2] = 'who' AND actor IS NOT NULL AND TG_ARGV[1] <> 'text'
+     AND actor IS DISTINCT FROM current_setting('sqla_partition.audit_actor_' || TG_ARGV[1], true) THEN
+    IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
+        OR length(actor) > 18
+           AND actor::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
+      RAISE EXCEPTION 'sqla-partition: % must be an integer user id, got %', TG_ARGV[0], actor
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'set it per transaction: SELECT set_config(''' || TG_ARGV[0]
+                     || ''', ''42'', true)';
+    END IF;
+    IF TG_ARGV[1] = 'uuid'
+       AND actor !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+      RAISE EXCEPTION 'sqla-partition: % must be a uuid, got %', TG_ARGV[0], actor
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM set_config('sqla_partition.audit_actor_' || TG_ARGV[1], actor, true);
+  END IF;
+  RETURN NULL;
+END
+$fn$;
 
 -- no table lock: replaces the audit values an application gives where the database owns them
 DO $do$
@@ -308,11 +331,32 @@ DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(text, text, te
 -- no table lock: audited writes call one function there; no table in it grants anything
 GRANT USAGE ON SCHEMA sqla_partition TO PUBLIC;
 
--- SHARE ROW EXCLUSIVE on events and its partitions: brief; writes wait for it, bounded by lock_timeout; a partitioned table's partitions, later ones included, get the trigger too
-CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events FOR EACH ROW EXECUTE FUNCTION sqla_partition.sqla_partition_audit_columns('app.user_id', 'bigint', 'who', 'database');
+-- ACCESS EXCLUSIVE on events and its partitions (only for a column without default): brief, bounded by lock_timeout, no rewrite: an insert that leaves the columns out gets the actor from the default, and the row trigger is skipped
+DO $do$
+DECLARE
+  col pg_catalog.name;
+BEGIN
+  FOR col IN SELECT a.attname FROM pg_catalog.pg_attribute AS a
+      LEFT JOIN pg_catalog.pg_attrdef AS d
+        ON d.adrelid OPERATOR(pg_catalog.=) a.attrelid
+       AND d.adnum OPERATOR(pg_catalog.=) a.attnum
+     WHERE a.attrelid OPERATOR(pg_catalog.=) 'events'::regclass
+       AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY['created_by', 'updated_by']::pg_catalog.name[])
+       AND NOT a.attisdropped AND d.oid IS NULL
+     ORDER BY a.attnum LOOP
+    EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I %s', 'events', col, 'SET DEFAULT (NULLIF(pg_catalog.current_setting(''app.user_id''::text, true), ''''::text))::bigint');
+  END LOOP;
+END
+$do$;
+
+-- SHARE ROW EXCLUSIVE on events and its partitions: brief; writes wait for it, bounded by lock_timeout; a partitioned table's partitions, later ones included, get the trigger too; rows whose columns their defaults filled skip it
+CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events FOR EACH ROW WHEN (NEW.created_at IS NULL OR NEW.updated_at IS DISTINCT FROM pg_catalog.now() OR NEW.updated_by::text IS DISTINCT FROM nullif(pg_catalog.current_setting('app.user_id', true), '') OR NEW.created_by IS NULL AND nullif(pg_catalog.current_setting('app.user_id', true), '') IS NOT NULL OR NEW.updated_by IS NULL AND NEW.created_by IS NOT NULL) EXECUTE FUNCTION sqla_partition.sqla_partition_audit_columns('app.user_id', 'bigint', 'who', 'database');
 
 -- SHARE UPDATE EXCLUSIVE on events: records the audit settings, for autogenerate to compare with the model
 COMMENT ON TRIGGER sqla_partition_audit ON events IS '{"audit": {"actor_setting": "app.user_id", "actor_type": "bigint", "soft_delete": false, "trail": true, "trail_retention": "12 months", "trust_client": false, "who": true}, "columns": ["id", "created_at", "body", "updated_at", "created_by", "updated_by"]}';
+
+-- SHARE ROW EXCLUSIVE on events: brief; an actor that is not a user id stops the insert with a message, before the column's default would refuse it
+CREATE OR REPLACE TRIGGER sqla_partition_audit_actor BEFORE INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION sqla_partition.sqla_partition_audit_actor('app.user_id', 'bigint', 'who', 'database');
 
 -- SHARE ROW EXCLUSIVE on events and its partitions: brief; writes wait for it, bounded by lock_timeout
 CREATE OR REPLACE TRIGGER sqla_partition_audit_guard_insert BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.created_at <> now() OR NEW.updated_at <> NEW.created_at OR NEW.created_by::text IS DISTINCT FROM nullif(current_setting('app.user_id', true), '') OR NEW.updated_by IS DISTINCT FROM NEW.created_by) EXECUTE FUNCTION sqla_partition.sqla_partition_audit_guard('app.user_id', 'bigint', 'who', 'database');
@@ -514,9 +558,6 @@ BEGIN
 DECLARE
   actor text := nullif(current_setting(TG_ARGV[0], true), '');
 BEGIN
-  -- an actor is checked once per transaction, not per row (the match cost more than the rest
-  -- of the trigger); later rows compare it with the one checked. Whoever sets the setting
-  -- by hand skips only the message: the column's type still refuses what is not one.
   IF TG_ARGV[2] = 'who' AND actor IS NOT NULL AND TG_ARGV[1] <> 'text'
      AND actor IS DISTINCT FROM current_setting('sqla_partition.audit_actor_' || TG_ARGV[1], true) THEN
     IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
@@ -554,6 +595,32 @@ END
 $fn$;
 END
 $do$;
+
+-- no table lock: checks the actor once per insert statement, where the row trigger is skipped
+CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_actor() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+BEGIN
+  IF TG_ARGV[2] = 'who' AND actor IS NOT NULL AND TG_ARGV[1] <> 'text'
+     AND actor IS DISTINCT FROM current_setting('sqla_partition.audit_actor_' || TG_ARGV[1], true) THEN
+    IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
+        OR length(actor) > 18
+           AND actor::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
+      RAISE EXCEPTION 'sqla-partition: % must be an integer user id, got %', TG_ARGV[0], actor
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'set it per transaction: SELECT set_config(''' || TG_ARGV[0]
+                     || ''', ''42'', true)';
+    END IF;
+    IF TG_ARGV[1] = 'uuid'
+       AND actor !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+      RAISE EXCEPTION 'sqla-partition: % must be a uuid, got %', TG_ARGV[0], actor
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM set_config('sqla_partition.audit_actor_' || TG_ARGV[1], actor, true);
+  END IF;
+  RETURN NULL;
+END
+$fn$;
 
 -- no table lock: replaces the audit values an application gives where the database owns them
 DO $do$
@@ -696,11 +763,50 @@ DROP TRIGGER IF EXISTS sqla_partition_audit_delete ON events;
 -- squawk-ignore ban-drop-function
 DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_trail_82d50d9042de();
 
--- SHARE ROW EXCLUSIVE on events and its partitions: brief; writes wait for it, bounded by lock_timeout; a partitioned table's partitions, later ones included, get the trigger too
-CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events FOR EACH ROW EXECUTE FUNCTION sqla_partition.sqla_partition_audit_columns('app.actor', 'uuid', 'who', 'database');
+-- ACCESS EXCLUSIVE on events and its partitions (only for a column with that default): brief, bounded by lock_timeout; the actor's defaults go with the trigger that relied on them
+DO $do$
+DECLARE
+  col pg_catalog.name;
+BEGIN
+  FOR col IN SELECT a.attname FROM pg_catalog.pg_attribute AS a
+      LEFT JOIN pg_catalog.pg_attrdef AS d
+        ON d.adrelid OPERATOR(pg_catalog.=) a.attrelid
+       AND d.adnum OPERATOR(pg_catalog.=) a.attnum
+     WHERE a.attrelid OPERATOR(pg_catalog.=) 'events'::regclass
+       AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY['created_by', 'updated_by']::pg_catalog.name[])
+       AND NOT a.attisdropped AND pg_catalog.strpos(pg_catalog.pg_get_expr(d.adbin, d.adrelid), 'current_setting(''app.user_id''::text, true)') OPERATOR(pg_catalog.>) 0
+     ORDER BY a.attnum LOOP
+    EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I %s', 'events', col, 'DROP DEFAULT');
+  END LOOP;
+END
+$do$;
+
+-- ACCESS EXCLUSIVE on events and its partitions (only for a column without default): brief, bounded by lock_timeout, no rewrite: an insert that leaves the columns out gets the actor from the default, and the row trigger is skipped
+DO $do$
+DECLARE
+  col pg_catalog.name;
+BEGIN
+  FOR col IN SELECT a.attname FROM pg_catalog.pg_attribute AS a
+      LEFT JOIN pg_catalog.pg_attrdef AS d
+        ON d.adrelid OPERATOR(pg_catalog.=) a.attrelid
+       AND d.adnum OPERATOR(pg_catalog.=) a.attnum
+     WHERE a.attrelid OPERATOR(pg_catalog.=) 'events'::regclass
+       AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY['created_by', 'updated_by']::pg_catalog.name[])
+       AND NOT a.attisdropped AND d.oid IS NULL
+     ORDER BY a.attnum LOOP
+    EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I %s', 'events', col, 'SET DEFAULT (NULLIF(pg_catalog.current_setting(''app.actor''::text, true), ''''::text))::uuid');
+  END LOOP;
+END
+$do$;
+
+-- SHARE ROW EXCLUSIVE on events and its partitions: brief; writes wait for it, bounded by lock_timeout; a partitioned table's partitions, later ones included, get the trigger too; rows whose columns their defaults filled skip it
+CREATE OR REPLACE TRIGGER sqla_partition_audit BEFORE INSERT OR UPDATE ON events FOR EACH ROW WHEN (NEW.created_at IS NULL OR NEW.updated_at IS DISTINCT FROM pg_catalog.now() OR NEW.updated_by::text IS DISTINCT FROM nullif(pg_catalog.current_setting('app.actor', true), '') OR NEW.created_by IS NULL AND nullif(pg_catalog.current_setting('app.actor', true), '') IS NOT NULL OR NEW.updated_by IS NULL AND NEW.created_by IS NOT NULL) EXECUTE FUNCTION sqla_partition.sqla_partition_audit_columns('app.actor', 'uuid', 'who', 'database');
 
 -- SHARE UPDATE EXCLUSIVE on events: records the audit settings, for autogenerate to compare with the model
 COMMENT ON TRIGGER sqla_partition_audit ON events IS '{"audit": {"actor_setting": "app.actor", "actor_type": "uuid", "soft_delete": false, "trail": false, "trail_retention": "12 months", "trust_client": false, "who": true}, "columns": []}';
+
+-- SHARE ROW EXCLUSIVE on events: brief; an actor that is not a user id stops the insert with a message, before the column's default would refuse it
+CREATE OR REPLACE TRIGGER sqla_partition_audit_actor BEFORE INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION sqla_partition.sqla_partition_audit_actor('app.actor', 'uuid', 'who', 'database');
 
 -- SHARE ROW EXCLUSIVE on events and its partitions: brief; writes wait for it, bounded by lock_timeout
 CREATE OR REPLACE TRIGGER sqla_partition_audit_guard_insert BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.created_at <> now() OR NEW.updated_at <> NEW.created_at OR NEW.created_by::text IS DISTINCT FROM nullif(current_setting('app.actor', true), '') OR NEW.updated_by IS DISTINCT FROM NEW.created_by) EXECUTE FUNCTION sqla_partition.sqla_partition_audit_guard('app.actor', 'uuid', 'who', 'database');
@@ -748,6 +854,9 @@ SET LOCAL statement_timeout = 600000;
 DROP TRIGGER IF EXISTS sqla_partition_audit ON events;
 
 -- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
+DROP TRIGGER IF EXISTS sqla_partition_audit_actor ON events;
+
+-- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
 DROP TRIGGER IF EXISTS sqla_partition_audit_guard_insert ON events;
 
 -- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
@@ -758,6 +867,24 @@ DROP TRIGGER IF EXISTS sqla_partition_audit_move ON events;
 
 -- ACCESS EXCLUSIVE on events and its partitions: brief, bounded by lock_timeout; the audit columns keep their values
 DROP TRIGGER IF EXISTS sqla_partition_audit_move_end ON events;
+
+-- ACCESS EXCLUSIVE on events and its partitions (only for a column with that default): brief, bounded by lock_timeout; the actor's defaults go with the trigger that relied on them
+DO $do$
+DECLARE
+  col pg_catalog.name;
+BEGIN
+  FOR col IN SELECT a.attname FROM pg_catalog.pg_attribute AS a
+      LEFT JOIN pg_catalog.pg_attrdef AS d
+        ON d.adrelid OPERATOR(pg_catalog.=) a.attrelid
+       AND d.adnum OPERATOR(pg_catalog.=) a.attnum
+     WHERE a.attrelid OPERATOR(pg_catalog.=) 'events'::regclass
+       AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY['created_by', 'updated_by']::pg_catalog.name[])
+       AND NOT a.attisdropped AND pg_catalog.strpos(pg_catalog.pg_get_expr(d.adbin, d.adrelid), 'current_setting(''app.actor''::text, true)') OPERATOR(pg_catalog.>) 0
+     ORDER BY a.attnum LOOP
+    EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I %s', 'events', col, 'DROP DEFAULT');
+  END LOOP;
+END
+$do$;
 
 -- no table lock: nothing of sqla-partition stays behind once no table is audited
 -- squawk-ignore ban-drop-table
@@ -771,6 +898,7 @@ BEGIN
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(text, text, text);
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(text, text, text, regclass);
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_move_end();
+    DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_actor();
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(timestamptz, text);
     DROP TABLE IF EXISTS sqla_partition.sqla_partition_audit_secret;
   END IF;

@@ -401,6 +401,7 @@ BEGIN
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(text, text, text);
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(text, text, text, regclass);
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_move_end();
+    DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_actor();
     DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(timestamptz, text);
     DROP TABLE IF EXISTS sqla_partition.sqla_partition_audit_secret;
   END IF;

@@ -8,6 +8,7 @@ from alembic.operations import Operations
 
 from ... import sql
 from ...declaration import audit_trail as audit_sql
+from ...sql.audit_actor import drop_actor_defaults, drop_actor_trigger
 from ..ops import (
     DisableAuditOp,
     EnableAuditOp,
@@ -15,7 +16,7 @@ from ..ops import (
 from .common import bounded, implements, run_statements
 
 if TYPE_CHECKING:
-    pass
+    from ...declaration.audit import Audit
 
 
 @implements(EnableAuditOp)
@@ -27,6 +28,10 @@ def enable_audit(operations: Operations, op: EnableAuditOp) -> None:
         stmts.append(sql.drop_trail_function(t, s))
     if op.old is not None and not op.old.trust_client and audit.trust_client:
         stmts += sql.drop_move_trigger(t, s)
+    if op.old is not None and op.old.who and not audit.who:
+        stmts += [drop_actor_trigger(t, s), drop_actor_defaults(t, s, op.old.actor_setting)]
+    elif op.old is not None and op.old.who and _actor(op.old) != _actor(audit):
+        stmts.append(drop_actor_defaults(t, s, op.old.actor_setting))  # the new ones replace
     recorded = audit_sql.recorded_settings(audit, op.columns)
     stmts += sql.create_audit_trigger(t, s, recorded, audit_sql.column_args(audit))
     if audit.trail:
@@ -36,11 +41,17 @@ def enable_audit(operations: Operations, op: EnableAuditOp) -> None:
         run_statements(operations, stmts)
 
 
+def _actor(audit: Audit) -> tuple[str, str]:
+    return audit.actor_setting, audit.actor_type
+
+
 @implements(DisableAuditOp)
 def disable_audit(operations: Operations, op: DisableAuditOp) -> None:
     stmts = sql.drop_audit_triggers(op.table_name, op.schema, trail=op.audit.trail)
     if op.audit.trail:
         stmts.append(sql.drop_trail_function(op.table_name, op.schema))
+    if op.audit.who:
+        stmts.append(drop_actor_defaults(op.table_name, op.schema, op.audit.actor_setting))
     stmts.append(sql.drop_audit_functions_if_unused())
     with bounded(operations):
         run_statements(operations, stmts)
