@@ -183,3 +183,26 @@ def test_autogenerate_finds_the_model_and_the_defaults_equal(db_url, pg, actor_t
     finally:
         engine.dispose()
     assert all(defaults(pg, t)[c] for t in ("docs", "notes") for c in ("created_by", "updated_by"))
+
+
+def test_hostile_names_get_and_lose_their_defaults(db_url, pg):
+    schema, table = 'Odd "S"', 'Docs "x"; --'
+    target = '"Odd ""S"""."Docs ""x""; --"'
+    pg.execute('CREATE SCHEMA "Odd ""S"""')
+    pg.execute(
+        f"CREATE TABLE {target} (id int PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT "
+        "now(), updated_at timestamptz NOT NULL DEFAULT now(), created_by bigint, "
+        "updated_by bigint)"
+    )
+    run_online(
+        db_url, lambda op: op.enable_audit(table, Audit(), primary_key=["id"], schema=schema)
+    )
+    pg.execute("SET track_functions = 'pl'")
+    with pg.transaction():
+        counted = Counted(pg)
+        pg.execute("SELECT set_config('app.user_id', '42', true)")
+        pg.execute(f"INSERT INTO {target} (id) SELECT g FROM generate_series(1, 10) g")
+        assert (counted(), counted(ACTOR_FUNCTION)) == (0, 1)
+    assert pg.execute(f"SELECT count(*) FROM {target} WHERE created_by = 42").fetchone() == (10,)
+    run_online(db_url, lambda op: op.disable_audit(table, Audit(), schema=schema))
+    assert set(defaults(pg, target).values()) == {None}
