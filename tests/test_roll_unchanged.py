@@ -16,8 +16,9 @@ from click.testing import CliRunner
 from psycopg import sql as pgsql
 from sqlalchemy.engine import make_url
 
-from sqla_partition import Range
+from sqla_partition import Hash, List, Range
 from sqla_partition.cli import main
+from sqla_partition.cron.unchanged import read_unchanged
 
 from .conftest import _libpq
 from .test_hash import run_online
@@ -259,3 +260,45 @@ def test_a_state_it_cannot_read_never_stops_a_roll(db_url, pg):
         holder.rollback()
     assert out["totals"]["unchanged"] == 0 and out["totals"]["tables"] == len(TABLES)
     assert _roll(db_url, START + dt.timedelta(minutes=10))["totals"]["unchanged"] == len(TABLES)
+
+
+def test_list_and_hash_tables_are_not_read_by_a_plain_run(db_url, pg):
+    """roll never touches a list or hash table: a plain run reads neither its catalog rows
+    nor its policy, unless the table is missing (the run warns of that, as --full does)."""
+
+    def create(op):
+        op.create_partitioned_table(
+            "regions",
+            sa.Column("id", sa.BigInteger, nullable=False),
+            sa.Column("region", sa.Text, nullable=False),
+            partitioning=List("region", partitions={"eu": ["de", "fr"]}, default=True),
+        )
+        op.create_partitioned_table(
+            "shards",
+            sa.Column("id", sa.BigInteger, nullable=False),
+            partitioning=Hash("id", partitions=4),
+        )
+        op.create_partitioned_table(
+            "gone",
+            sa.Column("id", sa.BigInteger, nullable=False),
+            partitioning=Hash("id", partitions=2),
+        )
+        op.create_partitioned_table(
+            "monthly",
+            sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+            partitioning=Range("at", premake=1),
+            start="2026-10-01",
+            until="2026-12-01",
+        )
+
+    run_online(db_url, create)
+    pg.execute("DROP TABLE gone")
+    with psycopg.connect(_libpq(db_url), autocommit=True) as conn:
+        read = read_unchanged(conn, START, None)
+    assert read is not None
+    assert sorted(read.names) == [("public", "gone"), ("public", "monthly")]
+    assert read.oids == [pg.execute("SELECT 'monthly'::regclass::oid").fetchone()[0]]
+    for extra in ((), ("--full",)):
+        out = _roll(db_url, START, *extra)
+        assert [t["table"] for t in out["tables"]] == ["public.monthly"]
+        assert out["warnings"] == ["public.gone: a policy is recorded but the table does not exist"]

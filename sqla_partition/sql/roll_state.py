@@ -86,6 +86,9 @@ WITH meta AS MATERIALIZED (
              pg_catalog.quote_ident(p.schema_name) || '.' || pg_catalog.quote_ident(p.table_name))
       LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) pt.partrelid
       LEFT JOIN kids k ON k.inhparent OPERATOR(pg_catalog.=) pt.partrelid
+     -- list and hash tables are never rolled: not read at all, unless missing (a warning)
+     WHERE pt.partrelid IS NULL OR coalesce(
+           p.policy OPERATOR(pg_catalog.->>) 'kind', 'range') OPERATOR(pg_catalog.=) 'range'
 )
 SELECT t.schema_name, t.table_name, t.partrelid, t.fingerprint,
        CASE WHEN st.fingerprint IS DISTINCT FROM t.fingerprint OR t.sub
@@ -103,9 +106,9 @@ SELECT t.schema_name, t.table_name, t.partrelid, t.fingerprint,
 
 
 def state_query(now: dt.datetime, until: dt.datetime, context: str) -> str:
-    """One row per recorded policy: schema, table, its oid, fingerprint, and whether the
-    table may be left alone at ``now`` (``until``: the later of ``now`` and the next
-    scheduled run)."""
+    """One row per recorded range policy (and per other policy whose table is missing):
+    schema, table, its oid, fingerprint, and whether the table may be left alone at ``now``
+    (``until``: the later of ``now`` and the next scheduled run)."""
     return (
         _STATE_QUERY.replace("{policy}", policy_table())
         .replace("{state}", state_table())
