@@ -22,7 +22,11 @@ the plugin is enabled only through ``autogenerate_plugins`` and no cache carries
 * ``vanilla/partitioned``: Alembic alone on the partitioned database;
 * ``plugin/partitioned``: Alembic with ``autogenerate_plugins=[..., "sqla_partition"]``;
 * ``vanilla/no-partitions`` and ``plugin/no-partitions``: the same on the database
-  without partitions (``vanilla/no-partitions`` is the baseline).
+  without partitions (``vanilla/no-partitions`` is the baseline);
+* ``hidden/partitioned``: Alembic alone on the partitioned database, with an
+  ``include_name`` that drops the partitions by a set of names read before the timing
+  starts: what Alembic and SQLAlchemy cost there with partitions hidden at no cost, the
+  floor under any plugin that hides them.
 
 The time reported is ``produce_migrations()`` alone (``time.perf_counter`` inside the
 child process); interpreter start-up, imports and connecting are reported separately.
@@ -75,6 +79,7 @@ VARIANTS = {
     # name: (database kind, sqla-partition enabled)
     "vanilla/partitioned": ("partitioned", False),
     "plugin/partitioned": ("partitioned", True),
+    "hidden/partitioned": ("partitioned", "hidden"),
     "vanilla/no-partitions": ("empty", False),
     "plugin/no-partitions": ("empty", True),
 }
@@ -232,7 +237,14 @@ def flatten(ops: list[MigrateOperation]) -> list[MigrateOperation]:
     return out
 
 
-def run_once(url: str, tables: int, plugin: bool) -> dict[str, Any]:
+def _partition_names(conn: sa.Connection) -> frozenset[str]:
+    rows = conn.exec_driver_sql(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+    )
+    return frozenset(name for (name,) in rows)
+
+
+def run_once(url: str, tables: int, plugin: bool | str) -> dict[str, Any]:
     """One autogenerate in this process; timings in seconds and the operations produced."""
     started = time.perf_counter()
     import sqlalchemy as sa
@@ -246,9 +258,12 @@ def run_once(url: str, tables: int, plugin: bool) -> dict[str, Any]:
     declared = time.perf_counter()
     engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.NullPool)
     opts: dict[str, Any] = {"compare_type": True}
-    if plugin:
+    if plugin is True:
         opts["autogenerate_plugins"] = PLUGINS
     with engine.connect() as conn:
+        if plugin == "hidden":
+            hidden = _partition_names(conn)
+            opts["include_name"] = lambda name, kind, _: kind != "table" or name not in hidden
         context = MigrationContext.configure(conn, opts=opts)
         connected = time.perf_counter()
         script = produce_migrations(context, metadata)
@@ -292,10 +307,11 @@ class Result:
         return any(run["ops"] != self.ops for run in self.runs)
 
 
-def run_child(url: str, tables: int, plugin: bool) -> dict[str, Any]:
+def run_child(url: str, tables: int, plugin: bool | str) -> dict[str, Any]:
     """Run one autogenerate in a fresh interpreter and return what it measured."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", "--tables", str(tables)]
-    command += ["--database-url", url] + (["--plugin"] if plugin else [])
+    command += ["--database-url", url]
+    command += ["--hide-partitions"] if plugin == "hidden" else ["--plugin"] if plugin else []
     proc, wall = run_timed(command)
     if proc.returncode != 0:
         raise SystemExit(f"benchmark child failed ({' '.join(command)}):\n{proc.stderr}")
@@ -384,6 +400,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # Internal: one autogenerate run against --database-url, printed as JSON.
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--plugin", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--hide-partitions", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.tables = args.tables or (50 if args.quick else 200)
     args.partitions = 36 if args.partitions is None else args.partitions
@@ -400,7 +417,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
-        print(json.dumps(run_once(args.database_url, args.tables, args.plugin)))
+        mode = "hidden" if args.hide_partitions else args.plugin
+        print(json.dumps(run_once(args.database_url, args.tables, mode)))
         return 0
 
     admin = maintenance_url(args.database_url)
@@ -455,6 +473,9 @@ def main(argv: list[str] | None = None) -> int:
     if {"plugin/partitioned", "vanilla/no-partitions"} <= by_name.keys():
         vs = ratio(by_name["plugin/partitioned"], by_name["vanilla/no-partitions"], ".1f")
         parts.append(f"plugin/no-partition baseline: {vs}")
+    if {"hidden/partitioned", "vanilla/no-partitions"} <= by_name.keys():
+        vs = ratio(by_name["hidden/partitioned"], by_name["vanilla/no-partitions"], ".1f")
+        parts.append(f"hidden (no plugin cost)/no-partition baseline: {vs}")
     if parts:
         print("\n" + "  ".join(parts))
     return 0
