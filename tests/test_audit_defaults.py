@@ -4,6 +4,9 @@ beside the model and autogenerate."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import psycopg
 import pytest
 import sqlalchemy as sa
@@ -206,3 +209,58 @@ def test_hostile_names_get_and_lose_their_defaults(db_url, pg):
     assert pg.execute(f"SELECT count(*) FROM {target} WHERE created_by = 42").fetchone() == (10,)
     run_online(db_url, lambda op: op.disable_audit(table, Audit(), schema=schema))
     assert set(defaults(pg, target).values()) == {None}
+
+
+class Writer(threading.Thread):
+    """Inserts a row per transaction, naming its actor first, until stopped."""
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__(daemon=True)
+        self.dsn, self.stop, self.written, self.failed = dsn, threading.Event(), 0, []
+
+    def run(self) -> None:
+        with psycopg.connect(self.dsn) as conn:
+            while not self.stop.is_set():
+                try:
+                    conn.execute("SELECT set_config('app.user_id', '42', true)")
+                    conn.execute("INSERT INTO events (body) VALUES ('x')")
+                    conn.commit()
+                    self.written += 1
+                except psycopg.Error as exc:
+                    conn.rollback()
+                    self.failed.append(str(exc).splitlines()[0])
+                time.sleep(0.001)
+
+
+def test_auditing_turns_on_under_writers(db_url, pg):
+    """enable_audit gives the partitions' columns their defaults (a brief exclusive lock)
+    and its triggers while a writer inserts: no write fails, and every row written after
+    it is stamped, every one before it is not."""
+    pg.execute(
+        "CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY, body text, "
+        "created_at timestamptz NOT NULL DEFAULT now(), "
+        "updated_at timestamptz NOT NULL DEFAULT now(), created_by bigint, updated_by bigint, "
+        "PRIMARY KEY (id)) PARTITION BY HASH (id)"
+    )
+    for i in range(4):
+        bound = f"FOR VALUES WITH (MODULUS 4, REMAINDER {i})"
+        pg.execute(f"CREATE TABLE events_{i} PARTITION OF events {bound}")
+    writer = Writer(pg.info.dsn)
+    writer.start()
+    try:
+        time.sleep(0.3)
+        run_online(db_url, lambda op: op.enable_audit("events", Audit(), primary_key=["id"]))
+        time.sleep(0.3)
+    finally:
+        writer.stop.set()
+        writer.join(10)
+    assert writer.failed == [] and writer.written > 50
+    before, after, first_after = pg.execute(
+        "SELECT count(*) FILTER (WHERE created_by IS NULL), count(*) FILTER (WHERE created_by "
+        "= 42 AND updated_by = 42), min(id) FILTER (WHERE created_by = 42) FROM events"
+    ).fetchone()
+    assert before > 0 and after > 0 and before + after == writer.written
+    assert pg.execute(
+        "SELECT count(*) FROM events WHERE created_by IS NULL AND id > %s", (first_after,)
+    ).fetchone() == (0,)
+    assert all(defaults(pg, f"events_{i}")["created_by"] for i in range(4))
