@@ -264,3 +264,19 @@ def test_auditing_turns_on_under_writers(db_url, pg):
         "SELECT count(*) FROM events WHERE created_by IS NULL AND id > %s", (first_after,)
     ).fetchone() == (0,)
     assert all(defaults(pg, f"events_{i}")["created_by"] for i in range(4))
+
+
+def test_auditing_a_table_without_the_columns_is_refused_in_one_line(db_url, pg):
+    from alembic.util import CommandError
+
+    from sqla_partition import one_line_errors
+
+    pg.execute('CREATE TABLE "Odd ""docs""" (id int PRIMARY KEY, created_at timestamptz)')
+    with pytest.raises(CommandError) as caught, one_line_errors():
+        run_online(db_url, lambda op: op.enable_audit('Odd "docs"', Audit(), primary_key=["id"]))
+    assert str(caught.value).startswith(
+        '"Odd ""docs""" has no column updated_at, created_by, updated_by (the audit keeps '
+    )
+    assert pg.execute(
+        'SELECT count(*) FROM pg_trigger WHERE tgrelid = \'"Odd ""docs"""\'::regclass'
+    ).fetchone() == (0,)

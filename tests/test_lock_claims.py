@@ -273,14 +273,15 @@ def test_split_and_subpartition_statements_take_no_more_than_they_claim(db_url, 
 
 def audit_cases() -> list[tuple[str, sql.Statement]]:
     functions = sql.create_audit_functions()
-    trigger, comment = sql.create_audit_trigger("events", "public", "{}", ["app.user_id"])
+    check, trigger, comment = sql.create_audit_trigger("events", "public", "{}", ["app.user_id"])
     who = sql.create_audit_trigger(
         "events", "public", "{}", ["app.user_id", "bigint", "who", "database"]
     )
     move = who[-1]
     return [
-        ("actor defaults", who[0]),
-        ("actor trigger", who[3]),
+        ("audit columns check", check),
+        ("actor defaults", who[1]),
+        ("actor trigger", who[4]),
         ("drop actor defaults", drop_actor_defaults("events", "public", "app.user_id")),
         ("audit functions", functions[3]),
         ("audit move trigger", move),
@@ -301,7 +302,7 @@ def audit_cases() -> list[tuple[str, sql.Statement]]:
 def who_defaults_sql() -> str:
     return sql.create_audit_trigger(
         "events", "public", "{}", ["app.user_id", "bigint", "who", "database"]
-    )[0].sql
+    )[1].sql
 
 
 @pytest.mark.parametrize("case", range(len(audit_cases())), ids=[c[0] for c in audit_cases()])
@@ -316,7 +317,7 @@ def test_audit_statements_take_no_more_than_they_claim(db_url, pg, case):
     if name == "drop actor defaults":
         setup.append(who_defaults_sql())
     setup += [s.sql for s in sql.create_trail_function("events", "public", ["id"])]
-    setup.append(sql.create_audit_trigger("events", "public", "{}", ["app.user_id"])[0].sql)
+    setup.append(sql.create_audit_trigger("events", "public", "{}", ["app.user_id"])[1].sql)
     setup += [
         "CREATE INDEX ix_note ON ONLY events (note)",
         "CREATE INDEX events_p2026_11_note_idx ON events_p2026_11 (note)",

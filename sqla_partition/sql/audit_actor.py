@@ -116,6 +116,33 @@ def drop_actor_trigger(table: str, schema: str | None) -> Statement:
     )
 
 
+def check_audit_columns(table: str, schema: str | None, who: bool) -> Statement:
+    """The columns the trigger keeps exist: a hand-written ``enable_audit`` on a table
+    without them is refused in one line, not by the trigger's condition."""
+    names = ["created_at", "updated_at", *(_BY_COLUMNS if who else ())]
+    wanted = ", ".join(string_literal(c) for c in names)
+    body = (
+        "  SELECT pg_catalog.string_agg(w.c, ', ' ORDER BY w.n) INTO missing\n"
+        f"    FROM pg_catalog.unnest(ARRAY[{wanted}]::pg_catalog.name[]) WITH ORDINALITY "
+        "AS w (c, n)\n"
+        "   WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a\n"
+        f"          WHERE a.attrelid OPERATOR(pg_catalog.=) {regclass(table, schema)}\n"
+        "            AND a.attname OPERATOR(pg_catalog.=) w.c AND NOT a.attisdropped);\n"
+        "  IF missing IS NOT NULL THEN\n"
+        "    RAISE EXCEPTION 'sqla-partition: % has no column %', "
+        f"{string_literal(qualified(table, schema))}, missing\n"
+        "      USING HINT = 'the audit keeps created_at and updated_at (created_by and "
+        "updated_by too, unless who=False): add them before enable_audit (autogenerate adds "
+        "them from the model)';\n"
+        "  END IF;\n"
+    )
+    return Statement(
+        do_block(body, "  missing text;\n"),
+        "no table lock",
+        "the audit columns exist, or the migration stops here with their names",
+    )
+
+
 def _by_columns_loop(table: str, schema: str | None, action: str, condition: str) -> str:
     names = ", ".join(string_literal(c) for c in _BY_COLUMNS)
     return (

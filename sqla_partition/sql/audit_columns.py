@@ -6,6 +6,7 @@ from __future__ import annotations
 from .audit_actor import (
     ACTOR_CHECK,
     ACTOR_FUNCTION,
+    check_audit_columns,
     columns_work,
     create_actor_function,
     create_actor_trigger,
@@ -302,7 +303,7 @@ def create_audit_trigger(
 ) -> list[Statement]:
     target = qualified(table, schema)
     who = args[2:3] == ["who"]
-    stmts = []
+    stmts = [check_audit_columns(table, schema, who)]
     if who:
         stmts.append(set_actor_defaults(table, schema, args[0], args[1]))
     stmts += [

@@ -331,6 +331,23 @@ DROP FUNCTION IF EXISTS sqla_partition.sqla_partition_audit_moved(text, text, te
 -- no table lock: audited writes call one function there; no table in it grants anything
 GRANT USAGE ON SCHEMA sqla_partition TO PUBLIC;
 
+-- no table lock: the audit columns exist, or the migration stops here with their names
+DO $do$
+DECLARE
+  missing text;
+BEGIN
+  SELECT pg_catalog.string_agg(w.c, ', ' ORDER BY w.n) INTO missing
+    FROM pg_catalog.unnest(ARRAY['created_at', 'updated_at', 'created_by', 'updated_by']::pg_catalog.name[]) WITH ORDINALITY AS w (c, n)
+   WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
+          WHERE a.attrelid OPERATOR(pg_catalog.=) 'events'::regclass
+            AND a.attname OPERATOR(pg_catalog.=) w.c AND NOT a.attisdropped);
+  IF missing IS NOT NULL THEN
+    RAISE EXCEPTION 'sqla-partition: % has no column %', 'events', missing
+      USING HINT = 'the audit keeps created_at and updated_at (created_by and updated_by too, unless who=False): add them before enable_audit (autogenerate adds them from the model)';
+  END IF;
+END
+$do$;
+
 -- ACCESS EXCLUSIVE on events and its partitions (only for a column without default): brief, bounded by lock_timeout, no rewrite: an insert that leaves the columns out gets the actor from the default, and the row trigger is skipped
 DO $do$
 DECLARE
@@ -778,6 +795,23 @@ BEGIN
      ORDER BY a.attnum LOOP
     EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I %s', 'events', col, 'DROP DEFAULT');
   END LOOP;
+END
+$do$;
+
+-- no table lock: the audit columns exist, or the migration stops here with their names
+DO $do$
+DECLARE
+  missing text;
+BEGIN
+  SELECT pg_catalog.string_agg(w.c, ', ' ORDER BY w.n) INTO missing
+    FROM pg_catalog.unnest(ARRAY['created_at', 'updated_at', 'created_by', 'updated_by']::pg_catalog.name[]) WITH ORDINALITY AS w (c, n)
+   WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
+          WHERE a.attrelid OPERATOR(pg_catalog.=) 'events'::regclass
+            AND a.attname OPERATOR(pg_catalog.=) w.c AND NOT a.attisdropped);
+  IF missing IS NOT NULL THEN
+    RAISE EXCEPTION 'sqla-partition: % has no column %', 'events', missing
+      USING HINT = 'the audit keeps created_at and updated_at (created_by and updated_by too, unless who=False): add them before enable_audit (autogenerate adds them from the model)';
+  END IF;
 END
 $do$;
 
