@@ -436,6 +436,16 @@ def test_triggers_an_earlier_version_made_are_made_again(project, pg):
         "AND pg_get_expr(adbin, adrelid) LIKE '%app.user_id%'"
     ).fetchone() == (2,)
     project.check()
+    # an earlier version's columns function: a search_path set on every call
+    function = "sqla_partition.sqla_partition_audit_columns()"
+    pg.execute(f"ALTER FUNCTION {function} SET search_path = pg_catalog, pg_temp")
+    text = project.revision("the columns function sets no search_path")
+    assert "op.enable_audit('events'" in text
+    project.upgrade()
+    assert pg.execute(
+        f"SELECT proconfig FROM pg_proc WHERE oid = '{function}'::regprocedure"
+    ).fetchone() == (None,)
+    project.check()
     project.downgrade("-1")  # back to the same settings: auditing stays on
     assert pg.execute(
         "SELECT count(*) FROM pg_trigger WHERE tgname = 'sqla_partition_audit' "

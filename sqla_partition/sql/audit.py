@@ -241,14 +241,17 @@ def drop_audit_triggers(table: str, schema: str | None, *, trail: bool) -> list[
 
 #: Every audited table with its recorded settings (the comment on its audit trigger),
 #: whether it has the trail triggers, and whether its triggers and the functions they call
-#: are this version's (the columns trigger is skipped where it has nothing to do; a table
-#: whose database owns the audit columns and is partitioned has the trigger that ends a
-#: move's digest; the check is bound to the table).
+#: are this version's (the columns trigger is skipped where it has nothing to do, and its
+#: function sets no search_path for each row; a table whose database owns the audit
+#: columns and is partitioned has the trigger that ends a move's digest; the check is
+#: bound to the table).
 AUDIT_QUERY = f"""
 SELECT n.nspname, c.relname, obj_description(t.oid, 'pg_trigger'),
        EXISTS (SELECT 1 FROM pg_trigger u WHERE u.tgrelid = t.tgrelid
                 AND u.tgname = {string_literal(TRAIL_TRIGGERS["UPDATE"][0])}),
-       t.tgqual IS NOT NULL AND (
+       t.tgqual IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM pg_proc AS f WHERE f.oid = t.tgfoid AND f.proconfig IS NOT NULL)
+       AND (
        NOT EXISTS (SELECT 1 FROM pg_trigger u WHERE u.tgrelid = t.tgrelid
                     AND u.tgname = {string_literal(GUARD_TRIGGERS[0])})
        OR EXISTS (SELECT 1 FROM pg_proc AS f

@@ -21,29 +21,44 @@ CHECKED_SETTING = "sqla_partition.audit_actor_"
 #: Checks the actor once per transaction, not per row (the match cost more than the rest
 #: of the columns trigger); later rows compare it with the one checked. Whoever sets the
 #: setting by hand skips only the message: the column's type still refuses what is not one.
-ACTOR_CHECK = """  IF TG_ARGV[2] = 'who' AND actor IS NOT NULL AND TG_ARGV[1] <> 'text'
-     AND actor IS DISTINCT FROM current_setting('@checked@' || TG_ARGV[1], true) THEN
-    IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
-        OR length(actor) > 18
-           AND actor::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
+#: Every function, operator and type is named with its schema: the columns function runs
+#: it for each row without a ``SET search_path`` of its own (see ``audit_columns``).
+ACTOR_CHECK = """  IF TG_ARGV[2] OPERATOR(pg_catalog.=) 'who' AND actor IS NOT NULL
+     AND TG_ARGV[1] OPERATOR(pg_catalog.<>) 'text'
+     AND (actor OPERATOR(pg_catalog.=) pg_catalog.current_setting(
+          pg_catalog.concat('@checked@', TG_ARGV[1]), true)) IS NOT TRUE THEN
+    IF TG_ARGV[1] OPERATOR(pg_catalog.=) 'bigint'
+       AND (actor OPERATOR(pg_catalog.!~) '^[+-]?[0-9]{1,19}$'
+            OR pg_catalog.length(actor) OPERATOR(pg_catalog.>) 18
+               AND (actor::pg_catalog.numeric OPERATOR(pg_catalog.<)
+                    '-9223372036854775808'::pg_catalog.numeric
+                    OR actor::pg_catalog.numeric OPERATOR(pg_catalog.>)
+                    '9223372036854775807'::pg_catalog.numeric)) THEN
       RAISE EXCEPTION 'sqla-partition: % must be an integer user id, got %', TG_ARGV[0], actor
         USING ERRCODE = 'invalid_parameter_value',
-              HINT = 'set it per transaction: SELECT set_config(''' || TG_ARGV[0]
-                     || ''', ''42'', true)';
+              HINT = pg_catalog.concat('set it per transaction: SELECT set_config(''',
+                                       TG_ARGV[0], ''', ''42'', true)');
     END IF;
-    IF TG_ARGV[1] = 'uuid'
-       AND actor !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+    IF TG_ARGV[1] OPERATOR(pg_catalog.=) 'uuid'
+       AND actor OPERATOR(pg_catalog.!~*)
+           '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
       RAISE EXCEPTION 'sqla-partition: % must be a uuid, got %', TG_ARGV[0], actor
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM set_config('@checked@' || TG_ARGV[1], actor, true);
+    PERFORM pg_catalog.set_config(pg_catalog.concat('@checked@', TG_ARGV[1]), actor, true);
   END IF;
 """.replace("@checked@", CHECKED_SETTING)
 
-_ACTOR_BODY = f"""DECLARE
-  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+#: The transaction's actor in a trigger function, NULL when unset or empty.
+ACTOR_DECLARE = """DECLARE
+  actor pg_catalog.text := pg_catalog.current_setting(TG_ARGV[0], true);
 BEGIN
-{ACTOR_CHECK}  RETURN NULL;
+  IF actor OPERATOR(pg_catalog.=) '' THEN
+    actor := NULL;
+  END IF;
+"""
+
+_ACTOR_BODY = f"""{ACTOR_DECLARE}{ACTOR_CHECK}  RETURN NULL;
 END"""
 
 #: The columns' defaults, written as PostgreSQL prints them back, so that autogenerate's

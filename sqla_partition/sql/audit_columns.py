@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .audit_actor import (
     ACTOR_CHECK,
+    ACTOR_DECLARE,
     ACTOR_FUNCTION,
     check_audit_columns,
     columns_work,
@@ -34,21 +35,23 @@ MOVE_END_TRIGGER = "sqla_partition_audit_move_end"
 MOVE_END_FUNCTION = "sqla_partition_audit_move_end"
 SECRET_TABLE = "sqla_partition_audit_secret"
 
-_AUDIT_COLUMNS_BODY = """DECLARE
-  actor text := nullif(current_setting(TG_ARGV[0], true), '');
-BEGIN
-@check@  IF TG_OP = 'INSERT' THEN
+#: Runs for every row an update writes, so it has no ``SET search_path``: that clause costs
+#: a save and restore of the setting on each call, as much as the rest of the function.
+#: Instead every function, operator and type is named with its schema, so that a session's
+#: own search_path (a schema of its own before pg_catalog) can change no value it sets.
+_AUDIT_COLUMNS_BODY = """@declare@@check@  IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
     -- values the insert gives stay here: where the database owns the columns, the guard
     -- triggers after this one replace them (their WHEN finds them cheaply, in C)
-    NEW.created_at := coalesce(NEW.created_at, now());
+    NEW.created_at := coalesce(NEW.created_at, pg_catalog.now());
     NEW.updated_at := coalesce(NEW.updated_at, NEW.created_at);
-    IF TG_ARGV[2] = 'who' THEN
-      NEW.created_by := coalesce(NEW.created_by::text, actor);
-      NEW.updated_by := coalesce(NEW.updated_by::text, actor, NEW.created_by::text);
+    IF TG_ARGV[2] OPERATOR(pg_catalog.=) 'who' THEN
+      NEW.created_by := coalesce(NEW.created_by::pg_catalog.text, actor);
+      NEW.updated_by := coalesce(NEW.updated_by::pg_catalog.text, actor,
+                                 NEW.created_by::pg_catalog.text);
     END IF;
   ELSE
-    NEW.updated_at := now();
-    IF TG_ARGV[2] = 'who' THEN
+    NEW.updated_at := pg_catalog.now();
+    IF TG_ARGV[2] OPERATOR(pg_catalog.=) 'who' THEN
       NEW.updated_by := actor;
     END IF;
   END IF;
@@ -184,6 +187,7 @@ def _filled(body: str) -> str:
         .replace("@secret@", qualified(SECRET_TABLE, schema))
         .replace("@setting@", MOVE_SETTING)
         .replace("@check@", ACTOR_CHECK)
+        .replace("@declare@", ACTOR_DECLARE)
         .replace("@moved@", qualified(MOVED_FUNCTION, schema))
     )
 
@@ -224,11 +228,7 @@ def create_audit_functions() -> list[Statement]:
             "once per database, from the server's strong random source",
         ),
         Statement(
-            function_text(
-                AUDIT_COLUMNS_FUNCTION,
-                _filled(_AUDIT_COLUMNS_BODY),
-                " SET search_path = pg_catalog, pg_temp",
-            ),
+            function_text(AUDIT_COLUMNS_FUNCTION, _filled(_AUDIT_COLUMNS_BODY)),
             "no table lock",
             "sets the audit columns of each written row, so writes that bypass the ORM are "
             "covered too",

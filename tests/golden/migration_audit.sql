@@ -135,39 +135,50 @@ BEGIN
     RAISE EXCEPTION 'sqla-partition: the schema % belongs to %, a role this one does not act as, so the tool''s objects would be its to replace; give it to the tables'' owner (ALTER SCHEMA % OWNER TO ...) or drop it', 'sqla_partition', (SELECT nspowner::pg_catalog.regrole::text FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'sqla_partition'
       USING ERRCODE = 'insufficient_privilege';
   END IF;
-  CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+  CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
-  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+  actor pg_catalog.text := pg_catalog.current_setting(TG_ARGV[0], true);
 BEGIN
-  IF TG_ARGV[2] = 'who' AND actor IS NOT NULL AND TG_ARGV[1] <> 'text'
-     AND actor IS DISTINCT FROM current_setting('sqla_partition.audit_actor_' || TG_ARGV[1], true) THEN
-    IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
-        OR length(actor) > 18
-           AND actor::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
+  IF actor OPERATOR(pg_catalog.=) '' THEN
+    actor := NULL;
+  END IF;
+  IF TG_ARGV[2] OPERATOR(pg_catalog.=) 'who' AND actor IS NOT NULL
+     AND TG_ARGV[1] OPERATOR(pg_catalog.<>) 'text'
+     AND (actor OPERATOR(pg_catalog.=) pg_catalog.current_setting(
+          pg_catalog.concat('sqla_partition.audit_actor_', TG_ARGV[1]), true)) IS NOT TRUE THEN
+    IF TG_ARGV[1] OPERATOR(pg_catalog.=) 'bigint'
+       AND (actor OPERATOR(pg_catalog.!~) '^[+-]?[0-9]{1,19}$'
+            OR pg_catalog.length(actor) OPERATOR(pg_catalog.>) 18
+               AND (actor::pg_catalog.numeric OPERATOR(pg_catalog.<)
+                    '-9223372036854775808'::pg_catalog.numeric
+                    OR actor::pg_catalog.numeric OPERATOR(pg_catalog.>)
+                    '9223372036854775807'::pg_catalog.numeric)) THEN
       RAISE EXCEPTION 'sqla-partition: % must be an integer user id, got %', TG_ARGV[0], actor
         USING ERRCODE = 'invalid_parameter_value',
-              HINT = 'set it per transaction: SELECT set_config(''' || TG_ARGV[0]
-                     || ''', ''42'', true)';
+              HINT = pg_catalog.concat('set it per transaction: SELECT set_config(''',
+                                       TG_ARGV[0], ''', ''42'', true)');
     END IF;
-    IF TG_ARGV[1] = 'uuid'
-       AND actor !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+    IF TG_ARGV[1] OPERATOR(pg_catalog.=) 'uuid'
+       AND actor OPERATOR(pg_catalog.!~*)
+           '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
       RAISE EXCEPTION 'sqla-partition: % must be a uuid, got %', TG_ARGV[0], actor
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM set_config('sqla_partition.audit_actor_' || TG_ARGV[1], actor, true);
+    PERFORM pg_catalog.set_config(pg_catalog.concat('sqla_partition.audit_actor_', TG_ARGV[1]), actor, true);
   END IF;
-  IF TG_OP = 'INSERT' THEN
+  IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
     -- values the insert gives stay here: where the database owns the columns, the guard
     -- triggers after this one replace them (their WHEN finds them cheaply, in C)
-    NEW.created_at := coalesce(NEW.created_at, now());
+    NEW.created_at := coalesce(NEW.created_at, pg_catalog.now());
     NEW.updated_at := coalesce(NEW.updated_at, NEW.created_at);
-    IF TG_ARGV[2] = 'who' THEN
-      NEW.created_by := coalesce(NEW.created_by::text, actor);
-      NEW.updated_by := coalesce(NEW.updated_by::text, actor, NEW.created_by::text);
+    IF TG_ARGV[2] OPERATOR(pg_catalog.=) 'who' THEN
+      NEW.created_by := coalesce(NEW.created_by::pg_catalog.text, actor);
+      NEW.updated_by := coalesce(NEW.updated_by::pg_catalog.text, actor,
+                                 NEW.created_by::pg_catalog.text);
     END IF;
   ELSE
-    NEW.updated_at := now();
-    IF TG_ARGV[2] = 'who' THEN
+    NEW.updated_at := pg_catalog.now();
+    IF TG_ARGV[2] OPERATOR(pg_catalog.=) 'who' THEN
       NEW.updated_by := actor;
     END IF;
   END IF;
@@ -180,24 +191,34 @@ $do$;
 -- no table lock: checks the actor once per insert statement, where the row trigger is skipped
 CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_actor() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
-  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+  actor pg_catalog.text := pg_catalog.current_setting(TG_ARGV[0], true);
 BEGIN
-  IF TG_ARGV[2] = 'who' AND actor IS NOT NULL AND TG_ARGV[1] <> 'text'
-     AND actor IS DISTINCT FROM current_setting('sqla_partition.audit_actor_' || TG_ARGV[1], true) THEN
-    IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
-        OR length(actor) > 18
-           AND actor::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
+  IF actor OPERATOR(pg_catalog.=) '' THEN
+    actor := NULL;
+  END IF;
+  IF TG_ARGV[2] OPERATOR(pg_catalog.=) 'who' AND actor IS NOT NULL
+     AND TG_ARGV[1] OPERATOR(pg_catalog.<>) 'text'
+     AND (actor OPERATOR(pg_catalog.=) pg_catalog.current_setting(
+          pg_catalog.concat('sqla_partition.audit_actor_', TG_ARGV[1]), true)) IS NOT TRUE THEN
+    IF TG_ARGV[1] OPERATOR(pg_catalog.=) 'bigint'
+       AND (actor OPERATOR(pg_catalog.!~) '^[+-]?[0-9]{1,19}$'
+            OR pg_catalog.length(actor) OPERATOR(pg_catalog.>) 18
+               AND (actor::pg_catalog.numeric OPERATOR(pg_catalog.<)
+                    '-9223372036854775808'::pg_catalog.numeric
+                    OR actor::pg_catalog.numeric OPERATOR(pg_catalog.>)
+                    '9223372036854775807'::pg_catalog.numeric)) THEN
       RAISE EXCEPTION 'sqla-partition: % must be an integer user id, got %', TG_ARGV[0], actor
         USING ERRCODE = 'invalid_parameter_value',
-              HINT = 'set it per transaction: SELECT set_config(''' || TG_ARGV[0]
-                     || ''', ''42'', true)';
+              HINT = pg_catalog.concat('set it per transaction: SELECT set_config(''',
+                                       TG_ARGV[0], ''', ''42'', true)');
     END IF;
-    IF TG_ARGV[1] = 'uuid'
-       AND actor !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+    IF TG_ARGV[1] OPERATOR(pg_catalog.=) 'uuid'
+       AND actor OPERATOR(pg_catalog.!~*)
+           '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
       RAISE EXCEPTION 'sqla-partition: % must be a uuid, got %', TG_ARGV[0], actor
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM set_config('sqla_partition.audit_actor_' || TG_ARGV[1], actor, true);
+    PERFORM pg_catalog.set_config(pg_catalog.concat('sqla_partition.audit_actor_', TG_ARGV[1]), actor, true);
   END IF;
   RETURN NULL;
 END
@@ -571,39 +592,50 @@ BEGIN
     RAISE EXCEPTION 'sqla-partition: the schema % belongs to %, a role this one does not act as, so the tool''s objects would be its to replace; give it to the tables'' owner (ALTER SCHEMA % OWNER TO ...) or drop it', 'sqla_partition', (SELECT nspowner::pg_catalog.regrole::text FROM pg_catalog.pg_namespace WHERE oid = pg_catalog.to_regnamespace('sqla_partition')), 'sqla_partition'
       USING ERRCODE = 'insufficient_privilege';
   END IF;
-  CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+  CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_columns() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
-  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+  actor pg_catalog.text := pg_catalog.current_setting(TG_ARGV[0], true);
 BEGIN
-  IF TG_ARGV[2] = 'who' AND actor IS NOT NULL AND TG_ARGV[1] <> 'text'
-     AND actor IS DISTINCT FROM current_setting('sqla_partition.audit_actor_' || TG_ARGV[1], true) THEN
-    IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
-        OR length(actor) > 18
-           AND actor::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
+  IF actor OPERATOR(pg_catalog.=) '' THEN
+    actor := NULL;
+  END IF;
+  IF TG_ARGV[2] OPERATOR(pg_catalog.=) 'who' AND actor IS NOT NULL
+     AND TG_ARGV[1] OPERATOR(pg_catalog.<>) 'text'
+     AND (actor OPERATOR(pg_catalog.=) pg_catalog.current_setting(
+          pg_catalog.concat('sqla_partition.audit_actor_', TG_ARGV[1]), true)) IS NOT TRUE THEN
+    IF TG_ARGV[1] OPERATOR(pg_catalog.=) 'bigint'
+       AND (actor OPERATOR(pg_catalog.!~) '^[+-]?[0-9]{1,19}$'
+            OR pg_catalog.length(actor) OPERATOR(pg_catalog.>) 18
+               AND (actor::pg_catalog.numeric OPERATOR(pg_catalog.<)
+                    '-9223372036854775808'::pg_catalog.numeric
+                    OR actor::pg_catalog.numeric OPERATOR(pg_catalog.>)
+                    '9223372036854775807'::pg_catalog.numeric)) THEN
       RAISE EXCEPTION 'sqla-partition: % must be an integer user id, got %', TG_ARGV[0], actor
         USING ERRCODE = 'invalid_parameter_value',
-              HINT = 'set it per transaction: SELECT set_config(''' || TG_ARGV[0]
-                     || ''', ''42'', true)';
+              HINT = pg_catalog.concat('set it per transaction: SELECT set_config(''',
+                                       TG_ARGV[0], ''', ''42'', true)');
     END IF;
-    IF TG_ARGV[1] = 'uuid'
-       AND actor !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+    IF TG_ARGV[1] OPERATOR(pg_catalog.=) 'uuid'
+       AND actor OPERATOR(pg_catalog.!~*)
+           '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
       RAISE EXCEPTION 'sqla-partition: % must be a uuid, got %', TG_ARGV[0], actor
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM set_config('sqla_partition.audit_actor_' || TG_ARGV[1], actor, true);
+    PERFORM pg_catalog.set_config(pg_catalog.concat('sqla_partition.audit_actor_', TG_ARGV[1]), actor, true);
   END IF;
-  IF TG_OP = 'INSERT' THEN
+  IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
     -- values the insert gives stay here: where the database owns the columns, the guard
     -- triggers after this one replace them (their WHEN finds them cheaply, in C)
-    NEW.created_at := coalesce(NEW.created_at, now());
+    NEW.created_at := coalesce(NEW.created_at, pg_catalog.now());
     NEW.updated_at := coalesce(NEW.updated_at, NEW.created_at);
-    IF TG_ARGV[2] = 'who' THEN
-      NEW.created_by := coalesce(NEW.created_by::text, actor);
-      NEW.updated_by := coalesce(NEW.updated_by::text, actor, NEW.created_by::text);
+    IF TG_ARGV[2] OPERATOR(pg_catalog.=) 'who' THEN
+      NEW.created_by := coalesce(NEW.created_by::pg_catalog.text, actor);
+      NEW.updated_by := coalesce(NEW.updated_by::pg_catalog.text, actor,
+                                 NEW.created_by::pg_catalog.text);
     END IF;
   ELSE
-    NEW.updated_at := now();
-    IF TG_ARGV[2] = 'who' THEN
+    NEW.updated_at := pg_catalog.now();
+    IF TG_ARGV[2] OPERATOR(pg_catalog.=) 'who' THEN
       NEW.updated_by := actor;
     END IF;
   END IF;
@@ -616,24 +648,34 @@ $do$;
 -- no table lock: checks the actor once per insert statement, where the row trigger is skipped
 CREATE OR REPLACE FUNCTION sqla_partition.sqla_partition_audit_actor() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
-  actor text := nullif(current_setting(TG_ARGV[0], true), '');
+  actor pg_catalog.text := pg_catalog.current_setting(TG_ARGV[0], true);
 BEGIN
-  IF TG_ARGV[2] = 'who' AND actor IS NOT NULL AND TG_ARGV[1] <> 'text'
-     AND actor IS DISTINCT FROM current_setting('sqla_partition.audit_actor_' || TG_ARGV[1], true) THEN
-    IF TG_ARGV[1] = 'bigint' AND (actor !~ '^[+-]?[0-9]{1,19}$'
-        OR length(actor) > 18
-           AND actor::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807) THEN
+  IF actor OPERATOR(pg_catalog.=) '' THEN
+    actor := NULL;
+  END IF;
+  IF TG_ARGV[2] OPERATOR(pg_catalog.=) 'who' AND actor IS NOT NULL
+     AND TG_ARGV[1] OPERATOR(pg_catalog.<>) 'text'
+     AND (actor OPERATOR(pg_catalog.=) pg_catalog.current_setting(
+          pg_catalog.concat('sqla_partition.audit_actor_', TG_ARGV[1]), true)) IS NOT TRUE THEN
+    IF TG_ARGV[1] OPERATOR(pg_catalog.=) 'bigint'
+       AND (actor OPERATOR(pg_catalog.!~) '^[+-]?[0-9]{1,19}$'
+            OR pg_catalog.length(actor) OPERATOR(pg_catalog.>) 18
+               AND (actor::pg_catalog.numeric OPERATOR(pg_catalog.<)
+                    '-9223372036854775808'::pg_catalog.numeric
+                    OR actor::pg_catalog.numeric OPERATOR(pg_catalog.>)
+                    '9223372036854775807'::pg_catalog.numeric)) THEN
       RAISE EXCEPTION 'sqla-partition: % must be an integer user id, got %', TG_ARGV[0], actor
         USING ERRCODE = 'invalid_parameter_value',
-              HINT = 'set it per transaction: SELECT set_config(''' || TG_ARGV[0]
-                     || ''', ''42'', true)';
+              HINT = pg_catalog.concat('set it per transaction: SELECT set_config(''',
+                                       TG_ARGV[0], ''', ''42'', true)');
     END IF;
-    IF TG_ARGV[1] = 'uuid'
-       AND actor !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+    IF TG_ARGV[1] OPERATOR(pg_catalog.=) 'uuid'
+       AND actor OPERATOR(pg_catalog.!~*)
+           '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
       RAISE EXCEPTION 'sqla-partition: % must be a uuid, got %', TG_ARGV[0], actor
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM set_config('sqla_partition.audit_actor_' || TG_ARGV[1], actor, true);
+    PERFORM pg_catalog.set_config(pg_catalog.concat('sqla_partition.audit_actor_', TG_ARGV[1]), actor, true);
   END IF;
   RETURN NULL;
 END
