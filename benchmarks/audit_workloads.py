@@ -1,8 +1,10 @@
 """The audit benchmark's tables and workloads: what ``audit.py`` times on each table.
 
-Four identical tables that differ only in their triggers (none, sqla-partition's audit
-columns, its columns and trail, a classic JSONB row trigger), and the inserts and updates
-run on each, every transaction naming its actor first, as an application would.
+Identical tables that differ only in their triggers (none, sqla-partition's audit columns,
+its columns and trail, a classic JSONB row trigger, and two floors: a row trigger that only
+stamps ``updated_at``, statement triggers that only keep the transition tables), and the
+inserts and updates run on each, every transaction naming its actor first, as an
+application would.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-TABLES = ("t_plain", "t_columns", "t_trail", "t_jsonb")
+TABLES = ("t_plain", "t_columns", "t_trail", "t_jsonb", "t_row_trigger", "t_transition")
+#: Floors, not tools: what any PL/pgSQL row trigger that stamps ``updated_at`` costs, and
+#: what PostgreSQL's transition tables cost any statement-level trail before it reads them.
+FLOORS = ("t_row_trigger", "t_transition")
 WORKLOADS = ("insert/tx", "insert bulk", "update/tx", "update bulk")
 DESCRIPTIONS = {
     "insert/tx": "INSERT, 1 row per transaction",
@@ -73,6 +78,20 @@ $fn$""",
     "FOR EACH ROW EXECUTE FUNCTION jsonb_log_row()",
     "CREATE TRIGGER t_jsonb_updated_at BEFORE UPDATE ON t_jsonb "
     "FOR EACH ROW EXECUTE FUNCTION jsonb_set_updated_at()",
+    # the floors: the same stamping row trigger alone; statement triggers that keep the
+    # transition tables and do nothing with them
+    "CREATE TRIGGER t_row_trigger_updated_at BEFORE UPDATE ON t_row_trigger "
+    "FOR EACH ROW EXECUTE FUNCTION jsonb_set_updated_at()",
+    """CREATE FUNCTION transition_nothing() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  RETURN NULL;
+END
+$fn$""",
+    "CREATE TRIGGER t_transition_insert AFTER INSERT ON t_transition "
+    "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION transition_nothing()",
+    "CREATE TRIGGER t_transition_update AFTER UPDATE ON t_transition "
+    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION transition_nothing()",
 ]
 
 
